@@ -1,0 +1,115 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { drizzle } from "drizzle-orm/d1";
+import { newId, randomSecret } from "../../lib/ids.ts";
+import { hashClientSecret } from "../auth/client-secret.ts";
+import { ACME_SCOPES, requireAdminToken } from "../auth/bearer.ts";
+import { RatePolicySchema } from "../config.ts";
+import { createAcmeRouter } from "../context.ts";
+import { clients } from "../db/schema.ts";
+import { jsonBody } from "../../lib/json-body.ts";
+import { AcmeError } from "../errors.ts";
+import { errorResponses } from "../openapi-schemas.ts";
+import { limiterFor } from "../rate-limit/limiter-client.ts";
+
+const RateOverridesSchema = z
+  .strictObject({
+    read: RatePolicySchema.nullable().optional(),
+    write: RatePolicySchema.nullable().optional(),
+    delete: RatePolicySchema.nullable().optional(),
+    token: RatePolicySchema.nullable().optional(),
+    token_failure: RatePolicySchema.nullable().optional(),
+  })
+  .openapi("AcmeRateLimitOverrides");
+
+const ClientCreateSchema = z
+  .strictObject({
+    name: z.string().min(1).max(100),
+    scopes: z.array(z.enum(ACME_SCOPES)).min(1).default([...ACME_SCOPES]),
+    rate_limits: RateOverridesSchema.optional(),
+    /** Lets seeding scripts choose a stable id; generated when absent. */
+    client_id: z
+      .string()
+      .regex(/^[a-z0-9_-]{3,64}$/)
+      .optional(),
+  })
+  .openapi("AcmeClientInput");
+
+const ClientCreatedSchema = z
+  .object({
+    client_id: z.string(),
+    client_secret: z.string().openapi({ description: "Shown once; only a keyed hash is stored." }),
+    name: z.string(),
+    scopes: z.array(z.string()),
+  })
+  .openapi("AcmeClientCreated");
+
+const security = [{ AdminToken: [] }];
+
+const adminJsonBody = jsonBody({
+  maxBytes: 8192,
+  onProblem(problem): never {
+    if (problem.kind === "unsupported_media_type") throw new AcmeError("unsupported_media_type", "Send JSON.");
+    if (problem.kind === "payload_too_large") throw new AcmeError("payload_too_large", "The body is too large.");
+    throw new AcmeError("invalid_json", `The body is not valid JSON: ${problem.reason}`);
+  },
+});
+
+export const clientAdminRouter = createAcmeRouter();
+clientAdminRouter.use("/admin/clients/*", requireAdminToken());
+clientAdminRouter.use("/admin/clients", requireAdminToken());
+
+clientAdminRouter
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/admin/clients",
+      tags: ["Admin"],
+      summary: "Register an OAuth client (its own account); the secret is returned once",
+      security,
+      middleware: [adminJsonBody] as const,
+      request: { body: { required: true, content: { "application/json": { schema: ClientCreateSchema } } } },
+      responses: {
+        201: { description: "Created", content: { "application/json": { schema: ClientCreatedSchema } } },
+        ...errorResponses(400, 401, 409),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const clientId = input.client_id ?? newId("cl");
+      const secret = randomSecret(32, "acs_");
+      const inserted = await drizzle(c.env.ACME_DB)
+        .insert(clients)
+        .values({
+          id: clientId,
+          name: input.name,
+          secretHash: await hashClientSecret(c.var.config.clientSecretPepper, secret),
+          scopes: input.scopes.join(" "),
+          createdAt: new Date().toISOString(),
+        })
+        .onConflictDoNothing()
+        .returning()
+        .get();
+      if (!inserted) throw new AcmeError("conflict", `Client ${clientId} already exists.`);
+      if (input.rate_limits) await limiterFor(c.env, clientId).setOverrides(input.rate_limits);
+      return c.json({ client_id: clientId, client_secret: secret, name: input.name, scopes: input.scopes }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/admin/clients/{id}/rate-limits",
+      tags: ["Admin"],
+      summary: "Override this client's rate limits (null restores the default for a class)",
+      security,
+      middleware: [adminJsonBody] as const,
+      request: {
+        params: z.object({ id: z.string().min(1).max(64) }),
+        body: { required: true, content: { "application/json": { schema: RateOverridesSchema } } },
+      },
+      responses: { 204: { description: "Stored; the client's current windows restart" }, ...errorResponses(400, 401) },
+    }),
+    async (c) => {
+      await limiterFor(c.env, c.req.valid("param").id).setOverrides(c.req.valid("json"));
+      return c.body(null, 204);
+    },
+  );

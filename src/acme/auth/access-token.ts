@@ -1,0 +1,88 @@
+import { createLocalJWKSet, type JWK, type JWTPayload, importJWK, jwtVerify, SignJWT } from "jose";
+import { newId } from "../../lib/ids.ts";
+import type { AcmeConfig, PrivateJwk } from "../config.ts";
+
+export const ACCESS_TOKEN_ALG = "ES256";
+export const ACCESS_TOKEN_TYP = "at+jwt";
+
+export interface AccessTokenClaims extends JWTPayload {
+  sub: string;
+  client_id: string;
+  scope: string;
+  jti: string;
+}
+
+export interface IssuedToken {
+  accessToken: string;
+  expiresIn: number;
+  scope: string;
+}
+
+export function publicJwk(key: PrivateJwk): JWK {
+  const { d: _private, ...rest } = key;
+  return { ...rest, alg: ACCESS_TOKEN_ALG, use: "sig" };
+}
+
+const signingKeys = new Map<string, Promise<CryptoKey | Uint8Array>>();
+const verifyKeySets = new Map<string, ReturnType<typeof createLocalJWKSet>>();
+
+function signingKey(jwk: PrivateJwk) {
+  let key = signingKeys.get(jwk.d);
+  if (!key) {
+    key = importJWK(jwk, ACCESS_TOKEN_ALG);
+    signingKeys.set(jwk.d, key);
+  }
+  return key;
+}
+
+function verifyKeySet(jwk: PrivateJwk) {
+  let set = verifyKeySets.get(jwk.x + jwk.y);
+  if (!set) {
+    set = createLocalJWKSet({ keys: [publicJwk(jwk)] });
+    verifyKeySets.set(jwk.x + jwk.y, set);
+  }
+  return set;
+}
+
+export async function issueAccessToken(
+  config: AcmeConfig,
+  clientId: string,
+  scope: string,
+  now: number = Date.now(),
+): Promise<IssuedToken> {
+  const iat = Math.floor(now / 1000);
+  const accessToken = await new SignJWT({ client_id: clientId, scope })
+    .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, typ: ACCESS_TOKEN_TYP, kid: config.signingKey.kid })
+    .setIssuer(config.issuer)
+    .setAudience(config.audience)
+    .setSubject(clientId)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + config.tokenTtlSeconds)
+    .setJti(newId("at", now))
+    .sign(await signingKey(config.signingKey));
+  return { accessToken, expiresIn: config.tokenTtlSeconds, scope };
+}
+
+/**
+ * Verifies signature (ES256 only: `none`, HS256 and foreign keys are refused), `typ`, issuer,
+ * audience and expiry. Throws jose's errors; callers map every failure to `invalid_token`.
+ */
+export async function verifyAccessToken(
+  config: AcmeConfig,
+  token: string,
+  now: number = Date.now(),
+): Promise<AccessTokenClaims> {
+  const { payload } = await jwtVerify(token, verifyKeySet(config.signingKey), {
+    algorithms: [ACCESS_TOKEN_ALG],
+    typ: ACCESS_TOKEN_TYP,
+    issuer: config.issuer,
+    audience: config.audience,
+    currentDate: new Date(now),
+    clockTolerance: 0,
+    requiredClaims: ["sub", "client_id", "scope", "jti", "exp", "iat"],
+  });
+  if (typeof payload.client_id !== "string" || typeof payload.scope !== "string") {
+    throw new Error("malformed claims");
+  }
+  return payload as AccessTokenClaims;
+}

@@ -1,0 +1,22 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { createAcmeRouter } from "../context.ts";
+import { publicJwk } from "./access-token.ts";
+
+const JwksSchema = z
+  .object({ keys: z.array(z.object({ kty: z.string(), kid: z.string(), alg: z.string() }).loose()) })
+  .openapi("Jwks");
+
+export const jwksRouter = createAcmeRouter().openapi(
+  createRoute({
+    method: "get",
+    path: "/.well-known/jwks.json",
+    tags: ["OAuth"],
+    summary: "Public keys that verify Acme access tokens",
+    responses: { 200: { description: "JWK set", content: { "application/json": { schema: JwksSchema } } } },
+  }),
+  (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    const key = publicJwk(c.var.config.signingKey);
+    return c.json({ keys: [{ ...key, kty: "EC", kid: c.var.config.signingKey.kid, alg: "ES256" }] }, 200);
+  },
+);

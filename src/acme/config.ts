@@ -1,0 +1,93 @@
+import { z } from "zod";
+
+export const RATE_CLASSES = ["read", "write", "delete", "token", "token_failure"] as const;
+export type RateClass = (typeof RATE_CLASSES)[number];
+
+export const RatePolicySchema = z.object({
+  limit: z.number().int().min(1).max(1_000_000),
+  windowSeconds: z.number().int().min(1).max(86_400),
+});
+export type RatePolicy = z.infer<typeof RatePolicySchema>;
+
+export const RateLimitsSchema = z.strictObject({
+  read: RatePolicySchema,
+  write: RatePolicySchema,
+  delete: RatePolicySchema,
+  token: RatePolicySchema,
+  token_failure: RatePolicySchema,
+});
+export type RateLimits = z.infer<typeof RateLimitsSchema>;
+
+const booleanString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const jsonString = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: "custom", message: "must be JSON" });
+    return z.NEVER;
+  }
+});
+
+const PrivateJwkSchema = z.looseObject({
+  kty: z.literal("EC"),
+  crv: z.literal("P-256"),
+  x: z.string(),
+  y: z.string(),
+  d: z.string(),
+  kid: z.string().min(1),
+});
+export type PrivateJwk = z.infer<typeof PrivateJwkSchema>;
+
+const AcmeEnvSchema = z.object({
+  ENVIRONMENT: z.string().default("production"),
+  ACME_ISSUER: z.url(),
+  ACME_AUDIENCE: z.string().min(1),
+  ACME_TOKEN_TTL_SECONDS: z.coerce.number().int().min(5).max(86_400),
+  ACME_FAULTS_ENABLED: booleanString,
+  ACME_RATE_LIMITS: jsonString.pipe(RateLimitsSchema),
+  ACME_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760),
+  ACME_JWT_PRIVATE_KEY: jsonString.pipe(PrivateJwkSchema),
+  ACME_CLIENT_SECRET_PEPPER: z.string().min(32),
+  ACME_ADMIN_TOKEN: z.string().min(24),
+});
+
+export interface AcmeConfig {
+  environment: string;
+  issuer: string;
+  audience: string;
+  tokenTtlSeconds: number;
+  faultsEnabled: boolean;
+  rateLimits: RateLimits;
+  maxBodyBytes: number;
+  signingKey: PrivateJwk;
+  clientSecretPepper: string;
+  adminToken: string;
+}
+
+const cache = new WeakMap<object, AcmeConfig>();
+
+/** Validates the Acme part of the environment once per env object; a bad deployment fails loudly. */
+export function loadAcmeConfig(env: Env): AcmeConfig {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const parsed = AcmeEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`invalid Acme configuration: ${fields}`);
+  }
+  const e = parsed.data;
+  const config: AcmeConfig = {
+    environment: e.ENVIRONMENT,
+    issuer: e.ACME_ISSUER,
+    audience: e.ACME_AUDIENCE,
+    tokenTtlSeconds: e.ACME_TOKEN_TTL_SECONDS,
+    faultsEnabled: e.ACME_FAULTS_ENABLED,
+    rateLimits: e.ACME_RATE_LIMITS,
+    maxBodyBytes: e.ACME_MAX_BODY_BYTES,
+    signingKey: e.ACME_JWT_PRIVATE_KEY,
+    clientSecretPepper: e.ACME_CLIENT_SECRET_PEPPER,
+    adminToken: e.ACME_ADMIN_TOKEN,
+  };
+  cache.set(env, config);
+  return config;
+}

@@ -1,0 +1,229 @@
+import { and, asc, eq, gt, gte, isNull } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { drizzle } from "drizzle-orm/d1";
+import { ifMatchAllows, type IfMatch } from "../../lib/etag.ts";
+import { newId } from "../../lib/ids.ts";
+import { type ContactRow, contacts } from "../db/schema.ts";
+import { AcmeError } from "../errors.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import type { AcmeContact, ContactInput, ContactPatch } from "./schemas.ts";
+
+export function toAcmeContact(row: ContactRow): AcmeContact {
+  return {
+    id: row.id,
+    acme_first_name: row.firstName,
+    acme_last_name: row.lastName,
+    acme_email: row.email,
+    acme_phone: row.phone,
+    acme_company: row.company,
+    acme_title: row.title,
+    acme_notes: row.notes,
+    acme_version: row.version,
+    acme_created_at: row.createdAt,
+    acme_updated_at: row.updatedAt,
+    acme_deleted_at: row.deletedAt,
+  };
+}
+
+function writableColumns(input: ContactInput) {
+  return {
+    firstName: input.acme_first_name ?? null,
+    lastName: input.acme_last_name ?? null,
+    email: input.acme_email,
+    emailKey: input.acme_email.toLowerCase(),
+    phone: input.acme_phone ?? null,
+    company: input.acme_company ?? null,
+    title: input.acme_title ?? null,
+    notes: input.acme_notes ?? null,
+  };
+}
+
+function fromRow(row: ContactRow): ContactInput {
+  const { acme_first_name, acme_last_name, acme_email, acme_phone, acme_company, acme_title, acme_notes } =
+    toAcmeContact(row);
+  return { acme_first_name, acme_last_name, acme_email, acme_phone, acme_company, acme_title, acme_notes };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (/UNIQUE constraint failed/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+const duplicateEmail = (email: string) =>
+  new AcmeError("duplicate_email", `A contact with email ${email} already exists.`, {
+    details: [{ field: "acme_email", message: "already used by another contact" }],
+  });
+
+export interface ListOptions {
+  limit: number;
+  after?: string | undefined;
+  updatedSince?: string | undefined;
+  email?: string | undefined;
+  includeDeleted?: boolean | undefined;
+}
+
+export interface ContactChange {
+  contact: AcmeContact;
+  previous: AcmeContact | null;
+}
+
+/** Contacts of one account. Every query is scoped by account, so other accounts' rows are 404s. */
+export class ContactRepository {
+  private readonly db: DrizzleD1Database;
+
+  constructor(
+    d1: D1Database,
+    private readonly accountId: string,
+  ) {
+    this.db = drizzle(d1);
+  }
+
+  async get(id: string, includeDeleted = false): Promise<AcmeContact> {
+    return toAcmeContact(await this.row(id, includeDeleted));
+  }
+
+  async list(options: ListOptions): Promise<{ results: AcmeContact[]; nextAfter: string | null }> {
+    const afterId = options.after === undefined ? undefined : decodeCursor(options.after);
+    const rows = await this.db
+      .select()
+      .from(contacts)
+      .where(
+        and(
+          eq(contacts.accountId, this.accountId),
+          options.includeDeleted ? undefined : isNull(contacts.deletedAt),
+          afterId ? gt(contacts.id, afterId) : undefined,
+          options.updatedSince ? gte(contacts.updatedAt, options.updatedSince) : undefined,
+          options.email ? eq(contacts.emailKey, options.email.toLowerCase()) : undefined,
+        ),
+      )
+      // Ids never change and sort by creation, so paging by id has no gaps or repeats even while
+      // contacts are updated; new contacts appear on later pages.
+      .orderBy(asc(contacts.id))
+      .limit(options.limit + 1);
+    const page = rows.slice(0, options.limit);
+    const last = page[page.length - 1];
+    return {
+      results: page.map(toAcmeContact),
+      nextAfter: rows.length > options.limit && last ? encodeCursor(last.id) : null,
+    };
+  }
+
+  async create(input: ContactInput, now = new Date()): Promise<ContactChange> {
+    await this.assertEmailFree(input.acme_email, null);
+    const timestamp = now.toISOString();
+    const row: ContactRow = {
+      id: newId("ct", now.getTime()),
+      accountId: this.accountId,
+      ...writableColumns(input),
+      version: 1,
+      createdAt: timestamp,
+      updatedAt: timestamp,
+      deletedAt: null,
+    };
+    try {
+      await this.db.insert(contacts).values(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicateEmail(input.acme_email);
+      throw error;
+    }
+    return { contact: toAcmeContact(row), previous: null };
+  }
+
+  async replace(id: string, input: ContactInput, ifMatch: IfMatch | null, now = new Date()): Promise<ContactChange> {
+    return this.update(id, () => input, ifMatch, now);
+  }
+
+  async patch(id: string, patch: ContactPatch, ifMatch: IfMatch | null, now = new Date()): Promise<ContactChange> {
+    return this.update(id, (current) => ({ ...current, ...patch }) as ContactInput, ifMatch, now);
+  }
+
+  async softDelete(id: string, ifMatch: IfMatch | null, now = new Date()): Promise<ContactChange> {
+    const current = await this.row(id, false);
+    this.checkVersion(current, ifMatch);
+    const timestamp = now.toISOString();
+    const updated = await this.db
+      .update(contacts)
+      .set({ deletedAt: timestamp, updatedAt: timestamp, version: current.version + 1 })
+      .where(and(eq(contacts.id, id), eq(contacts.accountId, this.accountId), eq(contacts.version, current.version)))
+      .returning()
+      .get();
+    if (!updated) throw versionMismatch();
+    return { contact: toAcmeContact(updated), previous: toAcmeContact(current) };
+  }
+
+  private async update(
+    id: string,
+    next: (current: ContactInput) => ContactInput,
+    ifMatch: IfMatch | null,
+    now: Date,
+  ): Promise<ContactChange> {
+    const current = await this.row(id, false);
+    this.checkVersion(current, ifMatch);
+    const input = next(fromRow(current));
+    if (input.acme_email.toLowerCase() !== current.emailKey) await this.assertEmailFree(input.acme_email, id);
+    let updated: ContactRow | undefined;
+    try {
+      updated = await this.db
+        .update(contacts)
+        .set({ ...writableColumns(input), version: current.version + 1, updatedAt: now.toISOString() })
+        // The version guard makes read-check-write atomic: a concurrent change makes this a 412.
+        .where(and(eq(contacts.id, id), eq(contacts.accountId, this.accountId), eq(contacts.version, current.version)))
+        .returning()
+        .get();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicateEmail(input.acme_email);
+      throw error;
+    }
+    if (!updated) throw versionMismatch();
+    return { contact: toAcmeContact(updated), previous: toAcmeContact(current) };
+  }
+
+  private checkVersion(row: ContactRow, ifMatch: IfMatch | null): void {
+    if (ifMatch?.kind === "invalid") {
+      throw new AcmeError("precondition_invalid", 'If-Match must be "*" or a list of quoted versions like "3".');
+    }
+    if (!ifMatchAllows(ifMatch, row.version)) throw versionMismatch(row.version);
+  }
+
+  private async assertEmailFree(email: string, exceptId: string | null): Promise<void> {
+    const existing = await this.db
+      .select({ id: contacts.id })
+      .from(contacts)
+      .where(
+        and(
+          eq(contacts.accountId, this.accountId),
+          eq(contacts.emailKey, email.toLowerCase()),
+          isNull(contacts.deletedAt),
+        ),
+      )
+      .get();
+    if (existing && existing.id !== exceptId) throw duplicateEmail(email);
+  }
+
+  private async row(id: string, includeDeleted: boolean): Promise<ContactRow> {
+    const row = await this.db
+      .select()
+      .from(contacts)
+      .where(
+        and(
+          eq(contacts.id, id),
+          eq(contacts.accountId, this.accountId),
+          includeDeleted ? undefined : isNull(contacts.deletedAt),
+        ),
+      )
+      .get();
+    if (!row) throw new AcmeError("not_found", `Contact ${id} was not found.`);
+    return row;
+  }
+}
+
+function versionMismatch(current?: number): AcmeError {
+  return new AcmeError(
+    "version_mismatch",
+    current === undefined
+      ? "The contact changed concurrently; read it again."
+      : `If-Match does not match the current version (${current}).`,
+  );
+}

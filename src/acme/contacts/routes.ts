@@ -1,0 +1,188 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
+import { jsonBody } from "../../lib/json-body.ts";
+import { requireScope } from "../auth/bearer.ts";
+import { type AcmeEnv, createAcmeRouter } from "../context.ts";
+import { AcmeError } from "../errors.ts";
+import { errorResponses } from "../openapi-schemas.ts";
+import { ContactRepository } from "./repository.ts";
+import {
+  ContactCreateSchema,
+  ContactGetQuerySchema,
+  ContactIdParamsSchema,
+  ContactListQuerySchema,
+  ContactListSchema,
+  ContactPatchSchema,
+  ContactReplaceSchema,
+  ContactSchema,
+} from "./schemas.ts";
+
+const security = [{ AcmeOAuth: [] }];
+const etagHeader = { ETag: { schema: { type: "string" as const }, description: 'Version, e.g. "3"' } };
+const ifMatchHeader = z.object({
+  "if-match": z.string().optional().openapi({ description: 'Apply only if the version matches, e.g. "3"' }),
+});
+
+/** JSON bodies: media type, size and syntax are checked before the schema, each with its own status. */
+const acmeJsonBody = jsonBody<AcmeEnv>({
+  maxBytes: (c) => c.var.config.maxBodyBytes,
+  extraMediaTypes: ["application/merge-patch+json"],
+  onProblem(problem): never {
+    switch (problem.kind) {
+      case "unsupported_media_type":
+        throw new AcmeError("unsupported_media_type", "Send the body as application/json.");
+      case "payload_too_large":
+        throw new AcmeError("payload_too_large", `The body exceeds ${problem.maxBytes} bytes.`);
+      case "invalid_json":
+        throw new AcmeError("invalid_json", `The body is not valid JSON: ${problem.reason}`);
+    }
+  },
+});
+
+const contactResponse = (description: string) => ({
+  description,
+  headers: etagHeader,
+  content: { "application/json": { schema: ContactSchema } },
+});
+
+const jsonContent = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
+
+const repository = (env: Env, accountId: string) => new ContactRepository(env.ACME_DB, accountId);
+
+export const contactRouter = createAcmeRouter()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/contacts",
+      tags: ["Contacts"],
+      summary: "List contacts, oldest first, with cursor paging",
+      security,
+      middleware: [requireScope("contacts.read")] as const,
+      request: { query: ContactListQuerySchema },
+      responses: {
+        200: { description: "A page of contacts", content: { "application/json": { schema: ContactListSchema } } },
+        ...errorResponses(400, 401, 403, 429),
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      const page = await repository(c.env, c.var.client.accountId).list({
+        limit: query.limit,
+        after: query.after,
+        updatedSince: query.updated_since ? new Date(query.updated_since).toISOString() : undefined,
+        email: query.email,
+        includeDeleted: query.include_deleted,
+      });
+      return c.json(
+        { results: page.results, ...(page.nextAfter ? { paging: { next: { after: page.nextAfter } } } : {}) },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/contacts",
+      tags: ["Contacts"],
+      summary: "Create a contact",
+      security,
+      middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
+      request: { body: jsonContent(ContactCreateSchema) },
+      responses: {
+        201: contactResponse("Created"),
+        ...errorResponses(400, 401, 403, 409, 413, 415, 429),
+      },
+    }),
+    async (c) => {
+      const { contact } = await repository(c.env, c.var.client.accountId).create(c.req.valid("json"));
+      c.header("ETag", formatEtag(contact.acme_version));
+      c.header("Location", `${new URL(c.req.url).pathname}/${contact.id}`);
+      return c.json(contact, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/contacts/{id}",
+      tags: ["Contacts"],
+      summary: "Get a contact",
+      security,
+      middleware: [requireScope("contacts.read")] as const,
+      request: { params: ContactIdParamsSchema, query: ContactGetQuerySchema },
+      responses: { 200: contactResponse("The contact"), ...errorResponses(400, 401, 403, 404, 429) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const contact = await repository(c.env, c.var.client.accountId).get(id, c.req.valid("query").include_deleted);
+      c.header("ETag", formatEtag(contact.acme_version));
+      return c.json(contact, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/v1/contacts/{id}",
+      tags: ["Contacts"],
+      summary: "Replace a contact (omitted optional fields become null)",
+      security,
+      middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
+      request: { params: ContactIdParamsSchema, headers: ifMatchHeader, body: jsonContent(ContactReplaceSchema) },
+      responses: {
+        200: contactResponse("Replaced"),
+        ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+      },
+    }),
+    async (c) => {
+      const { contact } = await repository(c.env, c.var.client.accountId).replace(
+        c.req.valid("param").id,
+        c.req.valid("json"),
+        parseIfMatch(c.req.header("if-match")),
+      );
+      c.header("ETag", formatEtag(contact.acme_version));
+      return c.json(contact, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/v1/contacts/{id}",
+      tags: ["Contacts"],
+      summary: "Update some fields (JSON merge patch: null clears a field)",
+      security,
+      middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
+      request: { params: ContactIdParamsSchema, headers: ifMatchHeader, body: jsonContent(ContactPatchSchema) },
+      responses: {
+        200: contactResponse("Updated"),
+        ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+      },
+    }),
+    async (c) => {
+      const { contact } = await repository(c.env, c.var.client.accountId).patch(
+        c.req.valid("param").id,
+        c.req.valid("json"),
+        parseIfMatch(c.req.header("if-match")),
+      );
+      c.header("ETag", formatEtag(contact.acme_version));
+      return c.json(contact, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/contacts/{id}",
+      tags: ["Contacts"],
+      summary: "Delete a contact (soft: it stays readable with include_deleted)",
+      security,
+      middleware: [requireScope("contacts.write")] as const,
+      request: { params: ContactIdParamsSchema, headers: ifMatchHeader },
+      responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 412, 429) },
+    }),
+    async (c) => {
+      const { contact } = await repository(c.env, c.var.client.accountId).softDelete(
+        c.req.valid("param").id,
+        parseIfMatch(c.req.header("if-match")),
+      );
+      c.header("ETag", formatEtag(contact.acme_version));
+      return c.body(null, 204);
+    },
+  );

@@ -1,0 +1,59 @@
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { settings } from "../db/schema.ts";
+import { DEFAULT_FAULT_PROFILE, type FaultProfile, FaultProfileSchema, seededRandom } from "./fault-profile.ts";
+
+const PROFILE_KEY = "fault_profile";
+/** How long an isolate trusts its copy of the profile before reading D1 again. */
+const REFRESH_MS = 1000;
+
+interface ActiveProfile {
+  json: string;
+  profile: FaultProfile;
+  random: () => number;
+  sequence: number;
+  loadedAt: number;
+}
+
+// The profile and its random stream live per isolate: one `wrangler dev` process replays the
+// seeded sequence exactly; across many isolates each runs its own copy of the sequence.
+let active: ActiveProfile | null = null;
+
+function activate(json: string, now: number): ActiveProfile {
+  if (active && active.json === json) {
+    active.loadedAt = now;
+    return active;
+  }
+  const profile = FaultProfileSchema.parse(JSON.parse(json));
+  active = { json, profile, random: seededRandom(profile.seed), sequence: 0, loadedAt: now };
+  return active;
+}
+
+export async function readFaultProfile(db: D1Database): Promise<FaultProfile> {
+  const row = await drizzle(db).select().from(settings).where(eq(settings.key, PROFILE_KEY)).get();
+  return row ? FaultProfileSchema.parse(JSON.parse(row.value)) : DEFAULT_FAULT_PROFILE;
+}
+
+export async function writeFaultProfile(db: D1Database, profile: FaultProfile): Promise<void> {
+  const value = JSON.stringify(profile);
+  const updatedAt = new Date().toISOString();
+  await drizzle(db)
+    .insert(settings)
+    .values({ key: PROFILE_KEY, value, updatedAt })
+    .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt } });
+  activate(value, Date.now());
+}
+
+/** The profile in force plus the next draw of its seeded sequence. */
+export async function nextFaultDraw(
+  db: D1Database,
+  now: number = Date.now(),
+): Promise<{ profile: FaultProfile; sequence: number; random: () => number }> {
+  if (!active || now - active.loadedAt > REFRESH_MS) {
+    const row = await drizzle(db).select().from(settings).where(eq(settings.key, PROFILE_KEY)).get();
+    activate(row?.value ?? JSON.stringify(DEFAULT_FAULT_PROFILE), now);
+  }
+  const current = active as ActiveProfile;
+  const sequence = current.sequence++;
+  return { profile: current.profile, sequence, random: current.random };
+}

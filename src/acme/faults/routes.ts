@@ -1,0 +1,52 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireAdminToken } from "../auth/bearer.ts";
+import { createAcmeRouter } from "../context.ts";
+import { AcmeErrorSchema } from "../openapi-schemas.ts";
+import { FaultProfileSchema } from "./fault-profile.ts";
+import { readFaultProfile, writeFaultProfile } from "./fault-store.ts";
+
+const adminSecurity = [{ AdminToken: [] }];
+const errors = {
+  400: { description: "Invalid profile", content: { "application/json": { schema: AcmeErrorSchema } } },
+  401: { description: "Admin token missing or wrong", content: { "application/json": { schema: AcmeErrorSchema } } },
+};
+
+export const faultRouter = createAcmeRouter();
+faultRouter.use("/admin/faults", requireAdminToken());
+
+faultRouter
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/admin/faults",
+      tags: ["Admin"],
+      summary: "The fault profile in force",
+      security: adminSecurity,
+      responses: {
+        200: { description: "Profile", content: { "application/json": { schema: FaultProfileSchema } } },
+        401: errors[401],
+      },
+    }),
+    async (c) => c.json(await readFaultProfile(c.env.ACME_DB), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/admin/faults",
+      tags: ["Admin"],
+      summary: "Replace the fault profile (omitted fields take their defaults)",
+      description: "Only has an effect where ACME_FAULTS_ENABLED is true; the response says whether it is.",
+      security: adminSecurity,
+      request: { body: { required: true, content: { "application/json": { schema: FaultProfileSchema } } } },
+      responses: {
+        200: { description: "Stored profile", content: { "application/json": { schema: FaultProfileSchema } } },
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const profile = c.req.valid("json");
+      await writeFaultProfile(c.env.ACME_DB, profile);
+      c.header("X-Acme-Faults-Active", String(c.var.config.faultsEnabled));
+      return c.json(profile, 200);
+    },
+  );

@@ -1,0 +1,14 @@
+import type { MiddlewareHandler } from "hono";
+import type { AcmeEnv } from "../context.ts";
+import { rateClassFor, rateLimitedError, takeRateLimit } from "./limiter-client.ts";
+
+/** Per-client, per-class limits on the API; runs after authentication so the client is known. */
+export function rateLimit(): MiddlewareHandler<AcmeEnv> {
+  return async function rateLimitMiddleware(c, next) {
+    const rateClass = rateClassFor(c.req.method);
+    const { decision, headers } = await takeRateLimit(c.env, c.var.config, c.var.client.clientId, rateClass);
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    if (!decision.allowed) throw rateLimitedError(rateClass, decision, headers);
+    await next();
+  };
+}

@@ -1,0 +1,3 @@
+import { DurableObject } from "cloudflare:workers";
+
+export class AcmeSession extends DurableObject<Env> {}

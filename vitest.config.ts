@@ -1,0 +1,41 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { generateSecrets } from "./scripts/secrets.ts";
+
+// Unit and integration tests: one workerd pool running the real Worker with local D1, KV,
+// Durable Objects and Queues. Secrets are generated per run; nothing is read from .dev.vars.
+export default defineConfig(async () => {
+  const secrets = await generateSecrets();
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            ...secrets,
+            ENVIRONMENT: "test",
+            ACME_FAULTS_ENABLED: "true",
+            ACME_TOKEN_TTL_SECONDS: "3600",
+            ACME_RATE_LIMITS: JSON.stringify({
+              read: { limit: 10_000, windowSeconds: 60 },
+              write: { limit: 10_000, windowSeconds: 60 },
+              delete: { limit: 10_000, windowSeconds: 60 },
+              token: { limit: 1_000, windowSeconds: 60 },
+              token_failure: { limit: 5, windowSeconds: 300 },
+            }),
+            ACME_MIGRATIONS: await readD1Migrations("./migrations/acme"),
+            DB_MIGRATIONS: await readD1Migrations("./migrations/integration"),
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      exclude: ["test/e2e/**"],
+      setupFiles: ["./test/apply-migrations.ts"],
+      testTimeout: 20_000,
+      // Request logs are JSON lines for production; in tests they only matter when a test fails.
+      silent: "passed-only" as const,
+    },
+  };
+});
