@@ -21,7 +21,7 @@ export function createApp() {
       durationMs: Math.round((performance.now() - started) * 10) / 10,
     });
   });
-  app.mount("/acme", acme.fetch);
+  app.route("/acme", acme);
   app.get("/health", (c) => c.json({ status: "ok" }));
 
   return app;

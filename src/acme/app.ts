@@ -12,7 +12,7 @@ import { injectFaults } from "./faults/middleware.ts";
 import { faultRouter } from "./faults/routes.ts";
 import { rateLimit } from "./rate-limit/middleware.ts";
 
-/** The mock Acme CRM. Mounted at /acme; its own routes are written without the prefix. */
+/** The mock Acme CRM. Mounted at /acme by src/app.ts; its routes are written without the prefix. */
 export function createAcmeApp() {
   const app = createAcmeRouter();
 
@@ -51,7 +51,11 @@ export function createAcmeApp() {
     servers: [{ url: "/acme" }],
   });
 
-  app.notFound((c) => c.json(acmeErrorBody(new AcmeError("not_found", `No route for ${c.req.method} ${c.req.path}.`)), 404));
+  // Registered last, so it only answers what no route above matched (mounted with app.route,
+  // the sub-app's notFound would not be consulted).
+  app.all("*", () => {
+    throw new AcmeError("not_found", "No such route.");
+  });
 
   app.onError((error, c) => {
     if (error instanceof OAuthError) {

@@ -1,4 +1,6 @@
 import { env, SELF } from "cloudflare:test";
+import { expect } from "vitest";
+import type { AcmeContact } from "../../src/acme/contacts/schemas.ts";
 
 export const ACME = "http://bridge.test/acme";
 
@@ -71,4 +73,30 @@ export async function signedIn(options: Parameters<typeof createClient>[0] = {})
 export function uniqueEmail(label = "person"): string {
   counter += 1;
   return `${label}.${counter}.${crypto.randomUUID().slice(0, 8)}@example.com`;
+}
+
+export interface AcmeErrorBody {
+  error: { code: string; message: string; details?: { field: string; message: string }[] };
+}
+
+/** Asserts an Acme error response (status, JSON, code) and returns its body for further checks. */
+export async function expectAcmeError(res: Response, status: number, code: string): Promise<AcmeErrorBody> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+  const body = await res.json<AcmeErrorBody>();
+  expect(body.error.code).toBe(code);
+  expect(typeof body.error.message).toBe("string");
+  return body;
+}
+
+/** The fields an error's `details` name, sorted. */
+export function detailFields(body: AcmeErrorBody): string[] {
+  return (body.error.details ?? []).map((d) => d.field).sort();
+}
+
+/** Creates a contact through the API; fails the test on anything but 201. */
+export async function createContact(token: string, body: Record<string, unknown>): Promise<AcmeContact> {
+  const res = await acme("/v1/contacts", { token, method: "POST", body });
+  if (res.status !== 201) throw new Error(`contact creation failed: ${res.status} ${await res.text()}`);
+  return res.json<AcmeContact>();
 }

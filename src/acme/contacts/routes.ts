@@ -96,7 +96,7 @@ export const contactRouter = createAcmeRouter()
     async (c) => {
       const { contact } = await repository(c.env, c.var.client.accountId).create(c.req.valid("json"));
       c.header("ETag", formatEtag(contact.acme_version));
-      c.header("Location", `${new URL(c.req.url).pathname}/${contact.id}`);
+      c.header("Location", `${c.req.path}/${contact.id}`);
       return c.json(contact, 201);
     },
   )

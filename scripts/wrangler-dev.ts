@@ -1,0 +1,122 @@
+// Starts and stops `wrangler dev` for `npm start`, the end-to-end tests and the benchmark.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+// Run wrangler on the Node running this script (the project's Node 24), whatever the system has.
+const WRANGLER_JS = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+const NODE_ENV_PATH = { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export interface DevServerOptions {
+  port: number;
+  /** Where local D1, KV, DO and queue state lives (wrangler's --persist-to). */
+  persistTo?: string;
+  /** Extra vars and secrets for this run (override wrangler.toml and .dev.vars). */
+  vars?: Record<string, string>;
+  /** Print wrangler's output (npm start) or keep it for diagnostics only (tests). */
+  inheritOutput?: boolean;
+}
+
+export interface DevServer {
+  url: string;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Applies both databases' migrations to local state, as `wrangler d1 migrations apply --local`. */
+export function applyLocalMigrations(persistTo?: string): void {
+  for (const binding of ["ACME_DB", "DB"]) {
+    const args = ["d1", "migrations", "apply", binding, "--local", ...(persistTo ? ["--persist-to", persistTo] : [])];
+    const result = spawnSync(process.execPath, [WRANGLER_JS, ...args], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, ...NODE_ENV_PATH, CI: "true" },
+    });
+    if (result.status !== 0) {
+      throw new Error(`migrations for ${binding} failed:\n${result.stdout}\n${result.stderr}`);
+    }
+  }
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const inspectorPort = await freePort();
+  const args = [
+    "dev",
+    "--port",
+    String(options.port),
+    "--ip",
+    "127.0.0.1",
+    "--inspector-port",
+    String(inspectorPort),
+    "--show-interactive-dev-session=false",
+    ...(options.persistTo ? ["--persist-to", options.persistTo] : []),
+    ...Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+  ];
+  // Its own process group, so stopping it also stops workerd underneath.
+  const child = spawn(process.execPath, [WRANGLER_JS, ...args], {
+    cwd: ROOT,
+    detached: true,
+    stdio: options.inheritOutput ? "inherit" : ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...NODE_ENV_PATH, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+  });
+  let log = "";
+  child.stdout?.on("data", (chunk) => {
+    log += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    log += chunk;
+  });
+  const url = `http://127.0.0.1:${options.port}`;
+  const stop = () => stopProcessGroup(child);
+  try {
+    await waitForHealth(url, child, () => log);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, output: () => log, stop };
+}
+
+async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${log()}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`wrangler dev did not become healthy within ${timeoutMs} ms:\n${log()}`);
+}
+
+async function stopProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-(child.pid as number), sig);
+    } catch {
+      // already gone
+    }
+  };
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
