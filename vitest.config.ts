@@ -14,6 +14,7 @@ export default defineConfig(async () => {
           bindings: {
             ...secrets,
             ENVIRONMENT: "test",
+            ACME_ISSUER: "https://acme.test/acme",
             ACME_FAULTS_ENABLED: "true",
             ACME_TOKEN_TTL_SECONDS: "3600",
             ACME_RATE_LIMITS: JSON.stringify({

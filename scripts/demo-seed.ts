@@ -12,9 +12,24 @@ interface DemoState {
 }
 
 const DEMO_CONTACTS = [
-  { acme_first_name: "Ada", acme_last_name: "Lovelace", acme_email: "ada@example.com", acme_company: "Analytical Engines" },
-  { acme_first_name: "Grace", acme_last_name: "Hopper", acme_email: "grace@example.com", acme_title: "Rear Admiral" },
-  { acme_first_name: "Alan", acme_last_name: "Turing", acme_email: "alan@example.com", acme_phone: "+44 20 7946 0000" },
+  {
+    acme_first_name: "Ada",
+    acme_last_name: "Lovelace",
+    acme_email: "ada@example.com",
+    acme_company: "Analytical Engines",
+  },
+  {
+    acme_first_name: "Grace",
+    acme_last_name: "Hopper",
+    acme_email: "grace@example.com",
+    acme_title: "Rear Admiral",
+  },
+  {
+    acme_first_name: "Alan",
+    acme_last_name: "Turing",
+    acme_email: "alan@example.com",
+    acme_phone: "+44 20 7946 0000",
+  },
 ];
 
 async function call(url: string, init: RequestInit): Promise<Response> {
@@ -41,15 +56,21 @@ async function createAcmeClient(base: string, adminToken: string): Promise<DemoS
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
     body: JSON.stringify({ name: "Demo client" }),
   });
-  if (res.status !== 201) throw new Error(`creating the demo Acme client failed: ${res.status} ${await res.text()}`);
+  if (res.status !== 201)
+    throw new Error(`creating the demo Acme client failed: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { client_id: string; client_secret: string };
   return { acmeClientId: body.client_id, acmeClientSecret: body.client_secret };
 }
 
-export async function seedDemo(base: string, vars: Record<string, string>): Promise<{ state: DemoState; banner: string }> {
+export async function seedDemo(
+  base: string,
+  vars: Record<string, string>,
+): Promise<{ state: DemoState; banner: string }> {
   const adminToken = vars.ACME_ADMIN_TOKEN;
   if (!adminToken) throw new Error(".dev.vars has no ACME_ADMIN_TOKEN");
-  let state: DemoState | null = existsSync(DEMO_PATH) ? (JSON.parse(readFileSync(DEMO_PATH, "utf8")) as DemoState) : null;
+  let state: DemoState | null = existsSync(DEMO_PATH)
+    ? (JSON.parse(readFileSync(DEMO_PATH, "utf8")) as DemoState)
+    : null;
   let token = state ? await acmeToken(base, state) : null;
   if (!state || !token) {
     state = await createAcmeClient(base, adminToken);

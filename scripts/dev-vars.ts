@@ -34,14 +34,21 @@ export function parseDevVars(text: string): Record<string, string> {
 }
 
 /** Creates `.dev.vars` when missing; returns its values either way. */
-export async function ensureDevVars(port: number): Promise<{ vars: Record<string, string>; created: boolean }> {
-  if (existsSync(DEV_VARS_PATH)) return { vars: parseDevVars(readFileSync(DEV_VARS_PATH, "utf8")), created: false };
+export async function ensureDevVars(
+  port: number,
+): Promise<{ vars: Record<string, string>; created: boolean }> {
+  if (existsSync(DEV_VARS_PATH))
+    return { vars: parseDevVars(readFileSync(DEV_VARS_PATH, "utf8")), created: false };
   const vars = { ...localSettings(port), ...(await generateSecrets()) };
   const body = Object.entries(vars)
     .map(([key, value]) => `${key}=${quote(value)}`)
     .join("\n");
-  writeFileSync(DEV_VARS_PATH, `# Local secrets and settings for wrangler dev (generated; never commit).\n${body}\n`, {
-    mode: 0o600,
-  });
+  writeFileSync(
+    DEV_VARS_PATH,
+    `# Local secrets and settings for wrangler dev (generated; never commit).\n${body}\n`,
+    {
+      mode: 0o600,
+    },
+  );
   return { vars, created: true };
 }

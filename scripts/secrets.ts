@@ -4,14 +4,19 @@ function randomToken(bytes: number): string {
   return Buffer.from(webcrypto.getRandomValues(new Uint8Array(bytes))).toString("base64url");
 }
 
-/** Fresh secrets for one environment: the Acme signing key, pepper and admin token. */
+/** Fresh secrets for one environment: Acme's signing key, pepper and admin token; the integration's too. */
 export async function generateSecrets(): Promise<Record<string, string>> {
-  const pair = await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  const pair = await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ]);
   const jwk = await webcrypto.subtle.exportKey("jwk", pair.privateKey);
   const kid = `acme-${new Date().toISOString().slice(0, 10)}-${randomToken(4)}`;
   return {
     ACME_JWT_PRIVATE_KEY: JSON.stringify({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d, kid }),
     ACME_CLIENT_SECRET_PEPPER: randomToken(32),
     ACME_ADMIN_TOKEN: `adm_${randomToken(24)}`,
+    ADMIN_TOKEN: `adm_${randomToken(24)}`,
+    ENCRYPTION_KEY: randomToken(32),
   };
 }

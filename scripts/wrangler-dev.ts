@@ -15,7 +15,9 @@ export function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -39,7 +41,14 @@ export interface DevServer {
 /** Applies both databases' migrations to local state, as `wrangler d1 migrations apply --local`. */
 export function applyLocalMigrations(persistTo?: string): void {
   for (const binding of ["ACME_DB", "DB"]) {
-    const args = ["d1", "migrations", "apply", binding, "--local", ...(persistTo ? ["--persist-to", persistTo] : [])];
+    const args = [
+      "d1",
+      "migrations",
+      "apply",
+      binding,
+      "--local",
+      ...(persistTo ? ["--persist-to", persistTo] : []),
+    ];
     const result = spawnSync(process.execPath, [WRANGLER_JS, ...args], {
       cwd: ROOT,
       encoding: "utf8",

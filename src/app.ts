@@ -1,20 +1,28 @@
 import { Hono } from "hono";
+import { requestId } from "hono/request-id";
 import { createAcmeApp } from "./acme/app.ts";
+import { createIntegrationApp } from "./integration/app.ts";
 import { log } from "./lib/logger.ts";
 
 /**
- * The Worker's HTTP surface: the mock Acme CRM under /acme and the integration under /api.
- * The two halves share nothing but this file and src/lib.
+ * The Worker's HTTP surface: the mock Acme CRM under /acme and the integration everywhere else.
+ * The two halves share nothing but this file and src/lib; the integration reaches the mock only
+ * through HTTP semantics, here dispatched in-process to this same app.
  */
 export function createApp() {
-  const acme = createAcmeApp();
   const app = new Hono<{ Bindings: Env }>();
+  const acme = createAcmeApp();
+  const integration = createIntegrationApp({
+    inProcessAcme: (request, env, ctx) => Promise.resolve(app.fetch(request, env, ctx)),
+  });
 
+  app.use("*", requestId());
   app.use("/acme/*", async function acmeRequestLog(c, next) {
     const started = performance.now();
     await next();
     log("info", "acme request", {
       system: "acme",
+      requestId: c.var.requestId,
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
@@ -22,7 +30,7 @@ export function createApp() {
     });
   });
   app.route("/acme", acme);
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.route("/", integration);
 
   return app;
 }

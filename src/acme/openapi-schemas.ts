@@ -25,7 +25,13 @@ export function errorResponses<const S extends number>(...statuses: S[]) {
   return Object.fromEntries(
     statuses.map((s) => [
       s,
-      { description: descriptions[s] ?? "Error", content: { "application/json": { schema: AcmeErrorSchema } } },
+      {
+        description: descriptions[s] ?? "Error",
+        content: { "application/json": { schema: AcmeErrorSchema } },
+      },
     ]),
-  ) as Record<S, { description: string; content: { "application/json": { schema: typeof AcmeErrorSchema } } }>;
+  ) as Record<
+    S,
+    { description: string; content: { "application/json": { schema: typeof AcmeErrorSchema } } }
+  >;
 }

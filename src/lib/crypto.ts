@@ -12,7 +12,10 @@ function hmacKey(secret: string | Uint8Array): Promise<CryptoKey> {
   return key;
 }
 
-export async function hmacSha256(secret: string | Uint8Array, data: string | Uint8Array): Promise<Uint8Array> {
+export async function hmacSha256(
+  secret: string | Uint8Array,
+  data: string | Uint8Array,
+): Promise<Uint8Array> {
   const key = await hmacKey(secret);
   const bytes = typeof data === "string" ? encoder.encode(data) : data;
   return new Uint8Array(await crypto.subtle.sign("HMAC", key, bytes));

@@ -64,7 +64,10 @@ export function jsonBody<E extends Env>(options: JsonBodyOptions<E>): Middleware
     try {
       JSON.parse(text);
     } catch (error) {
-      options.onProblem({ kind: "invalid_json", reason: error instanceof Error ? error.message : "not JSON" });
+      options.onProblem({
+        kind: "invalid_json",
+        reason: error instanceof Error ? error.message : "not JSON",
+      });
     }
     // Hono's validators read the body through this cache; the stream itself is consumed.
     // (Hono types the cache as Partial<Body> but stores promises of the bodies in it.)

@@ -41,7 +41,11 @@ describe("mock Acme over HTTP (wrangler dev)", () => {
     const create = await fetch(`${base}/acme/v1/contacts`, {
       method: "POST",
       headers: auth,
-      body: JSON.stringify({ acme_first_name: "Émile", acme_last_name: "Zola", acme_email: "emile@example.com" }),
+      body: JSON.stringify({
+        acme_first_name: "Émile",
+        acme_last_name: "Zola",
+        acme_email: "emile@example.com",
+      }),
     });
     expect(create.status).toBe(201);
     expect(create.headers.get("etag")).toBe('"1"');

@@ -1,12 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { newId, randomSecret } from "../../lib/ids.ts";
-import { hashClientSecret } from "../auth/client-secret.ts";
+import { jsonBody } from "../../lib/json-body.ts";
 import { ACME_SCOPES, requireAdminToken } from "../auth/bearer.ts";
+import { hashClientSecret } from "../auth/client-secret.ts";
 import { RatePolicySchema } from "../config.ts";
 import { createAcmeRouter } from "../context.ts";
 import { clients } from "../db/schema.ts";
-import { jsonBody } from "../../lib/json-body.ts";
 import { AcmeError } from "../errors.ts";
 import { errorResponses } from "../openapi-schemas.ts";
 import { limiterFor } from "../rate-limit/limiter-client.ts";
@@ -24,7 +24,10 @@ const RateOverridesSchema = z
 const ClientCreateSchema = z
   .strictObject({
     name: z.string().min(1).max(100),
-    scopes: z.array(z.enum(ACME_SCOPES)).min(1).default([...ACME_SCOPES]),
+    scopes: z
+      .array(z.enum(ACME_SCOPES))
+      .min(1)
+      .default([...ACME_SCOPES]),
     rate_limits: RateOverridesSchema.optional(),
     /** Lets seeding scripts choose a stable id; generated when absent. */
     client_id: z
@@ -48,8 +51,10 @@ const security = [{ AdminToken: [] }];
 const adminJsonBody = jsonBody({
   maxBytes: 8192,
   onProblem(problem): never {
-    if (problem.kind === "unsupported_media_type") throw new AcmeError("unsupported_media_type", "Send JSON.");
-    if (problem.kind === "payload_too_large") throw new AcmeError("payload_too_large", "The body is too large.");
+    if (problem.kind === "unsupported_media_type")
+      throw new AcmeError("unsupported_media_type", "Send JSON.");
+    if (problem.kind === "payload_too_large")
+      throw new AcmeError("payload_too_large", "The body is too large.");
     throw new AcmeError("invalid_json", `The body is not valid JSON: ${problem.reason}`);
   },
 });
@@ -91,7 +96,10 @@ clientAdminRouter
         .get();
       if (!inserted) throw new AcmeError("conflict", `Client ${clientId} already exists.`);
       if (input.rate_limits) await limiterFor(c.env, clientId).setOverrides(input.rate_limits);
-      return c.json({ client_id: clientId, client_secret: secret, name: input.name, scopes: input.scopes }, 201);
+      return c.json(
+        { client_id: clientId, client_secret: secret, name: input.name, scopes: input.scopes },
+        201,
+      );
     },
   )
   .openapi(
@@ -106,7 +114,10 @@ clientAdminRouter
         params: z.object({ id: z.string().min(1).max(64) }),
         body: { required: true, content: { "application/json": { schema: RateOverridesSchema } } },
       },
-      responses: { 204: { description: "Stored; the client's current windows restart" }, ...errorResponses(400, 401) },
+      responses: {
+        204: { description: "Stored; the client's current windows restart" },
+        ...errorResponses(400, 401),
+      },
     }),
     async (c) => {
       await limiterFor(c.env, c.req.valid("param").id).setOverrides(c.req.valid("json"));

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, type JWK, type JWTPayload, importJWK, jwtVerify, SignJWT } from "jose";
+import { createLocalJWKSet, importJWK, type JWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { newId } from "../../lib/ids.ts";
 import type { AcmeConfig, PrivateJwk } from "../config.ts";
 

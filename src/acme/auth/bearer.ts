@@ -15,7 +15,9 @@ function bearerToken(header: string | undefined): string | null {
 }
 
 function invalidToken(message: string): AcmeError {
-  return new AcmeError("invalid_token", message, { headers: { "WWW-Authenticate": INVALID_TOKEN_CHALLENGE } });
+  return new AcmeError("invalid_token", message, {
+    headers: { "WWW-Authenticate": INVALID_TOKEN_CHALLENGE },
+  });
 }
 
 /** Verifies the access token and makes its client available as `c.var.client`. */

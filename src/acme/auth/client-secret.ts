@@ -6,7 +6,11 @@ export async function hashClientSecret(pepper: string, secret: string): Promise<
   return toHex(await hmacSha256(pepper, secret));
 }
 
-export async function verifyClientSecret(pepper: string, secret: string, storedHash: string): Promise<boolean> {
+export async function verifyClientSecret(
+  pepper: string,
+  secret: string,
+  storedHash: string,
+): Promise<boolean> {
   const presented = await hmacSha256(pepper, secret);
   const stored = hexToBytes(storedHash);
   return stored !== null && timingSafeEqualBytes(presented, stored);

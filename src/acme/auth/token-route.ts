@@ -2,11 +2,11 @@ import { z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
-import { createAcmeRouter, type AcmeEnv } from "../context.ts";
+import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { clients } from "../db/schema.ts";
 import { OAuthError } from "../errors.ts";
-import { rateLimitedError, takeRateLimit, limiterFor } from "../rate-limit/limiter-client.ts";
 import { rateLimitHeaders } from "../rate-limit/fixed-window.ts";
+import { limiterFor, rateLimitedError, takeRateLimit } from "../rate-limit/limiter-client.ts";
 import { issueAccessToken } from "./access-token.ts";
 import { hashClientSecret, verifyClientSecret } from "./client-secret.ts";
 
@@ -43,7 +43,8 @@ interface Credentials {
 async function readParameters(c: Context<AcmeEnv>): Promise<Record<string, string>> {
   const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
   const text = new TextDecoder().decode(await c.req.arrayBuffer());
-  if (text.length > MAX_TOKEN_REQUEST_BYTES) throw new OAuthError("invalid_request", "The request is too large.");
+  if (text.length > MAX_TOKEN_REQUEST_BYTES)
+    throw new OAuthError("invalid_request", "The request is too large.");
   if (type === "application/x-www-form-urlencoded") {
     const form = new URLSearchParams(text);
     const out: Record<string, string> = {};
@@ -116,7 +117,8 @@ function grantedScope(requested: string | undefined, allowed: Set<string>): stri
   if (requested === undefined || requested.trim() === "") return [...allowed].join(" ");
   const scopes = requested.split(" ").filter(Boolean);
   const unknown = scopes.filter((s) => !allowed.has(s));
-  if (unknown.length > 0) throw new OAuthError("invalid_scope", `Scope not allowed for this client: ${unknown.join(" ")}.`);
+  if (unknown.length > 0)
+    throw new OAuthError("invalid_scope", `Scope not allowed for this client: ${unknown.join(" ")}.`);
   return [...new Set(scopes)].join(" ");
 }
 
@@ -164,9 +166,12 @@ tokenRouter.post("/oauth/token", async (c) => {
   const db = drizzle(c.env.ACME_DB);
   const client = await db.select().from(clients).where(eq(clients.id, credentials.clientId)).get();
   // Unknown clients still cost one HMAC, so timing does not reveal which ids exist.
-  const valid = client
-    ? await verifyClientSecret(config.clientSecretPepper, credentials.clientSecret, client.secretHash)
-    : (await hashClientSecret(config.clientSecretPepper, credentials.clientSecret), false);
+  let valid = false;
+  if (client) {
+    valid = await verifyClientSecret(config.clientSecretPepper, credentials.clientSecret, client.secretHash);
+  } else {
+    await hashClientSecret(config.clientSecretPepper, credentials.clientSecret);
+  }
   if (!client || !valid) {
     await limiter.consume("token_failure", config.rateLimits.token_failure);
     throw new OAuthError(

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, gte, isNull } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { drizzle } from "drizzle-orm/d1";
-import { ifMatchAllows, type IfMatch } from "../../lib/etag.ts";
+import { type IfMatch, ifMatchAllows } from "../../lib/etag.ts";
 import { newId } from "../../lib/ids.ts";
 import { type ContactRow, contacts } from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
@@ -131,11 +131,21 @@ export class ContactRepository {
     return { contact: toAcmeContact(row), previous: null };
   }
 
-  async replace(id: string, input: ContactInput, ifMatch: IfMatch | null, now = new Date()): Promise<ContactChange> {
+  async replace(
+    id: string,
+    input: ContactInput,
+    ifMatch: IfMatch | null,
+    now = new Date(),
+  ): Promise<ContactChange> {
     return this.update(id, () => input, ifMatch, now);
   }
 
-  async patch(id: string, patch: ContactPatch, ifMatch: IfMatch | null, now = new Date()): Promise<ContactChange> {
+  async patch(
+    id: string,
+    patch: ContactPatch,
+    ifMatch: IfMatch | null,
+    now = new Date(),
+  ): Promise<ContactChange> {
     return this.update(id, (current) => ({ ...current, ...patch }) as ContactInput, ifMatch, now);
   }
 
@@ -146,7 +156,13 @@ export class ContactRepository {
     const updated = await this.db
       .update(contacts)
       .set({ deletedAt: timestamp, updatedAt: timestamp, version: current.version + 1 })
-      .where(and(eq(contacts.id, id), eq(contacts.accountId, this.accountId), eq(contacts.version, current.version)))
+      .where(
+        and(
+          eq(contacts.id, id),
+          eq(contacts.accountId, this.accountId),
+          eq(contacts.version, current.version),
+        ),
+      )
       .returning()
       .get();
     if (!updated) throw versionMismatch();
@@ -169,7 +185,13 @@ export class ContactRepository {
         .update(contacts)
         .set({ ...writableColumns(input), version: current.version + 1, updatedAt: now.toISOString() })
         // The version guard makes read-check-write atomic: a concurrent change makes this a 412.
-        .where(and(eq(contacts.id, id), eq(contacts.accountId, this.accountId), eq(contacts.version, current.version)))
+        .where(
+          and(
+            eq(contacts.id, id),
+            eq(contacts.accountId, this.accountId),
+            eq(contacts.version, current.version),
+          ),
+        )
         .returning()
         .get();
     } catch (error) {
@@ -182,7 +204,10 @@ export class ContactRepository {
 
   private checkVersion(row: ContactRow, ifMatch: IfMatch | null): void {
     if (ifMatch?.kind === "invalid") {
-      throw new AcmeError("precondition_invalid", 'If-Match must be "*" or a list of quoted versions like "3".');
+      throw new AcmeError(
+        "precondition_invalid",
+        'If-Match must be "*" or a list of quoted versions like "3".',
+      );
     }
     if (!ifMatchAllows(ifMatch, row.version)) throw versionMismatch(row.version);
   }

@@ -60,7 +60,10 @@ export const contactRouter = createAcmeRouter()
       middleware: [requireScope("contacts.read")] as const,
       request: { query: ContactListQuerySchema },
       responses: {
-        200: { description: "A page of contacts", content: { "application/json": { schema: ContactListSchema } } },
+        200: {
+          description: "A page of contacts",
+          content: { "application/json": { schema: ContactListSchema } },
+        },
         ...errorResponses(400, 401, 403, 429),
       },
     }),
@@ -113,7 +116,10 @@ export const contactRouter = createAcmeRouter()
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const contact = await repository(c.env, c.var.client.accountId).get(id, c.req.valid("query").include_deleted);
+      const contact = await repository(c.env, c.var.client.accountId).get(
+        id,
+        c.req.valid("query").include_deleted,
+      );
       c.header("ETag", formatEtag(contact.acme_version));
       return c.json(contact, 200);
     },
@@ -126,7 +132,11 @@ export const contactRouter = createAcmeRouter()
       summary: "Replace a contact (omitted optional fields become null)",
       security,
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
-      request: { params: ContactIdParamsSchema, headers: ifMatchHeader, body: jsonContent(ContactReplaceSchema) },
+      request: {
+        params: ContactIdParamsSchema,
+        headers: ifMatchHeader,
+        body: jsonContent(ContactReplaceSchema),
+      },
       responses: {
         200: contactResponse("Replaced"),
         ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
@@ -150,7 +160,11 @@ export const contactRouter = createAcmeRouter()
       summary: "Update some fields (JSON merge patch: null clears a field)",
       security,
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
-      request: { params: ContactIdParamsSchema, headers: ifMatchHeader, body: jsonContent(ContactPatchSchema) },
+      request: {
+        params: ContactIdParamsSchema,
+        headers: ifMatchHeader,
+        body: jsonContent(ContactPatchSchema),
+      },
       responses: {
         200: contactResponse("Updated"),
         ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),

@@ -81,7 +81,11 @@ export const ContactListSchema = z
   .openapi("AcmeContactList");
 
 export const ContactIdParamsSchema = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }),
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
 });
 
 export const ContactGetQuerySchema = z.strictObject({ include_deleted: booleanQuery });

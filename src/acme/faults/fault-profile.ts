@@ -5,7 +5,12 @@ const FAULT_STATUSES = ["500", "502", "503", "504"] as const;
 export const FaultProfileSchema = z
   .strictObject({
     enabled: z.boolean().default(false),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(1),
     /** Share of requests answered with a 5xx from `statusMix`. */
     errorRate: z.number().min(0).max(1).default(0),
     statusMix: z
@@ -75,11 +80,22 @@ export function chooseFault(
   const delayMs = min + Math.floor(latencyDraw * (max - min + 1));
   const burst = profile.rateLimitBurst;
   if (burst && sequence % burst.every < burst.length) {
-    return { kind: "status", status: 429, phase: "before", retryAfterSeconds: burst.retryAfterSeconds, delayMs };
+    return {
+      kind: "status",
+      status: 429,
+      phase: "before",
+      retryAfterSeconds: burst.retryAfterSeconds,
+      delayMs,
+    };
   }
   if (timeoutDraw < profile.timeoutRate) return { kind: "timeout", delayMs: profile.timeoutMs };
   if (errorDraw < profile.errorRate) {
-    return { kind: "status", status: pickStatus(profile.statusMix, statusDraw), phase: profile.errorPhase, delayMs };
+    return {
+      kind: "status",
+      status: pickStatus(profile.statusMix, statusDraw),
+      phase: profile.errorPhase,
+      delayMs,
+    };
   }
   return delayMs > 0 ? { kind: "delay", delayMs } : null;
 }
@@ -132,7 +148,8 @@ export function parseFaultHeader(header: string): Fault | { error: string } {
       return { error: "X-Acme-Fault status must be 429 or 5xx" };
     }
     const phase = params.get("phase") ?? "before";
-    if (phase !== "before" && phase !== "after") return { error: "X-Acme-Fault phase must be before or after" };
+    if (phase !== "before" && phase !== "after")
+      return { error: "X-Acme-Fault phase must be before or after" };
     return {
       kind: "status",
       status,

@@ -1,7 +1,12 @@
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { settings } from "../db/schema.ts";
-import { DEFAULT_FAULT_PROFILE, type FaultProfile, FaultProfileSchema, seededRandom } from "./fault-profile.ts";
+import {
+  DEFAULT_FAULT_PROFILE,
+  type FaultProfile,
+  FaultProfileSchema,
+  seededRandom,
+} from "./fault-profile.ts";
 
 const PROFILE_KEY = "fault_profile";
 /** How long an isolate trusts its copy of the profile before reading D1 again. */

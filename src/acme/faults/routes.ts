@@ -8,7 +8,10 @@ import { readFaultProfile, writeFaultProfile } from "./fault-store.ts";
 const adminSecurity = [{ AdminToken: [] }];
 const errors = {
   400: { description: "Invalid profile", content: { "application/json": { schema: AcmeErrorSchema } } },
-  401: { description: "Admin token missing or wrong", content: { "application/json": { schema: AcmeErrorSchema } } },
+  401: {
+    description: "Admin token missing or wrong",
+    content: { "application/json": { schema: AcmeErrorSchema } },
+  },
 };
 
 export const faultRouter = createAcmeRouter();
@@ -39,7 +42,10 @@ faultRouter
       security: adminSecurity,
       request: { body: { required: true, content: { "application/json": { schema: FaultProfileSchema } } } },
       responses: {
-        200: { description: "Stored profile", content: { "application/json": { schema: FaultProfileSchema } } },
+        200: {
+          description: "Stored profile",
+          content: { "application/json": { schema: FaultProfileSchema } },
+        },
         ...errors,
       },
     }),

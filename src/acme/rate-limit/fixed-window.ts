@@ -32,11 +32,14 @@ export function consumeWindow(
   nowMs: number,
   cost = 1,
 ): { decision: RateDecision; state: WindowState } {
-  const windowStart = windowStartFor(state, nowMs, policy.windowSeconds);
+  // A clock that steps back (NTP, the object restarting elsewhere) stays in the current window;
+  // otherwise it would open an overlapping one and grant the limit twice.
+  const now = state ? Math.max(nowMs, state.windowStart) : nowMs;
+  const windowStart = windowStartFor(state, now, policy.windowSeconds);
   const current = state && state.windowStart === windowStart ? state.count : 0;
   const allowed = current + cost <= policy.limit;
   const count = allowed ? current + cost : current;
-  const resetSeconds = Math.max(1, Math.ceil((windowStart + policy.windowSeconds * 1000 - nowMs) / 1000));
+  const resetSeconds = Math.max(1, Math.ceil((windowStart + policy.windowSeconds * 1000 - now) / 1000));
   return {
     decision: {
       allowed,

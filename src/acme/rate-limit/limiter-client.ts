@@ -1,5 +1,4 @@
-import type { RateClass } from "../config.ts";
-import type { AcmeConfig } from "../config.ts";
+import type { AcmeConfig, RateClass } from "../config.ts";
 import { AcmeError } from "../errors.ts";
 import { type RateDecision, rateLimitHeaders } from "./fixed-window.ts";
 
@@ -24,7 +23,11 @@ export async function takeRateLimit(
   return { decision, headers: rateLimitHeaders(rateClass, decision) };
 }
 
-export function rateLimitedError(rateClass: RateClass, decision: RateDecision, headers: Record<string, string>) {
+export function rateLimitedError(
+  rateClass: RateClass,
+  decision: RateDecision,
+  headers: Record<string, string>,
+) {
   return new AcmeError(
     "rate_limited",
     `Rate limit for ${rateClass} requests exceeded: ${decision.limit} per ${decision.windowSeconds} s.`,

@@ -1,0 +1,109 @@
+import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { errorFields, log } from "../lib/logger.ts";
+import { requireApiKey } from "./auth/api-key.ts";
+import { loadIntegrationConfig } from "./config.ts";
+import { connectionAdminRouter } from "./connections/routes.ts";
+import { contactRouter } from "./contacts/routes.ts";
+import { createRouter, type IntegrationEnv } from "./context.ts";
+import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
+
+/** Dispatches a request to the Acme mock in this Worker, with the current request's env. */
+export type InProcessAcme = (
+  request: Request,
+  env: Env,
+  ctx: ExecutionContext | undefined,
+) => Promise<Response>;
+
+function executionContext(c: Context<IntegrationEnv>): ExecutionContext | undefined {
+  try {
+    return c.executionCtx as ExecutionContext;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The integration API: /api/v1/... (and the same contact routes under /api/...), docs at /docs. */
+export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) {
+  const app = createRouter();
+
+  app.use("*", async function integrationContext(c, next) {
+    const started = performance.now();
+    c.set("config", loadIntegrationConfig(c.env));
+    c.set("stats", { acmeAttempts: 0, acmeWaitMs: 0 });
+    const ctx = executionContext(c);
+    c.set("acmeTransport", (request) => options.inProcessAcme(request, c.env, ctx));
+    await next();
+    const stats = c.var.stats;
+    log(c.res.status >= 500 ? "error" : "info", "api request", {
+      system: "integration",
+      requestId: c.var.requestId,
+      method: c.req.method,
+      route: c.req.routePath,
+      path: c.req.path,
+      status: c.res.status,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      acmeAttempts: stats.acmeAttempts,
+      acmeWaitMs: stats.acmeWaitMs,
+      cache: stats.cache ?? null,
+      connection: c.get("connection")?.id ?? null,
+    });
+  });
+
+  app.use("/api/v1/contacts/*", requireApiKey());
+  app.use("/api/v1/contacts", requireApiKey());
+  app.use("/api/contacts/*", requireApiKey());
+  app.use("/api/contacts", requireApiKey());
+
+  app.route("/api/v1", contactRouter);
+  app.route("/api", contactRouter);
+  app.route("/api", connectionAdminRouter);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key issued for one connection",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
+  app.doc31("/api/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "acme-bridge integration API",
+      version: "1.0.0",
+      description:
+        "A clean contacts API over the Acme CRM, per connection. Errors are RFC 9457 problem+json with a " +
+        "stable `code` and the `requestId`; every response carries `X-Request-Id`.",
+    },
+  });
+  app.get("/docs", Scalar({ url: "/api/openapi.json", pageTitle: "acme-bridge API" }));
+  app.get("/health", (c) => c.json({ status: "ok" }));
+
+  app.all("*", () => {
+    throw new ApiError("not_found", "No such route.");
+  });
+
+  app.onError((error, c) => {
+    let apiError: ApiError;
+    if (error instanceof ApiError) {
+      apiError = error;
+    } else if (error instanceof HTTPException && error.status < 500) {
+      apiError = new ApiError("validation_failed", error.message);
+    } else {
+      log("error", "api request failed", {
+        requestId: c.var.requestId,
+        path: c.req.path,
+        ...errorFields(error),
+      });
+      apiError = new ApiError(
+        "internal_error",
+        "Something went wrong; quote the requestId when reporting it.",
+      );
+    }
+    for (const [name, value] of Object.entries(apiError.options.headers ?? {})) c.header(name, value);
+    c.header("Content-Type", PROBLEM_CONTENT_TYPE);
+    return c.body(JSON.stringify(problemBody(apiError, c.var.requestId)), apiError.status);
+  });
+
+  return app;
+}

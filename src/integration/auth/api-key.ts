@@ -1,0 +1,63 @@
+import { and, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { MiddlewareHandler } from "hono";
+import { sha256Hex, timingSafeEqualStrings } from "../../lib/crypto.ts";
+import type { IntegrationEnv } from "../context.ts";
+import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
+import { ApiError } from "../errors.ts";
+
+/** Resolved keys are remembered per isolate this long; revocation in this isolate is immediate. */
+const KEY_CACHE_MS = 30_000;
+const resolved = new Map<string, { connection: ConnectionRow; until: number }>();
+
+export function forgetApiKey(keyHash: string): void {
+  resolved.delete(keyHash);
+}
+
+function bearer(header: string | undefined): string | null {
+  const match = header ? /^Bearer[ ]+(\S+)$/i.exec(header.trim()) : null;
+  return match?.[1] ?? null;
+}
+
+function unauthorized(detail: string): ApiError {
+  return new ApiError("unauthorized", detail, {
+    headers: { "WWW-Authenticate": 'Bearer realm="acme-bridge"' },
+  });
+}
+
+/** `Authorization: Bearer <api key>`: the key's connection scopes everything the request touches. */
+export function requireApiKey(): MiddlewareHandler<IntegrationEnv> {
+  return async function apiKeyMiddleware(c, next) {
+    const key = bearer(c.req.header("authorization"));
+    if (!key) throw unauthorized("An API key is required: Authorization: Bearer <api key>.");
+    const keyHash = await sha256Hex(key);
+    const now = Date.now();
+    let entry = resolved.get(keyHash);
+    if (!entry || entry.until <= now) {
+      const row = await drizzle(c.env.DB)
+        .select({ connection: connections })
+        .from(apiKeys)
+        .innerJoin(connections, eq(apiKeys.connectionId, connections.id))
+        .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
+        .get();
+      if (!row) {
+        resolved.delete(keyHash);
+        throw unauthorized("The API key is not valid.");
+      }
+      entry = { connection: row.connection, until: now + KEY_CACHE_MS };
+      resolved.set(keyHash, entry);
+    }
+    c.set("connection", entry.connection);
+    await next();
+  };
+}
+
+export function requireAdmin(): MiddlewareHandler<IntegrationEnv> {
+  return async function adminMiddleware(c, next) {
+    const token = bearer(c.req.header("authorization"));
+    if (!token || !(await timingSafeEqualStrings(token, c.var.config.adminToken))) {
+      throw unauthorized("The admin token is missing or wrong.");
+    }
+    await next();
+  };
+}

@@ -1,0 +1,36 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { fieldErrors } from "../lib/validation.ts";
+import type { AcmeTransport } from "./acme-client/transport.ts";
+import type { IntegrationConfig } from "./config.ts";
+import type { ConnectionRow } from "./db/schema.ts";
+import { ApiError } from "./errors.ts";
+
+/** What the request log line reports beyond method, route and status. */
+export interface RequestStats {
+  acmeAttempts: number;
+  acmeWaitMs: number;
+  cache?: "HIT" | "MISS" | "STALE" | "BYPASS";
+}
+
+export interface IntegrationVariables {
+  config: IntegrationConfig;
+  connection: ConnectionRow;
+  acmeTransport: AcmeTransport;
+  stats: RequestStats;
+  requestId: string;
+}
+
+export type IntegrationEnv = { Bindings: Env; Variables: IntegrationVariables };
+
+/** Every integration router validates with zod and reports problems with the API's field names. */
+export function createRouter() {
+  return new OpenAPIHono<IntegrationEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        throw new ApiError("validation_failed", "The request is not valid.", {
+          errors: fieldErrors(result.error),
+        });
+      }
+    },
+  });
+}
