@@ -19,6 +19,12 @@ function quote(value: string): string {
   return /^[\w.:/@+-]*$/.test(value) ? value : `'${value}'`;
 }
 
+function serialize(vars: Record<string, string>): string {
+  return Object.entries(vars)
+    .map(([key, value]) => `${key}=${quote(value)}`)
+    .join("\n");
+}
+
 export function parseDevVars(text: string): Record<string, string> {
   const vars: Record<string, string> = {};
   for (const line of text.split("\n")) {
@@ -33,22 +39,22 @@ export function parseDevVars(text: string): Record<string, string> {
   return vars;
 }
 
-/** Creates `.dev.vars` when missing; returns its values either way. */
-export async function ensureDevVars(
-  port: number,
-): Promise<{ vars: Record<string, string>; created: boolean }> {
-  if (existsSync(DEV_VARS_PATH))
-    return { vars: parseDevVars(readFileSync(DEV_VARS_PATH, "utf8")), created: false };
-  const vars = { ...localSettings(port), ...(await generateSecrets()) };
-  const body = Object.entries(vars)
-    .map(([key, value]) => `${key}=${quote(value)}`)
-    .join("\n");
-  writeFileSync(
-    DEV_VARS_PATH,
-    `# Local secrets and settings for wrangler dev (generated; never commit).\n${body}\n`,
-    {
-      mode: 0o600,
-    },
-  );
-  return { vars, created: true };
+/**
+ * Creates `.dev.vars` when missing, or adds what a newer version needs to an existing one (every
+ * value already there is kept); returns the values in force.
+ */
+export async function ensureDevVars(port: number): Promise<{ vars: Record<string, string>; created: boolean }> {
+  const generated = { ...localSettings(port), ...(await generateSecrets()) };
+  if (!existsSync(DEV_VARS_PATH)) {
+    const header = "# Local secrets and settings for wrangler dev (generated; never commit).";
+    writeFileSync(DEV_VARS_PATH, `${header}\n${serialize(generated)}\n`, { mode: 0o600 });
+    return { vars: generated, created: true };
+  }
+  const text = readFileSync(DEV_VARS_PATH, "utf8");
+  const existing = parseDevVars(text);
+  const missing = Object.fromEntries(Object.entries(generated).filter(([key]) => !(key in existing)));
+  if (Object.keys(missing).length > 0) {
+    writeFileSync(DEV_VARS_PATH, `${text.replace(/\n*$/, "\n")}${serialize(missing)}\n`, { mode: 0o600 });
+  }
+  return { vars: { ...existing, ...missing }, created: false };
 }
