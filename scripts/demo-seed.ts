@@ -1,5 +1,6 @@
-// Demo data for local dev: one Acme client (an account with a few contacts). Its credentials are
-// kept in .wrangler/demo.json, since Acme stores only a hash of the secret.
+// Demo data for local dev: an Acme client (an account with a few contacts) and an integration
+// connection to it with an API key. Credentials are kept in .wrangler/demo.json (gitignored), since
+// both systems store only hashes of the secrets they issue.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./wrangler-dev.ts";
@@ -9,40 +10,35 @@ const DEMO_PATH = join(ROOT, ".wrangler", "demo.json");
 interface DemoState {
   acmeClientId: string;
   acmeClientSecret: string;
+  connectionId: string;
+  apiKey: string;
 }
 
 const DEMO_CONTACTS = [
-  {
-    acme_first_name: "Ada",
-    acme_last_name: "Lovelace",
-    acme_email: "ada@example.com",
-    acme_company: "Analytical Engines",
-  },
-  {
-    acme_first_name: "Grace",
-    acme_last_name: "Hopper",
-    acme_email: "grace@example.com",
-    acme_title: "Rear Admiral",
-  },
-  {
-    acme_first_name: "Alan",
-    acme_last_name: "Turing",
-    acme_email: "alan@example.com",
-    acme_phone: "+44 20 7946 0000",
-  },
+  { acme_first_name: "Ada", acme_last_name: "Lovelace", acme_email: "ada@example.com", acme_company: "Analytical Engines" },
+  { acme_first_name: "Grace", acme_last_name: "Hopper", acme_email: "grace@example.com", acme_title: "Rear Admiral" },
+  { acme_first_name: "Alan", acme_last_name: "Turing", acme_email: "alan@example.com", acme_phone: "+44 20 7946 0000" },
 ];
 
-async function call(url: string, init: RequestInit): Promise<Response> {
-  const res = await fetch(url, init);
-  return res;
+async function postJson(url: string, token: string, body: unknown): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 }
 
-async function acmeToken(base: string, state: DemoState): Promise<string | null> {
-  const res = await call(`${base}/acme/oauth/token`, {
+async function expectCreated<T>(res: Response, what: string): Promise<T> {
+  if (res.status !== 201) throw new Error(`creating ${what} failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function acmeToken(base: string, clientId: string, clientSecret: string): Promise<string | null> {
+  const res = await fetch(`${base}/acme/oauth/token`, {
     method: "POST",
     headers: {
       "content-type": "application/x-www-form-urlencoded",
-      authorization: `Basic ${btoa(`${state.acmeClientId}:${state.acmeClientSecret}`)}`,
+      authorization: `Basic ${btoa(`${clientId}:${clientSecret}`)}`,
     },
     body: "grant_type=client_credentials",
   });
@@ -50,39 +46,52 @@ async function acmeToken(base: string, state: DemoState): Promise<string | null>
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-async function createAcmeClient(base: string, adminToken: string): Promise<DemoState> {
-  const res = await call(`${base}/acme/admin/clients`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "Demo client" }),
-  });
-  if (res.status !== 201)
-    throw new Error(`creating the demo Acme client failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { client_id: string; client_secret: string };
-  return { acmeClientId: body.client_id, acmeClientSecret: body.client_secret };
+async function stillValid(base: string, state: DemoState): Promise<boolean> {
+  const token = await acmeToken(base, state.acmeClientId, state.acmeClientSecret);
+  if (!token) return false;
+  const res = await fetch(`${base}/api/v1/contacts?limit=1`, { headers: { authorization: `Bearer ${state.apiKey}` } });
+  return res.status === 200;
 }
 
-export async function seedDemo(
-  base: string,
-  vars: Record<string, string>,
-): Promise<{ state: DemoState; banner: string }> {
-  const adminToken = vars.ACME_ADMIN_TOKEN;
-  if (!adminToken) throw new Error(".dev.vars has no ACME_ADMIN_TOKEN");
-  let state: DemoState | null = existsSync(DEMO_PATH)
-    ? (JSON.parse(readFileSync(DEMO_PATH, "utf8")) as DemoState)
-    : null;
-  let token = state ? await acmeToken(base, state) : null;
-  if (!state || !token) {
-    state = await createAcmeClient(base, adminToken);
-    token = await acmeToken(base, state);
-    if (!token) throw new Error("the new demo client could not get a token");
-    for (const contact of DEMO_CONTACTS) {
-      await call(`${base}/acme/v1/contacts`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify(contact),
-      });
-    }
+async function createDemo(base: string, vars: Record<string, string>): Promise<DemoState> {
+  const acmeAdmin = vars.ACME_ADMIN_TOKEN;
+  const admin = vars.ADMIN_TOKEN;
+  if (!acmeAdmin || !admin) throw new Error(".dev.vars lacks ACME_ADMIN_TOKEN or ADMIN_TOKEN");
+  const client = await expectCreated<{ client_id: string; client_secret: string }>(
+    await postJson(`${base}/acme/admin/clients`, acmeAdmin, { name: "Demo client" }),
+    "the demo Acme client",
+  );
+  const token = await acmeToken(base, client.client_id, client.client_secret);
+  if (!token) throw new Error("the demo Acme client could not get a token");
+  for (const contact of DEMO_CONTACTS) {
+    await expectCreated(await postJson(`${base}/acme/v1/contacts`, token, contact), "a demo contact");
+  }
+  const connection = await expectCreated<{ id: string }>(
+    await postJson(`${base}/api/v1/admin/connections`, admin, {
+      name: "Demo connection (in-Worker mock Acme)",
+      acmeBaseUrl: null,
+      acmeClientId: client.client_id,
+      acmeClientSecret: client.client_secret,
+    }),
+    "the demo connection",
+  );
+  const key = await expectCreated<{ apiKey: string }>(
+    await postJson(`${base}/api/v1/admin/connections/${connection.id}/api-keys`, admin, {}),
+    "the demo API key",
+  );
+  return {
+    acmeClientId: client.client_id,
+    acmeClientSecret: client.client_secret,
+    connectionId: connection.id,
+    apiKey: key.apiKey,
+  };
+}
+
+export async function seedDemo(base: string, vars: Record<string, string>): Promise<{ state: DemoState; banner: string }> {
+  const saved = existsSync(DEMO_PATH) ? (JSON.parse(readFileSync(DEMO_PATH, "utf8")) as Partial<DemoState>) : null;
+  let state = saved?.apiKey ? (saved as DemoState) : null;
+  if (!state || !(await stillValid(base, state))) {
+    state = await createDemo(base, vars);
     mkdirSync(join(ROOT, ".wrangler"), { recursive: true });
     writeFileSync(DEMO_PATH, JSON.stringify(state, null, 2), { mode: 0o600 });
   }
@@ -90,15 +99,19 @@ export async function seedDemo(
     "",
     "acme-bridge is running locally.",
     "",
-    `  Mock Acme CRM      ${base}/acme   (OpenAPI: ${base}/acme/openapi.json)`,
-    `  Demo Acme client   id ${state.acmeClientId}`,
-    `                     secret ${state.acmeClientSecret}`,
+    `  Integration API    ${base}/api      docs: ${base}/docs   OpenAPI: ${base}/api/openapi.json`,
+    `  Demo API key       ${state.apiKey}   (connection ${state.connectionId})`,
     "",
-    "  Get an Acme token and list the demo contacts:",
-    `    TOKEN=$(curl -s -u '${state.acmeClientId}:${state.acmeClientSecret}' -d grant_type=client_credentials \\`,
-    `      ${base}/acme/oauth/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
-    `    curl -s -H "Authorization: Bearer $TOKEN" ${base}/acme/v1/contacts`,
+    "  Create and read a contact through the integration:",
+    `    curl -s -X POST ${base}/api/contacts -H 'Authorization: Bearer ${state.apiKey}' \\`,
+    `      -H 'Content-Type: application/json' -d '{"firstName":"Katherine","lastName":"Johnson","email":"katherine@example.com"}'`,
+    `    curl -s ${base}/api/contacts -H 'Authorization: Bearer ${state.apiKey}'`,
     "",
+    `  Mock Acme CRM      ${base}/acme     OpenAPI: ${base}/acme/openapi.json`,
+    `  Demo Acme client   ${state.acmeClientId} / ${state.acmeClientSecret}`,
+    `    curl -s -u '${state.acmeClientId}:${state.acmeClientSecret}' -d grant_type=client_credentials ${base}/acme/oauth/token`,
+    "",
+    "  Admin tokens are in .dev.vars (ADMIN_TOKEN for /api/v1/admin, ACME_ADMIN_TOKEN for /acme/admin).",
     "  Press Ctrl-C to stop.",
     "",
   ].join("\n");

@@ -10,6 +10,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     baseUrl: string;
     adminToken: string;
+    integrationAdminToken: string;
   }
 }
 
@@ -23,6 +24,7 @@ export default async function setup(project: TestProject) {
     const server = await startDevServer({ port, persistTo, vars: { ...localSettings(port), ...secrets } });
     project.provide("baseUrl", server.url);
     project.provide("adminToken", secrets.ACME_ADMIN_TOKEN ?? "");
+    project.provide("integrationAdminToken", secrets.ADMIN_TOKEN ?? "");
     return async () => {
       await server.stop();
       cleanup();
