@@ -35,6 +35,9 @@ export default defineConfig(async () => {
       exclude: ["test/e2e/**"],
       setupFiles: ["./test/apply-migrations.ts"],
       testTimeout: 20_000,
+      // Files run one after another: the mock Acme's fault profile is global, and two cores
+      // gain little from running workerd test files side by side.
+      fileParallelism: false,
       // Request logs are JSON lines for production; in tests they only matter when a test fails.
       silent: "passed-only" as const,
     },

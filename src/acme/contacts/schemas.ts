@@ -10,7 +10,8 @@ const fields = {
   acme_phone: z
     .string()
     .max(40)
-    .regex(/^[0-9+()\-.\s/x]*$/i, "may contain only digits, spaces and + ( ) - . / x")
+    // No regex flags: the OpenAPI generator cannot carry them (it wrote "$/i" into the pattern).
+    .regex(/^[0-9+()\-.\s/xX]*$/, "may contain only digits, spaces and + ( ) - . / x")
     .nullable(),
   acme_company: text(200).nullable(),
   acme_title: text(200).nullable(),

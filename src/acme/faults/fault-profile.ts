@@ -111,6 +111,8 @@ function pickStatus(mix: FaultProfile["statusMix"], draw: number): number {
   return Number(entries[entries.length - 1]?.[0] ?? 500);
 }
 
+const HEADER_STATUSES = new Set<string>(["429", ...FAULT_STATUSES]);
+
 /**
  * Parses `X-Acme-Fault`: `status=503`, `status=429; retry-after=2`, `delay=800`, `timeout`,
  * `timeout=2000`, `status=500; phase=after`. Returns an error message for anything else.
@@ -143,10 +145,12 @@ export function parseFaultHeader(header: string): Fault | { error: string } {
     return { kind: "timeout", delayMs: timeout ?? 30_000 };
   }
   if (params.has("status")) {
-    const status = Number(params.get("status"));
-    if (!(status === 429 || (status >= 500 && status <= 599))) {
-      return { error: "X-Acme-Fault status must be 429 or 5xx" };
+    // Only statuses the middleware can answer with; anything else would silently become a 503.
+    const raw = params.get("status") ?? "";
+    if (!HEADER_STATUSES.has(raw)) {
+      return { error: `X-Acme-Fault status must be one of ${[...HEADER_STATUSES].join(", ")}` };
     }
+    const status = Number(raw);
     const phase = params.get("phase") ?? "before";
     if (phase !== "before" && phase !== "after")
       return { error: "X-Acme-Fault phase must be before or after" };

@@ -1,0 +1,103 @@
+import { env, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { ACME, createContact, expectAcmeError, signedIn, uniqueEmail } from "./helpers.ts";
+
+interface SchemaObject {
+  type?: string | string[];
+  properties?: Record<string, SchemaObject & { pattern?: string; maxLength?: number }>;
+  required?: string[];
+  additionalProperties?: boolean;
+}
+
+interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string };
+  servers: { url: string }[];
+  paths: Record<string, Record<string, { security?: Record<string, string[]>[]; responses: object }>>;
+  components: { schemas: Record<string, SchemaObject>; securitySchemes: Record<string, { type: string }> };
+}
+
+async function document(): Promise<{ res: Response; doc: OpenApiDocument; text: string }> {
+  const res = await SELF.fetch(`${ACME}/openapi.json`);
+  const text = await res.text();
+  return { res, doc: JSON.parse(text) as OpenApiDocument, text };
+}
+
+describe("GET /acme/openapi.json", () => {
+  it("is an OpenAPI 3.1 document, served as JSON without a token", async () => {
+    const { res, doc } = await document();
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    expect(doc.servers).toEqual([{ url: "/acme" }]);
+  });
+
+  it("lists every contact operation and the token endpoint", async () => {
+    const { doc } = await document();
+    expect(Object.keys(doc.paths["/v1/contacts"] ?? {}).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.paths["/v1/contacts/{id}"] ?? {}).sort()).toEqual([
+      "delete",
+      "get",
+      "patch",
+      "put",
+    ]);
+    expect(Object.keys(doc.paths["/oauth/token"] ?? {})).toEqual(["post"]);
+    expect(doc.paths["/.well-known/jwks.json"]).toHaveProperty("get");
+  });
+
+  it("protects contact operations with the OAuth scheme and admin operations with the admin token", async () => {
+    const { doc } = await document();
+    expect(doc.components.securitySchemes.AcmeOAuth?.type).toBe("oauth2");
+    for (const operation of Object.values({
+      ...doc.paths["/v1/contacts"],
+      ...doc.paths["/v1/contacts/{id}"],
+    })) {
+      expect(operation.security).toEqual([{ AcmeOAuth: [] }]);
+    }
+    expect(doc.paths["/admin/faults"]?.put?.security).toEqual([{ AdminToken: [] }]);
+  });
+
+  it("describes AcmeContact with exactly the fields the API returns", async () => {
+    const { doc } = await document();
+    const schema = doc.components.schemas.AcmeContact;
+    const { token } = await signedIn();
+    const contact = await createContact(token, { acme_email: uniqueEmail() });
+    expect(Object.keys(schema?.properties ?? {}).sort()).toEqual(Object.keys(contact).sort());
+    expect([...(schema?.required ?? [])].sort()).toEqual(Object.keys(contact).sort());
+  });
+
+  it("documents the input as closed (unknown fields rejected) with acme_email required", async () => {
+    const { doc } = await document();
+    const input = doc.components.schemas.AcmeContactInput;
+    expect(input?.additionalProperties).toBe(false);
+    expect(input?.required).toEqual(["acme_email"]);
+    expect(input?.properties?.acme_first_name?.maxLength).toBe(100);
+  });
+
+  it("documents patterns that accept the values the API accepts", async () => {
+    const { doc } = await document();
+    const { token } = await signedIn();
+    const phone = "+44 (20) 7946-0018 X12";
+    const contact = await createContact(token, { acme_email: uniqueEmail(), acme_phone: phone });
+    expect(contact.acme_phone).toBe(phone);
+
+    const pattern = doc.components.schemas.AcmeContactInput?.properties?.acme_phone?.pattern;
+    expect(pattern).toEqual(expect.any(String));
+    const documented = new RegExp(pattern ?? "", "u");
+    expect(documented.test(phone)).toBe(true);
+    expect(documented.test("call me")).toBe(false);
+  });
+
+  it("reveals no secret of the deployment", async () => {
+    const { text } = await document();
+    const signingKey = JSON.parse(env.ACME_JWT_PRIVATE_KEY) as { d: string };
+    expect(text).not.toContain(env.ACME_ADMIN_TOKEN);
+    expect(text).not.toContain(env.ACME_CLIENT_SECRET_PEPPER);
+    expect(text).not.toContain(signingKey.d);
+  });
+
+  it("answers other methods on the document with a JSON 404", async () => {
+    const res = await SELF.fetch(`${ACME}/openapi.json`, { method: "POST" });
+    await expectAcmeError(res, 404, "not_found");
+  });
+});
