@@ -383,6 +383,19 @@ describe("PUT /acme/v1/contacts/{id}", () => {
 });
 
 describe("PATCH /acme/v1/contacts/{id}", () => {
+  it("keeps the version when the patch changes nothing (empty, or values already there)", async () => {
+    const { token } = await signedIn();
+    const created = await createContact(token, fullContact());
+    for (const body of [{}, { acme_title: created.acme_title }]) {
+      const res = await acme(`/v1/contacts/${created.id}`, { token, method: "PATCH", body });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("etag")).toBe('"1"');
+      expect(await res.json()).toEqual(created);
+    }
+    const changed = await acme(`/v1/contacts/${created.id}`, { token, method: "PATCH", body: { acme_title: "New" } });
+    expect(changed.headers.get("etag")).toBe('"2"');
+  });
+
   it("merges: absent fields keep their value, null clears, given values replace", async () => {
     const { token } = await signedIn();
     const created = await createContact(token, fullContact());

@@ -67,6 +67,8 @@ export interface ListOptions {
 export interface ContactChange {
   contact: AcmeContact;
   previous: AcmeContact | null;
+  /** False when the write asked for what was already there: no new version, nothing to announce. */
+  changed: boolean;
 }
 
 /** Contacts of one account. Every query is scoped by account, so other accounts' rows are 404s. */
@@ -128,7 +130,7 @@ export class ContactRepository {
       if (isUniqueViolation(error)) throw duplicateEmail(input.acme_email);
       throw error;
     }
-    return { contact: toAcmeContact(row), previous: null };
+    return { contact: toAcmeContact(row), previous: null, changed: true };
   }
 
   async replace(
@@ -166,7 +168,7 @@ export class ContactRepository {
       .returning()
       .get();
     if (!updated) throw versionMismatch();
-    return { contact: toAcmeContact(updated), previous: toAcmeContact(current) };
+    return { contact: toAcmeContact(updated), previous: toAcmeContact(current), changed: true };
   }
 
   private async update(
@@ -177,13 +179,19 @@ export class ContactRepository {
   ): Promise<ContactChange> {
     const current = await this.row(id, false);
     this.checkVersion(current, ifMatch);
-    const input = next(fromRow(current));
+    const before = fromRow(current);
+    const input = next(before);
+    const columns = writableColumns(input);
+    const unchanged = (Object.keys(columns) as (keyof typeof columns)[]).every(
+      (key) => columns[key] === current[key],
+    );
+    if (unchanged) return { contact: toAcmeContact(current), previous: toAcmeContact(current), changed: false };
     if (input.acme_email.toLowerCase() !== current.emailKey) await this.assertEmailFree(input.acme_email, id);
     let updated: ContactRow | undefined;
     try {
       updated = await this.db
         .update(contacts)
-        .set({ ...writableColumns(input), version: current.version + 1, updatedAt: now.toISOString() })
+        .set({ ...columns, version: current.version + 1, updatedAt: now.toISOString() })
         // The version guard makes read-check-write atomic: a concurrent change makes this a 412.
         .where(
           and(
@@ -199,7 +207,7 @@ export class ContactRepository {
       throw error;
     }
     if (!updated) throw versionMismatch();
-    return { contact: toAcmeContact(updated), previous: toAcmeContact(current) };
+    return { contact: toAcmeContact(updated), previous: toAcmeContact(current), changed: true };
   }
 
   private checkVersion(row: ContactRow, ifMatch: IfMatch | null): void {
