@@ -1,0 +1,96 @@
+// Per-connection circuit breaker. Plain class: time comes in as arguments.
+
+export interface BreakerSettings {
+  /** Failures within `windowMs` that open the circuit. */
+  failureThreshold: number;
+  windowMs: number;
+  /** First open period; doubles on each failed probe, up to `maxOpenMs`. */
+  openMs: number;
+  maxOpenMs: number;
+  /** Calls let through at once while half-open. */
+  halfOpenProbes: number;
+  /** A probe that never reports back frees its place after this long. */
+  probeTimeoutMs: number;
+}
+
+export const DEFAULT_BREAKER: BreakerSettings = {
+  failureThreshold: 5,
+  windowMs: 30_000,
+  openMs: 5_000,
+  maxOpenMs: 60_000,
+  halfOpenProbes: 1,
+  probeTimeoutMs: 10_000,
+};
+
+export type BreakerState = "closed" | "open" | "half_open";
+
+export type BreakerAdmission = { allowed: true; probe: boolean } | { allowed: false; retryAfterMs: number };
+
+export class CircuitBreaker {
+  private state: BreakerState = "closed";
+  private failures: number[] = [];
+  private openUntil = 0;
+  private reopenCount = 0;
+  private probes: number[] = [];
+
+  constructor(private readonly settings: BreakerSettings = DEFAULT_BREAKER) {}
+
+  admit(now: number): BreakerAdmission {
+    if (this.state === "open") {
+      if (now < this.openUntil) return { allowed: false, retryAfterMs: this.openUntil - now };
+      this.state = "half_open";
+      this.probes = [];
+    }
+    if (this.state === "half_open") {
+      this.probes = this.probes.filter((started) => now - started < this.settings.probeTimeoutMs);
+      if (this.probes.length >= this.settings.halfOpenProbes) return { allowed: false, retryAfterMs: 1000 };
+      this.probes.push(now);
+      return { allowed: true, probe: true };
+    }
+    return { allowed: true, probe: false };
+  }
+
+  /** A probe place was granted but the call did not go out after all. */
+  cancelProbe(): void {
+    this.probes.shift();
+  }
+
+  /** An outcome that says something about Acme's health (not 4xx answers, not our own refusals). */
+  record(now: number, success: boolean, probe: boolean): void {
+    if (probe) this.probes.shift();
+    if (success) {
+      if (this.state !== "closed") {
+        this.state = "closed";
+        this.reopenCount = 0;
+        this.failures = [];
+      }
+      return;
+    }
+    if (this.state === "half_open" || (probe && this.state !== "closed")) {
+      this.open(now);
+      return;
+    }
+    if (this.state === "open") return;
+    this.failures = this.failures.filter((t) => now - t < this.settings.windowMs);
+    this.failures.push(now);
+    if (this.failures.length >= this.settings.failureThreshold) this.open(now);
+  }
+
+  snapshot(now: number): { state: BreakerState; recentFailures: number; retryAfterMs: number } {
+    const open = this.state === "open" && now < this.openUntil;
+    return {
+      state: this.state === "open" && !open ? "half_open" : this.state,
+      recentFailures: this.failures.filter((t) => now - t < this.settings.windowMs).length,
+      retryAfterMs: open ? this.openUntil - now : 0,
+    };
+  }
+
+  private open(now: number): void {
+    const period = Math.min(this.settings.maxOpenMs, this.settings.openMs * 2 ** this.reopenCount);
+    this.state = "open";
+    this.openUntil = now + period;
+    this.reopenCount += 1;
+    this.failures = [];
+    this.probes = [];
+  }
+}

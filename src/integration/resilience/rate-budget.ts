@@ -1,0 +1,122 @@
+// A per-class budget that mirrors Acme's fixed-window rate limit, learned from its `RateLimit`
+// and `RateLimit-Policy` headers, so calls wait for a free slot (or are refused at once) instead
+// of drawing a 429. Plain class: time comes in as arguments.
+//
+// Acme opens a window with the first call after the previous one closed. The budget tracks the
+// current window and the next one only: a slot further ahead would be scheduled on a guess.
+
+export interface RateObservation {
+  limit: number;
+  windowSeconds: number;
+  remaining: number;
+  resetSeconds: number;
+}
+
+export type Priority = "interactive" | "background";
+
+export type Admission = { admitted: true; waitMs: number } | { admitted: false; retryAfterMs: number };
+
+/** Background work may fill at most this share of a window, so interactive calls always have room. */
+export const BACKGROUND_SHARE = 0.5;
+/** Calls scheduled for the next window go this long after the current one's estimated end. */
+const SAFETY_MS = 20;
+/** A window whose end is only guessed (not yet confirmed by Acme) is assumed this much longer. */
+const GUESS_MARGIN_MS = 250;
+
+export class RateBudget {
+  private limit: number | null = null;
+  private windowMs = 0;
+  /** Estimated end of the current window; 0 when no window is open. */
+  private windowEnd = 0;
+  /** Whether `windowEnd` comes from Acme's own figures (never earlier than the real end). */
+  private anchored = false;
+  /** Slots taken in the current window and in the next one. */
+  private taken: [number, number] = [0, 0];
+  private blockedUntil = 0;
+
+  reserve(now: number, priority: Priority, maxWaitMs: number): Admission {
+    this.advance(now);
+    const blockedMs = Math.max(0, this.blockedUntil - now);
+    if (this.limit === null) {
+      // Nothing learned yet: go, unless Acme already said to wait.
+      return blockedMs <= maxWaitMs ? { admitted: true, waitMs: blockedMs } : { admitted: false, retryAfterMs: blockedMs };
+    }
+    const cap = priority === "interactive" ? this.limit : Math.max(1, Math.floor(this.limit * BACKGROUND_SHARE));
+    if (this.windowEnd === 0) {
+      this.windowEnd = now + this.windowMs + GUESS_MARGIN_MS;
+      this.anchored = false;
+    }
+    if (blockedMs === 0 && this.taken[0] < cap) {
+      this.taken[0] += 1;
+      return { admitted: true, waitMs: 0 };
+    }
+    const waitMs = Math.max(this.windowEnd + SAFETY_MS - now, blockedMs);
+    if (waitMs > maxWaitMs) return { admitted: false, retryAfterMs: waitMs };
+    if (this.taken[1] < cap) {
+      this.taken[1] += 1;
+      return { admitted: true, waitMs };
+    }
+    return { admitted: false, retryAfterMs: waitMs + this.windowMs };
+  }
+
+  /** Learns from an Acme response's rate-limit headers. */
+  observe(now: number, seen: RateObservation): void {
+    this.advance(now);
+    this.limit = seen.limit;
+    this.windowMs = seen.windowSeconds * 1000;
+    // Acme rounds the reset up to whole seconds: this end is never earlier than the real one.
+    const estimatedEnd = now + seen.resetSeconds * 1000;
+    const usedAtAcme = seen.limit - seen.remaining;
+    if (this.windowEnd === 0) {
+      this.windowEnd = estimatedEnd;
+      this.anchored = true;
+      this.taken[0] = Math.max(this.taken[0], usedAtAcme);
+      return;
+    }
+    const half = this.windowMs / 2;
+    if (estimatedEnd < this.windowEnd - half) return; // a late answer about a window already over
+    if (estimatedEnd > this.windowEnd + half) {
+      // Acme is already in the window we called "next": move along with it.
+      this.windowEnd = estimatedEnd;
+      this.anchored = true;
+      this.taken = [Math.max(this.taken[1], usedAtAcme), 0];
+      return;
+    }
+    this.windowEnd = this.anchored ? Math.min(this.windowEnd, estimatedEnd) : estimatedEnd;
+    this.anchored = true;
+    this.taken[0] = Math.max(this.taken[0], usedAtAcme);
+  }
+
+  /** Acme said 429 anyway: the window is full, and nothing goes before its Retry-After. */
+  observeRejection(now: number, retryAfterMs: number): void {
+    this.advance(now);
+    this.blockedUntil = Math.max(this.blockedUntil, now + retryAfterMs);
+    if (this.limit !== null) this.taken[0] = this.limit;
+  }
+
+  /** What is known and what is left now, for the status page. */
+  snapshot(now: number) {
+    this.advance(now);
+    return {
+      limit: this.limit,
+      windowSeconds: this.limit === null ? null : this.windowMs / 1000,
+      remaining: this.limit === null ? null : Math.max(0, this.limit - this.taken[0]),
+      scheduledNextWindow: this.taken[1],
+      resetInMs: Math.max(0, this.windowEnd - now, this.blockedUntil - now),
+    };
+  }
+
+  private advance(now: number): void {
+    if (this.windowEnd === 0 || this.windowEnd > now) return;
+    if (this.taken[1] > 0 && this.windowEnd + SAFETY_MS + this.windowMs > now) {
+      // Calls were scheduled into the next window: it opens with them, and ends about one
+      // window later (a guess, until Acme's figures anchor it).
+      this.windowEnd = this.windowEnd + SAFETY_MS + this.windowMs + GUESS_MARGIN_MS;
+      this.taken = [this.taken[1], 0];
+    } else {
+      this.windowEnd = 0;
+      this.taken = [0, 0];
+    }
+    this.anchored = false;
+  }
+}

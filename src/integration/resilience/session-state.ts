@@ -1,0 +1,99 @@
+import { type BreakerSettings, CircuitBreaker } from "./circuit-breaker.ts";
+import { type Priority, RateBudget, type RateObservation } from "./rate-budget.ts";
+
+export const ACME_RATE_CLASSES = ["read", "write", "delete"] as const;
+export type AcmeRateClass = (typeof ACME_RATE_CLASSES)[number];
+
+export type CallPermit =
+  | { admitted: true; waitMs: number; probe: boolean }
+  | { admitted: false; reason: "rate_limited" | "circuit_open"; retryAfterMs: number };
+
+/** What one attempt at Acme says about Acme: its health, and its rate-limit figures. */
+export interface AttemptReport {
+  rateClass: AcmeRateClass;
+  probe: boolean;
+  /** success: Acme answered (anything but a 5xx); failure: 5xx, timeout or network error. */
+  health: "success" | "failure";
+  rate?: RateObservation;
+  /** Set when Acme answered 429. */
+  retryAfterMs?: number;
+  retried?: boolean;
+}
+
+export interface SessionCounters {
+  calls: number;
+  retries: number;
+  acme429s: number;
+  throttledWaits: number;
+  throttledRefusals: number;
+  circuitRefusals: number;
+  staleFallbacks: number;
+}
+
+/**
+ * Everything the integration knows about one Acme connection's health and limits, as plain
+ * state: the AcmeSession Durable Object holds one, tests drive one with fake time.
+ */
+export class SessionState {
+  private readonly budgets: Record<AcmeRateClass, RateBudget> = {
+    read: new RateBudget(),
+    write: new RateBudget(),
+    delete: new RateBudget(),
+  };
+  private readonly breaker: CircuitBreaker;
+  readonly counters: SessionCounters = {
+    calls: 0,
+    retries: 0,
+    acme429s: 0,
+    throttledWaits: 0,
+    throttledRefusals: 0,
+    circuitRefusals: 0,
+    staleFallbacks: 0,
+  };
+
+  constructor(breaker?: BreakerSettings) {
+    this.breaker = new CircuitBreaker(breaker);
+  }
+
+  admit(now: number, rateClass: AcmeRateClass, priority: Priority, maxWaitMs: number): CallPermit {
+    const circuit = this.breaker.admit(now);
+    if (!circuit.allowed) {
+      this.counters.circuitRefusals += 1;
+      return { admitted: false, reason: "circuit_open", retryAfterMs: circuit.retryAfterMs };
+    }
+    const slot = this.budgets[rateClass].reserve(now, priority, maxWaitMs);
+    if (!slot.admitted) {
+      if (circuit.probe) this.breaker.cancelProbe();
+      this.counters.throttledRefusals += 1;
+      return { admitted: false, reason: "rate_limited", retryAfterMs: slot.retryAfterMs };
+    }
+    this.counters.calls += 1;
+    if (slot.waitMs > 0) this.counters.throttledWaits += 1;
+    return { admitted: true, waitMs: slot.waitMs, probe: circuit.probe };
+  }
+
+  report(now: number, report: AttemptReport): void {
+    if (report.rate) this.budgets[report.rateClass].observe(now, report.rate);
+    if (report.retryAfterMs !== undefined) {
+      this.counters.acme429s += 1;
+      this.budgets[report.rateClass].observeRejection(now, report.retryAfterMs);
+    }
+    if (report.retried) this.counters.retries += 1;
+    this.breaker.record(now, report.health === "success", report.probe);
+  }
+
+  recordStaleFallback(): void {
+    this.counters.staleFallbacks += 1;
+  }
+
+  snapshot(now: number) {
+    return {
+      circuit: this.breaker.snapshot(now),
+      budgets: Object.fromEntries(ACME_RATE_CLASSES.map((c) => [c, this.budgets[c].snapshot(now)])) as Record<
+        AcmeRateClass,
+        ReturnType<RateBudget["snapshot"]>
+      >,
+      counters: { ...this.counters },
+    };
+  }
+}

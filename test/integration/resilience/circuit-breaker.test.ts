@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { CircuitBreaker } from "../../../src/integration/resilience/circuit-breaker.ts";
+
+const settings = {
+  failureThreshold: 3,
+  windowMs: 10_000,
+  openMs: 1000,
+  maxOpenMs: 4000,
+  halfOpenProbes: 1,
+  probeTimeoutMs: 5000,
+};
+
+function failTimes(breaker: CircuitBreaker, times: number[]) {
+  for (const t of times) {
+    expect(breaker.admit(t)).toMatchObject({ allowed: true });
+    breaker.record(t, false, false);
+  }
+}
+
+describe("circuit breaker", () => {
+  it("stays closed below the failure threshold and when failures fall out of the window", () => {
+    const breaker = new CircuitBreaker(settings);
+    failTimes(breaker, [0, 100]);
+    expect(breaker.snapshot(200).state).toBe("closed");
+    failTimes(breaker, [10_500]); // the failure at 0 has left the window
+    expect(breaker.snapshot(10_600).state).toBe("closed");
+  });
+
+  it("opens after repeated failures and refuses with the time left", () => {
+    const breaker = new CircuitBreaker(settings);
+    failTimes(breaker, [0, 100, 200]);
+    expect(breaker.admit(300)).toEqual({ allowed: false, retryAfterMs: 900 });
+  });
+
+  it("lets one probe through when half-open and closes on its success", () => {
+    const breaker = new CircuitBreaker(settings);
+    failTimes(breaker, [0, 100, 200]);
+    expect(breaker.admit(1200)).toEqual({ allowed: true, probe: true });
+    expect(breaker.admit(1201)).toMatchObject({ allowed: false });
+    breaker.record(1250, true, true);
+    expect(breaker.snapshot(1251).state).toBe("closed");
+    expect(breaker.admit(1300)).toEqual({ allowed: true, probe: false });
+  });
+
+  it("reopens for twice as long when the probe fails, up to the cap", () => {
+    const breaker = new CircuitBreaker(settings);
+    failTimes(breaker, [0, 100, 200]);
+    let now = 1200;
+    for (const period of [2000, 4000, 4000]) {
+      expect(breaker.admit(now)).toEqual({ allowed: true, probe: true });
+      breaker.record(now, false, true);
+      expect(breaker.admit(now + 1)).toEqual({ allowed: false, retryAfterMs: period - 1 });
+      now += period;
+    }
+  });
+
+  it("frees the place of a probe that never reported back", () => {
+    const breaker = new CircuitBreaker(settings);
+    failTimes(breaker, [0, 100, 200]);
+    expect(breaker.admit(1200)).toMatchObject({ allowed: true, probe: true });
+    expect(breaker.admit(3000)).toMatchObject({ allowed: false });
+    expect(breaker.admit(6300)).toMatchObject({ allowed: true, probe: true });
+  });
+});
