@@ -38,8 +38,11 @@ export class RateBudget {
     this.advance(now);
     const blockedMs = Math.max(0, this.blockedUntil - now);
     if (this.limit === null) {
-      // Nothing learned yet: go, unless Acme already said to wait.
-      return blockedMs <= maxWaitMs ? { admitted: true, waitMs: blockedMs } : { admitted: false, retryAfterMs: blockedMs };
+      // Nothing learned yet: go, unless Acme already said to wait; counted, so that calls still in
+      // flight when the first figures arrive are not granted twice.
+      if (blockedMs > maxWaitMs) return { admitted: false, retryAfterMs: blockedMs };
+      this.taken[0] += 1;
+      return { admitted: true, waitMs: blockedMs };
     }
     const cap = priority === "interactive" ? this.limit : Math.max(1, Math.floor(this.limit * BACKGROUND_SHARE));
     if (this.windowEnd === 0) {
