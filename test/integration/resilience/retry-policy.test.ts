@@ -13,11 +13,15 @@ const policy = { baseMs: 100, capMs: 2000, maxAttempts: 5 };
 describe("retry policy", () => {
   it("keeps every full-jitter delay within [0, min(cap, base * 2^n)]", () => {
     fc.assert(
-      fc.property(fc.nat(40), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, draw) => {
-        const delay = fullJitterDelay(attempt, policy, () => draw);
-        expect(delay).toBeGreaterThanOrEqual(0);
-        expect(delay).toBeLessThanOrEqual(Math.min(policy.capMs, policy.baseMs * 2 ** attempt));
-      }),
+      fc.property(
+        fc.nat(40),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, draw) => {
+          const delay = fullJitterDelay(attempt, policy, () => draw);
+          expect(delay).toBeGreaterThanOrEqual(0);
+          expect(delay).toBeLessThanOrEqual(Math.min(policy.capMs, policy.baseMs * 2 ** attempt));
+        },
+      ),
     );
   });
 
@@ -53,9 +57,18 @@ describe("retry policy", () => {
   it("does not attempt a retry that cannot finish before the deadline", () => {
     const base = { attempt: 0, now: 1000, minAttemptMs: 50, policy, random: () => 0.5 };
     expect(planRetry({ ...base, retryAfterMs: null, deadline: 4000 })).toMatchObject({ retry: true });
-    expect(planRetry({ ...base, retryAfterMs: 2000, deadline: 2500 })).toEqual({ retry: false, reason: "deadline" });
-    expect(planRetry({ ...base, retryAfterMs: 1900, deadline: 2949 })).toEqual({ retry: false, reason: "deadline" });
-    expect(planRetry({ ...base, retryAfterMs: 1900, deadline: 2950 })).toEqual({ retry: true, delayMs: 1900 });
+    expect(planRetry({ ...base, retryAfterMs: 2000, deadline: 2500 })).toEqual({
+      retry: false,
+      reason: "deadline",
+    });
+    expect(planRetry({ ...base, retryAfterMs: 1900, deadline: 2949 })).toEqual({
+      retry: false,
+      reason: "deadline",
+    });
+    expect(planRetry({ ...base, retryAfterMs: 1900, deadline: 2950 })).toEqual({
+      retry: true,
+      delayMs: 1900,
+    });
   });
 
   it("stops after the last attempt whatever the deadline", () => {
