@@ -1,4 +1,6 @@
 import { createApp } from "./app.ts";
+import { dispatchQueue } from "./queues.ts";
+import { runScheduled } from "./scheduled.ts";
 
 export { RateLimiter } from "./acme/rate-limit/rate-limiter.ts";
 export { AcmeSession } from "./integration/session/acme-session.ts";
@@ -7,4 +9,6 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  queue: (batch, env) => dispatchQueue(batch, env),
+  scheduled: (controller, env, ctx) => ctx.waitUntil(runScheduled(controller, env)),
+} satisfies ExportedHandler<Env, unknown>;

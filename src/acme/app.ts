@@ -11,6 +11,7 @@ import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
 import { faultRouter } from "./faults/routes.ts";
 import { rateLimit } from "./rate-limit/middleware.ts";
+import { webhookRouter } from "./webhooks/routes.ts";
 
 /** The mock Acme CRM. Mounted at /acme by src/app.ts; its routes are written without the prefix. */
 export function createAcmeApp() {
@@ -26,6 +27,7 @@ export function createAcmeApp() {
   app.route("/", tokenRouter);
   app.route("/", jwksRouter);
   app.route("/", contactRouter);
+  app.route("/", webhookRouter);
   app.route("/", faultRouter);
   app.route("/", clientAdminRouter);
 

@@ -49,6 +49,8 @@ const AcmeEnvSchema = z.object({
   ACME_JWT_PRIVATE_KEY: jsonString.pipe(PrivateJwkSchema),
   ACME_CLIENT_SECRET_PEPPER: z.string().min(32),
   ACME_ADMIN_TOKEN: z.string().min(24),
+  ACME_WEBHOOK_ALLOW_LOOPBACK: booleanString.default(false),
+  ACME_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
 });
 
 export interface AcmeConfig {
@@ -62,6 +64,9 @@ export interface AcmeConfig {
   signingKey: PrivateJwk;
   clientSecretPepper: string;
   adminToken: string;
+  /** Dev only: lets subscriptions target http://localhost (the demo's own receiver). */
+  webhookAllowLoopback: boolean;
+  webhookTimeoutMs: number;
 }
 
 const cache = new WeakMap<object, AcmeConfig>();
@@ -87,6 +92,8 @@ export function loadAcmeConfig(env: Env): AcmeConfig {
     signingKey: e.ACME_JWT_PRIVATE_KEY,
     clientSecretPepper: e.ACME_CLIENT_SECRET_PEPPER,
     adminToken: e.ACME_ADMIN_TOKEN,
+    webhookAllowLoopback: e.ACME_WEBHOOK_ALLOW_LOOPBACK,
+    webhookTimeoutMs: e.ACME_WEBHOOK_TIMEOUT_MS,
   };
   cache.set(env, config);
   return config;

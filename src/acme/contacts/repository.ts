@@ -1,10 +1,17 @@
-import { and, asc, eq, gt, gte, isNull } from "drizzle-orm";
+import { and, asc, eq, gt, gte, isNull, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { drizzle } from "drizzle-orm/d1";
 import { type IfMatch, ifMatchAllows } from "../../lib/etag.ts";
 import { newId } from "../../lib/ids.ts";
-import { type ContactRow, contacts } from "../db/schema.ts";
+import {
+  type ContactRow,
+  contacts,
+  type WebhookEventRow,
+  type WebhookEventType,
+  webhookEvents,
+} from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
+import { outboxEvent } from "../webhooks/outbox.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { AcmeContact, ContactInput, ContactPatch } from "./schemas.ts";
 
@@ -67,8 +74,8 @@ export interface ListOptions {
 export interface ContactChange {
   contact: AcmeContact;
   previous: AcmeContact | null;
-  /** False when the write asked for what was already there: no new version, nothing to announce. */
-  changed: boolean;
+  /** The outbox event recorded with the change; null when the write asked for what was already there. */
+  eventId: string | null;
 }
 
 /** Contacts of one account. Every query is scoped by account, so other accounts' rows are 404s. */
@@ -123,14 +130,21 @@ export class ContactRepository {
       createdAt: timestamp,
       updatedAt: timestamp,
       deletedAt: null,
+      lastEventId: null,
     };
+    const event = outboxEvent(this.accountId, "contact.created", toAcmeContact(row), null, now);
+    row.lastEventId = event.id;
     try {
-      await this.db.insert(contacts).values(row);
+      // The change and its outbox row commit together or not at all.
+      await this.db.batch([
+        this.db.insert(contacts).values(row),
+        this.db.insert(webhookEvents).values(event),
+      ]);
     } catch (error) {
       if (isUniqueViolation(error)) throw duplicateEmail(input.acme_email);
       throw error;
     }
-    return { contact: toAcmeContact(row), previous: null, changed: true };
+    return { contact: toAcmeContact(row), previous: null, eventId: event.id };
   }
 
   async replace(
@@ -155,20 +169,13 @@ export class ContactRepository {
     const current = await this.row(id, false);
     this.checkVersion(current, ifMatch);
     const timestamp = now.toISOString();
-    const updated = await this.db
-      .update(contacts)
-      .set({ deletedAt: timestamp, updatedAt: timestamp, version: current.version + 1 })
-      .where(
-        and(
-          eq(contacts.id, id),
-          eq(contacts.accountId, this.accountId),
-          eq(contacts.version, current.version),
-        ),
-      )
-      .returning()
-      .get();
-    if (!updated) throw versionMismatch();
-    return { contact: toAcmeContact(updated), previous: toAcmeContact(current), changed: true };
+    const next: ContactRow = {
+      ...current,
+      deletedAt: timestamp,
+      updatedAt: timestamp,
+      version: current.version + 1,
+    };
+    return this.commitChange(current, next, "contact.deleted", now);
   }
 
   private async update(
@@ -179,35 +186,78 @@ export class ContactRepository {
   ): Promise<ContactChange> {
     const current = await this.row(id, false);
     this.checkVersion(current, ifMatch);
-    const before = fromRow(current);
-    const input = next(before);
+    const input = next(fromRow(current));
     const columns = writableColumns(input);
     const unchanged = (Object.keys(columns) as (keyof typeof columns)[]).every(
       (key) => columns[key] === current[key],
     );
-    if (unchanged) return { contact: toAcmeContact(current), previous: toAcmeContact(current), changed: false };
+    if (unchanged)
+      return { contact: toAcmeContact(current), previous: toAcmeContact(current), eventId: null };
     if (input.acme_email.toLowerCase() !== current.emailKey) await this.assertEmailFree(input.acme_email, id);
-    let updated: ContactRow | undefined;
+    const updated: ContactRow = {
+      ...current,
+      ...columns,
+      version: current.version + 1,
+      updatedAt: now.toISOString(),
+    };
     try {
-      updated = await this.db
-        .update(contacts)
-        .set({ ...columns, version: current.version + 1, updatedAt: now.toISOString() })
-        // The version guard makes read-check-write atomic: a concurrent change makes this a 412.
-        .where(
-          and(
-            eq(contacts.id, id),
-            eq(contacts.accountId, this.accountId),
-            eq(contacts.version, current.version),
-          ),
-        )
-        .returning()
-        .get();
+      return await this.commitChange(current, updated, "contact.updated", now);
     } catch (error) {
       if (isUniqueViolation(error)) throw duplicateEmail(input.acme_email);
       throw error;
     }
-    if (!updated) throw versionMismatch();
-    return { contact: toAcmeContact(updated), previous: toAcmeContact(current), changed: true };
+  }
+
+  /**
+   * Writes `next` over `current` together with its outbox event, in one batch. The version guard
+   * makes read-check-write atomic (a concurrent change makes this a 412), and the event row is
+   * inserted only if this very update happened: the contact then carries the event's id.
+   */
+  private async commitChange(
+    current: ContactRow,
+    next: ContactRow,
+    type: WebhookEventType,
+    now: Date,
+  ): Promise<ContactChange> {
+    const event: WebhookEventRow = outboxEvent(
+      this.accountId,
+      type,
+      toAcmeContact(next),
+      toAcmeContact(current),
+      now,
+    );
+    const { id: _id, accountId: _account, createdAt: _created, ...changes } = next;
+    const [updated] = await this.db.batch([
+      this.db
+        .update(contacts)
+        .set({ ...changes, lastEventId: event.id })
+        .where(
+          and(
+            eq(contacts.id, current.id),
+            eq(contacts.accountId, this.accountId),
+            eq(contacts.version, current.version),
+          ),
+        )
+        .returning(),
+      // INSERT ... SELECT from the contact row: one event row if this update happened, none if not.
+      this.db.insert(webhookEvents).select(
+        this.db
+          .select({
+            id: sql`${event.id}`.as("id"),
+            accountId: sql`${event.accountId}`.as("account_id"),
+            type: sql`${event.type}`.as("type"),
+            contactId: sql`${event.contactId}`.as("contact_id"),
+            payload: sql`${event.payload}`.as("payload"),
+            createdAt: sql`${event.createdAt}`.as("created_at"),
+            enqueuedAt: sql`NULL`.as("enqueued_at"),
+          })
+          .from(contacts)
+          .where(and(eq(contacts.id, current.id), eq(contacts.lastEventId, event.id))),
+      ),
+    ]);
+    const row = updated[0];
+    if (!row) throw versionMismatch();
+    return { contact: toAcmeContact(row), previous: toAcmeContact(current), eventId: event.id };
   }
 
   private checkVersion(row: ContactRow, ifMatch: IfMatch | null): void {

@@ -5,7 +5,8 @@ import { requireScope } from "../auth/bearer.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { AcmeError } from "../errors.ts";
 import { errorResponses } from "../openapi-schemas.ts";
-import { ContactRepository } from "./repository.ts";
+import { publishEvents } from "../webhooks/outbox.ts";
+import { type ContactChange, ContactRepository } from "./repository.ts";
 import {
   ContactCreateSchema,
   ContactGetQuerySchema,
@@ -48,6 +49,12 @@ const contactResponse = (description: string) => ({
 const jsonContent = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
 const repository = (env: Env, accountId: string) => new ContactRepository(env.ACME_DB, accountId);
+
+/** After the change and its outbox row committed: hand the event to the deliveries queue. */
+async function announce(env: Env, change: ContactChange): Promise<ContactChange> {
+  if (change.eventId) await publishEvents(env, [change.eventId]);
+  return change;
+}
 
 export const contactRouter = createAcmeRouter()
   .openapi(
@@ -97,7 +104,10 @@ export const contactRouter = createAcmeRouter()
       },
     }),
     async (c) => {
-      const { contact } = await repository(c.env, c.var.client.accountId).create(c.req.valid("json"));
+      const { contact } = await announce(
+        c.env,
+        await repository(c.env, c.var.client.accountId).create(c.req.valid("json")),
+      );
       c.header("ETag", formatEtag(contact.acme_version));
       c.header("Location", `${c.req.path}/${contact.id}`);
       return c.json(contact, 201);
@@ -143,10 +153,13 @@ export const contactRouter = createAcmeRouter()
       },
     }),
     async (c) => {
-      const { contact } = await repository(c.env, c.var.client.accountId).replace(
-        c.req.valid("param").id,
-        c.req.valid("json"),
-        parseIfMatch(c.req.header("if-match")),
+      const { contact } = await announce(
+        c.env,
+        await repository(c.env, c.var.client.accountId).replace(
+          c.req.valid("param").id,
+          c.req.valid("json"),
+          parseIfMatch(c.req.header("if-match")),
+        ),
       );
       c.header("ETag", formatEtag(contact.acme_version));
       return c.json(contact, 200);
@@ -171,10 +184,13 @@ export const contactRouter = createAcmeRouter()
       },
     }),
     async (c) => {
-      const { contact } = await repository(c.env, c.var.client.accountId).patch(
-        c.req.valid("param").id,
-        c.req.valid("json"),
-        parseIfMatch(c.req.header("if-match")),
+      const { contact } = await announce(
+        c.env,
+        await repository(c.env, c.var.client.accountId).patch(
+          c.req.valid("param").id,
+          c.req.valid("json"),
+          parseIfMatch(c.req.header("if-match")),
+        ),
       );
       c.header("ETag", formatEtag(contact.acme_version));
       return c.json(contact, 200);
@@ -192,9 +208,12 @@ export const contactRouter = createAcmeRouter()
       responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 412, 429) },
     }),
     async (c) => {
-      const { contact } = await repository(c.env, c.var.client.accountId).softDelete(
-        c.req.valid("param").id,
-        parseIfMatch(c.req.header("if-match")),
+      const { contact } = await announce(
+        c.env,
+        await repository(c.env, c.var.client.accountId).softDelete(
+          c.req.valid("param").id,
+          parseIfMatch(c.req.header("if-match")),
+        ),
       );
       c.header("ETag", formatEtag(contact.acme_version));
       return c.body(null, 204);

@@ -1,4 +1,4 @@
-import { openSecret } from "../connections/secret-box.ts";
+import { openSecret } from "../../lib/secret-box.ts";
 import type { RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";

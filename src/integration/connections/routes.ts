@@ -9,7 +9,7 @@ import { createRouter } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { integrationJsonBody } from "../json-body.ts";
-import { sealSecret } from "./secret-box.ts";
+import { sealSecret } from "../../lib/secret-box.ts";
 
 const ConnectionInputSchema = z
   .strictObject({

@@ -1,3 +1,5 @@
+import { fullJitterDelay as jitter } from "../../lib/backoff.ts";
+
 // When and how long to wait before retrying a call to Acme. Plain functions: time and randomness
 // come in as arguments, so every rule here is tested with fake time.
 
@@ -10,20 +12,9 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseMs: 100, capMs: 2000, maxAttempts: 5 };
 
-/** "Full jitter" (AWS architecture blog): uniform in [0, min(cap, base * 2^attempt)]. */
+/** Full jitter (AWS architecture blog) with this policy's base and cap. */
 export function fullJitterDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
-  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** attempt);
-  return Math.floor(random() * ceiling);
-}
-
-/** `Retry-After` in delay-seconds or HTTP-date form, as milliseconds from `now`; null if absent or invalid. */
-export function parseRetryAfter(value: string | null | undefined, now: number): number | null {
-  if (value === null || value === undefined) return null;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  if (!/[a-z]/i.test(trimmed)) return null;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
+  return jitter(attempt, policy.baseMs, policy.capMs, random);
 }
 
 /** The wait before the next attempt: jittered backoff, but never sooner than Acme asked. */

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { parseRetryAfter } from "../../../src/lib/backoff.ts";
 import {
   DEFAULT_RETRY_POLICY,
   fullJitterDelay,
-  parseRetryAfter,
   planRetry,
   retryDelay,
 } from "../../../src/integration/resilience/retry-policy.ts";

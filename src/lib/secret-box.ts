@@ -1,7 +1,8 @@
-import { fromBase64Url, toBase64Url } from "../../lib/ids.ts";
+import { fromBase64Url, toBase64Url } from "./ids.ts";
 
-// Connection secrets at rest: AES-256-GCM with a key from Worker secrets, a random 96-bit IV per
-// value, and the connection id as associated data so a ciphertext cannot be moved to another row.
+// Secrets at rest (connection credentials, webhook signing secrets): AES-256-GCM with a 32-byte
+// key, a random 96-bit IV per value, and the owning row's id as associated data, so a ciphertext
+// cannot be moved to another row.
 const VERSION = "v1";
 const keys = new Map<string, Promise<CryptoKey>>();
 

@@ -1,0 +1,226 @@
+import { and, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { parseRetryAfter } from "../../lib/backoff.ts";
+import { newId } from "../../lib/ids.ts";
+import { errorFields, log } from "../../lib/logger.ts";
+import { type AcmeConfig, loadAcmeConfig } from "../config.ts";
+import {
+  type WebhookEventType,
+  webhookAttempts,
+  webhookDeliveries,
+  webhookEvents,
+  webhookSubscriptions,
+} from "../db/schema.ts";
+import { type DeliveryMessage, DeliveryMessageSchema } from "./messages.ts";
+import { signedHeaders } from "./signing.ts";
+import { signingSecret } from "./subscriptions.ts";
+
+/** What the consumer reaches outside itself; tests pass their own receiver, clock and queue. */
+export interface DeliveryDeps {
+  fetch: (input: string, init: RequestInit) => Promise<Response>;
+  now: () => Date;
+  random: () => number;
+  queue: { sendBatch(messages: Iterable<MessageSendRequest<DeliveryMessage>>): Promise<unknown> };
+}
+
+function resolveDeps(env: Env, deps: Partial<DeliveryDeps>): DeliveryDeps {
+  return {
+    fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
+    now: deps.now ?? (() => new Date()),
+    random: deps.random ?? Math.random,
+    queue: deps.queue ?? env.ACME_WEBHOOK_QUEUE,
+  };
+}
+
+/** Redelivery delays grow 2 s, 4 s, 8 s ... up to 10 min, with "equal jitter" so they always grow. */
+export function redeliveryDelaySeconds(
+  attempt: number,
+  retryAfterMs: number | null,
+  random: () => number,
+): number {
+  const ceiling = Math.min(600, 2 * 2 ** Math.max(0, attempt - 1));
+  const jittered = ceiling / 2 + random() * (ceiling / 2);
+  return Math.min(43_200, Math.max(1, Math.ceil(jittered), Math.ceil((retryAfterMs ?? 0) / 1000)));
+}
+
+type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };
+
+/** Creates one delivery per matching enabled subscription and queues each; safe to run twice. */
+async function fanOut(env: Env, eventId: string, queue: DeliveryDeps["queue"]): Promise<void> {
+  const db = drizzle(env.ACME_DB);
+  const event = await db.select().from(webhookEvents).where(eq(webhookEvents.id, eventId)).get();
+  if (!event) {
+    log("warn", "webhook event to fan out does not exist", { eventId });
+    return;
+  }
+  const subscriptions = await db
+    .select()
+    .from(webhookSubscriptions)
+    .where(and(eq(webhookSubscriptions.accountId, event.accountId), eq(webhookSubscriptions.enabled, true)));
+  const matching = subscriptions.filter((s) =>
+    (JSON.parse(s.events) as WebhookEventType[]).includes(event.type),
+  );
+  if (matching.length === 0) return;
+  const now = new Date().toISOString();
+  await db
+    .insert(webhookDeliveries)
+    .values(
+      matching.map((s) => ({
+        id: newId("dlv"),
+        eventId,
+        subscriptionId: s.id,
+        accountId: event.accountId,
+        status: "pending" as const,
+        attempts: 0,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    )
+    .onConflictDoNothing();
+  const fresh = await db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.eventId, eventId), eq(webhookDeliveries.status, "pending")));
+  if (fresh.length > 0) {
+    await queue.sendBatch(
+      fresh.map((d) => ({ body: { kind: "deliver", deliveryId: d.id } satisfies DeliveryMessage })),
+    );
+  }
+}
+
+/** One signed POST of one event to one subscription, recorded in the delivery log. */
+async function deliver(
+  env: Env,
+  config: AcmeConfig,
+  deliveryId: string,
+  deps: DeliveryDeps,
+): Promise<Outcome> {
+  const db = drizzle(env.ACME_DB);
+  const delivery = await db
+    .select()
+    .from(webhookDeliveries)
+    .where(eq(webhookDeliveries.id, deliveryId))
+    .get();
+  if (!delivery || ["succeeded", "failed", "skipped", "dead"].includes(delivery.status))
+    return { kind: "done" };
+  const [subscription, event] = await Promise.all([
+    db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.id, delivery.subscriptionId)).get(),
+    db.select().from(webhookEvents).where(eq(webhookEvents.id, delivery.eventId)).get(),
+  ]);
+  const now = deps.now();
+  if (!subscription || !subscription.enabled || !event) {
+    await db
+      .update(webhookDeliveries)
+      .set({ status: "skipped", lastError: "subscription deleted or disabled", updatedAt: now.toISOString() })
+      .where(eq(webhookDeliveries.id, deliveryId));
+    return { kind: "done" };
+  }
+
+  const headers = {
+    ...signedHeaders(await signingSecret(config, subscription), event.id, event.payload, now),
+    "content-type": "application/json",
+    "user-agent": "Acme-Webhooks/1.0",
+  };
+  const started = Date.now();
+  let status: number | null = null;
+  let error: string | null = null;
+  let retryAfterMs: number | null = null;
+  try {
+    const response = await deps.fetch(subscription.url, {
+      method: "POST",
+      headers,
+      body: event.payload,
+      redirect: "manual",
+      signal: AbortSignal.timeout(config.webhookTimeoutMs),
+    });
+    status = response.status;
+    retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now.getTime());
+    await response.body?.cancel();
+  } catch (cause) {
+    error = cause instanceof Error && cause.name === "TimeoutError" ? "timed out" : "could not connect";
+  }
+  const attempt = delivery.attempts + 1;
+  const ok = status !== null && status >= 200 && status < 300;
+  const gone = status === 410;
+  const delaySeconds = redeliveryDelaySeconds(attempt, retryAfterMs, deps.random);
+  const timestamp = new Date().toISOString();
+  await db.batch([
+    db.insert(webhookAttempts).values({
+      id: newId("att"),
+      deliveryId,
+      attempt,
+      statusCode: status,
+      error: error ?? (ok ? null : `endpoint answered ${status}`),
+      durationMs: Date.now() - started,
+      createdAt: timestamp,
+    }),
+    db
+      .update(webhookDeliveries)
+      .set({
+        attempts: attempt,
+        status: ok ? "succeeded" : gone ? "failed" : "retrying",
+        lastStatusCode: status,
+        lastError: ok ? null : (error ?? `endpoint answered ${status}`),
+        nextAttemptAt: ok || gone ? null : new Date(now.getTime() + delaySeconds * 1000).toISOString(),
+        updatedAt: timestamp,
+      })
+      .where(eq(webhookDeliveries.id, deliveryId)),
+    ...(gone
+      ? [
+          db
+            .update(webhookSubscriptions)
+            .set({ enabled: false, disabledReason: "the endpoint answered 410 Gone", updatedAt: timestamp })
+            .where(eq(webhookSubscriptions.id, subscription.id)),
+        ]
+      : []),
+  ]);
+  return ok || gone ? { kind: "done" } : { kind: "retry", delaySeconds };
+}
+
+/** Consumer of `acme-webhook-deliveries`: each message is acked or retried on its own. */
+export async function handleDeliveryBatch(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  overrides: Partial<DeliveryDeps> = {},
+): Promise<void> {
+  const config = loadAcmeConfig(env);
+  const deps = resolveDeps(env, overrides);
+  for (const message of batch.messages) {
+    const parsed = DeliveryMessageSchema.safeParse(message.body);
+    if (!parsed.success) {
+      log("error", "unreadable webhook delivery message dropped", { messageId: message.id });
+      message.ack();
+      continue;
+    }
+    try {
+      if (parsed.data.kind === "fanout") {
+        await fanOut(env, parsed.data.eventId, deps.queue);
+        message.ack();
+        continue;
+      }
+      const outcome = await deliver(env, config, parsed.data.deliveryId, deps);
+      if (outcome.kind === "done") message.ack();
+      else message.retry({ delaySeconds: outcome.delaySeconds });
+    } catch (error) {
+      log("error", "webhook delivery step failed", { message: parsed.data, ...errorFields(error) });
+      message.retry({ delaySeconds: redeliveryDelaySeconds(message.attempts, null, deps.random) });
+    }
+  }
+}
+
+/** Consumer of the dead-letter queue: exhausted deliveries are marked dead in the delivery log. */
+export async function handleDeadDeliveries(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const db = drizzle(env.ACME_DB);
+  for (const message of batch.messages) {
+    const parsed = DeliveryMessageSchema.safeParse(message.body);
+    if (parsed.success && parsed.data.kind === "deliver") {
+      await db
+        .update(webhookDeliveries)
+        .set({ status: "dead", nextAttemptAt: null, updatedAt: new Date().toISOString() })
+        .where(eq(webhookDeliveries.id, parsed.data.deliveryId));
+    } else {
+      log("error", "webhook message exhausted its retries", { body: message.body });
+    }
+    message.ack();
+  }
+}

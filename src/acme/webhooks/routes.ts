@@ -1,0 +1,280 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { jsonBody } from "../../lib/json-body.ts";
+import { requireScope } from "../auth/bearer.ts";
+import { type AcmeEnv, createAcmeRouter } from "../context.ts";
+import { WEBHOOK_EVENT_TYPES } from "../db/schema.ts";
+import { AcmeError } from "../errors.ts";
+import { errorResponses } from "../openapi-schemas.ts";
+import type { DeliveryMessage } from "./messages.ts";
+import { publicSubscription, SubscriptionRepository } from "./subscriptions.ts";
+import { webhookUrlProblem } from "./url-policy.ts";
+
+const EventsSchema = z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1);
+
+const SubscriptionInputSchema = z
+  .strictObject({
+    url: z.string().max(2000),
+    events: EventsSchema,
+    description: z.string().max(200).nullable().optional(),
+  })
+  .openapi("AcmeWebhookSubscriptionInput");
+
+const SubscriptionPatchSchema = z
+  .strictObject({
+    url: z.string().max(2000).optional(),
+    events: EventsSchema.optional(),
+    description: z.string().max(200).nullable().optional(),
+    enabled: z.boolean().optional(),
+  })
+  .openapi("AcmeWebhookSubscriptionPatch");
+
+const SubscriptionSchema = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    events: z.array(z.string()),
+    description: z.string().nullable(),
+    enabled: z.boolean(),
+    disabled_reason: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("AcmeWebhookSubscription");
+
+const SubscriptionCreatedSchema = SubscriptionSchema.extend({
+  secret: z.string().openapi({ description: "Standard Webhooks signing secret (whsec_...), shown once" }),
+}).openapi("AcmeWebhookSubscriptionCreated");
+
+const DeliverySchema = z
+  .object({
+    id: z.string(),
+    event_id: z.string(),
+    status: z.string(),
+    attempts: z.number().int(),
+    last_status_code: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    next_attempt_at: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    attempt_log: z.array(
+      z.object({
+        attempt: z.number().int(),
+        status_code: z.number().int().nullable(),
+        error: z.string().nullable(),
+        duration_ms: z.number().int(),
+        created_at: z.string(),
+      }),
+    ),
+  })
+  .openapi("AcmeWebhookDelivery");
+
+const IdParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
+});
+const DeliveryParams = IdParams.extend({
+  deliveryId: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "deliveryId", in: "path" } }),
+});
+
+const security = [{ AcmeOAuth: ["webhooks.manage"] }];
+const body = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
+const json = <T>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+const webhookJsonBody = jsonBody<AcmeEnv>({
+  maxBytes: (c) => c.var.config.maxBodyBytes,
+  onProblem(problem): never {
+    if (problem.kind === "unsupported_media_type")
+      throw new AcmeError("unsupported_media_type", "Send JSON.");
+    if (problem.kind === "payload_too_large")
+      throw new AcmeError("payload_too_large", "The body is too large.");
+    throw new AcmeError("invalid_json", `The body is not valid JSON: ${problem.reason}`);
+  },
+});
+
+function checkUrl(url: string, allowLoopback: boolean): void {
+  const problem = webhookUrlProblem(url, { allowLoopback });
+  if (problem) {
+    throw new AcmeError("validation_failed", `The webhook URL ${problem}.`, {
+      details: [{ field: "url", message: problem }],
+    });
+  }
+}
+
+const repository = (c: { env: Env; var: AcmeEnv["Variables"] }) =>
+  new SubscriptionRepository(c.env.ACME_DB, c.var.client.accountId, c.var.config);
+
+export const webhookRouter = createAcmeRouter();
+webhookRouter.use("/v1/webhooks/*", requireScope("webhooks.manage"));
+webhookRouter.use("/v1/webhooks", requireScope("webhooks.manage"));
+
+webhookRouter
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/webhooks",
+      tags: ["Webhooks"],
+      summary: "Subscribe a URL to contact events (the signing secret is returned once)",
+      security,
+      middleware: [webhookJsonBody] as const,
+      request: { body: body(SubscriptionInputSchema) },
+      responses: {
+        201: json("Created", SubscriptionCreatedSchema),
+        ...errorResponses(400, 401, 403, 413, 415, 429),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      checkUrl(input.url, c.var.config.webhookAllowLoopback);
+      const { row, secret } = await repository(c).create(input);
+      c.header("Location", `${c.req.path}/${row.id}`);
+      return c.json({ ...publicSubscription(row), secret }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/webhooks",
+      tags: ["Webhooks"],
+      summary: "List subscriptions",
+      security,
+      responses: {
+        200: json("Subscriptions", z.object({ results: z.array(SubscriptionSchema) })),
+        ...errorResponses(401, 403, 429),
+      },
+    }),
+    async (c) => c.json({ results: (await repository(c).list()).map(publicSubscription) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/webhooks/{id}",
+      tags: ["Webhooks"],
+      summary: "Get a subscription",
+      security,
+      request: { params: IdParams },
+      responses: { 200: json("The subscription", SubscriptionSchema), ...errorResponses(401, 403, 404, 429) },
+    }),
+    async (c) => c.json(publicSubscription(await repository(c).get(c.req.valid("param").id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/v1/webhooks/{id}",
+      tags: ["Webhooks"],
+      summary: "Change URL, events or description; enable or disable",
+      security,
+      middleware: [webhookJsonBody] as const,
+      request: { params: IdParams, body: body(SubscriptionPatchSchema) },
+      responses: {
+        200: json("Updated", SubscriptionSchema),
+        ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+      },
+    }),
+    async (c) => {
+      const patch = c.req.valid("json");
+      if (patch.url !== undefined) checkUrl(patch.url, c.var.config.webhookAllowLoopback);
+      return c.json(publicSubscription(await repository(c).update(c.req.valid("param").id, patch)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/webhooks/{id}",
+      tags: ["Webhooks"],
+      summary: "Delete a subscription",
+      security,
+      request: { params: IdParams },
+      responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 429) },
+    }),
+    async (c) => {
+      await repository(c).remove(c.req.valid("param").id);
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/webhooks/{id}/deliveries",
+      tags: ["Webhooks"],
+      summary: "The delivery log: every event sent to this subscription and each attempt",
+      security,
+      request: {
+        params: IdParams,
+        query: z.strictObject({
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          before: z.string().max(64).optional(),
+        }),
+      },
+      responses: {
+        200: json(
+          "Deliveries, newest first",
+          z.object({
+            results: z.array(DeliverySchema),
+            paging: z.object({ next: z.object({ before: z.string() }) }).optional(),
+          }),
+        ),
+        ...errorResponses(400, 401, 403, 404, 429),
+      },
+    }),
+    async (c) => {
+      const { limit, before } = c.req.valid("query");
+      const { page, attempts, more } = await repository(c).deliveries(c.req.valid("param").id, limit, before);
+      const results = page.map((d) => ({
+        id: d.id,
+        event_id: d.eventId,
+        status: d.status,
+        attempts: d.attempts,
+        last_status_code: d.lastStatusCode,
+        last_error: d.lastError,
+        next_attempt_at: d.nextAttemptAt,
+        created_at: d.createdAt,
+        updated_at: d.updatedAt,
+        attempt_log: attempts
+          .filter((a) => a.deliveryId === d.id)
+          .map((a) => ({
+            attempt: a.attempt,
+            status_code: a.statusCode,
+            error: a.error,
+            duration_ms: a.durationMs,
+            created_at: a.createdAt,
+          })),
+      }));
+      const last = page[page.length - 1];
+      return c.json({ results, ...(more && last ? { paging: { next: { before: last.id } } } : {}) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/webhooks/{id}/deliveries/{deliveryId}/retry",
+      tags: ["Webhooks"],
+      summary: "Send a delivery again now (e.g. after fixing the endpoint)",
+      security,
+      request: { params: DeliveryParams },
+      responses: {
+        202: json("Queued", z.object({ id: z.string(), status: z.literal("pending") })),
+        ...errorResponses(401, 403, 404, 429),
+      },
+    }),
+    async (c) => {
+      const { id, deliveryId } = c.req.valid("param");
+      const repo = repository(c);
+      const delivery = await repo.delivery(id, deliveryId);
+      await repo.markPending(delivery.id);
+      await c.env.ACME_WEBHOOK_QUEUE.send({
+        kind: "deliver",
+        deliveryId: delivery.id,
+      } satisfies DeliveryMessage);
+      return c.json({ id: delivery.id, status: "pending" as const }, 202);
+    },
+  );

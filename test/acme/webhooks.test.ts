@@ -1,0 +1,462 @@
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { drizzle } from "drizzle-orm/d1";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import { webhookEvents } from "../../src/acme/db/schema.ts";
+import {
+  type DeliveryDeps,
+  handleDeadDeliveries,
+  handleDeliveryBatch,
+  redeliveryDelaySeconds,
+} from "../../src/acme/webhooks/delivery-consumer.ts";
+import type { DeliveryMessage } from "../../src/acme/webhooks/messages.ts";
+import { outboxEvent, sweepOutbox } from "../../src/acme/webhooks/outbox.ts";
+import { webhookUrlProblem } from "../../src/acme/webhooks/url-policy.ts";
+import { createApp } from "../../src/app.ts";
+import { ACME, acme, signedIn, uniqueEmail } from "./helpers.ts";
+
+const RECEIVER = "https://receiver.example.com/hooks/acme";
+
+async function subscribe(token: string, body: Record<string, unknown> = {}) {
+  const res = await acme("/v1/webhooks", {
+    token,
+    method: "POST",
+    body: { url: RECEIVER, events: ["contact.created", "contact.updated", "contact.deleted"], ...body },
+  });
+  expect(res.status).toBe(201);
+  return res.json<{ id: string; secret: string; url: string; events: string[]; enabled: boolean }>();
+}
+
+function accountOf(clientId: string) {
+  return clientId;
+}
+
+/** An event stored in the outbox but not published, so only the test's consumer calls see it. */
+async function storedEvent(
+  accountId: string,
+  type: "contact.created" | "contact.updated" = "contact.created",
+) {
+  const contact = {
+    id: `ct_${crypto.randomUUID().replace(/-/g, "").slice(0, 26)}`,
+    acme_first_name: "Ada",
+    acme_last_name: "Lovelace",
+    acme_email: uniqueEmail(),
+    acme_phone: null,
+    acme_company: null,
+    acme_title: null,
+    acme_notes: null,
+    acme_version: 1,
+    acme_created_at: new Date().toISOString(),
+    acme_updated_at: new Date().toISOString(),
+    acme_deleted_at: null,
+  };
+  const event = outboxEvent(accountId, type, contact, null, new Date());
+  await drizzle(env.ACME_DB).insert(webhookEvents).values(event);
+  return event;
+}
+
+/** A fake queue that records what the consumer sends. */
+function recordingQueue() {
+  const sent: DeliveryMessage[] = [];
+  return {
+    sent,
+    queue: {
+      sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryMessage>>) => {
+        for (const m of messages) sent.push(m.body);
+      },
+    } satisfies DeliveryDeps["queue"],
+  };
+}
+
+async function runBatch(
+  messages: { body: DeliveryMessage; attempts?: number }[],
+  deps: Partial<DeliveryDeps>,
+) {
+  const batch = createMessageBatch<unknown>(
+    "acme-webhook-deliveries",
+    messages.map((m, i) => ({
+      id: `m${i}-${crypto.randomUUID()}`,
+      timestamp: new Date(),
+      attempts: m.attempts ?? 1,
+      body: m.body,
+    })),
+  );
+  const ctx = createExecutionContext();
+  await handleDeliveryBatch(batch, env, deps);
+  return getQueueResult(batch, ctx);
+}
+
+/** Fans one stored event out and returns its single delivery id. */
+async function fanOutOne(eventId: string): Promise<string> {
+  const { sent, queue } = recordingQueue();
+  const result = await runBatch([{ body: { kind: "fanout", eventId } }], { queue });
+  expect(result.explicitAcks).toHaveLength(1);
+  expect(sent).toHaveLength(1);
+  const message = sent[0];
+  if (message?.kind !== "deliver") throw new Error("expected a deliver message");
+  return message.deliveryId;
+}
+
+/** The redelivery delay the consumer chose, as recorded in the delivery log. */
+async function secondsUntilNextAttempt(deliveryId: string): Promise<number> {
+  const row = await env.ACME_DB.prepare("SELECT next_attempt_at FROM webhook_deliveries WHERE id = ?")
+    .bind(deliveryId)
+    .first<{ next_attempt_at: string }>();
+  return (Date.parse(row?.next_attempt_at ?? "") - Date.now()) / 1000;
+}
+
+interface Received {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function receiver(statuses: (number | "timeout")[], extraHeaders: Record<string, string> = {}) {
+  const received: Received[] = [];
+  const fetch: DeliveryDeps["fetch"] = async (url, init) => {
+    received.push({ url, headers: init.headers as Record<string, string>, body: init.body as string });
+    const next = statuses.shift() ?? 200;
+    if (next === "timeout") throw new DOMException("The operation timed out", "TimeoutError");
+    return new Response(null, { status: next, headers: extraHeaders });
+  };
+  return { received, fetch };
+}
+
+describe("webhook subscriptions API", () => {
+  it("creates a subscription and shows its whsec_ secret only once", async () => {
+    const { token } = await signedIn();
+    const created = await subscribe(token, { description: "CRM sync" });
+    expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(created).toMatchObject({ url: RECEIVER, enabled: true });
+    const read = await acme(`/v1/webhooks/${created.id}`, { token });
+    const body = await read.json<Record<string, unknown>>();
+    expect(body.secret).toBeUndefined();
+    expect(body).toMatchObject({ id: created.id, description: "CRM sync" });
+    const list = await acme("/v1/webhooks", { token });
+    expect((await list.json<{ results: { id: string }[] }>()).results.map((s) => s.id)).toEqual([created.id]);
+  });
+
+  it("stores the signing secret encrypted", async () => {
+    const { token } = await signedIn();
+    const created = await subscribe(token);
+    const row = await env.ACME_DB.prepare("SELECT secret_enc FROM webhook_subscriptions WHERE id = ?")
+      .bind(created.id)
+      .first<{ secret_enc: string }>();
+    expect(row?.secret_enc).toBeTruthy();
+    expect(row?.secret_enc).not.toContain(created.secret.slice(6));
+  });
+
+  it("updates events and enabled, and deletes", async () => {
+    const { token } = await signedIn();
+    const created = await subscribe(token);
+    const patched = await acme(`/v1/webhooks/${created.id}`, {
+      token,
+      method: "PATCH",
+      body: { events: ["contact.deleted"], enabled: false },
+    });
+    expect(await patched.json()).toMatchObject({
+      events: ["contact.deleted"],
+      enabled: false,
+      disabled_reason: expect.any(String),
+    });
+    expect((await acme(`/v1/webhooks/${created.id}`, { token, method: "DELETE" })).status).toBe(204);
+    expect((await acme(`/v1/webhooks/${created.id}`, { token })).status).toBe(404);
+  });
+
+  it("keeps subscriptions per account and needs the webhooks.manage scope", async () => {
+    const a = await signedIn();
+    const b = await signedIn();
+    const created = await subscribe(a.token);
+    expect((await acme(`/v1/webhooks/${created.id}`, { token: b.token })).status).toBe(404);
+    expect((await acme(`/v1/webhooks/${created.id}`, { token: b.token, method: "DELETE" })).status).toBe(404);
+    const readOnly = await signedIn({ scopes: ["contacts.read", "contacts.write"] });
+    const refused = await acme("/v1/webhooks", { token: readOnly.token });
+    expect(refused.status).toBe(403);
+  });
+
+  it.each([
+    ["http://receiver.example.com/hook", "https"],
+    ["https://localhost/hook", "public host"],
+    ["https://127.0.0.1/hook", "private"],
+    ["https://10.1.2.3/hook", "private"],
+    ["https://169.254.169.254/latest/meta-data", "private"],
+    ["https://[::1]/hook", "private"],
+    ["https://[fd00::1]/hook", "private"],
+    ["https://service.internal/hook", "public host"],
+    ["https://user:pw@receiver.example.com/hook", "credentials"],
+    ["not a url", "absolute URL"],
+  ])("refuses the subscription URL %s", async (url, reason) => {
+    const { token } = await signedIn();
+    const res = await acme("/v1/webhooks", {
+      token,
+      method: "POST",
+      body: { url, events: ["contact.created"] },
+    });
+    expect(res.status).toBe(400);
+    const body = await res.json<{ error: { code: string; message: string; details: { field: string }[] } }>();
+    expect(body.error.code).toBe("validation_failed");
+    expect(body.error.details[0]?.field).toBe("url");
+    expect(body.error.message).toContain(reason);
+  });
+
+  it("allows http://localhost only where the deployment allows loopback (local dev)", async () => {
+    const { token } = await signedIn();
+    const devEnv = { ...env, ACME_WEBHOOK_ALLOW_LOOPBACK: "true" };
+    const request = new Request(`${ACME}/v1/webhooks`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        url: "http://127.0.0.1:8787/webhooks/acme/conn_1",
+        events: ["contact.created"],
+      }),
+    });
+    const res = await createApp().fetch(request, devEnv, createExecutionContext());
+    expect(res.status).toBe(201);
+    expect(webhookUrlProblem("http://127.0.0.1:8787/x", { allowLoopback: false })).toBe("must use https");
+    expect(webhookUrlProblem("http://10.0.0.1/x", { allowLoopback: true })).toBe("must use https");
+  });
+
+  it("rejects unknown fields and unknown event types", async () => {
+    const { token } = await signedIn();
+    const res = await acme("/v1/webhooks", {
+      token,
+      method: "POST",
+      body: { url: RECEIVER, events: ["contact.merged"], secret: "mine" },
+    });
+    expect(res.status).toBe(400);
+    const fields = (await res.json<{ error: { details: { field: string }[] } }>()).error.details.map(
+      (d) => d.field,
+    );
+    expect(fields).toEqual(expect.arrayContaining(["events.0", "secret"]));
+  });
+});
+
+describe("transactional outbox", () => {
+  async function eventsFor(contactId: string) {
+    const rows = await env.ACME_DB.prepare(
+      "SELECT type, payload, enqueued_at FROM webhook_events WHERE contact_id = ? ORDER BY id",
+    )
+      .bind(contactId)
+      .all<{ type: string; payload: string; enqueued_at: string | null }>();
+    return rows.results;
+  }
+
+  it("records one event per create, update and delete, with the previous state on changes", async () => {
+    const { token } = await signedIn();
+    const created = await (
+      await acme("/v1/contacts", {
+        token,
+        method: "POST",
+        body: { acme_email: uniqueEmail(), acme_first_name: "Ada" },
+      })
+    ).json<{ id: string }>();
+    await acme(`/v1/contacts/${created.id}`, { token, method: "PATCH", body: { acme_title: "Countess" } });
+    await acme(`/v1/contacts/${created.id}`, { token, method: "DELETE" });
+    const events = await eventsFor(created.id);
+    expect(events.map((e) => e.type)).toEqual(["contact.created", "contact.updated", "contact.deleted"]);
+    const [create, update, remove] = events.map((e) => JSON.parse(e.payload));
+    expect(create.previous).toBeUndefined();
+    expect(create.data).toMatchObject({ id: created.id, acme_version: 1 });
+    expect(update.previous).toMatchObject({ acme_title: null, acme_version: 1 });
+    expect(update.data).toMatchObject({ acme_title: "Countess", acme_version: 2 });
+    expect(remove.data.acme_deleted_at).toEqual(expect.any(String));
+    expect(remove.previous.acme_deleted_at).toBeNull();
+    expect(events.every((e) => e.enqueued_at !== null)).toBe(true);
+  });
+
+  it("records nothing for a refused or empty write", async () => {
+    const { token } = await signedIn();
+    const email = uniqueEmail();
+    const created = await (
+      await acme("/v1/contacts", { token, method: "POST", body: { acme_email: email } })
+    ).json<{
+      id: string;
+    }>();
+    expect((await acme("/v1/contacts", { token, method: "POST", body: { acme_email: email } })).status).toBe(
+      409,
+    );
+    const stale = await acme(`/v1/contacts/${created.id}`, {
+      token,
+      method: "PATCH",
+      body: { acme_title: "x" },
+      headers: { "if-match": '"9"' },
+    });
+    expect(stale.status).toBe(412);
+    expect((await acme(`/v1/contacts/${created.id}`, { token, method: "PATCH", body: {} })).status).toBe(200);
+    expect((await eventsFor(created.id)).map((e) => e.type)).toEqual(["contact.created"]);
+  });
+
+  it("sweeps events that never reached the queue", async () => {
+    const { client } = await signedIn();
+    const event = await storedEvent(accountOf(client.clientId));
+    await env.ACME_DB.prepare("UPDATE webhook_events SET created_at = ? WHERE id = ?")
+      .bind(new Date(Date.now() - 60_000).toISOString(), event.id)
+      .run();
+    expect(await sweepOutbox(env)).toBeGreaterThanOrEqual(1);
+    const row = await env.ACME_DB.prepare("SELECT enqueued_at FROM webhook_events WHERE id = ?")
+      .bind(event.id)
+      .first<{ enqueued_at: string | null }>();
+    expect(row?.enqueued_at).not.toBeNull();
+  });
+
+  it("leaves fresh unsent events to the write path for a grace period", async () => {
+    const { client } = await signedIn();
+    const event = await storedEvent(accountOf(client.clientId));
+    await sweepOutbox(env);
+    const row = await env.ACME_DB.prepare("SELECT enqueued_at FROM webhook_events WHERE id = ?")
+      .bind(event.id)
+      .first<{ enqueued_at: string | null }>();
+    expect(row?.enqueued_at).toBeNull();
+  });
+});
+
+describe("webhook delivery consumer", () => {
+  it("fans an event out to each enabled subscription that wants its type", async () => {
+    const { client, token } = await signedIn();
+    const wanted = await subscribe(token, { events: ["contact.created"] });
+    await subscribe(token, { events: ["contact.deleted"] });
+    const disabled = await subscribe(token, { events: ["contact.created"] });
+    await acme(`/v1/webhooks/${disabled.id}`, { token, method: "PATCH", body: { enabled: false } });
+    const event = await storedEvent(accountOf(client.clientId));
+    const { sent, queue } = recordingQueue();
+    await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { queue });
+    await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { queue: recordingQueue().queue });
+    const deliveries = await env.ACME_DB.prepare(
+      "SELECT subscription_id FROM webhook_deliveries WHERE event_id = ?",
+    )
+      .bind(event.id)
+      .all<{ subscription_id: string }>();
+    expect(deliveries.results.map((d) => d.subscription_id)).toEqual([wanted.id]);
+    expect(sent).toHaveLength(1);
+  });
+
+  it("delivers a Standard Webhooks v1 request the subscriber can verify with its secret", async () => {
+    const { client, token } = await signedIn();
+    const subscription = await subscribe(token);
+    const event = await storedEvent(accountOf(client.clientId));
+    const deliveryId = await fanOutOne(event.id);
+    const { received, fetch } = receiver([200]);
+    const result = await runBatch([{ body: { kind: "deliver", deliveryId } }], { fetch });
+    expect(result.explicitAcks).toHaveLength(1);
+    const [request] = received;
+    expect(request?.url).toBe(RECEIVER);
+    expect(request?.body).toBe(event.payload);
+    expect(request?.headers["webhook-id"]).toBe(event.id);
+    expect(request?.headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(
+      new Webhook(subscription.secret).verify(request?.body ?? "", request?.headers ?? {}),
+    ).toMatchObject({
+      type: "contact.created",
+    });
+    expect(() =>
+      new Webhook(`whsec_${btoa("another secret entirely!!")}`).verify(
+        request?.body ?? "",
+        request?.headers ?? {},
+      ),
+    ).toThrow();
+  });
+
+  it("retries a failed delivery with backoff and the same webhook-id, then succeeds", async () => {
+    const { client, token } = await signedIn();
+    const subscription = await subscribe(token);
+    const event = await storedEvent(accountOf(client.clientId));
+    const deliveryId = await fanOutOne(event.id);
+    const { received, fetch } = receiver([500, 200]);
+    const first = await runBatch([{ body: { kind: "deliver", deliveryId }, attempts: 1 }], {
+      fetch,
+      random: () => 0.5,
+    });
+    expect(first.retryMessages).toHaveLength(1);
+    expect(await secondsUntilNextAttempt(deliveryId)).toBeGreaterThanOrEqual(1);
+    const second = await runBatch([{ body: { kind: "deliver", deliveryId }, attempts: 2 }], { fetch });
+    expect(second.explicitAcks).toHaveLength(1);
+    expect(received.map((r) => r.headers["webhook-id"])).toEqual([event.id, event.id]);
+
+    const log = await acme(`/v1/webhooks/${subscription.id}/deliveries`, { token });
+    const [delivery] = (
+      await log.json<{
+        results: { id: string; status: string; attempts: number; attempt_log: { status_code: number }[] }[];
+      }>()
+    ).results;
+    expect(delivery).toMatchObject({ id: deliveryId, status: "succeeded", attempts: 2 });
+    expect(delivery?.attempt_log.map((a) => a.status_code)).toEqual([500, 200]);
+  });
+
+  it("waits at least as long as the receiver's Retry-After", async () => {
+    const { client, token } = await signedIn();
+    await subscribe(token);
+    const deliveryId = await fanOutOne((await storedEvent(accountOf(client.clientId))).id);
+    const { fetch } = receiver([503], { "retry-after": "120" });
+    const result = await runBatch([{ body: { kind: "deliver", deliveryId } }], { fetch, random: () => 0 });
+    expect(result.retryMessages).toHaveLength(1);
+    expect(await secondsUntilNextAttempt(deliveryId)).toBeGreaterThanOrEqual(119);
+  });
+
+  it("retries a delivery that timed out", async () => {
+    const { client, token } = await signedIn();
+    await subscribe(token);
+    const deliveryId = await fanOutOne((await storedEvent(accountOf(client.clientId))).id);
+    const result = await runBatch([{ body: { kind: "deliver", deliveryId } }], {
+      fetch: receiver(["timeout"]).fetch,
+    });
+    expect(result.retryMessages).toHaveLength(1);
+    const row = await env.ACME_DB.prepare("SELECT status, last_error FROM webhook_deliveries WHERE id = ?")
+      .bind(deliveryId)
+      .first();
+    expect(row).toMatchObject({ status: "retrying", last_error: "timed out" });
+  });
+
+  it("disables the subscription when the receiver answers 410 Gone", async () => {
+    const { client, token } = await signedIn();
+    const subscription = await subscribe(token);
+    const deliveryId = await fanOutOne((await storedEvent(accountOf(client.clientId))).id);
+    const result = await runBatch([{ body: { kind: "deliver", deliveryId } }], {
+      fetch: receiver([410]).fetch,
+    });
+    expect(result.explicitAcks).toHaveLength(1);
+    const read = await (await acme(`/v1/webhooks/${subscription.id}`, { token })).json();
+    expect(read).toMatchObject({ enabled: false, disabled_reason: "the endpoint answered 410 Gone" });
+  });
+
+  it("marks exhausted deliveries dead, and a manual retry queues them again", async () => {
+    const { client, token } = await signedIn();
+    const subscription = await subscribe(token);
+    const deliveryId = await fanOutOne((await storedEvent(accountOf(client.clientId))).id);
+    const batch = createMessageBatch<unknown>("acme-webhook-deliveries-dlq", [
+      { id: "dead-1", timestamp: new Date(), attempts: 9, body: { kind: "deliver", deliveryId } },
+    ]);
+    await handleDeadDeliveries(batch, env);
+    const dead = await env.ACME_DB.prepare("SELECT status FROM webhook_deliveries WHERE id = ?")
+      .bind(deliveryId)
+      .first();
+    expect(dead).toMatchObject({ status: "dead" });
+
+    const retried = await acme(`/v1/webhooks/${subscription.id}/deliveries/${deliveryId}/retry`, {
+      token,
+      method: "POST",
+    });
+    expect(retried.status).toBe(202);
+    const other = await signedIn();
+    const foreign = await acme(`/v1/webhooks/${subscription.id}/deliveries/${deliveryId}/retry`, {
+      token: other.token,
+      method: "POST",
+    });
+    expect(foreign.status).toBe(404);
+  });
+
+  it("drops a message it cannot read instead of retrying it forever", async () => {
+    const batch = createMessageBatch<unknown>("acme-webhook-deliveries", [
+      { id: "junk", timestamp: new Date(), attempts: 1, body: { kind: "mystery" } },
+    ]);
+    const ctx = createExecutionContext();
+    await handleDeliveryBatch(batch, env, { queue: recordingQueue().queue });
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["junk"]);
+  });
+
+  it("grows redelivery delays and never undercuts Retry-After", () => {
+    const delays = [1, 2, 3, 4, 5, 6].map((attempt) => redeliveryDelaySeconds(attempt, null, () => 0));
+    expect(delays).toEqual([1, 2, 4, 8, 16, 32]);
+    expect(redeliveryDelaySeconds(20, null, () => 0.999)).toBeLessThanOrEqual(600);
+    expect(redeliveryDelaySeconds(1, 90_000, () => 0)).toBe(90);
+  });
+});
