@@ -12,12 +12,28 @@ interface DemoState {
   acmeClientSecret: string;
   connectionId: string;
   apiKey: string;
+  webhookSubscriptionId: string;
 }
 
 const DEMO_CONTACTS = [
-  { acme_first_name: "Ada", acme_last_name: "Lovelace", acme_email: "ada@example.com", acme_company: "Analytical Engines" },
-  { acme_first_name: "Grace", acme_last_name: "Hopper", acme_email: "grace@example.com", acme_title: "Rear Admiral" },
-  { acme_first_name: "Alan", acme_last_name: "Turing", acme_email: "alan@example.com", acme_phone: "+44 20 7946 0000" },
+  {
+    acme_first_name: "Ada",
+    acme_last_name: "Lovelace",
+    acme_email: "ada@example.com",
+    acme_company: "Analytical Engines",
+  },
+  {
+    acme_first_name: "Grace",
+    acme_last_name: "Hopper",
+    acme_email: "grace@example.com",
+    acme_title: "Rear Admiral",
+  },
+  {
+    acme_first_name: "Alan",
+    acme_last_name: "Turing",
+    acme_email: "alan@example.com",
+    acme_phone: "+44 20 7946 0000",
+  },
 ];
 
 async function postJson(url: string, token: string, body: unknown): Promise<Response> {
@@ -49,7 +65,9 @@ async function acmeToken(base: string, clientId: string, clientSecret: string): 
 async function stillValid(base: string, state: DemoState): Promise<boolean> {
   const token = await acmeToken(base, state.acmeClientId, state.acmeClientSecret);
   if (!token) return false;
-  const res = await fetch(`${base}/api/v1/contacts?limit=1`, { headers: { authorization: `Bearer ${state.apiKey}` } });
+  const res = await fetch(`${base}/api/v1/contacts?limit=1`, {
+    headers: { authorization: `Bearer ${state.apiKey}` },
+  });
   return res.status === 200;
 }
 
@@ -79,17 +97,28 @@ async function createDemo(base: string, vars: Record<string, string>): Promise<D
     await postJson(`${base}/api/v1/admin/connections/${connection.id}/api-keys`, admin, {}),
     "the demo API key",
   );
+  // Acme's webhooks for the demo account flow to this connection's receiver with no manual step.
+  const subscription = await expectCreated<{ subscriptionId: string }>(
+    await postJson(`${base}/api/v1/admin/connections/${connection.id}/webhook-subscription`, admin, {}),
+    "the demo webhook subscription",
+  );
   return {
     acmeClientId: client.client_id,
     acmeClientSecret: client.client_secret,
     connectionId: connection.id,
     apiKey: key.apiKey,
+    webhookSubscriptionId: subscription.subscriptionId,
   };
 }
 
-export async function seedDemo(base: string, vars: Record<string, string>): Promise<{ state: DemoState; banner: string }> {
-  const saved = existsSync(DEMO_PATH) ? (JSON.parse(readFileSync(DEMO_PATH, "utf8")) as Partial<DemoState>) : null;
-  let state = saved?.apiKey ? (saved as DemoState) : null;
+export async function seedDemo(
+  base: string,
+  vars: Record<string, string>,
+): Promise<{ state: DemoState; banner: string }> {
+  const saved = existsSync(DEMO_PATH)
+    ? (JSON.parse(readFileSync(DEMO_PATH, "utf8")) as Partial<DemoState>)
+    : null;
+  let state = saved?.apiKey && saved.webhookSubscriptionId ? (saved as DemoState) : null;
   if (!state || !(await stillValid(base, state))) {
     state = await createDemo(base, vars);
     mkdirSync(join(ROOT, ".wrangler"), { recursive: true });
@@ -106,6 +135,9 @@ export async function seedDemo(base: string, vars: Record<string, string>): Prom
     `    curl -s -X POST ${base}/api/contacts -H 'Authorization: Bearer ${state.apiKey}' \\`,
     `      -H 'Content-Type: application/json' -d '{"firstName":"Katherine","lastName":"Johnson","email":"katherine@example.com"}'`,
     `    curl -s ${base}/api/contacts -H 'Authorization: Bearer ${state.apiKey}'`,
+    "",
+    "  Watch changes arrive through Acme's webhooks (also changes made directly at Acme):",
+    `    curl -s '${base}/api/v1/events?after=0' -H 'Authorization: Bearer ${state.apiKey}'`,
     "",
     `  Mock Acme CRM      ${base}/acme     OpenAPI: ${base}/acme/openapi.json`,
     `  Demo Acme client   ${state.acmeClientId} / ${state.acmeClientSecret}`,

@@ -44,7 +44,9 @@ export function parseDevVars(text: string): Record<string, string> {
  * Creates `.dev.vars` when missing, or adds what a newer version needs to an existing one (every
  * value already there is kept); returns the values in force.
  */
-export async function ensureDevVars(port: number): Promise<{ vars: Record<string, string>; created: boolean }> {
+export async function ensureDevVars(
+  port: number,
+): Promise<{ vars: Record<string, string>; created: boolean }> {
   const generated = { ...localSettings(port), ...(await generateSecrets()) };
   if (!existsSync(DEV_VARS_PATH)) {
     const header = "# Local secrets and settings for wrangler dev (generated; never commit).";

@@ -10,5 +10,6 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   queue: (batch, env) => dispatchQueue(batch, env),
-  scheduled: (controller, env, ctx) => ctx.waitUntil(runScheduled(controller, env)),
+  scheduled: (controller, env, ctx) =>
+    ctx.waitUntil(runScheduled(controller, env, async (request) => app.fetch(request, env, ctx))),
 } satisfies ExportedHandler<Env, unknown>;

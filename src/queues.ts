@@ -1,4 +1,5 @@
 import { handleDeadDeliveries, handleDeliveryBatch } from "./acme/webhooks/delivery-consumer.ts";
+import { handleInboxBatch, handleInboxDeadLetters } from "./integration/webhooks/inbox-consumer.ts";
 import { log } from "./lib/logger.ts";
 
 type QueueHandler = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;
@@ -7,6 +8,8 @@ type QueueHandler = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;
 const CONSUMERS: Record<string, QueueHandler> = {
   "acme-webhook-deliveries": (batch, env) => handleDeliveryBatch(batch, env),
   "acme-webhook-deliveries-dlq": handleDeadDeliveries,
+  "integration-inbox": handleInboxBatch,
+  "integration-inbox-dlq": handleInboxDeadLetters,
 };
 
 export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {

@@ -1,16 +1,24 @@
 import { sweepOutbox } from "./acme/webhooks/outbox.ts";
+import type { AcmeTransport } from "./integration/acme-client/transport.ts";
+import { reconcileAll } from "./integration/sync/reconcile.ts";
 import { errorFields, log } from "./lib/logger.ts";
 
 /** The cron trigger: each system's periodic repair work, independently of the other. */
-export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
+export async function runScheduled(
+  controller: ScheduledController,
+  env: Env,
+  inProcessAcme: AcmeTransport,
+): Promise<void> {
+  const now = new Date(controller.scheduledTime);
   const jobs: Record<string, () => Promise<unknown>> = {
-    "acme outbox sweep": () => sweepOutbox(env, new Date(controller.scheduledTime)),
+    "acme outbox sweep": () => sweepOutbox(env, now),
+    "integration reconciliation": () => reconcileAll(env, inProcessAcme, now),
   };
+  const names = Object.keys(jobs);
   const results = await Promise.allSettled(Object.values(jobs).map((job) => job()));
-  Object.keys(jobs).forEach((name, i) => {
-    const result = results[i];
-    if (result?.status === "rejected")
-      log("error", "scheduled job failed", { job: name, ...errorFields(result.reason) });
-    else log("info", "scheduled job done", { job: name, result: result?.value });
+  results.forEach((result, i) => {
+    if (result.status === "rejected")
+      log("error", "scheduled job failed", { job: names[i], ...errorFields(result.reason) });
+    else log("info", "scheduled job done", { job: names[i], result: result.value });
   });
 }

@@ -8,6 +8,9 @@ import { connectionAdminRouter } from "./connections/routes.ts";
 import { contactRouter } from "./contacts/routes.ts";
 import { createRouter, type IntegrationEnv } from "./context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
+import { eventsRouter } from "./events/routes.ts";
+import { deadLetterRouter } from "./webhooks/dead-letter-routes.ts";
+import { webhookReceiverRouter } from "./webhooks/receiver-route.ts";
 
 /** Dispatches a request to the Acme mock in this Worker, with the current request's env. */
 export type InProcessAcme = (
@@ -55,10 +58,14 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
   app.use("/api/v1/contacts", requireApiKey());
   app.use("/api/contacts/*", requireApiKey());
   app.use("/api/contacts", requireApiKey());
+  app.use("/api/v1/events", requireApiKey());
 
   app.route("/api/v1", contactRouter);
   app.route("/api", contactRouter);
+  app.route("/api/v1", eventsRouter);
   app.route("/api", connectionAdminRouter);
+  app.route("/api", deadLetterRouter);
+  app.route("/", webhookReceiverRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",

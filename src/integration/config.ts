@@ -15,6 +15,10 @@ const IntegrationEnvSchema = z.object({
   ACME_ATTEMPT_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2500),
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(86_400),
   API_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+  PUBLIC_BASE_URL: z
+    .url()
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
 });
 
 export interface IntegrationConfig {
@@ -27,6 +31,8 @@ export interface IntegrationConfig {
   acmeAttemptTimeoutMs: number;
   idempotencyTtlSeconds: number;
   maxBodyBytes: number;
+  /** This deployment's public origin, for webhook URLs; the request's own origin when unset. */
+  publicBaseUrl: string | undefined;
 }
 
 const cache = new WeakMap<object, IntegrationConfig>();
@@ -49,6 +55,7 @@ export function loadIntegrationConfig(env: Env): IntegrationConfig {
     acmeAttemptTimeoutMs: e.ACME_ATTEMPT_TIMEOUT_MS,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     maxBodyBytes: e.API_MAX_BODY_BYTES,
+    publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
   };
   cache.set(env, config);
   return config;

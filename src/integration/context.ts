@@ -34,3 +34,8 @@ export function createRouter() {
     },
   });
 }
+
+/** The origin Acme should call back: PUBLIC_BASE_URL if set, else the one this request came to. */
+export function publicOrigin(c: { var: { config: IntegrationConfig }; req: { url: string } }): string {
+  return c.var.config.publicBaseUrl ?? new URL(c.req.url).origin;
+}

@@ -1,15 +1,22 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { Context } from "hono";
 import { sha256Hex } from "../../lib/crypto.ts";
 import { newId, randomSecret } from "../../lib/ids.ts";
+import { sealSecret } from "../../lib/secret-box.ts";
+import { acmeProblem } from "../acme-client/acme-errors.ts";
+import { acmeClientFor } from "../acme-client/for-request.ts";
 import { forgetApiKey, requireAdmin } from "../auth/api-key.ts";
 import { ProblemSchema } from "../contacts/schemas.ts";
-import { createRouter } from "../context.ts";
+import type { IntegrationEnv } from "../context.ts";
+import { createRouter, publicOrigin } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { integrationJsonBody } from "../json-body.ts";
-import { sealSecret } from "../../lib/secret-box.ts";
+import { forgetConnection } from "../webhooks/connection-lookup.ts";
+
+const WebhookSecretSchema = z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "must be a whsec_ secret");
 
 const ConnectionInputSchema = z
   .strictObject({
@@ -21,6 +28,10 @@ const ConnectionInputSchema = z
       .openapi({ description: "Acme's base URL (…/acme); null means the deployment default" }),
     acmeClientId: z.string().min(1).max(200),
     acmeClientSecret: z.string().min(1).max(500),
+    acmeWebhookSecret: WebhookSecretSchema.optional().openapi({
+      description:
+        "The whsec_ secret of a subscription made at Acme by hand (see also …/webhook-subscription)",
+    }),
   })
   .openapi("ConnectionInput");
 
@@ -30,6 +41,8 @@ const ConnectionSchema = z
     name: z.string(),
     acmeBaseUrl: z.string().nullable(),
     acmeClientId: z.string(),
+    webhookUrl: z.string().openapi({ description: "Where Acme must send this connection's webhooks" }),
+    webhooksConfigured: z.boolean(),
     createdAt: z.string(),
   })
   .openapi("Connection");
@@ -54,12 +67,14 @@ const problems = (...statuses: number[]) =>
 
 const security = [{ AdminToken: [] }];
 
-function publicConnection(row: ConnectionRow) {
+function publicConnection(row: ConnectionRow, origin: string) {
   return {
     id: row.id,
     name: row.name,
     acmeBaseUrl: row.acmeBaseUrl,
     acmeClientId: row.acmeClientId,
+    webhookUrl: `${origin}/webhooks/acme/${row.id}`,
+    webhooksConfigured: row.webhookSecretEnc !== null,
     createdAt: row.createdAt,
   };
 }
@@ -93,10 +108,14 @@ connectionAdminRouter
         acmeBaseUrl: input.acmeBaseUrl,
         acmeClientId: input.acmeClientId,
         acmeClientSecretEnc: await sealSecret(c.var.config.encryptionKey, input.acmeClientSecret, id),
+        webhookSecretEnc: input.acmeWebhookSecret
+          ? await sealSecret(c.var.config.encryptionKey, input.acmeWebhookSecret, `${id}:webhook`)
+          : null,
+        reconciledThrough: null,
         createdAt: new Date().toISOString(),
       };
       await drizzle(c.env.DB).insert(connections).values(row);
-      return c.json(publicConnection(row), 201);
+      return c.json(publicConnection(row, publicOrigin(c)), 201);
     },
   )
   .openapi(
@@ -116,7 +135,7 @@ connectionAdminRouter
     }),
     async (c) => {
       const rows = await drizzle(c.env.DB).select().from(connections).orderBy(connections.id);
-      return c.json({ data: rows.map(publicConnection) }, 200);
+      return c.json({ data: rows.map((row) => publicConnection(row, publicOrigin(c))) }, 200);
     },
   )
   .openapi(
@@ -170,5 +189,87 @@ connectionAdminRouter
       if (!revoked) throw new ApiError("not_found", "No such API key.");
       forgetApiKey(revoked.keyHash);
       return c.body(null, 204);
+    },
+  );
+
+async function connectionOr404(c: Context<IntegrationEnv>, id: string): Promise<ConnectionRow> {
+  const row = await drizzle(c.env.DB).select().from(connections).where(eq(connections.id, id)).get();
+  if (!row) throw new ApiError("not_found", `Connection ${id} does not exist.`);
+  return row;
+}
+
+async function storeWebhookSecret(c: Context<IntegrationEnv>, connection: ConnectionRow, secret: string) {
+  const sealed = await sealSecret(c.var.config.encryptionKey, secret, `${connection.id}:webhook`);
+  await drizzle(c.env.DB)
+    .update(connections)
+    .set({ webhookSecretEnc: sealed })
+    .where(eq(connections.id, connection.id));
+  forgetConnection(connection.id);
+}
+
+const SubscriptionCreatedSchema = z
+  .object({ subscriptionId: z.string(), url: z.string(), events: z.array(z.string()) })
+  .openapi("WebhookSubscriptionCreated");
+
+connectionAdminRouter
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/v1/admin/connections/{id}/webhook-secret",
+      tags: ["Admin"],
+      summary: "Set the whsec_ secret of a webhook subscription made at Acme by hand",
+      security,
+      middleware: [integrationJsonBody] as const,
+      request: {
+        params: z.object({ id: z.string().min(1).max(64) }),
+        body: {
+          required: true,
+          content: { "application/json": { schema: z.strictObject({ secret: WebhookSecretSchema }) } },
+        },
+      },
+      responses: { 204: { description: "Stored (encrypted)" }, ...problems(400, 401, 404, 413, 415) },
+    }),
+    async (c) => {
+      const connection = await connectionOr404(c, c.req.valid("param").id);
+      await storeWebhookSecret(c, connection, c.req.valid("json").secret);
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/admin/connections/{id}/webhook-subscription",
+      tags: ["Admin"],
+      summary: "Subscribe this connection's webhook URL at Acme and keep the signing secret",
+      description:
+        "Uses the connection's own Acme credentials (scope webhooks.manage). The URL is " +
+        "`{PUBLIC_BASE_URL or this request's origin}/webhooks/acme/{id}`.",
+      security,
+      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      responses: {
+        201: {
+          description: "Subscribed",
+          content: { "application/json": { schema: SubscriptionCreatedSchema } },
+        },
+        ...problems(400, 401, 404, 429, 502, 503, 504),
+      },
+    }),
+    async (c) => {
+      const connection = await connectionOr404(c, c.req.valid("param").id);
+      const url = `${publicOrigin(c)}/webhooks/acme/${connection.id}`;
+      const events = ["contact.created", "contact.updated", "contact.deleted"];
+      const response = await acmeClientFor(c, connection).send({
+        method: "POST",
+        path: "/v1/webhooks",
+        body: { url, events, description: `acme-bridge connection ${connection.id}` },
+      });
+      const body = response.body as { id?: unknown; secret?: unknown } | null;
+      if (response.status !== 201)
+        throw acmeProblem(response.status, response.body, response.headers, (f) => f);
+      if (typeof body?.id !== "string" || typeof body.secret !== "string") {
+        throw new ApiError("acme_bad_response", "Acme's subscription response lacks an id or secret.");
+      }
+      await storeWebhookSecret(c, connection, body.secret);
+      return c.json({ subscriptionId: body.id, url, events }, 201);
     },
   );

@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** One Acme account the integration talks to; the Acme secret is stored AES-GCM encrypted. */
 export const connections = sqliteTable("connections", {
@@ -7,6 +7,10 @@ export const connections = sqliteTable("connections", {
   acmeBaseUrl: text("acme_base_url"),
   acmeClientId: text("acme_client_id").notNull(),
   acmeClientSecretEnc: text("acme_client_secret_enc").notNull(),
+  /** The Standard Webhooks secret Acme signs this connection's webhooks with (encrypted). */
+  webhookSecretEnc: text("webhook_secret_enc"),
+  /** Reconciliation has pulled Acme's changes up to this instant. */
+  reconciledThrough: text("reconciled_through"),
   createdAt: text("created_at").notNull(),
 });
 
@@ -43,3 +47,71 @@ export const idempotencyKeys = sqliteTable(
 );
 
 export type ConnectionRow = typeof connections.$inferSelect;
+
+/** Webhook ids already applied, so a redelivered webhook changes nothing. */
+export const processedWebhooks = sqliteTable(
+  "processed_webhooks",
+  {
+    connectionId: text("connection_id").notNull(),
+    webhookId: text("webhook_id").notNull(),
+    processedAt: text("processed_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.webhookId] })],
+);
+
+/** The connection's view of Acme's contacts: the highest version seen, in API shape. */
+export const contactMirror = sqliteTable(
+  "contact_mirror",
+  {
+    connectionId: text("connection_id").notNull(),
+    contactId: text("contact_id").notNull(),
+    version: integer("version").notNull(),
+    /** The contact in the API's shape (JSON). */
+    data: text("data").notNull(),
+    deletedAt: text("deleted_at"),
+    syncedAt: text("synced_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.contactId] })],
+);
+
+export const CHANGE_SOURCES = ["webhook", "reconciliation"] as const;
+
+/**
+ * The change feed: one row per contact version per connection, numbered without gaps. The
+ * unique (contact, version) key makes a webhook and a reconciliation of the same change one event.
+ */
+export const changeEvents = sqliteTable(
+  "change_events",
+  {
+    connectionId: text("connection_id").notNull(),
+    seq: integer("seq").notNull(),
+    eventId: text("event_id").notNull(),
+    type: text("type").notNull(),
+    contactId: text("contact_id").notNull(),
+    version: integer("version").notNull(),
+    occurredAt: text("occurred_at").notNull(),
+    contact: text("contact").notNull(),
+    changes: text("changes").notNull(),
+    source: text("source", { enum: CHANGE_SOURCES }).notNull(),
+    recordedAt: text("recorded_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.connectionId, t.seq] }),
+    uniqueIndex("change_events_version_uq").on(t.connectionId, t.contactId, t.version),
+  ],
+);
+
+/** Inbox messages that could not be applied: kept for inspection and replay. */
+export const deadLetters = sqliteTable(
+  "dead_letters",
+  {
+    id: text("id").primaryKey(),
+    connectionId: text("connection_id"),
+    webhookId: text("webhook_id"),
+    body: text("body").notNull(),
+    reason: text("reason").notNull(),
+    receivedAt: text("received_at").notNull(),
+    replayedAt: text("replayed_at"),
+  },
+  (t) => [index("dead_letters_received_idx").on(t.receivedAt)],
+);

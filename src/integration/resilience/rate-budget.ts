@@ -44,7 +44,8 @@ export class RateBudget {
       this.taken[0] += 1;
       return { admitted: true, waitMs: blockedMs };
     }
-    const cap = priority === "interactive" ? this.limit : Math.max(1, Math.floor(this.limit * BACKGROUND_SHARE));
+    const cap =
+      priority === "interactive" ? this.limit : Math.max(1, Math.floor(this.limit * BACKGROUND_SHARE));
     if (this.windowEnd === 0) {
       this.windowEnd = now + this.windowMs + GUESS_MARGIN_MS;
       this.anchored = false;

@@ -27,7 +27,9 @@ export function retryDelay(
   return Math.max(fullJitterDelay(attempt, policy, random), retryAfterMs ?? 0);
 }
 
-export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: "attempts" | "deadline" };
+export type RetryDecision =
+  | { retry: true; delayMs: number }
+  | { retry: false; reason: "attempts" | "deadline" };
 
 /**
  * Retry only if the wait and one more (minimal) attempt still fit before the deadline; a retry

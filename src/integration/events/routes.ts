@@ -1,0 +1,78 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, asc, eq, gt } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { ContactSchema, ProblemSchema } from "../contacts/schemas.ts";
+import { createRouter } from "../context.ts";
+import { changeEvents } from "../db/schema.ts";
+
+const ChangeEventSchema = z
+  .object({
+    seq: z.number().int(),
+    id: z
+      .string()
+      .openapi({ description: "Acme's webhook id, or rec_… for changes found by reconciliation" }),
+    type: z.enum(["contact.created", "contact.updated", "contact.deleted"]),
+    occurredAt: z.string(),
+    contact: ContactSchema,
+    changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
+    source: z.enum(["webhook", "reconciliation"]),
+  })
+  .openapi("ChangeEvent");
+
+export const eventsRouter = createRouter().openapi(
+  createRoute({
+    method: "get",
+    path: "/events",
+    tags: ["Events"],
+    summary: "The connection's change feed, oldest first",
+    description:
+      "Poll with `after` set to the last `nextAfter`: sequence numbers grow by one per change, with no " +
+      "gaps or repeats. A change Acme sent twice, or that reconciliation also found, appears once.",
+    security: [{ ApiKey: [] }],
+    request: {
+      query: z.strictObject({
+        after: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+      }),
+    },
+    responses: {
+      200: {
+        description: "Changes after `after`",
+        content: {
+          "application/json": {
+            schema: z
+              .object({ data: z.array(ChangeEventSchema), nextAfter: z.number().int() })
+              .openapi("ChangeFeed"),
+          },
+        },
+      },
+      400: {
+        description: "Invalid query",
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
+      401: {
+        description: "Missing or invalid API key",
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
+    },
+  }),
+  async (c) => {
+    const { after, limit } = c.req.valid("query");
+    const rows = await drizzle(c.env.DB)
+      .select()
+      .from(changeEvents)
+      .where(and(eq(changeEvents.connectionId, c.var.connection.id), gt(changeEvents.seq, after)))
+      .orderBy(asc(changeEvents.seq))
+      .limit(limit);
+    const data = rows.map((row) => ({
+      seq: row.seq,
+      id: row.eventId,
+      type: row.type as z.infer<typeof ChangeEventSchema>["type"],
+      occurredAt: row.occurredAt,
+      contact: JSON.parse(row.contact),
+      changes: JSON.parse(row.changes),
+      source: row.source,
+    }));
+    return c.json({ data, nextAfter: rows[rows.length - 1]?.seq ?? after }, 200);
+  },
+);

@@ -1,0 +1,90 @@
+import { ContactCache } from "../cache/contact-cache.ts";
+import { CONTACT_FIELDS } from "../contacts/mapping.ts";
+import type { Contact } from "../contacts/schemas.ts";
+
+export type ChangeType = "contact.created" | "contact.updated" | "contact.deleted";
+export type FieldChanges = Record<string, { from: unknown; to: unknown }>;
+
+/** One change to one contact, from a webhook or from reconciliation, in the API's shape. */
+export interface IncomingChange {
+  connectionId: string;
+  eventId: string;
+  type: ChangeType;
+  occurredAt: string;
+  contact: Contact;
+  previous: Contact | null;
+  deletedAt: string | null;
+  source: "webhook" | "reconciliation";
+}
+
+const WRITABLE = CONTACT_FIELDS.filter((f) => f.writable).map((f) => f.api);
+
+/** `{field: {from, to}}` over the writable fields, in API names. */
+export function fieldChanges(previous: Contact | null, next: Contact, type: ChangeType): FieldChanges {
+  if (type === "contact.deleted") return {};
+  const changes: FieldChanges = {};
+  for (const field of WRITABLE) {
+    const from = previous ? (previous[field] ?? null) : null;
+    const to = next[field] ?? null;
+    if (from !== to) changes[field] = { from, to };
+  }
+  return changes;
+}
+
+/**
+ * Applies a change in one D1 batch: records the webhook id (a duplicate fails the batch, so
+ * nothing is applied twice), moves the mirror forward only to a newer version (out-of-order
+ * deliveries converge on the latest), and appends the change to the feed with the next sequence
+ * number unless this contact version is already there. Then drops the cached copy.
+ */
+export async function applyChange(
+  env: Env,
+  change: IncomingChange,
+  options: { webhookId?: string; cacheTtlSeconds: number },
+): Promise<void> {
+  const now = new Date().toISOString();
+  const { connectionId, contact } = change;
+  const statements: D1PreparedStatement[] = [];
+  if (options.webhookId) {
+    statements.push(
+      env.DB.prepare(
+        "INSERT INTO processed_webhooks (connection_id, webhook_id, processed_at) VALUES (?, ?, ?)",
+      ).bind(connectionId, options.webhookId, now),
+    );
+  }
+  statements.push(
+    env.DB.prepare(
+      `INSERT INTO contact_mirror (connection_id, contact_id, version, data, deleted_at, synced_at)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (connection_id, contact_id) DO UPDATE SET
+         version = excluded.version, data = excluded.data, deleted_at = excluded.deleted_at, synced_at = excluded.synced_at
+       WHERE excluded.version > contact_mirror.version`,
+    ).bind(connectionId, contact.id, contact.version, JSON.stringify(contact), change.deletedAt, now),
+    env.DB.prepare(
+      `INSERT OR IGNORE INTO change_events
+         (connection_id, seq, event_id, type, contact_id, version, occurred_at, contact, changes, source, recorded_at)
+       SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM change_events WHERE connection_id = ?`,
+    ).bind(
+      connectionId,
+      change.eventId,
+      change.type,
+      contact.id,
+      contact.version,
+      change.occurredAt,
+      JSON.stringify(contact),
+      JSON.stringify(fieldChanges(change.previous, contact, change.type)),
+      change.source,
+      now,
+      connectionId,
+    ),
+  );
+  await env.DB.batch(statements);
+  await new ContactCache(env.CACHE, connectionId, options.cacheTtlSeconds).invalidate(contact.id);
+}
+
+export function isDuplicateWebhook(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (/UNIQUE constraint failed: processed_webhooks/i.test(e.message)) return true;
+  }
+  return false;
+}

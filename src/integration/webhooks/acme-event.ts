@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { AcmeContactSchema } from "../acme-client/acme-contact.ts";
+import { fromAcme } from "../contacts/mapping.ts";
+import type { Contact } from "../contacts/schemas.ts";
+import type { IncomingChange } from "../sync/apply-change.ts";
+
+/** What the receiver puts on `integration-inbox`: the verified webhook, body untouched. */
+export const InboxMessageSchema = z.object({
+  connectionId: z.string().min(1),
+  webhookId: z.string().min(1),
+  body: z.string(),
+  receivedAt: z.string(),
+});
+export type InboxMessage = z.infer<typeof InboxMessageSchema>;
+
+/** Acme's webhook body, as the integration reads its contract. */
+export const AcmeWebhookSchema = z.object({
+  type: z.enum(["contact.created", "contact.updated", "contact.deleted"]),
+  timestamp: z.iso.datetime({ offset: true }),
+  data: AcmeContactSchema,
+  previous: AcmeContactSchema.optional(),
+});
+
+export function changeFromWebhook(
+  message: InboxMessage,
+  body: z.infer<typeof AcmeWebhookSchema>,
+): IncomingChange {
+  return {
+    connectionId: message.connectionId,
+    eventId: message.webhookId,
+    type: body.type,
+    occurredAt: body.timestamp,
+    contact: fromAcme(body.data) as Contact,
+    previous: body.previous ? (fromAcme(body.previous) as Contact) : null,
+    deletedAt: body.data.acme_deleted_at ?? null,
+    source: "webhook",
+  };
+}

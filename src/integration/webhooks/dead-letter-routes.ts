@@ -1,0 +1,124 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { requireAdmin } from "../auth/api-key.ts";
+import { ProblemSchema } from "../contacts/schemas.ts";
+import { createRouter } from "../context.ts";
+import { deadLetters } from "../db/schema.ts";
+import { ApiError } from "../errors.ts";
+import { InboxMessageSchema } from "./acme-event.ts";
+
+const DeadLetterSchema = z
+  .object({
+    id: z.string(),
+    connectionId: z.string().nullable(),
+    webhookId: z.string().nullable(),
+    reason: z.string(),
+    body: z.string(),
+    receivedAt: z.string(),
+    replayedAt: z.string().nullable(),
+  })
+  .openapi("DeadLetter");
+
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: ProblemSchema } },
+});
+const security = [{ AdminToken: [] }];
+
+export const deadLetterRouter = createRouter();
+deadLetterRouter.use("/v1/admin/dead-letters/*", requireAdmin());
+deadLetterRouter.use("/v1/admin/dead-letters", requireAdmin());
+
+deadLetterRouter
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/dead-letters",
+      tags: ["Admin"],
+      summary: "Inbox messages that could not be applied, newest first",
+      security,
+      request: {
+        query: z.strictObject({
+          limit: z.coerce.number().int().min(1).max(100).default(50),
+          before: z.string().max(64).optional(),
+          pending: z
+            .enum(["true", "false"])
+            .optional()
+            .openapi({ description: "Only those not replayed yet" }),
+        }),
+      },
+      responses: {
+        200: {
+          description: "Dead letters",
+          content: {
+            "application/json": {
+              schema: z.object({ data: z.array(DeadLetterSchema), nextBefore: z.string().nullable() }),
+            },
+          },
+        },
+        400: problem("Invalid query"),
+        401: problem("Admin token missing or wrong"),
+      },
+    }),
+    async (c) => {
+      const { limit, before, pending } = c.req.valid("query");
+      const rows = await drizzle(c.env.DB)
+        .select()
+        .from(deadLetters)
+        .where(
+          and(
+            before ? lt(deadLetters.id, before) : undefined,
+            pending === "true" ? isNull(deadLetters.replayedAt) : undefined,
+          ),
+        )
+        .orderBy(desc(deadLetters.id))
+        .limit(limit + 1);
+      const page = rows.slice(0, limit);
+      return c.json(
+        { data: page, nextBefore: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/admin/dead-letters/{id}/replay",
+      tags: ["Admin"],
+      summary: "Put a dead letter back on the inbox queue (after fixing what made it fail)",
+      security,
+      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      responses: {
+        202: { description: "Queued again", content: { "application/json": { schema: DeadLetterSchema } } },
+        401: problem("Admin token missing or wrong"),
+        404: problem("No such dead letter"),
+        409: problem("Not a replayable inbox message"),
+      },
+    }),
+    async (c) => {
+      const db = drizzle(c.env.DB);
+      const row = await db
+        .select()
+        .from(deadLetters)
+        .where(eq(deadLetters.id, c.req.valid("param").id))
+        .get();
+      if (!row) throw new ApiError("not_found", "No such dead letter.");
+      let envelope: ReturnType<typeof InboxMessageSchema.safeParse>;
+      try {
+        envelope = InboxMessageSchema.safeParse(JSON.parse(row.body));
+      } catch {
+        envelope = InboxMessageSchema.safeParse(null);
+      }
+      if (!envelope.success)
+        throw new ApiError("conflict", "This dead letter is not an inbox message and cannot be replayed.");
+      await c.env.INBOX_QUEUE.send(envelope.data);
+      const updated = await db
+        .update(deadLetters)
+        .set({ replayedAt: new Date().toISOString() })
+        .where(eq(deadLetters.id, row.id))
+        .returning()
+        .get();
+      return c.json(updated ?? row, 202);
+    },
+  );
