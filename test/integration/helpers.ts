@@ -1,6 +1,9 @@
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
-import { createClient, type TestClient } from "../acme/helpers.ts";
+import type { Contact } from "../../src/integration/contacts/schemas.ts";
+import { createClient, type TestClient, uniqueEmail } from "../acme/helpers.ts";
+
+export type { Contact };
 
 export const BASE = "http://bridge.test";
 
@@ -10,20 +13,23 @@ export interface TestConnection {
   acmeClient: TestClient;
 }
 
-/** Calls the integration admin API with the admin token. */
-export function admin(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+/** Calls the integration admin API; with the admin token unless `token` says otherwise (null: none). */
+export function admin(
+  path: string,
+  init: { method?: string; body?: unknown; token?: string | null } = {},
+): Promise<Response> {
+  const token = init.token === undefined ? env.ADMIN_TOKEN : init.token;
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
   return SELF.fetch(`${BASE}/api/v1/admin${path}`, {
     method: init.method ?? "GET",
-    headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" },
+    headers,
     ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
   });
 }
 
-/** A fresh Acme account, a connection to it (in-process mock) and an API key for that connection. */
-export async function newConnection(
-  options: Parameters<typeof createClient>[0] = {},
-): Promise<TestConnection> {
-  const acmeClient = await createClient(options);
+/** Connects an existing Acme client (the secret as given, right or wrong) and issues an API key. */
+export async function connect(acmeClient: TestClient): Promise<TestConnection> {
   const created = await admin("/connections", {
     method: "POST",
     body: { name: "test", acmeClientId: acmeClient.clientId, acmeClientSecret: acmeClient.clientSecret },
@@ -34,6 +40,13 @@ export async function newConnection(
   if (key.status !== 201) throw new Error(`api key failed: ${key.status} ${await key.text()}`);
   const { apiKey } = await key.json<{ apiKey: string }>();
   return { connectionId: id, apiKey, acmeClient };
+}
+
+/** A fresh Acme account, a connection to it (in-process mock) and an API key for that connection. */
+export async function newConnection(
+  options: Parameters<typeof createClient>[0] = {},
+): Promise<TestConnection> {
+  return connect(await createClient(options));
 }
 
 /** Calls the integration API with an API key and, for objects, a JSON body. */
@@ -51,6 +64,28 @@ export function api(
   return SELF.fetch(`${BASE}${path}`, { method: init.method ?? "GET", headers, body });
 }
 
+/** A valid contact input with a unique email; `overrides` replace or add fields. */
+export function person(overrides: Record<string, unknown> = {}) {
+  return { firstName: "Ada", lastName: "Lovelace", email: uniqueEmail("ada"), ...overrides };
+}
+
+/** Creates a contact through the integration API; fails the test on anything but 201. */
+export async function createContact(
+  key: string,
+  input: Record<string, unknown> = person(),
+): Promise<Contact> {
+  const res = await api("/api/v1/contacts", { key, method: "POST", body: input });
+  if (res.status !== 201) throw new Error(`contact creation failed: ${res.status} ${await res.text()}`);
+  return res.json<Contact>();
+}
+
+/** Every contact of the connection with this email (the filter Acme applies). */
+export async function contactsWithEmail(key: string, email: string): Promise<Contact[]> {
+  const res = await api(`/api/v1/contacts?email=${encodeURIComponent(email)}`, { key });
+  expect(res.status).toBe(200);
+  return (await res.json<{ data: Contact[] }>()).data;
+}
+
 export interface Problem {
   type: string;
   title: string;
@@ -66,4 +101,22 @@ export async function problem(res: Response): Promise<Problem> {
   const body = await res.json<Problem>();
   expect(body.requestId).toBe(res.headers.get("x-request-id"));
   return body;
+}
+
+/** Asserts a complete RFC 9457 problem with this status and code, and returns it. */
+export async function expectProblem(res: Response, status: number, code: string): Promise<Problem> {
+  expect(res.status).toBe(status);
+  const body = await problem(res);
+  expect(body).toMatchObject({ status, code });
+  expect(body.type).toBe(`https://acme-bridge.dev/problems/${code.replace(/_/g, "-")}`);
+  expect(body.title).toEqual(expect.any(String));
+  expect(body.title.length).toBeGreaterThan(0);
+  expect(body.detail).toEqual(expect.any(String));
+  expect(body.requestId).toMatch(/\S/);
+  return body;
+}
+
+/** The fields a problem's `errors` name, sorted. */
+export function errorFields(body: Problem): string[] {
+  return (body.errors ?? []).map((e) => e.field).sort();
 }

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { sha256Hex } from "../../lib/crypto.ts";
 import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
 import { AcmeClient } from "../acme-client/acme-client.ts";
@@ -86,11 +87,16 @@ async function idempotentCreate<R extends Response>(
   const requestHash = await sha256Hex(`contacts.create\n${canonicalJson(JSON.parse(c.var.rawBody))}`);
   const start = await store.start(key, requestHash);
   if (start.kind === "replay") {
-    // The stored copy of the first (typed) response, byte for byte.
-    return new Response(start.response.body, {
-      status: start.response.status,
-      headers: { ...start.response.headers, "Idempotent-Replayed": "true" },
-    }) as R;
+    // The stored copy of the first (typed) response, sent through the context so it carries this
+    // request's X-Request-Id; a replayed problem names this request too, as every problem does.
+    const { status, headers, body } = start.response;
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    c.header("Idempotent-Replayed", "true");
+    const replayed =
+      headers["content-type"] === PROBLEM_CONTENT_TYPE
+        ? JSON.stringify({ ...(JSON.parse(body) as object), requestId: c.var.requestId })
+        : body;
+    return c.body(replayed, status as ContentfulStatusCode) as unknown as R;
   }
   if (start.kind === "mismatch") {
     throw new ApiError(

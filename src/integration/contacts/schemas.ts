@@ -1,8 +1,12 @@
 import { z } from "@hono/zod-openapi";
 
 // Rules are no looser than Acme's, so bad input fails here with the API's field names.
-const name = z.string().min(1).max(100);
-const optionalText = (max: number) => z.string().max(max).nullable().optional();
+// Lone surrogates cannot be stored as UTF-8 (Acme would keep U+FFFD instead): refuse them here.
+const WELL_FORMED = "must be well-formed Unicode (no lone surrogates)";
+const wellFormed = (s: string) => s.isWellFormed();
+const name = z.string().min(1).max(100).refine(wellFormed, WELL_FORMED);
+const optionalText = (max: number) =>
+  z.string().max(max).refine(wellFormed, WELL_FORMED).nullable().optional();
 
 const writable = {
   firstName: name.openapi({ example: "Ada" }),

@@ -1,0 +1,126 @@
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { BASE, expectProblem } from "./helpers.ts";
+
+interface SchemaObject {
+  properties?: Record<string, unknown>;
+  required?: string[];
+}
+
+interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, { security?: unknown[]; responses?: Record<string, unknown> }>>;
+  components: { schemas: Record<string, SchemaObject>; securitySchemes?: Record<string, unknown> };
+}
+
+async function spec(): Promise<{ doc: OpenApiDocument; text: string }> {
+  const res = await SELF.fetch(`${BASE}/api/openapi.json`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+  const text = await res.text();
+  return { doc: JSON.parse(text) as OpenApiDocument, text };
+}
+
+const CONTACT_FIELDS = [
+  "id",
+  "firstName",
+  "lastName",
+  "email",
+  "phone",
+  "company",
+  "title",
+  "notes",
+  "version",
+  "createdAt",
+  "updatedAt",
+];
+
+describe("OpenAPI document", () => {
+  it("is OpenAPI 3.1 and needs no credentials to read", async () => {
+    const { doc } = await spec();
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    expect(doc.info.title.length).toBeGreaterThan(0);
+  });
+
+  it("lists the contact routes under /api/v1 and under /api, each with its methods", async () => {
+    const { doc } = await spec();
+    for (const prefix of ["/api/v1", "/api"]) {
+      expect(Object.keys(doc.paths[`${prefix}/contacts`] ?? {}).sort()).toEqual(["get", "post"]);
+      expect(Object.keys(doc.paths[`${prefix}/contacts/{id}`] ?? {}).sort()).toEqual([
+        "delete",
+        "get",
+        "patch",
+        "put",
+      ]);
+    }
+  });
+
+  it("every contact operation requires an API key", async () => {
+    const { doc } = await spec();
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      if (!path.includes("/contacts")) continue;
+      for (const operation of Object.values(operations)) {
+        expect(operation.security).toEqual([{ ApiKey: [] }]);
+      }
+    }
+    expect(doc.components.securitySchemes).toHaveProperty("ApiKey");
+  });
+
+  it("the Contact schema has exactly the API's fields, and no acme_ name appears anywhere", async () => {
+    const { doc, text } = await spec();
+    expect(Object.keys(doc.components.schemas.Contact?.properties ?? {}).sort()).toEqual(
+      [...CONTACT_FIELDS].sort(),
+    );
+    expect(text).not.toMatch(/acme_/);
+  });
+
+  it("the input schema holds only writable fields and requires firstName, lastName and email", async () => {
+    const { doc } = await spec();
+    const input = doc.components.schemas.ContactInput;
+    expect(Object.keys(input?.properties ?? {}).sort()).toEqual(
+      ["company", "email", "firstName", "lastName", "notes", "phone", "title"].sort(),
+    );
+    expect([...(input?.required ?? [])].sort()).toEqual(["email", "firstName", "lastName"]);
+  });
+
+  it("errors are documented as problem+json", async () => {
+    const { doc } = await spec();
+    const responses = doc.paths["/api/v1/contacts/{id}"]?.get?.responses ?? {};
+    expect(responses["404"]).toMatchObject({ content: { "application/problem+json": expect.anything() } });
+    expect(doc.components.schemas.Problem?.required).toEqual(
+      expect.arrayContaining(["type", "title", "status", "detail", "code", "requestId"]),
+    );
+  });
+
+  it("only GET serves it: other methods are a 404 problem", async () => {
+    const res = await SELF.fetch(`${BASE}/api/openapi.json`, { method: "POST" });
+    await expectProblem(res, 404, "not_found");
+  });
+});
+
+describe("docs and health", () => {
+  it("/docs is an HTML page pointing at the OpenAPI document", async () => {
+    const res = await SELF.fetch(`${BASE}/docs`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toMatch(/<html/i);
+    expect(html).toContain("/api/openapi.json");
+  });
+
+  it("/docs/anything is a 404 problem, not the page", async () => {
+    await expectProblem(await SELF.fetch(`${BASE}/docs/anything`), 404, "not_found");
+  });
+
+  it("/health is 200 without credentials", async () => {
+    const res = await SELF.fetch(`${BASE}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+    expect(res.headers.get("x-request-id")).toMatch(/\S/);
+  });
+
+  it("/health answers GET only", async () => {
+    await expectProblem(await SELF.fetch(`${BASE}/health`, { method: "DELETE" }), 404, "not_found");
+  });
+});

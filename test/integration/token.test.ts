@@ -1,0 +1,248 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { AcmeSession } from "../../src/integration/session/acme-session.ts";
+import {
+  isUsable,
+  LEASE_MS,
+  type Lease,
+  leaseActive,
+  REFRESH_AHEAD_MS,
+} from "../../src/integration/session/token-lease.ts";
+import { createClient } from "../acme/helpers.ts";
+import { api, connect, expectProblem, newConnection, person, type TestConnection } from "./helpers.ts";
+
+const TOKEN_POLICY = { limit: 1000, windowSeconds: 60 };
+
+/** Token requests Acme has counted for this client in the current window (minus a constant). */
+async function tokenRequestsLeft(conn: TestConnection): Promise<number> {
+  const limiter = env.ACME_LIMITER.get(env.ACME_LIMITER.idFromName(conn.acmeClient.clientId));
+  return (await limiter.peek("token", TOKEN_POLICY)).remaining;
+}
+
+const session = (conn: TestConnection) =>
+  env.ACME_SESSION.get(env.ACME_SESSION.idFromName(conn.connectionId));
+
+interface StoredTokenRecord {
+  accessToken: string;
+  expiresAt: number;
+  lifetimeMs: number;
+}
+
+function storeToken(conn: TestConnection, token: StoredTokenRecord): Promise<void> {
+  return runInDurableObject(session(conn), (_instance: AcmeSession, state) => {
+    state.storage.kv.put("token", token);
+  });
+}
+
+function storedToken(conn: TestConnection): Promise<StoredTokenRecord | undefined> {
+  return runInDurableObject(session(conn), (_instance: AcmeSession, state) =>
+    state.storage.kv.get<StoredTokenRecord>("token"),
+  );
+}
+
+async function warmedUp(): Promise<TestConnection> {
+  const conn = await newConnection();
+  expect((await api("/api/v1/contacts", { key: conn.apiKey })).status).toBe(200);
+  return conn;
+}
+
+describe("token single flight", () => {
+  it("a stored, usable token is reused: many calls, no token request", async () => {
+    const conn = await warmedUp();
+    const before = await tokenRequestsLeft(conn);
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => api("/api/v1/contacts", { key: conn.apiKey })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(await tokenRequestsLeft(conn)).toBe(before);
+  });
+
+  it("100 concurrent calls right after the token expired cause exactly one token request", async () => {
+    const conn = await warmedUp();
+    const warm = await storedToken(conn);
+    expect(warm?.expiresAt).toBeGreaterThan(Date.now());
+    await storeToken(conn, { accessToken: "x", expiresAt: Date.now() - 1000, lifetimeMs: 3_600_000 });
+    const before = await tokenRequestsLeft(conn);
+
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () => api("/api/v1/contacts", { key: conn.apiKey })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(100).fill(200));
+    expect(before - (await tokenRequestsLeft(conn))).toBe(1);
+    const renewed = await storedToken(conn);
+    expect(renewed?.accessToken).not.toBe("x");
+    expect(renewed?.expiresAt).toBeGreaterThan(Date.now());
+  });
+
+  it("a token inside its refresh-ahead window is renewed before it expires", async () => {
+    const conn = await warmedUp();
+    const current = await storedToken(conn);
+    await storeToken(conn, {
+      accessToken: current?.accessToken ?? "",
+      expiresAt: Date.now() + REFRESH_AHEAD_MS / 2,
+      lifetimeMs: 3_600_000,
+    });
+    const before = await tokenRequestsLeft(conn);
+    expect((await api("/api/v1/contacts", { key: conn.apiKey })).status).toBe(200);
+    expect(before - (await tokenRequestsLeft(conn))).toBe(1);
+  });
+
+  it("a token Acme rejects causes exactly one refresh and the call still succeeds", async () => {
+    const conn = await warmedUp();
+    await storeToken(conn, {
+      accessToken: "garbage",
+      expiresAt: Date.now() + 3_600_000,
+      lifetimeMs: 3_600_000,
+    });
+    const before = await tokenRequestsLeft(conn);
+    const res = await api("/api/v1/contacts", { key: conn.apiKey, method: "POST", body: person() });
+    expect(res.status).toBe(201);
+    expect(before - (await tokenRequestsLeft(conn))).toBe(1);
+    expect((await storedToken(conn))?.accessToken).not.toBe("garbage");
+  });
+
+  it("many concurrent calls holding a rejected token still refresh it only once", async () => {
+    const conn = await warmedUp();
+    await storeToken(conn, {
+      accessToken: "garbage",
+      expiresAt: Date.now() + 3_600_000,
+      lifetimeMs: 3_600_000,
+    });
+    const before = await tokenRequestsLeft(conn);
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => api("/api/v1/contacts", { key: conn.apiKey })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(before - (await tokenRequestsLeft(conn))).toBe(1);
+  });
+});
+
+describe("credentials Acme refuses", () => {
+  it("a connection whose Acme secret is wrong gets 502 acme_auth_failed, never the secret or Acme's body", async () => {
+    const client = await createClient();
+    const conn = await connect({ clientId: client.clientId, clientSecret: `${client.clientSecret}x` });
+    for (let i = 0; i < 2; i++) {
+      const res = await api("/api/v1/contacts", { key: conn.apiKey });
+      const body = await expectProblem(res, 502, "acme_auth_failed");
+      const text = JSON.stringify(body);
+      expect(text).not.toContain(client.clientSecret);
+      expect(text).not.toContain("invalid_client");
+    }
+    expect(await storedToken(conn)).toBeUndefined();
+  });
+
+  it("a connection to an unknown Acme client gets 502 acme_auth_failed", async () => {
+    const conn = await connect({ clientId: "cl_does_not_exist", clientSecret: "whatever" });
+    await expectProblem(await api("/api/v1/contacts", { key: conn.apiKey }), 502, "acme_auth_failed");
+  });
+
+  it("a client without the write scope can read but gets 502 acme_auth_failed on writes", async () => {
+    const conn = await newConnection({ scopes: ["contacts.read"] });
+    expect((await api("/api/v1/contacts", { key: conn.apiKey })).status).toBe(200);
+    const res = await api("/api/v1/contacts", { key: conn.apiKey, method: "POST", body: person() });
+    await expectProblem(res, 502, "acme_auth_failed");
+  });
+});
+
+describe("AcmeSession lease", () => {
+  it("hands out one lease; a second caller waits until the token is stored and then gets it", async () => {
+    const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`unit-${crypto.randomUUID()}`));
+    const first = await stub.acquireToken();
+    expect(first.kind).toBe("lease");
+    let settled = false;
+    const second = stub.acquireToken().then((grant) => {
+      settled = true;
+      return grant;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(settled).toBe(false);
+    if (first.kind !== "lease") throw new Error("expected a lease");
+    await stub.storeToken(first.leaseId, "tok-1", 3600);
+    expect(await second).toMatchObject({ kind: "token", accessToken: "tok-1" });
+  });
+
+  it("a released lease passes to the next waiter, who gets a lease rather than a token", async () => {
+    const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`unit-${crypto.randomUUID()}`));
+    const first = await stub.acquireToken();
+    if (first.kind !== "lease") throw new Error("expected a lease");
+    const second = stub.acquireToken();
+    await stub.releaseLease(first.leaseId);
+    const next = await second;
+    expect(next.kind).toBe("lease");
+    if (next.kind === "lease") expect(next.leaseId).not.toBe(first.leaseId);
+  });
+
+  it("a stale lease id cannot store a token or release another caller's lease", async () => {
+    const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`unit-${crypto.randomUUID()}`));
+    const grant = await stub.acquireToken();
+    if (grant.kind !== "lease") throw new Error("expected a lease");
+    await stub.releaseLease("not-the-lease");
+    const active = await runInDurableObject(stub, (instance: AcmeSession) => {
+      return (instance as unknown as { lease: Lease | null }).lease;
+    });
+    expect(active?.id).toBe(grant.leaseId);
+  });
+
+  it("a lease abandoned past LEASE_MS is taken over by the next caller", async () => {
+    const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`unit-${crypto.randomUUID()}`));
+    const grant = await stub.acquireToken();
+    if (grant.kind !== "lease") throw new Error("expected a lease");
+    await runInDurableObject(stub, (instance: AcmeSession) => {
+      const held = instance as unknown as { lease: Lease | null };
+      if (held.lease) held.lease.until = Date.now() - 1;
+    });
+    const next = await stub.acquireToken();
+    expect(next.kind).toBe("lease");
+    if (next.kind === "lease") expect(next.leaseId).not.toBe(grant.leaseId);
+  });
+
+  it("invalidateToken forgets only the token it names", async () => {
+    const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`unit-${crypto.randomUUID()}`));
+    const grant = await stub.acquireToken();
+    if (grant.kind !== "lease") throw new Error("expected a lease");
+    await stub.storeToken(grant.leaseId, "current", 3600);
+    await stub.invalidateToken("older");
+    expect(await stub.acquireToken()).toMatchObject({ kind: "token", accessToken: "current" });
+    await stub.invalidateToken("current");
+    expect((await stub.acquireToken()).kind).toBe("lease");
+  });
+});
+
+describe("token-lease decisions", () => {
+  const now = 1_700_000_000_000;
+  const HOUR = 3_600_000;
+
+  it("no token is never usable", () => {
+    expect(isUsable(null, now)).toBe(false);
+  });
+
+  it("a token is usable until REFRESH_AHEAD_MS before it expires, not after", () => {
+    const token = { accessToken: "t", expiresAt: now + HOUR };
+    expect(isUsable(token, now, HOUR)).toBe(true);
+    expect(isUsable(token, now + HOUR - REFRESH_AHEAD_MS - 1, HOUR)).toBe(true);
+    expect(isUsable(token, now + HOUR - REFRESH_AHEAD_MS, HOUR)).toBe(false);
+    expect(isUsable(token, now + HOUR, HOUR)).toBe(false);
+    expect(isUsable(token, now + HOUR + 1, HOUR)).toBe(false);
+  });
+
+  it("without a known lifetime the full refresh-ahead margin applies", () => {
+    const token = { accessToken: "t", expiresAt: now + REFRESH_AHEAD_MS + 1 };
+    expect(isUsable(token, now)).toBe(true);
+    expect(isUsable(token, now + 1)).toBe(false);
+  });
+
+  it("a short-lived token is refreshed at half its lifetime, not REFRESH_AHEAD_MS early", () => {
+    const lifetime = 10_000;
+    const token = { accessToken: "t", expiresAt: now + lifetime };
+    expect(isUsable(token, now + lifetime / 2 - 1, lifetime)).toBe(true);
+    expect(isUsable(token, now + lifetime / 2, lifetime)).toBe(false);
+  });
+
+  it("a lease is active until its deadline, and no lease is never active", () => {
+    const lease = { id: "l", until: now + LEASE_MS };
+    expect(leaseActive(null, now)).toBe(false);
+    expect(leaseActive(lease, now)).toBe(true);
+    expect(leaseActive(lease, now + LEASE_MS - 1)).toBe(true);
+    expect(leaseActive(lease, now + LEASE_MS)).toBe(false);
+  });
+});
