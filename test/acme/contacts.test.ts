@@ -392,7 +392,11 @@ describe("PATCH /acme/v1/contacts/{id}", () => {
       expect(res.headers.get("etag")).toBe('"1"');
       expect(await res.json()).toEqual(created);
     }
-    const changed = await acme(`/v1/contacts/${created.id}`, { token, method: "PATCH", body: { acme_title: "New" } });
+    const changed = await acme(`/v1/contacts/${created.id}`, {
+      token,
+      method: "PATCH",
+      body: { acme_title: "New" },
+    });
     expect(changed.headers.get("etag")).toBe('"2"');
   });
 

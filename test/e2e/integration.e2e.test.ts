@@ -24,7 +24,11 @@ async function apiKeyForNewConnection(): Promise<string> {
     acmeClientId: client.client_id,
     acmeClientSecret: client.client_secret,
   });
-  const key = await post<{ apiKey: string }>(`/api/v1/admin/connections/${connection.id}/api-keys`, admin, {});
+  const key = await post<{ apiKey: string }>(
+    `/api/v1/admin/connections/${connection.id}/api-keys`,
+    admin,
+    {},
+  );
   return key.apiKey;
 }
 

@@ -2,8 +2,8 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF }
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.ts";
-import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import { ContactCache } from "../../src/integration/cache/contact-cache.ts";
+import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import { reconcileConnection } from "../../src/integration/sync/reconcile.ts";
 import type { InboxMessage } from "../../src/integration/webhooks/acme-event.ts";
 import { handleInboxBatch, handleInboxDeadLetters } from "../../src/integration/webhooks/inbox-consumer.ts";
@@ -17,14 +17,15 @@ function newSecret(): string {
 async function connectionWithSecret() {
   const connection = await newConnection();
   const secret = newSecret();
-  const res = await admin(`/connections/${connection.connectionId}/webhook-secret`, { method: "PUT", body: { secret } });
+  const res = await admin(`/connections/${connection.connectionId}/webhook-secret`, {
+    method: "PUT",
+    body: { secret },
+  });
   expect(res.status).toBe(204);
   return { ...connection, secret };
 }
 
-let versionCounter = 0;
 function acmeContact(id: string, version: number, overrides: Record<string, unknown> = {}) {
-  versionCounter += 1;
   const at = new Date(Date.UTC(2026, 0, 1, 0, 0, version)).toISOString();
   return {
     id,
@@ -44,7 +45,12 @@ function acmeContact(id: string, version: number, overrides: Record<string, unkn
 }
 
 function eventBody(type: string, data: Record<string, unknown>, previous?: Record<string, unknown>): string {
-  return JSON.stringify({ type, timestamp: new Date().toISOString(), data, ...(previous ? { previous } : {}) });
+  return JSON.stringify({
+    type,
+    timestamp: new Date().toISOString(),
+    data,
+    ...(previous ? { previous } : {}),
+  });
 }
 
 function signedHeaders(secret: string, id: string, body: string, at = new Date()) {
@@ -78,7 +84,12 @@ async function receive(connectionId: string, body: string, headers: Record<strin
 async function consume(messages: { body: unknown; attempts?: number; id?: string }[], targetEnv: Env = env) {
   const batch = createMessageBatch<unknown>(
     "integration-inbox",
-    messages.map((m, i) => ({ id: m.id ?? `msg-${i}-${crypto.randomUUID()}`, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
+    messages.map((m, i) => ({
+      id: m.id ?? `msg-${i}-${crypto.randomUUID()}`,
+      timestamp: new Date(),
+      attempts: m.attempts ?? 1,
+      body: m.body,
+    })),
   );
   const ctx = createExecutionContext();
   await handleInboxBatch(batch, targetEnv);
@@ -93,7 +104,14 @@ async function feed(apiKey: string, after = 0, limit = 500) {
   const res = await api(`/api/v1/events?after=${after}&limit=${limit}`, { key: apiKey });
   expect(res.status).toBe(200);
   return res.json<{
-    data: { seq: number; id: string; type: string; contact: { id: string; version: number; firstName: string }; changes: Record<string, { from: unknown; to: unknown }>; source: string }[];
+    data: {
+      seq: number;
+      id: string;
+      type: string;
+      contact: { id: string; version: number; firstName: string };
+      changes: Record<string, { from: unknown; to: unknown }>;
+      source: string;
+    }[];
     nextAfter: number;
   }>();
 }
@@ -112,7 +130,11 @@ describe("POST /webhooks/acme/{connectionId}", () => {
     const body = eventBody("contact.created", acmeContact("ct_b", 1));
     for (const offset of [-299, 299]) {
       const at = new Date(Date.now() + offset * 1000);
-      const { res, sent } = await receive(connectionId, body, signedHeaders(secret, `msg_${offset}`, body, at));
+      const { res, sent } = await receive(
+        connectionId,
+        body,
+        signedHeaders(secret, `msg_${offset}`, body, at),
+      );
       expect(res.status).toBe(202);
       expect(sent).toHaveLength(1);
     }
@@ -133,23 +155,54 @@ describe("POST /webhooks/acme/{connectionId}", () => {
   });
 
   it.each([
-    ["a tampered body", (h: Record<string, string>, body: string) => ({ headers: h, body: body.replace("First", "Forged") })],
-    ["a wrong secret", (h: Record<string, string>, body: string) => ({
-      headers: { ...h, "webhook-signature": new Webhook(newSecret()).sign(h["webhook-id"] ?? "", new Date(Number(h["webhook-timestamp"]) * 1000), body) },
-      body,
-    })],
-    ["a timestamp 301 s old", (_h: Record<string, string>, body: string, secret: string) => ({
-      headers: signedHeaders(secret, "msg_old", body, new Date(Date.now() - 301_000)),
-      body,
-    })],
-    ["a timestamp 301 s ahead", (_h: Record<string, string>, body: string, secret: string) => ({
-      headers: signedHeaders(secret, "msg_new", body, new Date(Date.now() + 301_000)),
-      body,
-    })],
-    ["no webhook-signature", (h: Record<string, string>, body: string) => ({ headers: { ...h, "webhook-signature": "" }, body })],
-    ["no webhook-id", (h: Record<string, string>, body: string) => ({ headers: { ...h, "webhook-id": "" }, body })],
-    ["no webhook-timestamp", (h: Record<string, string>, body: string) => ({ headers: { ...h, "webhook-timestamp": "" }, body })],
-    ["a changed webhook-id", (h: Record<string, string>, body: string) => ({ headers: { ...h, "webhook-id": "msg_other" }, body })],
+    [
+      "a tampered body",
+      (h: Record<string, string>, body: string) => ({ headers: h, body: body.replace("First", "Forged") }),
+    ],
+    [
+      "a wrong secret",
+      (h: Record<string, string>, body: string) => ({
+        headers: {
+          ...h,
+          "webhook-signature": new Webhook(newSecret()).sign(
+            h["webhook-id"] ?? "",
+            new Date(Number(h["webhook-timestamp"]) * 1000),
+            body,
+          ),
+        },
+        body,
+      }),
+    ],
+    [
+      "a timestamp 301 s old",
+      (_h: Record<string, string>, body: string, secret: string) => ({
+        headers: signedHeaders(secret, "msg_old", body, new Date(Date.now() - 301_000)),
+        body,
+      }),
+    ],
+    [
+      "a timestamp 301 s ahead",
+      (_h: Record<string, string>, body: string, secret: string) => ({
+        headers: signedHeaders(secret, "msg_new", body, new Date(Date.now() + 301_000)),
+        body,
+      }),
+    ],
+    [
+      "no webhook-signature",
+      (h: Record<string, string>, body: string) => ({ headers: { ...h, "webhook-signature": "" }, body }),
+    ],
+    [
+      "no webhook-id",
+      (h: Record<string, string>, body: string) => ({ headers: { ...h, "webhook-id": "" }, body }),
+    ],
+    [
+      "no webhook-timestamp",
+      (h: Record<string, string>, body: string) => ({ headers: { ...h, "webhook-timestamp": "" }, body }),
+    ],
+    [
+      "a changed webhook-id",
+      (h: Record<string, string>, body: string) => ({ headers: { ...h, "webhook-id": "msg_other" }, body }),
+    ],
   ])("rejects %s with 401 and queues nothing", async (_name, mutate) => {
     const { connectionId, secret } = await connectionWithSecret();
     const body = eventBody("contact.created", acmeContact("ct_d", 1));
@@ -180,7 +233,19 @@ describe("inbox consumer", () => {
     const cache = new ContactCache(env.CACHE, connectionId, config.cacheTtlSeconds);
     const v1 = acmeContact("ct_f", 1);
     const v2 = acmeContact("ct_f", 2, { acme_title: "Engineer" });
-    await cache.put({ id: "ct_f", firstName: "stale", lastName: null, email: "x@example.com", phone: null, company: null, title: null, notes: null, version: 0, createdAt: "", updatedAt: "" });
+    await cache.put({
+      id: "ct_f",
+      firstName: "stale",
+      lastName: null,
+      email: "x@example.com",
+      phone: null,
+      company: null,
+      title: null,
+      notes: null,
+      version: 0,
+      createdAt: "",
+      updatedAt: "",
+    });
     const result = await consume([
       { body: inboxMessage(connectionId, "msg_f1", eventBody("contact.created", v1)) },
       { body: inboxMessage(connectionId, "msg_f2", eventBody("contact.updated", v2, v1)) },
@@ -192,9 +257,14 @@ describe("inbox consumer", () => {
       [1, "msg_f1", "contact.created", "webhook"],
       [2, "msg_f2", "contact.updated", "webhook"],
     ]);
-    expect(data[1]?.changes).toEqual({ firstName: { from: "First v1", to: "First v2" }, title: { from: null, to: "Engineer" } });
+    expect(data[1]?.changes).toEqual({
+      firstName: { from: "First v1", to: "First v2" },
+      title: { from: null, to: "Engineer" },
+    });
     expect(data[0]?.changes.email).toEqual({ from: null, to: "ct_f@example.com" });
-    const mirror = await env.DB.prepare("SELECT version FROM contact_mirror WHERE connection_id = ? AND contact_id = ?")
+    const mirror = await env.DB.prepare(
+      "SELECT version FROM contact_mirror WHERE connection_id = ? AND contact_id = ?",
+    )
       .bind(connectionId, "ct_f")
       .first();
     expect(mirror).toEqual({ version: 2 });
@@ -202,7 +272,11 @@ describe("inbox consumer", () => {
 
   it("treats a redelivered webhook-id as a no-op", async () => {
     const { connectionId, apiKey } = await newConnection();
-    const message = inboxMessage(connectionId, "msg_dup", eventBody("contact.created", acmeContact("ct_g", 1)));
+    const message = inboxMessage(
+      connectionId,
+      "msg_dup",
+      eventBody("contact.created", acmeContact("ct_g", 1)),
+    );
     await consume([{ body: message }]);
     const again = await consume([{ body: message }, { body: message }]);
     expect(again.explicitAcks).toHaveLength(2);
@@ -216,7 +290,9 @@ describe("inbox consumer", () => {
       { body: inboxMessage(connectionId, "msg_h1", eventBody("contact.created", acmeContact("ct_h", 1))) },
       { body: inboxMessage(connectionId, "msg_h2", eventBody("contact.updated", acmeContact("ct_h", 2))) },
     ]);
-    const mirror = await env.DB.prepare("SELECT version, data FROM contact_mirror WHERE connection_id = ? AND contact_id = ?")
+    const mirror = await env.DB.prepare(
+      "SELECT version, data FROM contact_mirror WHERE connection_id = ? AND contact_id = ?",
+    )
       .bind(connectionId, "ct_h")
       .first<{ version: number; data: string }>();
     expect(mirror?.version).toBe(3);
@@ -226,11 +302,16 @@ describe("inbox consumer", () => {
 
   it("sends a poison message to the dead letters at once and keeps it replayable", async () => {
     const { connectionId } = await newConnection();
-    const poison = inboxMessage(connectionId, "msg_poison", JSON.stringify({ type: "contact.exploded", data: {} }));
+    const poison = inboxMessage(
+      connectionId,
+      "msg_poison",
+      JSON.stringify({ type: "contact.exploded", data: {} }),
+    );
     const result = await consume([{ body: poison }, { body: { not: "an inbox message" } }]);
     expect(result.explicitAcks).toHaveLength(2);
     const list = await admin("/dead-letters?limit=100");
-    const letters = (await list.json<{ data: { id: string; webhookId: string | null; reason: string }[] }>()).data;
+    const letters = (await list.json<{ data: { id: string; webhookId: string | null; reason: string }[] }>())
+      .data;
     const stored = letters.find((l) => l.webhookId === "msg_poison");
     expect(stored?.reason).toMatch(/^invalid event/);
     const replay = await admin(`/dead-letters/${stored?.id}/replay`, { method: "POST" });
@@ -243,20 +324,28 @@ describe("inbox consumer", () => {
 
   it("stores messages whose retries ran out (dead-letter queue consumer)", async () => {
     const { connectionId } = await newConnection();
-    const message = inboxMessage(connectionId, "msg_exhausted", eventBody("contact.created", acmeContact("ct_i", 1)));
+    const message = inboxMessage(
+      connectionId,
+      "msg_exhausted",
+      eventBody("contact.created", acmeContact("ct_i", 1)),
+    );
     const batch = createMessageBatch<unknown>("integration-inbox-dlq", [
       { id: "dlq-1", timestamp: new Date(), attempts: 7, body: message },
     ]);
     const ctx = createExecutionContext();
     await handleInboxDeadLetters(batch, env);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["dlq-1"]);
-    const row = await env.DB.prepare("SELECT reason FROM dead_letters WHERE webhook_id = ?").bind("msg_exhausted").first();
+    const row = await env.DB.prepare("SELECT reason FROM dead_letters WHERE webhook_id = ?")
+      .bind("msg_exhausted")
+      .first();
     expect(row).toEqual({ reason: "retries exhausted after 7 attempts" });
   });
 
   it("needs the admin token for dead letters", async () => {
     const { apiKey } = await newConnection();
-    const res = await SELF.fetch(`${BASE}/api/v1/admin/dead-letters`, { headers: { authorization: `Bearer ${apiKey}` } });
+    const res = await SELF.fetch(`${BASE}/api/v1/admin/dead-letters`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
     expect(res.status).toBe(401);
   });
 
@@ -276,7 +365,10 @@ describe("inbox consumer", () => {
         const id = `ct_bulk${String(c).padStart(3, "0")}`;
         const body = eventBody(v === 1 ? "contact.created" : "contact.updated", acmeContact(id, v));
         const message = inboxMessage(connectionId, `msg_${c}_${v}`, body);
-        messages.push({ body: message, attempts: 1, id: `a-${c}-${v}` }, { body: message, attempts: 1, id: `b-${c}-${v}` });
+        messages.push(
+          { body: message, attempts: 1, id: `a-${c}-${v}` },
+          { body: message, attempts: 1, id: `b-${c}-${v}` },
+        );
       }
     }
     const poison = [0, 1, 2].map((i) => ({
@@ -327,15 +419,23 @@ describe("inbox consumer", () => {
     expect(all).toHaveLength(contacts * versions);
     expect(new Set(all.map((e) => e.id)).size).toBe(contacts * versions);
     expect(all.map((e) => e.seq)).toEqual(Array.from({ length: contacts * versions }, (_, i) => i + 1));
-    const mirror = await env.DB.prepare("SELECT contact_id, version FROM contact_mirror WHERE connection_id = ?")
+    const mirror = await env.DB.prepare(
+      "SELECT contact_id, version FROM contact_mirror WHERE connection_id = ?",
+    )
       .bind(connectionId)
       .all<{ contact_id: string; version: number }>();
     expect(mirror.results).toHaveLength(contacts);
     expect(mirror.results.every((row) => row.version === versions)).toBe(true);
-    const letters = await env.DB.prepare("SELECT webhook_id FROM dead_letters WHERE connection_id = ? ORDER BY webhook_id")
+    const letters = await env.DB.prepare(
+      "SELECT webhook_id FROM dead_letters WHERE connection_id = ? ORDER BY webhook_id",
+    )
       .bind(connectionId)
       .all<{ webhook_id: string }>();
-    expect(letters.results.map((l) => l.webhook_id)).toEqual(["msg_poison_0", "msg_poison_1", "msg_poison_2"]);
+    expect(letters.results.map((l) => l.webhook_id)).toEqual([
+      "msg_poison_0",
+      "msg_poison_1",
+      "msg_poison_2",
+    ]);
   }, 120_000);
 });
 
@@ -345,7 +445,11 @@ describe("GET /api/v1/events", () => {
     const b = await newConnection();
     await consume(
       Array.from({ length: 7 }, (_, i) => ({
-        body: inboxMessage(a.connectionId, `msg_p${i}`, eventBody("contact.created", acmeContact(`ct_p${i}`, 1))),
+        body: inboxMessage(
+          a.connectionId,
+          `msg_p${i}`,
+          eventBody("contact.created", acmeContact(`ct_p${i}`, 1)),
+        ),
       })),
     );
     const first = await feed(a.apiKey, 0, 3);
@@ -372,9 +476,15 @@ describe("reconciliation", () => {
     const { connectionId, apiKey, acmeClient } = await newConnection();
     const token = await tokenFor(acmeClient);
     const created = await (
-      await acme("/v1/contacts", { token, method: "POST", body: { acme_email: uniqueEmail(), acme_first_name: "Direct" } })
+      await acme("/v1/contacts", {
+        token,
+        method: "POST",
+        body: { acme_email: uniqueEmail(), acme_first_name: "Direct" },
+      })
     ).json<{ id: string }>();
-    const connection = await env.DB.prepare("SELECT * FROM connections WHERE id = ?").bind(connectionId).first();
+    const connection = await env.DB.prepare("SELECT * FROM connections WHERE id = ?")
+      .bind(connectionId)
+      .first();
     const row = {
       id: connectionId,
       name: String(connection?.name),
@@ -386,7 +496,8 @@ describe("reconciliation", () => {
       createdAt: String(connection?.created_at),
     };
     const app = createApp();
-    const transport = (request: Request) => Promise.resolve(app.fetch(request, env, createExecutionContext()));
+    const transport = (request: Request) =>
+      Promise.resolve(app.fetch(request, env, createExecutionContext()));
     const config = loadIntegrationConfig(env);
 
     const first = await reconcileConnection(env, config, row, transport);
@@ -394,8 +505,17 @@ describe("reconciliation", () => {
     const again = await reconcileConnection(env, config, row, transport);
     expect(again.repaired).toBe(0);
 
-    await acme(`/v1/contacts/${created.id}`, { token, method: "PATCH", body: { acme_first_name: "Changed" } });
-    const afterUpdate = await reconcileConnection(env, config, { ...row, reconciledThrough: new Date().toISOString() }, transport);
+    await acme(`/v1/contacts/${created.id}`, {
+      token,
+      method: "PATCH",
+      body: { acme_first_name: "Changed" },
+    });
+    const afterUpdate = await reconcileConnection(
+      env,
+      config,
+      { ...row, reconciledThrough: new Date().toISOString() },
+      transport,
+    );
     expect(afterUpdate.repaired).toBe(1);
 
     const { data } = await feed(apiKey);

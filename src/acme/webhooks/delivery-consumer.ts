@@ -108,7 +108,7 @@ async function deliver(
     db.select().from(webhookEvents).where(eq(webhookEvents.id, delivery.eventId)).get(),
   ]);
   const now = deps.now();
-  if (!subscription || !subscription.enabled || !event) {
+  if (!subscription?.enabled || !event) {
     await db
       .update(webhookDeliveries)
       .set({ status: "skipped", lastError: "subscription deleted or disabled", updatedAt: now.toISOString() })

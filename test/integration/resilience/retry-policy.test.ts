@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseRetryAfter } from "../../../src/lib/backoff.ts";
 import {
   DEFAULT_RETRY_POLICY,
   fullJitterDelay,
   planRetry,
   retryDelay,
 } from "../../../src/integration/resilience/retry-policy.ts";
+import { parseRetryAfter } from "../../../src/lib/backoff.ts";
 
 const policy = { baseMs: 100, capMs: 2000, maxAttempts: 5 };
 
