@@ -13,8 +13,10 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             ...secrets,
+            // Every var a local .dev.vars may set is pinned here: the plugin reads that file too.
             ENVIRONMENT: "test",
             ACME_ISSUER: "https://acme.test/acme",
+            ACME_WEBHOOK_ALLOW_LOOPBACK: "false",
             ACME_FAULTS_ENABLED: "true",
             ACME_TOKEN_TTL_SECONDS: "3600",
             ACME_RATE_LIMITS: JSON.stringify({
