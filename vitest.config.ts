@@ -26,6 +26,8 @@ export default defineConfig(async () => {
               token: { limit: 1_000, windowSeconds: 60 },
               token_failure: { limit: 5, windowSeconds: 300 },
             }),
+            // A short open period, so tests of recovery wait well under a second.
+            BREAKER_OPEN_MS: "400",
             ACME_MIGRATIONS: await readD1Migrations("./migrations/acme"),
             DB_MIGRATIONS: await readD1Migrations("./migrations/integration"),
           },

@@ -9,6 +9,7 @@ import { contactRouter } from "./contacts/routes.ts";
 import { createRouter, type IntegrationEnv } from "./context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./events/routes.ts";
+import { statusRouter } from "./status/routes.ts";
 import { deadLetterRouter } from "./webhooks/dead-letter-routes.ts";
 import { webhookReceiverRouter } from "./webhooks/receiver-route.ts";
 
@@ -34,7 +35,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
   app.use("*", async function integrationContext(c, next) {
     const started = performance.now();
     c.set("config", loadIntegrationConfig(c.env));
-    c.set("stats", { acmeAttempts: 0, acmeWaitMs: 0 });
+    c.set("stats", { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 });
     const ctx = executionContext(c);
     c.set("acmeTransport", (request) => options.inProcessAcme(request, c.env, ctx));
     await next();
@@ -48,6 +49,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
       status: c.res.status,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       acmeAttempts: stats.acmeAttempts,
+      acmeRetries: stats.acmeRetries,
       acmeWaitMs: stats.acmeWaitMs,
       cache: stats.cache ?? null,
       connection: c.get("connection")?.id ?? null,
@@ -59,10 +61,12 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
   app.use("/api/contacts/*", requireApiKey());
   app.use("/api/contacts", requireApiKey());
   app.use("/api/v1/events", requireApiKey());
+  app.use("/api/v1/status", requireApiKey());
 
   app.route("/api/v1", contactRouter);
   app.route("/api", contactRouter);
   app.route("/api/v1", eventsRouter);
+  app.route("/api/v1", statusRouter);
   app.route("/api", connectionAdminRouter);
   app.route("/api", deadLetterRouter);
   app.route("/", webhookReceiverRouter);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type BreakerSettings, DEFAULT_BREAKER } from "./resilience/circuit-breaker.ts";
 
 const IntegrationEnvSchema = z.object({
   ENVIRONMENT: z.string().default("production"),
@@ -19,6 +20,11 @@ const IntegrationEnvSchema = z.object({
     .url()
     .optional()
     .or(z.literal("").transform(() => undefined)),
+  REQUEST_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
+  BACKGROUND_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(DEFAULT_BREAKER.failureThreshold),
+  BREAKER_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_BREAKER.windowMs),
+  BREAKER_OPEN_MS: z.coerce.number().int().min(10).max(3_600_000).default(DEFAULT_BREAKER.openMs),
 });
 
 export interface IntegrationConfig {
@@ -33,6 +39,11 @@ export interface IntegrationConfig {
   maxBodyBytes: number;
   /** This deployment's public origin, for webhook URLs; the request's own origin when unset. */
   publicBaseUrl: string | undefined;
+  /** How long an interactive call may take in all, waits and retries included. */
+  requestDeadlineMs: number;
+  /** The same for background work (reconciliation). */
+  backgroundDeadlineMs: number;
+  breaker: BreakerSettings;
 }
 
 const cache = new WeakMap<object, IntegrationConfig>();
@@ -56,6 +67,15 @@ export function loadIntegrationConfig(env: Env): IntegrationConfig {
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     maxBodyBytes: e.API_MAX_BODY_BYTES,
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
+    requestDeadlineMs: e.REQUEST_DEADLINE_MS,
+    backgroundDeadlineMs: e.BACKGROUND_DEADLINE_MS,
+    breaker: {
+      ...DEFAULT_BREAKER,
+      failureThreshold: e.BREAKER_FAILURE_THRESHOLD,
+      windowMs: e.BREAKER_WINDOW_MS,
+      openMs: e.BREAKER_OPEN_MS,
+      maxOpenMs: Math.max(e.BREAKER_OPEN_MS, DEFAULT_BREAKER.maxOpenMs),
+    },
   };
   cache.set(env, config);
   return config;

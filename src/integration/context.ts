@@ -8,6 +8,8 @@ import { ApiError } from "./errors.ts";
 /** What the request log line reports beyond method, route and status. */
 export interface RequestStats {
   acmeAttempts: number;
+  acmeRetries: number;
+  /** Time spent waiting for a rate slot or a retry backoff. */
   acmeWaitMs: number;
   cache?: "HIT" | "MISS" | "STALE" | "BYPASS";
 }

@@ -120,3 +120,15 @@ export async function expectProblem(res: Response, status: number, code: string)
 export function errorFields(body: Problem): string[] {
   return (body.errors ?? []).map((e) => e.field).sort();
 }
+
+/** Waits (briefly: tests run with a short BREAKER_OPEN_MS) until the connection's circuit lets calls through. */
+export async function untilCircuitCloses(key: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await api("/api/v1/status", { key });
+    const { circuit } = await res.json<{ circuit: { state: string; retryAfterMs: number } }>();
+    if (circuit.state !== "open") return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(200, circuit.retryAfterMs + 10)));
+  }
+  throw new Error("the circuit stayed open");
+}

@@ -1,9 +1,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { acmeProblem } from "../../src/integration/acme-client/acme-errors.ts";
 import { acmeFieldToApi } from "../../src/integration/contacts/mapping.ts";
 import type { Lease } from "../../src/integration/session/token-lease.ts";
-import { acme } from "../acme/helpers.ts";
+import { acme, tokenFor } from "../acme/helpers.ts";
 import {
   api,
   type Contact,
@@ -13,6 +13,8 @@ import {
   expectProblem,
   newConnection,
   person,
+  type TestConnection,
+  untilCircuitCloses,
 } from "./helpers.ts";
 
 const UNKNOWN_ID = "ct_00000000000000000000000000";
@@ -234,9 +236,23 @@ async function setFaults(profile: Record<string, unknown>): Promise<void> {
 
 // The fault profile is global to the Acme mock: these tests run one at a time and always reset it.
 describe.sequential("Acme faults as the caller sees them", () => {
+  // A fresh connection per test: failures open the connection's circuit breaker, by design.
+  let connection: TestConnection;
+  let key: string;
+  beforeEach(async () => {
+    connection = await newConnection();
+    key = connection.apiKey;
+  });
   afterEach(async () => {
     await setFaults({});
   });
+
+  /** What Acme itself holds for this connection's account (not through the integration). */
+  async function atAcme(email: string) {
+    const token = await tokenFor(connection.acmeClient);
+    const res = await acme(`/v1/contacts?email=${encodeURIComponent(email)}`, { token });
+    return (await res.json<{ results: unknown[] }>()).results;
+  }
 
   it("with no faults a list succeeds", async () => {
     await setFaults({ enabled: false, errorRate: 1, statusMix: { "503": 1 } });
@@ -260,7 +276,7 @@ describe.sequential("Acme faults as the caller sees them", () => {
     await expectProblem(res, 503, "acme_unavailable");
     expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
     await setFaults({});
-    expect(await contactsWithEmail(key, input.email)).toEqual([]);
+    expect(await atAcme(input.email)).toEqual([]);
   });
 
   it("a create that fails with 503 frees its Idempotency-Key: the retry runs and creates the contact once", async () => {
@@ -274,10 +290,11 @@ describe.sequential("Acme faults as the caller sees them", () => {
       "acme_unavailable",
     );
     await setFaults({});
+    await untilCircuitCloses(key);
     const retried = await api("/api/v1/contacts", { key, method: "POST", body: input, headers });
     expect(retried.status).toBe(201);
     expect(retried.headers.get("idempotent-replayed")).toBeNull();
-    expect(await contactsWithEmail(key, input.email)).toHaveLength(1);
+    expect(await atAcme(input.email)).toHaveLength(1);
   });
 
   it("an Acme 429 burst is 429 acme_rate_limited carrying Acme's Retry-After", async () => {

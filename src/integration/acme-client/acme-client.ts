@@ -1,10 +1,14 @@
+import { parseRetryAfter } from "../../lib/backoff.ts";
 import { openSecret } from "../../lib/secret-box.ts";
 import type { RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
-import type { AcmeSession } from "../session/acme-session.ts";
-import type { AcmeTransport } from "./transport.ts";
-import { transportFor } from "./transport.ts";
+import type { Priority } from "../resilience/rate-budget.ts";
+import { parseRateLimitHeaders } from "../resilience/rate-limit-headers.ts";
+import { DEFAULT_RETRY_POLICY, planRetry, type RetryPolicy } from "../resilience/retry-policy.ts";
+import type { AcmeRateClass, AttemptReport, CallPermit } from "../resilience/session-state.ts";
+import type { TokenGrant } from "../session/acme-session.ts";
+import { type AcmeTransport, transportFor } from "./transport.ts";
 
 export interface AcmeResponse {
   status: number;
@@ -20,52 +24,235 @@ export interface AcmeRequest {
   headers?: Record<string, string>;
 }
 
+/**
+ * After a write failed in a way that leaves its effect unknown (timeout, 5xx, lost connection),
+ * the caller looks at Acme: the write happened (here is the response to return), or it did not
+ * (retry, possibly with a different request such as one carrying If-Match).
+ */
+export type Verdict = { applied: AcmeResponse } | { retry: AcmeRequest };
+export type Verify = (context: { deadline: number }) => Promise<Verdict>;
+
+export interface SendOptions {
+  rateClass?: AcmeRateClass;
+  priority?: Priority;
+  /** Absolute time by which the call must be over, waits and retries included. */
+  deadline?: number;
+  /** Makes a non-GET call retryable after an ambiguous failure. */
+  verify?: Verify;
+}
+
+/** What the client needs from the connection's AcmeSession (the Durable Object stub fits). */
+export interface SessionApi {
+  begin(input: {
+    rateClass: AcmeRateClass;
+    priority: Priority;
+    maxWaitMs: number;
+  }): Promise<{ permit: CallPermit; grant: TokenGrant | null }>;
+  report(report: AttemptReport): Promise<void> | void;
+  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
+  releaseLease(leaseId: string): Promise<void> | void;
+  invalidateToken(accessToken: string): Promise<void> | void;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  random(): number;
+}
+
+export const SYSTEM_CLOCK: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
 export interface AcmeClientOptions {
   connection: ConnectionRow;
-  session: DurableObjectStub<AcmeSession>;
+  session: SessionApi;
   inProcess: AcmeTransport;
   defaultBaseUrl: string | undefined;
   encryptionKey: string;
   attemptTimeoutMs: number;
+  deadlineMs: number;
+  priority?: Priority;
   stats: RequestStats;
+  clock?: Clock;
+  retryPolicy?: RetryPolicy;
+  /** Sent as X-Request-Id, so Acme's log lines can be matched to ours. */
+  requestId?: string;
 }
 
-class AttemptTimeout extends Error {}
+/** An attempt needs at least this long; with less time left, it is not started. */
+const MIN_ATTEMPT_MS = 50;
+
+type Outcome =
+  | { kind: "response"; response: AcmeResponse }
+  | { kind: "timeout" }
+  | { kind: "unreachable" }
+  | { kind: "token_failure"; error: ApiError };
+
+function rateClassFor(method: AcmeRequest["method"]): AcmeRateClass {
+  if (method === "GET") return "read";
+  if (method === "DELETE") return "delete";
+  return "write";
+}
+
+function seconds(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)));
+}
 
 /**
- * The one way the integration talks to Acme for a connection: token from the connection's
- * AcmeSession (single flight), a timeout per attempt, and one re-authentication when Acme says 401.
+ * The one way the integration talks to Acme for a connection. Every attempt is admitted by the
+ * connection's AcmeSession (circuit breaker, throttle budget learned from Acme's rate-limit
+ * headers), carries a token fetched single-flight, and has its own timeout. Failures that Acme
+ * may recover from are retried with full jitter inside the call's deadline, and only here:
+ * callers never retry. Writes are retried after an ambiguous failure only through `verify`.
  */
 export class AcmeClient {
   private readonly baseUrl: string;
   private readonly transport: AcmeTransport;
+  private readonly clock: Clock;
+  private readonly policy: RetryPolicy;
 
   constructor(private readonly options: AcmeClientOptions) {
-    const resolved = transportFor(
-      options.connection.acmeBaseUrl ?? options.defaultBaseUrl,
-      options.inProcess,
-    );
+    const resolved = transportFor(options.connection.acmeBaseUrl ?? options.defaultBaseUrl, options.inProcess);
     this.baseUrl = resolved.baseUrl;
     this.transport = resolved.transport;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
+    this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
   }
 
-  async send(request: AcmeRequest): Promise<AcmeResponse> {
-    let token = await this.token();
-    let response = await this.attempt(request, token);
-    if (response.status === 401) {
-      // The token was revoked or the signing key rotated: refresh once, retry once.
-      await this.options.session.invalidateToken(token);
-      token = await this.token();
-      response = await this.attempt(request, token);
+  /** A deadline for a new call of this client's priority. */
+  deadline(): number {
+    return this.clock.now() + this.options.deadlineMs;
+  }
+
+  async send(request: AcmeRequest, options: SendOptions = {}): Promise<AcmeResponse> {
+    const { session, stats } = this.options;
+    const rateClass = options.rateClass ?? rateClassFor(request.method);
+    const priority = options.priority ?? this.options.priority ?? "interactive";
+    const deadline = options.deadline ?? this.deadline();
+    const isWrite = request.method !== "GET";
+    let current = request;
+    let reauthenticated = false;
+    let unsure = false;
+
+    for (let attempt = 0; ; attempt++) {
+      if (unsure && options.verify) {
+        const verdict = await options.verify({ deadline });
+        if ("applied" in verdict) return verdict.applied;
+        current = verdict.retry;
+        unsure = false;
+      }
+      const remaining = deadline - this.clock.now();
+      const { permit, grant } = await session.begin({ rateClass, priority, maxWaitMs: remaining - MIN_ATTEMPT_MS });
+      if (!permit.admitted) throw refusal(permit);
+      if (permit.waitMs > 0) {
+        stats.acmeWaitMs += permit.waitMs;
+        await this.clock.sleep(permit.waitMs);
+      }
+      const timeoutMs = Math.max(MIN_ATTEMPT_MS, Math.min(this.options.attemptTimeoutMs, deadline - this.clock.now()));
+      const outcome = await this.attempt(current, grant, timeoutMs);
+      await session.report(this.report(outcome, rateClass, permit.probe, attempt > 0));
+
+      let retryAfterMs: number | null = null;
+      if (outcome.kind === "response") {
+        const { response } = outcome;
+        if (response.status === 401 && !reauthenticated && grant?.kind === "token") {
+          // The token was revoked or the signing key rotated: refresh once, retry once, at once.
+          reauthenticated = true;
+          await session.invalidateToken(grant.accessToken);
+          continue;
+        }
+        if (response.status !== 429 && response.status < 500) return response;
+        retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), this.clock.now());
+        if (response.status >= 500) unsure = isWrite;
+      } else if (outcome.kind === "token_failure") {
+        if (outcome.error.code !== "acme_unavailable" && outcome.error.code !== "acme_rate_limited") throw outcome.error;
+        retryAfterMs = parseRetryAfter(outcome.error.options.headers?.["Retry-After"], this.clock.now());
+      } else {
+        unsure = isWrite;
+      }
+
+      const giveUp = () => this.failure(outcome, retryAfterMs);
+      if (unsure && !options.verify) throw giveUp();
+      const decision = planRetry({
+        attempt,
+        retryAfterMs,
+        now: this.clock.now(),
+        deadline,
+        minAttemptMs: MIN_ATTEMPT_MS,
+        policy: this.policy,
+        random: this.clock.random,
+      });
+      if (!decision.retry) throw giveUp();
+      stats.acmeRetries += 1;
+      stats.acmeWaitMs += decision.delayMs;
+      await this.clock.sleep(decision.delayMs);
     }
-    return response;
   }
 
-  private async token(): Promise<string> {
-    const grant = await this.options.session.acquireToken();
-    if (grant.kind === "token") return grant.accessToken;
+  private report(outcome: Outcome, rateClass: AcmeRateClass, probe: boolean, retried: boolean): AttemptReport {
+    const report: AttemptReport = { rateClass, probe, health: "failure", retried };
+    if (outcome.kind === "token_failure") {
+      report.health = outcome.error.code === "acme_unavailable" ? "failure" : "success";
+      return report;
+    }
+    if (outcome.kind !== "response") return report;
+    const { status, headers } = outcome.response;
+    report.health = status >= 500 ? "failure" : "success";
+    const rate = parseRateLimitHeaders(headers);
+    if (rate) report.rate = rate;
+    if (status === 429) report.retryAfterMs = parseRetryAfter(headers.get("retry-after"), this.clock.now()) ?? 1000;
+    return report;
+  }
+
+  /** The problem a caller gets when no retry is left or allowed. */
+  private failure(outcome: Outcome, retryAfterMs: number | null): ApiError {
+    const retryAfter = { "Retry-After": seconds(retryAfterMs ?? 1000) };
+    if (outcome.kind === "token_failure") return outcome.error;
+    if (outcome.kind === "timeout") {
+      return new ApiError("acme_timeout", "Acme did not answer in time.", { headers: retryAfter });
+    }
+    if (outcome.kind === "response" && outcome.response.status === 429) {
+      return new ApiError("acme_rate_limited", "Acme's rate limit for this connection is reached.", {
+        headers: retryAfter,
+      });
+    }
+    return new ApiError("acme_unavailable", "Acme is unavailable.", { headers: retryAfter });
+  }
+
+  private async attempt(request: AcmeRequest, grant: TokenGrant | null, timeoutMs: number): Promise<Outcome> {
+    let token: string;
     try {
-      const { accessToken, expiresIn } = await this.fetchToken();
+      token = await this.token(grant, timeoutMs);
+    } catch (error) {
+      if (error instanceof ApiError) return { kind: "token_failure", error };
+      throw error;
+    }
+    const url = new URL(`${this.baseUrl}${request.path}`);
+    for (const [key, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, value);
+    }
+    const headers: Record<string, string> = { accept: "application/json", ...request.headers };
+    headers.authorization = `Bearer ${token}`;
+    if (this.options.requestId) headers["x-request-id"] = this.options.requestId;
+    if (request.body !== undefined) headers["content-type"] = "application/json";
+    return this.exchange(
+      new Request(url, {
+        method: request.method,
+        headers,
+        ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
+      }),
+      timeoutMs,
+    );
+  }
+
+  private async token(grant: TokenGrant | null, timeoutMs: number): Promise<string> {
+    if (grant?.kind === "token") return grant.accessToken;
+    if (!grant) throw new ApiError("internal_error", "No token grant for an admitted call.");
+    try {
+      const { accessToken, expiresIn } = await this.fetchToken(timeoutMs);
       await this.options.session.storeToken(grant.leaseId, accessToken, expiresIn);
       return accessToken;
     } catch (error) {
@@ -74,102 +261,87 @@ export class AcmeClient {
     }
   }
 
-  private async fetchToken(): Promise<{ accessToken: string; expiresIn: number }> {
+  private async fetchToken(timeoutMs: number): Promise<{ accessToken: string; expiresIn: number }> {
     const { connection, encryptionKey } = this.options;
     const secret = await openSecret(encryptionKey, connection.acmeClientSecretEnc, connection.id);
     const basic = btoa(`${encodeURIComponent(connection.acmeClientId)}:${encodeURIComponent(secret)}`);
-    const response = await this.exchange(
+    const outcome = await this.exchange(
       new Request(`${this.baseUrl}/oauth/token`, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${basic}` },
         body: "grant_type=client_credentials",
       }),
+      timeoutMs,
     );
-    const body = response.body as { access_token?: unknown; expires_in?: unknown } | null;
-    if (
-      response.status === 200 &&
-      typeof body?.access_token === "string" &&
-      typeof body.expires_in === "number"
-    ) {
-      return { accessToken: body.access_token, expiresIn: body.expires_in };
+    if (outcome.kind !== "response") {
+      throw new ApiError("acme_unavailable", "Acme's token endpoint could not be reached.", {
+        headers: { "Retry-After": "1" },
+      });
     }
-    if (response.status === 400 || response.status === 401) {
+    const { status, headers, body } = outcome.response;
+    const token = body as { access_token?: unknown; expires_in?: unknown } | null;
+    if (status === 200 && typeof token?.access_token === "string" && typeof token.expires_in === "number") {
+      return { accessToken: token.access_token, expiresIn: token.expires_in };
+    }
+    const retryAfter = { "Retry-After": headers.get("retry-after") ?? "1" };
+    if (status === 400 || status === 401) {
       throw new ApiError("acme_auth_failed", "Acme refused this connection's client credentials.");
     }
-    if (response.status === 429) {
+    if (status === 429) {
       throw new ApiError("acme_rate_limited", "Acme's token endpoint is rate limiting this connection.", {
-        headers: { "Retry-After": response.headers.get("retry-after") ?? "1" },
+        headers: retryAfter,
       });
     }
-    if (response.status >= 500) {
-      throw new ApiError("acme_unavailable", "Acme's token endpoint is unavailable.", {
-        headers: { "Retry-After": response.headers.get("retry-after") ?? "1" },
-      });
+    if (status >= 500) {
+      throw new ApiError("acme_unavailable", "Acme's token endpoint is unavailable.", { headers: retryAfter });
     }
-    throw new ApiError("acme_bad_response", `Acme's token endpoint answered ${response.status}.`);
+    throw new ApiError("acme_bad_response", `Acme's token endpoint answered ${status}.`);
   }
 
-  private attempt(request: AcmeRequest, token: string): Promise<AcmeResponse> {
-    const url = new URL(`${this.baseUrl}${request.path}`);
-    for (const [key, value] of Object.entries(request.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, value);
-    }
-    const headers: Record<string, string> = { accept: "application/json", ...request.headers };
-    headers.authorization = `Bearer ${token}`;
-    if (request.body !== undefined) headers["content-type"] = "application/json";
-    return this.exchange(
-      new Request(url, {
-        method: request.method,
-        headers,
-        ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
-      }),
-    );
-  }
-
-  /** One HTTP exchange with the per-attempt timeout; network failures and timeouts become problems. */
-  private async exchange(request: Request): Promise<AcmeResponse> {
-    const { attemptTimeoutMs, stats } = this.options;
-    stats.acmeAttempts += 1;
+  /** One HTTP exchange under a timeout; the answer, or why there is none. */
+  private async exchange(request: Request, timeoutMs: number): Promise<Outcome> {
+    this.options.stats.acmeAttempts += 1;
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    const timedOut = Symbol("timeout");
+    const timeout = new Promise<typeof timedOut>((resolve) => {
       timer = setTimeout(() => {
         controller.abort();
-        reject(new AttemptTimeout());
-      }, attemptTimeoutMs);
+        resolve(timedOut);
+      }, timeoutMs);
     });
     try {
       const response = await Promise.race([
         this.transport(new Request(request, { signal: controller.signal })),
         timeout,
       ]);
+      if (response === timedOut) return { kind: "timeout" };
       const text = await Promise.race([response.text(), timeout]);
+      if (text === timedOut) return { kind: "timeout" };
       let body: unknown = null;
       if (text.length > 0) {
         try {
           body = JSON.parse(text);
         } catch {
           if (response.status < 500) {
-            throw new ApiError(
-              "acme_bad_response",
-              `Acme answered ${response.status} with a body that is not JSON.`,
-            );
+            throw new ApiError("acme_bad_response", `Acme answered ${response.status} with a body that is not JSON.`);
           }
         }
       }
-      return { status: response.status, headers: response.headers, body };
+      return { kind: "response", response: { status: response.status, headers: response.headers, body } };
     } catch (error) {
       if (error instanceof ApiError) throw error;
-      if (error instanceof AttemptTimeout) {
-        throw new ApiError("acme_timeout", `Acme did not answer within ${attemptTimeoutMs} ms.`, {
-          headers: { "Retry-After": "1" },
-        });
-      }
-      throw new ApiError("acme_unavailable", "Acme could not be reached.", {
-        headers: { "Retry-After": "1" },
-      });
+      return { kind: "unreachable" };
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
   }
+}
+
+function refusal(permit: Extract<CallPermit, { admitted: false }>): ApiError {
+  const headers = { "Retry-After": seconds(permit.retryAfterMs) };
+  if (permit.reason === "circuit_open") {
+    return new ApiError("acme_unavailable", "Acme is failing for this connection; calls are paused.", { headers });
+  }
+  return new ApiError("acme_rate_limited", "Acme's rate limit for this connection is reached.", { headers });
 }

@@ -1,21 +1,38 @@
 import type { Context } from "hono";
-import type { IntegrationEnv } from "../context.ts";
+import type { IntegrationConfig } from "../config.ts";
+import type { IntegrationEnv, RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
+import type { Priority } from "../resilience/rate-budget.ts";
 import { AcmeClient } from "./acme-client.ts";
+import type { AcmeTransport } from "./transport.ts";
 
-/** The Acme client for a connection, within the current request (its transport, stats, config). */
-export function acmeClientFor(
-  c: Context<IntegrationEnv>,
-  connection: ConnectionRow = c.var.connection,
+/** The Acme client for one connection: its session, its transport, and the deadline of its kind of work. */
+export function createAcmeClient(
+  env: Env,
+  config: IntegrationConfig,
+  connection: ConnectionRow,
+  options: { inProcess: AcmeTransport; stats: RequestStats; priority: Priority; requestId?: string },
 ): AcmeClient {
-  const { config, stats } = c.var;
   return new AcmeClient({
     connection,
-    session: c.env.ACME_SESSION.get(c.env.ACME_SESSION.idFromName(connection.id)),
-    inProcess: c.var.acmeTransport,
+    session: env.ACME_SESSION.get(env.ACME_SESSION.idFromName(connection.id)),
+    inProcess: options.inProcess,
     defaultBaseUrl: config.acmeBaseUrl,
     encryptionKey: config.encryptionKey,
     attemptTimeoutMs: config.acmeAttemptTimeoutMs,
-    stats,
+    deadlineMs: options.priority === "interactive" ? config.requestDeadlineMs : config.backgroundDeadlineMs,
+    priority: options.priority,
+    stats: options.stats,
+    ...(options.requestId ? { requestId: options.requestId } : {}),
+  });
+}
+
+/** The Acme client for a connection within the current (interactive) request. */
+export function acmeClientFor(c: Context<IntegrationEnv>, connection: ConnectionRow = c.var.connection): AcmeClient {
+  return createAcmeClient(c.env, c.var.config, connection, {
+    inProcess: c.var.acmeTransport,
+    stats: c.var.stats,
+    priority: "interactive",
+    requestId: c.var.requestId,
   });
 }

@@ -1,6 +1,6 @@
 import { formatEtag, type IfMatch } from "../../lib/etag.ts";
-import type { AcmeClient, AcmeResponse } from "../acme-client/acme-client.ts";
-import { AcmeContactPageSchema, AcmeContactSchema, parseAcme } from "../acme-client/acme-contact.ts";
+import type { AcmeClient, AcmeRequest, AcmeResponse, Verify } from "../acme-client/acme-client.ts";
+import { type AcmeContact, AcmeContactPageSchema, AcmeContactSchema, parseAcme } from "../acme-client/acme-contact.ts";
 import { acmeProblem } from "../acme-client/acme-errors.ts";
 import type { ContactCache } from "../cache/contact-cache.ts";
 import type { RequestStats } from "../context.ts";
@@ -13,6 +13,9 @@ const LIST_PARAMS: Record<string, string> = {
   updated_since: "updatedSince",
   limit: "limit",
 };
+
+/** Problems that mean "Acme cannot answer now", where a cached copy beats an error. */
+const UPSTREAM_FAILURES = new Set(["acme_unavailable", "acme_timeout", "acme_rate_limited"]);
 
 function renameField(field: string): string {
   return LIST_PARAMS[field] ?? acmeFieldToApi(field);
@@ -41,12 +44,31 @@ function ifMatchHeader(ifMatch: IfMatch | null): Record<string, string> {
   return { "if-match": ifMatch.kind === "any" ? "*" : ifMatch.versions.map(formatEtag).join(", ") };
 }
 
-/** Contacts of one connection, through Acme, with single-contact reads cached in KV. */
+/** True when every field the write set already has that value at Acme. */
+function reflects(contact: AcmeContact, fields: Record<string, string | null>): boolean {
+  return Object.entries(fields).every(([field, value]) => (contact as Record<string, unknown>)[field] === value);
+}
+
+function synthesized(status: number, body: unknown): AcmeResponse {
+  return { status, headers: new Headers(), body };
+}
+
+export interface StaleRead {
+  contact: Contact;
+  ageSeconds: number;
+}
+
+/**
+ * Contacts of one connection, through Acme, with single-contact reads cached in KV. Writes are
+ * retried after an ambiguous failure only once Acme has been asked whether they happened, so a
+ * retry never creates a second contact or overwrites someone else's change.
+ */
 export class ContactService {
   constructor(
     private readonly acme: AcmeClient,
     private readonly cache: ContactCache,
     private readonly stats: RequestStats,
+    private readonly session: { recordStaleFallback(): Promise<void> | void },
   ) {}
 
   async list(query: { limit: number; cursor?: string; email?: string; updatedSince?: string }) {
@@ -64,70 +86,103 @@ export class ContactService {
       200,
     );
     const page = parseAcme(AcmeContactPageSchema, response.body);
-    return {
-      data: page.results.map((r) => fromAcme(r) as Contact),
-      nextCursor: page.paging?.next.after ?? null,
-    };
+    return { data: page.results.map((r) => fromAcme(r) as Contact), nextCursor: page.paging?.next.after ?? null };
   }
 
-  async get(id: string): Promise<Contact> {
+  /** Fresh cache, else Acme; while Acme fails, the last good copy (`STALE`) rather than an error. */
+  async get(id: string): Promise<{ contact: Contact; staleAgeSeconds?: number }> {
     const cached = await this.cache.get(id);
     if (cached?.fresh) {
       this.stats.cache = "HIT";
-      return cached.contact;
+      return { contact: cached.contact };
     }
-    this.stats.cache = "MISS";
-    const response = expectStatus(await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }), 200);
-    const contact = toContact(response.body);
-    await this.cache.put(contact);
-    return contact;
+    try {
+      const response = expectStatus(await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }), 200);
+      const contact = toContact(response.body);
+      this.stats.cache = "MISS";
+      await this.cache.put(contact);
+      return { contact };
+    } catch (error) {
+      if (!(cached && error instanceof ApiError && UPSTREAM_FAILURES.has(error.code))) throw error;
+      this.stats.cache = "STALE";
+      await this.session.recordStaleFallback();
+      return { contact: cached.contact, staleAgeSeconds: cached.ageSeconds };
+    }
   }
 
   async create(input: ContactInput): Promise<Contact> {
-    const response = expectStatus(
-      await this.acme.send({ method: "POST", path: "/v1/contacts", body: mapToAcme(input) }),
-      201,
-    );
-    return toContact(response.body);
+    const body = mapToAcme(input);
+    // A create that failed ambiguously may have landed: look the email up before trying again.
+    const verify: Verify = async ({ deadline }) => {
+      const found = await this.findByEmail(input.email, deadline);
+      return found ? { applied: synthesized(201, found) } : { retry: { method: "POST", path: "/v1/contacts", body } };
+    };
+    const response = await this.acme.send({ method: "POST", path: "/v1/contacts", body }, { verify });
+    return toContact(expectStatus(response, 201).body);
   }
 
   async replace(id: string, input: ContactInput, ifMatch: IfMatch | null): Promise<Contact> {
-    return this.write(id, () =>
-      this.acme.send({
-        method: "PUT",
-        path: `/v1/contacts/${id}`,
-        body: mapToAcme(input),
-        headers: ifMatchHeader(ifMatch),
-      }),
-    );
+    return this.write(id, { method: "PUT", path: `/v1/contacts/${id}`, body: mapToAcme(input) }, ifMatch, {
+      ...mapToAcme({ phone: null, company: null, title: null, notes: null }),
+      ...mapToAcme(input),
+    });
   }
 
   async patch(id: string, patch: ContactPatch, ifMatch: IfMatch | null): Promise<Contact> {
-    return this.write(id, () =>
-      this.acme.send({
-        method: "PATCH",
-        path: `/v1/contacts/${id}`,
-        body: mapToAcme(patch),
-        headers: ifMatchHeader(ifMatch),
-      }),
-    );
+    const body = mapToAcme(patch);
+    return this.write(id, { method: "PATCH", path: `/v1/contacts/${id}`, body }, ifMatch, body);
   }
 
   async remove(id: string, ifMatch: IfMatch | null): Promise<void> {
-    const headers = ifMatchHeader(ifMatch);
+    const request: AcmeRequest = { method: "DELETE", path: `/v1/contacts/${id}`, headers: ifMatchHeader(ifMatch) };
+    // Deleting is idempotent, but a retry after a delete that landed would answer 404: check first.
+    const verify: Verify = async ({ deadline }) => {
+      const current = await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }, { deadline });
+      return current.status === 404 ? { applied: synthesized(204, null) } : { retry: request };
+    };
     try {
-      expectStatus(await this.acme.send({ method: "DELETE", path: `/v1/contacts/${id}`, headers }), 204);
+      expectStatus(await this.acme.send(request, { verify }), 204);
     } finally {
       await this.cache.invalidate(id);
     }
   }
 
-  /** Writes drop the cached copy whatever the outcome: a failed write may still have landed. */
-  private async write(id: string, send: () => Promise<AcmeResponse>): Promise<Contact> {
+  /**
+   * PUT and PATCH. After an ambiguous failure the contact is read: if it already shows the
+   * change, that is the answer; if not, the retry carries If-Match (the caller's, or the version
+   * just read) so it cannot overwrite a change made in between.
+   */
+  private async write(
+    id: string,
+    request: AcmeRequest,
+    ifMatch: IfMatch | null,
+    expected: Record<string, string | null>,
+  ): Promise<Contact> {
+    const headers = ifMatchHeader(ifMatch);
+    const verify: Verify = async ({ deadline }) => {
+      const current = await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }, { deadline });
+      if (current.status !== 200) return { applied: current };
+      const contact = parseAcme(AcmeContactSchema, current.body);
+      if (reflects(contact, expected)) return { applied: synthesized(200, contact) };
+      return {
+        retry: { ...request, headers: ifMatch ? headers : { "if-match": formatEtag(contact.acme_version) } },
+      };
+    };
     try {
-      return toContact(expectStatus(await send(), 200).body);
+      const response = await this.acme.send({ ...request, headers }, { verify });
+      return toContact(expectStatus(response, 200).body);
     } finally {
+      // Whatever happened, the cached copy may be out of date now.
       await this.cache.invalidate(id);
     }
+  }
+
+  private async findByEmail(email: string, deadline: number): Promise<AcmeContact | null> {
+    const response = await this.acme.send(
+      { method: "GET", path: "/v1/contacts", query: { email, limit: "1" } },
+      { deadline },
+    );
+    if (response.status !== 200) return null;
+    return parseAcme(AcmeContactPageSchema, response.body).results[0] ?? null;
   }
 }

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { sha256Hex } from "../../lib/crypto.ts";
 import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
-import { AcmeClient } from "../acme-client/acme-client.ts";
+import { acmeClientFor } from "../acme-client/for-request.ts";
 import { ContactCache } from "../cache/contact-cache.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "../errors.ts";
@@ -50,19 +50,11 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 function contacts(c: Context<IntegrationEnv>): ContactService {
   const { config, connection, stats } = c.var;
-  const client = new AcmeClient({
-    connection,
-    session: c.env.ACME_SESSION.get(c.env.ACME_SESSION.idFromName(connection.id)),
-    inProcess: c.var.acmeTransport,
-    defaultBaseUrl: config.acmeBaseUrl,
-    encryptionKey: config.encryptionKey,
-    attemptTimeoutMs: config.acmeAttemptTimeoutMs,
-    stats,
-  });
   return new ContactService(
-    client,
+    acmeClientFor(c),
     new ContactCache(c.env.CACHE, connection.id, config.cacheTtlSeconds),
     stats,
+    c.env.ACME_SESSION.get(c.env.ACME_SESSION.idFromName(connection.id)),
   );
 }
 
@@ -213,7 +205,11 @@ export const contactRouter = createRouter()
           ...contactResponse("The contact"),
           headers: {
             ...etag,
-            "X-Cache": { schema: { type: "string" as const, enum: ["HIT", "MISS", "STALE"] } },
+            "X-Cache": {
+              schema: { type: "string" as const, enum: ["HIT", "MISS", "STALE"] },
+              description: "STALE: Acme is failing and this is the last good copy",
+            },
+            Age: { schema: { type: "integer" as const }, description: "With STALE: the copy's age in seconds" },
           },
         },
         ...common,
@@ -221,8 +217,10 @@ export const contactRouter = createRouter()
       },
     }),
     async (c) => {
-      const contact = await contacts(c).get(c.req.valid("param").id);
+      const { contact, staleAgeSeconds } = await contacts(c).get(c.req.valid("param").id);
       c.header("X-Cache", c.var.stats.cache ?? "MISS");
+      // A stale copy (Acme failing) says how old it is, as RFC 9111's Age does.
+      if (staleAgeSeconds !== undefined) c.header("Age", String(staleAgeSeconds));
       return c.json(withEtag(c, contact), 200);
     },
   )

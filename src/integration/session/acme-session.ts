@@ -1,11 +1,19 @@
 import { DurableObject } from "cloudflare:workers";
+import { loadIntegrationConfig } from "../config.ts";
+import type { Priority } from "../resilience/rate-budget.ts";
+import {
+  type AcmeRateClass,
+  type AttemptReport,
+  type CallPermit,
+  SessionState,
+} from "../resilience/session-state.ts";
 import { isUsable, LEASE_MS, type Lease, leaseActive, type StoredToken } from "./token-lease.ts";
 
 export type TokenGrant =
   | { kind: "token"; accessToken: string; expiresAt: number }
   | { kind: "lease"; leaseId: string };
 
-interface StoredTokenRecord extends StoredToken {
+export interface StoredTokenRecord extends StoredToken {
   lifetimeMs: number;
 }
 
@@ -13,12 +21,53 @@ const TOKEN_KEY = "token";
 
 /**
  * The integration's state for one connection (one instance per connection id): the Acme access
- * token, refreshed by a single caller at a time (single flight). The Worker that holds the lease
- * fetches the token over the connection's transport and hands it back; everyone else waits here.
+ * token, refreshed by one caller at a time (single flight), and the throttle budgets, circuit
+ * breaker and counters that decide whether and when a call may go to Acme. Calls for one
+ * connection meet here from every Worker, so the decisions hold across the fleet.
  */
 export class AcmeSession extends DurableObject<Env> {
   private lease: Lease | null = null;
   private waiters: Array<() => void> = [];
+  private readonly state: SessionState;
+  private readonly startedAt = Date.now();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.state = new SessionState(loadIntegrationConfig(env).breaker);
+  }
+
+  /**
+   * Admission for one attempt: refused at once (circuit open, or no rate slot within
+   * `maxWaitMs`), or admitted after `waitMs` with a token or the lease to fetch one.
+   */
+  async begin(input: {
+    rateClass: AcmeRateClass;
+    priority: Priority;
+    maxWaitMs: number;
+  }): Promise<{ permit: CallPermit; grant: TokenGrant | null }> {
+    const permit = this.state.admit(Date.now(), input.rateClass, input.priority, input.maxWaitMs);
+    if (!permit.admitted) return { permit, grant: null };
+    return { permit, grant: await this.acquireToken() };
+  }
+
+  /** What an attempt learned: Acme's health and its rate-limit headers. */
+  report(report: AttemptReport): void {
+    this.state.report(Date.now(), report);
+  }
+
+  recordStaleFallback(): void {
+    this.state.recordStaleFallback();
+  }
+
+  /** Circuit, budgets, token expiry (never the token) and counters since this session started. */
+  status() {
+    const token = this.ctx.storage.kv.get<StoredTokenRecord>(TOKEN_KEY);
+    return {
+      ...this.state.snapshot(Date.now()),
+      token: token ? { expiresAt: new Date(token.expiresAt).toISOString() } : null,
+      since: new Date(this.startedAt).toISOString(),
+    };
+  }
 
   /** A usable token, or the lease to fetch one. Callers waiting on another's lease park here. */
   async acquireToken(now: number = Date.now()): Promise<TokenGrant> {
@@ -38,11 +87,7 @@ export class AcmeSession extends DurableObject<Env> {
 
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number, now: number = Date.now()): void {
     const lifetimeMs = expiresInSeconds * 1000;
-    this.ctx.storage.kv.put<StoredTokenRecord>(TOKEN_KEY, {
-      accessToken,
-      expiresAt: now + lifetimeMs,
-      lifetimeMs,
-    });
+    this.ctx.storage.kv.put<StoredTokenRecord>(TOKEN_KEY, { accessToken, expiresAt: now + lifetimeMs, lifetimeMs });
     this.releaseLease(leaseId);
   }
 
@@ -59,11 +104,6 @@ export class AcmeSession extends DurableObject<Env> {
   invalidateToken(accessToken: string): void {
     const token = this.ctx.storage.kv.get<StoredTokenRecord>(TOKEN_KEY);
     if (token?.accessToken === accessToken) this.ctx.storage.kv.delete(TOKEN_KEY);
-  }
-
-  /** When the current token expires (never the token itself), for status pages. */
-  tokenExpiresAt(): number | null {
-    return this.ctx.storage.kv.get<StoredTokenRecord>(TOKEN_KEY)?.expiresAt ?? null;
   }
 
   private waitForLease(ms: number): Promise<void> {

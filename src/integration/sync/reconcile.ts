@@ -1,9 +1,9 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { errorFields, log } from "../../lib/logger.ts";
-import { AcmeClient } from "../acme-client/acme-client.ts";
 import { AcmeContactPageSchema, parseAcme } from "../acme-client/acme-contact.ts";
 import { acmeProblem } from "../acme-client/acme-errors.ts";
+import { createAcmeClient } from "../acme-client/for-request.ts";
 import type { AcmeTransport } from "../acme-client/transport.ts";
 import { type IntegrationConfig, loadIntegrationConfig } from "../config.ts";
 import { fromAcme } from "../contacts/mapping.ts";
@@ -34,16 +34,10 @@ export async function reconcileConnection(
   inProcess: AcmeTransport,
   now = new Date(),
 ): Promise<ReconcileResult> {
-  const stats: RequestStats = { acmeAttempts: 0, acmeWaitMs: 0 };
-  const client = new AcmeClient({
-    connection,
-    session: env.ACME_SESSION.get(env.ACME_SESSION.idFromName(connection.id)),
-    inProcess,
-    defaultBaseUrl: config.acmeBaseUrl,
-    encryptionKey: config.encryptionKey,
-    attemptTimeoutMs: config.acmeAttemptTimeoutMs,
-    stats,
-  });
+  const stats: RequestStats = { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 };
+  // Background priority: its own, longer deadline, and never more than its share of Acme's
+  // rate limit, so interactive calls keep room.
+  const client = createAcmeClient(env, config, connection, { inProcess, stats, priority: "background" });
   const db = drizzle(env.DB);
   const since = connection.reconciledThrough
     ? new Date(Date.parse(connection.reconciledThrough) - OVERLAP_MS).toISOString()
@@ -52,6 +46,7 @@ export async function reconcileConnection(
   let scanned = 0;
   let repaired = 0;
   do {
+    // Each page gets the background deadline afresh: a large backfill is many calls, not one.
     const response = await client.send({
       method: "GET",
       path: "/v1/contacts",

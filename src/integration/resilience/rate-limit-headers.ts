@@ -1,0 +1,33 @@
+import type { RateObservation } from "./rate-budget.ts";
+
+function params(value: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of value.split(";").slice(1)) {
+    const [key, raw] = part.split("=");
+    if (key && raw !== undefined) out.set(key.trim(), raw.trim());
+  }
+  return out;
+}
+
+function integer(value: string | undefined): number | null {
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : null;
+}
+
+/**
+ * Reads `RateLimit-Policy: "read";q=100;w=10` and `RateLimit: "read";r=42;t=7`
+ * (draft-ietf-httpapi-ratelimit-headers); null unless both are present and well formed.
+ */
+export function parseRateLimitHeaders(headers: Headers): RateObservation | null {
+  const policy = headers.get("ratelimit-policy");
+  const current = headers.get("ratelimit");
+  if (!policy || !current) return null;
+  const p = params(policy.split(",")[0] ?? "");
+  const c = params(current.split(",")[0] ?? "");
+  const limit = integer(p.get("q"));
+  const windowSeconds = integer(p.get("w"));
+  const remaining = integer(c.get("r"));
+  const resetSeconds = integer(c.get("t"));
+  if (limit === null || windowSeconds === null || remaining === null || resetSeconds === null) return null;
+  if (limit < 1 || windowSeconds < 1 || remaining > limit) return null;
+  return { limit, windowSeconds, remaining, resetSeconds };
+}

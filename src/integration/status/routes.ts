@@ -1,0 +1,54 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "../context.ts";
+import { ProblemSchema } from "../contacts/schemas.ts";
+
+const BudgetSchema = z.object({
+  limit: z.number().int().nullable().openapi({ description: "Acme's quota per window, as learned from its headers" }),
+  windowSeconds: z.number().int().nullable(),
+  remaining: z.number().int().nullable(),
+  scheduledNextWindow: z.number().int(),
+  resetInMs: z.number().int(),
+});
+
+const StatusSchema = z
+  .object({
+    connectionId: z.string(),
+    circuit: z.object({
+      state: z.enum(["closed", "open", "half_open"]),
+      recentFailures: z.number().int(),
+      retryAfterMs: z.number().int(),
+    }),
+    budgets: z.object({ read: BudgetSchema, write: BudgetSchema, delete: BudgetSchema }),
+    token: z.object({ expiresAt: z.string() }).nullable(),
+    counters: z.object({
+      calls: z.number().int(),
+      retries: z.number().int(),
+      acme429s: z.number().int(),
+      throttledWaits: z.number().int(),
+      throttledRefusals: z.number().int(),
+      circuitRefusals: z.number().int(),
+      staleFallbacks: z.number().int(),
+    }),
+    since: z.string().openapi({ description: "Counters count from this instant" }),
+  })
+  .openapi("ConnectionStatus");
+
+export const statusRouter = createRouter().openapi(
+  createRoute({
+    method: "get",
+    path: "/status",
+    tags: ["Status"],
+    summary: "How the connection's calls to Acme are doing",
+    description: "Circuit state, throttle budgets per rate class, token expiry (never the token) and counters.",
+    security: [{ ApiKey: [] }],
+    responses: {
+      200: { description: "Status", content: { "application/json": { schema: StatusSchema } } },
+      401: { description: "Missing or invalid API key", content: { "application/problem+json": { schema: ProblemSchema } } },
+    },
+  }),
+  async (c) => {
+    const connectionId = c.var.connection.id;
+    const status = await c.env.ACME_SESSION.get(c.env.ACME_SESSION.idFromName(connectionId)).status();
+    return c.json({ connectionId, ...status }, 200);
+  },
+);
