@@ -24,6 +24,24 @@ interface ActiveProfile {
 // seeded sequence exactly; across many isolates each runs its own copy of the sequence.
 let active: ActiveProfile | null = null;
 
+/** Requests this isolate's fault layer saw, and faults it injected, since the profile last changed. */
+export interface FaultTraffic {
+  requests: number;
+  injected: number;
+  since: string;
+}
+
+let traffic: FaultTraffic = { requests: 0, injected: 0, since: new Date().toISOString() };
+
+export function countTraffic(injected: boolean): void {
+  traffic.requests += 1;
+  if (injected) traffic.injected += 1;
+}
+
+export function faultTraffic(): FaultTraffic {
+  return { ...traffic };
+}
+
 function activate(json: string, now: number): ActiveProfile {
   if (active && active.json === json) {
     active.loadedAt = now;
@@ -31,6 +49,7 @@ function activate(json: string, now: number): ActiveProfile {
   }
   const profile = FaultProfileSchema.parse(JSON.parse(json));
   active = { json, profile, random: seededRandom(profile.seed), sequence: 0, loadedAt: now };
+  traffic = { requests: 0, injected: 0, since: new Date(now).toISOString() };
   return active;
 }
 

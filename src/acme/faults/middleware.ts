@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AcmeEnv } from "../context.ts";
 import { AcmeError, type AcmeErrorCode } from "../errors.ts";
 import { chooseFault, type Fault, parseFaultHeader } from "./fault-profile.ts";
-import { nextFaultDraw } from "./fault-store.ts";
+import { countTraffic, nextFaultDraw } from "./fault-store.ts";
 
 const STATUS_CODES: Record<number, AcmeErrorCode> = {
   500: "internal_error",
@@ -48,6 +48,7 @@ export function injectFaults(): MiddlewareHandler<AcmeEnv> {
       const draw = await nextFaultDraw(c.env.ACME_DB);
       fault = chooseFault(draw.profile, c.req.method, draw.sequence, draw.random);
     }
+    countTraffic(fault !== null);
     if (!fault) return next();
     c.header("X-Acme-Fault-Injected", fault.kind === "status" ? `status=${fault.status}` : fault.kind);
     if (fault.delayMs > 0) await sleep(fault.delayMs);

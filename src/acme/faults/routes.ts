@@ -1,9 +1,9 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdminToken } from "../auth/bearer.ts";
 import { createAcmeRouter } from "../context.ts";
 import { AcmeErrorSchema } from "../openapi-schemas.ts";
 import { FaultProfileSchema } from "./fault-profile.ts";
-import { readFaultProfile, writeFaultProfile } from "./fault-store.ts";
+import { faultTraffic, readFaultProfile, writeFaultProfile } from "./fault-store.ts";
 
 const adminSecurity = [{ AdminToken: [] }];
 const errors = {
@@ -16,6 +16,7 @@ const errors = {
 
 export const faultRouter = createAcmeRouter();
 faultRouter.use("/admin/faults", requireAdminToken());
+faultRouter.use("/admin/faults/*", requireAdminToken());
 
 faultRouter
   .openapi(
@@ -55,4 +56,26 @@ faultRouter
       c.header("X-Acme-Faults-Active", String(c.var.config.faultsEnabled));
       return c.json(profile, 200);
     },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/admin/faults/traffic",
+      tags: ["Admin"],
+      summary: "Requests that reached Acme's fault layer, and faults injected, since the profile changed",
+      description: "Counted per isolate (one wrangler dev process counts everything), for tests and benchmarks.",
+      security: adminSecurity,
+      responses: {
+        200: {
+          description: "Counts",
+          content: {
+            "application/json": {
+              schema: z.object({ requests: z.number().int(), injected: z.number().int(), since: z.string() }),
+            },
+          },
+        },
+        401: errors[401],
+      },
+    }),
+    (c) => c.json(faultTraffic(), 200),
   );

@@ -1,8 +1,13 @@
 // Per-connection circuit breaker. Plain class: time comes in as arguments.
 
 export interface BreakerSettings {
-  /** Failures within `windowMs` that open the circuit. */
+  /**
+   * The circuit opens when, within `windowMs`, at least this many calls failed and they are at
+   * least `failureRatio` of all calls: a steady trickle of errors among many successes does not
+   * open it, an outage does.
+   */
   failureThreshold: number;
+  failureRatio: number;
   windowMs: number;
   /** First open period; doubles on each failed probe, up to `maxOpenMs`. */
   openMs: number;
@@ -15,6 +20,7 @@ export interface BreakerSettings {
 
 export const DEFAULT_BREAKER: BreakerSettings = {
   failureThreshold: 5,
+  failureRatio: 0.5,
   windowMs: 30_000,
   openMs: 5_000,
   maxOpenMs: 60_000,
@@ -29,6 +35,7 @@ export type BreakerAdmission = { allowed: true; probe: boolean } | { allowed: fa
 export class CircuitBreaker {
   private state: BreakerState = "closed";
   private failures: number[] = [];
+  private successes: number[] = [];
   private openUntil = 0;
   private reopenCount = 0;
   private probes: number[] = [];
@@ -63,7 +70,10 @@ export class CircuitBreaker {
         this.state = "closed";
         this.reopenCount = 0;
         this.failures = [];
+        this.successes = [];
       }
+      this.successes = this.recent(this.successes, now);
+      this.successes.push(now);
       return;
     }
     if (this.state === "half_open" || (probe && this.state !== "closed")) {
@@ -71,16 +81,24 @@ export class CircuitBreaker {
       return;
     }
     if (this.state === "open") return;
-    this.failures = this.failures.filter((t) => now - t < this.settings.windowMs);
+    this.failures = this.recent(this.failures, now);
     this.failures.push(now);
-    if (this.failures.length >= this.settings.failureThreshold) this.open(now);
+    this.successes = this.recent(this.successes, now);
+    const failed = this.failures.length;
+    if (failed >= this.settings.failureThreshold && failed / (failed + this.successes.length) >= this.settings.failureRatio) {
+      this.open(now);
+    }
+  }
+
+  private recent(times: number[], now: number): number[] {
+    return times.filter((t) => now - t < this.settings.windowMs);
   }
 
   snapshot(now: number): { state: BreakerState; recentFailures: number; retryAfterMs: number } {
     const open = this.state === "open" && now < this.openUntil;
     return {
       state: this.state === "open" && !open ? "half_open" : this.state,
-      recentFailures: this.failures.filter((t) => now - t < this.settings.windowMs).length,
+      recentFailures: this.recent(this.failures, now).length,
       retryAfterMs: open ? this.openUntil - now : 0,
     };
   }
@@ -91,6 +109,7 @@ export class CircuitBreaker {
     this.openUntil = now + period;
     this.reopenCount += 1;
     this.failures = [];
+    this.successes = [];
     this.probes = [];
   }
 }

@@ -3,6 +3,7 @@ import { CircuitBreaker } from "../../../src/integration/resilience/circuit-brea
 
 const settings = {
   failureThreshold: 3,
+  failureRatio: 0.5,
   windowMs: 10_000,
   openMs: 1000,
   maxOpenMs: 4000,
@@ -24,6 +25,16 @@ describe("circuit breaker", () => {
     expect(breaker.snapshot(200).state).toBe("closed");
     failTimes(breaker, [10_500]); // the failure at 0 has left the window
     expect(breaker.snapshot(10_600).state).toBe("closed");
+  });
+
+  it("stays closed when failures are a minority of recent calls", () => {
+    const breaker = new CircuitBreaker(settings);
+    for (let t = 0; t < 40; t++) {
+      breaker.admit(t * 100);
+      breaker.record(t * 100, t % 3 !== 0, false); // one call in three fails
+    }
+    expect(breaker.snapshot(4000).state).toBe("closed");
+    expect(breaker.snapshot(4000).recentFailures).toBeGreaterThanOrEqual(3);
   });
 
   it("opens after repeated failures and refuses with the time left", () => {
