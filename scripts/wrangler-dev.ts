@@ -30,6 +30,8 @@ export interface DevServerOptions {
   vars?: Record<string, string>;
   /** Print wrangler's output (npm start) or keep it for diagnostics only (tests). */
   inheritOutput?: boolean;
+  /** Expose /__scheduled to run the cron handler on demand (tests, benchmarks). */
+  testScheduled?: boolean;
 }
 
 export interface DevServer {
@@ -72,6 +74,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     String(inspectorPort),
     "--show-interactive-dev-session=false",
     ...(options.persistTo ? ["--persist-to", options.persistTo] : []),
+    ...(options.testScheduled ? ["--test-scheduled"] : []),
     ...Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
   // Its own process group, so stopping it also stops workerd underneath.

@@ -22,7 +22,12 @@ const IntegrationEnvSchema = z.object({
     .or(z.literal("").transform(() => undefined)),
   REQUEST_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
   BACKGROUND_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
-  BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(DEFAULT_BREAKER.failureThreshold),
+  BREAKER_FAILURE_THRESHOLD: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(DEFAULT_BREAKER.failureThreshold),
   BREAKER_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_BREAKER.windowMs),
   BREAKER_OPEN_MS: z.coerce.number().int().min(10).max(3_600_000).default(DEFAULT_BREAKER.openMs),
 });

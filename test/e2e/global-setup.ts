@@ -21,7 +21,12 @@ export default async function setup(project: TestProject) {
     applyLocalMigrations(persistTo);
     const port = await freePort();
     const secrets = await generateSecrets();
-    const server = await startDevServer({ port, persistTo, vars: { ...localSettings(port), ...secrets } });
+    const server = await startDevServer({
+      port,
+      persistTo,
+      testScheduled: true,
+      vars: { ...localSettings(port), ...secrets, CACHE_TTL_SECONDS: "1", BREAKER_OPEN_MS: "500" },
+    });
     project.provide("baseUrl", server.url);
     project.provide("adminToken", secrets.ACME_ADMIN_TOKEN ?? "");
     project.provide("integrationAdminToken", secrets.ADMIN_TOKEN ?? "");

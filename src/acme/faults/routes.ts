@@ -63,7 +63,8 @@ faultRouter
       path: "/admin/faults/traffic",
       tags: ["Admin"],
       summary: "Requests that reached Acme's fault layer, and faults injected, since the profile changed",
-      description: "Counted per isolate (one wrangler dev process counts everything), for tests and benchmarks.",
+      description:
+        "Counted per isolate (one wrangler dev process counts everything), for tests and benchmarks.",
       security: adminSecurity,
       responses: {
         200: {

@@ -115,7 +115,10 @@ export class AcmeClient {
   private readonly policy: RetryPolicy;
 
   constructor(private readonly options: AcmeClientOptions) {
-    const resolved = transportFor(options.connection.acmeBaseUrl ?? options.defaultBaseUrl, options.inProcess);
+    const resolved = transportFor(
+      options.connection.acmeBaseUrl ?? options.defaultBaseUrl,
+      options.inProcess,
+    );
     this.baseUrl = resolved.baseUrl;
     this.transport = resolved.transport;
     this.clock = options.clock ?? SYSTEM_CLOCK;
@@ -145,13 +148,20 @@ export class AcmeClient {
         unsure = false;
       }
       const remaining = deadline - this.clock.now();
-      const { permit, grant } = await session.begin({ rateClass, priority, maxWaitMs: remaining - MIN_ATTEMPT_MS });
+      const { permit, grant } = await session.begin({
+        rateClass,
+        priority,
+        maxWaitMs: remaining - MIN_ATTEMPT_MS,
+      });
       if (!permit.admitted) throw refusal(permit);
       if (permit.waitMs > 0) {
         stats.acmeWaitMs += permit.waitMs;
         await this.clock.sleep(permit.waitMs);
       }
-      const timeoutMs = Math.max(MIN_ATTEMPT_MS, Math.min(this.options.attemptTimeoutMs, deadline - this.clock.now()));
+      const timeoutMs = Math.max(
+        MIN_ATTEMPT_MS,
+        Math.min(this.options.attemptTimeoutMs, deadline - this.clock.now()),
+      );
       const outcome = await this.attempt(current, grant, timeoutMs);
       await session.report(this.report(outcome, rateClass, permit.probe, attempt > 0));
 
@@ -168,7 +178,8 @@ export class AcmeClient {
         retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), this.clock.now());
         if (response.status >= 500) unsure = isWrite;
       } else if (outcome.kind === "token_failure") {
-        if (outcome.error.code !== "acme_unavailable" && outcome.error.code !== "acme_rate_limited") throw outcome.error;
+        if (outcome.error.code !== "acme_unavailable" && outcome.error.code !== "acme_rate_limited")
+          throw outcome.error;
         retryAfterMs = parseRetryAfter(outcome.error.options.headers?.["Retry-After"], this.clock.now());
       } else {
         unsure = isWrite;
@@ -192,7 +203,12 @@ export class AcmeClient {
     }
   }
 
-  private report(outcome: Outcome, rateClass: AcmeRateClass, probe: boolean, retried: boolean): AttemptReport {
+  private report(
+    outcome: Outcome,
+    rateClass: AcmeRateClass,
+    probe: boolean,
+    retried: boolean,
+  ): AttemptReport {
     const report: AttemptReport = { rateClass, probe, health: "failure", retried };
     if (outcome.kind === "token_failure") {
       report.health = outcome.error.code === "acme_unavailable" ? "failure" : "success";
@@ -203,7 +219,8 @@ export class AcmeClient {
     report.health = status >= 500 ? "failure" : "success";
     const rate = parseRateLimitHeaders(headers);
     if (rate) report.rate = rate;
-    if (status === 429) report.retryAfterMs = parseRetryAfter(headers.get("retry-after"), this.clock.now()) ?? 1000;
+    if (status === 429)
+      report.retryAfterMs = parseRetryAfter(headers.get("retry-after"), this.clock.now()) ?? 1000;
     return report;
   }
 
@@ -293,7 +310,9 @@ export class AcmeClient {
       });
     }
     if (status >= 500) {
-      throw new ApiError("acme_unavailable", "Acme's token endpoint is unavailable.", { headers: retryAfter });
+      throw new ApiError("acme_unavailable", "Acme's token endpoint is unavailable.", {
+        headers: retryAfter,
+      });
     }
     throw new ApiError("acme_bad_response", `Acme's token endpoint answered ${status}.`);
   }
@@ -324,7 +343,10 @@ export class AcmeClient {
           body = JSON.parse(text);
         } catch {
           if (response.status < 500) {
-            throw new ApiError("acme_bad_response", `Acme answered ${response.status} with a body that is not JSON.`);
+            throw new ApiError(
+              "acme_bad_response",
+              `Acme answered ${response.status} with a body that is not JSON.`,
+            );
           }
         }
       }
@@ -341,7 +363,9 @@ export class AcmeClient {
 function refusal(permit: Extract<CallPermit, { admitted: false }>): ApiError {
   const headers = { "Retry-After": seconds(permit.retryAfterMs) };
   if (permit.reason === "circuit_open") {
-    return new ApiError("acme_unavailable", "Acme is failing for this connection; calls are paused.", { headers });
+    return new ApiError("acme_unavailable", "Acme is failing for this connection; calls are paused.", {
+      headers,
+    });
   }
   return new ApiError("acme_rate_limited", "Acme's rate limit for this connection is reached.", { headers });
 }

@@ -28,7 +28,10 @@ export function createAcmeClient(
 }
 
 /** The Acme client for a connection within the current (interactive) request. */
-export function acmeClientFor(c: Context<IntegrationEnv>, connection: ConnectionRow = c.var.connection): AcmeClient {
+export function acmeClientFor(
+  c: Context<IntegrationEnv>,
+  connection: ConnectionRow = c.var.connection,
+): AcmeClient {
   return createAcmeClient(c.env, c.var.config, connection, {
     inProcess: c.var.acmeTransport,
     stats: c.var.stats,

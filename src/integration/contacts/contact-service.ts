@@ -1,6 +1,11 @@
 import { formatEtag, type IfMatch } from "../../lib/etag.ts";
 import type { AcmeClient, AcmeRequest, AcmeResponse, Verify } from "../acme-client/acme-client.ts";
-import { type AcmeContact, AcmeContactPageSchema, AcmeContactSchema, parseAcme } from "../acme-client/acme-contact.ts";
+import {
+  type AcmeContact,
+  AcmeContactPageSchema,
+  AcmeContactSchema,
+  parseAcme,
+} from "../acme-client/acme-contact.ts";
 import { acmeProblem } from "../acme-client/acme-errors.ts";
 import type { ContactCache } from "../cache/contact-cache.ts";
 import type { RequestStats } from "../context.ts";
@@ -46,7 +51,9 @@ function ifMatchHeader(ifMatch: IfMatch | null): Record<string, string> {
 
 /** True when every field the write set already has that value at Acme. */
 function reflects(contact: AcmeContact, fields: Record<string, string | null>): boolean {
-  return Object.entries(fields).every(([field, value]) => (contact as Record<string, unknown>)[field] === value);
+  return Object.entries(fields).every(
+    ([field, value]) => (contact as Record<string, unknown>)[field] === value,
+  );
 }
 
 function synthesized(status: number, body: unknown): AcmeResponse {
@@ -86,7 +93,10 @@ export class ContactService {
       200,
     );
     const page = parseAcme(AcmeContactPageSchema, response.body);
-    return { data: page.results.map((r) => fromAcme(r) as Contact), nextCursor: page.paging?.next.after ?? null };
+    return {
+      data: page.results.map((r) => fromAcme(r) as Contact),
+      nextCursor: page.paging?.next.after ?? null,
+    };
   }
 
   /** Fresh cache, else Acme; while Acme fails, the last good copy (`STALE`) rather than an error. */
@@ -115,7 +125,9 @@ export class ContactService {
     // A create that failed ambiguously may have landed: look the email up before trying again.
     const verify: Verify = async ({ deadline }) => {
       const found = await this.findByEmail(input.email, deadline);
-      return found ? { applied: synthesized(201, found) } : { retry: { method: "POST", path: "/v1/contacts", body } };
+      return found
+        ? { applied: synthesized(201, found) }
+        : { retry: { method: "POST", path: "/v1/contacts", body } };
     };
     const response = await this.acme.send({ method: "POST", path: "/v1/contacts", body }, { verify });
     return toContact(expectStatus(response, 201).body);
@@ -134,7 +146,11 @@ export class ContactService {
   }
 
   async remove(id: string, ifMatch: IfMatch | null): Promise<void> {
-    const request: AcmeRequest = { method: "DELETE", path: `/v1/contacts/${id}`, headers: ifMatchHeader(ifMatch) };
+    const request: AcmeRequest = {
+      method: "DELETE",
+      path: `/v1/contacts/${id}`,
+      headers: ifMatchHeader(ifMatch),
+    };
     // Deleting is idempotent, but a retry after a delete that landed would answer 404: check first.
     const verify: Verify = async ({ deadline }) => {
       const current = await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }, { deadline });

@@ -209,7 +209,10 @@ export const contactRouter = createRouter()
               schema: { type: "string" as const, enum: ["HIT", "MISS", "STALE"] },
               description: "STALE: Acme is failing and this is the last good copy",
             },
-            Age: { schema: { type: "integer" as const }, description: "With STALE: the copy's age in seconds" },
+            Age: {
+              schema: { type: "integer" as const },
+              description: "With STALE: the copy's age in seconds",
+            },
           },
         },
         ...common,

@@ -85,7 +85,10 @@ export class CircuitBreaker {
     this.failures.push(now);
     this.successes = this.recent(this.successes, now);
     const failed = this.failures.length;
-    if (failed >= this.settings.failureThreshold && failed / (failed + this.successes.length) >= this.settings.failureRatio) {
+    if (
+      failed >= this.settings.failureThreshold &&
+      failed / (failed + this.successes.length) >= this.settings.failureRatio
+    ) {
       this.open(now);
     }
   }

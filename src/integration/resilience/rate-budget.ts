@@ -91,11 +91,14 @@ export class RateBudget {
     this.taken[0] = Math.max(this.taken[0], usedAtAcme);
   }
 
-  /** Acme said 429 anyway: the window is full, and nothing goes before its Retry-After. */
+  /**
+   * Acme said 429 anyway: nothing goes before its Retry-After. Acme's word on when to come back
+   * is taken as it is, rather than assuming the whole window is spent: a 429 may be a burst limit
+   * that clears sooner than the quota window.
+   */
   observeRejection(now: number, retryAfterMs: number): void {
     this.advance(now);
     this.blockedUntil = Math.max(this.blockedUntil, now + retryAfterMs);
-    if (this.limit !== null) this.taken[0] = this.limit;
   }
 
   /** What is known and what is left now, for the status page. */

@@ -87,7 +87,11 @@ export class AcmeSession extends DurableObject<Env> {
 
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number, now: number = Date.now()): void {
     const lifetimeMs = expiresInSeconds * 1000;
-    this.ctx.storage.kv.put<StoredTokenRecord>(TOKEN_KEY, { accessToken, expiresAt: now + lifetimeMs, lifetimeMs });
+    this.ctx.storage.kv.put<StoredTokenRecord>(TOKEN_KEY, {
+      accessToken,
+      expiresAt: now + lifetimeMs,
+      lifetimeMs,
+    });
     this.releaseLease(leaseId);
   }
 

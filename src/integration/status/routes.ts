@@ -1,9 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter } from "../context.ts";
 import { ProblemSchema } from "../contacts/schemas.ts";
+import { createRouter } from "../context.ts";
 
 const BudgetSchema = z.object({
-  limit: z.number().int().nullable().openapi({ description: "Acme's quota per window, as learned from its headers" }),
+  limit: z
+    .number()
+    .int()
+    .nullable()
+    .openapi({ description: "Acme's quota per window, as learned from its headers" }),
   windowSeconds: z.number().int().nullable(),
   remaining: z.number().int().nullable(),
   scheduledNextWindow: z.number().int(),
@@ -39,11 +43,15 @@ export const statusRouter = createRouter().openapi(
     path: "/status",
     tags: ["Status"],
     summary: "How the connection's calls to Acme are doing",
-    description: "Circuit state, throttle budgets per rate class, token expiry (never the token) and counters.",
+    description:
+      "Circuit state, throttle budgets per rate class, token expiry (never the token) and counters.",
     security: [{ ApiKey: [] }],
     responses: {
       200: { description: "Status", content: { "application/json": { schema: StatusSchema } } },
-      401: { description: "Missing or invalid API key", content: { "application/problem+json": { schema: ProblemSchema } } },
+      401: {
+        description: "Missing or invalid API key",
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
     },
   }),
   async (c) => {

@@ -7,11 +7,11 @@ import {
 } from "../../../src/integration/acme-client/acme-client.ts";
 import type { RequestStats } from "../../../src/integration/context.ts";
 import { ApiError } from "../../../src/integration/errors.ts";
-import { toBase64Url } from "../../../src/lib/ids.ts";
-import { sealSecret } from "../../../src/lib/secret-box.ts";
 import { DEFAULT_BREAKER } from "../../../src/integration/resilience/circuit-breaker.ts";
 import { SessionState } from "../../../src/integration/resilience/session-state.ts";
 import type { TokenGrant } from "../../../src/integration/session/acme-session.ts";
+import { toBase64Url } from "../../../src/lib/ids.ts";
+import { sealSecret } from "../../../src/lib/secret-box.ts";
 
 const KEY = toBase64Url(new Uint8Array(32).fill(7));
 const SEALED_SECRET = await sealSecret(KEY, "client-secret", "conn_test");
@@ -74,15 +74,22 @@ function scriptedAcme(clock: Clock, session: ReturnType<typeof memorySession>, s
     if (url.pathname.endsWith("/oauth/token")) {
       return Response.json({ access_token: session.nextToken(), token_type: "Bearer", expires_in: 3600 });
     }
-    seen.push({ method: request.method, path: url.pathname + url.search, headers: request.headers, at: clock.now() });
+    seen.push({
+      method: request.method,
+      path: url.pathname + url.search,
+      headers: request.headers,
+      at: clock.now(),
+    });
     const handler = script.length > 1 ? script.shift() : script[0];
     return handler ? handler(request) : new Response(null, { status: 500 });
   };
   return { transport, seen };
 }
 
-const json = (status: number, body: unknown = {}, headers: Record<string, string> = {}) => () =>
-  Response.json(body, { status, headers });
+const json =
+  (status: number, body: unknown = {}, headers: Record<string, string> = {}) =>
+  () =>
+    Response.json(body, { status, headers });
 
 function client(
   clock: Clock,
@@ -153,7 +160,10 @@ describe("AcmeClient retries (virtual time)", () => {
   it("honours a Retry-After that fits inside the deadline", async () => {
     const clock = fakeClock();
     const session = memorySession(clock);
-    const { transport, seen } = scriptedAcme(clock, session, [json(429, {}, { "retry-after": "2" }), json(200)]);
+    const { transport, seen } = scriptedAcme(clock, session, [
+      json(429, {}, { "retry-after": "2" }),
+      json(200),
+    ]);
     const { acme } = client(clock, session, transport);
     expect((await acme.send({ method: "GET", path: "/v1/contacts" })).status).toBe(200);
     expect((seen[1]?.at ?? 0) - (seen[0]?.at ?? 0)).toBeGreaterThanOrEqual(2000);
@@ -184,7 +194,10 @@ describe("AcmeClient retries (virtual time)", () => {
   it("retries a write after a 429: Acme refused it before doing anything", async () => {
     const clock = fakeClock();
     const session = memorySession(clock);
-    const { transport, seen } = scriptedAcme(clock, session, [json(429, {}, { "retry-after": "1" }), json(201)]);
+    const { transport, seen } = scriptedAcme(clock, session, [
+      json(429, {}, { "retry-after": "1" }),
+      json(201),
+    ]);
     const { acme } = client(clock, session, transport);
     expect((await acme.send({ method: "POST", path: "/v1/contacts", body: {} })).status).toBe(201);
     expect(seen.map((s) => s.method)).toEqual(["POST", "POST"]);
@@ -212,7 +225,11 @@ describe("AcmeClient retries (virtual time)", () => {
     const { acme } = client(clock, session, transport);
     await acme.send(
       { method: "PATCH", path: "/v1/contacts/ct_1", body: {} },
-      { verify: async () => ({ retry: { method: "PATCH", path: "/v1/contacts/ct_1", body: {}, headers: { "if-match": '"4"' } } }) },
+      {
+        verify: async () => ({
+          retry: { method: "PATCH", path: "/v1/contacts/ct_1", body: {}, headers: { "if-match": '"4"' } },
+        }),
+      },
     );
     expect(seen[1]?.headers.get("if-match")).toBe('"4"');
   });
@@ -248,7 +265,10 @@ describe("AcmeClient retries (virtual time)", () => {
 
     await clock.sleep(1000);
     const healthy = scriptedAcme(clock, session, [json(200)]);
-    expect((await client(clock, session, healthy.transport).acme.send({ method: "GET", path: "/v1/contacts" })).status).toBe(200);
+    expect(
+      (await client(clock, session, healthy.transport).acme.send({ method: "GET", path: "/v1/contacts" }))
+        .status,
+    ).toBe(200);
     expect(healthy.seen).toHaveLength(1);
     expect(session.state.snapshot(clock.now()).circuit.state).toBe("closed");
   });

@@ -35,7 +35,10 @@ async function allAtAcme(connection: TestConnection) {
   let after = "";
   for (;;) {
     const res = await acme(`/v1/contacts?limit=100${after ? `&after=${after}` : ""}`, { token });
-    const page = await res.json<{ results: { id: string; acme_email: string }[]; paging?: { next: { after: string } } }>();
+    const page = await res.json<{
+      results: { id: string; acme_email: string }[];
+      paging?: { next: { after: string } };
+    }>();
     contacts.push(...page.results);
     if (!page.paging) return contacts;
     after = page.paging.next.after;
@@ -55,7 +58,14 @@ describe.sequential("resilience against the mock Acme", () => {
     const connection = await newConnection();
     const outcomes: { email: string; status: number; id?: string; retryAfter: string | null }[] = [];
     for (const errorPhase of ["after", "before"]) {
-      await setFaults({ enabled: true, seed: 7, errorRate: 0.3, statusMix: { "500": 1, "503": 1 }, errorPhase, methods: ["POST"] });
+      await setFaults({
+        enabled: true,
+        seed: 7,
+        errorRate: 0.3,
+        statusMix: { "500": 1, "503": 1 },
+        errorPhase,
+        methods: ["POST"],
+      });
       const emails = Array.from({ length: 100 }, () => uniqueEmail("bulk"));
       await inBatches(emails, 10, async (email) => {
         const res = await api("/api/v1/contacts", {
@@ -74,12 +84,15 @@ describe.sequential("resilience against the mock Acme", () => {
       });
     }
     await setFaults({});
-    expect(new Set(outcomes.map((o) => o.status))).toSatisfy((set: Set<number>) => [...set].every((s) => s === 201 || s === 503));
+    expect(new Set(outcomes.map((o) => o.status))).toSatisfy((set: Set<number>) =>
+      [...set].every((s) => s === 201 || s === 503),
+    );
     expect(outcomes.filter((o) => o.status === 503).every((o) => o.retryAfter !== null)).toBe(true);
 
     const atAcme = await allAtAcme(connection);
     const byEmail = new Map<string, string[]>();
-    for (const contact of atAcme) byEmail.set(contact.acme_email, [...(byEmail.get(contact.acme_email) ?? []), contact.id]);
+    for (const contact of atAcme)
+      byEmail.set(contact.acme_email, [...(byEmail.get(contact.acme_email) ?? []), contact.id]);
     expect([...byEmail.values()].every((ids) => ids.length === 1)).toBe(true);
     for (const created of outcomes.filter((o) => o.status === 201)) {
       expect(byEmail.get(created.email)).toEqual([created.id]);
@@ -91,7 +104,11 @@ describe.sequential("resilience against the mock Acme", () => {
     const connection = await newConnection();
     const key = connection.apiKey;
     const created = await (
-      await api("/api/v1/contacts", { key, method: "POST", body: { firstName: "Cached", lastName: "Copy", email: uniqueEmail() } })
+      await api("/api/v1/contacts", {
+        key,
+        method: "POST",
+        body: { firstName: "Cached", lastName: "Copy", email: uniqueEmail() },
+      })
     ).json<{ id: string }>();
     expect((await api(`/api/v1/contacts/${created.id}`, { key })).headers.get("x-cache")).toBe("MISS");
     // Age the cached copy past its TTL, as ten minutes of waiting would.
