@@ -32,7 +32,9 @@ function fakeClock(): Clock & { slept: number[] } {
 }
 
 /** The AcmeSession's decisions (real SessionState) with a token store, in memory. */
-function memorySession(clock: Clock): SessionApi & { state: SessionState; tokenRequests: number } {
+function memorySession(
+  clock: Clock,
+): SessionApi & { state: SessionState; tokenRequests: number; nextToken: () => string } {
   const state = new SessionState({ ...DEFAULT_BREAKER, failureThreshold: 3, openMs: 1000 });
   let token: string | null = "token-1";
   let issued = 1;
