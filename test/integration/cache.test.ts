@@ -56,6 +56,22 @@ describe("read-through cache of single contacts", () => {
     expect(cached.body.title).toBeNull();
   });
 
+  it("Cache-Control: no-cache asks Acme even when the cached copy is fresh, and refreshes it", async () => {
+    const contact = await createContact(a.apiKey);
+    await get(a.apiKey, contact.id);
+    const token = await tokenFor(a.acmeClient);
+    await acme(`/v1/contacts/${contact.id}`, { token, method: "PATCH", body: { acme_title: "Fresh" } });
+    const revalidated = await api(`/api/v1/contacts/${contact.id}`, {
+      key: a.apiKey,
+      headers: { "cache-control": "no-cache" },
+    });
+    expect(revalidated.headers.get("x-cache")).toBe("MISS");
+    expect((await revalidated.json<{ title: string }>()).title).toBe("Fresh");
+    const after = await get(a.apiKey, contact.id);
+    expect(after.cache).toBe("HIT");
+    expect(after.body.title).toBe("Fresh");
+  });
+
   it("a 404 is not cached: a contact read before it exists is not remembered as absent", async () => {
     await expectProblem(
       await api("/api/v1/contacts/ct_00000000000000000000000000", { key: a.apiKey }),

@@ -262,6 +262,9 @@ describe("inbox consumer", () => {
       title: { from: null, to: "Engineer" },
     });
     expect(data[0]?.changes.email).toEqual({ from: null, to: "ct_f@example.com" });
+    expect(Date.parse((data[0] as unknown as { recordedAt: string }).recordedAt)).toBeGreaterThan(
+      Date.now() - 60_000,
+    );
     const mirror = await env.DB.prepare(
       "SELECT version FROM contact_mirror WHERE connection_id = ? AND contact_id = ?",
     )

@@ -99,10 +99,13 @@ export class ContactService {
     };
   }
 
-  /** Fresh cache, else Acme; while Acme fails, the last good copy (`STALE`) rather than an error. */
-  async get(id: string): Promise<{ contact: Contact; staleAgeSeconds?: number }> {
+  /**
+   * Fresh cache, else Acme (always Acme with `revalidate`); while Acme fails, the last good copy
+   * (`STALE`) rather than an error.
+   */
+  async get(id: string, revalidate = false): Promise<{ contact: Contact; staleAgeSeconds?: number }> {
     const cached = await this.cache.get(id);
-    if (cached?.fresh) {
+    if (cached?.fresh && !revalidate) {
       this.stats.cache = "HIT";
       return { contact: cached.contact };
     }

@@ -198,6 +198,9 @@ export const contactRouter = createRouter()
       path: "/contacts/{id}",
       tags: ["Contacts"],
       summary: "Get a contact (served from cache when fresh)",
+      description:
+        "`Cache-Control: no-cache` asks Acme even when the cached copy is fresh. While Acme fails, the " +
+        "last good copy answers with `X-Cache: STALE` and `Age`.",
       security,
       request: { params: ContactIdParamsSchema },
       responses: {
@@ -220,7 +223,8 @@ export const contactRouter = createRouter()
       },
     }),
     async (c) => {
-      const { contact, staleAgeSeconds } = await contacts(c).get(c.req.valid("param").id);
+      const revalidate = /(?:^|,)\s*no-cache\s*(?:,|$)/i.test(c.req.header("cache-control") ?? "");
+      const { contact, staleAgeSeconds } = await contacts(c).get(c.req.valid("param").id, revalidate);
       c.header("X-Cache", c.var.stats.cache ?? "MISS");
       // A stale copy (Acme failing) says how old it is, as RFC 9111's Age does.
       if (staleAgeSeconds !== undefined) c.header("Age", String(staleAgeSeconds));

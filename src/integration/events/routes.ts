@@ -12,7 +12,8 @@ const ChangeEventSchema = z
       .string()
       .openapi({ description: "Acme's webhook id, or rec_… for changes found by reconciliation" }),
     type: z.enum(["contact.created", "contact.updated", "contact.deleted"]),
-    occurredAt: z.string(),
+    occurredAt: z.string().openapi({ description: "When the change happened at Acme" }),
+    recordedAt: z.string().openapi({ description: "When the integration recorded it" }),
     contact: ContactSchema,
     changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
     source: z.enum(["webhook", "reconciliation"]),
@@ -69,6 +70,7 @@ export const eventsRouter = createRouter().openapi(
       id: row.eventId,
       type: row.type as z.infer<typeof ChangeEventSchema>["type"],
       occurredAt: row.occurredAt,
+      recordedAt: row.recordedAt,
       contact: JSON.parse(row.contact),
       changes: JSON.parse(row.changes),
       source: row.source,

@@ -1,0 +1,407 @@
+// `npm run bench`: side-by-side throughput and latency of the Worker's routes under `wrangler dev`,
+// the webhook pipeline's latency, the rate-budget run, and the bundle size. Ratios against a
+// baseline measured in the same run are what a noisy shared machine can compare.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import autocannon from "autocannon";
+import { localSettings } from "../scripts/dev-vars.ts";
+import { generateSecrets } from "../scripts/secrets.ts";
+import {
+  applyLocalMigrations,
+  type DevServer,
+  freePort,
+  ROOT,
+  startDevServer,
+} from "../scripts/wrangler-dev.ts";
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
+const WARMUP_S = 2;
+const PIPELINE_CHANGES = Number(process.env.BENCH_PIPELINE_CHANGES ?? 300);
+const BUDGET_WRITES = Number(process.env.BENCH_BUDGET_WRITES ?? 300);
+
+interface Row {
+  name: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+  ratio?: number;
+  ratioOf?: string;
+}
+
+interface Setup {
+  acmeToken: string;
+  contactId: string;
+  apiKey: string;
+  connectionId: string;
+  acmeClientId: string;
+  acmeClientSecret: string;
+  subscriptionId: string;
+}
+
+async function json<T>(res: Response, expected: number): Promise<T> {
+  if (res.status !== expected) throw new Error(`${res.url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+function post(url: string, token: string, body: unknown): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+async function acmeTokenFor(base: string, id: string, secret: string): Promise<string> {
+  const res = await fetch(`${base}/acme/oauth/token`, {
+    method: "POST",
+    headers: { authorization: `Basic ${btoa(`${id}:${secret}`)}` },
+    body: new URLSearchParams({ grant_type: "client_credentials" }),
+  });
+  return (await json<{ access_token: string }>(res, 200)).access_token;
+}
+
+async function setUp(base: string, vars: Record<string, string>, rateLimits?: unknown): Promise<Setup> {
+  const acmeAdmin = vars.ACME_ADMIN_TOKEN ?? "";
+  const admin = vars.ADMIN_TOKEN ?? "";
+  const client = await json<{ client_id: string; client_secret: string }>(
+    await post(`${base}/acme/admin/clients`, acmeAdmin, {
+      name: "bench",
+      ...(rateLimits ? { rate_limits: rateLimits } : {}),
+    }),
+    201,
+  );
+  const acmeToken = await acmeTokenFor(base, client.client_id, client.client_secret);
+  const contact = await json<{ id: string }>(
+    await post(`${base}/acme/v1/contacts`, acmeToken, {
+      acme_first_name: "Bench",
+      acme_last_name: "Mark",
+      acme_email: `bench-${crypto.randomUUID()}@example.com`,
+    }),
+    201,
+  );
+  const connection = await json<{ id: string }>(
+    await post(`${base}/api/v1/admin/connections`, admin, {
+      name: "bench",
+      acmeClientId: client.client_id,
+      acmeClientSecret: client.client_secret,
+    }),
+    201,
+  );
+  const key = await json<{ apiKey: string }>(
+    await post(`${base}/api/v1/admin/connections/${connection.id}/api-keys`, admin, {}),
+    201,
+  );
+  const subscription = await json<{ subscriptionId: string }>(
+    await post(`${base}/api/v1/admin/connections/${connection.id}/webhook-subscription`, admin, {}),
+    201,
+  );
+  return {
+    acmeToken,
+    contactId: contact.id,
+    apiKey: key.apiKey,
+    connectionId: connection.id,
+    acmeClientId: client.client_id,
+    acmeClientSecret: client.client_secret,
+    subscriptionId: subscription.subscriptionId,
+  };
+}
+
+function load(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+async function measure(
+  name: string,
+  options: Omit<autocannon.Options, "connections" | "duration">,
+): Promise<Row> {
+  await load({ ...options, connections: CONNECTIONS, duration: WARMUP_S });
+  const result = await load({ ...options, connections: CONNECTIONS, duration: DURATION_S });
+  return {
+    name,
+    requestsPerSecond: Math.round(result.requests.average * 10) / 10,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+async function throughputRows(base: string, setup: Setup): Promise<Row[]> {
+  const apiAuth = { authorization: `Bearer ${setup.apiKey}` };
+  // Prime the cache and the integration's token.
+  await fetch(`${base}/api/v1/contacts/${setup.contactId}`, { headers: apiAuth });
+  let created = 0;
+  const rows = [
+    await measure("baseline GET /health", { url: `${base}/health` }),
+    await measure("Acme read (direct, with token)", {
+      url: `${base}/acme/v1/contacts/${setup.contactId}`,
+      headers: { authorization: `Bearer ${setup.acmeToken}` },
+    }),
+    await measure("integration read, KV hit", {
+      url: `${base}/api/v1/contacts/${setup.contactId}`,
+      headers: apiAuth,
+    }),
+    await measure("integration read, miss (to Acme)", {
+      url: `${base}/api/v1/contacts/${setup.contactId}`,
+      headers: { ...apiAuth, "cache-control": "no-cache" },
+    }),
+    await measure("integration create", {
+      url: `${base}/api/v1/contacts`,
+      method: "POST",
+      headers: { ...apiAuth, "content-type": "application/json" },
+      setupClient: (client) => {
+        client.setBody = client.setBody.bind(client);
+      },
+      requests: [
+        {
+          setupRequest: (request) => {
+            created += 1;
+            request.body = JSON.stringify({
+              firstName: "Load",
+              lastName: "Test",
+              email: `load-${process.pid}-${created}-${Math.random().toString(36).slice(2)}@example.com`,
+            });
+            return request;
+          },
+        },
+      ],
+    }),
+  ];
+  const baseline = rows[0]?.requestsPerSecond ?? 1;
+  const acmeRead = rows[1]?.requestsPerSecond ?? 1;
+  for (const row of rows) {
+    const against = row.name.includes("miss") ? acmeRead : baseline;
+    row.ratio = Math.round((row.requestsPerSecond / against) * 100) / 100;
+    row.ratioOf = row.name.includes("miss") ? "Acme read" : "baseline";
+  }
+  return rows;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Creates contacts directly at Acme and waits for each to appear in the integration's feed. */
+async function pipeline(base: string, setup: Setup) {
+  const acmeAuth = { authorization: `Bearer ${setup.acmeToken}`, "content-type": "application/json" };
+  const feedAuth = { authorization: `Bearer ${setup.apiKey}` };
+  const started = Date.now();
+  let after = (
+    await json<{ nextAfter: number }>(
+      await fetch(`${base}/api/v1/events?after=0&limit=500`, { headers: feedAuth }),
+      200,
+    )
+  ).nextAfter;
+  const created = new Set<string>();
+  for (let i = 0; i < PIPELINE_CHANGES; i += 10) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(10, PIPELINE_CHANGES - i) }, (_, j) =>
+        fetch(`${base}/acme/v1/contacts`, {
+          method: "POST",
+          headers: acmeAuth,
+          body: JSON.stringify({ acme_email: `pipe-${i + j}-${crypto.randomUUID()}@example.com` }),
+        }).then((r) => json<{ id: string }>(r, 201)),
+      ),
+    );
+    for (const c of batch) created.add(c.id);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const latencies: number[] = [];
+  const deadline = Date.now() + 120_000;
+  while (latencies.length < created.size && Date.now() < deadline) {
+    const page = await json<{
+      data: { contact: { id: string }; occurredAt: string; recordedAt: string }[];
+      nextAfter: number;
+    }>(await fetch(`${base}/api/v1/events?after=${after}&limit=500`, { headers: feedAuth }), 200);
+    for (const event of page.data) {
+      if (created.has(event.contact.id))
+        latencies.push(Date.parse(event.recordedAt) - Date.parse(event.occurredAt));
+    }
+    after = page.nextAfter;
+    if (page.data.length === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    changes: created.size,
+    delivered: latencies.length,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+}
+
+/** Writes offered faster than Acme's quota: how much of the quota is used, and how many 429s reach Acme. */
+async function rateBudget(base: string, vars: Record<string, string>) {
+  const limit = 20;
+  const windowSeconds = 2;
+  const setup = await setUp(base, vars, { write: { limit, windowSeconds } });
+  const auth = { authorization: `Bearer ${setup.apiKey}`, "content-type": "application/json" };
+  let next = 0;
+  let refusals = 0;
+  const started = Date.now();
+  const worker = async () => {
+    for (;;) {
+      const n = next++;
+      if (n >= BUDGET_WRITES) return;
+      for (;;) {
+        const res = await fetch(`${base}/api/v1/contacts`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify({
+            firstName: "Quota",
+            lastName: "Use",
+            email: `quota-${n}-${crypto.randomUUID()}@example.com`,
+          }),
+        });
+        await res.arrayBuffer();
+        if (res.status === 201) break;
+        if (res.status !== 429) throw new Error(`unexpected ${res.status}`);
+        refusals += 1;
+        // A well-behaved client: back off as told.
+        await new Promise((resolve) =>
+          setTimeout(resolve, Number(res.headers.get("retry-after") ?? 1) * 1000),
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 40 }, worker));
+  const elapsedS = (Date.now() - started) / 1000;
+  const status = await json<{ counters: { acme429s: number } }>(
+    await fetch(`${base}/api/v1/status`, { headers: { authorization: `Bearer ${setup.apiKey}` } }),
+    200,
+  );
+  // Acme grants `limit` per window; the run spans this many windows (the last one partly).
+  const windows = Math.ceil(elapsedS / windowSeconds);
+  return {
+    quota: `${limit} writes / ${windowSeconds} s`,
+    writes: BUDGET_WRITES,
+    seconds: Math.round(elapsedS * 10) / 10,
+    quotaUsed: Math.round((BUDGET_WRITES / (windows * limit)) * 1000) / 1000,
+    acme429s: status.counters.acme429s,
+    refusedFast: refusals,
+  };
+}
+
+function bundleSize() {
+  const outdir = mkdtempSync(join(tmpdir(), "acme-bridge-bundle-"));
+  try {
+    const result = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
+        "deploy",
+        "--dry-run",
+        "--outdir",
+        outdir,
+      ],
+      { cwd: ROOT, encoding: "utf8" },
+    );
+    if (result.status !== 0) throw new Error(result.stderr);
+    const code = readFileSync(join(outdir, "index.js"));
+    return { bytes: code.length, gzipBytes: gzipSync(code).length };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function table(rows: Row[]): string {
+  const header = ["route", "req/s", "p50 ms", "p99 ms", "ratio", "of", "errors"];
+  const lines = rows.map((r) => [
+    r.name,
+    String(r.requestsPerSecond),
+    String(r.p50Ms),
+    String(r.p99Ms),
+    r.ratio === undefined ? "" : r.ratio.toFixed(2),
+    r.ratioOf ?? "",
+    String(r.errors + r.non2xx),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
+  return [fmt(header), fmt(widths.map((w) => "-".repeat(w))), ...lines.map(fmt)].join("\n");
+}
+
+async function main() {
+  const persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-bench-"));
+  let server: DevServer | undefined;
+  try {
+    applyLocalMigrations(persistTo);
+    const port = await freePort();
+    const secrets = await generateSecrets();
+    const vars: Record<string, string> = {
+      ...localSettings(port),
+      ...secrets,
+      // The runtime is measured, not the quota: limits far above what the load can reach.
+      ACME_FAULTS_ENABLED: "false",
+      ACME_RATE_LIMITS: JSON.stringify({
+        read: { limit: 10_000_000, windowSeconds: 60 },
+        write: { limit: 10_000_000, windowSeconds: 60 },
+        delete: { limit: 10_000_000, windowSeconds: 60 },
+        token: { limit: 10_000, windowSeconds: 60 },
+        token_failure: { limit: 5, windowSeconds: 300 },
+      }),
+      CACHE_TTL_SECONDS: "3600",
+    };
+    console.log(`Starting wrangler dev on port ${port}...`);
+    server = await startDevServer({ port, persistTo, vars });
+    const setup = await setUp(server.url, vars);
+    console.log(
+      `Measuring ${CONNECTIONS} connections x ${DURATION_S} s per route (after ${WARMUP_S} s warm-up)...`,
+    );
+    const rows = await throughputRows(server.url, setup);
+    console.log(`Webhook pipeline: ${PIPELINE_CHANGES} changes at Acme...`);
+    const webhook = await pipeline(server.url, setup);
+    console.log(`Rate budget: ${BUDGET_WRITES} writes offered...`);
+    const budget = await rateBudget(server.url, vars);
+    const bundle = bundleSize();
+
+    const hit = rows.find((r) => r.name.includes("hit"));
+    const baseline = rows[0];
+    const results = {
+      at: new Date().toISOString(),
+      machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+      settings: { connections: CONNECTIONS, durationSeconds: DURATION_S },
+      routes: rows,
+      webhookPipeline: webhook,
+      rateBudget: budget,
+      bundle,
+      targets: {
+        kvReadRatio: { value: hit?.ratio, target: ">= 0.75" },
+        kvReadAddedP50Ms: { value: (hit?.p50Ms ?? 0) - (baseline?.p50Ms ?? 0), target: "< 2" },
+        missRatioOfAcmeRead: { value: rows.find((r) => r.name.includes("miss"))?.ratio, target: ">= 0.60" },
+        quotaUsed: { value: budget.quotaUsed, target: ">= 0.95" },
+        acme429s: { value: budget.acme429s, target: "0" },
+        webhookP50Ms: { value: webhook.p50Ms, target: "< 2000" },
+        bundleGzipKB: { value: Math.round(bundle.gzipBytes / 102.4) / 10, target: "< 250" },
+      },
+    };
+    console.log(`\n${table(rows)}\n`);
+    console.log(
+      `webhook pipeline: ${webhook.delivered}/${webhook.changes} changes, p50 ${webhook.p50Ms} ms, p99 ${webhook.p99Ms} ms`,
+    );
+    console.log(
+      `rate budget: ${budget.writes} writes at ${budget.quota} in ${budget.seconds} s: ${(budget.quotaUsed * 100).toFixed(1)}% of quota used, ${budget.acme429s} 429s reached Acme`,
+    );
+    console.log(
+      `bundle: ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzip (${(bundle.bytes / 1024).toFixed(0)} KB raw)`,
+    );
+    console.log("\ntargets:");
+    for (const [name, { value, target }] of Object.entries(results.targets))
+      console.log(`  ${name}: ${value} (target ${target})`);
+    writeFileSync(join(ROOT, "bench", "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    console.log("\nwritten to bench/results.json");
+  } finally {
+    await server?.stop();
+    rmSync(persistTo, { recursive: true, force: true });
+  }
+}
+
+await main();
