@@ -38,6 +38,10 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
     c.set("stats", { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 });
     const ctx = executionContext(c);
     c.set("acmeTransport", (request) => options.inProcessAcme(request, c.env, ctx));
+    c.set("defer", (work) => {
+      const logged = work.catch((error) => log("warn", "deferred work failed", { ...errorFields(error) }));
+      if (ctx) ctx.waitUntil(logged);
+    });
     await next();
     const stats = c.var.stats;
     log(c.res.status >= 500 ? "error" : "info", "api request", {

@@ -20,6 +20,8 @@ export interface IntegrationVariables {
   acmeTransport: AcmeTransport;
   stats: RequestStats;
   requestId: string;
+  /** Work to finish after the response is sent (ctx.waitUntil where there is a context). */
+  defer: (work: Promise<unknown>) => void;
 }
 
 export type IntegrationEnv = { Bindings: Env; Variables: IntegrationVariables };

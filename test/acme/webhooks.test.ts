@@ -58,11 +58,16 @@ async function storedEvent(
 /** A fake queue that records what the consumer sends. */
 function recordingQueue() {
   const sent: DeliveryMessage[] = [];
+  const delays: (number | undefined)[] = [];
   return {
     sent,
+    delays,
     queue: {
       sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryMessage>>) => {
-        for (const m of messages) sent.push(m.body);
+        for (const m of messages) {
+          sent.push(m.body);
+          delays.push(m.delaySeconds);
+        }
       },
     } satisfies DeliveryDeps["queue"],
   };
@@ -86,10 +91,16 @@ async function runBatch(
   return getQueueResult(batch, ctx);
 }
 
-/** Fans one stored event out and returns its single delivery id. */
-async function fanOutOne(eventId: string): Promise<string> {
+/**
+ * Fans one stored event out with a receiver that fails the first attempt, and returns the single
+ * delivery id the consumer queued for a retry.
+ */
+async function fanOutOne(eventId: string, firstAnswer: number | "timeout" = 500): Promise<string> {
   const { sent, queue } = recordingQueue();
-  const result = await runBatch([{ body: { kind: "fanout", eventId } }], { queue });
+  const result = await runBatch([{ body: { kind: "fanout", eventId } }], {
+    queue,
+    fetch: receiver([firstAnswer]).fetch,
+  });
   expect(result.explicitAcks).toHaveLength(1);
   expect(sent).toHaveLength(1);
   const message = sent[0];
@@ -319,25 +330,28 @@ describe("webhook delivery consumer", () => {
     await acme(`/v1/webhooks/${disabled.id}`, { token, method: "PATCH", body: { enabled: false } });
     const event = await storedEvent(accountOf(client.clientId));
     const { sent, queue } = recordingQueue();
-    await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { queue });
-    await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { queue: recordingQueue().queue });
+    const { received, fetch } = receiver([200]);
+    await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { queue, fetch });
+    await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { queue, fetch });
+    expect(received).toHaveLength(1);
     const deliveries = await env.ACME_DB.prepare(
       "SELECT subscription_id FROM webhook_deliveries WHERE event_id = ?",
     )
       .bind(event.id)
       .all<{ subscription_id: string }>();
     expect(deliveries.results.map((d) => d.subscription_id)).toEqual([wanted.id]);
-    expect(sent).toHaveLength(1);
+    expect(sent).toEqual([]);
   });
 
   it("delivers a Standard Webhooks v1 request the subscriber can verify with its secret", async () => {
     const { client, token } = await signedIn();
     const subscription = await subscribe(token);
     const event = await storedEvent(accountOf(client.clientId));
-    const deliveryId = await fanOutOne(event.id);
     const { received, fetch } = receiver([200]);
-    const result = await runBatch([{ body: { kind: "deliver", deliveryId } }], { fetch });
+    const { sent, queue } = recordingQueue();
+    const result = await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { fetch, queue });
     expect(result.explicitAcks).toHaveLength(1);
+    expect(sent).toEqual([]);
     const [request] = received;
     expect(request?.url).toBe(RECEIVER);
     expect(request?.body).toBe(event.payload);
@@ -378,8 +392,22 @@ describe("webhook delivery consumer", () => {
         results: { id: string; status: string; attempts: number; attempt_log: { status_code: number }[] }[];
       }>()
     ).results;
-    expect(delivery).toMatchObject({ id: deliveryId, status: "succeeded", attempts: 2 });
-    expect(delivery?.attempt_log.map((a) => a.status_code)).toEqual([500, 200]);
+    expect(delivery).toMatchObject({ id: deliveryId, status: "succeeded", attempts: 3 });
+    expect(delivery?.attempt_log.map((a) => a.status_code)).toEqual([500, 500, 200]);
+  });
+
+  it("queues the retry of a failed first attempt with its delay, at least the receiver's Retry-After", async () => {
+    const { client, token } = await signedIn();
+    await subscribe(token);
+    const event = await storedEvent(accountOf(client.clientId));
+    const { sent, delays, queue } = recordingQueue();
+    await runBatch([{ body: { kind: "fanout", eventId: event.id } }], {
+      queue,
+      fetch: receiver([503], { "retry-after": "120" }).fetch,
+      random: () => 0,
+    });
+    expect(sent).toHaveLength(1);
+    expect(delays[0]).toBeGreaterThanOrEqual(120);
   });
 
   it("waits at least as long as the receiver's Retry-After", async () => {

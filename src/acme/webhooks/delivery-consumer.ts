@@ -45,8 +45,12 @@ export function redeliveryDelaySeconds(
 
 type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };
 
-/** Creates one delivery per matching enabled subscription and queues each; safe to run twice. */
-async function fanOut(env: Env, eventId: string, queue: DeliveryDeps["queue"]): Promise<void> {
+/**
+ * Creates one delivery per matching enabled subscription and makes each first attempt right away
+ * (one queue hop from change to receiver); only retries go back on the queue, with their delay.
+ * Safe to run twice: deliveries are unique per event and subscription, and only pending ones go.
+ */
+async function fanOut(env: Env, config: AcmeConfig, eventId: string, deps: DeliveryDeps): Promise<void> {
   const db = drizzle(env.ACME_DB);
   const event = await db.select().from(webhookEvents).where(eq(webhookEvents.id, eventId)).get();
   if (!event) {
@@ -77,15 +81,20 @@ async function fanOut(env: Env, eventId: string, queue: DeliveryDeps["queue"]): 
       })),
     )
     .onConflictDoNothing();
-  const fresh = await db
+  const pending = await db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.eventId, eventId), eq(webhookDeliveries.status, "pending")));
-  if (fresh.length > 0) {
-    await queue.sendBatch(
-      fresh.map((d) => ({ body: { kind: "deliver", deliveryId: d.id } satisfies DeliveryMessage })),
-    );
-  }
+  const retries: MessageSendRequest<DeliveryMessage>[] = [];
+  await Promise.all(
+    pending.map(async ({ id }) => {
+      const outcome = await deliver(env, config, id, deps);
+      if (outcome.kind === "retry") {
+        retries.push({ body: { kind: "deliver", deliveryId: id }, delaySeconds: outcome.delaySeconds });
+      }
+    }),
+  );
+  if (retries.length > 0) await deps.queue.sendBatch(retries);
 }
 
 /** One signed POST of one event to one subscription, recorded in the delivery log. */
@@ -185,26 +194,35 @@ export async function handleDeliveryBatch(
 ): Promise<void> {
   const config = loadAcmeConfig(env);
   const deps = resolveDeps(env, overrides);
-  for (const message of batch.messages) {
-    const parsed = DeliveryMessageSchema.safeParse(message.body);
-    if (!parsed.success) {
-      log("error", "unreadable webhook delivery message dropped", { messageId: message.id });
+  // Messages are independent (each is one event or one delivery): handle them side by side, so a
+  // slow receiver does not hold up the rest of the batch.
+  await Promise.all(batch.messages.map((message) => handleDeliveryMessage(message, env, config, deps)));
+}
+
+async function handleDeliveryMessage(
+  message: Message<unknown>,
+  env: Env,
+  config: AcmeConfig,
+  deps: DeliveryDeps,
+): Promise<void> {
+  const parsed = DeliveryMessageSchema.safeParse(message.body);
+  if (!parsed.success) {
+    log("error", "unreadable webhook delivery message dropped", { messageId: message.id });
+    message.ack();
+    return;
+  }
+  try {
+    if (parsed.data.kind === "fanout") {
+      await fanOut(env, config, parsed.data.eventId, deps);
       message.ack();
-      continue;
+      return;
     }
-    try {
-      if (parsed.data.kind === "fanout") {
-        await fanOut(env, parsed.data.eventId, deps.queue);
-        message.ack();
-        continue;
-      }
-      const outcome = await deliver(env, config, parsed.data.deliveryId, deps);
-      if (outcome.kind === "done") message.ack();
-      else message.retry({ delaySeconds: outcome.delaySeconds });
-    } catch (error) {
-      log("error", "webhook delivery step failed", { message: parsed.data, ...errorFields(error) });
-      message.retry({ delaySeconds: redeliveryDelaySeconds(message.attempts, null, deps.random) });
-    }
+    const outcome = await deliver(env, config, parsed.data.deliveryId, deps);
+    if (outcome.kind === "done") message.ack();
+    else message.retry({ delaySeconds: outcome.delaySeconds });
+  } catch (error) {
+    log("error", "webhook delivery step failed", { message: parsed.data, ...errorFields(error) });
+    message.retry({ delaySeconds: redeliveryDelaySeconds(message.attempts, null, deps.random) });
   }
 }
 

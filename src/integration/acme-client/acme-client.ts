@@ -80,6 +80,8 @@ export interface AcmeClientOptions {
   retryPolicy?: RetryPolicy;
   /** Sent as X-Request-Id, so Acme's log lines can be matched to ours. */
   requestId?: string;
+  /** Runs work after the response (ctx.waitUntil); without it, the work is awaited. */
+  defer?: (work: Promise<unknown>) => void;
 }
 
 /** An attempt needs at least this long; with less time left, it is not started. */
@@ -163,7 +165,14 @@ export class AcmeClient {
         Math.min(this.options.attemptTimeoutMs, deadline - this.clock.now()),
       );
       const outcome = await this.attempt(current, grant, timeoutMs);
-      await session.report(this.report(outcome, rateClass, permit.probe, attempt > 0));
+      const report = this.report(outcome, rateClass, permit.probe, attempt > 0);
+      // A success teaches the session nothing urgent: tell it off the hot path. A failure may
+      // decide the retry below (circuit), so it is reported first.
+      if (report.health === "success" && report.retryAfterMs === undefined && this.options.defer) {
+        this.options.defer(Promise.resolve(session.report(report)));
+      } else {
+        await session.report(report);
+      }
 
       let retryAfterMs: number | null = null;
       if (outcome.kind === "response") {

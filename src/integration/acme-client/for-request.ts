@@ -11,7 +11,13 @@ export function createAcmeClient(
   env: Env,
   config: IntegrationConfig,
   connection: ConnectionRow,
-  options: { inProcess: AcmeTransport; stats: RequestStats; priority: Priority; requestId?: string },
+  options: {
+    inProcess: AcmeTransport;
+    stats: RequestStats;
+    priority: Priority;
+    requestId?: string;
+    defer?: (work: Promise<unknown>) => void;
+  },
 ): AcmeClient {
   return new AcmeClient({
     connection,
@@ -24,6 +30,7 @@ export function createAcmeClient(
     priority: options.priority,
     stats: options.stats,
     ...(options.requestId ? { requestId: options.requestId } : {}),
+    ...(options.defer ? { defer: options.defer } : {}),
   });
 }
 
@@ -37,5 +44,6 @@ export function acmeClientFor(
     stats: c.var.stats,
     priority: "interactive",
     requestId: c.var.requestId,
+    defer: c.var.defer,
   });
 }

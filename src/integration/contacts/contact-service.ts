@@ -113,6 +113,7 @@ export class ContactService {
       const response = expectStatus(await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }), 200);
       const contact = toContact(response.body);
       this.stats.cache = "MISS";
+      // Awaited, not deferred: the next read (often the caller's own) should find it.
       await this.cache.put(contact);
       return { contact };
     } catch (error) {

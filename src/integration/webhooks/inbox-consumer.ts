@@ -37,48 +37,57 @@ export async function storeDeadLetter(
  */
 export async function handleInboxBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const config = loadIntegrationConfig(env);
-  for (const message of batch.messages) {
-    const envelope = InboxMessageSchema.safeParse(message.body);
-    if (!envelope.success) {
-      await storeDeadLetter(env, message.body, "unreadable inbox message");
+  // Messages are independent: D1 serializes the batches, and versions decide what wins.
+  await Promise.all(
+    batch.messages.map((message) => handleInboxMessage(message, env, config.cacheTtlSeconds)),
+  );
+}
+
+async function handleInboxMessage(
+  message: Message<unknown>,
+  env: Env,
+  cacheTtlSeconds: number,
+): Promise<void> {
+  const envelope = InboxMessageSchema.safeParse(message.body);
+  if (!envelope.success) {
+    await storeDeadLetter(env, message.body, "unreadable inbox message");
+    message.ack();
+    return;
+  }
+  const ids = { connectionId: envelope.data.connectionId, webhookId: envelope.data.webhookId };
+  let event: ReturnType<typeof AcmeWebhookSchema.safeParse>;
+  try {
+    event = AcmeWebhookSchema.safeParse(JSON.parse(envelope.data.body));
+  } catch {
+    event = AcmeWebhookSchema.safeParse(undefined);
+  }
+  if (!event.success) {
+    await storeDeadLetter(
+      env,
+      envelope.data,
+      `invalid event: ${event.error.issues[0]?.message ?? "not JSON"}`,
+      ids,
+    );
+    message.ack();
+    return;
+  }
+  try {
+    await applyChange(env, changeFromWebhook(envelope.data, event.data), {
+      webhookId: envelope.data.webhookId,
+      cacheTtlSeconds,
+    });
+    message.ack();
+  } catch (error) {
+    if (isDuplicateWebhook(error)) {
       message.ack();
-      continue;
+      return;
     }
-    const ids = { connectionId: envelope.data.connectionId, webhookId: envelope.data.webhookId };
-    let event: ReturnType<typeof AcmeWebhookSchema.safeParse>;
-    try {
-      event = AcmeWebhookSchema.safeParse(JSON.parse(envelope.data.body));
-    } catch {
-      event = AcmeWebhookSchema.safeParse(undefined);
-    }
-    if (!event.success) {
-      await storeDeadLetter(
-        env,
-        envelope.data,
-        `invalid event: ${event.error.issues[0]?.message ?? "not JSON"}`,
-        ids,
-      );
-      message.ack();
-      continue;
-    }
-    try {
-      await applyChange(env, changeFromWebhook(envelope.data, event.data), {
-        webhookId: envelope.data.webhookId,
-        cacheTtlSeconds: config.cacheTtlSeconds,
-      });
-      message.ack();
-    } catch (error) {
-      if (isDuplicateWebhook(error)) {
-        message.ack();
-        continue;
-      }
-      log("warn", "inbox message failed; retrying", {
-        ...ids,
-        attempts: message.attempts,
-        ...errorFields(error),
-      });
-      message.retry({ delaySeconds: inboxRetryDelaySeconds(message.attempts) });
-    }
+    log("warn", "inbox message failed; retrying", {
+      ...ids,
+      attempts: message.attempts,
+      ...errorFields(error),
+    });
+    message.retry({ delaySeconds: inboxRetryDelaySeconds(message.attempts) });
   }
 }
 
