@@ -292,6 +292,7 @@ async function rateBudget(base: string, vars: Record<string, string>) {
   const limit = 20;
   const windowSeconds = 2;
   const setup = await setUp(base, vars, { write: { limit, windowSeconds } });
+  await drained(base, { authorization: `Bearer ${setup.apiKey}` });
   const auth = { authorization: `Bearer ${setup.apiKey}`, "content-type": "application/json" };
   let next = 0;
   let refusals = 0;

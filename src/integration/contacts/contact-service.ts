@@ -104,8 +104,9 @@ export class ContactService {
    * (`STALE`) rather than an error.
    */
   async get(id: string, revalidate = false): Promise<{ contact: Contact; staleAgeSeconds?: number }> {
-    const cached = await this.cache.get(id);
-    if (cached?.fresh && !revalidate) {
+    // With `revalidate` the cached copy only matters if Acme fails: read it then, not before.
+    let cached = revalidate ? undefined : await this.cache.get(id);
+    if (cached?.fresh) {
       this.stats.cache = "HIT";
       return { contact: cached.contact };
     }
@@ -117,7 +118,9 @@ export class ContactService {
       await this.cache.put(contact);
       return { contact };
     } catch (error) {
-      if (!(cached && error instanceof ApiError && UPSTREAM_FAILURES.has(error.code))) throw error;
+      if (!(error instanceof ApiError && UPSTREAM_FAILURES.has(error.code))) throw error;
+      cached ??= await this.cache.get(id);
+      if (!cached) throw error;
       this.stats.cache = "STALE";
       await this.session.recordStaleFallback();
       return { contact: cached.contact, staleAgeSeconds: cached.ageSeconds };
