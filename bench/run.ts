@@ -20,6 +20,7 @@ import {
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 const WARMUP_S = 2;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PIPELINE_CHANGES = Number(process.env.BENCH_PIPELINE_CHANGES ?? 300);
 /** Changes per second made at Acme during the pipeline run. */
 const PIPELINE_RATE = Number(process.env.BENCH_PIPELINE_RATE ?? 25);
@@ -125,31 +126,62 @@ function load(options: autocannon.Options): Promise<autocannon.Result> {
   });
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+interface Route {
+  name: string;
+  /** Which route's throughput this one is compared with. */
+  against: string;
+  options: Omit<autocannon.Options, "connections" | "duration">;
+}
+
 /**
- * Throughput under load (CONNECTIONS at once), then latency unloaded (one connection): under load,
- * latency is mostly queueing, which says nothing about what a route adds to one call.
+ * Throughput under load (CONNECTIONS at once) in ROUNDS rounds, the routes taking turns so that
+ * each ratio compares runs a few seconds apart; the median ratio over the rounds is reported.
+ * Then latency unloaded (one connection): under load, latency is mostly queueing.
  */
-async function measure(
-  name: string,
-  options: Omit<autocannon.Options, "connections" | "duration">,
-): Promise<Row> {
-  await load({ ...options, connections: CONNECTIONS, duration: WARMUP_S });
-  const loaded = await load({ ...options, connections: CONNECTIONS, duration: DURATION_S });
-  const single = await load({
-    ...options,
-    connections: 1,
-    duration: Math.max(2, Math.round(DURATION_S / 2)),
-  });
-  return {
-    name,
-    requestsPerSecond: Math.round(loaded.requests.average * 10) / 10,
-    p50Ms: single.latency.p50,
-    p99Ms: single.latency.p99,
-    loadedP50Ms: loaded.latency.p50,
-    loadedP99Ms: loaded.latency.p99,
-    errors: loaded.errors + loaded.timeouts + single.errors + single.timeouts,
-    non2xx: loaded.non2xx + single.non2xx,
-  };
+async function measureRoutes(routes: Route[], settle: () => Promise<void>): Promise<Row[]> {
+  const perRound: Record<string, number>[] = [];
+  for (const route of routes) await load({ ...route.options, connections: CONNECTIONS, duration: WARMUP_S });
+  const loaded: Record<string, autocannon.Result[]> = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    const rates: Record<string, number> = {};
+    for (const route of routes) {
+      const result = await load({ ...route.options, connections: CONNECTIONS, duration: DURATION_S });
+      rates[route.name] = result.requests.average;
+      (loaded[route.name] ??= []).push(result);
+    }
+    perRound.push(rates);
+    // Creates leave webhook deliveries behind: let them finish before the next round.
+    await settle();
+  }
+  const rows: Row[] = [];
+  for (const route of routes) {
+    const single = await load({
+      ...route.options,
+      connections: 1,
+      duration: Math.max(2, Math.round(DURATION_S / 2)),
+    });
+    const runs = loaded[route.name] ?? [];
+    const ratios = perRound.map((rates) => (rates[route.name] ?? 0) / (rates[route.against] ?? 1));
+    rows.push({
+      name: route.name,
+      requestsPerSecond: Math.round(median(runs.map((r) => r.requests.average)) * 10) / 10,
+      ratio: Math.round(median(ratios) * 100) / 100,
+      ratioOf: route.against,
+      p50Ms: single.latency.p50,
+      p99Ms: single.latency.p99,
+      loadedP50Ms: median(runs.map((r) => r.latency.p50)),
+      loadedP99Ms: median(runs.map((r) => r.latency.p99)),
+      errors: runs.reduce((n, r) => n + r.errors + r.timeouts, 0) + single.errors + single.timeouts,
+      non2xx: runs.reduce((n, r) => n + r.non2xx, 0) + single.non2xx,
+    });
+  }
+  return rows;
 }
 
 async function throughputRows(base: string, setup: Setup): Promise<Row[]> {
@@ -157,50 +189,57 @@ async function throughputRows(base: string, setup: Setup): Promise<Row[]> {
   // Prime the cache and the integration's token.
   await fetch(`${base}/api/v1/contacts/${setup.contactId}`, { headers: apiAuth });
   let created = 0;
-  const rows = [
-    await measure("baseline GET /health", { url: `${base}/health` }),
-    await measure("Acme read (direct, with token)", {
-      url: `${base}/acme/v1/contacts/${setup.contactId}`,
-      headers: { authorization: `Bearer ${setup.acmeToken}` },
-    }),
-    await measure("integration read, KV hit", {
-      url: `${base}/api/v1/contacts/${setup.contactId}`,
-      headers: apiAuth,
-    }),
-    await measure("integration read, miss (to Acme)", {
-      url: `${base}/api/v1/contacts/${setup.contactId}`,
-      headers: { ...apiAuth, "cache-control": "no-cache" },
-    }),
-    await measure("integration create", {
-      url: `${base}/api/v1/contacts`,
-      method: "POST",
-      headers: { ...apiAuth, "content-type": "application/json" },
-      setupClient: (client) => {
-        client.setBody = client.setBody.bind(client);
-      },
-      requests: [
-        {
-          setupRequest: (request) => {
-            created += 1;
-            request.body = JSON.stringify({
-              firstName: "Load",
-              lastName: "Test",
-              email: `load-${process.pid}-${created}-${Math.random().toString(36).slice(2)}@example.com`,
-            });
-            return request;
-          },
+  const baseline = "baseline GET /health";
+  const acmeRead = "Acme read (direct, with token)";
+  return measureRoutes(
+    [
+      { name: baseline, against: baseline, options: { url: `${base}/health` } },
+      {
+        name: acmeRead,
+        against: baseline,
+        options: {
+          url: `${base}/acme/v1/contacts/${setup.contactId}`,
+          headers: { authorization: `Bearer ${setup.acmeToken}` },
         },
-      ],
-    }),
-  ];
-  const baseline = rows[0]?.requestsPerSecond ?? 1;
-  const acmeRead = rows[1]?.requestsPerSecond ?? 1;
-  for (const row of rows) {
-    const against = row.name.includes("miss") ? acmeRead : baseline;
-    row.ratio = Math.round((row.requestsPerSecond / against) * 100) / 100;
-    row.ratioOf = row.name.includes("miss") ? "Acme read" : "baseline";
-  }
-  return rows;
+      },
+      {
+        name: "integration read, KV hit",
+        against: baseline,
+        options: { url: `${base}/api/v1/contacts/${setup.contactId}`, headers: apiAuth },
+      },
+      {
+        name: "integration read, miss (to Acme)",
+        against: acmeRead,
+        options: {
+          url: `${base}/api/v1/contacts/${setup.contactId}`,
+          headers: { ...apiAuth, "cache-control": "no-cache" },
+        },
+      },
+      {
+        name: "integration create",
+        against: baseline,
+        options: {
+          url: `${base}/api/v1/contacts`,
+          method: "POST",
+          headers: { ...apiAuth, "content-type": "application/json" },
+          requests: [
+            {
+              setupRequest: (request) => {
+                created += 1;
+                request.body = JSON.stringify({
+                  firstName: "Load",
+                  lastName: "Test",
+                  email: `load-${process.pid}-${created}-${Math.random().toString(36).slice(2)}@example.com`,
+                });
+                return request;
+              },
+            },
+          ],
+        },
+      },
+    ],
+    () => drained(base, apiAuth),
+  );
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -289,8 +328,8 @@ async function pipeline(base: string, setup: Setup) {
 
 /** Writes offered faster than Acme's quota: how much of the quota is used, and how many 429s reach Acme. */
 async function rateBudget(base: string, vars: Record<string, string>) {
-  const limit = 20;
-  const windowSeconds = 2;
+  const limit = 30;
+  const windowSeconds = 5;
   const setup = await setUp(base, vars, { write: { limit, windowSeconds } });
   await drained(base, { authorization: `Bearer ${setup.apiKey}` });
   const auth = { authorization: `Bearer ${setup.apiKey}`, "content-type": "application/json" };
@@ -338,6 +377,8 @@ async function rateBudget(base: string, vars: Record<string, string>) {
   const first = done[limit - 1] ?? started;
   const last = done[done.length - limit - 1] ?? Date.now();
   const steadyRate = (done.length - 2 * limit) / ((last - first) / 1000);
+  if (process.env.BENCH_BUDGET_TRACE)
+    writeFileSync(process.env.BENCH_BUDGET_TRACE, JSON.stringify(done.map((d) => d - started)));
   return {
     quota: `${limit} writes / ${windowSeconds} s`,
     writes: BUDGET_WRITES,
@@ -427,7 +468,7 @@ async function main() {
     const results = {
       at: new Date().toISOString(),
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
-      settings: { connections: CONNECTIONS, durationSeconds: DURATION_S },
+      settings: { connections: CONNECTIONS, durationSeconds: DURATION_S, rounds: ROUNDS },
       routes: rows,
       webhookPipeline: webhook,
       rateBudget: budget,

@@ -224,6 +224,7 @@ export class AcmeClient {
       return report;
     }
     if (outcome.kind !== "response") return report;
+    report.receivedAt = this.clock.now();
     const { status, headers } = outcome.response;
     report.health = status >= 500 ? "failure" : "success";
     const rate = parseRateLimitHeaders(headers);

@@ -21,7 +21,7 @@ export const BACKGROUND_SHARE = 0.5;
 /** Calls scheduled for the next window go this long after the current one's estimated end. */
 const SAFETY_MS = 20;
 /** A window whose end is only guessed (not yet confirmed by Acme) is assumed this much longer. */
-const GUESS_MARGIN_MS = 250;
+const GUESS_MARGIN_MS = 100;
 
 export class RateBudget {
   private limit: number | null = null;

@@ -17,6 +17,11 @@ export interface AttemptReport {
   rate?: RateObservation;
   /** Set when Acme answered 429. */
   retryAfterMs?: number;
+  /**
+   * When the answer arrived (epoch ms). Acme's reset figures count from then, so the budget uses
+   * it rather than when the report reaches the session, which may be later.
+   */
+  receivedAt?: number;
   retried?: boolean;
 }
 
@@ -73,7 +78,8 @@ export class SessionState {
   }
 
   report(now: number, report: AttemptReport): void {
-    if (report.rate) this.budgets[report.rateClass].observe(now, report.rate);
+    const seenAt = Math.min(now, report.receivedAt ?? now);
+    if (report.rate) this.budgets[report.rateClass].observe(seenAt, report.rate);
     if (report.retryAfterMs !== undefined) {
       this.counters.acme429s += 1;
       this.budgets[report.rateClass].observeRejection(now, report.retryAfterMs);
