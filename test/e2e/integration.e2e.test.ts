@@ -1,40 +1,9 @@
-import { describe, expect, inject, it } from "vitest";
-
-const base = inject("baseUrl");
-const acmeAdmin = inject("adminToken");
-const admin = inject("integrationAdminToken");
-
-async function post<T>(path: string, token: string, body: unknown, status = 201): Promise<T> {
-  const res = await fetch(`${base}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(status);
-  return (await res.json()) as T;
-}
-
-/** What `npm start` does: an Acme account, a connection to it, and an API key. */
-async function apiKeyForNewConnection(): Promise<string> {
-  const client = await post<{ client_id: string; client_secret: string }>("/acme/admin/clients", acmeAdmin, {
-    name: "e2e integration",
-  });
-  const connection = await post<{ id: string }>("/api/v1/admin/connections", admin, {
-    name: "e2e",
-    acmeClientId: client.client_id,
-    acmeClientSecret: client.client_secret,
-  });
-  const key = await post<{ apiKey: string }>(
-    `/api/v1/admin/connections/${connection.id}/api-keys`,
-    admin,
-    {},
-  );
-  return key.apiKey;
-}
+import { describe, expect, it } from "vitest";
+import { base, newConnection } from "./helpers.ts";
 
 describe("integration API over HTTP (wrangler dev)", () => {
   it("runs the seed's flow: POST /api/contacts, then GET, PUT and DELETE", async () => {
-    const key = await apiKeyForNewConnection();
+    const key = (await newConnection()).apiKey;
     const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
 
     const created = await fetch(`${base}/api/contacts`, {

@@ -1,13 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { newId, randomSecret } from "../../lib/ids.ts";
-import { jsonBody } from "../../lib/json-body.ts";
 import { ACME_SCOPES, requireAdminToken } from "../auth/bearer.ts";
 import { hashClientSecret } from "../auth/client-secret.ts";
 import { RatePolicySchema } from "../config.ts";
 import { createAcmeRouter } from "../context.ts";
 import { clients } from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
+import { acmeJsonBody } from "../json-body.ts";
 import { errorResponses } from "../openapi-schemas.ts";
 import { limiterFor } from "../rate-limit/limiter-client.ts";
 
@@ -48,17 +48,6 @@ const ClientCreatedSchema = z
 
 const security = [{ AdminToken: [] }];
 
-const adminJsonBody = jsonBody({
-  maxBytes: 8192,
-  onProblem(problem): never {
-    if (problem.kind === "unsupported_media_type")
-      throw new AcmeError("unsupported_media_type", "Send JSON.");
-    if (problem.kind === "payload_too_large")
-      throw new AcmeError("payload_too_large", "The body is too large.");
-    throw new AcmeError("invalid_json", `The body is not valid JSON: ${problem.reason}`);
-  },
-});
-
 export const clientAdminRouter = createAcmeRouter();
 clientAdminRouter.use("/admin/clients/*", requireAdminToken());
 clientAdminRouter.use("/admin/clients", requireAdminToken());
@@ -71,7 +60,7 @@ clientAdminRouter
       tags: ["Admin"],
       summary: "Register an OAuth client (its own account); the secret is returned once",
       security,
-      middleware: [adminJsonBody] as const,
+      middleware: [acmeJsonBody] as const,
       request: { body: { required: true, content: { "application/json": { schema: ClientCreateSchema } } } },
       responses: {
         201: { description: "Created", content: { "application/json": { schema: ClientCreatedSchema } } },
@@ -109,7 +98,7 @@ clientAdminRouter
       tags: ["Admin"],
       summary: "Override this client's rate limits (null restores the default for a class)",
       security,
-      middleware: [adminJsonBody] as const,
+      middleware: [acmeJsonBody] as const,
       request: {
         params: z.object({ id: z.string().min(1).max(64) }),
         body: { required: true, content: { "application/json": { schema: RateOverridesSchema } } },

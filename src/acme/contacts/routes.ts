@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
-import { jsonBody } from "../../lib/json-body.ts";
 import { requireScope } from "../auth/bearer.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { AcmeError } from "../errors.ts";
+import { acmeJsonBody } from "../json-body.ts";
 import { errorResponses } from "../openapi-schemas.ts";
 import { publishEvents } from "../webhooks/outbox.ts";
 import { type ContactChange, ContactRepository } from "./repository.ts";
@@ -25,20 +25,6 @@ const ifMatchHeader = z.object({
 });
 
 /** JSON bodies: media type, size and syntax are checked before the schema, each with its own status. */
-const acmeJsonBody = jsonBody<AcmeEnv>({
-  maxBytes: (c) => c.var.config.maxBodyBytes,
-  extraMediaTypes: ["application/merge-patch+json"],
-  onProblem(problem): never {
-    switch (problem.kind) {
-      case "unsupported_media_type":
-        throw new AcmeError("unsupported_media_type", "Send the body as application/json.");
-      case "payload_too_large":
-        throw new AcmeError("payload_too_large", `The body exceeds ${problem.maxBytes} bytes.`);
-      case "invalid_json":
-        throw new AcmeError("invalid_json", `The body is not valid JSON: ${problem.reason}`);
-    }
-  },
-});
 
 const contactResponse = (description: string) => ({
   description,

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { jsonBody } from "../../lib/json-body.ts";
 import { requireScope } from "../auth/bearer.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { WEBHOOK_EVENT_TYPES } from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
+import { acmeJsonBody } from "../json-body.ts";
 import { errorResponses } from "../openapi-schemas.ts";
 import type { DeliveryMessage } from "./messages.ts";
 import { publicSubscription, SubscriptionRepository } from "./subscriptions.ts";
@@ -90,17 +90,6 @@ const json = <T>(description: string, schema: T) => ({
   content: { "application/json": { schema } },
 });
 
-const webhookJsonBody = jsonBody<AcmeEnv>({
-  maxBytes: (c) => c.var.config.maxBodyBytes,
-  onProblem(problem): never {
-    if (problem.kind === "unsupported_media_type")
-      throw new AcmeError("unsupported_media_type", "Send JSON.");
-    if (problem.kind === "payload_too_large")
-      throw new AcmeError("payload_too_large", "The body is too large.");
-    throw new AcmeError("invalid_json", `The body is not valid JSON: ${problem.reason}`);
-  },
-});
-
 function checkUrl(url: string, allowLoopback: boolean): void {
   const problem = webhookUrlProblem(url, { allowLoopback });
   if (problem) {
@@ -125,7 +114,7 @@ webhookRouter
       tags: ["Webhooks"],
       summary: "Subscribe a URL to contact events (the signing secret is returned once)",
       security,
-      middleware: [webhookJsonBody] as const,
+      middleware: [acmeJsonBody] as const,
       request: { body: body(SubscriptionInputSchema) },
       responses: {
         201: json("Created", SubscriptionCreatedSchema),
@@ -173,7 +162,7 @@ webhookRouter
       tags: ["Webhooks"],
       summary: "Change URL, events or description; enable or disable",
       security,
-      middleware: [webhookJsonBody] as const,
+      middleware: [acmeJsonBody] as const,
       request: { params: IdParams, body: body(SubscriptionPatchSchema) },
       responses: {
         200: json("Updated", SubscriptionSchema),
