@@ -153,7 +153,7 @@ async function measureRoutes(routes: Route[], settle: () => Promise<void>): Prom
     for (const route of routes) {
       const result = await load({ ...route.options, connections: CONNECTIONS, duration: DURATION_S });
       rates[route.name] = result.requests.average;
-      (loaded[route.name] ??= []).push(result);
+      loaded[route.name] = [...(loaded[route.name] ?? []), result];
     }
     perRound.push(rates);
     // Creates leave webhook deliveries behind: let them finish before the next round.

@@ -1,8 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
 import { requireScope } from "../auth/bearer.ts";
-import { type AcmeEnv, createAcmeRouter } from "../context.ts";
-import { AcmeError } from "../errors.ts";
+import { createAcmeRouter } from "../context.ts";
 import { acmeJsonBody } from "../json-body.ts";
 import { errorResponses } from "../openapi-schemas.ts";
 import { publishEvents } from "../webhooks/outbox.ts";
