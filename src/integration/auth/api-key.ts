@@ -10,6 +10,20 @@ import { ApiError } from "../errors.ts";
 const KEY_CACHE_MS = 30_000;
 const resolved = new Map<string, { connection: ConnectionRow; until: number }>();
 
+/** Keys seen recently and their hashes, so a hot key is not hashed on every request. */
+const hashes = new Map<string, string>();
+const MAX_HASHES = 1000;
+
+async function hashOf(key: string): Promise<string> {
+  let hash = hashes.get(key);
+  if (!hash) {
+    hash = await sha256Hex(key);
+    if (hashes.size >= MAX_HASHES) hashes.clear();
+    hashes.set(key, hash);
+  }
+  return hash;
+}
+
 export function forgetApiKey(keyHash: string): void {
   resolved.delete(keyHash);
 }
@@ -30,7 +44,7 @@ export function requireApiKey(): MiddlewareHandler<IntegrationEnv> {
   return async function apiKeyMiddleware(c, next) {
     const key = bearer(c.req.header("authorization"));
     if (!key) throw unauthorized("An API key is required: Authorization: Bearer <api key>.");
-    const keyHash = await sha256Hex(key);
+    const keyHash = await hashOf(key);
     const now = Date.now();
     let entry = resolved.get(keyHash);
     if (!entry || entry.until <= now) {

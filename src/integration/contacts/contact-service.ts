@@ -71,12 +71,20 @@ export interface StaleRead {
  * retry never creates a second contact or overwrites someone else's change.
  */
 export class ContactService {
+  private client: AcmeClient | undefined;
+
   constructor(
-    private readonly acme: AcmeClient,
+    /** Made on first use: a read served from the cache never needs it. */
+    private readonly acmeClient: () => AcmeClient,
     private readonly cache: ContactCache,
     private readonly stats: RequestStats,
     private readonly session: { recordStaleFallback(): Promise<void> | void },
   ) {}
+
+  private get acme(): AcmeClient {
+    this.client ??= this.acmeClient();
+    return this.client;
+  }
 
   async list(query: { limit: number; cursor?: string; email?: string; updatedSince?: string }) {
     const response = expectStatus(

@@ -51,10 +51,13 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 function contacts(c: Context<IntegrationEnv>): ContactService {
   const { config, connection, stats } = c.var;
   return new ContactService(
-    acmeClientFor(c),
+    () => acmeClientFor(c),
     new ContactCache(c.env.CACHE, connection.id, config.cacheTtlSeconds),
     stats,
-    c.env.ACME_SESSION.get(c.env.ACME_SESSION.idFromName(connection.id)),
+    {
+      recordStaleFallback: () =>
+        c.env.ACME_SESSION.get(c.env.ACME_SESSION.idFromName(connection.id)).recordStaleFallback(),
+    },
   );
 }
 
