@@ -27,10 +27,6 @@ async function subscribe(token: string, body: Record<string, unknown> = {}) {
   return res.json<{ id: string; secret: string; url: string; events: string[]; enabled: boolean }>();
 }
 
-function accountOf(clientId: string) {
-  return clientId;
-}
-
 /** An event stored in the outbox but not published, so only the test's consumer calls see it. */
 async function storedEvent(
   accountId: string,
@@ -299,7 +295,7 @@ describe("transactional outbox", () => {
 
   it("sweeps events that never reached the queue", async () => {
     const { client } = await signedIn();
-    const event = await storedEvent(accountOf(client.clientId));
+    const event = await storedEvent(client.clientId);
     await env.ACME_DB.prepare("UPDATE webhook_events SET created_at = ? WHERE id = ?")
       .bind(new Date(Date.now() - 60_000).toISOString(), event.id)
       .run();
@@ -312,7 +308,7 @@ describe("transactional outbox", () => {
 
   it("leaves fresh unsent events to the write path for a grace period", async () => {
     const { client } = await signedIn();
-    const event = await storedEvent(accountOf(client.clientId));
+    const event = await storedEvent(client.clientId);
     await sweepOutbox(env);
     const row = await env.ACME_DB.prepare("SELECT enqueued_at FROM webhook_events WHERE id = ?")
       .bind(event.id)
@@ -328,7 +324,7 @@ describe("webhook delivery consumer", () => {
     await subscribe(token, { events: ["contact.deleted"] });
     const disabled = await subscribe(token, { events: ["contact.created"] });
     await acme(`/v1/webhooks/${disabled.id}`, { token, method: "PATCH", body: { enabled: false } });
-    const event = await storedEvent(accountOf(client.clientId));
+    const event = await storedEvent(client.clientId);
     const { sent, queue } = recordingQueue();
     const { received, fetch } = receiver([200]);
     await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { queue, fetch });
@@ -346,7 +342,7 @@ describe("webhook delivery consumer", () => {
   it("delivers a Standard Webhooks v1 request the subscriber can verify with its secret", async () => {
     const { client, token } = await signedIn();
     const subscription = await subscribe(token);
-    const event = await storedEvent(accountOf(client.clientId));
+    const event = await storedEvent(client.clientId);
     const { received, fetch } = receiver([200]);
     const { sent, queue } = recordingQueue();
     const result = await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { fetch, queue });
@@ -373,7 +369,7 @@ describe("webhook delivery consumer", () => {
   it("retries a failed delivery with backoff and the same webhook-id, then succeeds", async () => {
     const { client, token } = await signedIn();
     const subscription = await subscribe(token);
-    const event = await storedEvent(accountOf(client.clientId));
+    const event = await storedEvent(client.clientId);
     const deliveryId = await fanOutOne(event.id);
     const { received, fetch } = receiver([500, 200]);
     const first = await runBatch([{ body: { kind: "deliver", deliveryId }, attempts: 1 }], {
@@ -399,7 +395,7 @@ describe("webhook delivery consumer", () => {
   it("queues the retry of a failed first attempt with its delay, at least the receiver's Retry-After", async () => {
     const { client, token } = await signedIn();
     await subscribe(token);
-    const event = await storedEvent(accountOf(client.clientId));
+    const event = await storedEvent(client.clientId);
     const { sent, delays, queue } = recordingQueue();
     await runBatch([{ body: { kind: "fanout", eventId: event.id } }], {
       queue,
@@ -413,7 +409,7 @@ describe("webhook delivery consumer", () => {
   it("waits at least as long as the receiver's Retry-After", async () => {
     const { client, token } = await signedIn();
     await subscribe(token);
-    const deliveryId = await fanOutOne((await storedEvent(accountOf(client.clientId))).id);
+    const deliveryId = await fanOutOne((await storedEvent(client.clientId)).id);
     const { fetch } = receiver([503], { "retry-after": "120" });
     const result = await runBatch([{ body: { kind: "deliver", deliveryId } }], { fetch, random: () => 0 });
     expect(result.retryMessages).toHaveLength(1);
@@ -423,7 +419,7 @@ describe("webhook delivery consumer", () => {
   it("retries a delivery that timed out", async () => {
     const { client, token } = await signedIn();
     await subscribe(token);
-    const deliveryId = await fanOutOne((await storedEvent(accountOf(client.clientId))).id);
+    const deliveryId = await fanOutOne((await storedEvent(client.clientId)).id);
     const result = await runBatch([{ body: { kind: "deliver", deliveryId } }], {
       fetch: receiver(["timeout"]).fetch,
     });
@@ -437,7 +433,7 @@ describe("webhook delivery consumer", () => {
   it("disables the subscription when the receiver answers 410 Gone", async () => {
     const { client, token } = await signedIn();
     const subscription = await subscribe(token);
-    const deliveryId = await fanOutOne((await storedEvent(accountOf(client.clientId))).id);
+    const deliveryId = await fanOutOne((await storedEvent(client.clientId)).id);
     const result = await runBatch([{ body: { kind: "deliver", deliveryId } }], {
       fetch: receiver([410]).fetch,
     });
@@ -449,7 +445,7 @@ describe("webhook delivery consumer", () => {
   it("marks exhausted deliveries dead, and a manual retry queues them again", async () => {
     const { client, token } = await signedIn();
     const subscription = await subscribe(token);
-    const deliveryId = await fanOutOne((await storedEvent(accountOf(client.clientId))).id);
+    const deliveryId = await fanOutOne((await storedEvent(client.clientId)).id);
     const batch = createMessageBatch<unknown>("acme-webhook-deliveries-dlq", [
       { id: "dead-1", timestamp: new Date(), attempts: 9, body: { kind: "deliver", deliveryId } },
     ]);

@@ -1,5 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
+import { ETAG_HEADER, IF_MATCH_HEADERS, jsonRequestBody } from "../../lib/openapi.ts";
 import { requireScope } from "../auth/bearer.ts";
 import { createAcmeRouter } from "../context.ts";
 import { acmeJsonBody } from "../json-body.ts";
@@ -18,20 +19,11 @@ import {
 } from "./schemas.ts";
 
 const security = [{ AcmeOAuth: [] }];
-const etagHeader = { ETag: { schema: { type: "string" as const }, description: 'Version, e.g. "3"' } };
-const ifMatchHeader = z.object({
-  "if-match": z.string().optional().openapi({ description: 'Apply only if the version matches, e.g. "3"' }),
-});
-
-/** JSON bodies: media type, size and syntax are checked before the schema, each with its own status. */
-
 const contactResponse = (description: string) => ({
   description,
-  headers: etagHeader,
+  headers: ETAG_HEADER,
   content: { "application/json": { schema: ContactSchema } },
 });
-
-const jsonContent = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
 const repository = (env: Env, accountId: string) => new ContactRepository(env.ACME_DB, accountId);
 
@@ -82,7 +74,7 @@ export const contactRouter = createAcmeRouter()
       summary: "Create a contact",
       security,
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
-      request: { body: jsonContent(ContactCreateSchema) },
+      request: { body: jsonRequestBody(ContactCreateSchema) },
       responses: {
         201: contactResponse("Created"),
         ...errorResponses(400, 401, 403, 409, 413, 415, 429),
@@ -129,8 +121,8 @@ export const contactRouter = createAcmeRouter()
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
       request: {
         params: ContactIdParamsSchema,
-        headers: ifMatchHeader,
-        body: jsonContent(ContactReplaceSchema),
+        headers: IF_MATCH_HEADERS,
+        body: jsonRequestBody(ContactReplaceSchema),
       },
       responses: {
         200: contactResponse("Replaced"),
@@ -160,8 +152,8 @@ export const contactRouter = createAcmeRouter()
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
       request: {
         params: ContactIdParamsSchema,
-        headers: ifMatchHeader,
-        body: jsonContent(ContactPatchSchema),
+        headers: IF_MATCH_HEADERS,
+        body: jsonRequestBody(ContactPatchSchema),
       },
       responses: {
         200: contactResponse("Updated"),
@@ -189,7 +181,7 @@ export const contactRouter = createAcmeRouter()
       summary: "Delete a contact (soft: it stays readable with include_deleted)",
       security,
       middleware: [requireScope("contacts.write")] as const,
-      request: { params: ContactIdParamsSchema, headers: ifMatchHeader },
+      request: { params: ContactIdParamsSchema, headers: IF_MATCH_HEADERS },
       responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 412, 429) },
     }),
     async (c) => {

@@ -53,9 +53,15 @@ function activate(json: string, now: number): ActiveProfile {
   return active;
 }
 
-export async function readFaultProfile(db: D1Database): Promise<FaultProfile> {
+/** The stored profile as JSON, or null when none was ever stored. */
+async function storedProfileJson(db: D1Database): Promise<string | null> {
   const row = await drizzle(db).select().from(settings).where(eq(settings.key, PROFILE_KEY)).get();
-  return row ? FaultProfileSchema.parse(JSON.parse(row.value)) : DEFAULT_FAULT_PROFILE;
+  return row?.value ?? null;
+}
+
+export async function readFaultProfile(db: D1Database): Promise<FaultProfile> {
+  const json = await storedProfileJson(db);
+  return json ? FaultProfileSchema.parse(JSON.parse(json)) : DEFAULT_FAULT_PROFILE;
 }
 
 export async function writeFaultProfile(db: D1Database, profile: FaultProfile): Promise<void> {
@@ -74,8 +80,7 @@ export async function nextFaultDraw(
   now: number = Date.now(),
 ): Promise<{ profile: FaultProfile; sequence: number; random: () => number }> {
   if (!active || now - active.loadedAt > REFRESH_MS) {
-    const row = await drizzle(db).select().from(settings).where(eq(settings.key, PROFILE_KEY)).get();
-    activate(row?.value ?? JSON.stringify(DEFAULT_FAULT_PROFILE), now);
+    activate((await storedProfileJson(db)) ?? JSON.stringify(DEFAULT_FAULT_PROFILE), now);
   }
   const current = active as ActiveProfile;
   const sequence = current.sequence++;

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { jsonRequestBody, jsonResponse } from "../../lib/openapi.ts";
 import { requireScope } from "../auth/bearer.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { WEBHOOK_EVENT_TYPES } from "../db/schema.ts";
@@ -84,12 +85,6 @@ const DeliveryParams = IdParams.extend({
 });
 
 const security = [{ AcmeOAuth: ["webhooks.manage"] }];
-const body = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
-const json = <T>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-
 function checkUrl(url: string, allowLoopback: boolean): void {
   const problem = webhookUrlProblem(url, { allowLoopback });
   if (problem) {
@@ -115,9 +110,9 @@ webhookRouter
       summary: "Subscribe a URL to contact events (the signing secret is returned once)",
       security,
       middleware: [acmeJsonBody] as const,
-      request: { body: body(SubscriptionInputSchema) },
+      request: { body: jsonRequestBody(SubscriptionInputSchema) },
       responses: {
-        201: json("Created", SubscriptionCreatedSchema),
+        201: jsonResponse("Created", SubscriptionCreatedSchema),
         ...errorResponses(400, 401, 403, 413, 415, 429),
       },
     }),
@@ -137,7 +132,7 @@ webhookRouter
       summary: "List subscriptions",
       security,
       responses: {
-        200: json("Subscriptions", z.object({ results: z.array(SubscriptionSchema) })),
+        200: jsonResponse("Subscriptions", z.object({ results: z.array(SubscriptionSchema) })),
         ...errorResponses(401, 403, 429),
       },
     }),
@@ -151,7 +146,10 @@ webhookRouter
       summary: "Get a subscription",
       security,
       request: { params: IdParams },
-      responses: { 200: json("The subscription", SubscriptionSchema), ...errorResponses(401, 403, 404, 429) },
+      responses: {
+        200: jsonResponse("The subscription", SubscriptionSchema),
+        ...errorResponses(401, 403, 404, 429),
+      },
     }),
     async (c) => c.json(publicSubscription(await repository(c).get(c.req.valid("param").id)), 200),
   )
@@ -163,9 +161,9 @@ webhookRouter
       summary: "Change URL, events or description; enable or disable",
       security,
       middleware: [acmeJsonBody] as const,
-      request: { params: IdParams, body: body(SubscriptionPatchSchema) },
+      request: { params: IdParams, body: jsonRequestBody(SubscriptionPatchSchema) },
       responses: {
-        200: json("Updated", SubscriptionSchema),
+        200: jsonResponse("Updated", SubscriptionSchema),
         ...errorResponses(400, 401, 403, 404, 413, 415, 429),
       },
     }),
@@ -205,7 +203,7 @@ webhookRouter
         }),
       },
       responses: {
-        200: json(
+        200: jsonResponse(
           "Deliveries, newest first",
           z.object({
             results: z.array(DeliverySchema),
@@ -251,7 +249,7 @@ webhookRouter
       security,
       request: { params: DeliveryParams },
       responses: {
-        202: json("Queued", z.object({ id: z.string(), status: z.literal("pending") })),
+        202: jsonResponse("Queued", z.object({ id: z.string(), status: z.literal("pending") })),
         ...errorResponses(401, 403, 404, 429),
       },
     }),

@@ -26,8 +26,6 @@ export function acmeProblem(
   const error = (body as AcmeErrorBody | null)?.error;
   const errors = error?.details?.map((d) => ({ field: renameField(d.field), message: d.message }));
   const acmeCode = error?.code;
-  if (status === 400 && acmeCode === "version_mismatch")
-    return new ApiError("version_mismatch", "Version mismatch.");
   if (status === 400 && acmeCode === "precondition_invalid") {
     return new ApiError("precondition_invalid", error?.message ?? "Invalid If-Match.");
   }

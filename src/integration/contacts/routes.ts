@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { sha256Hex } from "../../lib/crypto.ts";
 import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
+import { ETAG_HEADER, IF_MATCH_HEADERS, jsonRequestBody } from "../../lib/openapi.ts";
 import { acmeClientFor } from "../acme-client/for-request.ts";
 import { ContactCache } from "../cache/contact-cache.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
@@ -35,16 +36,11 @@ const common = {
   503: problem("Acme is unavailable; see Retry-After"),
   504: problem("Acme timed out"),
 };
-const etag = { ETag: { schema: { type: "string" as const }, description: 'Acme version, e.g. "3"' } };
-const ifMatchHeaders = z.object({
-  "if-match": z.string().optional().openapi({ description: 'Apply only at this version, e.g. "3"' }),
-});
 const contactResponse = (description: string) => ({
   description,
-  headers: etag,
+  headers: ETAG_HEADER,
   content: { "application/json": { schema: ContactSchema } },
 });
-const jsonBody = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -175,7 +171,7 @@ export const contactRouter = createRouter()
       middleware: [integrationJsonBody] as const,
       request: {
         headers: z.object({ "idempotency-key": z.string().optional() }),
-        body: jsonBody(ContactCreateSchema),
+        body: jsonRequestBody(ContactCreateSchema),
       },
       responses: {
         201: contactResponse("Created"),
@@ -210,7 +206,7 @@ export const contactRouter = createRouter()
         200: {
           ...contactResponse("The contact"),
           headers: {
-            ...etag,
+            ...ETAG_HEADER,
             "X-Cache": {
               schema: { type: "string" as const, enum: ["HIT", "MISS", "STALE"] },
               description: "STALE: Acme is failing and this is the last good copy",
@@ -244,8 +240,8 @@ export const contactRouter = createRouter()
       middleware: [integrationJsonBody] as const,
       request: {
         params: ContactIdParamsSchema,
-        headers: ifMatchHeaders,
-        body: jsonBody(ContactReplaceSchema),
+        headers: IF_MATCH_HEADERS,
+        body: jsonRequestBody(ContactReplaceSchema),
       },
       responses: {
         200: contactResponse("Replaced"),
@@ -272,7 +268,11 @@ export const contactRouter = createRouter()
       summary: "Update some fields (merge patch: null clears an optional field)",
       security,
       middleware: [integrationJsonBody] as const,
-      request: { params: ContactIdParamsSchema, headers: ifMatchHeaders, body: jsonBody(ContactPatchSchema) },
+      request: {
+        params: ContactIdParamsSchema,
+        headers: IF_MATCH_HEADERS,
+        body: jsonRequestBody(ContactPatchSchema),
+      },
       responses: {
         200: contactResponse("Updated"),
         ...common,
@@ -297,7 +297,7 @@ export const contactRouter = createRouter()
       tags: ["Contacts"],
       summary: "Delete a contact",
       security,
-      request: { params: ContactIdParamsSchema, headers: ifMatchHeaders },
+      request: { params: ContactIdParamsSchema, headers: IF_MATCH_HEADERS },
       responses: {
         204: { description: "Deleted" },
         ...common,

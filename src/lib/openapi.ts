@@ -1,0 +1,23 @@
+import { z } from "@hono/zod-openapi";
+
+// OpenAPI pieces both systems' routes describe the same way.
+
+/** A required JSON request body with this schema. */
+export function jsonRequestBody<T>(schema: T) {
+  return { required: true, content: { "application/json": { schema } } };
+}
+
+/** A JSON response with this schema. */
+export function jsonResponse<T>(description: string, schema: T) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** The `ETag` response header carrying a record's version. */
+export const ETAG_HEADER = {
+  ETag: { schema: { type: "string" as const }, description: 'The version, e.g. "3"' },
+};
+
+/** The optional `If-Match` request header of conditional writes. */
+export const IF_MATCH_HEADERS = z.object({
+  "if-match": z.string().optional().openapi({ description: 'Apply only at this version, e.g. "3"' }),
+});
