@@ -371,12 +371,20 @@ async function rateBudget(base: string, vars: Record<string, string>) {
     await fetch(`${base}/api/v1/status`, { headers: { authorization: `Bearer ${setup.apiKey}` } }),
     200,
   );
-  // Steady state: the write rate between the end of the first window's worth and the start of
-  // the last one's, against Acme's quota rate (the ramp-up and the tail are left out).
+  // Steady state. Answers come in bursts, one per Acme window (a window's calls go together
+  // when it opens): the rate is the answers of the steady bursts over the time from the first
+  // steady burst's start to the last burst's start, i.e. over whole window periods. The first two
+  // bursts are left out (the run starts inside the window the set-up opened) and so is the last
+  // (the tail).
   done.sort((a, b) => a - b);
-  const first = done[limit - 1] ?? started;
-  const last = done[done.length - limit - 1] ?? Date.now();
-  const steadyRate = (done.length - 2 * limit) / ((last - first) / 1000);
+  const bursts: number[][] = [];
+  for (const [i, at] of done.entries()) {
+    if (i === 0 || at - (done[i - 1] ?? at) > (windowSeconds * 1000) / 2) bursts.push([]);
+    bursts[bursts.length - 1]?.push(at);
+  }
+  const steady = bursts.slice(2, -1);
+  const span = ((bursts[bursts.length - 1]?.[0] ?? 0) - (steady[0]?.[0] ?? 0)) / 1000;
+  const steadyRate = steady.length > 2 ? steady.flat().length / span : Number.NaN;
   if (process.env.BENCH_BUDGET_TRACE)
     writeFileSync(process.env.BENCH_BUDGET_TRACE, JSON.stringify(done.map((d) => d - started)));
   return {
@@ -385,6 +393,7 @@ async function rateBudget(base: string, vars: Record<string, string>) {
     seconds: Math.round(elapsedS * 10) / 10,
     quotaUsed: Math.round((steadyRate / (limit / windowSeconds)) * 1000) / 1000,
     acme429s: status.counters.acme429s,
+    steadyWindows: steady.length,
     refusedFast: refusals,
   };
 }

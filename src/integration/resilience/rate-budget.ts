@@ -20,8 +20,22 @@ export type Admission = { admitted: true; waitMs: number } | { admitted: false; 
 export const BACKGROUND_SHARE = 0.5;
 /** Calls scheduled for the next window go this long after the current one's estimated end. */
 const SAFETY_MS = 20;
+/** How far the window's first call goes ahead of the others scheduled into the same window. */
+const OPENER_LEAD_MS = 50;
+/** A call that comes back when told can wait this much less than this one could and still queue. */
+const RETRY_MARGIN_MS = 100;
 /** A window whose end is only guessed (not yet confirmed by Acme) is assumed this much longer. */
 const GUESS_MARGIN_MS = 100;
+
+/**
+ * When a refused call should come back: as soon as the same call would be queued for its slot
+ * rather than refused, not when the slot opens. A client that honours Retry-After (in whole
+ * seconds, rounded up) then waits here for the slot and goes the moment the window opens; sent
+ * back until the slot itself, it would come back up to a second late and leave the quota unused.
+ */
+function retryWhenQueued(slotInMs: number, maxWaitMs: number): number {
+  return Math.max(1, slotInMs - Math.max(0, maxWaitMs - RETRY_MARGIN_MS));
+}
 
 export class RateBudget {
   private limit: number | null = null;
@@ -32,6 +46,8 @@ export class RateBudget {
   private anchored = false;
   /** Slots taken in the current window and in the next one. */
   private taken: [number, number] = [0, 0];
+  /** When the first call scheduled into the next window goes; Infinity while none is. */
+  private nextOpenerAt = Number.POSITIVE_INFINITY;
   private blockedUntil = 0;
 
   reserve(now: number, priority: Priority, maxWaitMs: number): Admission {
@@ -40,7 +56,8 @@ export class RateBudget {
     if (this.limit === null) {
       // Nothing learned yet: go, unless Acme already said to wait; counted, so that calls still in
       // flight when the first figures arrive are not granted twice.
-      if (blockedMs > maxWaitMs) return { admitted: false, retryAfterMs: blockedMs };
+      if (blockedMs > maxWaitMs)
+        return { admitted: false, retryAfterMs: retryWhenQueued(blockedMs, maxWaitMs) };
       this.taken[0] += 1;
       return { admitted: true, waitMs: blockedMs };
     }
@@ -54,13 +71,25 @@ export class RateBudget {
       this.taken[0] += 1;
       return { admitted: true, waitMs: 0 };
     }
-    const waitMs = Math.max(this.windowEnd + SAFETY_MS - now, blockedMs);
-    if (waitMs > maxWaitMs) return { admitted: false, retryAfterMs: waitMs };
-    if (this.taken[1] < cap) {
+    // The call that goes first into the next window opens it alone and the rest follow a moment
+    // later, so its answer (whose reset figure anchors that window's end) is not held up behind
+    // theirs. A call that can go earlier than the first one scheduled (the end estimate has
+    // come down since) becomes the opener.
+    const opensAt = Math.max(this.windowEnd + SAFETY_MS, this.blockedUntil);
+    const opens = opensAt < this.nextOpenerAt;
+    const waitMs = Math.max(
+      0,
+      (opens ? opensAt : Math.max(opensAt, this.nextOpenerAt + OPENER_LEAD_MS)) - now,
+    );
+    const nextHasRoom = this.taken[1] < cap;
+    if (nextHasRoom && waitMs <= maxWaitMs) {
       this.taken[1] += 1;
+      if (opens) this.nextOpenerAt = opensAt;
       return { admitted: true, waitMs };
     }
-    return { admitted: false, retryAfterMs: waitMs + this.windowMs };
+    // The slot this call could have: in the next window, or else in the one after it.
+    const slotInMs = nextHasRoom ? waitMs : waitMs + this.windowMs + GUESS_MARGIN_MS;
+    return { admitted: false, retryAfterMs: retryWhenQueued(slotInMs, maxWaitMs) };
   }
 
   /** Learns from an Acme response's rate-limit headers. */
@@ -84,6 +113,7 @@ export class RateBudget {
       this.windowEnd = estimatedEnd;
       this.anchored = true;
       this.taken = [Math.max(this.taken[1], usedAtAcme), 0];
+      this.nextOpenerAt = Number.POSITIVE_INFINITY;
       return;
     }
     this.windowEnd = this.anchored ? Math.min(this.windowEnd, estimatedEnd) : estimatedEnd;
@@ -115,15 +145,17 @@ export class RateBudget {
 
   private advance(now: number): void {
     if (this.windowEnd === 0 || this.windowEnd > now) return;
-    if (this.taken[1] > 0 && this.windowEnd + SAFETY_MS + this.windowMs > now) {
-      // Calls were scheduled into the next window: it opens with them, and ends about one
-      // window later (a guess, until Acme's figures anchor it).
-      this.windowEnd = this.windowEnd + SAFETY_MS + this.windowMs + GUESS_MARGIN_MS;
+    const opensAt = Number.isFinite(this.nextOpenerAt) ? this.nextOpenerAt : this.windowEnd + SAFETY_MS;
+    if (this.taken[1] > 0 && opensAt + this.windowMs > now) {
+      // Calls were scheduled into the next window: it opens with the first of them, and ends
+      // about one window later (a guess, until Acme's figures anchor it).
+      this.windowEnd = opensAt + this.windowMs + GUESS_MARGIN_MS;
       this.taken = [this.taken[1], 0];
     } else {
       this.windowEnd = 0;
       this.taken = [0, 0];
     }
+    this.nextOpenerAt = Number.POSITIVE_INFINITY;
     this.anchored = false;
   }
 }

@@ -28,12 +28,31 @@ describe("rate budget", () => {
     expect(next.admitted && next.waitMs).toBeGreaterThanOrEqual(3990);
   });
 
-  it("refuses at once, with when to come back, when no slot comes within the caller's wait", () => {
+  it("refuses at once when no slot comes within the caller's wait, saying when a retry would be queued", () => {
     const budget = new RateBudget();
-    budget.observe(0, seen(0, 4));
+    budget.observe(0, seen(0, 4)); // nothing left; the next window opens at 4 s
     const refused = budget.reserve(0, "interactive", 3000);
-    expect(refused.admitted).toBe(false);
-    expect(!refused.admitted && refused.retryAfterMs).toBeGreaterThanOrEqual(4000);
+    expect(refused).toEqual({ admitted: false, retryAfterMs: 1120 }); // 4020 - (3000 - 100)
+    // The same call, back when told, waits for the window here instead of being refused again.
+    expect(budget.reserve(1120, "interactive", 3000)).toEqual({ admitted: true, waitMs: 2900 });
+    // It opens that window alone; the others follow a moment later.
+    for (let i = 0; i < 4; i++)
+      expect(budget.reserve(1120, "interactive", 3000)).toEqual({ admitted: true, waitMs: 2950 });
+    // Once the next window is spoken for, the retry is aimed at the one after it.
+    const full = budget.reserve(1120, "interactive", 3000);
+    expect(full).toEqual({ admitted: false, retryAfterMs: 2950 + 10_000 + 100 - 2900 });
+  });
+
+  it("lets the earliest call open the next window alone, also after the window's end estimate comes down", () => {
+    const budget = new RateBudget();
+    budget.observe(0, seen(5, 10));
+    for (let i = 0; i < 5; i++) budget.reserve(20_000, "interactive", 0); // a new window, its end guessed
+    expect(budget.reserve(20_000, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 10_120 });
+    budget.observe(20_005, seen(4, 10)); // Acme: it opened at most 5 ms ago
+    // 30 005 + 20: earlier than the call scheduled on the guess, so this one opens the window...
+    expect(budget.reserve(20_010, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 10_015 });
+    // ...and the next follows 50 ms behind it.
+    expect(budget.reserve(20_010, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 10_065 });
   });
 
   it("keeps half of each window for interactive calls", () => {
@@ -48,8 +67,9 @@ describe("rate budget", () => {
   it("holds off until Retry-After when Acme says 429 anyway", () => {
     const budget = new RateBudget();
     budget.observeRejection(0, 2000);
-    expect(budget.reserve(100, "interactive", 1000)).toEqual({ admitted: false, retryAfterMs: 1900 });
+    expect(budget.reserve(100, "interactive", 1000)).toEqual({ admitted: false, retryAfterMs: 1000 });
     expect(budget.reserve(100, "interactive", 3000)).toEqual({ admitted: true, waitMs: 1900 });
+    expect(budget.reserve(1100, "interactive", 1000)).toEqual({ admitted: true, waitMs: 900 });
   });
 
   it("ignores a late answer about a window that is already over", () => {
@@ -159,5 +179,90 @@ describe("throttling against Acme's fixed windows (virtual time)", () => {
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+/**
+ * Closed loop in virtual time: `clients` callers, each sending its next call as soon as the last
+ * one is answered, and honouring the integration's Retry-After as an HTTP client must (whole
+ * seconds, rounded up). Acme's real fixed-window logic counts what reaches it.
+ */
+function simulateClients(options: {
+  limit: number;
+  windowSeconds: number;
+  clients: number;
+  windows: number;
+}) {
+  const latencyMs = 5;
+  const maxWaitMs = 3000 - 50;
+  const state = new SessionState();
+  const policy = { limit: options.limit, windowSeconds: options.windowSeconds };
+  const endAt = options.windows * options.windowSeconds * 1000;
+  let acme: WindowState | null = null;
+  const windowStarts: number[] = [];
+  const allowed: number[] = [];
+  let acme429s = 0;
+  const events: Array<{ at: number; run: () => void }> = [];
+  const schedule = (at: number, run: () => void) => events.push({ at, run });
+
+  const call = (at: number) => {
+    if (at >= endAt) return;
+    const permit = state.admit(at, "write", "interactive", maxWaitMs);
+    if (!permit.admitted) {
+      schedule(at + Math.ceil(permit.retryAfterMs / 1000) * 1000, () =>
+        call(at + Math.ceil(permit.retryAfterMs / 1000) * 1000),
+      );
+      return;
+    }
+    const sentAt = at + permit.waitMs;
+    schedule(sentAt, () => {
+      const { decision, state: next } = consumeWindow(acme, policy, sentAt);
+      if (next.windowStart !== acme?.windowStart) windowStarts.push(next.windowStart);
+      acme = next;
+      if (decision.allowed) allowed.push(sentAt);
+      else acme429s += 1;
+      const answeredAt = sentAt + latencyMs;
+      schedule(answeredAt, () => {
+        state.report(answeredAt, {
+          rateClass: "write",
+          probe: permit.probe,
+          health: "success",
+          receivedAt: answeredAt,
+          rate: {
+            limit: decision.limit,
+            windowSeconds: decision.windowSeconds,
+            remaining: decision.remaining,
+            resetSeconds: decision.resetSeconds,
+          },
+          ...(decision.allowed ? {} : { retryAfterMs: decision.resetSeconds * 1000 }),
+        });
+        call(answeredAt);
+      });
+    });
+  };
+  for (let i = 0; i < options.clients; i++) schedule(i, () => call(i));
+  while (events.length > 0) {
+    events.sort((a, b) => a.at - b.at);
+    events.shift()?.run();
+  }
+  // Steady state: from the second window Acme opened to the last one it opened.
+  const from = windowStarts[1] ?? 0;
+  const to = windowStarts[windowStarts.length - 1] ?? 0;
+  const used = allowed.filter((t) => t >= from && t < to).length;
+  const quota = ((to - from) / (options.windowSeconds * 1000)) * options.limit;
+  return { quotaUsed: used / quota, acme429s, windows: windowStarts.length };
+}
+
+describe("clients that honour Retry-After (virtual time)", () => {
+  it.each([
+    { limit: 30, windowSeconds: 5, clients: 40 },
+    { limit: 10, windowSeconds: 2, clients: 15 },
+    { limit: 60, windowSeconds: 10, clients: 100 },
+  ])("use at least 97% of $limit per $windowSeconds s with $clients clients, and draw no 429", (quota) => {
+    const run = simulateClients({ ...quota, windows: 30 });
+    expect(run.windows).toBeGreaterThanOrEqual(25);
+    expect(run.acme429s).toBe(0);
+    expect(run.quotaUsed).toBeGreaterThanOrEqual(0.97);
+    expect(run.quotaUsed).toBeLessThanOrEqual(1);
   });
 });
