@@ -3,6 +3,7 @@ import type { IntegrationConfig } from "../config.ts";
 import type { IntegrationEnv, RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import type { Priority } from "../resilience/rate-budget.ts";
+import { localSessionFor, SessionLink } from "../session/session-link.ts";
 import { AcmeClient } from "./acme-client.ts";
 import type { AcmeTransport } from "./transport.ts";
 
@@ -21,7 +22,10 @@ export function createAcmeClient(
 ): AcmeClient {
   return new AcmeClient({
     connection,
-    session: env.ACME_SESSION.get(env.ACME_SESSION.idFromName(connection.id)),
+    session: new SessionLink(
+      env.ACME_SESSION.get(env.ACME_SESSION.idFromName(connection.id)),
+      localSessionFor(connection.id),
+    ),
     inProcess: options.inProcess,
     defaultBaseUrl: config.acmeBaseUrl,
     encryptionKey: config.encryptionKey,

@@ -14,6 +14,14 @@ export interface RateObservation {
 
 export type Priority = "interactive" | "background";
 
+/** Slots of one window handed out ahead, usable until `until` (epoch ms). */
+export interface AheadSlots {
+  count: number;
+  until: number;
+  /** Which window they belong to, for giving unused ones back. */
+  window: number;
+}
+
 export type Admission = { admitted: true; waitMs: number } | { admitted: false; retryAfterMs: number };
 
 /** Background work may fill at most this share of a window, so interactive calls always have room. */
@@ -24,6 +32,11 @@ const SAFETY_MS = 20;
 const OPENER_LEAD_MS = 50;
 /** A call that comes back when told can wait this much less than this one could and still queue. */
 const RETRY_MARGIN_MS = 100;
+/**
+ * Slots handed out ahead stop this long before the window's estimated end: the real end can come
+ * up to a second earlier (Acme rounds its reset up to whole seconds), plus an answer's travel.
+ */
+const AHEAD_END_MARGIN_MS = 1500;
 /** A window whose end is only guessed (not yet confirmed by Acme) is assumed this much longer. */
 const GUESS_MARGIN_MS = 100;
 
@@ -46,6 +59,8 @@ export class RateBudget {
   private anchored = false;
   /** Slots taken in the current window and in the next one. */
   private taken: [number, number] = [0, 0];
+  /** Counts the windows `taken[0]` has been about, so slots given back land in their own. */
+  private windowSeq = 0;
   /** When the first call scheduled into the next window goes; Infinity while none is. */
   private nextOpenerAt = Number.POSITIVE_INFINITY;
   private blockedUntil = 0;
@@ -92,6 +107,32 @@ export class RateBudget {
     return { admitted: false, retryAfterMs: retryWhenQueued(slotInMs, maxWaitMs) };
   }
 
+  /**
+   * Slots of the current window handed out ahead of their calls, for a Worker isolate to use
+   * without asking again: at most `wanted`, at most a quarter of what the window has left (the
+   * rest stays for everyone else), and only until `now + ttlMs`, and never close to the window's
+   * end, where a call could reach Acme after its real end and count against the next window.
+   */
+  reserveAhead(now: number, priority: Priority, wanted: number, ttlMs: number): AheadSlots {
+    this.advance(now);
+    const none = { count: 0, until: now, window: this.windowSeq };
+    if (this.limit === null || this.windowEnd === 0 || this.blockedUntil > now || wanted < 1) return none;
+    const until = Math.min(now + ttlMs, this.windowEnd - AHEAD_END_MARGIN_MS);
+    if (until <= now) return none;
+    const cap =
+      priority === "interactive" ? this.limit : Math.max(1, Math.floor(this.limit * BACKGROUND_SHARE));
+    const count = Math.min(Math.floor(wanted), Math.floor((cap - this.taken[0]) / 4));
+    if (count < 1) return none;
+    this.taken[0] += count;
+    return { count, until, window: this.windowSeq };
+  }
+
+  /** Slots handed out ahead that went unused: free again, if their window is still the current one. */
+  giveBack(now: number, window: number, count: number): void {
+    this.advance(now);
+    if (window === this.windowSeq) this.taken[0] = Math.max(0, this.taken[0] - count);
+  }
+
   /** Learns from an Acme response's rate-limit headers. */
   observe(now: number, seen: RateObservation): void {
     this.advance(now);
@@ -113,6 +154,7 @@ export class RateBudget {
       this.windowEnd = estimatedEnd;
       this.anchored = true;
       this.taken = [Math.max(this.taken[1], usedAtAcme), 0];
+      this.windowSeq += 1;
       this.nextOpenerAt = Number.POSITIVE_INFINITY;
       return;
     }
@@ -157,5 +199,6 @@ export class RateBudget {
     }
     this.nextOpenerAt = Number.POSITIVE_INFINITY;
     this.anchored = false;
+    this.windowSeq += 1;
   }
 }

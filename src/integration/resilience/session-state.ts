@@ -1,5 +1,5 @@
 import { type BreakerSettings, CircuitBreaker } from "./circuit-breaker.ts";
-import { type Priority, RateBudget, type RateObservation } from "./rate-budget.ts";
+import { type AheadSlots, type Priority, RateBudget, type RateObservation } from "./rate-budget.ts";
 
 export const ACME_RATE_CLASSES = ["read", "write", "delete"] as const;
 export type AcmeRateClass = (typeof ACME_RATE_CLASSES)[number];
@@ -26,6 +26,7 @@ export interface AttemptReport {
 }
 
 export interface SessionCounters {
+  /** Attempts made at Acme, counted as they are reported. */
   calls: number;
   retries: number;
   acme429s: number;
@@ -72,12 +73,33 @@ export class SessionState {
       this.counters.throttledRefusals += 1;
       return { admitted: false, reason: "rate_limited", retryAfterMs: slot.retryAfterMs };
     }
-    this.counters.calls += 1;
     if (slot.waitMs > 0) this.counters.throttledWaits += 1;
     return { admitted: true, waitMs: slot.waitMs, probe: circuit.probe };
   }
 
+  /**
+   * Slots of the current window for a Worker isolate to use ahead, without asking per call; only
+   * while the circuit is closed and Acme has not said 429.
+   */
+  reserveAhead(
+    now: number,
+    rateClass: AcmeRateClass,
+    priority: Priority,
+    wanted: number,
+    ttlMs: number,
+  ): AheadSlots | null {
+    if (wanted < 1 || this.breaker.snapshot(now).state !== "closed") return null;
+    const slots = this.budgets[rateClass].reserveAhead(now, priority, wanted, ttlMs);
+    return slots.count > 0 ? slots : null;
+  }
+
+  /** Slots handed out ahead that expired unused. */
+  giveBack(now: number, rateClass: AcmeRateClass, window: number, count: number): void {
+    this.budgets[rateClass].giveBack(now, window, count);
+  }
+
   report(now: number, report: AttemptReport): void {
+    this.counters.calls += 1;
     const seenAt = Math.min(now, report.receivedAt ?? now);
     if (report.rate) this.budgets[report.rateClass].observe(seenAt, report.rate);
     if (report.retryAfterMs !== undefined) {

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadIntegrationConfig } from "../config.ts";
-import type { Priority } from "../resilience/rate-budget.ts";
+import type { AheadSlots, Priority } from "../resilience/rate-budget.ts";
 import {
   type AcmeRateClass,
   type AttemptReport,
@@ -18,6 +18,26 @@ export interface StoredTokenRecord extends StoredToken {
 }
 
 const TOKEN_KEY = "token";
+
+/** How long slots handed out ahead stay usable (see SessionLink). */
+export const AHEAD_TTL_MS = 250;
+
+export interface BeginInput {
+  rateClass: AcmeRateClass;
+  priority: Priority;
+  maxWaitMs: number;
+  /** Extra slots of the current window the caller's isolate would use within `AHEAD_TTL_MS`. */
+  ahead?: number;
+  /** Slots of this class handed out ahead earlier that expired unused. */
+  unused?: { window: number; count: number };
+}
+
+export interface BeginResult {
+  permit: CallPermit;
+  grant: TokenGrant | null;
+  /** Slots granted ahead, to be used with `grant`'s token before `until` (epoch ms). */
+  ahead?: AheadSlots;
+}
 
 /**
  * The integration's state for one connection (one instance per connection id): the Acme access
@@ -40,19 +60,30 @@ export class AcmeSession extends DurableObject<Env> {
    * Admission for one attempt: refused at once (circuit open, or no rate slot within
    * `maxWaitMs`), or admitted after `waitMs` with a token or the lease to fetch one.
    */
-  async begin(input: {
-    rateClass: AcmeRateClass;
-    priority: Priority;
-    maxWaitMs: number;
-  }): Promise<{ permit: CallPermit; grant: TokenGrant | null }> {
+  async begin(input: BeginInput): Promise<BeginResult> {
+    if (input.unused) {
+      this.state.giveBack(Date.now(), input.rateClass, input.unused.window, input.unused.count);
+    }
     const permit = this.state.admit(Date.now(), input.rateClass, input.priority, input.maxWaitMs);
     if (!permit.admitted) return { permit, grant: null };
-    return { permit, grant: await this.acquireToken() };
+    const grant = await this.acquireToken();
+    // Slots ahead only with a token to use them with, and for a call that goes now: a caller
+    // that has to wait or probe is not in a stretch of calls that go freely.
+    if (!input.ahead || grant.kind !== "token" || permit.waitMs > 0 || permit.probe) return { permit, grant };
+    const ahead = this.state.reserveAhead(
+      Date.now(),
+      input.rateClass,
+      input.priority,
+      input.ahead,
+      AHEAD_TTL_MS,
+    );
+    return ahead ? { permit, grant, ahead } : { permit, grant };
   }
 
-  /** What an attempt learned: Acme's health and its rate-limit headers. */
-  report(report: AttemptReport): void {
-    this.state.report(Date.now(), report);
+  /** What attempts learned: Acme's health and its rate-limit headers (one report or a batch). */
+  report(reports: AttemptReport | AttemptReport[]): void {
+    const now = Date.now();
+    for (const report of Array.isArray(reports) ? reports : [reports]) this.state.report(now, report);
   }
 
   recordStaleFallback(): void {

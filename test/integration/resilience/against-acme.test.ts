@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { acme, tokenFor, uniqueEmail } from "../../acme/helpers.ts";
-import { api, newConnection, type TestConnection, untilCircuitCloses } from "../helpers.ts";
+import { api, createContact, newConnection, type TestConnection, untilCircuitCloses } from "../helpers.ts";
 
 // These tests drive the real mock Acme through its fault profile, which is global to the mock:
 // they run one after another and always reset it.
@@ -167,5 +167,30 @@ describe.sequential("resilience against the mock Acme", () => {
     expect(counters.acme429s).toBe(0);
     expect(counters.throttledRefusals).toBeGreaterThan(0);
     expect(counters.throttledWaits).toBeGreaterThan(0);
+  }, 30_000);
+
+  it("busy isolates with slots ahead still stay inside Acme's quota: no 429 at Acme, no more answers than it allows", async () => {
+    const connection = await newConnection({ rateLimits: { read: { limit: 60, windowSeconds: 30 } } });
+    const key = connection.apiKey;
+    const id = (await createContact(key)).id;
+    const read = () => api(`/api/v1/contacts/${id}`, { key, headers: { "cache-control": "no-cache" } });
+    expect((await read()).status).toBe(200);
+    const answers: string[] = [];
+    for (let wave = 0; wave < 6; wave++) {
+      const results = await Promise.all(Array.from({ length: 25 }, read));
+      for (const res of results) {
+        expect(res.status).toBe(200);
+        answers.push(res.headers.get("x-cache") ?? "");
+      }
+    }
+    // MISS: Acme answered; STALE: throttled here, the cached copy served instead.
+    expect(answers.every((a) => a === "MISS" || a === "STALE")).toBe(true);
+    const fromAcme = answers.filter((a) => a === "MISS").length;
+    // Exactly what is left of the window after the first read: 60 - 1. The window cannot end
+    // during the run (30 s), nothing is scheduled into the next one (farther away than a
+    // request's deadline), and no slot handed ahead is lost, whether used or given back.
+    expect(fromAcme).toBe(59);
+    const { counters } = await status(key);
+    expect(counters.acme429s).toBe(0);
   }, 30_000);
 });

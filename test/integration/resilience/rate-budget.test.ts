@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { consumeWindow, type WindowState } from "../../../src/acme/rate-limit/fixed-window.ts";
+import { DEFAULT_BREAKER } from "../../../src/integration/resilience/circuit-breaker.ts";
 import { RateBudget } from "../../../src/integration/resilience/rate-budget.ts";
 import { SessionState } from "../../../src/integration/resilience/session-state.ts";
 
@@ -53,6 +54,46 @@ describe("rate budget", () => {
     expect(budget.reserve(20_010, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 10_015 });
     // ...and the next follows 50 ms behind it.
     expect(budget.reserve(20_010, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 10_065 });
+  });
+
+  it("hands slots ahead out of what is left: a quarter at most, never near the window's end", () => {
+    const budget = new RateBudget();
+    expect(budget.reserveAhead(0, "interactive", 16, 250)).toEqual({ count: 0, until: 0, window: 0 }); // limit unknown
+    budget.observe(0, { limit: 40, windowSeconds: 10, remaining: 39, resetSeconds: 10 });
+    expect(budget.reserveAhead(100, "interactive", 16, 250)).toEqual({ count: 9, until: 350, window: 0 }); // (40 - 1) / 4
+    expect(budget.reserveAhead(100, "interactive", 2, 250)).toEqual({ count: 2, until: 350, window: 0 });
+    expect(budget.snapshot(100).remaining).toBe(40 - 1 - 9 - 2);
+    expect(budget.reserveAhead(100, "background", 16, 250)).toEqual({ count: 2, until: 350, window: 0 }); // (20 - 12) / 4
+    expect(budget.reserveAhead(8_000, "interactive", 16, 250)).toEqual({ count: 6, until: 8_250, window: 0 });
+    // Slots end 1.5 s before the estimated end, where a call could land in Acme's next window.
+    expect(budget.reserveAhead(8_300, "interactive", 16, 250)).toEqual({ count: 5, until: 8_500, window: 0 });
+    expect(budget.reserveAhead(8_500, "interactive", 16, 250)).toMatchObject({ count: 0 });
+    budget.observeRejection(8_000, 1000);
+    expect(budget.reserveAhead(8_100, "interactive", 16, 250)).toMatchObject({ count: 0 }); // Acme said 429
+  });
+
+  it("takes back slots that went unused, only into the window they came from", () => {
+    const budget = new RateBudget();
+    budget.observe(0, { limit: 40, windowSeconds: 10, remaining: 40, resetSeconds: 10 });
+    const slots = budget.reserveAhead(0, "interactive", 8, 250);
+    expect(budget.snapshot(300).remaining).toBe(32);
+    budget.giveBack(300, slots.window, 5);
+    expect(budget.snapshot(300).remaining).toBe(37);
+    const late = budget.reserveAhead(400, "interactive", 8, 250);
+    budget.observe(10_500, { limit: 40, windowSeconds: 10, remaining: 39, resetSeconds: 10 }); // next window
+    budget.giveBack(10_600, late.window, 8);
+    expect(budget.snapshot(10_600).remaining).toBe(39);
+  });
+
+  it("hands no slots ahead while the circuit is not closed", () => {
+    const state = new SessionState({ ...DEFAULT_BREAKER, failureThreshold: 1, openMs: 1000 });
+    state.report(0, { rateClass: "read", probe: false, health: "success", rate: seen(5, 10) });
+    expect(state.reserveAhead(0, "read", "interactive", 4, 250)).toEqual({ count: 1, until: 250, window: 0 });
+    state.report(10, { rateClass: "read", probe: false, health: "failure" });
+    expect(state.reserveAhead(20, "read", "interactive", 4, 250)).toBeNull(); // open
+    const probe = state.admit(1_100, "read", "interactive", 0);
+    expect(probe).toMatchObject({ admitted: true, probe: true });
+    expect(state.reserveAhead(1_100, "read", "interactive", 4, 250)).toBeNull(); // half-open
   });
 
   it("keeps half of each window for interactive calls", () => {

@@ -1,0 +1,161 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { AttemptReport } from "../../../src/integration/resilience/session-state.ts";
+import type { BeginInput } from "../../../src/integration/session/acme-session.ts";
+import {
+  LocalSession,
+  SessionLink,
+  type SessionStub,
+} from "../../../src/integration/session/session-link.ts";
+
+const READ = { rateClass: "read" as const, priority: "interactive" as const, maxWaitMs: 2000 };
+const ok = (remaining: number): AttemptReport => ({
+  rateClass: "read",
+  probe: false,
+  health: "success",
+  rate: { limit: 400, windowSeconds: 60, remaining, resetSeconds: 60 },
+});
+
+/** A real AcmeSession (its own instance), counting the calls the link makes to it. */
+async function session() {
+  const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`link-${crypto.randomUUID()}`));
+  const calls = { begin: 0, report: 0 };
+  const counting: SessionStub = {
+    begin: (input: BeginInput) => {
+      calls.begin += 1;
+      return stub.begin(input);
+    },
+    report: (reports) => {
+      calls.report += 1;
+      return stub.report(reports);
+    },
+    storeToken: (leaseId, accessToken, expiresIn) => stub.storeToken(leaseId, accessToken, expiresIn),
+    releaseLease: (leaseId) => stub.releaseLease(leaseId),
+    invalidateToken: (accessToken) => stub.invalidateToken(accessToken),
+  };
+  // A token, and Acme's read quota (400 per minute) learned from one answer.
+  const first = await stub.begin(READ);
+  if (first.grant?.kind !== "lease") throw new Error("expected the token lease");
+  await stub.storeToken(first.grant.leaseId, "token-1", 3600);
+  await stub.report(ok(399));
+  return { stub, counting, calls };
+}
+
+/** A link whose clock runs `offset` ms from the real one (the session's clock is the real one). */
+function linkWith(stub: SessionStub, local: LocalSession) {
+  const clock = { offset: 0 };
+  return { link: new SessionLink(stub, local, () => Date.now() + clock.offset), clock };
+}
+
+async function remaining(stub: Awaited<ReturnType<typeof session>>["stub"]) {
+  return (await stub.status()).budgets.read.remaining;
+}
+
+describe("session link: what a Worker isolate keeps between calls to the session", () => {
+  it("a busy isolate takes slots ahead with the token and uses them without asking the session", async () => {
+    const { stub, counting, calls } = await session();
+    const { link, clock } = linkWith(counting, new LocalSession());
+    clock.offset = -300; // a busy period just before now: 20 calls, each admitted on its own
+    for (let i = 0; i < 20; i++) await link.begin(READ);
+    expect(calls.begin).toBe(20);
+    const before = await remaining(stub);
+
+    clock.offset = 0;
+    const permits = [];
+    for (let i = 0; i < 17; i++) permits.push(await link.begin(READ));
+    expect(calls.begin).toBe(21); // one call to the session for 17 permits
+    for (const { permit, grant } of permits) {
+      expect(permit).toEqual({ admitted: true, waitMs: 0, probe: false });
+      expect(grant).toMatchObject({ kind: "token", accessToken: "token-1" });
+    }
+    // The session counted the 16 slots ahead as taken when it handed them out.
+    expect(await remaining(stub)).toBe((before ?? 0) - 17);
+    await link.begin(READ);
+    expect(calls.begin).toBe(22);
+  });
+
+  it("concurrent calls ask for slots ahead one at a time, and no slot is lost", async () => {
+    const { stub, counting } = await session();
+    const { link, clock } = linkWith(counting, new LocalSession());
+    clock.offset = -300;
+    for (let i = 0; i < 20; i++) await link.begin(READ);
+    const before = await remaining(stub);
+    clock.offset = 0;
+    await Promise.all(Array.from({ length: 10 }, () => link.begin(READ)));
+    // 10 admitted, and 16 ahead for the one that asked (not 16 for each of them).
+    expect(await remaining(stub)).toBe((before ?? 0) - 10 - 16);
+    for (let i = 0; i < 16; i++) await link.begin(READ);
+    expect(await remaining(stub)).toBe((before ?? 0) - 10 - 16); // all 16 used, none asked for
+  });
+
+  it("gives slots that expired unused back with its next call to the session", async () => {
+    const { stub, counting, calls } = await session();
+    const { link, clock } = linkWith(counting, new LocalSession());
+    clock.offset = -300;
+    for (let i = 0; i < 20; i++) await link.begin(READ);
+    const before = await remaining(stub);
+    clock.offset = 0;
+    await link.begin(READ); // 1 admitted, 16 ahead
+    await link.begin(READ); // 1 of them used
+    expect(await remaining(stub)).toBe((before ?? 0) - 17);
+    clock.offset = 300; // they expire; the next call asks the session and returns the 15 unused
+    await link.begin(READ);
+    expect(calls.begin).toBe(22);
+    // 15 back; this call takes 1, and 2 ahead (the last period saw 2 calls).
+    expect(await remaining(stub)).toBe((before ?? 0) - 17 + 15 - 1 - 2);
+  });
+
+  it("an isolate with light traffic asks the session for every call and gets nothing ahead", async () => {
+    const { stub, counting, calls } = await session();
+    const { link, clock } = linkWith(counting, new LocalSession());
+    const before = await remaining(stub);
+    for (const offset of [-2000, -1400, -800, -200, 0]) {
+      clock.offset = offset;
+      await link.begin(READ);
+    }
+    expect(calls.begin).toBe(5);
+    expect(await remaining(stub)).toBe((before ?? 0) - 5);
+  });
+
+  it("a failure, a refused token or a 429 drops the slots ahead", async () => {
+    const { stub, counting, calls } = await session();
+    const cases: Array<(link: SessionLink) => Promise<unknown> | unknown> = [
+      (link) => link.report({ rateClass: "read", probe: false, health: "failure" }),
+      (link) => link.invalidateToken("token-1"),
+      (link) => link.report({ ...ok(0), retryAfterMs: 1000 }), // last: it holds calls off for 1 s
+    ];
+    for (const drop of cases) {
+      const { link, clock } = linkWith(counting, new LocalSession());
+      clock.offset = -300;
+      for (let i = 0; i < 8; i++) await link.begin(READ);
+      clock.offset = 0;
+      await link.begin(READ); // slots ahead granted
+      const asked = calls.begin;
+      await link.begin(READ);
+      expect(calls.begin).toBe(asked); // served from a slot ahead
+      await drop(link);
+      const after = await link.begin(READ);
+      expect(calls.begin).toBe(asked + 1);
+      // The refused token is gone at the session too: this caller fetches the next one.
+      if (after.grant?.kind === "lease") await stub.storeToken(after.grant.leaseId, "token-1", 3600);
+    }
+  });
+
+  it("batches success reports, one report call in flight, and every attempt is counted", async () => {
+    const { stub, counting, calls } = await session();
+    const { link } = linkWith(counting, new LocalSession());
+    const { counters } = await stub.status();
+    const flushes = Array.from({ length: 50 }, () => link.report(ok(300)));
+    await Promise.all(flushes);
+    expect(calls.report).toBe(2); // the first on its own, the 49 that came meanwhile together
+    expect((await stub.status()).counters.calls).toBe(counters.calls + 50);
+  });
+
+  it("a failure is reported at once, not batched", async () => {
+    const { stub, counting, calls } = await session();
+    const { link } = linkWith(counting, new LocalSession());
+    await link.report({ rateClass: "read", probe: false, health: "failure" });
+    expect(calls.report).toBe(1);
+    expect((await stub.status()).circuit.recentFailures).toBe(1);
+  });
+});
