@@ -138,12 +138,16 @@ export class SessionLink implements SessionApi {
     }
   }
 
-  /** A plain success joins the next batch; anything else is reported now and drops the slots ahead. */
+  /**
+   * A plain success joins the next batch. A failure or a 429 is reported now and drops the slots
+   * ahead; so is a probe's outcome, which decides whether the circuit closes.
+   */
   report(report: AttemptReport): Promise<void> | void {
     if (report.health !== "success" || report.retryAfterMs !== undefined) {
       this.local.drop();
       return this.stub.report(report);
     }
+    if (report.probe) return this.stub.report(report);
     this.local.pending.push(report);
     const since = this.local.flushingSince;
     // A report call that never settled (its request was torn down) does not hold the rest back.

@@ -25,7 +25,7 @@ const StatusSchema = z
     budgets: z.object({ read: BudgetSchema, write: BudgetSchema, delete: BudgetSchema }),
     token: z.object({ expiresAt: z.string() }).nullable(),
     counters: z.object({
-      calls: z.number().int(),
+      calls: z.number().int().openapi({ description: "Attempts made at Acme, counted as they are reported" }),
       retries: z.number().int(),
       acme429s: z.number().int(),
       throttledWaits: z.number().int(),

@@ -151,11 +151,15 @@ describe("session link: what a Worker isolate keeps between calls to the session
     expect((await stub.status()).counters.calls).toBe(counters.calls + 50);
   });
 
-  it("a failure is reported at once, not batched", async () => {
+  it("a failure, and a probe's success, are reported at once, not batched", async () => {
     const { stub, counting, calls } = await session();
     const { link } = linkWith(counting, new LocalSession());
+    const pending = link.report(ok(300)); // a batch in flight
     await link.report({ rateClass: "read", probe: false, health: "failure" });
-    expect(calls.report).toBe(1);
+    expect(calls.report).toBe(2);
     expect((await stub.status()).circuit.recentFailures).toBe(1);
+    await link.report({ ...ok(300), probe: true });
+    expect(calls.report).toBe(3);
+    await pending;
   });
 });
