@@ -20,7 +20,7 @@ import {
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 const WARMUP_S = 2;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** Sequential passes over all routes for unloaded latency. */
 const LATENCY_PASSES = Number(process.env.BENCH_LATENCY_PASSES ?? 500);
 const PIPELINE_CHANGES = Number(process.env.BENCH_PIPELINE_CHANGES ?? 300);
