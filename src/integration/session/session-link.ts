@@ -140,7 +140,7 @@ export class SessionLink implements SessionApi {
 
   /**
    * A plain success joins the next batch. A failure or a 429 is reported now and drops the slots
-   * ahead; so is a probe's outcome, which decides whether the circuit closes.
+   * ahead; a probe's success is reported now too, since it closes the circuit.
    */
   report(report: AttemptReport): Promise<void> | void {
     if (report.health !== "success" || report.retryAfterMs !== undefined) {
