@@ -7,7 +7,7 @@ import type { Priority } from "../resilience/rate-budget.ts";
 import { parseRateLimitHeaders } from "../resilience/rate-limit-headers.ts";
 import { DEFAULT_RETRY_POLICY, planRetry, type RetryPolicy } from "../resilience/retry-policy.ts";
 import type { AcmeRateClass, AttemptReport, CallPermit } from "../resilience/session-state.ts";
-import type { TokenGrant } from "../session/acme-session.ts";
+import type { BeginInput, BeginResult, TokenGrant } from "../session/acme-session.ts";
 import { type AcmeTransport, transportFor } from "./transport.ts";
 
 export interface AcmeResponse {
@@ -43,11 +43,7 @@ export interface SendOptions {
 
 /** What the client needs from the connection's AcmeSession (the Durable Object stub fits). */
 export interface SessionApi {
-  begin(input: {
-    rateClass: AcmeRateClass;
-    priority: Priority;
-    maxWaitMs: number;
-  }): Promise<{ permit: CallPermit; grant: TokenGrant | null }>;
+  begin(input: BeginInput): Promise<Pick<BeginResult, "permit" | "grant">>;
   report(report: AttemptReport): Promise<void> | void;
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
   releaseLease(leaseId: string): Promise<void> | void;

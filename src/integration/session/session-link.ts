@@ -9,17 +9,14 @@
 // An idle isolate asks for nothing ahead, so light traffic sees each call admitted on its own.
 
 import type { SessionApi } from "../acme-client/acme-client.ts";
-import type { AheadSlots, Priority } from "../resilience/rate-budget.ts";
+import type { AheadSlots } from "../resilience/rate-budget.ts";
 import type { AcmeRateClass, AttemptReport } from "../resilience/session-state.ts";
 import { AHEAD_TTL_MS, type BeginInput, type BeginResult } from "./acme-session.ts";
 
-/** The AcmeSession methods the link uses (its Durable Object stub fits). */
-export interface SessionStub {
+/** The AcmeSession methods the link uses (its Durable Object stub fits): SessionApi's, wider. */
+export interface SessionStub extends Omit<SessionApi, "begin" | "report"> {
   begin(input: BeginInput): Promise<BeginResult>;
   report(reports: AttemptReport | AttemptReport[]): Promise<void> | void;
-  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
-  releaseLease(leaseId: string): Promise<void> | void;
-  invalidateToken(accessToken: string): Promise<void> | void;
 }
 
 /** A report call in flight longer than this is taken for lost. */
@@ -108,7 +105,7 @@ export class SessionLink implements SessionApi {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async begin(input: { rateClass: AcmeRateClass; priority: Priority; maxWaitMs: number }) {
+  async begin(input: BeginInput) {
     if (input.priority !== "interactive") return this.stub.begin(input);
     const now = this.now();
     const demand = this.local.noteCall(now);

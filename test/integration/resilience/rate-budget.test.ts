@@ -1,9 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { consumeWindow, type WindowState } from "../../../src/acme/rate-limit/fixed-window.ts";
+import {
+  consumeWindow,
+  type RateDecision,
+  type WindowState,
+} from "../../../src/acme/rate-limit/fixed-window.ts";
 import { DEFAULT_BREAKER } from "../../../src/integration/resilience/circuit-breaker.ts";
 import { RateBudget } from "../../../src/integration/resilience/rate-budget.ts";
-import { SessionState } from "../../../src/integration/resilience/session-state.ts";
+import {
+  type AcmeRateClass,
+  type AttemptReport,
+  SessionState,
+} from "../../../src/integration/resilience/session-state.ts";
 
 const seen = (remaining: number, resetSeconds: number) => ({
   limit: 5,
@@ -122,9 +130,47 @@ describe("rate budget", () => {
   });
 });
 
+/** Events in virtual time, run in time order; an event may schedule more. Nothing sleeps. */
+function virtualTime() {
+  const events: Array<{ at: number; run: () => void }> = [];
+  return {
+    schedule: (at: number, run: () => void) => {
+      events.push({ at, run });
+    },
+    run: () => {
+      while (events.length > 0) {
+        events.sort((a, b) => a.at - b.at);
+        events.shift()?.run();
+      }
+    },
+  };
+}
+
+/** What AcmeClient reports of an Acme answer carrying this rate-limit decision. */
+function answerReport(
+  rateClass: AcmeRateClass,
+  probe: boolean,
+  decision: RateDecision,
+  receivedAt?: number,
+): AttemptReport {
+  return {
+    rateClass,
+    probe,
+    health: "success",
+    ...(receivedAt !== undefined ? { receivedAt } : {}),
+    rate: {
+      limit: decision.limit,
+      windowSeconds: decision.windowSeconds,
+      remaining: decision.remaining,
+      resetSeconds: decision.resetSeconds,
+    },
+    ...(decision.allowed ? {} : { retryAfterMs: decision.resetSeconds * 1000 }),
+  };
+}
+
 /**
  * Discrete-event simulation with virtual time: M callers far above Acme's limit, Acme's real
- * fixed-window logic, the integration's SessionState deciding. Nothing sleeps.
+ * fixed-window logic, the integration's SessionState deciding.
  */
 function simulate(options: {
   limit: number;
@@ -137,9 +183,7 @@ function simulate(options: {
   const state = new SessionState();
   const policy = { limit: options.limit, windowSeconds: options.windowSeconds };
   let acme: WindowState | null = null;
-  type Event = { at: number; run: () => void };
-  const events: Event[] = [];
-  const schedule = (at: number, run: () => void) => events.push({ at, run });
+  const { schedule, run } = virtualTime();
   const results = { answered: 0, refused: 0, maxWait: 0, acmeCalls: [] as number[], acme429: [] as number[] };
   let firstAnswerAt = Number.POSITIVE_INFINITY;
 
@@ -162,27 +206,13 @@ function simulate(options: {
         schedule(sentAt + latencyMs, () => {
           const at = sentAt + latencyMs;
           firstAnswerAt = Math.min(firstAnswerAt, at);
-          state.report(at, {
-            rateClass: "read",
-            probe: permit.probe,
-            health: "success",
-            rate: {
-              limit: decision.limit,
-              windowSeconds: decision.windowSeconds,
-              remaining: decision.remaining,
-              resetSeconds: decision.resetSeconds,
-            },
-            ...(decision.allowed ? {} : { retryAfterMs: decision.resetSeconds * 1000 }),
-          });
+          state.report(at, answerReport("read", permit.probe, decision));
           results.answered += 1;
         });
       });
     });
   }
-  while (events.length > 0) {
-    events.sort((a, b) => a.at - b.at);
-    events.shift()?.run();
-  }
+  run();
   return { ...results, firstAnswerAt };
 }
 
@@ -243,16 +273,14 @@ function simulateClients(options: {
   const windowStarts: number[] = [];
   const allowed: number[] = [];
   let acme429s = 0;
-  const events: Array<{ at: number; run: () => void }> = [];
-  const schedule = (at: number, run: () => void) => events.push({ at, run });
+  const { schedule, run } = virtualTime();
 
   const call = (at: number) => {
     if (at >= endAt) return;
     const permit = state.admit(at, "write", "interactive", maxWaitMs);
     if (!permit.admitted) {
-      schedule(at + Math.ceil(permit.retryAfterMs / 1000) * 1000, () =>
-        call(at + Math.ceil(permit.retryAfterMs / 1000) * 1000),
-      );
+      const back = at + Math.ceil(permit.retryAfterMs / 1000) * 1000;
+      schedule(back, () => call(back));
       return;
     }
     const sentAt = at + permit.waitMs;
@@ -264,28 +292,13 @@ function simulateClients(options: {
       else acme429s += 1;
       const answeredAt = sentAt + latencyMs;
       schedule(answeredAt, () => {
-        state.report(answeredAt, {
-          rateClass: "write",
-          probe: permit.probe,
-          health: "success",
-          receivedAt: answeredAt,
-          rate: {
-            limit: decision.limit,
-            windowSeconds: decision.windowSeconds,
-            remaining: decision.remaining,
-            resetSeconds: decision.resetSeconds,
-          },
-          ...(decision.allowed ? {} : { retryAfterMs: decision.resetSeconds * 1000 }),
-        });
+        state.report(answeredAt, answerReport("write", permit.probe, decision, answeredAt));
         call(answeredAt);
       });
     });
   };
   for (let i = 0; i < options.clients; i++) schedule(i, () => call(i));
-  while (events.length > 0) {
-    events.sort((a, b) => a.at - b.at);
-    events.shift()?.run();
-  }
+  run();
   // Steady state: from the second window Acme opened to the last one it opened.
   const from = windowStarts[1] ?? 0;
   const to = windowStarts[windowStarts.length - 1] ?? 0;
