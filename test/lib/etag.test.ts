@@ -28,6 +28,9 @@ describe("parseIfMatch", () => {
     ['"3"', { kind: "versions", versions: [3] }],
     ['"1", "2"', { kind: "versions", versions: [1, 2] }],
     ['"7","8" , "9"', { kind: "versions", versions: [7, 8, 9] }],
+    // RFC 9110 5.6.1: empty list elements are accepted and count for nothing.
+    ['"1",', { kind: "versions", versions: [1] }],
+    [',"1"', { kind: "versions", versions: [1] }],
   ])("reads %j", (header, expected) => {
     expect(parseIfMatch(header)).toEqual(expected);
   });
@@ -38,8 +41,8 @@ describe("parseIfMatch", () => {
     ['"abc"'],
     ['"-1"'],
     ['"1.5"'],
-    ['"1",'],
-    [',"1"'],
+    ['"01"'],
+    [","],
     ['*, "1"'],
     ['"1" "2"'],
     ['"1234567890123456"'],
