@@ -96,8 +96,9 @@ describe("GET /acme/openapi.json", () => {
     expect(text).not.toContain(signingKey.d);
   });
 
-  it("answers other methods on the document with a JSON 404", async () => {
+  it("answers other methods on the document with a JSON 405 and Allow", async () => {
     const res = await SELF.fetch(`${ACME}/openapi.json`, { method: "POST" });
-    await expectAcmeError(res, 404, "not_found");
+    await expectAcmeError(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
   });
 });

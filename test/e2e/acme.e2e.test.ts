@@ -36,7 +36,11 @@ describe("mock Acme over HTTP (wrangler dev)", () => {
 
     const noToken = await fetch(`${base}/acme/v1/contacts`);
     expect(noToken.status).toBe(401);
-    expect(noToken.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    // RFC 6750 3.1: no credentials, no error code; a refused token carries one.
+    expect(noToken.headers.get("www-authenticate")).toBe('Bearer realm="acme"');
+    const badToken = await fetch(`${base}/acme/v1/contacts`, { headers: { authorization: "Bearer nope" } });
+    expect(badToken.status).toBe(401);
+    expect(badToken.headers.get("www-authenticate")).toContain('error="invalid_token"');
 
     const create = await fetch(`${base}/acme/v1/contacts`, {
       method: "POST",
