@@ -21,36 +21,47 @@ export function illFormedTextPath(value: unknown, path: string[] = []): string |
   return null;
 }
 
-function decodesStrictly(component: string): boolean {
+function decodeComponent(component: string): string | null {
   try {
     // decodeURIComponent throws on malformed escapes and on UTF-8 that does not decode to a
     // Unicode scalar value (overlong forms, encoded surrogates such as %ED%A0%80).
-    decodeURIComponent(component.replace(/\+/g, " "));
-    return true;
+    return decodeURIComponent(component.replace(/\+/g, " "));
   } catch {
-    return false;
+    return null;
   }
 }
 
 /**
+ * The name-value pairs of `application/x-www-form-urlencoded` text (a query string without its
+ * `?`, or a form body), decoded strictly: where URLSearchParams would turn escapes that are not
+ * UTF-8 into U+FFFD (and Hono would leave them as they are), this reports the first parameter
+ * that has one, by its decoded name (or as written, if the name itself does not decode).
+ */
+export function decodeForm(text: string): { pairs: [string, string][] } | { illFormed: string } {
+  const pairs: [string, string][] = [];
+  for (const pair of text.split("&")) {
+    if (pair === "") continue;
+    const equals = pair.indexOf("=");
+    const rawName = equals < 0 ? pair : pair.slice(0, equals);
+    const name = decodeComponent(rawName);
+    if (name === null) return { illFormed: rawName };
+    const value = decodeComponent(equals < 0 ? "" : pair.slice(equals + 1));
+    if (value === null) return { illFormed: name };
+    pairs.push([name, value]);
+  }
+  return { pairs };
+}
+
+/**
  * The name of the first query parameter of `url` whose name or value is not valid
- * percent-encoded UTF-8, or null. (URL parsers and Hono decode leniently, leaving such escapes
- * in the text or replacing them, so the check reads the raw query.) A parameter whose name cannot
- * be decoded is named as written.
+ * percent-encoded UTF-8, or null (see decodeForm).
  */
 export function illFormedQueryParameter(url: string): string | null {
   const start = url.indexOf("?");
   if (start < 0) return null;
   const end = url.indexOf("#", start);
-  const query = url.slice(start + 1, end < 0 ? undefined : end);
-  for (const pair of query.split("&")) {
-    const equals = pair.indexOf("=");
-    const name = equals < 0 ? pair : pair.slice(0, equals);
-    const value = equals < 0 ? "" : pair.slice(equals + 1);
-    if (!decodesStrictly(name)) return name;
-    if (!decodesStrictly(value)) return decodeURIComponent(name.replace(/\+/g, " "));
-  }
-  return null;
+  const decoded = decodeForm(url.slice(start + 1, end < 0 ? undefined : end));
+  return "illFormed" in decoded ? decoded.illFormed : null;
 }
 
 /** `bytes` as UTF-8 text, or null if they are not valid UTF-8 (a BOM is dropped). */

@@ -20,6 +20,10 @@ async function contactAtVersion3() {
   return { token, path, contact };
 }
 
+/** PATCH of the title under the given conditional headers. */
+const patchTitle = (token: string, path: string, headers: Record<string, string>) =>
+  acme(path, { token, method: "PATCH", body: { acme_title: "x" }, headers });
+
 const writes = [
   ["PUT", (c: AcmeContact) => ({ acme_email: c.acme_email, acme_first_name: "changed" })],
   ["PATCH", () => ({ acme_first_name: "changed" })],
@@ -48,12 +52,7 @@ describe("If-Match on writes (strong comparison)", () => {
     [", ,", "a list of empty elements"],
   ])("PATCH with the well-formed If-Match %s (%s) is 412 and changes nothing", async (ifMatch, _label) => {
     const { token, path, contact } = await contactAtVersion3();
-    const res = await acme(path, {
-      token,
-      method: "PATCH",
-      body: { acme_title: "x" },
-      headers: { "if-match": ifMatch },
-    });
+    const res = await patchTitle(token, path, { "if-match": ifMatch });
     await expectAcmeError(res, 412, "version_mismatch");
     expect(await (await acme(path, { token })).json()).toEqual(contact);
   });
@@ -68,12 +67,7 @@ describe("If-Match on writes (strong comparison)", () => {
     ["*", "any current version"],
   ])("PATCH with If-Match %s (%s) applies and returns the next ETag", async (ifMatch, _label) => {
     const { token, path } = await contactAtVersion3();
-    const res = await acme(path, {
-      token,
-      method: "PATCH",
-      body: { acme_title: "x" },
-      headers: { "if-match": ifMatch },
-    });
+    const res = await patchTitle(token, path, { "if-match": ifMatch });
     expect(res.status).toBe(200);
     expect(res.headers.get("etag")).toBe('"4"');
   });
@@ -89,12 +83,7 @@ describe("If-Match on writes (strong comparison)", () => {
     ['"3 "', "a space inside the quotes (not an etagc)"],
   ])("PATCH with the malformed If-Match %s (%s) is 400 naming the header", async (ifMatch, _label) => {
     const { token, path, contact } = await contactAtVersion3();
-    const res = await acme(path, {
-      token,
-      method: "PATCH",
-      body: { acme_title: "x" },
-      headers: { "if-match": ifMatch },
-    });
+    const res = await patchTitle(token, path, { "if-match": ifMatch });
     const body = await expectAcmeError(res, 400, "precondition_invalid");
     expect(body.error.details?.[0]?.field).toBe("If-Match");
     expect(await (await acme(path, { token })).json()).toEqual(contact);
@@ -199,12 +188,7 @@ describe("If-None-Match on writes", () => {
 
   it("PATCH with If-None-Match naming another version applies", async () => {
     const { token, path } = await contactAtVersion3();
-    const res = await acme(path, {
-      token,
-      method: "PATCH",
-      body: { acme_title: "x" },
-      headers: { "if-none-match": '"2"' },
-    });
+    const res = await patchTitle(token, path, { "if-none-match": '"2"' });
     expect(res.status).toBe(200);
   });
 });

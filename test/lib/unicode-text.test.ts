@@ -1,6 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeUtf8, illFormedQueryParameter, illFormedTextPath } from "../../src/lib/unicode-text.ts";
+import {
+  decodeForm,
+  decodeUtf8,
+  illFormedQueryParameter,
+  illFormedTextPath,
+} from "../../src/lib/unicode-text.ts";
 
 describe("illFormedTextPath", () => {
   it("finds nothing in well-formed text, astral characters included", () => {
@@ -55,6 +60,24 @@ describe("illFormedQueryParameter", () => {
     ["https://acme.test/v1/contacts?%FF=1", "%FF", "a name that does not decode (named as written)"],
   ])("names the parameter in %s (%s)", (url, name) => {
     expect(illFormedQueryParameter(url)).toBe(name);
+  });
+});
+
+describe("decodeForm", () => {
+  it("decodes names and values, + as space, keeping order and repeats; empty pairs count for nothing", () => {
+    expect(decodeForm("a=1&&b=x+y%21&a=%C3%A9&flag")).toEqual({
+      pairs: [
+        ["a", "1"],
+        ["b", "x y!"],
+        ["a", "é"],
+        ["flag", ""],
+      ],
+    });
+  });
+
+  it("names the first parameter that does not decode, by its decoded name", () => {
+    expect(decodeForm("ok=1&client_id=%ED%A0%80&later=%FF")).toEqual({ illFormed: "client_id" });
+    expect(decodeForm("%E2%82=1")).toEqual({ illFormed: "%E2%82" });
   });
 });
 

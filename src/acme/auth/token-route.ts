@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { decodeUtf8, illFormedTextPath } from "../../lib/unicode-text.ts";
+import { decodeForm, decodeUtf8, illFormedTextPath } from "../../lib/unicode-text.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { clients } from "../db/schema.ts";
 import { OAuthError } from "../errors.ts";
@@ -55,24 +55,15 @@ interface Credentials {
   viaBasic: boolean;
 }
 
-/**
- * application/x-www-form-urlencoded, decoded strictly: URLSearchParams would turn escapes that
- * are not UTF-8 into U+FFFD without a word, so each name and value is decoded here instead.
- */
+/** A form body, decoded strictly (see decodeForm): escapes that are not UTF-8 are refused. */
 function readForm(text: string): Record<string, string> {
+  const decoded = decodeForm(text);
+  if ("illFormed" in decoded) {
+    throw new OAuthError("invalid_request", `"${decoded.illFormed}" is not valid percent-encoded UTF-8.`);
+  }
   // No prototype: a parameter named __proto__ is just a parameter.
   const out: Record<string, string> = Object.create(null);
-  for (const pair of text.split("&")) {
-    if (pair === "") continue;
-    const equals = pair.indexOf("=");
-    let name: string;
-    let value: string;
-    try {
-      name = formDecode(equals < 0 ? pair : pair.slice(0, equals));
-      value = formDecode(equals < 0 ? "" : pair.slice(equals + 1));
-    } catch {
-      throw new OAuthError("invalid_request", "The form is not valid percent-encoded UTF-8.");
-    }
+  for (const [name, value] of decoded.pairs) {
     // RFC 6749 section 3.2: parameters must not be repeated.
     if (Object.hasOwn(out, name)) throw new OAuthError("invalid_request", `"${name}" is repeated.`);
     out[name] = value;
