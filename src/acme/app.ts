@@ -1,9 +1,10 @@
 import { HTTPException } from "hono/http-exception";
+import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
 import { ACME_SCOPES, requireAccessToken } from "./auth/bearer.ts";
 import { jwksRouter } from "./auth/jwks-route.ts";
-import { tokenRouter } from "./auth/token-route.ts";
+import { tokenBodyLimit, tokenRouter } from "./auth/token-route.ts";
 import { loadAcmeConfig } from "./config.ts";
 import { contactRouter } from "./contacts/routes.ts";
 import { createAcmeRouter } from "./context.ts";
@@ -11,6 +12,7 @@ import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
 import { faultRouter } from "./faults/routes.ts";
 import { rateLimit } from "./rate-limit/middleware.ts";
+import { acmeBodyLimit, wellFormedQuery } from "./request-limits.ts";
 import { webhookRouter } from "./webhooks/routes.ts";
 
 /** The mock Acme CRM. Mounted at /acme by src/app.ts; its routes are written without the prefix. */
@@ -21,6 +23,11 @@ export function createAcmeApp() {
     c.set("config", loadAcmeConfig(c.env));
     await next();
   });
+  // Size before anything else (media type, parsing, auth, faults): the token endpoint's own,
+  // smaller limit first, so its 413 keeps the RFC 6749 shape.
+  app.use("/oauth/token", tokenBodyLimit);
+  app.use("*", acmeBodyLimit());
+  app.use("*", wellFormedQuery());
   app.use("/oauth/token", injectFaults());
   app.use("/v1/*", injectFaults(), requireAccessToken(), rateLimit());
 
@@ -54,9 +61,18 @@ export function createAcmeApp() {
   });
 
   // Registered last, so it only answers what no route above matched (mounted with app.route,
-  // the sub-app's notFound would not be consulted).
-  app.all("*", () => {
-    throw new AcmeError("not_found", "No such route.");
+  // the sub-app's notFound would not be consulted): 405 with Allow where the path exists.
+  const allowFor = allowedMethods(app);
+  app.all("*", (c) => {
+    const allow = allowFor(c);
+    if (allow.length === 0) throw new AcmeError("not_found", "No such route.");
+    throw new AcmeError(
+      "method_not_allowed",
+      `${c.req.method} is not allowed here; use ${allow.join(", ")}.`,
+      {
+        headers: { Allow: allow.join(", ") },
+      },
+    );
   });
 
   app.onError((error, c) => {

@@ -13,6 +13,7 @@ import type { DeliveryMessage } from "../../src/acme/webhooks/messages.ts";
 import { outboxEvent, sweepOutbox } from "../../src/acme/webhooks/outbox.ts";
 import { webhookUrlProblem } from "../../src/acme/webhooks/url-policy.ts";
 import { createApp } from "../../src/app.ts";
+import { decodeWebhookSecret } from "../../src/lib/webhook-secret.ts";
 import { ACME, acme, signedIn, uniqueEmail } from "./helpers.ts";
 
 const RECEIVER = "https://receiver.example.com/hooks/acme";
@@ -141,6 +142,15 @@ describe("webhook subscriptions API", () => {
     expect(body).toMatchObject({ id: created.id, description: "CRM sync" });
     const list = await acme("/v1/webhooks", { token });
     expect((await list.json<{ results: { id: string }[] }>()).results.map((s) => s.id)).toEqual([created.id]);
+  });
+
+  it("generates secrets that meet the Standard Webhooks rule the integration enforces (24-64 bytes)", async () => {
+    const { token } = await signedIn();
+    for (let i = 0; i < 3; i++) {
+      const { secret } = await subscribe(token);
+      const decoded = decodeWebhookSecret(secret);
+      expect("key" in decoded && decoded.key.byteLength).toBe(32);
+    }
   });
 
   it("stores the signing secret encrypted", async () => {
@@ -364,6 +374,28 @@ describe("webhook delivery consumer", () => {
         request?.headers ?? {},
       ),
     ).toThrow();
+  });
+
+  it("sends nothing to a stored URL the policy now refuses, and marks the delivery failed", async () => {
+    const { client, token } = await signedIn();
+    const subscription = await subscribe(token);
+    // A row written before the policy knew NAT64 forms (the issue's example).
+    await env.ACME_DB.prepare("UPDATE webhook_subscriptions SET url = ? WHERE id = ?")
+      .bind("https://[64:ff9b::a9fe:a9fe]/latest/meta-data", subscription.id)
+      .run();
+    const event = await storedEvent(client.clientId);
+    const { received, fetch } = receiver([200]);
+    const { sent, queue } = recordingQueue();
+    const result = await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { fetch, queue });
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(received).toEqual([]);
+    expect(sent).toEqual([]);
+    const log = await acme(`/v1/webhooks/${subscription.id}/deliveries`, { token });
+    const [delivery] = (await log.json<{ results: { status: string; last_error: string }[] }>()).results;
+    expect(delivery).toMatchObject({
+      status: "failed",
+      last_error: expect.stringContaining("URL not allowed"),
+    });
   });
 
   it("retries a failed delivery with backoff and the same webhook-id, then succeeds", async () => {

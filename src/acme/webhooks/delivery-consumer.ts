@@ -14,6 +14,7 @@ import {
 import { type DeliveryMessage, DeliveryMessageSchema } from "./messages.ts";
 import { signedHeaders } from "./signing.ts";
 import { signingSecret } from "./subscriptions.ts";
+import { webhookUrlProblem } from "./url-policy.ts";
 
 /** What the consumer reaches outside itself; tests pass their own receiver, clock and queue. */
 export interface DeliveryDeps {
@@ -121,6 +122,17 @@ async function deliver(
     await db
       .update(webhookDeliveries)
       .set({ status: "skipped", lastError: "subscription deleted or disabled", updatedAt: now.toISOString() })
+      .where(eq(webhookDeliveries.id, deliveryId));
+    return { kind: "done" };
+  }
+
+  // Checked again at send time: the subscription may predate the policy, or the deployment's
+  // loopback allowance may since have been withdrawn.
+  const urlProblem = webhookUrlProblem(subscription.url, { allowLoopback: config.webhookAllowLoopback });
+  if (urlProblem !== null) {
+    await db
+      .update(webhookDeliveries)
+      .set({ status: "failed", lastError: `URL not allowed: ${urlProblem}`, updatedAt: now.toISOString() })
       .where(eq(webhookDeliveries.id, deliveryId));
     return { kind: "done" };
   }

@@ -3,6 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { hmacSha256 } from "../../lib/crypto.ts";
 import { newId, toBase64Url } from "../../lib/ids.ts";
 import { openSecret, sealSecret } from "../../lib/secret-box.ts";
+import { newWebhookSecret } from "../../lib/webhook-secret.ts";
 import type { AcmeConfig } from "../config.ts";
 import {
   type WebhookEventType,
@@ -16,12 +17,6 @@ import { AcmeError } from "../errors.ts";
 /** Signing secrets are encrypted with a key derived from the pepper, so no extra secret is needed. */
 async function secretKey(config: AcmeConfig): Promise<string> {
   return toBase64Url(await hmacSha256(config.clientSecretPepper, "acme webhook signing secrets v1"));
-}
-
-/** A Standard Webhooks secret: `whsec_` and 32 random bytes in standard base64. */
-export function newSigningSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `whsec_${btoa(String.fromCharCode(...bytes))}`;
 }
 
 export async function signingSecret(config: AcmeConfig, row: WebhookSubscriptionRow): Promise<string> {
@@ -56,7 +51,7 @@ export class SubscriptionRepository {
   async create(input: { url: string; events: WebhookEventType[]; description?: string | null | undefined }) {
     const now = new Date().toISOString();
     const id = newId("wh");
-    const secret = newSigningSecret();
+    const secret = newWebhookSecret();
     const row: WebhookSubscriptionRow = {
       id,
       accountId: this.accountId,
