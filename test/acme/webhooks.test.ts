@@ -1,91 +1,16 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
-import { drizzle } from "drizzle-orm/d1";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { webhookEvents } from "../../src/acme/db/schema.ts";
 import {
-  type DeliveryDeps,
   handleDeadDeliveries,
   handleDeliveryBatch,
   redeliveryDelaySeconds,
 } from "../../src/acme/webhooks/delivery-consumer.ts";
-import type { DeliveryMessage } from "../../src/acme/webhooks/messages.ts";
-import { outboxEvent, sweepOutbox } from "../../src/acme/webhooks/outbox.ts";
+import { OUTBOX_FIRST_HAND_OFF_MS, sweepOutbox } from "../../src/acme/webhooks/outbox.ts";
 import { webhookUrlProblem } from "../../src/acme/webhooks/url-policy.ts";
 import { createApp } from "../../src/app.ts";
 import { ACME, acme, signedIn, uniqueEmail } from "./helpers.ts";
-
-const RECEIVER = "https://receiver.example.com/hooks/acme";
-
-async function subscribe(token: string, body: Record<string, unknown> = {}) {
-  const res = await acme("/v1/webhooks", {
-    token,
-    method: "POST",
-    body: { url: RECEIVER, events: ["contact.created", "contact.updated", "contact.deleted"], ...body },
-  });
-  expect(res.status).toBe(201);
-  return res.json<{ id: string; secret: string; url: string; events: string[]; enabled: boolean }>();
-}
-
-/** An event stored in the outbox but not published, so only the test's consumer calls see it. */
-async function storedEvent(
-  accountId: string,
-  type: "contact.created" | "contact.updated" = "contact.created",
-) {
-  const contact = {
-    id: `ct_${crypto.randomUUID().replace(/-/g, "").slice(0, 26)}`,
-    acme_first_name: "Ada",
-    acme_last_name: "Lovelace",
-    acme_email: uniqueEmail(),
-    acme_phone: null,
-    acme_company: null,
-    acme_title: null,
-    acme_notes: null,
-    acme_version: 1,
-    acme_created_at: new Date().toISOString(),
-    acme_updated_at: new Date().toISOString(),
-    acme_deleted_at: null,
-  };
-  const event = outboxEvent(accountId, type, contact, null, new Date());
-  await drizzle(env.ACME_DB).insert(webhookEvents).values(event);
-  return event;
-}
-
-/** A fake queue that records what the consumer sends. */
-function recordingQueue() {
-  const sent: DeliveryMessage[] = [];
-  const delays: (number | undefined)[] = [];
-  return {
-    sent,
-    delays,
-    queue: {
-      sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryMessage>>) => {
-        for (const m of messages) {
-          sent.push(m.body);
-          delays.push(m.delaySeconds);
-        }
-      },
-    } satisfies DeliveryDeps["queue"],
-  };
-}
-
-async function runBatch(
-  messages: { body: DeliveryMessage; attempts?: number }[],
-  deps: Partial<DeliveryDeps>,
-) {
-  const batch = createMessageBatch<unknown>(
-    "acme-webhook-deliveries",
-    messages.map((m, i) => ({
-      id: `m${i}-${crypto.randomUUID()}`,
-      timestamp: new Date(),
-      attempts: m.attempts ?? 1,
-      body: m.body,
-    })),
-  );
-  const ctx = createExecutionContext();
-  await handleDeliveryBatch(batch, env, deps);
-  return getQueueResult(batch, ctx);
-}
+import { RECEIVER, receiver, recordingQueue, runBatch, storedEvent, subscribe } from "./webhook-helpers.ts";
 
 /**
  * Fans one stored event out with a receiver that fails the first attempt, and returns the single
@@ -110,23 +35,6 @@ async function secondsUntilNextAttempt(deliveryId: string): Promise<number> {
     .bind(deliveryId)
     .first<{ next_attempt_at: string }>();
   return (Date.parse(row?.next_attempt_at ?? "") - Date.now()) / 1000;
-}
-
-interface Received {
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-function receiver(statuses: (number | "timeout")[], extraHeaders: Record<string, string> = {}) {
-  const received: Received[] = [];
-  const fetch: DeliveryDeps["fetch"] = async (url, init) => {
-    received.push({ url, headers: init.headers as Record<string, string>, body: init.body as string });
-    const next = statuses.shift() ?? 200;
-    if (next === "timeout") throw new DOMException("The operation timed out", "TimeoutError");
-    return new Response(null, { status: next, headers: extraHeaders });
-  };
-  return { received, fetch };
 }
 
 describe("webhook subscriptions API", () => {
@@ -296,10 +204,10 @@ describe("transactional outbox", () => {
   it("sweeps events that never reached the queue", async () => {
     const { client } = await signedIn();
     const event = await storedEvent(client.clientId);
-    await env.ACME_DB.prepare("UPDATE webhook_events SET created_at = ? WHERE id = ?")
-      .bind(new Date(Date.now() - 60_000).toISOString(), event.id)
-      .run();
-    expect(await sweepOutbox(env)).toBeGreaterThanOrEqual(1);
+    const { queue, fanouts } = recordingQueue();
+    const later = new Date(Date.parse(event.createdAt) + OUTBOX_FIRST_HAND_OFF_MS + 1000);
+    expect(await sweepOutbox(env, later, { queue, limit: 10_000 })).toBeGreaterThanOrEqual(1);
+    expect(fanouts()).toContain(event.id);
     const row = await env.ACME_DB.prepare("SELECT enqueued_at FROM webhook_events WHERE id = ?")
       .bind(event.id)
       .first<{ enqueued_at: string | null }>();
@@ -309,7 +217,10 @@ describe("transactional outbox", () => {
   it("leaves fresh unsent events to the write path for a grace period", async () => {
     const { client } = await signedIn();
     const event = await storedEvent(client.clientId);
-    await sweepOutbox(env);
+    const { queue, fanouts } = recordingQueue();
+    const justBefore = new Date(Date.parse(event.createdAt) + OUTBOX_FIRST_HAND_OFF_MS - 1);
+    await sweepOutbox(env, justBefore, { queue, limit: 10_000 });
+    expect(fanouts()).not.toContain(event.id);
     const row = await env.ACME_DB.prepare("SELECT enqueued_at FROM webhook_events WHERE id = ?")
       .bind(event.id)
       .first<{ enqueued_at: string | null }>();
