@@ -9,8 +9,17 @@ import {
 import { OUTBOX_FIRST_HAND_OFF_MS, sweepOutbox } from "../../src/acme/webhooks/outbox.ts";
 import { webhookUrlProblem } from "../../src/acme/webhooks/url-policy.ts";
 import { createApp } from "../../src/app.ts";
+import { chunk } from "../../src/lib/d1-limits.ts";
 import { ACME, acme, signedIn, uniqueEmail } from "./helpers.ts";
-import { RECEIVER, receiver, recordingQueue, runBatch, storedEvent, subscribe } from "./webhook-helpers.ts";
+import {
+  RECEIVER,
+  receiver,
+  recordingQueue,
+  runBatch,
+  storedEvent,
+  storedEvents,
+  subscribe,
+} from "./webhook-helpers.ts";
 
 /**
  * Fans one stored event out with a receiver that fails the first attempt, and returns the single
@@ -225,6 +234,41 @@ describe("transactional outbox", () => {
       .bind(event.id)
       .first<{ enqueued_at: string | null }>();
     expect(row?.enqueued_at).toBeNull();
+  });
+});
+
+describe("delivery log", () => {
+  it("pages 130 deliveries of one subscription, newest first, each with its attempts", async () => {
+    const { client, token } = await signedIn();
+    const subscription = await subscribe(token);
+    const events = await storedEvents(client.clientId, 130);
+    for (const run of chunk(events, 100)) {
+      await runBatch(
+        run.map((e) => ({ body: { kind: "fanout" as const, eventId: e.id } })),
+        { fetch: receiver([]).fetch, queue: recordingQueue().queue },
+      );
+    }
+    type Page = {
+      results: { id: string; event_id: string; attempt_log: { status_code: number }[] }[];
+      paging?: { next: { before: string } };
+    };
+    const first = await (
+      await acme(`/v1/webhooks/${subscription.id}/deliveries?limit=100`, { token })
+    ).json<Page>();
+    expect(first.results).toHaveLength(100);
+    expect(first.paging?.next.before).toBe(first.results[99]?.id);
+    const second = await (
+      await acme(`/v1/webhooks/${subscription.id}/deliveries?limit=100&before=${first.paging?.next.before}`, {
+        token,
+      })
+    ).json<Page>();
+    expect(second.results).toHaveLength(30);
+    expect(second.paging).toBeUndefined();
+    const all = [...first.results, ...second.results];
+    expect(new Set(all.map((d) => d.event_id))).toEqual(new Set(events.map((e) => e.id)));
+    expect(all.every((d) => d.attempt_log.length === 1 && d.attempt_log[0]?.status_code === 200)).toBe(true);
+    const ids = all.map((d) => d.id);
+    expect(ids).toEqual([...ids].sort().reverse());
   });
 });
 
