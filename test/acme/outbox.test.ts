@@ -42,7 +42,7 @@ async function eventStates(ids: string[]): Promise<Map<string, EventState>> {
   return states;
 }
 
-const after = (at: Date, ms: number) => new Date(at.getTime() + ms);
+const plus = (at: Date, ms: number) => new Date(at.getTime() + ms);
 const sorted = (ids: string[]) => [...ids].sort();
 /** The one delivery an event fanned out to, as a message for the consumer. */
 async function deliveryOf(eventId: string): Promise<DeliveryMessage> {
@@ -75,12 +75,12 @@ describe("outbox: an event is kept until its delivery finished", () => {
     expect(lost.batchSizes).toEqual([100, 50]);
     const handed = await eventStates(ids);
     expect([...handed.values()].every((e) => e.enqueued_at === t0.toISOString())).toBe(true);
-    expect(
-      [...handed.values()].every((e) => e.lease_until === after(t0, OUTBOX_LEASE_MS).toISOString()),
-    ).toBe(true);
+    expect([...handed.values()].every((e) => e.lease_until === plus(t0, OUTBOX_LEASE_MS).toISOString())).toBe(
+      true,
+    );
 
-    expect(await sweptOf(ids, after(t0, OUTBOX_LEASE_MS - 1))).toEqual([]);
-    const rehandAt = after(t0, OUTBOX_LEASE_MS);
+    expect(await sweptOf(ids, plus(t0, OUTBOX_LEASE_MS - 1))).toEqual([]);
+    const rehandAt = plus(t0, OUTBOX_LEASE_MS);
     const again = recordingQueue();
     await sweepOutbox(env, rehandAt, { queue: again.queue, ...ALL });
     expect(sorted(again.fanouts().filter((id) => ids.includes(id)))).toEqual(sorted(ids));
@@ -95,7 +95,7 @@ describe("outbox: an event is kept until its delivery finished", () => {
     const finished = await eventStates(ids);
     expect([...finished.values()].filter((e) => e.finished_at === null)).toEqual([]);
 
-    expect(await sweptOf(ids, after(t0, 100 * OUTBOX_LEASE_MS))).toEqual([]);
+    expect(await sweptOf(ids, plus(t0, 100 * OUTBOX_LEASE_MS))).toEqual([]);
   });
 
   it("delivers once when a slow hand-off and the sweep's second hand-off are both consumed", async () => {
@@ -104,7 +104,7 @@ describe("outbox: an event is kept until its delivery finished", () => {
     const event = await storedEvent(client.clientId);
     const t0 = new Date();
     await publishEvents(env, [event.id], t0, { queue: recordingQueue().queue });
-    expect(await sweptOf([event.id], after(t0, OUTBOX_LEASE_MS + 1))).toEqual([event.id]);
+    expect(await sweptOf([event.id], plus(t0, OUTBOX_LEASE_MS + 1))).toEqual([event.id]);
     const { received, fetch } = receiver([]);
     await runBatch([fanout(event.id)], { fetch, queue: recordingQueue().queue });
     await runBatch([fanout(event.id)], { fetch, queue: recordingQueue().queue });
@@ -146,7 +146,7 @@ describe("outbox: an event is kept until its delivery finished", () => {
     const ids = [noSubscriber.id, succeeded.id, gone.id, dead.id, skipped.id];
     const states = await eventStates(ids);
     expect(ids.map((id) => [id, states.get(id)?.finished_at === null])).toEqual(ids.map((id) => [id, false]));
-    expect(await sweptOf(ids, after(new Date(), 100 * OUTBOX_LEASE_MS))).toEqual([]);
+    expect(await sweptOf(ids, plus(new Date(), 100 * OUTBOX_LEASE_MS))).toEqual([]);
   });
 
   it("holds the lease of an event whose delivery waits for a retry until the retry's time plus a lease, then hands it again", async () => {
@@ -163,11 +163,11 @@ describe("outbox: an event is kept until its delivery finished", () => {
     });
     expect(lostRetries.sent).toHaveLength(1);
     expect(lostRetries.delays[0]).toBe(3600);
-    const retryAt = after(t0, 3_600_000);
+    const retryAt = plus(t0, 3_600_000);
 
-    expect(await sweptOf([event.id], after(t0, OUTBOX_LEASE_MS + 1))).toEqual([]);
-    expect(await sweptOf([event.id], after(retryAt, OUTBOX_LEASE_MS - 1))).toEqual([]);
-    const rehandAt = after(retryAt, OUTBOX_LEASE_MS);
+    expect(await sweptOf([event.id], plus(t0, OUTBOX_LEASE_MS + 1))).toEqual([]);
+    expect(await sweptOf([event.id], plus(retryAt, OUTBOX_LEASE_MS - 1))).toEqual([]);
+    const rehandAt = plus(retryAt, OUTBOX_LEASE_MS);
     expect(await sweptOf([event.id], rehandAt)).toEqual([event.id]);
 
     // The re-handed fan-out attempts the overdue retry itself, with the same webhook-id.
@@ -192,7 +192,7 @@ describe("outbox: an event is kept until its delivery finished", () => {
     });
     const { received, fetch } = receiver([]);
     const retries = recordingQueue();
-    await runBatch([fanout(event.id)], { fetch, queue: retries.queue, now: () => after(t0, 100) });
+    await runBatch([fanout(event.id)], { fetch, queue: retries.queue, now: () => plus(t0, 100) });
     expect(received).toEqual([]);
     expect(retries.sent).toEqual([]);
   });
