@@ -57,8 +57,8 @@ type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };
  * type, created no later than the event) and makes each due attempt right away (one queue hop
  * from change to receiver); only retries go back on the queue, with their delay. Due: never tried,
  * or a retry whose time has come (its queue message was lost, so the outbox handed the event
- * again). Safe to run twice: deliveries are unique per event and subscription. Ends by finishing
- * the event if nothing is left to deliver.
+ * again). Safe to run twice: deliveries are unique per event and subscription. With nothing to
+ * attempt (no subscriber, or every delivery ended), it finishes the event.
  */
 async function fanOut(env: Env, config: AcmeConfig, eventId: string, deps: DeliveryDeps): Promise<void> {
   const db = drizzle(env.ACME_DB);
@@ -118,7 +118,8 @@ async function fanOut(env: Env, config: AcmeConfig, eventId: string, deps: Deliv
     }),
   );
   await sendAll(deps.queue, retries);
-  await finishIfDelivered(db, eventId, deps.now());
+  // An attempt that ended already ran the finishing statement in its own batch.
+  if (due.length === 0) await finishIfDelivered(db, eventId, deps.now());
 }
 
 /** One signed POST of one event to one subscription, recorded in the delivery log. */
