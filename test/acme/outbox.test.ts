@@ -230,6 +230,23 @@ describe("outbox: an event is kept until its delivery finished", () => {
     expect((await eventStates([event.id])).get(event.id)?.finished_at).not.toBeNull();
   });
 
+  it("takes the lease from ACME_OUTBOX_LEASE_MS where a deployment sets it, and refuses a bad value", async () => {
+    const { client } = await signedIn();
+    const event = await storedEvent(client.clientId);
+    const shortLease = { ...env, ACME_OUTBOX_LEASE_MS: "2000" } as Env;
+    const t0 = new Date();
+    await publishEvents(shortLease, [event.id], t0, { queue: recordingQueue().queue });
+    expect((await eventStates([event.id])).get(event.id)?.lease_until).toBe(plus(t0, 2000).toISOString());
+    expect(await sweptOf([event.id], plus(t0, 1999))).toEqual([]);
+    expect(await sweptOf([event.id], plus(t0, 2000))).toEqual([event.id]);
+    for (const bad of ["soon", "10", "-5000"]) {
+      const badEnv = { ...env, ACME_OUTBOX_LEASE_MS: bad } as Env;
+      await expect(publishEvents(badEnv, [event.id], t0, { queue: recordingQueue().queue })).rejects.toThrow(
+        /ACME_OUTBOX_LEASE_MS/,
+      );
+    }
+  });
+
   it("hands a backlog larger than one sweep over several sweeps, oldest lease first", async () => {
     const { client } = await signedIn();
     const base = Date.UTC(2000, 0, 1);

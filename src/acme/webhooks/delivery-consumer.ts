@@ -15,7 +15,7 @@ import {
   webhookSubscriptions,
 } from "../db/schema.ts";
 import { type DeliveryMessage, DeliveryMessageSchema, type DeliveryQueue } from "./messages.ts";
-import { extendLease, finishIfDelivered, OUTBOX_LEASE_MS } from "./outbox.ts";
+import { extendLease, finishIfDelivered, outboxLeaseMs } from "./outbox.ts";
 import { signedHeaders } from "./signing.ts";
 import { signingSecret } from "./subscriptions.ts";
 
@@ -218,7 +218,7 @@ async function deliver(
     // Ended: the event may be finished. Retrying: its lease covers the retry and a lease beyond.
     nextAttemptAt === null
       ? finishIfDelivered(db, event.id, now)
-      : extendLease(db, event.id, new Date(Date.parse(nextAttemptAt) + OUTBOX_LEASE_MS).toISOString()),
+      : extendLease(db, event.id, new Date(Date.parse(nextAttemptAt) + outboxLeaseMs(config)).toISOString()),
   ]);
   return ok || gone ? { kind: "done" } : { kind: "retry", delaySeconds };
 }

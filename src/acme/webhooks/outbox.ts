@@ -4,6 +4,7 @@ import { chunk, chunkForStatement } from "../../lib/d1-limits.ts";
 import { newId } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
 import { QUEUE_MAX_BATCH_MESSAGES } from "../../lib/queue-limits.ts";
+import { type AcmeConfig, loadAcmeConfig } from "../config.ts";
 import type { AcmeContact } from "../contacts/schemas.ts";
 import {
   ENDED_DELIVERY_STATUSES,
@@ -16,12 +17,17 @@ import type { DeliveryMessage, DeliveryQueue } from "./messages.ts";
 
 /**
  * How long one hand-off to the deliveries queue has to finish its event before the cron sweep
- * hands it again (ms). Far above a fan-out's first attempts (`ACME_WEBHOOK_TIMEOUT_MS`, 10 s by
+ * hands it again (ms); `ACME_OUTBOX_LEASE_MS` overrides it (see {@link outboxLeaseMs}). Far above a fan-out's first attempts (`ACME_WEBHOOK_TIMEOUT_MS`, 10 s by
  * default) plus the queue's batching, so a live hand-off is rarely doubled; a delivery waiting for
  * a retry extends it (see {@link extendLease}). A doubled hand-off is harmless: deliveries are
  * unique per event and subscription, and receivers dedupe by `webhook-id`.
  */
 export const OUTBOX_LEASE_MS = 5 * 60_000;
+
+/** The lease this deployment uses: `ACME_OUTBOX_LEASE_MS` if set, else {@link OUTBOX_LEASE_MS}. */
+export function outboxLeaseMs(config: AcmeConfig): number {
+  return config.outboxLeaseMs ?? OUTBOX_LEASE_MS;
+}
 
 /** How long a new event is left to the request that wrote it before the sweep hands it (ms). */
 export const OUTBOX_FIRST_HAND_OFF_MS = 30_000;
@@ -94,7 +100,7 @@ export function extendLease(db: DrizzleD1Database, eventId: string, until: strin
 /** Options of {@link publishEvents} and {@link sweepOutbox}; tests pass a recording queue. */
 export interface HandOffOptions {
   queue?: DeliveryQueue;
-  /** The lease each hand-off takes (ms); {@link OUTBOX_LEASE_MS} unless given. */
+  /** The lease each hand-off takes (ms); the deployment's {@link outboxLeaseMs} unless given. */
   leaseMs?: number;
 }
 
@@ -111,7 +117,8 @@ export async function publishEvents(
   options: HandOffOptions = {},
 ): Promise<number> {
   const queue = options.queue ?? env.ACME_WEBHOOK_QUEUE;
-  const leaseUntil = new Date(now.getTime() + (options.leaseMs ?? OUTBOX_LEASE_MS)).toISOString();
+  const leaseMs = options.leaseMs ?? outboxLeaseMs(loadAcmeConfig(env));
+  const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
   const db = drizzle(env.ACME_DB);
   let handed = 0;
   for (const run of chunk(ids, QUEUE_MAX_BATCH_MESSAGES)) {
