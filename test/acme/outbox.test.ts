@@ -310,4 +310,30 @@ describe("outbox: an event is kept until its delivery finished", () => {
     expect(result.explicitAcks).toHaveLength(2);
     expect(received).toEqual([]);
   });
+
+  it("migration 0002 finishes events fanned out before the lease whose deliveries all ended, and leaves the rest due", async () => {
+    const migration = env.ACME_MIGRATIONS.find((m) => m.name.startsWith("0002_"));
+    const settle = migration?.queries.find((q) => q.includes("UPDATE `webhook_events`"));
+    if (!settle) throw new Error("migration 0002 has no UPDATE of webhook_events");
+    const { client, token } = await signedIn();
+    await subscribe(token);
+    const [delivered, retrying, neverHanded] = await storedEvents(client.clientId, 3);
+    if (!delivered || !retrying || !neverHanded) throw new Error("events not stored");
+    await runBatch([fanout(delivered.id)], { fetch: receiver([200]).fetch, queue: recordingQueue().queue });
+    await runBatch([fanout(retrying.id)], { fetch: receiver([500]).fetch, queue: recordingQueue().queue });
+    // As the rows stood before the lease: handed, unfinished, lease at the column's default.
+    const ids = [delivered.id, retrying.id, neverHanded.id];
+    await env.ACME_DB.prepare(
+      `UPDATE webhook_events SET finished_at = NULL, lease_until = '1970-01-01T00:00:00.000Z',
+         enqueued_at = CASE WHEN id = ? THEN NULL ELSE created_at END WHERE id IN (?, ?, ?)`,
+    )
+      .bind(neverHanded.id, ...ids)
+      .run();
+    await env.ACME_DB.prepare(settle).run();
+    const states = await eventStates(ids);
+    expect(states.get(delivered.id)?.finished_at).not.toBeNull();
+    expect(states.get(retrying.id)?.finished_at).toBeNull();
+    expect(states.get(neverHanded.id)?.finished_at).toBeNull();
+    expect(sorted(await sweptOf(ids, new Date()))).toEqual(sorted([retrying.id, neverHanded.id]));
+  });
 });
