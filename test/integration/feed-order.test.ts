@@ -1,12 +1,21 @@
 import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { loadIntegrationConfig } from "../../src/integration/config.ts";
+import { fromAcme } from "../../src/integration/contacts/mapping.ts";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
 import { applyChange, type IncomingChange } from "../../src/integration/sync/apply-change.ts";
 import type { InboxOutcome } from "../../src/integration/webhooks/inbox-consumer.ts";
 import { chunk } from "../../src/lib/d1-limits.ts";
 import { newConnection } from "./helpers.ts";
-import { acmeContact, consume, eventBody, inboxMessage, wholeFeed } from "./inbox-helpers.ts";
+import {
+  acmeContact,
+  consume,
+  eventBody,
+  expectFeedOrder,
+  inboxMessage,
+  seededRandom,
+  wholeFeed,
+} from "./inbox-helpers.ts";
 
 type Counts = Record<InboxOutcome, number>;
 
@@ -143,11 +152,7 @@ describe("change feed: per contact it never moves backwards", () => {
 
   it("holds 150 contacts' versions, shuffled and each delivered twice in batches of 100, rising per contact and counted", async () => {
     const { connectionId, apiKey } = await newConnection();
-    let seed = 13;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
+    const random = seededRandom(13);
     const contacts = 150;
     const versions = 4;
     const messages = [];
@@ -167,15 +172,7 @@ describe("change feed: per contact it never moves backwards", () => {
     expect(logged.appended).toBe(events.length);
     expect(logged.appended + logged.duplicate + logged.stale).toBe(messages.length);
     expect(logged.duplicate).toBeGreaterThanOrEqual(contacts * versions);
-    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-    const byContact = new Map<string, number[]>();
-    for (const e of events)
-      byContact.set(e.contact.id, [...(byContact.get(e.contact.id) ?? []), e.contact.version]);
-    expect(byContact.size).toBe(contacts);
-    for (const seen of byContact.values()) {
-      expect(seen).toEqual([...new Set(seen)].sort((a, b) => a - b));
-      expect(seen.at(-1)).toBe(versions);
-    }
+    expectFeedOrder(events, contacts, versions);
   }, 60_000);
 });
 
@@ -193,26 +190,10 @@ describe("change feed order across paths", () => {
       eventId: `${source}_${contactId}_${version}`,
       type: version === 1 ? "contact.created" : "contact.updated",
       occurredAt: new Date().toISOString(),
-      contact: apiContact(contactId, version),
+      contact: fromAcme(acmeContact(contactId, version)) as Contact,
       previous: null,
       deletedAt: null,
       source,
-    };
-  }
-
-  function apiContact(id: string, version: number): Contact {
-    return {
-      id,
-      firstName: `First v${version}`,
-      lastName: "Last",
-      email: `${id}@example.com`,
-      phone: null,
-      company: null,
-      title: null,
-      notes: null,
-      version,
-      createdAt: new Date(Date.UTC(2026, 0, 1)).toISOString(),
-      updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, version)).toISOString(),
     };
   }
 

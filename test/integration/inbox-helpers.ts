@@ -88,3 +88,28 @@ export async function wholeFeed(apiKey: string): Promise<FeedEvent[]> {
     after = page.nextAfter;
   }
 }
+
+/** A seeded pseudo-random source in [0, 1): the same sequence every run (an LCG). */
+export function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+/**
+ * Asserts the feed's ordering rule over `events` (the whole feed): `seq` without gaps, each
+ * of `contacts` contacts present, its versions each once and rising, ending at `newest`.
+ */
+export function expectFeedOrder(events: FeedEvent[], contacts: number, newest: number): void {
+  expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  const byContact = new Map<string, number[]>();
+  for (const e of events)
+    byContact.set(e.contact.id, [...(byContact.get(e.contact.id) ?? []), e.contact.version]);
+  expect(byContact.size).toBe(contacts);
+  for (const seen of byContact.values()) {
+    expect(seen).toEqual([...new Set(seen)].sort((a, b) => a - b));
+    expect(seen.at(-1)).toBe(newest);
+  }
+}
