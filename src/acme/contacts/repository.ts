@@ -250,6 +250,8 @@ export class ContactRepository {
             payload: sql`${event.payload}`.as("payload"),
             createdAt: sql`${event.createdAt}`.as("created_at"),
             enqueuedAt: sql`NULL`.as("enqueued_at"),
+            leaseUntil: sql`${event.leaseUntil}`.as("lease_until"),
+            finishedAt: sql`NULL`.as("finished_at"),
           })
           .from(contacts)
           .where(and(eq(contacts.id, current.id), eq(contacts.lastEventId, event.id))),

@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { hmacSha256 } from "../../lib/crypto.ts";
+import { chunkForStatement } from "../../lib/d1-limits.ts";
 import { newId, toBase64Url } from "../../lib/ids.ts";
 import { openSecret, sealSecret } from "../../lib/secret-box.ts";
 import { newWebhookSecret } from "../../lib/webhook-secret.ts";
@@ -136,18 +137,19 @@ export class SubscriptionRepository {
       .orderBy(desc(webhookDeliveries.id))
       .limit(limit + 1);
     const page = rows.slice(0, limit);
-    const attempts = page.length
-      ? await this.db
+    const attempts = [];
+    for (const ids of chunkForStatement(
+      page.map((d) => d.id),
+      { perItem: 1 },
+    )) {
+      attempts.push(
+        ...(await this.db
           .select()
           .from(webhookAttempts)
-          .where(
-            inArray(
-              webhookAttempts.deliveryId,
-              page.map((d) => d.id),
-            ),
-          )
-          .orderBy(webhookAttempts.deliveryId, webhookAttempts.attempt)
-      : [];
+          .where(inArray(webhookAttempts.deliveryId, ids))
+          .orderBy(webhookAttempts.deliveryId, webhookAttempts.attempt)),
+      );
+    }
     return { page, attempts, more: rows.length > limit };
   }
 
