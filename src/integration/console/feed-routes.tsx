@@ -96,7 +96,9 @@ export const feedRouter = createConsoleRouter()
       <Page title={`${found.row.name}: change feed`} session={c.var.session} path="/console/connections">
         <ConnectionTabs id={found.row.id} current="feed" />
         {before === undefined ? <FeedPoller connectionId={found.row.id} after={newest} /> : null}
-        {data.length === 0 ? <p id="feed-empty">No changes yet.</p> : null}
+        <p id="feed-empty" hidden={data.length > 0}>
+          No changes yet.
+        </p>
         <ol id="feed-list" class="feed" aria-live="polite" aria-relevant="additions" reversed>
           {data.map((change) => (
             <ChangeItem change={change} />
@@ -123,6 +125,8 @@ export const feedRouter = createConsoleRouter()
             <ChangeItem change={change} />
           ))}
         </ol>
+        {/* "No changes yet." goes: it is replaced by an empty, hidden line. */}
+        <p id="feed-empty" hx-swap-oob="true" hidden></p>
         <FeedPoller connectionId={id} after={last} />
       </>,
     );
