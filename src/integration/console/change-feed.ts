@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { changeEvents } from "../db/schema.ts";
+import { keysetPage } from "./paging.ts";
 
 /** One change of the feed as the console shows it (the API's field names, as in GET /api/v1/events). */
 export interface FeedChange {
@@ -54,11 +55,8 @@ export async function latestChanges(
     )
     .orderBy(desc(changeEvents.seq))
     .limit(FEED_PAGE_SIZE + 1);
-  const page = rows.slice(0, FEED_PAGE_SIZE).map(toChange);
-  return {
-    data: page,
-    nextBefore: rows.length > FEED_PAGE_SIZE ? (page[page.length - 1]?.seq ?? null) : null,
-  };
+  const page = keysetPage(rows, FEED_PAGE_SIZE, (row) => row.seq);
+  return { data: page.data.map(toChange), nextBefore: page.next };
 }
 
 /** Changes after `after`, oldest first, at most FEED_POLL_LIMIT (the live update's next step). */

@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, gt, inArray, isNull, lt } from "drizzle-orm"
 import { drizzle } from "drizzle-orm/d1";
 import { apiKeys, type ConnectionRow, connections, contactMirror } from "../db/schema.ts";
 import type { AcmeSession } from "../session/acme-session.ts";
+import { keysetPage } from "./paging.ts";
 
 /** The connection's AcmeSession status (circuit, budgets, token expiry, counters). */
 export type SessionStatus = ReturnType<AcmeSession["status"]>;
@@ -112,11 +113,8 @@ export async function listConnectionHealth(
     .where(after ? gt(connections.id, after) : undefined)
     .orderBy(asc(connections.id))
     .limit(CONNECTIONS_PAGE_SIZE + 1);
-  const page = rows.slice(0, CONNECTIONS_PAGE_SIZE);
-  return {
-    data: await healthOf(env, page),
-    nextAfter: rows.length > CONNECTIONS_PAGE_SIZE ? (page[page.length - 1]?.id ?? null) : null,
-  };
+  const page = keysetPage(rows, CONNECTIONS_PAGE_SIZE, (row) => row.id);
+  return { data: await healthOf(env, page.data), nextAfter: page.next };
 }
 
 /** One connection's health and its row (for Acme calls), or null when it does not exist. */
@@ -146,9 +144,6 @@ export async function listApiKeys(env: Env, connectionId: string, before: string
     .where(and(eq(apiKeys.connectionId, connectionId), before ? lt(apiKeys.id, before) : undefined))
     .orderBy(desc(apiKeys.id))
     .limit(API_KEYS_PAGE_SIZE + 1);
-  const page = rows.slice(0, API_KEYS_PAGE_SIZE);
-  return {
-    data: page,
-    nextBefore: rows.length > API_KEYS_PAGE_SIZE ? (page[page.length - 1]?.id ?? null) : null,
-  };
+  const page = keysetPage(rows, API_KEYS_PAGE_SIZE, (row) => row.id);
+  return { data: page.data, nextBefore: page.next };
 }

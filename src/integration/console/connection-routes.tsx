@@ -10,7 +10,7 @@ import {
 import { ConnectionsTable, ConnectionTabs, HealthFacts } from "./connection-views.tsx";
 import { type ConsoleEnv, createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
-import { CsrfField, type Notice, Page, ScrollTable, Time } from "./layout.tsx";
+import { ActionButton, CsrfField, NextPageLink, type Notice, Page, ScrollTable, Time } from "./layout.tsx";
 import type { ConsoleSession } from "./session.ts";
 
 interface ConnectionForm {
@@ -179,18 +179,16 @@ async function overviewPage(
         <h2 id="health-heading">Health</h2>
         <HealthFacts health={health} />
         {health.webhooksConfigured ? null : (
-          <form method="post" action={`${base}/webhook-subscription`} class="inline">
-            <CsrfField session={c.var.session} />
-            <button type="submit">Subscribe to Acme's webhooks</button>
-          </form>
+          <ActionButton
+            session={c.var.session}
+            action={`${base}/webhook-subscription`}
+            label="Subscribe to Acme's webhooks"
+          />
         )}
       </section>
       <section aria-labelledby="keys-heading">
         <h2 id="keys-heading">API keys</h2>
-        <form method="post" action={`${base}/api-keys`} class="inline">
-          <CsrfField session={c.var.session} />
-          <button type="submit">Issue an API key</button>
-        </form>
+        <ActionButton session={c.var.session} action={`${base}/api-keys`} label="Issue an API key" />
         {keys.data.length === 0 ? (
           <p>No API keys yet.</p>
         ) : (
@@ -217,12 +215,13 @@ async function overviewPage(
                   <td>{k.revokedAt ? <Time iso={k.revokedAt} /> : <span class="muted">active</span>}</td>
                   <td>
                     {k.revokedAt ? null : (
-                      <form method="post" action={`${base}/api-keys/${k.id}/revoke`} class="inline">
-                        <CsrfField session={c.var.session} />
-                        <button type="submit" class="danger" aria-label={`Revoke key ${k.prefix}…`}>
-                          Revoke
-                        </button>
-                      </form>
+                      <ActionButton
+                        session={c.var.session}
+                        action={`${base}/api-keys/${k.id}/revoke`}
+                        label="Revoke"
+                        name={`Revoke key ${k.prefix}…`}
+                        variant="danger"
+                      />
                     )}
                   </td>
                 </tr>
@@ -230,11 +229,10 @@ async function overviewPage(
             </tbody>
           </ScrollTable>
         )}
-        {keys.nextBefore ? (
-          <p>
-            <a href={`${base}?keysBefore=${encodeURIComponent(keys.nextBefore)}`}>Older keys</a>
-          </p>
-        ) : null}
+        <NextPageLink
+          href={keys.nextBefore && `${base}?keysBefore=${encodeURIComponent(keys.nextBefore)}`}
+          label="Older keys"
+        />
       </section>
     </Page>,
     status,

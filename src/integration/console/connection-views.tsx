@@ -1,5 +1,5 @@
 import type { ConnectionHealth } from "./connection-health.ts";
-import { ScrollTable, Time } from "./layout.tsx";
+import { NextPageLink, ScrollTable, Time } from "./layout.tsx";
 
 function percent(share: number): string {
   return `${Math.round(share * 100)}%`;
@@ -85,11 +85,10 @@ export function ConnectionsTable(props: {
           </tbody>
         </ScrollTable>
       )}
-      {props.nextAfter ? (
-        <p>
-          <a href={`/console/connections?after=${encodeURIComponent(props.nextAfter)}`}>Next connections</a>
-        </p>
-      ) : null}
+      <NextPageLink
+        href={props.nextAfter && `/console/connections?after=${encodeURIComponent(props.nextAfter)}`}
+        label="Next connections"
+      />
     </div>
   );
 }

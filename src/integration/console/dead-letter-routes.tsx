@@ -5,7 +5,8 @@ import { deadLetters } from "../db/schema.ts";
 import { problemDetail } from "./admin-api.ts";
 import { type ConsoleEnv, createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
-import { CsrfField, type Notice, Page, ScrollTable, Time } from "./layout.tsx";
+import { ActionButton, NextPageLink, type Notice, Page, ScrollTable, Time } from "./layout.tsx";
+import { keysetPage } from "./paging.ts";
 
 /** Dead letters shown to a page, newest first. */
 export const DEAD_LETTERS_PAGE_SIZE = 50;
@@ -22,11 +23,8 @@ async function listDeadLetters(env: Env, before: string | undefined, pendingOnly
     )
     .orderBy(desc(deadLetters.id))
     .limit(DEAD_LETTERS_PAGE_SIZE + 1);
-  const page = rows.slice(0, DEAD_LETTERS_PAGE_SIZE);
-  return {
-    data: page,
-    nextBefore: rows.length > DEAD_LETTERS_PAGE_SIZE ? (page[page.length - 1]?.id ?? null) : null,
-  };
+  const page = keysetPage(rows, DEAD_LETTERS_PAGE_SIZE, (row) => row.id);
+  return { data: page.data, nextBefore: page.next };
 }
 
 async function deadLettersPage(c: Context<ConsoleEnv>, notice?: Notice) {
@@ -87,27 +85,25 @@ async function deadLettersPage(c: Context<ConsoleEnv>, notice?: Notice) {
                 </td>
                 <td>
                   {d.replayedAt ? <Time iso={d.replayedAt} /> : <span class="muted">not yet</span>}
-                  <form method="post" action={`/console/dead-letters/${d.id}/replay`} class="inline">
-                    <CsrfField session={c.var.session} />
-                    <button type="submit" aria-label={`Replay dead letter ${d.id}`}>
-                      {d.replayedAt ? "Replay again" : "Replay"}
-                    </button>
-                  </form>
+                  <ActionButton
+                    session={c.var.session}
+                    action={`/console/dead-letters/${d.id}/replay`}
+                    label={d.replayedAt ? "Replay again" : "Replay"}
+                    name={`${d.replayedAt ? "Replay again" : "Replay"} dead letter ${d.id}`}
+                  />
                 </td>
               </tr>
             ))}
           </tbody>
         </ScrollTable>
       )}
-      {nextBefore ? (
-        <p>
-          <a
-            href={`/console/dead-letters?before=${encodeURIComponent(nextBefore)}${pendingOnly ? "&pending=true" : ""}`}
-          >
-            Older dead letters
-          </a>
-        </p>
-      ) : null}
+      <NextPageLink
+        href={
+          nextBefore &&
+          `/console/dead-letters?before=${encodeURIComponent(nextBefore)}${pendingOnly ? "&pending=true" : ""}`
+        }
+        label="Older dead letters"
+      />
     </Page>,
   );
 }

@@ -15,6 +15,36 @@ export function CsrfField({ session }: { session: ConsoleSession }) {
   return <input type="hidden" name="_csrf" value={session.csrf} />;
 }
 
+/**
+ * A form that is one button: it POSTs to `action` with the session's CSRF token. `name` is the
+ * accessible name when the visible label alone is ambiguous (a "Revoke" on every row).
+ */
+export function ActionButton(props: {
+  session: ConsoleSession;
+  action: string;
+  label: string;
+  name?: string;
+  variant?: "secondary" | "danger";
+}) {
+  return (
+    <form method="post" action={props.action} class="inline">
+      <CsrfField session={props.session} />
+      <button type="submit" class={props.variant} aria-label={props.name}>
+        {props.label}
+      </button>
+    </form>
+  );
+}
+
+/** The link to the next page of a list, when there is one. */
+export function NextPageLink(props: { href: string | null; label: string }) {
+  return props.href ? (
+    <p>
+      <a href={props.href}>{props.label}</a>
+    </p>
+  ) : null;
+}
+
 /** A message above the page content: `status` is polite (done), `alert` interrupts (failed). */
 export interface Notice {
   kind: "status" | "alert";
@@ -67,12 +97,12 @@ export function Page(props: {
                   <a href="/docs">API docs</a>
                 </li>
               </ul>
-              <form method="post" action="/console/sign-out" class="inline">
-                <CsrfField session={props.session} />
-                <button type="submit" class="secondary">
-                  Sign out
-                </button>
-              </form>
+              <ActionButton
+                session={props.session}
+                action="/console/sign-out"
+                label="Sign out"
+                variant="secondary"
+              />
             </nav>
           ) : null}
         </header>

@@ -6,7 +6,7 @@ import { connectionHealth } from "./connection-health.ts";
 import { ConnectionTabs } from "./connection-views.tsx";
 import { type ConsoleEnv, createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
-import { CsrfField, type Notice, Page, ScrollTable, Time } from "./layout.tsx";
+import { ActionButton, NextPageLink, type Notice, Page, ScrollTable, Time } from "./layout.tsx";
 
 interface AcmeSubscription {
   id: string;
@@ -104,12 +104,12 @@ function DeliveryRows(props: {
             )}
           </td>
           <td>
-            <form method="post" action={`${props.base}/deliveries/${d.id}/retry`} class="inline">
-              <CsrfField session={props.session} />
-              <button type="submit" aria-label={`Retry delivery ${d.id}`}>
-                Retry
-              </button>
-            </form>
+            <ActionButton
+              session={props.session}
+              action={`${props.base}/deliveries/${d.id}/retry`}
+              label="Retry"
+              name={`Retry delivery ${d.id}`}
+            />
           </td>
         </tr>
       ))}
@@ -158,11 +158,10 @@ async function deliveriesPage(c: Context<ConsoleEnv>, notice?: Notice) {
           <DeliveryRows session={c.var.session} base={base} deliveries={body.results} />
         </ScrollTable>
       )}
-      {body.paging ? (
-        <p>
-          <a href={`${base}?before=${encodeURIComponent(body.paging.next.before)}`}>Older deliveries</a>
-        </p>
-      ) : null}
+      <NextPageLink
+        href={body.paging ? `${base}?before=${encodeURIComponent(body.paging.next.before)}` : null}
+        label="Older deliveries"
+      />
     </Page>,
   );
 }

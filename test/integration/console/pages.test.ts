@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, createContact, newConnection, person } from "../helpers.ts";
+import { admin, api, createContact, newConnection, person } from "../helpers.ts";
 import { consoleFetch, postForm, type SignedIn, signIn } from "./helpers.ts";
 
 async function page(session: SignedIn, path: string): Promise<string> {
@@ -58,6 +58,12 @@ function seqsIn(html: string): number[] {
 describe("console: connections", () => {
   it("shows a connection's health at a glance, and no secret anywhere", async () => {
     const connection = await newConnection();
+    const webhookSecret = `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+    const stored = await admin(`/connections/${connection.connectionId}/webhook-secret`, {
+      method: "PUT",
+      body: { secret: webhookSecret },
+    });
+    expect(stored.status).toBe(204);
     await createContact(connection.apiKey, person());
     const session = await signIn();
     const overview = await page(session, `/console/connections/${connection.connectionId}`);
@@ -65,8 +71,8 @@ describe("console: connections", () => {
     expect(overview).toMatch(/<dd>closed \(0 recent failures\)<\/dd>/);
     expect(overview).toMatch(/<dt>Token expires<\/dt><dd><time datetime="\d{4}-/);
     expect(overview).toMatch(/<dt>Acme quota used<\/dt><dd><span><meter/);
-    expect(overview).toContain("<dd>not configured</dd>");
-    expect(overview).toContain('<span class="badge degraded"');
+    expect(overview).toContain("<dt>Webhooks</dt><dd>configured</dd>");
+    expect(overview).toContain('<span class="badge healthy"');
     const pages = [
       overview,
       await page(session, "/console/connections"),
@@ -82,6 +88,7 @@ describe("console: connections", () => {
         env.ENCRYPTION_KEY,
         env.ACME_ADMIN_TOKEN,
         env.ACME_CLIENT_SECRET_PEPPER,
+        webhookSecret,
       ]) {
         expect(html).not.toContain(secret);
       }
