@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { sign } from "hono/jwt";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { sessionKey } from "../../../src/integration/console/session.ts";
 import { admin } from "../helpers.ts";
 import { COOKIE_NAME, consoleFetch, postForm, sessionCookieFrom, signIn } from "./helpers.ts";
@@ -63,6 +63,25 @@ describe("console sign-in", () => {
     const empty = await consoleFetch("/console/sign-in", { form: { token: "" } });
     expect(empty.status).toBe(401);
     expect(empty.headers.getSetCookie()).toEqual([]);
+  });
+
+  it("writes neither the admin token nor a wrong one to the log", async () => {
+    const wrong = `wrong-${crypto.randomUUID()}`;
+    const spies = (["log", "warn", "error"] as const).map((level) =>
+      vi.spyOn(console, level).mockImplementation(() => {}),
+    );
+    try {
+      expect((await consoleFetch("/console/sign-in", { form: { token: wrong } })).status).toBe(401);
+      expect((await consoleFetch("/console/sign-in", { form: { token: env.ADMIN_TOKEN } })).status).toBe(303);
+      const written = spies.flatMap((spy) => spy.mock.calls.map((args) => args.map(String).join(" ")));
+      expect(written.some((line) => line.includes("console sign-in refused"))).toBe(true);
+      for (const line of written) {
+        expect(line).not.toContain(wrong);
+        expect(line).not.toContain(env.ADMIN_TOKEN);
+      }
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 
   it("goes only to console paths after sign-in (no open redirect)", async () => {
