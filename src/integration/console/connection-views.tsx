@@ -5,6 +5,7 @@ function percent(share: number): string {
   return `${Math.round(share * 100)}%`;
 }
 
+/** The health word as a badge (its reason in the title); the word itself carries it, not the colour. */
 export function Verdict({ health }: { health: ConnectionHealth }) {
   return (
     <span class={`badge ${health.verdict.level}`} title={health.verdict.reason}>
@@ -13,6 +14,7 @@ export function Verdict({ health }: { health: ConnectionHealth }) {
   );
 }
 
+/** The share of Acme's quota used in the current window, as a meter and per rate class. */
 export function Quota({ health }: { health: ConnectionHealth }) {
   if (health.quotaUsed === null) return <span class="muted">not learned yet</span>;
   const detail = Object.entries(health.status.budgets)

@@ -51,6 +51,7 @@ export interface Notice {
   text: string;
 }
 
+/** Every console page: header with navigation and sign-out, one <h1>, an optional notice, the content. */
 export function Page(props: {
   title: string;
   /** Null on the sign-in page: no navigation, no sign-out. */
