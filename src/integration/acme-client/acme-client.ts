@@ -3,11 +3,17 @@ import { openSecret } from "../../lib/secret-box.ts";
 import type { RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
-import type { Priority } from "../resilience/rate-budget.ts";
 import { parseRateLimitHeaders } from "../resilience/rate-limit-headers.ts";
 import { DEFAULT_RETRY_POLICY, planRetry, type RetryPolicy } from "../resilience/retry-policy.ts";
-import type { AcmeRateClass, AttemptReport, CallPermit } from "../resilience/session-state.ts";
-import type { BeginInput, BeginResult, TokenGrant } from "../session/acme-session.ts";
+import {
+  type AcmeRateClass,
+  type AcmeSessionApi,
+  type AttemptReport,
+  type CallPermit,
+  isSetback,
+  type Priority,
+  type TokenGrant,
+} from "../session/protocol.ts";
 import { type AcmeTransport, transportFor } from "./transport.ts";
 
 export interface AcmeResponse {
@@ -41,15 +47,6 @@ export interface SendOptions {
   verify?: Verify;
 }
 
-/** What the client needs from the connection's AcmeSession (the Durable Object stub fits). */
-export interface SessionApi {
-  begin(input: BeginInput): Promise<Pick<BeginResult, "permit" | "grant">>;
-  report(report: AttemptReport): Promise<void> | void;
-  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
-  releaseLease(leaseId: string): Promise<void> | void;
-  invalidateToken(accessToken: string): Promise<void> | void;
-}
-
 export interface Clock {
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -64,7 +61,7 @@ export const SYSTEM_CLOCK: Clock = {
 
 export interface AcmeClientOptions {
   connection: ConnectionRow;
-  session: SessionApi;
+  session: AcmeSessionApi;
   inProcess: AcmeTransport;
   defaultBaseUrl: string | undefined;
   encryptionKey: string;
@@ -162,9 +159,9 @@ export class AcmeClient {
       );
       const outcome = await this.attempt(current, grant, timeoutMs);
       const report = this.report(outcome, rateClass, permit.probe, attempt > 0);
-      // A success teaches the session nothing urgent: tell it off the hot path. A failure may
-      // decide the retry below (circuit), so it is reported first.
-      if (report.health === "success" && report.retryAfterMs === undefined && this.options.defer) {
+      // A success teaches the session nothing urgent: tell it off the hot path. A setback may
+      // decide the retry below (circuit, hold-off), so it is reported first.
+      if (!isSetback(report) && this.options.defer) {
         this.options.defer(Promise.resolve(session.report(report)));
       } else {
         await session.report(report);

@@ -2,8 +2,9 @@ import type { Context } from "hono";
 import type { IntegrationConfig } from "../config.ts";
 import type { IntegrationEnv, RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
-import type { Priority } from "../resilience/rate-budget.ts";
-import { localSessionFor, SessionLink } from "../session/session-link.ts";
+import { isolateShareFor } from "../session/isolate-share.ts";
+import type { Priority } from "../session/protocol.ts";
+import { SessionLink } from "../session/session-link.ts";
 import { AcmeClient } from "./acme-client.ts";
 import type { AcmeTransport } from "./transport.ts";
 
@@ -24,7 +25,8 @@ export function createAcmeClient(
     connection,
     session: new SessionLink(
       env.ACME_SESSION.get(env.ACME_SESSION.idFromName(connection.id)),
-      localSessionFor(connection.id),
+      isolateShareFor(connection.id),
+      { slotsAhead: config.sessionSlotsAhead },
     ),
     inProcess: options.inProcess,
     defaultBaseUrl: config.acmeBaseUrl,
