@@ -10,6 +10,7 @@ import { createRouter, type IntegrationEnv } from "../context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "../errors.ts";
 import { canonicalJson, IdempotencyStore } from "../idempotency/idempotency-store.ts";
 import { integrationJsonBody } from "../json-body.ts";
+import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { ContactService } from "./contact-service.ts";
 import {
   type Contact,
@@ -20,22 +21,9 @@ import {
   ContactPatchSchema,
   ContactReplaceSchema,
   ContactSchema,
-  ProblemSchema,
 } from "./schemas.ts";
 
 const security = [{ ApiKey: [] }];
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: ProblemSchema } },
-});
-const common = {
-  400: problem("Invalid request; `errors` names each field"),
-  401: problem("Missing or invalid API key"),
-  429: problem("Acme's rate limit is reached; see Retry-After"),
-  502: problem("Acme answered in a way the integration cannot use"),
-  503: problem("Acme is unavailable; see Retry-After"),
-  504: problem("Acme timed out"),
-};
 const contactResponse = (description: string) => ({
   description,
   headers: ETAG_HEADER,
@@ -144,7 +132,7 @@ export const contactRouter = createRouter()
           description: "A page of contacts",
           content: { "application/json": { schema: ContactListSchema } },
         },
-        ...common,
+        ...problemResponses(400, 401, ...ACME_FAILURE_STATUSES),
       },
     }),
     async (c) => {
@@ -175,11 +163,7 @@ export const contactRouter = createRouter()
       },
       responses: {
         201: contactResponse("Created"),
-        ...common,
-        409: problem("Duplicate email, or the Idempotency-Key is in flight"),
-        413: problem("Body too large"),
-        415: problem("Body is not JSON"),
-        422: problem("Idempotency-Key reused with another body"),
+        ...problemResponses(400, 401, 409, 413, 415, 422, ...ACME_FAILURE_STATUSES),
       },
     }),
     async (c) => {
@@ -217,8 +201,7 @@ export const contactRouter = createRouter()
             },
           },
         },
-        ...common,
-        404: problem("No such contact"),
+        ...problemResponses(400, 401, 404, ...ACME_FAILURE_STATUSES),
       },
     }),
     async (c) => {
@@ -245,10 +228,7 @@ export const contactRouter = createRouter()
       },
       responses: {
         200: contactResponse("Replaced"),
-        ...common,
-        404: problem("No such contact"),
-        409: problem("Duplicate email"),
-        412: problem("If-Match does not match"),
+        ...problemResponses(400, 401, 404, 409, 412, 413, 415, ...ACME_FAILURE_STATUSES),
       },
     }),
     async (c) => {
@@ -275,10 +255,7 @@ export const contactRouter = createRouter()
       },
       responses: {
         200: contactResponse("Updated"),
-        ...common,
-        404: problem("No such contact"),
-        409: problem("Duplicate email"),
-        412: problem("If-Match does not match"),
+        ...problemResponses(400, 401, 404, 409, 412, 413, 415, ...ACME_FAILURE_STATUSES),
       },
     }),
     async (c) => {
@@ -300,9 +277,7 @@ export const contactRouter = createRouter()
       request: { params: ContactIdParamsSchema, headers: IF_MATCH_HEADERS },
       responses: {
         204: { description: "Deleted" },
-        ...common,
-        404: problem("No such contact"),
-        412: problem("If-Match does not match"),
+        ...problemResponses(400, 401, 404, 412, ...ACME_FAILURE_STATUSES),
       },
     }),
     async (c) => {

@@ -78,15 +78,3 @@ export const ContactIdParamsSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/)
     .openapi({ param: { name: "id", in: "path" } }),
 });
-
-export const ProblemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    code: z.string(),
-    requestId: z.string(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-  })
-  .openapi("Problem");

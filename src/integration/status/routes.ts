@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { ProblemSchema } from "../contacts/schemas.ts";
 import { createRouter } from "../context.ts";
+import { problemResponses } from "../problem-responses.ts";
 
 const BudgetSchema = z.object({
   limit: z
@@ -48,10 +48,7 @@ export const statusRouter = createRouter().openapi(
     security: [{ ApiKey: [] }],
     responses: {
       200: { description: "Status", content: { "application/json": { schema: StatusSchema } } },
-      401: {
-        description: "Missing or invalid API key",
-        content: { "application/problem+json": { schema: ProblemSchema } },
-      },
+      ...problemResponses(401),
     },
   }),
   async (c) => {
