@@ -5,6 +5,7 @@ import type { ConnectionRow } from "../db/schema.ts";
 import { isolateShareFor } from "../session/isolate-share.ts";
 import type { Priority } from "../session/protocol.ts";
 import { SessionLink } from "../session/session-link.ts";
+import { acmeSessionStub } from "../session/session-stub.ts";
 import { AcmeClient } from "./acme-client.ts";
 import type { AcmeTransport } from "./transport.ts";
 
@@ -23,11 +24,9 @@ export function createAcmeClient(
 ): AcmeClient {
   return new AcmeClient({
     connection,
-    session: new SessionLink(
-      env.ACME_SESSION.get(env.ACME_SESSION.idFromName(connection.id)),
-      isolateShareFor(connection.id),
-      { slotsAhead: config.sessionSlotsAhead },
-    ),
+    session: new SessionLink(acmeSessionStub(env, connection.id), isolateShareFor(connection.id), {
+      slotsAhead: config.sessionSlotsAhead,
+    }),
     inProcess: options.inProcess,
     defaultBaseUrl: config.acmeBaseUrl,
     encryptionKey: config.encryptionKey,

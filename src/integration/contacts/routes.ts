@@ -1,17 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { sha256Hex } from "../../lib/crypto.ts";
 import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
 import { ETAG_HEADER, IF_MATCH_HEADERS, jsonRequestBody } from "../../lib/openapi.ts";
-import { acmeClientFor } from "../acme-client/for-request.ts";
-import { ContactCache } from "../cache/contact-cache.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
-import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "../errors.ts";
-import { canonicalJson, IdempotencyStore } from "../idempotency/idempotency-store.ts";
+import { idempotency } from "../idempotency/idempotency-middleware.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
-import { ContactService } from "./contact-service.ts";
+import { createContactService } from "./create-contact-service.ts";
 import {
   type Contact,
   ContactCreateSchema,
@@ -30,92 +25,9 @@ const contactResponse = (description: string) => ({
   content: { "application/json": { schema: ContactSchema } },
 });
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-function contacts(c: Context<IntegrationEnv>): ContactService {
-  const { config, connection, stats } = c.var;
-  return new ContactService(
-    () => acmeClientFor(c),
-    new ContactCache(c.env.CACHE, connection.id, config.cacheTtlSeconds),
-    stats,
-    {
-      recordStaleFallback: () =>
-        c.env.ACME_SESSION.get(c.env.ACME_SESSION.idFromName(connection.id)).recordStaleFallback(),
-    },
-  );
-}
-
 function withEtag(c: Context<IntegrationEnv>, contact: Contact) {
   c.header("ETag", formatEtag(contact.version));
   return contact;
-}
-
-/** Runs a create under its Idempotency-Key: replays, refuses (409/422), or records the outcome. */
-async function idempotentCreate<R extends Response>(
-  c: Context<IntegrationEnv>,
-  create: () => Promise<R>,
-): Promise<R> {
-  const key = c.req.header("idempotency-key");
-  if (key === undefined) return create();
-  if (!IDEMPOTENCY_KEY.test(key)) {
-    throw new ApiError("validation_failed", "Idempotency-Key must be 1-255 visible ASCII characters.", {
-      errors: [{ field: "Idempotency-Key", message: "1-255 visible ASCII characters" }],
-    });
-  }
-  const store = new IdempotencyStore(c.env.DB, c.var.connection.id, c.var.config.idempotencyTtlSeconds);
-  const requestHash = await sha256Hex(`contacts.create\n${canonicalJson(JSON.parse(c.var.rawBody))}`);
-  const start = await store.start(key, requestHash);
-  if (start.kind === "replay") {
-    // The stored copy of the first (typed) response, sent through the context so it carries this
-    // request's X-Request-Id; a replayed problem names this request too, as every problem does.
-    const { status, headers, body } = start.response;
-    for (const [name, value] of Object.entries(headers)) c.header(name, value);
-    c.header("Idempotent-Replayed", "true");
-    const replayed =
-      headers["content-type"] === PROBLEM_CONTENT_TYPE
-        ? JSON.stringify({ ...(JSON.parse(body) as object), requestId: c.var.requestId })
-        : body;
-    return c.body(replayed, status as ContentfulStatusCode) as unknown as R;
-  }
-  if (start.kind === "mismatch") {
-    throw new ApiError(
-      "idempotency_key_reused",
-      "This Idempotency-Key was used with a different request body.",
-    );
-  }
-  if (start.kind === "in_flight") {
-    throw new ApiError(
-      "idempotency_key_in_flight",
-      "A request with this Idempotency-Key is still in progress.",
-      {
-        headers: { "Retry-After": "1" },
-      },
-    );
-  }
-  let response: R;
-  try {
-    response = await create();
-  } catch (error) {
-    // Final answers (validation, duplicates) are replayed like successes; failures worth
-    // retrying (429, 5xx, unknown errors) free the key so the retry really runs.
-    if (error instanceof ApiError && error.status < 429) {
-      await store.complete(key, {
-        status: error.status,
-        headers: { "content-type": PROBLEM_CONTENT_TYPE },
-        body: JSON.stringify(problemBody(error, c.var.requestId)),
-      });
-    } else {
-      await store.release(key);
-    }
-    throw error;
-  }
-  const headers: Record<string, string> = {};
-  for (const name of ["content-type", "etag", "location"]) {
-    const value = response.headers.get(name);
-    if (value) headers[name] = value;
-  }
-  await store.complete(key, { status: response.status, headers, body: await response.clone().text() });
-  return response;
 }
 
 export const contactRouter = createRouter()
@@ -137,7 +49,7 @@ export const contactRouter = createRouter()
     }),
     async (c) => {
       const query = c.req.valid("query");
-      const page = await contacts(c).list({
+      const page = await createContactService(c).list({
         limit: query.limit,
         ...(query.cursor ? { cursor: query.cursor } : {}),
         ...(query.email ? { email: query.email } : {}),
@@ -156,7 +68,10 @@ export const contactRouter = createRouter()
         "With `Idempotency-Key`, the same key and body replay the first response; the same key with " +
         "another body is 422; while the first request runs, 409.",
       security,
-      middleware: [integrationJsonBody] as const,
+      middleware: [
+        integrationJsonBody,
+        idempotency({ operation: "contacts.create", body: ContactCreateSchema }),
+      ] as const,
       request: {
         headers: z.object({ "idempotency-key": z.string().optional() }),
         body: jsonRequestBody(ContactCreateSchema),
@@ -167,12 +82,9 @@ export const contactRouter = createRouter()
       },
     }),
     async (c) => {
-      const input = c.req.valid("json");
-      return idempotentCreate(c, async () => {
-        const contact = await contacts(c).create(input);
-        c.header("Location", `${c.req.path}/${contact.id}`);
-        return c.json(withEtag(c, contact), 201);
-      });
+      const contact = await createContactService(c).create(c.req.valid("json"));
+      c.header("Location", `${c.req.path}/${contact.id}`);
+      return c.json(withEtag(c, contact), 201);
     },
   )
   .openapi(
@@ -206,11 +118,12 @@ export const contactRouter = createRouter()
     }),
     async (c) => {
       const revalidate = /(?:^|,)\s*no-cache\s*(?:,|$)/i.test(c.req.header("cache-control") ?? "");
-      const { contact, staleAgeSeconds } = await contacts(c).get(c.req.valid("param").id, revalidate);
-      c.header("X-Cache", c.var.stats.cache ?? "MISS");
+      const read = await createContactService(c).get(c.req.valid("param").id, revalidate);
+      c.var.stats.cache = read.cache;
+      c.header("X-Cache", read.cache);
       // A stale copy (Acme failing) says how old it is, as RFC 9111's Age does.
-      if (staleAgeSeconds !== undefined) c.header("Age", String(staleAgeSeconds));
-      return c.json(withEtag(c, contact), 200);
+      if (read.cache === "STALE") c.header("Age", String(read.ageSeconds));
+      return c.json(withEtag(c, read.contact), 200);
     },
   )
   .openapi(
@@ -232,7 +145,7 @@ export const contactRouter = createRouter()
       },
     }),
     async (c) => {
-      const contact = await contacts(c).replace(
+      const contact = await createContactService(c).replace(
         c.req.valid("param").id,
         c.req.valid("json"),
         parseIfMatch(c.req.header("if-match")),
@@ -259,7 +172,7 @@ export const contactRouter = createRouter()
       },
     }),
     async (c) => {
-      const contact = await contacts(c).patch(
+      const contact = await createContactService(c).patch(
         c.req.valid("param").id,
         c.req.valid("json"),
         parseIfMatch(c.req.header("if-match")),
@@ -281,7 +194,7 @@ export const contactRouter = createRouter()
       },
     }),
     async (c) => {
-      await contacts(c).remove(c.req.valid("param").id, parseIfMatch(c.req.header("if-match")));
+      await createContactService(c).remove(c.req.valid("param").id, parseIfMatch(c.req.header("if-match")));
       return c.body(null, 204);
     },
   );

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../context.ts";
 import { problemResponses } from "../problem-responses.ts";
+import { acmeSessionStub } from "../session/session-stub.ts";
 
 const BudgetSchema = z.object({
   limit: z
@@ -53,7 +54,7 @@ export const statusRouter = createRouter().openapi(
   }),
   async (c) => {
     const connectionId = c.var.connection.id;
-    const status = await c.env.ACME_SESSION.get(c.env.ACME_SESSION.idFromName(connectionId)).status();
+    const status = await acmeSessionStub(c.env, connectionId).status();
     return c.json({ connectionId, ...status }, 200);
   },
 );
