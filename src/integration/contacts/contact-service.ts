@@ -9,7 +9,7 @@ import {
 import { acmeProblem } from "../acme-client/acme-errors.ts";
 import type { ContactCache } from "../cache/contact-cache.ts";
 import { ApiError } from "../errors.ts";
-import { acmeFieldToApi, fromAcme, mapToAcme } from "./mapping.ts";
+import { acmeFieldToApi, fromAcme, mapToAcme, replacementAtAcme } from "./mapping.ts";
 import type { Contact, ContactInput, ContactPatch } from "./schemas.ts";
 
 const LIST_PARAMS: Record<string, string> = {
@@ -142,10 +142,8 @@ export class ContactService {
   }
 
   async replace(id: string, input: ContactInput, ifMatch: IfMatch | null): Promise<Contact> {
-    return this.write(id, { method: "PUT", path: `/v1/contacts/${id}`, body: mapToAcme(input) }, ifMatch, {
-      ...mapToAcme({ phone: null, company: null, title: null, notes: null }),
-      ...mapToAcme(input),
-    });
+    const request: AcmeRequest = { method: "PUT", path: `/v1/contacts/${id}`, body: mapToAcme(input) };
+    return this.write(id, request, ifMatch, replacementAtAcme(input));
   }
 
   async patch(id: string, patch: ContactPatch, ifMatch: IfMatch | null): Promise<Contact> {
