@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
+import { ApiError } from "../../src/integration/errors.ts";
 import { createClient, type TestClient, uniqueEmail } from "../acme/helpers.ts";
 
 export type { Contact };
@@ -119,6 +120,17 @@ export async function expectProblem(res: Response, status: number, code: string)
 /** The fields a problem's `errors` name, sorted. */
 export function errorFields(body: Problem): string[] {
   return (body.errors ?? []).map((e) => e.field).sort();
+}
+
+/** The ApiError `promise` rejects with; fails the test if it resolves or throws anything else. */
+export async function problemOf(promise: Promise<unknown>): Promise<ApiError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+  throw new Error("expected a problem");
 }
 
 /** Waits (briefly: tests run with a short BREAKER_OPEN_MS) until the connection's circuit lets calls through. */

@@ -6,7 +6,7 @@ import { sha256Hex } from "../../lib/crypto.ts";
 import { newId, randomSecret } from "../../lib/ids.ts";
 import { sealSecret } from "../../lib/secret-box.ts";
 import { acmeProblem } from "../acme-client/acme-errors.ts";
-import { acmeClientFor } from "../acme-client/for-request.ts";
+import { acmeClientFor } from "../acme-client/create-acme-client.ts";
 import { forgetApiKey, requireAdmin } from "../auth/api-key.ts";
 import type { IntegrationEnv } from "../context.ts";
 import { createRouter, publicOrigin } from "../context.ts";

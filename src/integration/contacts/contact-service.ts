@@ -1,5 +1,5 @@
 import { formatEtag, type IfMatch } from "../../lib/etag.ts";
-import type { AcmeClient, AcmeRequest, AcmeResponse, Verify } from "../acme-client/acme-client.ts";
+import type { AcmeClient, AcmeRequest, Verify } from "../acme-client/acme-client.ts";
 import {
   type AcmeContact,
   AcmeContactPageSchema,
@@ -7,6 +7,7 @@ import {
   parseAcme,
 } from "../acme-client/acme-contact.ts";
 import { acmeProblem } from "../acme-client/acme-errors.ts";
+import type { AcmeResponse } from "../acme-client/transport.ts";
 import type { ContactCache } from "../cache/contact-cache.ts";
 import { ApiError } from "../errors.ts";
 import { acmeFieldToApi, fromAcme, mapToAcme, replacementAtAcme } from "./mapping.ts";

@@ -7,6 +7,7 @@ import type { AcmeSessionApi, TokenGrant } from "../../../src/integration/sessio
 import { SessionState } from "../../../src/integration/session/session-state.ts";
 import { toBase64Url } from "../../../src/lib/ids.ts";
 import { sealSecret } from "../../../src/lib/secret-box.ts";
+import { problemOf } from "../helpers.ts";
 
 const KEY = toBase64Url(new Uint8Array(32).fill(7));
 const SEALED_SECRET = await sealSecret(KEY, "client-secret", "conn_test");
@@ -116,16 +117,6 @@ function client(
     clock,
   });
   return { acme, stats };
-}
-
-async function problemOf(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApiError) return error;
-    throw error;
-  }
-  throw new Error("expected a problem");
 }
 
 describe("AcmeClient retries (virtual time)", () => {
