@@ -9,6 +9,7 @@ import {
 } from "../../src/acme/contacts/schemas.ts";
 import { AcmeContactSchema } from "../../src/integration/acme-client/acme-contact.ts";
 import { CONTACT_FIELDS } from "../../src/integration/contacts/mapping.ts";
+import { ACME_CONTACT } from "./helpers.ts";
 
 const ours = AcmeContactSchema.shape as Record<string, z.ZodType>;
 const acmes = AcmeOwnContactSchema.shape as Record<string, z.ZodType>;
@@ -29,20 +30,8 @@ const SAMPLES: unknown[] = [
   [],
 ];
 
-const validAtAcme = {
-  id: "ct_1",
-  acme_first_name: null,
-  acme_last_name: "Lovelace",
-  acme_email: "ada@example.com",
-  acme_phone: null,
-  acme_company: "Engines",
-  acme_title: null,
-  acme_notes: "n",
-  acme_version: 3,
-  acme_created_at: "2024-01-01T00:00:00.000Z",
-  acme_updated_at: "2024-01-02T00:00:00.000Z",
-  acme_deleted_at: null,
-};
+/** Acme may send a contact without names, and always says whether it is deleted. */
+const validAtAcme = { ...ACME_CONTACT, acme_first_name: null, acme_deleted_at: null };
 
 describe("the integration's view of Acme's contact agrees with Acme's own schema", () => {
   it("names exactly the fields Acme's contact has", () => {

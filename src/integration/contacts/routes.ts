@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
+import { formatEtag, type IfMatch, parseIfMatch } from "../../lib/etag.ts";
 import { ETAG_HEADER, IF_MATCH_HEADERS, jsonRequestBody } from "../../lib/openapi.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
 import { idempotency } from "../idempotency/idempotency-middleware.ts";
@@ -25,9 +25,34 @@ const contactResponse = (description: string) => ({
   content: { "application/json": { schema: ContactSchema } },
 });
 
+/** The request's If-Match, parsed (RFC 9110 section 13.1.1); null when absent. */
+function ifMatch(c: Context<IntegrationEnv>): IfMatch | null {
+  return parseIfMatch(c.req.header("if-match"));
+}
+
 function withEtag(c: Context<IntegrationEnv>, contact: Contact) {
   c.header("ETag", formatEtag(contact.version));
   return contact;
+}
+
+/** PUT or PATCH of one contact: a JSON body, If-Match honoured, the contact back with its ETag. */
+function contactWriteRoute<
+  M extends "put" | "patch",
+  S extends typeof ContactReplaceSchema | typeof ContactPatchSchema,
+>(method: M, summary: string, body: S) {
+  return createRoute({
+    method,
+    path: "/contacts/{id}",
+    tags: ["Contacts"],
+    summary,
+    security,
+    middleware: [integrationJsonBody] as const,
+    request: { params: ContactIdParamsSchema, headers: IF_MATCH_HEADERS, body: jsonRequestBody(body) },
+    responses: {
+      200: contactResponse(method === "put" ? "Replaced" : "Updated"),
+      ...problemResponses(400, 401, 404, 409, 412, 413, 415, ...ACME_FAILURE_STATUSES),
+    },
+  });
 }
 
 export const contactRouter = createRouter()
@@ -127,56 +152,22 @@ export const contactRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: "put",
-      path: "/contacts/{id}",
-      tags: ["Contacts"],
-      summary: "Replace a contact (omitted optional fields become null)",
-      security,
-      middleware: [integrationJsonBody] as const,
-      request: {
-        params: ContactIdParamsSchema,
-        headers: IF_MATCH_HEADERS,
-        body: jsonRequestBody(ContactReplaceSchema),
-      },
-      responses: {
-        200: contactResponse("Replaced"),
-        ...problemResponses(400, 401, 404, 409, 412, 413, 415, ...ACME_FAILURE_STATUSES),
-      },
-    }),
+    contactWriteRoute("put", "Replace a contact (omitted optional fields become null)", ContactReplaceSchema),
     async (c) => {
-      const contact = await createContactService(c).replace(
-        c.req.valid("param").id,
-        c.req.valid("json"),
-        parseIfMatch(c.req.header("if-match")),
-      );
+      const { id } = c.req.valid("param");
+      const contact = await createContactService(c).replace(id, c.req.valid("json"), ifMatch(c));
       return c.json(withEtag(c, contact), 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "patch",
-      path: "/contacts/{id}",
-      tags: ["Contacts"],
-      summary: "Update some fields (merge patch: null clears an optional field)",
-      security,
-      middleware: [integrationJsonBody] as const,
-      request: {
-        params: ContactIdParamsSchema,
-        headers: IF_MATCH_HEADERS,
-        body: jsonRequestBody(ContactPatchSchema),
-      },
-      responses: {
-        200: contactResponse("Updated"),
-        ...problemResponses(400, 401, 404, 409, 412, 413, 415, ...ACME_FAILURE_STATUSES),
-      },
-    }),
+    contactWriteRoute(
+      "patch",
+      "Update some fields (merge patch: null clears an optional field)",
+      ContactPatchSchema,
+    ),
     async (c) => {
-      const contact = await createContactService(c).patch(
-        c.req.valid("param").id,
-        c.req.valid("json"),
-        parseIfMatch(c.req.header("if-match")),
-      );
+      const { id } = c.req.valid("param");
+      const contact = await createContactService(c).patch(id, c.req.valid("json"), ifMatch(c));
       return c.json(withEtag(c, contact), 200);
     },
   )
@@ -194,7 +185,7 @@ export const contactRouter = createRouter()
       },
     }),
     async (c) => {
-      await createContactService(c).remove(c.req.valid("param").id, parseIfMatch(c.req.header("if-match")));
+      await createContactService(c).remove(c.req.valid("param").id, ifMatch(c));
       return c.body(null, 204);
     },
   );
