@@ -39,11 +39,19 @@ async function session() {
 
 /**
  * A link whose clock runs `offset` ms from the real one (the session's clock is the real one),
- * taking slots ahead unless told otherwise.
+ * taking slots ahead unless told otherwise. With `still`, its clock does not move between calls
+ * but by `offset` alone, so how busy the isolate looks does not depend on how long each call to
+ * the session takes (for tests where no slot ahead's expiry, set by the session's clock, matters).
  */
-function linkWith(stub: AcmeSessionRpc, share: IsolateShare, slotsAhead = true) {
+function linkWith(
+  stub: AcmeSessionRpc,
+  share: IsolateShare,
+  options: { slotsAhead?: boolean; still?: boolean } = {},
+) {
   const clock = { offset: 0 };
-  return { link: new SessionLink(stub, share, { slotsAhead, now: () => Date.now() + clock.offset }), clock };
+  const base = Date.now();
+  const now = options.still ? () => base + clock.offset : () => Date.now() + clock.offset;
+  return { link: new SessionLink(stub, share, { slotsAhead: options.slotsAhead ?? true, now }), clock };
 }
 
 async function remaining(stub: Awaited<ReturnType<typeof session>>["stub"]) {
@@ -53,7 +61,7 @@ async function remaining(stub: Awaited<ReturnType<typeof session>>["stub"]) {
 describe("session link: what a Worker isolate keeps between calls to the session", () => {
   it("a busy isolate takes slots ahead with the token and uses them without asking the session", async () => {
     const { stub, counting, calls } = await session();
-    const { link, clock } = linkWith(counting, new IsolateShare());
+    const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
     clock.offset = -300; // a busy period just before now: 20 calls, each admitted on its own
     for (let i = 0; i < 20; i++) await link.begin(READ);
     expect(calls.begin).toBe(20);
@@ -75,7 +83,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("concurrent calls ask for slots ahead one at a time, and no slot is lost", async () => {
     const { stub, counting } = await session();
-    const { link, clock } = linkWith(counting, new IsolateShare());
+    const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
     clock.offset = -300;
     for (let i = 0; i < 20; i++) await link.begin(READ);
     const before = await remaining(stub);
@@ -89,6 +97,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("gives slots that expired unused back with its next call to the session", async () => {
     const { stub, counting, calls } = await session();
+    // The link's clock moves with real time here: the slots expire on the session's clock.
     const { link, clock } = linkWith(counting, new IsolateShare());
     clock.offset = -300;
     for (let i = 0; i < 20; i++) await link.begin(READ);
@@ -106,7 +115,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("an isolate with light traffic asks the session for every call and gets nothing ahead", async () => {
     const { stub, counting, calls } = await session();
-    const { link, clock } = linkWith(counting, new IsolateShare());
+    const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
     const before = await remaining(stub);
     for (const offset of [-2000, -1400, -800, -200, 0]) {
       clock.offset = offset;
@@ -118,7 +127,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("with slots ahead switched off, a busy isolate asks the session for every call and holds nothing", async () => {
     const { stub, counting, calls } = await session();
-    const { link, clock } = linkWith(counting, new IsolateShare(), false);
+    const { link, clock } = linkWith(counting, new IsolateShare(), { slotsAhead: false });
     clock.offset = -300;
     for (let i = 0; i < 20; i++) await link.begin(READ);
     const before = await remaining(stub);
@@ -136,7 +145,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("with slots ahead switched off, success reports are still batched", async () => {
     const { counting, calls } = await session();
-    const { link } = linkWith(counting, new IsolateShare(), false);
+    const { link } = linkWith(counting, new IsolateShare(), { slotsAhead: false });
     await Promise.all(Array.from({ length: 10 }, () => link.report(ok(300))));
     expect(calls.report).toBe(2);
   });
@@ -149,7 +158,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
       (link) => link.report({ ...ok(0), retryAfterMs: 1000 }), // last: it holds calls off for 1 s
     ];
     for (const drop of cases) {
-      const { link, clock } = linkWith(counting, new IsolateShare());
+      const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
       clock.offset = -300;
       for (let i = 0; i < 8; i++) await link.begin(READ);
       clock.offset = 0;
