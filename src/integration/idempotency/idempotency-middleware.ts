@@ -8,6 +8,7 @@ import { canonicalJson, IdempotencyStore, type StoredResponse } from "./idempote
 /** RFC 9110 token-ish: 1-255 visible ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
+/** What the idempotency middleware guards: one operation, its body schema, the headers it replays. */
 export interface IdempotencyOptions {
   /** Names the operation in the request hash, so a key never replays another operation's answer. */
   operation: string;

@@ -18,6 +18,7 @@ export interface AcmeSessionRpc {
   invalidateToken(accessToken: string): Promise<void> | void;
 }
 
+/** How a link behaves: whether it takes slots ahead, and its clock. */
 export interface SessionLinkOptions {
   /** Whether interactive calls take slots ahead (SESSION_SLOTS_AHEAD); off, each asks the session. */
   slotsAhead: boolean;
