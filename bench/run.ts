@@ -29,6 +29,14 @@ const PIPELINE_RATE = Number(process.env.BENCH_PIPELINE_RATE ?? 25);
 const BUDGET_WRITES = Number(process.env.BENCH_BUDGET_WRITES ?? 300);
 /** Run one part only: routes, pipeline or budget (for profiling). */
 const ONLY = process.env.BENCH_ONLY;
+/** `BENCH_SLOTS_AHEAD=0` runs the Worker with SESSION_SLOTS_AHEAD=false; 1 or unset, with it on. */
+const SLOTS_AHEAD = slotsAhead(process.env.BENCH_SLOTS_AHEAD);
+
+function slotsAhead(value: string | undefined): boolean {
+  if (value === undefined || value === "1") return true;
+  if (value === "0") return false;
+  throw new Error(`BENCH_SLOTS_AHEAD must be 0 or 1, not ${JSON.stringify(value)}`);
+}
 
 interface Row {
   name: string;
@@ -505,8 +513,9 @@ async function main() {
         token_failure: { limit: 5, windowSeconds: 300 },
       }),
       CACHE_TTL_SECONDS: "3600",
+      SESSION_SLOTS_AHEAD: String(SLOTS_AHEAD),
     };
-    console.log(`Starting wrangler dev on port ${port}...`);
+    console.log(`Starting wrangler dev on port ${port} (slots ahead ${SLOTS_AHEAD ? "on" : "off"})...`);
     server = await startDevServer({ port, persistTo, vars });
     const setup = await setUp(server.url, vars);
     console.log(
@@ -524,7 +533,12 @@ async function main() {
     const results = {
       at: new Date().toISOString(),
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
-      settings: { connections: CONNECTIONS, durationSeconds: DURATION_S, rounds: ROUNDS },
+      settings: {
+        connections: CONNECTIONS,
+        durationSeconds: DURATION_S,
+        rounds: ROUNDS,
+        slotsAhead: SLOTS_AHEAD,
+      },
       routes: rows,
       webhookPipeline: webhook,
       rateBudget: budget,

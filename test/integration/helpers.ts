@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
+import { ApiError } from "../../src/integration/errors.ts";
 import { createClient, type TestClient, uniqueEmail } from "../acme/helpers.ts";
 
 export type { Contact };
@@ -120,6 +121,32 @@ export async function expectProblem(res: Response, status: number, code: string)
 export function errorFields(body: Problem): string[] {
   return (body.errors ?? []).map((e) => e.field).sort();
 }
+
+/** The ApiError `promise` rejects with; fails the test if it resolves or throws anything else. */
+export async function problemOf(promise: Promise<unknown>): Promise<ApiError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+  throw new Error("expected a problem");
+}
+
+/** A contact as Acme sends it (without `acme_deleted_at`, which the API never shows). */
+export const ACME_CONTACT = {
+  id: "ct_1",
+  acme_first_name: "Ada",
+  acme_last_name: "Lovelace",
+  acme_email: "ada@example.com",
+  acme_phone: null,
+  acme_company: "Engines",
+  acme_title: null,
+  acme_notes: "n",
+  acme_version: 3,
+  acme_created_at: "2024-01-01T00:00:00.000Z",
+  acme_updated_at: "2024-01-02T00:00:00.000Z",
+};
 
 /** Waits (briefly: tests run with a short BREAKER_OPEN_MS) until the connection's circuit lets calls through. */
 export async function untilCircuitCloses(key: string, timeoutMs = 5000): Promise<void> {

@@ -1,9 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { ContactSchema, ProblemSchema } from "../contacts/schemas.ts";
+import { ContactSchema } from "../contacts/schemas.ts";
 import { createRouter } from "../context.ts";
 import { changeEvents } from "../db/schema.ts";
+import { problemResponses } from "../problem-responses.ts";
 
 const ChangeEventSchema = z
   .object({
@@ -47,14 +48,7 @@ export const eventsRouter = createRouter().openapi(
           },
         },
       },
-      400: {
-        description: "Invalid query",
-        content: { "application/problem+json": { schema: ProblemSchema } },
-      },
-      401: {
-        description: "Missing or invalid API key",
-        content: { "application/problem+json": { schema: ProblemSchema } },
-      },
+      ...problemResponses(400, 401),
     },
   }),
   async (c) => {

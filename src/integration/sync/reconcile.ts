@@ -3,7 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { errorFields, log } from "../../lib/logger.ts";
 import { AcmeContactPageSchema, parseAcme } from "../acme-client/acme-contact.ts";
 import { acmeProblem } from "../acme-client/acme-errors.ts";
-import { createAcmeClient } from "../acme-client/for-request.ts";
+import { createAcmeClient } from "../acme-client/create-acme-client.ts";
 import type { AcmeTransport } from "../acme-client/transport.ts";
 import { type IntegrationConfig, loadIntegrationConfig } from "../config.ts";
 import { fromAcme } from "../contacts/mapping.ts";
