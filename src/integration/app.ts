@@ -9,6 +9,7 @@ import { contactRouter } from "./contacts/routes.ts";
 import { createRouter, type IntegrationEnv } from "./context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./events/routes.ts";
+import { jobsRouter } from "./jobs/routes.ts";
 import { statusRouter } from "./status/routes.ts";
 import { deadLetterRouter } from "./webhooks/dead-letter-routes.ts";
 import { webhookReceiverRouter } from "./webhooks/receiver-route.ts";
@@ -72,6 +73,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
   app.route("/api/v1", eventsRouter);
   app.route("/api/v1", statusRouter);
   app.route("/api", connectionAdminRouter);
+  app.route("/api", jobsRouter);
   app.route("/api", deadLetterRouter);
   app.route("/", webhookReceiverRouter);
 

@@ -13,6 +13,7 @@ import type { IntegrationEnv } from "../context.ts";
 import { createRouter, publicOrigin } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { forgetConnection } from "../webhooks/connection-lookup.ts";
 
@@ -57,7 +58,8 @@ const ApiKeyCreatedSchema = z
   })
   .openapi("ApiKeyCreated");
 
-const problems = (...statuses: number[]) =>
+/** problem+json responses for these statuses, for a route definition. */
+export const problems = (...statuses: number[]) =>
   Object.fromEntries(
     statuses.map((s) => [
       s,
@@ -115,6 +117,8 @@ connectionAdminRouter
         createdAt: new Date().toISOString(),
       };
       await drizzle(c.env.DB).insert(connections).values(row);
+      // The mirror and the feed start from everything already at Acme.
+      await startJob(c.env, { connectionId: id, kind: "backfill" });
       return c.json(publicConnection(row, publicOrigin(c)), 201);
     },
   )
