@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
+import type { PublicJob } from "../../src/integration/jobs/job-store.ts";
 import { createClient, type TestClient, uniqueEmail } from "../acme/helpers.ts";
 
 export type { Contact };
@@ -44,19 +45,7 @@ export async function connect(acmeClient: TestClient): Promise<TestConnection> {
   return { connectionId: id, apiKey, acmeClient };
 }
 
-export interface PublicJob {
-  id: string;
-  kind: string;
-  status: string;
-  total: number | null;
-  processed: number;
-  succeeded: number;
-  failed: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  etaSeconds: number | null;
-}
+export type { PublicJob };
 
 const FINISHED = ["succeeded", "failed", "cancelled"];
 
