@@ -16,6 +16,7 @@ import {
   ROOT,
   startDevServer,
 } from "../scripts/wrangler-dev.ts";
+import { jobsBench } from "./jobs.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
@@ -27,7 +28,7 @@ const PIPELINE_CHANGES = Number(process.env.BENCH_PIPELINE_CHANGES ?? 300);
 /** Changes per second made at Acme during the pipeline run. */
 const PIPELINE_RATE = Number(process.env.BENCH_PIPELINE_RATE ?? 25);
 const BUDGET_WRITES = Number(process.env.BENCH_BUDGET_WRITES ?? 300);
-/** Run one part only: routes, pipeline or budget (for profiling). */
+/** Run one part only: routes, pipeline, budget or jobs (for profiling). */
 const ONLY = process.env.BENCH_ONLY;
 /** `BENCH_SLOTS_AHEAD=0` runs the Worker with SESSION_SLOTS_AHEAD=false; 1 or unset, with it on. */
 const SLOTS_AHEAD = slotsAhead(process.env.BENCH_SLOTS_AHEAD);
@@ -526,6 +527,9 @@ async function main() {
     const webhook = ONLY && ONLY !== "pipeline" ? null : await pipeline(server.url, setup);
     console.log(`Rate budget: ${BUDGET_WRITES} writes offered...`);
     const budget = ONLY && ONLY !== "budget" ? null : await rateBudget(server.url, vars);
+    console.log("Sync jobs: backfill, import...");
+    const jobs =
+      ONLY && ONLY !== "jobs" ? null : await jobsBench(server.url, vars, (server as DevServer).output);
     const bundle = bundleSize();
 
     const hit = rows.find((r) => r.name.includes("hit"));
@@ -542,6 +546,7 @@ async function main() {
       routes: rows,
       webhookPipeline: webhook,
       rateBudget: budget,
+      jobs,
       bundle,
       targets: {
         kvReadRatio: { value: hit?.ratio, target: ">= 0.75" },
@@ -553,6 +558,11 @@ async function main() {
         quotaUsed: { value: budget?.quotaUsed, target: ">= 0.95" },
         acme429s: { value: budget?.acme429s, target: "0" },
         webhookP50Ms: { value: webhook?.p50Ms, target: "< 2000" },
+        backfillQuotaUsed: { value: jobs?.backfill.quotaUsed, target: ">= 0.95" },
+        backfillAcme429s: { value: jobs?.backfill.acme429s, target: "0" },
+        importQuotaUsed: { value: jobs?.import.quotaUsed, target: ">= 0.95" },
+        importAcme429s: { value: jobs?.import.acme429s, target: "0" },
+        importAgainAcmeWrites: { value: jobs?.import.again.acmeWrites, target: "0" },
         bundleGzipKB: { value: Math.round(bundle.gzipBytes / 102.4) / 10, target: "< 250" },
       },
     };
@@ -567,6 +577,7 @@ async function main() {
         `rate budget: ${budget.writes} writes at ${budget.quota} in ${budget.seconds} s: ${(budget.quotaUsed * 100).toFixed(1)}% of quota used in steady state, ${budget.acme429s} 429s reached Acme`,
       );
     }
+    if (jobs) console.log(`sync jobs:\n${JSON.stringify(jobs, null, 2)}`);
     console.log(
       `bundle: ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzip (${(bundle.bytes / 1024).toFixed(0)} KB raw)`,
     );

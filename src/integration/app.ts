@@ -9,6 +9,7 @@ import { contactRouter } from "./contacts/routes.ts";
 import { createRouter } from "./context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./events/routes.ts";
+import { jobsRouter } from "./jobs/routes.ts";
 import { type InProcessAcme, integrationContext } from "./request-context.ts";
 import { statusRouter } from "./status/routes.ts";
 import { deadLetterRouter } from "./webhooks/dead-letter-routes.ts";
@@ -36,6 +37,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   app.route("/api/v1", eventsRouter);
   app.route("/api/v1", statusRouter);
   app.route("/api", connectionAdminRouter);
+  app.route("/api", jobsRouter);
   app.route("/api", deadLetterRouter);
   app.route("/", webhookReceiverRouter);
   app.route("/console", createConsoleApp({ selfFetch: options.selfFetch }));

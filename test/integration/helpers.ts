@@ -2,6 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
 import { ApiError } from "../../src/integration/errors.ts";
+import type { PublicJob } from "../../src/integration/jobs/job-store.ts";
 import { createClient, type TestClient, uniqueEmail } from "../acme/helpers.ts";
 
 export type { Contact };
@@ -40,7 +41,39 @@ export async function connect(acmeClient: TestClient): Promise<TestConnection> {
   const key = await admin(`/connections/${id}/api-keys`, { method: "POST" });
   if (key.status !== 201) throw new Error(`api key failed: ${key.status} ${await key.text()}`);
   const { apiKey } = await key.json<{ apiKey: string }>();
+  // A new connection starts its backfill: let it finish, so it cannot race the test's own calls.
+  await untilJobsSettle(apiKey);
   return { connectionId: id, apiKey, acmeClient };
+}
+
+export type { PublicJob };
+
+const FINISHED = ["succeeded", "failed", "cancelled"];
+
+/** Polls the job until `done` says so (by default: until it has finished), and returns it. */
+export async function untilJob(
+  key: string,
+  id: string,
+  done: (job: PublicJob) => boolean = (job) => FINISHED.includes(job.status),
+  timeoutMs = 60_000,
+): Promise<PublicJob> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await api(`/api/v1/jobs/${id}`, { key });
+    if (res.status !== 200) throw new Error(`job ${id}: ${res.status} ${await res.text()}`);
+    const job = await res.json<PublicJob>();
+    if (done(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Waits until every job of the connection has finished. */
+export async function untilJobsSettle(key: string): Promise<void> {
+  const res = await api("/api/v1/jobs?limit=100", { key });
+  if (res.status !== 200) throw new Error(`jobs: ${res.status} ${await res.text()}`);
+  const { data } = await res.json<{ data: PublicJob[] }>();
+  for (const job of data) if (!FINISHED.includes(job.status)) await untilJob(key, job.id);
 }
 
 /** A fresh Acme account, a connection to it (in-process mock) and an API key for that connection. */

@@ -13,6 +13,7 @@ import type { IntegrationEnv } from "../context.ts";
 import { createRouter, publicOrigin } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { forgetConnection } from "../webhooks/connection-lookup.ts";
@@ -106,6 +107,8 @@ connectionAdminRouter
         createdAt: new Date().toISOString(),
       };
       await drizzle(c.env.DB).insert(connections).values(row);
+      // The mirror and the feed start from everything already at Acme.
+      await startJob(c.env, { connectionId: id, kind: "backfill" });
       return c.json(publicConnection(row, publicOrigin(c)), 201);
     },
   )
