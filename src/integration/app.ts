@@ -5,12 +5,13 @@ import { accessLog } from "./access-log.ts";
 import { requireApiKey } from "./auth/api-key.ts";
 import { connectionAdminRouter } from "./connections/routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
-import { contactRouter } from "./contacts/routes.ts";
+import { contactRouter, seedContactRouter } from "./contacts/routes.ts";
 import { createRouter } from "./context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./events/routes.ts";
 import { jobsRouter } from "./jobs/routes.ts";
 import { type InProcessAcme, integrationContext } from "./request-context.ts";
+import { apiBodyLimit, wellFormedQuery } from "./request-limits.ts";
 import { statusRouter } from "./status/routes.ts";
 import { deadLetterRouter } from "./webhooks/dead-letter-routes.ts";
 import { webhookReceiverRouter } from "./webhooks/receiver-route.ts";
@@ -24,6 +25,8 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
 
   app.use("*", integrationContext(options));
   app.use("*", accessLog());
+  // Size and query text before anything else (auth, media type, parsing).
+  app.use("*", apiBodyLimit(), wellFormedQuery());
 
   app.use("/api/v1/contacts/*", requireApiKey());
   app.use("/api/v1/contacts", requireApiKey());
@@ -33,7 +36,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   app.use("/api/v1/status", requireApiKey());
 
   app.route("/api/v1", contactRouter);
-  app.route("/api", contactRouter);
+  app.route("/api", seedContactRouter);
   app.route("/api/v1", eventsRouter);
   app.route("/api/v1", statusRouter);
   app.route("/api", connectionAdminRouter);

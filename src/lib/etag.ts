@@ -100,34 +100,3 @@ export function evaluatePreconditions(
   }
   return "proceed";
 }
-
-/**
- * `If-Match` as the integration reads it today: `*`, or quoted versions only. It refuses weak and
- * non-numeric tags as "invalid" (400), which RFC 9110 does not (they are well-formed and match
- * nothing: 412). New code uses parseEntityTagCondition and ifMatchPasses instead.
- */
-export type IfMatch = { kind: "any" } | { kind: "versions"; versions: number[] } | { kind: "invalid" };
-
-const VERSION_OPAQUE = /^(?:0|[1-9]\d{0,14})$/;
-
-/** Parses `If-Match` into the integration's reading (see IfMatch); null when absent or blank. */
-export function parseIfMatch(header: string | undefined | null): IfMatch | null {
-  const condition = parseEntityTagCondition(header);
-  if (condition === null) return null;
-  if (condition === "malformed") return { kind: "invalid" };
-  if (condition.kind === "any") return condition;
-  if (condition.tags.length === 0) return { kind: "invalid" };
-  const versions: number[] = [];
-  for (const tag of condition.tags) {
-    if (tag.weak || !VERSION_OPAQUE.test(tag.opaque)) return { kind: "invalid" };
-    versions.push(Number(tag.opaque));
-  }
-  return { kind: "versions", versions };
-}
-
-/** Whether the integration's reading of `If-Match` lets a write at `version` proceed. */
-export function ifMatchAllows(ifMatch: IfMatch | null, version: number): boolean {
-  if (ifMatch === null || ifMatch.kind === "any") return true;
-  if (ifMatch.kind === "invalid") return false;
-  return ifMatch.versions.includes(version);
-}

@@ -33,10 +33,12 @@ describe("integration contacts API", () => {
       headers: { "if-match": '"1"' },
     });
     expect(replaced.status).toBe(200);
+    // The seed's PUT updates the fields it is given and keeps the others (README, seed paths).
     expect(await replaced.json()).toMatchObject({
       firstName: "Augusta",
-      phone: null,
-      company: null,
+      lastName: "King",
+      phone: "+44 20 7946 0000",
+      company: "Analytical Engines",
       version: 2,
     });
 

@@ -56,12 +56,22 @@ describe("required fields", () => {
     },
   );
 
-  it.each(["POST", "PUT"] as const)("%s rejects empty names and null for required fields", async (method) => {
-    await expectInvalid(await write(method, person({ firstName: "", lastName: null, email: null })), [
+  it("POST rejects empty names and null for required fields", async () => {
+    await expectInvalid(await write("POST", person({ firstName: "", lastName: null, email: null })), [
       "email",
       "firstName",
       "lastName",
     ]);
+  });
+
+  it("PUT rejects empty names and a null email, but takes null names back (they may read null)", async () => {
+    await expectInvalid(await write("PUT", person({ firstName: "", lastName: null, email: null })), [
+      "email",
+      "firstName",
+    ]);
+    const res = await write("PUT", person({ firstName: null, lastName: null }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ firstName: null, lastName: null });
   });
 
   it("PATCH accepts any subset of fields but not null for required ones", async () => {
@@ -303,15 +313,49 @@ describe("If-Match", () => {
       const contact = await createContact(key);
       const path = `/api/v1/contacts/${contact.id}`;
       const body = method === "PUT" ? person() : method === "PATCH" ? { title: "x" } : undefined;
-      for (const ifMatch of ["1", 'W/"1"', '"one"', '"1", 2', '"1"garbage']) {
+      for (const ifMatch of ["1", 'w/"1"', '"1", 2', '"1"garbage', '*, "1"', "'1'"]) {
         const res = await api(path, { key, method, body, headers: { "if-match": ifMatch } });
-        await expectProblem(res, 400, "precondition_invalid");
+        const problem = await expectProblem(res, 400, "precondition_invalid");
+        expect(problem.errors?.map((e) => e.field)).toEqual(["If-Match"]);
       }
       const after = await api(path, { key });
       expect(after.status).toBe(200);
       expect(await after.json()).toMatchObject({ version: 1, email: contact.email, title: null });
     },
   );
+
+  it.each(["PUT", "PATCH", "DELETE"] as const)(
+    "%s with a well-formed If-Match that matches nothing (weak, unknown, huge) is 412 and changes nothing",
+    async (method) => {
+      const contact = await createContact(key);
+      const path = `/api/v1/contacts/${contact.id}`;
+      const body = method === "PUT" ? person() : method === "PATCH" ? { title: "x" } : undefined;
+      // RFC 9110 13.1.1: strong comparison, so W/"1" never matches the contact's "1".
+      for (const ifMatch of ['W/"1"', '"one"', '"2"', '"99999999999999999999999"', 'W/"1", "7"', ","]) {
+        const res = await api(path, { key, method, body, headers: { "if-match": ifMatch } });
+        await expectProblem(res, 412, "version_mismatch");
+      }
+      const after = await api(path, { key });
+      expect(await after.json()).toMatchObject({ version: 1, email: contact.email, title: null });
+    },
+  );
+
+  it("PUT and PATCH with If-None-Match: * on an existing contact are 412 (it exists)", async () => {
+    const contact = await createContact(key);
+    const path = `/api/v1/contacts/${contact.id}`;
+    for (const [method, body] of [
+      ["PUT", person()],
+      ["PATCH", { title: "x" }],
+    ] as const) {
+      const res = await api(path, { key, method, body, headers: { "if-none-match": "*" } });
+      await expectProblem(res, 412, "version_mismatch");
+    }
+    await expectProblem(
+      await api(path, { key, method: "PATCH", body: { title: "x" }, headers: { "if-none-match": '"1' } }),
+      400,
+      "precondition_invalid",
+    );
+  });
 });
 
 describe("routes and ids", () => {

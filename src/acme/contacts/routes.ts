@@ -8,6 +8,7 @@ import {
 } from "../../lib/openapi.ts";
 import { requireScope } from "../auth/bearer.ts";
 import { createAcmeRouter } from "../context.ts";
+import { AcmeError } from "../errors.ts";
 import { acmeJsonBody } from "../json-body.ts";
 import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
 import { publishEvents } from "../webhooks/outbox.ts";
@@ -142,11 +143,26 @@ export const contactRouter = createAcmeRouter()
       },
     }),
     async (c) => {
+      const { id } = c.req.valid("param");
+      // Read-only fields sent back from a GET are ignored; an id naming another contact is not.
+      const {
+        id: echoedId,
+        acme_version,
+        acme_created_at,
+        acme_updated_at,
+        acme_deleted_at,
+        ...input
+      } = c.req.valid("json");
+      if (echoedId !== undefined && echoedId !== id) {
+        throw new AcmeError("validation_failed", "The body's id is not the contact in the path.", {
+          details: [{ field: "id", message: "must be the id in the path (or left out)" }],
+        });
+      }
       const { contact } = await announce(
         c.env,
         await repository(c.env, c.var.client.accountId).replace(
-          c.req.valid("param").id,
-          c.req.valid("json"),
+          id,
+          input,
           readPreconditions(c.req.method, c.req.valid("header")),
         ),
       );

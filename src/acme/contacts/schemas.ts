@@ -30,8 +30,18 @@ export const ContactCreateSchema = z
   })
   .openapi("AcmeContactInput");
 
-/** PUT replaces the whole contact: the same shape as create, omitted optionals become null. */
-export const ContactReplaceSchema = ContactCreateSchema;
+/**
+ * PUT replaces the whole contact: the same fields as create, omitted optionals become null. What a
+ * GET returned is accepted back as it is (the round-trip law): the read-only fields are ignored,
+ * but `id` must be the contact's own.
+ */
+export const ContactReplaceSchema = ContactCreateSchema.extend({
+  id: z.string().optional(),
+  acme_version: z.number().int().optional(),
+  acme_created_at: z.string().optional(),
+  acme_updated_at: z.string().optional(),
+  acme_deleted_at: z.string().nullable().optional(),
+}).openapi("AcmeContactReplace");
 
 /** PATCH is a JSON merge patch (RFC 7396): absent keeps, null clears (email cannot be cleared). */
 export const ContactPatchSchema = ContactCreateSchema.partial().openapi("AcmeContactPatch");

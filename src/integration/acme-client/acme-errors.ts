@@ -1,3 +1,4 @@
+import { parseRetryAfter } from "../../lib/backoff.ts";
 import type { FieldError } from "../../lib/validation.ts";
 import { ApiError } from "../errors.ts";
 
@@ -15,7 +16,7 @@ export interface CallFailure {
 }
 
 interface AcmeErrorBody {
-  error?: { code?: string; message?: string; details?: FieldError[] };
+  error?: { code?: string; details?: unknown };
 }
 
 /** Acme error codes whose meaning passes through to the caller unchanged. */
@@ -50,9 +51,32 @@ const DETAIL = {
   },
 } as const;
 
-/** Whole seconds for a Retry-After header, at least 1. */
+/** The longest wait a Retry-After from here ever names, s: an upstream value beyond it is capped. */
+export const MAX_RETRY_AFTER_SECONDS = 86_400;
+
+/** Whole seconds for a Retry-After header (RFC 9110 10.2.3 delay-seconds): at least 1, at most a day. */
 export function retryAfterSeconds(ms: number): string {
-  return String(Math.max(1, Math.ceil(ms / 1000)));
+  return String(Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(ms / 1000))));
+}
+
+/**
+ * Acme's Retry-After (seconds or an HTTP date) as this API's own: whole seconds, at least 1; a
+ * value that is neither (say "soon") is not passed on, the 1 s fallback is.
+ */
+export function retryAfterFromAcme(headers: Headers, now = Date.now()): { "Retry-After": string } {
+  return { "Retry-After": retryAfterSeconds(parseRetryAfter(headers.get("retry-after"), now) ?? 1000) };
+}
+
+/** Acme's field errors, kept only where they are what they claim (strings, bounded), names renamed. */
+function fieldErrorsFromAcme(details: unknown, renameField: (field: string) => string): FieldError[] {
+  if (!Array.isArray(details)) return [];
+  return details
+    .filter(
+      (d): d is FieldError =>
+        typeof d?.field === "string" && typeof d?.message === "string" && d.field.length <= 200,
+    )
+    .slice(0, 100)
+    .map((d) => ({ field: renameField(d.field), message: d.message.slice(0, 500) }));
 }
 
 /**
@@ -68,37 +92,28 @@ export function acmeProblem(
   endpoint: AcmeEndpoint = "api",
 ): ApiError {
   const detail = DETAIL[endpoint];
-  const retryAfter = headers.get("retry-after");
   if (status === 429) {
-    return new ApiError("acme_rate_limited", detail.rateLimited, {
-      headers: { "Retry-After": retryAfter ?? "1" },
-    });
+    return new ApiError("acme_rate_limited", detail.rateLimited, { headers: retryAfterFromAcme(headers) });
   }
   if (endpoint === "token") {
     if (status === 400 || status === 401) return new ApiError("acme_auth_failed", detail.authFailed);
   } else {
     const error = (body as AcmeErrorBody | null)?.error;
     if (status === 400 && error?.code === "precondition_invalid") {
-      return new ApiError("precondition_invalid", error.message ?? "Invalid If-Match.");
+      return new ApiError("precondition_invalid", "If-Match or If-None-Match is malformed.");
     }
     if (status in PASSTHROUGH) {
       const code = PASSTHROUGH[status as keyof typeof PASSTHROUGH];
-      const errors = error?.details?.map((d) => ({ field: renameField(d.field), message: d.message }));
-      return new ApiError(code, PASSTHROUGH_DETAIL[code], errors?.length ? { errors } : {});
+      const errors = fieldErrorsFromAcme(error?.details, renameField);
+      return new ApiError(code, PASSTHROUGH_DETAIL[code], errors.length ? { errors } : {});
     }
     if (status === 401 || status === 403) return new ApiError("acme_auth_failed", detail.authFailed);
     if (status === 504) {
-      return new ApiError(
-        "acme_timeout",
-        "Acme timed out.",
-        retryAfter ? { headers: { "Retry-After": retryAfter } } : {},
-      );
+      return new ApiError("acme_timeout", "Acme timed out.", { headers: retryAfterFromAcme(headers) });
     }
   }
   if (status >= 500) {
-    return new ApiError("acme_unavailable", detail.unavailable, {
-      headers: { "Retry-After": retryAfter ?? "1" },
-    });
+    return new ApiError("acme_unavailable", detail.unavailable, { headers: retryAfterFromAcme(headers) });
   }
   return new ApiError("acme_bad_response", detail.unexpected(status));
 }

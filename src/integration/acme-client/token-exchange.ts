@@ -3,6 +3,11 @@ import type { ConnectionRow } from "../db/schema.ts";
 import { acmeProblem, callProblem } from "./acme-errors.ts";
 import type { ExchangeOutcome } from "./transport.ts";
 
+/** What an access token may look like to be sent back as a Bearer credential (RFC 6750 2.1). */
+const ACCESS_TOKEN = /^[\x21-\x7e]{1,8192}$/;
+/** A token is refreshed at least this often, s, whatever lifetime Acme claims. */
+const MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+
 export interface TokenExchangeOptions {
   /** The timed HTTP exchange to use (the client's, so the attempt is counted). */
   exchange: (request: Request, timeoutMs: number) => Promise<ExchangeOutcome>;
@@ -40,8 +45,19 @@ export async function requestAccessToken(options: TokenExchangeOptions): Promise
   if (outcome.kind !== "response") throw callProblem({ reason: "unavailable", retryAfterMs: null }, "token");
   const { status, headers, body } = outcome.response;
   const token = body as { access_token?: unknown; expires_in?: unknown } | null;
-  if (status === 200 && typeof token?.access_token === "string" && typeof token.expires_in === "number") {
-    return { accessToken: token.access_token, expiresIn: token.expires_in };
+  // The token goes into an Authorization header and its lifetime into the session's clock: take
+  // only what fits (visible ASCII, RFC 6750 2.1; a positive whole number of seconds, at most a day).
+  if (
+    status === 200 &&
+    typeof token?.access_token === "string" &&
+    ACCESS_TOKEN.test(token.access_token) &&
+    Number.isInteger(token.expires_in) &&
+    (token.expires_in as number) > 0
+  ) {
+    return {
+      accessToken: token.access_token,
+      expiresIn: Math.min(MAX_TOKEN_LIFETIME_SECONDS, token.expires_in as number),
+    };
   }
   throw acmeProblem(status, body, headers, undefined, "token");
 }

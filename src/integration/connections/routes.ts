@@ -18,16 +18,23 @@ import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { forgetConnection } from "../webhooks/connection-lookup.ts";
 
+const VSCHAR = /^[\x20-\x7e]+$/;
+
 const ConnectionInputSchema = z
   .strictObject({
-    name: z.string().min(1).max(100),
+    name: z
+      .string()
+      .min(1)
+      .max(100)
+      .refine((s) => s.isWellFormed(), "must be well-formed Unicode (no lone surrogates)"),
     acmeBaseUrl: z
       .url({ protocol: /^https?$/ })
       .nullable()
       .default(null)
       .openapi({ description: "Acme's base URL (…/acme); null means the deployment default" }),
-    acmeClientId: z.string().min(1).max(200),
-    acmeClientSecret: z.string().min(1).max(500),
+    // RFC 6749 A.1, A.2: client_id and client_secret are VSCHAR (%x20-7E).
+    acmeClientId: z.string().min(1).max(200).regex(VSCHAR, "printable ASCII only (RFC 6749 A.1)"),
+    acmeClientSecret: z.string().min(1).max(500).regex(VSCHAR, "printable ASCII only (RFC 6749 A.2)"),
     acmeWebhookSecret: WebhookSecretSchema.optional().openapi({
       description:
         "The whsec_ secret of a subscription made at Acme by hand (see also …/webhook-subscription)",

@@ -1,4 +1,4 @@
-import { formatEtag, type IfMatch } from "../../lib/etag.ts";
+import { formatEtag } from "../../lib/etag.ts";
 import type { AcmeClient, AcmeRequest, Verify } from "../acme-client/acme-client.ts";
 import {
   type AcmeContact,
@@ -11,7 +11,7 @@ import type { AcmeResponse } from "../acme-client/transport.ts";
 import type { ContactCache } from "../cache/contact-cache.ts";
 import { ApiError } from "../errors.ts";
 import { acmeFieldToApi, fromAcme, mapToAcme, replacementAtAcme } from "./mapping.ts";
-import type { Contact, ContactInput, ContactPatch } from "./schemas.ts";
+import type { Contact, ContactFields, ContactInput } from "./schemas.ts";
 
 const LIST_PARAMS: Record<string, string> = {
   after: "cursor",
@@ -41,13 +41,11 @@ function expectStatus(response: AcmeResponse, ...ok: number[]): AcmeResponse {
   throw acmeProblem(response.status, response.body, response.headers, renameField);
 }
 
-function ifMatchHeader(ifMatch: IfMatch | null): Record<string, string> {
-  if (ifMatch === null) return {};
-  if (ifMatch.kind === "invalid") {
-    throw new ApiError("precondition_invalid", 'If-Match must be "*" or quoted versions such as "3".');
-  }
-  return { "if-match": ifMatch.kind === "any" ? "*" : ifMatch.versions.map(formatEtag).join(", ") };
-}
+/**
+ * The caller's `If-Match` / `If-None-Match`, already checked well-formed (RFC 9110 13.1), as they
+ * go to Acme: Acme compares them with the contact's version and answers 412 when one fails.
+ */
+export type WriteConditions = { "if-match"?: string; "if-none-match"?: string };
 
 /** True when every field the write set already has that value at Acme. */
 function reflects(contact: AcmeContact, fields: Record<string, string | null>): boolean {
@@ -142,22 +140,20 @@ export class ContactService {
     return toContact(expectStatus(response, 201).body);
   }
 
-  async replace(id: string, input: ContactInput, ifMatch: IfMatch | null): Promise<Contact> {
+  /** Full replace: the writable fields given, null for each optional one left out (read-only ones are dropped). */
+  async replace(id: string, input: ContactFields, conditions: WriteConditions = {}): Promise<Contact> {
     const request: AcmeRequest = { method: "PUT", path: `/v1/contacts/${id}`, body: mapToAcme(input) };
-    return this.write(id, request, ifMatch, replacementAtAcme(input));
+    return this.write(id, request, conditions, replacementAtAcme(input));
   }
 
-  async patch(id: string, patch: ContactPatch, ifMatch: IfMatch | null): Promise<Contact> {
+  /** Merge patch: the writable fields given (null clears); read-only ones are dropped. */
+  async patch(id: string, patch: ContactFields, conditions: WriteConditions = {}): Promise<Contact> {
     const body = mapToAcme(patch);
-    return this.write(id, { method: "PATCH", path: `/v1/contacts/${id}`, body }, ifMatch, body);
+    return this.write(id, { method: "PATCH", path: `/v1/contacts/${id}`, body }, conditions, body);
   }
 
-  async remove(id: string, ifMatch: IfMatch | null): Promise<void> {
-    const request: AcmeRequest = {
-      method: "DELETE",
-      path: `/v1/contacts/${id}`,
-      headers: ifMatchHeader(ifMatch),
-    };
+  async remove(id: string, conditions: WriteConditions = {}): Promise<void> {
+    const request: AcmeRequest = { method: "DELETE", path: `/v1/contacts/${id}`, headers: { ...conditions } };
     // Deleting is idempotent, but a retry after a delete that landed would answer 404: check first.
     const verify: Verify = async ({ deadline }) => {
       const current = await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }, { deadline });
@@ -178,17 +174,21 @@ export class ContactService {
   private async write(
     id: string,
     request: AcmeRequest,
-    ifMatch: IfMatch | null,
+    conditions: WriteConditions,
     expected: Record<string, string | null>,
   ): Promise<Contact> {
-    const headers = ifMatchHeader(ifMatch);
+    const headers: Record<string, string> = { ...conditions };
+    const conditional = Object.keys(headers).length > 0;
     const verify: Verify = async ({ deadline }) => {
       const current = await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }, { deadline });
       if (current.status !== 200) return { applied: current };
       const contact = parseAcme(AcmeContactSchema, current.body);
       if (reflects(contact, expected)) return { applied: synthesized(200, contact) };
       return {
-        retry: { ...request, headers: ifMatch ? headers : { "if-match": formatEtag(contact.acme_version) } },
+        retry: {
+          ...request,
+          headers: conditional ? headers : { "if-match": formatEtag(contact.acme_version) },
+        },
       };
     };
     try {

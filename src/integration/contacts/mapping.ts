@@ -37,6 +37,8 @@ export type ApiField = Field["api"];
 export type AcmeField = Field["acme"];
 export type WritableApiField = Extract<Field, { writable: true }>["api"];
 export type RequiredApiField = Extract<Field, { required: true }>["api"];
+/** Fields that may read null. */
+export type NullableApiField = Extract<Field, { value: "stringOrNull" }>["api"];
 
 /** The value schema of each field, keyed by one side's names. */
 export type ContactShape<S extends Side> = { [F in Field as F[S]]: (typeof VALUE)[F["value"]] };

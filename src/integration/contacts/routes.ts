@@ -1,11 +1,24 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { formatEtag, type IfMatch, parseIfMatch } from "../../lib/etag.ts";
-import { ETAG_HEADER, IF_MATCH_HEADERS, jsonRequestBody } from "../../lib/openapi.ts";
+import {
+  type EntityTagCondition,
+  evaluatePreconditions,
+  formatEtag,
+  parseEntityTagCondition,
+  versionTag,
+} from "../../lib/etag.ts";
+import {
+  CONDITIONAL_HEADERS,
+  ETAG_HEADER,
+  jsonRequestBody,
+  NOT_MODIFIED_RESPONSE,
+} from "../../lib/openapi.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
+import { ApiError } from "../errors.ts";
 import { idempotency } from "../idempotency/idempotency-middleware.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
+import type { WriteConditions } from "./contact-service.ts";
 import { createContactService } from "./create-contact-service.ts";
 import {
   type Contact,
@@ -16,6 +29,7 @@ import {
   ContactPatchSchema,
   ContactReplaceSchema,
   ContactSchema,
+  ContactSeedUpdateSchema,
 } from "./schemas.ts";
 
 const security = [{ ApiKey: [] }];
@@ -25,9 +39,43 @@ const contactResponse = (description: string) => ({
   content: { "application/json": { schema: ContactSchema } },
 });
 
-/** The request's If-Match, parsed (RFC 9110 section 13.1.1); null when absent. */
-function ifMatch(c: Context<IntegrationEnv>): IfMatch | null {
-  return parseIfMatch(c.req.header("if-match"));
+/** The request's conditional fields: parsed, and as they are forwarded to Acme. */
+interface Preconditions {
+  ifMatch: EntityTagCondition | null;
+  ifNoneMatch: EntityTagCondition | null;
+  forward: WriteConditions;
+}
+
+/**
+ * `If-Match` and `If-None-Match` (RFC 9110 13.1.1, 13.1.2). A well-formed field never fails here,
+ * whatever tags it lists (a weak or unknown tag matches nothing: 412 later); only a malformed
+ * one is refused. Throws ApiError `precondition_invalid` (400) naming the field.
+ */
+function preconditions(c: Context<IntegrationEnv>): Preconditions {
+  const read = (name: "If-Match" | "If-None-Match") => {
+    const value = c.req.header(name);
+    const condition = parseEntityTagCondition(value);
+    if (condition === "malformed") {
+      throw new ApiError(
+        "precondition_invalid",
+        `${name} must be "*" or a list of entity tags such as "3".`,
+        {
+          errors: [{ field: name, message: 'must be "*" or a list of entity tags such as "3", W/"3"' }],
+        },
+      );
+    }
+    return { condition, value: condition === null ? undefined : value };
+  };
+  const ifMatch = read("If-Match");
+  const ifNoneMatch = read("If-None-Match");
+  return {
+    ifMatch: ifMatch.condition,
+    ifNoneMatch: ifNoneMatch.condition,
+    forward: {
+      ...(ifMatch.value !== undefined ? { "if-match": ifMatch.value } : {}),
+      ...(ifNoneMatch.value !== undefined ? { "if-none-match": ifNoneMatch.value } : {}),
+    },
+  };
 }
 
 function withEtag(c: Context<IntegrationEnv>, contact: Contact) {
@@ -35,19 +83,29 @@ function withEtag(c: Context<IntegrationEnv>, contact: Contact) {
   return contact;
 }
 
-/** PUT or PATCH of one contact: a JSON body, If-Match honoured, the contact back with its ETag. */
+/** A replace's `id`, when sent back, must name the contact in the path. */
+function checkEchoedId(pathId: string, bodyId: string | undefined): void {
+  if (bodyId !== undefined && bodyId !== pathId) {
+    throw new ApiError("validation_failed", "The body's id is not the contact in the path.", {
+      errors: [{ field: "id", message: "must be the id in the path (or left out)" }],
+    });
+  }
+}
+
+/** PUT or PATCH of one contact: a JSON body, preconditions honoured, the contact back with its ETag. */
 function contactWriteRoute<
   M extends "put" | "patch",
-  S extends typeof ContactReplaceSchema | typeof ContactPatchSchema,
->(method: M, summary: string, body: S) {
+  S extends typeof ContactReplaceSchema | typeof ContactPatchSchema | typeof ContactSeedUpdateSchema,
+>(method: M, summary: string, body: S, description?: string) {
   return createRoute({
     method,
     path: "/contacts/{id}",
     tags: ["Contacts"],
     summary,
+    ...(description ? { description } : {}),
     security,
     middleware: [integrationJsonBody] as const,
-    request: { params: ContactIdParamsSchema, headers: IF_MATCH_HEADERS, body: jsonRequestBody(body) },
+    request: { params: ContactIdParamsSchema, headers: CONDITIONAL_HEADERS, body: jsonRequestBody(body) },
     responses: {
       200: contactResponse(method === "put" ? "Replaced" : "Updated"),
       ...problemResponses(400, 401, 404, 409, 412, 413, 415, ...ACME_FAILURE_STATUSES),
@@ -55,137 +113,182 @@ function contactWriteRoute<
   });
 }
 
-export const contactRouter = createRouter()
-  .openapi(
-    createRoute({
-      method: "get",
-      path: "/contacts",
-      tags: ["Contacts"],
-      summary: "List contacts",
-      security,
-      request: { query: ContactListQuerySchema },
-      responses: {
-        200: {
-          description: "A page of contacts",
-          content: { "application/json": { schema: ContactListSchema } },
+const REPLACE_DESCRIPTION =
+  "Omitted optional fields become null. Whatever a GET returned is accepted back as it is: the " +
+  "read-only fields (`id`, `version`, `createdAt`, `updatedAt`) are ignored, but `id` must be the " +
+  "contact's own.";
+const SEED_PUT_DESCRIPTION =
+  "The seed's PUT: updates the fields it is given and keeps the others (as PATCH does; `/api/v1` " +
+  "replaces). Read-only fields are accepted back and ignored, but `id` must be the contact's own.";
+
+/**
+ * The contact routes. `seedCompatiblePut`: PUT updates the fields it is given (the seed's
+ * `/api/contacts` paths); otherwise PUT is a full replace (`/api/v1`).
+ */
+function contactRoutes(options: { seedCompatiblePut: boolean }) {
+  return createRouter()
+
+    .openapi(
+      createRoute({
+        method: "get",
+        path: "/contacts",
+        tags: ["Contacts"],
+        summary: "List contacts",
+        security,
+        request: { query: ContactListQuerySchema },
+        responses: {
+          200: {
+            description: "A page of contacts",
+            content: { "application/json": { schema: ContactListSchema } },
+          },
+          ...problemResponses(400, 401, ...ACME_FAILURE_STATUSES),
         },
-        ...problemResponses(400, 401, ...ACME_FAILURE_STATUSES),
+      }),
+      async (c) => {
+        const query = c.req.valid("query");
+        const page = await createContactService(c).list({
+          limit: query.limit,
+          ...(query.cursor ? { cursor: query.cursor } : {}),
+          ...(query.email ? { email: query.email } : {}),
+          ...(query.updatedSince ? { updatedSince: new Date(query.updatedSince).toISOString() } : {}),
+        });
+        return c.json(page, 200);
       },
-    }),
-    async (c) => {
-      const query = c.req.valid("query");
-      const page = await createContactService(c).list({
-        limit: query.limit,
-        ...(query.cursor ? { cursor: query.cursor } : {}),
-        ...(query.email ? { email: query.email } : {}),
-        ...(query.updatedSince ? { updatedSince: new Date(query.updatedSince).toISOString() } : {}),
-      });
-      return c.json(page, 200);
-    },
-  )
-  .openapi(
-    createRoute({
-      method: "post",
-      path: "/contacts",
-      tags: ["Contacts"],
-      summary: "Create a contact",
-      description:
-        "With `Idempotency-Key`, the same key and body replay the first response; the same key with " +
-        "another body is 422; while the first request runs, 409.",
-      security,
-      middleware: [
-        integrationJsonBody,
-        idempotency({ operation: "contacts.create", body: ContactCreateSchema }),
-      ] as const,
-      request: {
-        headers: z.object({ "idempotency-key": z.string().optional() }),
-        body: jsonRequestBody(ContactCreateSchema),
+    )
+    .openapi(
+      createRoute({
+        method: "post",
+        path: "/contacts",
+        tags: ["Contacts"],
+        summary: "Create a contact",
+        description:
+          "With `Idempotency-Key`, the same key and body replay the first response; the same key with " +
+          "another body is 422; while the first request runs, 409.",
+        security,
+        middleware: [
+          integrationJsonBody,
+          idempotency({ operation: "contacts.create", body: ContactCreateSchema }),
+        ] as const,
+        request: {
+          headers: z.object({ "idempotency-key": z.string().optional() }),
+          body: jsonRequestBody(ContactCreateSchema),
+        },
+        responses: {
+          201: contactResponse("Created"),
+          ...problemResponses(400, 401, 409, 413, 415, 422, ...ACME_FAILURE_STATUSES),
+        },
+      }),
+      async (c) => {
+        const contact = await createContactService(c).create(c.req.valid("json"));
+        c.header("Location", `${c.req.path}/${contact.id}`);
+        return c.json(withEtag(c, contact), 201);
       },
-      responses: {
-        201: contactResponse("Created"),
-        ...problemResponses(400, 401, 409, 413, 415, 422, ...ACME_FAILURE_STATUSES),
-      },
-    }),
-    async (c) => {
-      const contact = await createContactService(c).create(c.req.valid("json"));
-      c.header("Location", `${c.req.path}/${contact.id}`);
-      return c.json(withEtag(c, contact), 201);
-    },
-  )
-  .openapi(
-    createRoute({
-      method: "get",
-      path: "/contacts/{id}",
-      tags: ["Contacts"],
-      summary: "Get a contact (served from cache when fresh)",
-      description:
-        "`Cache-Control: no-cache` asks Acme even when the cached copy is fresh. While Acme fails, the " +
-        "last good copy answers with `X-Cache: STALE` and `Age`.",
-      security,
-      request: { params: ContactIdParamsSchema },
-      responses: {
-        200: {
-          ...contactResponse("The contact"),
-          headers: {
-            ...ETAG_HEADER,
-            "X-Cache": {
-              schema: { type: "string" as const, enum: ["HIT", "MISS", "STALE"] },
-              description: "STALE: Acme is failing and this is the last good copy",
-            },
-            Age: {
-              schema: { type: "integer" as const },
-              description: "With STALE: the copy's age in seconds",
+    )
+    .openapi(
+      createRoute({
+        method: "get",
+        path: "/contacts/{id}",
+        tags: ["Contacts"],
+        summary: "Get a contact (served from cache when fresh)",
+        description:
+          "`Cache-Control: no-cache` asks Acme even when the cached copy is fresh. While Acme fails, the " +
+          "last good copy answers with `X-Cache: STALE` and `Age`.",
+        security,
+        request: { params: ContactIdParamsSchema, headers: CONDITIONAL_HEADERS },
+        responses: {
+          200: {
+            ...contactResponse("The contact"),
+            headers: {
+              ...ETAG_HEADER,
+              "X-Cache": {
+                schema: { type: "string" as const, enum: ["HIT", "MISS", "STALE"] },
+                description: "STALE: Acme is failing and this is the last good copy",
+              },
+              Age: {
+                schema: { type: "integer" as const },
+                description: "With STALE: the copy's age in seconds",
+              },
             },
           },
+          304: NOT_MODIFIED_RESPONSE,
+          ...problemResponses(400, 401, 404, 412, ...ACME_FAILURE_STATUSES),
         },
-        ...problemResponses(400, 401, 404, ...ACME_FAILURE_STATUSES),
+      }),
+      async (c) => {
+        const conditions = preconditions(c);
+        const revalidate = /(?:^|,)\s*no-cache\s*(?:,|$)/i.test(c.req.header("cache-control") ?? "");
+        const read = await createContactService(c).get(c.req.valid("param").id, revalidate);
+        c.var.stats.cache = read.cache;
+        c.header("X-Cache", read.cache);
+        // A stale copy (Acme failing) says how old it is, as RFC 9111's Age does.
+        if (read.cache === "STALE") c.header("Age", String(read.ageSeconds));
+        withEtag(c, read.contact);
+        const outcome = evaluatePreconditions(conditions, versionTag(read.contact.version), "GET");
+        if (outcome === "precondition_failed") {
+          throw new ApiError("version_mismatch", "The contact is not at a version If-Match lists.");
+        }
+        if (outcome === "not_modified") return c.body(null, 304);
+        return c.json(read.contact, 200);
       },
-    }),
-    async (c) => {
-      const revalidate = /(?:^|,)\s*no-cache\s*(?:,|$)/i.test(c.req.header("cache-control") ?? "");
-      const read = await createContactService(c).get(c.req.valid("param").id, revalidate);
-      c.var.stats.cache = read.cache;
-      c.header("X-Cache", read.cache);
-      // A stale copy (Acme failing) says how old it is, as RFC 9111's Age does.
-      if (read.cache === "STALE") c.header("Age", String(read.ageSeconds));
-      return c.json(withEtag(c, read.contact), 200);
-    },
-  )
-  .openapi(
-    contactWriteRoute("put", "Replace a contact (omitted optional fields become null)", ContactReplaceSchema),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const contact = await createContactService(c).replace(id, c.req.valid("json"), ifMatch(c));
-      return c.json(withEtag(c, contact), 200);
-    },
-  )
-  .openapi(
-    contactWriteRoute(
-      "patch",
-      "Update some fields (merge patch: null clears an optional field)",
-      ContactPatchSchema,
-    ),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const contact = await createContactService(c).patch(id, c.req.valid("json"), ifMatch(c));
-      return c.json(withEtag(c, contact), 200);
-    },
-  )
-  .openapi(
-    createRoute({
-      method: "delete",
-      path: "/contacts/{id}",
-      tags: ["Contacts"],
-      summary: "Delete a contact",
-      security,
-      request: { params: ContactIdParamsSchema, headers: IF_MATCH_HEADERS },
-      responses: {
-        204: { description: "Deleted" },
-        ...problemResponses(400, 401, 404, 412, ...ACME_FAILURE_STATUSES),
+    )
+    .openapi(
+      options.seedCompatiblePut
+        ? contactWriteRoute(
+            "put",
+            "Update the fields given (the seed's PUT)",
+            ContactSeedUpdateSchema,
+            SEED_PUT_DESCRIPTION,
+          )
+        : contactWriteRoute("put", "Replace a contact", ContactReplaceSchema, REPLACE_DESCRIPTION),
+      async (c) => {
+        const { id } = c.req.valid("param");
+        const input = c.req.valid("json");
+        checkEchoedId(id, input.id);
+        const conditions = preconditions(c).forward;
+        const service = createContactService(c);
+        const contact = options.seedCompatiblePut
+          ? await service.patch(id, input, conditions)
+          : await service.replace(id, input as z.infer<typeof ContactReplaceSchema>, conditions);
+        return c.json(withEtag(c, contact), 200);
       },
-    }),
-    async (c) => {
-      await createContactService(c).remove(c.req.valid("param").id, ifMatch(c));
-      return c.body(null, 204);
-    },
-  );
+    )
+    .openapi(
+      contactWriteRoute(
+        "patch",
+        "Update some fields (merge patch: null clears an optional field)",
+        ContactPatchSchema,
+      ),
+      async (c) => {
+        const { id } = c.req.valid("param");
+        const contact = await createContactService(c).patch(
+          id,
+          c.req.valid("json"),
+          preconditions(c).forward,
+        );
+        return c.json(withEtag(c, contact), 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: "delete",
+        path: "/contacts/{id}",
+        tags: ["Contacts"],
+        summary: "Delete a contact",
+        security,
+        request: { params: ContactIdParamsSchema, headers: CONDITIONAL_HEADERS },
+        responses: {
+          204: { description: "Deleted" },
+          ...problemResponses(400, 401, 404, 412, ...ACME_FAILURE_STATUSES),
+        },
+      }),
+      async (c) => {
+        await createContactService(c).remove(c.req.valid("param").id, preconditions(c).forward);
+        return c.body(null, 204);
+      },
+    );
+}
+
+/** The contact routes of `/api/v1`: strict HTTP (PUT replaces). */
+export const contactRouter = contactRoutes({ seedCompatiblePut: false });
+/** The seed's `/api/contacts` routes: the same, but PUT updates the fields it is given. */
+export const seedContactRouter = contactRoutes({ seedCompatiblePut: true });

@@ -1,5 +1,13 @@
 import { z } from "@hono/zod-openapi";
-import { CONTACT_FIELDS, contactShape, type RequiredApiField, type WritableApiField } from "./mapping.ts";
+import {
+  type ApiField,
+  CONTACT_FIELDS,
+  type ContactShape,
+  contactShape,
+  type NullableApiField,
+  type RequiredApiField,
+  type WritableApiField,
+} from "./mapping.ts";
 
 // The contact's schemas, derived from the mapping table: which fields exist, how they read, which
 // a client writes and which of those it must send. Only the input rules are written here.
@@ -41,14 +49,56 @@ function inputShape(): InputShape {
   return shape as InputShape;
 }
 
-/** Create and full replace: every writable field, the required ones present; nothing else. */
+/** Create: every writable field, the required ones present; nothing else. */
 export const ContactCreateSchema = z.strictObject(inputShape()).openapi("ContactInput");
-export const ContactReplaceSchema = ContactCreateSchema;
 /** Merge patch: any writable field; null clears an optional one (a required one cannot be cleared). */
 export const ContactPatchSchema = ContactCreateSchema.partial().openapi("ContactPatch");
 
+/**
+ * The fields a client reads but never sets, as a GET returns them: a replace accepts them back
+ * and ignores them (the round-trip law of DESIGN.md), except `id`, which must name the contact.
+ */
+const READ_ONLY_ECHO = Object.fromEntries(
+  CONTACT_FIELDS.filter((f) => !f.writable).map((f) => [f.api, contactShape("api")[f.api].optional()]),
+) as { [F in Exclude<ApiField, WritableApiField>]: z.ZodOptional<ContactShape<"api">[F]> };
+
+/**
+ * A field that reads null (a name of a contact made at Acme without one) may be sent back null:
+ * whatever a GET returns, a PUT accepts.
+ */
+function nullableWhereReadable(shape: InputShape) {
+  const out: Record<string, z.ZodType> = { ...shape };
+  for (const field of CONTACT_FIELDS) {
+    if (field.writable && field.required && field.value === "stringOrNull")
+      out[field.api] = INPUT_RULES[field.api].nullable();
+  }
+  return out as {
+    [F in WritableApiField]: F extends RequiredApiField
+      ? F extends NullableApiField
+        ? z.ZodNullable<Rules[F]>
+        : Rules[F]
+      : InputShape[F];
+  };
+}
+
+/**
+ * Full replace (`PUT /api/v1/contacts/{id}`): the required fields present (names may be null, as
+ * they may read), the optional ones become null when left out, the read-only ones accepted back.
+ */
+export const ContactReplaceSchema = z
+  .strictObject({ ...nullableWhereReadable(inputShape()), ...READ_ONLY_ECHO })
+  .openapi("ContactReplace");
+/**
+ * The seed's `PUT /api/contacts/{id}`: updates the fields it is given and keeps the others, and
+ * takes back whatever a GET returned, as the full replace does.
+ */
+export const ContactSeedUpdateSchema = ContactReplaceSchema.partial().openapi("ContactSeedUpdate");
+
 export type ContactInput = z.infer<typeof ContactCreateSchema>;
+export type ContactReplace = z.infer<typeof ContactReplaceSchema>;
 export type ContactPatch = z.infer<typeof ContactPatchSchema>;
+/** What any write sets: the writable fields given (null clears, absent keeps). */
+export type ContactFields = Partial<Record<WritableApiField, string | null>>;
 
 /** The API's contact, every field of the mapping table under its API name. */
 export const ContactSchema = z.object(contactShape("api")).openapi("Contact");

@@ -1,5 +1,10 @@
 import type { RateObservation } from "../session/protocol.ts";
 
+/** The longest rate window taken from Acme's headers, s. */
+const MAX_WINDOW_SECONDS = 86_400;
+/** The largest quota taken from Acme's headers. */
+const MAX_LIMIT = 1_000_000;
+
 function params(value: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of value.split(";").slice(1)) {
@@ -28,6 +33,9 @@ export function parseRateLimitHeaders(headers: Headers): RateObservation | null 
   const remaining = integer(c.get("r"));
   const resetSeconds = integer(c.get("t"));
   if (limit === null || windowSeconds === null || remaining === null || resetSeconds === null) return null;
+  // Figures the budget could not use sensibly (a reset beyond the window, a window over a day)
+  // are ignored rather than trusted: the budget then learns from the next answer or a 429.
   if (limit < 1 || windowSeconds < 1 || remaining > limit) return null;
+  if (windowSeconds > MAX_WINDOW_SECONDS || resetSeconds > windowSeconds || limit > MAX_LIMIT) return null;
   return { limit, windowSeconds, remaining, resetSeconds };
 }

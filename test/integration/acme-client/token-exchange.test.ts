@@ -61,6 +61,42 @@ describe("token exchange (client credentials grant)", () => {
     expect(problem.message).toMatch(/token endpoint/);
   });
 
+  it.each([
+    ["soon", "1"],
+    ["", "1"],
+    ["-5", "1"],
+    ["1.5", "1"],
+    ["0", "1"],
+    ["99999999999", "86400"],
+    [new Date(Date.now() + 30_000).toUTCString(), /^(29|30|31)$/],
+  ])("a 429 with Retry-After %j passes on whole seconds, at least 1 (%s)", async (value, expected) => {
+    const { result } = await grant(() =>
+      Response.json({}, { status: 429, headers: { "retry-after": value } }),
+    );
+    const problem = await problemOf(result);
+    expect(problem.code).toBe("acme_rate_limited");
+    expect(problem.options.headers?.["Retry-After"]).toMatch(
+      typeof expected === "string" ? new RegExp(`^${expected}$`) : expected,
+    );
+  });
+
+  it.each([
+    ["a token with a line break", { access_token: "tok\r\nX-Injected: 1", expires_in: 3600 }],
+    ["an empty token", { access_token: "", expires_in: 3600 }],
+    ["a token of non-ASCII text", { access_token: "tök", expires_in: 3600 }],
+    ["a negative lifetime", { access_token: "tok", expires_in: -1 }],
+    ["a fractional lifetime", { access_token: "tok", expires_in: 1.5 }],
+    ["a lifetime as text", { access_token: "tok", expires_in: "3600" }],
+  ])("a 200 with %s is acme_bad_response, never used", async (_, body) => {
+    const { result } = await grant(() => Response.json(body));
+    expect((await problemOf(result)).code).toBe("acme_bad_response");
+  });
+
+  it("a lifetime beyond a day is taken as a day", async () => {
+    const { result } = await grant(() => Response.json({ access_token: "tok", expires_in: 10 ** 12 }));
+    expect(await result).toEqual({ accessToken: "tok", expiresIn: 86_400 });
+  });
+
   it("a 5xx is acme_unavailable with Retry-After 1 when Acme gives none", async () => {
     const { result } = await grant(() => new Response("<html>down</html>", { status: 503 }));
     const problem = await problemOf(result);

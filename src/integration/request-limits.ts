@@ -1,0 +1,42 @@
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { illFormedQueryParameter } from "../lib/unicode-text.ts";
+import type { IntegrationEnv } from "./context.ts";
+import { ApiError } from "./errors.ts";
+import { loadJobConfig } from "./jobs/config.ts";
+
+/** The one route whose bodies may be larger than API_MAX_BODY_BYTES: bulk imports. */
+const IMPORTS_PATH = /^\/api\/v1\/imports\/?$/;
+
+/**
+ * 413 `payload_too_large` for a body over the route's limit, before any other check (auth, media
+ * type, parsing): API_MAX_BODY_BYTES, or IMPORT_MAX_BODY_BYTES on `POST /api/v1/imports`. A
+ * declared Content-Length decides at once; a body without one is read up to the limit.
+ */
+export function apiBodyLimit(): MiddlewareHandler<IntegrationEnv> {
+  return async function apiBodyLimitMiddleware(c, next) {
+    const maxSize = IMPORTS_PATH.test(c.req.path)
+      ? loadJobConfig(c.env).importMaxBodyBytes
+      : c.var.config.maxBodyBytes;
+    const limit = bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError("payload_too_large", `The body exceeds ${maxSize} bytes.`);
+      },
+    });
+    return limit(c, next);
+  };
+}
+
+/** 400 naming the query parameter whose name or value is not valid percent-encoded UTF-8. */
+export function wellFormedQuery(): MiddlewareHandler<IntegrationEnv> {
+  return async function wellFormedQueryMiddleware(c, next) {
+    const name = illFormedQueryParameter(c.req.url);
+    if (name !== null) {
+      throw new ApiError("validation_failed", `Query parameter ${name} is not valid UTF-8 text.`, {
+        errors: [{ field: name, message: "must be percent-encoded UTF-8 (valid Unicode text)" }],
+      });
+    }
+    await next();
+  };
+}
