@@ -10,8 +10,19 @@ import type { AheadSlots, Priority, RateObservation } from "../session/protocol.
 /** A slot now or after `waitMs`, or none within the caller's wait: come back after `retryAfterMs`. */
 export type Admission = { admitted: true; waitMs: number } | { admitted: false; retryAfterMs: number };
 
-/** Background work may fill at most this share of a window, so interactive calls always have room. */
+/**
+ * Background work may fill at most this share of a window before its tail, so interactive calls
+ * always have room.
+ */
 export const BACKGROUND_SHARE = 0.5;
+/**
+ * In a window's last this-many ms (at most half the window) background work may take whatever is
+ * left: a slot unused at the window's end is lost, and an interactive call that then finds the
+ * window full waits at most this long for the next one (whose first half background cannot
+ * fill), inside the 3 s interactive deadline. So jobs can use the whole quota while interactive
+ * calls keep room.
+ */
+export const BACKGROUND_TAIL_MS = 2000;
 /** Calls scheduled for the next window go this long after the current one's estimated end. */
 const SAFETY_MS = 20;
 /** How far the window's first call goes ahead of the others scheduled into the same window. */
@@ -64,15 +75,21 @@ export class RateBudget {
       this.taken[0] += 1;
       return { admitted: true, waitMs: blockedMs };
     }
-    const cap =
-      priority === "interactive" ? this.limit : Math.max(1, Math.floor(this.limit * BACKGROUND_SHARE));
+    const cap = this.cap(priority);
     if (this.windowEnd === 0) {
       this.windowEnd = now + this.windowMs + GUESS_MARGIN_MS;
       this.anchored = false;
     }
-    if (blockedMs === 0 && this.taken[0] < cap) {
+    const tailStart = this.windowEnd - Math.min(BACKGROUND_TAIL_MS, this.windowMs / 2);
+    const currentCap = priority === "background" && now >= tailStart ? this.limit : cap;
+    if (blockedMs === 0 && this.taken[0] < currentCap) {
       this.taken[0] += 1;
       return { admitted: true, waitMs: 0 };
+    }
+    if (priority === "background" && blockedMs === 0 && now < tailStart && this.taken[0] < this.limit) {
+      // The window will have slots left at its tail: come back then rather than wait for the
+      // next window. Not counted now, so interactive calls keep those slots until the tail.
+      return { admitted: false, retryAfterMs: Math.max(1, Math.ceil(tailStart - now)) };
     }
     // The call that goes first into the next window opens it alone and the rest follow a moment
     // later, so its answer (whose reset figure anchors that window's end) is not held up behind
@@ -115,8 +132,7 @@ export class RateBudget {
     if (this.limit === null || this.windowEnd === 0 || this.blockedUntil > now || wanted < 1) return none;
     const until = Math.min(now + ttlMs, this.windowEnd - AHEAD_END_MARGIN_MS);
     if (until <= now) return none;
-    const cap =
-      priority === "interactive" ? this.limit : Math.max(1, Math.floor(this.limit * BACKGROUND_SHARE));
+    const cap = this.cap(priority);
     const count = Math.min(Math.floor(wanted), Math.floor((cap - this.taken[0]) / 4));
     if (count < 1) return none;
     this.taken[0] += count;
@@ -182,6 +198,12 @@ export class RateBudget {
       scheduledNextWindow: this.taken[1],
       resetInMs: Math.max(0, this.windowEnd - now, this.blockedUntil - now),
     };
+  }
+
+  /** The most slots of a window (before its tail) calls of this priority may take. */
+  private cap(priority: Priority): number {
+    const limit = this.limit ?? 0;
+    return priority === "interactive" ? limit : Math.max(1, Math.floor(limit * BACKGROUND_SHARE));
   }
 
   private advance(now: number): void {

@@ -110,6 +110,52 @@ describe("rate budget", () => {
     expect(interactive.every((a) => a.admitted)).toBe(true);
   });
 
+  it("lets background work take what is left in a window's tail, and says when the tail opens", () => {
+    const budget = new RateBudget();
+    budget.observe(0, { limit: 10, windowSeconds: 10, remaining: 10, resetSeconds: 10 });
+    for (let i = 0; i < 5; i++) expect(budget.reserve(1, "background", 0)).toMatchObject({ admitted: true });
+    // Half used before the tail: come back when it opens (2 s before the window's end), not later.
+    expect(budget.reserve(1, "background", 0)).toEqual({ admitted: false, retryAfterMs: 7999 });
+    // An interactive call before the tail still finds room.
+    expect(budget.reserve(5_000, "interactive", 0)).toEqual({ admitted: true, waitMs: 0 });
+    // In the tail, background takes the rest; the window is then full.
+    const tail = Array.from({ length: 6 }, () => budget.reserve(8_000, "background", 0));
+    expect(tail.filter((a) => a.admitted)).toHaveLength(4);
+    // An interactive call that now finds the window full waits for the next one, within 3 s...
+    const late = budget.reserve(8_100, "interactive", 2950);
+    expect(late.admitted).toBe(true);
+    expect(late.admitted && late.waitMs).toBeLessThanOrEqual(2000);
+    // ...where background work cannot take that window past half before its tail (the interactive
+    // call holds one of the ten, so four more).
+    const next = Array.from({ length: 10 }, () => budget.reserve(8_200, "background", 5000));
+    expect(next.filter((a) => a.admitted)).toHaveLength(4);
+  });
+
+  it("property: background never leaves an interactive call without a slot within 3 s", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 30_000 }), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 0, max: 30_000 }),
+        (backgroundTimes, interactiveAt) => {
+          const budget = new RateBudget();
+          budget.observe(0, { limit: 10, windowSeconds: 10, remaining: 10, resetSeconds: 10 });
+          const calls = [
+            ...backgroundTimes.map((t) => ({ t, priority: "background" as const })),
+            { t: interactiveAt, priority: "interactive" as const },
+          ].sort((a, b) => a.t - b.t || (a.priority === "interactive" ? 1 : -1));
+          for (const call of calls) {
+            const admission = budget.reserve(
+              call.t,
+              call.priority,
+              call.priority === "interactive" ? 2950 : 0,
+            );
+            if (call.priority === "interactive") expect(admission.admitted).toBe(true);
+          }
+        },
+      ),
+    );
+  });
+
   it("holds off until Retry-After when Acme says 429 anyway", () => {
     const budget = new RateBudget();
     budget.observeRejection(0, 2000);
