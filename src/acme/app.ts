@@ -1,5 +1,6 @@
 import { HTTPException } from "hono/http-exception";
 import { errorFields, log } from "../lib/logger.ts";
+import { OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
 import { ACME_SCOPES, requireAccessToken } from "./auth/bearer.ts";
 import { jwksRouter } from "./auth/jwks-route.ts";
@@ -41,6 +42,7 @@ export function createAcmeApp() {
     },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerPath({ ...OPENAPI_DOCUMENT_ROUTE, path: "/openapi.json" });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {

@@ -1,7 +1,9 @@
+import { createRoute, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { errorFields, log } from "../lib/logger.ts";
+import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { requireApiKey } from "./auth/api-key.ts";
 import { loadIntegrationConfig } from "./config.ts";
 import { connectionAdminRouter } from "./connections/routes.ts";
@@ -81,6 +83,14 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
     description: "An API key issued for one connection",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerPath({ ...OPENAPI_DOCUMENT_ROUTE, path: "/api/openapi.json" });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/docs",
+    tags: ["Documentation"],
+    summary: "Interactive API reference of this document",
+    responses: { 200: { description: "An HTML page", content: { "text/html": { schema: z.string() } } } },
+  });
   app.doc31("/api/openapi.json", {
     openapi: "3.1.0",
     info: {
@@ -92,7 +102,16 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
     },
   });
   app.get("/docs", Scalar({ url: "/api/openapi.json", pageTitle: "acme-bridge API" }));
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/health",
+      tags: ["Status"],
+      summary: "Liveness: the Worker answers",
+      responses: { 200: jsonResponse("Alive", z.object({ status: z.literal("ok") })) },
+    }),
+    (c) => c.json({ status: "ok" as const }, 200),
+  );
 
   app.all("*", () => {
     throw new ApiError("not_found", "No such route.");

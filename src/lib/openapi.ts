@@ -21,3 +21,16 @@ export const ETAG_HEADER = {
 export const IF_MATCH_HEADERS = z.object({
   "if-match": z.string().optional().openapi({ description: 'Apply only at this version, e.g. "3"' }),
 });
+
+/** The document's own route, listed in it like any other, so served and documented routes are one set. */
+export const OPENAPI_DOCUMENT_ROUTE = {
+  method: "get" as const,
+  tags: ["Documentation"],
+  summary: "This OpenAPI 3.1 document",
+  responses: {
+    200: jsonResponse(
+      "The document",
+      z.looseObject({ openapi: z.string().openapi({ example: "3.1.0" }) }).openapi({ type: "object" }),
+    ),
+  },
+};

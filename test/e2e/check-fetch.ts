@@ -1,0 +1,8 @@
+import { inject } from "vitest";
+import { checkingFetch } from "../contract/check-responses.ts";
+
+// Setup file of the end-to-end suite: every response from the Worker under test that a test
+// receives through fetch (directly or through the typed client) is checked against the OpenAPI
+// documents it serves.
+const origin = new URL(inject("baseUrl")).origin;
+globalThis.fetch = checkingFetch(globalThis.fetch, (url) => url.origin === origin);
