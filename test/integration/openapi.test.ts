@@ -1,9 +1,9 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BASE, expectProblem } from "./helpers.ts";
+import { BASE, createContact, expectProblem, newConnection, person } from "./helpers.ts";
 
 interface SchemaObject {
-  properties?: Record<string, unknown>;
+  properties?: Record<string, { pattern?: string }>;
   required?: string[];
 }
 
@@ -82,6 +82,19 @@ describe("OpenAPI document", () => {
       ["company", "email", "firstName", "lastName", "notes", "phone", "title"].sort(),
     );
     expect([...(input?.required ?? [])].sort()).toEqual(["email", "firstName", "lastName"]);
+  });
+
+  it("documents a phone pattern that accepts the phones the API accepts, extension in either case", async () => {
+    const { doc } = await spec();
+    const pattern = doc.components.schemas.ContactInput?.properties?.phone?.pattern;
+    expect(pattern).toEqual(expect.any(String));
+    const documented = new RegExp(pattern ?? "", "u");
+    const { apiKey } = await newConnection();
+    for (const phone of ["+44 20 7946 0000", "+1 (555) 010-0199 x12", "+1 555 0100 X7"]) {
+      expect(documented.test(phone), phone).toBe(true);
+      expect((await createContact(apiKey, person({ phone }))).phone).toBe(phone);
+    }
+    expect(documented.test("call me")).toBe(false);
   });
 
   it("errors are documented as problem+json", async () => {

@@ -16,7 +16,10 @@ import { ApiError } from "../errors.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { forgetConnection } from "../webhooks/connection-lookup.ts";
 
-const WebhookSecretSchema = z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "must be a whsec_ secret");
+const WebhookSecretSchema = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "must be a whsec_ secret")
+  .openapi({ example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" });
 
 const ConnectionInputSchema = z
   .strictObject({
