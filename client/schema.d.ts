@@ -2265,7 +2265,7 @@ export interface components {
              * @description Acme's base URL (…/acme); null means the deployment default
              * @default null
              */
-            acmeBaseUrl: string | null;
+            acmeBaseUrl?: string | null;
             acmeClientId: string;
             acmeClientSecret: string;
             /**

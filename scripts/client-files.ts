@@ -15,7 +15,8 @@ export interface ClientFiles {
 
 /** The document as committed (2-space JSON) and the openapi-typescript types of its paths. */
 export async function renderClientFiles(document: object): Promise<ClientFiles> {
-  const ast = await openapiTS(structuredClone(document) as OpenAPI3);
+  // A field with a default may be left out of a request: keep it optional in the types.
+  const ast = await openapiTS(structuredClone(document) as OpenAPI3, { defaultNonNullable: false });
   return {
     "openapi.json": `${JSON.stringify(document, null, 2)}\n`,
     "schema.d.ts": `${COMMENT_HEADER}${astToString(ast)}`,
