@@ -5,4 +5,8 @@ import { checkingFetch } from "../contract/check-responses.ts";
 // receives through fetch (directly or through the typed client) is checked against the OpenAPI
 // documents it serves.
 const origin = new URL(inject("baseUrl")).origin;
-globalThis.fetch = checkingFetch(globalThis.fetch, (url) => url.origin === origin);
+// /__scheduled is wrangler's own trigger for the cron handler (--test-scheduled), not a route.
+globalThis.fetch = checkingFetch(
+  globalThis.fetch,
+  (url) => url.origin === origin && url.pathname !== "/__scheduled",
+);
