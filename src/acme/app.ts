@@ -1,5 +1,6 @@
 import { HTTPException } from "hono/http-exception";
 import { errorFields, log } from "../lib/logger.ts";
+import { rejectUnlistedMethods } from "../lib/method-not-allowed.ts";
 import { OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
 import { ACME_SCOPES, requireAccessToken } from "./auth/bearer.ts";
@@ -14,9 +15,25 @@ import { faultRouter } from "./faults/routes.ts";
 import { rateLimit } from "./rate-limit/middleware.ts";
 import { webhookRouter } from "./webhooks/routes.ts";
 
+/** Where src/app.ts mounts the mock (its document's server URL). */
+export const ACME_MOUNT_PATH = "/acme";
+
 /** The mock Acme CRM. Mounted at /acme by src/app.ts; its routes are written without the prefix. */
 export function createAcmeApp() {
   const app = createAcmeRouter();
+
+  app.use(
+    "*",
+    rejectUnlistedMethods({
+      mountPath: ACME_MOUNT_PATH,
+      routes: () => app.routes,
+      reject: (allow) => {
+        throw new AcmeError("method_not_allowed", `This path allows ${allow}.`, {
+          headers: { Allow: allow },
+        });
+      },
+    }),
+  );
 
   app.use("*", async function acmeConfig(c, next) {
     c.set("config", loadAcmeConfig(c.env));
@@ -52,7 +69,7 @@ export function createAcmeApp() {
         "A realistic third-party CRM: OAuth2 client credentials, acme_-prefixed contacts, exact rate limits " +
         "with RateLimit headers, and fault injection.",
     },
-    servers: [{ url: "/acme" }],
+    servers: [{ url: ACME_MOUNT_PATH }],
   });
 
   // Registered last, so it only answers what no route above matched (mounted with app.route,

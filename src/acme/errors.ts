@@ -9,6 +9,7 @@ export const ACME_ERROR_STATUS = {
   insufficient_scope: 403,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   duplicate_email: 409,
   conflict: 409,
   version_mismatch: 412,

@@ -3,6 +3,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { errorFields, log } from "../lib/logger.ts";
+import { rejectUnlistedMethods } from "../lib/method-not-allowed.ts";
 import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { requireApiKey } from "./auth/api-key.ts";
 import { loadIntegrationConfig } from "./config.ts";
@@ -33,6 +34,16 @@ function executionContext(c: Context<IntegrationEnv>): ExecutionContext | undefi
 /** The integration API: /api/v1/... (and the same contact routes under /api/...), docs at /docs. */
 export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) {
   const app = createRouter();
+
+  app.use(
+    "*",
+    rejectUnlistedMethods({
+      routes: () => app.routes,
+      reject: (allow) => {
+        throw new ApiError("method_not_allowed", `This path allows ${allow}.`, { headers: { Allow: allow } });
+      },
+    }),
+  );
 
   app.use("*", async function integrationContext(c, next) {
     const started = performance.now();

@@ -96,8 +96,19 @@ describe("GET /acme/openapi.json", () => {
     expect(text).not.toContain(signingKey.d);
   });
 
-  it("answers other methods on the document with a JSON 404", async () => {
+  it("answers other methods on the document with 405 and Allow, in Acme's error format", async () => {
     const res = await SELF.fetch(`${ACME}/openapi.json`, { method: "POST" });
-    await expectAcmeError(res, 404, "not_found");
+    await expectAcmeError(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+  });
+
+  it("answers a method a contact path lacks with 405 and Allow before asking for a token", async () => {
+    const res = await SELF.fetch(`${ACME}/v1/contacts/ct_1`, { method: "POST" });
+    await expectAcmeError(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("DELETE, GET, HEAD, PATCH, PUT");
+    const admin = await SELF.fetch(`${ACME}/admin/clients`, { method: "GET" });
+    await expectAcmeError(admin, 405, "method_not_allowed");
+    expect(admin.headers.get("allow")).toBe("POST");
+    await expectAcmeError(await SELF.fetch(`${ACME}/v1/nowhere`, { method: "PUT" }), 401, "invalid_token");
   });
 });

@@ -106,9 +106,10 @@ describe("OpenAPI document", () => {
     );
   });
 
-  it("only GET serves it: other methods are a 404 problem", async () => {
+  it("only GET serves it: other methods are a 405 problem with Allow", async () => {
     const res = await SELF.fetch(`${BASE}/api/openapi.json`, { method: "POST" });
-    await expectProblem(res, 404, "not_found");
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
   });
 });
 
@@ -133,7 +134,27 @@ describe("docs and health", () => {
     expect(res.headers.get("x-request-id")).toMatch(/\S/);
   });
 
-  it("/health answers GET only", async () => {
-    await expectProblem(await SELF.fetch(`${BASE}/health`, { method: "DELETE" }), 404, "not_found");
+  it("/health answers GET only: other methods are 405 with Allow", async () => {
+    const res = await SELF.fetch(`${BASE}/health`, { method: "DELETE" });
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+  });
+});
+
+describe("a method a path does not have", () => {
+  it("is 405 with Allow listing the path's methods, before the API key is asked for", async () => {
+    const res = await SELF.fetch(`${BASE}/api/v1/contacts/ct_1`, { method: "POST" });
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("DELETE, GET, HEAD, PATCH, PUT");
+    const list = await SELF.fetch(`${BASE}/api/contacts`, { method: "DELETE" });
+    await expectProblem(list, 405, "method_not_allowed");
+    expect(list.headers.get("allow")).toBe("GET, HEAD, POST");
+  });
+
+  it("lists only the admin route's own method, and leaves unknown paths a 404", async () => {
+    const res = await SELF.fetch(`${BASE}/api/v1/admin/api-keys/key_1`, { method: "GET" });
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("DELETE");
+    await expectProblem(await SELF.fetch(`${BASE}/api/v1/nowhere`, { method: "POST" }), 404, "not_found");
   });
 });
