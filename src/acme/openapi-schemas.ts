@@ -21,6 +21,10 @@ export function errorResponses<const S extends number>(...statuses: S[]) {
     413: "Body too large",
     415: "Body is not JSON",
     429: "Rate limited; see Retry-After",
+    500: "Internal error, or a fault injected (X-Acme-Fault or the fault profile, where faults are enabled)",
+    502: "A fault injected (X-Acme-Fault or the fault profile, where faults are enabled)",
+    503: "Unavailable: a fault injected (X-Acme-Fault or the fault profile, where faults are enabled)",
+    504: "Timed out: a fault injected (X-Acme-Fault or the fault profile, where faults are enabled)",
   };
   return Object.fromEntries(
     statuses.map((s) => [
@@ -34,4 +38,15 @@ export function errorResponses<const S extends number>(...statuses: S[]) {
     S,
     { description: string; content: { "application/json": { schema: typeof AcmeErrorSchema } } }
   >;
+}
+
+/** The statuses fault injection can answer with, declared on every route it covers (/v1/*, the token endpoint). */
+export const INJECTED_FAULT_STATUSES = [500, 502, 503, 504] as const;
+
+/** Error responses of a route behind fault injection: the route's own plus the injected ones. */
+export function faultableErrorResponses<const S extends number>(...statuses: S[]) {
+  return errorResponses<S | (typeof INJECTED_FAULT_STATUSES)[number]>(
+    ...statuses,
+    ...INJECTED_FAULT_STATUSES,
+  );
 }

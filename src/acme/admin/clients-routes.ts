@@ -65,7 +65,7 @@ clientAdminRouter
       request: { body: { required: true, content: { "application/json": { schema: ClientCreateSchema } } } },
       responses: {
         201: { description: "Created", content: { "application/json": { schema: ClientCreatedSchema } } },
-        ...errorResponses(400, 401, 409),
+        ...errorResponses(400, 401, 409, 413, 415),
       },
     }),
     async (c) => {
@@ -106,7 +106,7 @@ clientAdminRouter
       },
       responses: {
         204: { description: "Stored; the client's current windows restart" },
-        ...errorResponses(400, 401),
+        ...errorResponses(400, 401, 413, 415),
       },
     }),
     async (c) => {

@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { clients } from "../db/schema.ts";
 import { OAuthError } from "../errors.ts";
+import { errorResponses, INJECTED_FAULT_STATUSES } from "../openapi-schemas.ts";
 import { rateLimitHeaders } from "../rate-limit/fixed-window.ts";
 import { limiterFor, rateLimitedError, takeRateLimit } from "../rate-limit/limiter-client.ts";
 import { issueAccessToken } from "./access-token.ts";
@@ -141,7 +142,7 @@ tokenRouter.openAPIRegistry.registerPath({
     200: { description: "An access token", content: { "application/json": { schema: TokenResponseSchema } } },
     400: { description: "RFC 6749 error", content: { "application/json": { schema: OAuthErrorSchema } } },
     401: { description: "invalid_client", content: { "application/json": { schema: OAuthErrorSchema } } },
-    429: { description: "Too many token requests or failed attempts" },
+    ...errorResponses(429, ...INJECTED_FAULT_STATUSES),
   },
 });
 

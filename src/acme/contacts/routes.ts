@@ -4,7 +4,7 @@ import { ETAG_HEADER, IF_MATCH_HEADERS, jsonRequestBody } from "../../lib/openap
 import { requireScope } from "../auth/bearer.ts";
 import { createAcmeRouter } from "../context.ts";
 import { acmeJsonBody } from "../json-body.ts";
-import { errorResponses } from "../openapi-schemas.ts";
+import { faultableErrorResponses } from "../openapi-schemas.ts";
 import { publishEvents } from "../webhooks/outbox.ts";
 import { type ContactChange, ContactRepository } from "./repository.ts";
 import {
@@ -48,7 +48,7 @@ export const contactRouter = createAcmeRouter()
           description: "A page of contacts",
           content: { "application/json": { schema: ContactListSchema } },
         },
-        ...errorResponses(400, 401, 403, 429),
+        ...faultableErrorResponses(400, 401, 403, 429),
       },
     }),
     async (c) => {
@@ -77,7 +77,7 @@ export const contactRouter = createAcmeRouter()
       request: { body: jsonRequestBody(ContactCreateSchema) },
       responses: {
         201: contactResponse("Created"),
-        ...errorResponses(400, 401, 403, 409, 413, 415, 429),
+        ...faultableErrorResponses(400, 401, 403, 409, 413, 415, 429),
       },
     }),
     async (c) => {
@@ -99,7 +99,7 @@ export const contactRouter = createAcmeRouter()
       security,
       middleware: [requireScope("contacts.read")] as const,
       request: { params: ContactIdParamsSchema, query: ContactGetQuerySchema },
-      responses: { 200: contactResponse("The contact"), ...errorResponses(400, 401, 403, 404, 429) },
+      responses: { 200: contactResponse("The contact"), ...faultableErrorResponses(400, 401, 403, 404, 429) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -126,7 +126,7 @@ export const contactRouter = createAcmeRouter()
       },
       responses: {
         200: contactResponse("Replaced"),
-        ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+        ...faultableErrorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
       },
     }),
     async (c) => {
@@ -157,7 +157,7 @@ export const contactRouter = createAcmeRouter()
       },
       responses: {
         200: contactResponse("Updated"),
-        ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+        ...faultableErrorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
       },
     }),
     async (c) => {
@@ -182,7 +182,10 @@ export const contactRouter = createAcmeRouter()
       security,
       middleware: [requireScope("contacts.write")] as const,
       request: { params: ContactIdParamsSchema, headers: IF_MATCH_HEADERS },
-      responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 412, 429) },
+      responses: {
+        204: { description: "Deleted" },
+        ...faultableErrorResponses(400, 401, 403, 404, 412, 429),
+      },
     }),
     async (c) => {
       const { contact } = await announce(

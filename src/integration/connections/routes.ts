@@ -151,7 +151,7 @@ connectionAdminRouter
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         201: { description: "Created", content: { "application/json": { schema: ApiKeyCreatedSchema } } },
-        ...problems(401, 404),
+        ...problems(400, 401, 404),
       },
     }),
     async (c) => {
@@ -180,7 +180,7 @@ connectionAdminRouter
       summary: "Revoke an API key",
       security,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
-      responses: { 204: { description: "Revoked" }, ...problems(401, 404) },
+      responses: { 204: { description: "Revoked" }, ...problems(400, 401, 404) },
     }),
     async (c) => {
       const revoked = await drizzle(c.env.DB)

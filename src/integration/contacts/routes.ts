@@ -249,6 +249,8 @@ export const contactRouter = createRouter()
         404: problem("No such contact"),
         409: problem("Duplicate email"),
         412: problem("If-Match does not match"),
+        413: problem("Body too large"),
+        415: problem("Body is not JSON"),
       },
     }),
     async (c) => {
@@ -279,6 +281,8 @@ export const contactRouter = createRouter()
         404: problem("No such contact"),
         409: problem("Duplicate email"),
         412: problem("If-Match does not match"),
+        413: problem("Body too large"),
+        415: problem("Body is not JSON"),
       },
     }),
     async (c) => {

@@ -91,6 +91,7 @@ deadLetterRouter
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         202: { description: "Queued again", content: { "application/json": { schema: DeadLetterSchema } } },
+        400: problem("Invalid id"),
         401: problem("Admin token missing or wrong"),
         404: problem("No such dead letter"),
         409: problem("Not a replayable inbox message"),

@@ -30,6 +30,10 @@ export const webhookReceiverRouter = createRouter().openapi(
         description: "Queued",
         content: { "application/json": { schema: z.object({ received: z.literal(true) }) } },
       },
+      400: {
+        description: "Invalid connection id",
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
       401: { description: "Rejected", content: { "application/problem+json": { schema: ProblemSchema } } },
       413: { description: "Too large", content: { "application/problem+json": { schema: ProblemSchema } } },
     },
