@@ -30,6 +30,7 @@ export default defineConfig(async () => {
             BREAKER_OPEN_MS: "400",
             ACME_MIGRATIONS: await readD1Migrations("./migrations/acme"),
             DB_MIGRATIONS: await readD1Migrations("./migrations/integration"),
+            CONTRACT_FUZZ_SEED: process.env.CONTRACT_FUZZ_SEED ?? "",
           },
         },
       }),

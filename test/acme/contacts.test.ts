@@ -647,7 +647,6 @@ describe("unknown routes under /acme", () => {
   it.each([
     ["GET", "/nope", false],
     ["GET", "/v1/nope", true],
-    ["POST", "/v1/contacts/ct_00000000000000000000000000", true],
     ["GET", "/v2/contacts", false],
   ])("%s %s answers 404 not_found as JSON, never HTML", async (method, path, withToken) => {
     const { token } = await signedIn();
@@ -657,5 +656,16 @@ describe("unknown routes under /acme", () => {
       headers: { accept: "text/html" },
     });
     await expectAcmeError(res, 404, "not_found");
+  });
+
+  it("answers a method a known path lacks with 405 and Allow as JSON, never HTML", async () => {
+    const { token } = await signedIn();
+    const res = await acme("/v1/contacts/ct_00000000000000000000000000", {
+      method: "POST",
+      token,
+      headers: { accept: "text/html" },
+    });
+    await expectAcmeError(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("DELETE, GET, HEAD, PATCH, PUT");
   });
 });
