@@ -1730,7 +1730,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw */
+                        /**
+                         * @description Standard Webhooks secret: whsec_ and 24 to 64 bytes in padded standard base64
+                         * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+                         */
                         secret: string;
                     };
                 };

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
-import { ACME_MOUNT_PATH, createAcmeApp } from "./acme/app.ts";
+import { createAcmeApp } from "./acme/app.ts";
 import { createIntegrationApp } from "./integration/app.ts";
 import { log } from "./lib/logger.ts";
 
@@ -29,7 +29,7 @@ export function createApp() {
       durationMs: Math.round((performance.now() - started) * 10) / 10,
     });
   });
-  app.route(ACME_MOUNT_PATH, acme);
+  app.route("/acme", acme);
   app.route("/", integration);
 
   return app;

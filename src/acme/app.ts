@@ -1,44 +1,35 @@
 import { HTTPException } from "hono/http-exception";
+import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
-import { rejectUnlistedMethods } from "../lib/method-not-allowed.ts";
 import { OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
 import { ACME_SCOPES, requireAccessToken } from "./auth/bearer.ts";
 import { jwksRouter } from "./auth/jwks-route.ts";
-import { tokenRouter } from "./auth/token-route.ts";
+import { tokenBodyLimit, tokenRouter } from "./auth/token-route.ts";
 import { loadAcmeConfig } from "./config.ts";
 import { contactRouter } from "./contacts/routes.ts";
 import { createAcmeRouter } from "./context.ts";
 import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
 import { faultRouter } from "./faults/routes.ts";
+import { errorResponses, PUBLIC_ERROR_STATUSES } from "./openapi-schemas.ts";
 import { rateLimit } from "./rate-limit/middleware.ts";
+import { acmeBodyLimit, wellFormedQuery } from "./request-limits.ts";
 import { webhookRouter } from "./webhooks/routes.ts";
-
-/** Where src/app.ts mounts the mock (its document's server URL). */
-export const ACME_MOUNT_PATH = "/acme";
 
 /** The mock Acme CRM. Mounted at /acme by src/app.ts; its routes are written without the prefix. */
 export function createAcmeApp() {
   const app = createAcmeRouter();
 
-  app.use(
-    "*",
-    rejectUnlistedMethods({
-      mountPath: ACME_MOUNT_PATH,
-      routes: () => app.routes,
-      reject: (allow) => {
-        throw new AcmeError("method_not_allowed", `This path allows ${allow}.`, {
-          headers: { Allow: allow },
-        });
-      },
-    }),
-  );
-
   app.use("*", async function acmeConfig(c, next) {
     c.set("config", loadAcmeConfig(c.env));
     await next();
   });
+  // Size before anything else (media type, parsing, auth, faults): the token endpoint's own,
+  // smaller limit first, so its 413 keeps the RFC 6749 shape.
+  app.use("/oauth/token", tokenBodyLimit);
+  app.use("*", acmeBodyLimit());
+  app.use("*", wellFormedQuery());
   app.use("/oauth/token", injectFaults());
   app.use("/v1/*", injectFaults(), requireAccessToken(), rateLimit());
 
@@ -59,7 +50,11 @@ export function createAcmeApp() {
     },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
-  app.openAPIRegistry.registerPath({ ...OPENAPI_DOCUMENT_ROUTE, path: "/openapi.json" });
+  app.openAPIRegistry.registerPath({
+    ...OPENAPI_DOCUMENT_ROUTE,
+    path: "/openapi.json",
+    responses: { ...OPENAPI_DOCUMENT_ROUTE.responses, ...errorResponses(...PUBLIC_ERROR_STATUSES) },
+  });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
@@ -69,13 +64,22 @@ export function createAcmeApp() {
         "A realistic third-party CRM: OAuth2 client credentials, acme_-prefixed contacts, exact rate limits " +
         "with RateLimit headers, and fault injection.",
     },
-    servers: [{ url: ACME_MOUNT_PATH }],
+    servers: [{ url: "/acme" }],
   });
 
   // Registered last, so it only answers what no route above matched (mounted with app.route,
-  // the sub-app's notFound would not be consulted).
-  app.all("*", () => {
-    throw new AcmeError("not_found", "No such route.");
+  // the sub-app's notFound would not be consulted): 405 with Allow where the path exists.
+  const allowFor = allowedMethods(app);
+  app.all("*", (c) => {
+    const allow = allowFor(c);
+    if (allow.length === 0) throw new AcmeError("not_found", "No such route.");
+    throw new AcmeError(
+      "method_not_allowed",
+      `${c.req.method} is not allowed here; use ${allow.join(", ")}.`,
+      {
+        headers: { Allow: allow.join(", ") },
+      },
+    );
   });
 
   app.onError((error, c) => {

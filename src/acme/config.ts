@@ -51,6 +51,7 @@ const AcmeEnvSchema = z.object({
   ACME_ADMIN_TOKEN: z.string().min(24),
   ACME_WEBHOOK_ALLOW_LOOPBACK: booleanString.default(false),
   ACME_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  ACME_OUTBOX_LEASE_MS: z.coerce.number().int().min(1000).max(86_400_000).optional(),
 });
 
 export interface AcmeConfig {
@@ -67,6 +68,8 @@ export interface AcmeConfig {
   /** Dev only: lets subscriptions target http://localhost (the demo's own receiver). */
   webhookAllowLoopback: boolean;
   webhookTimeoutMs: number;
+  /** Overrides the outbox's lease (`OUTBOX_LEASE_MS` in webhooks/outbox.ts), e.g. for crash tests. */
+  outboxLeaseMs: number | undefined;
 }
 
 const cache = new WeakMap<object, AcmeConfig>();
@@ -94,6 +97,7 @@ export function loadAcmeConfig(env: Env): AcmeConfig {
     adminToken: e.ACME_ADMIN_TOKEN,
     webhookAllowLoopback: e.ACME_WEBHOOK_ALLOW_LOOPBACK,
     webhookTimeoutMs: e.ACME_WEBHOOK_TIMEOUT_MS,
+    outboxLeaseMs: e.ACME_OUTBOX_LEASE_MS,
   };
   cache.set(env, config);
   return config;

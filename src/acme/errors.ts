@@ -5,6 +5,7 @@ export const ACME_ERROR_STATUS = {
   invalid_json: 400,
   invalid_cursor: 400,
   validation_failed: 400,
+  unauthorized: 401,
   invalid_token: 401,
   insufficient_scope: 403,
   forbidden: 403,
@@ -52,7 +53,7 @@ export class OAuthError extends Error {
   constructor(
     readonly code: OAuthErrorCode,
     readonly description: string,
-    readonly status: 400 | 401 = code === "invalid_client" ? 401 : 400,
+    readonly status: 400 | 401 | 413 = code === "invalid_client" ? 401 : 400,
     readonly headers: Record<string, string> = {},
   ) {
     super(description);

@@ -10,27 +10,29 @@ export const AcmeErrorSchema = z
   })
   .openapi("AcmeError");
 
+const DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid request (validation_failed, invalid_json, invalid_cursor, precondition_invalid)",
+  401: "Missing, invalid or expired token",
+  403: "Token lacks the needed scope",
+  404: "No such resource in this account",
+  409: "Conflict (duplicate_email)",
+  412: "A precondition (If-Match, If-None-Match) does not hold",
+  413: "Body too large",
+  415: "Body is not JSON",
+  429: "Rate limited; see Retry-After",
+  500: "Internal error (or an injected fault)",
+  502: "Injected fault",
+  503: "Injected fault",
+  504: "Injected fault or timeout",
+};
+
+/** Error responses in Acme's format, one entry per status, for a route definition. */
 export function errorResponses<const S extends number>(...statuses: S[]) {
-  const descriptions: Record<number, string> = {
-    400: "Invalid request (validation_failed, invalid_json, invalid_cursor)",
-    401: "Missing, invalid or expired access token",
-    403: "Token lacks the needed scope",
-    404: "No such resource in this account",
-    409: "Conflict (duplicate_email)",
-    412: "If-Match does not match the current version",
-    413: "Body too large",
-    415: "Body is not JSON",
-    429: "Rate limited; see Retry-After",
-    500: "Internal error, or a fault injected (X-Acme-Fault or the fault profile, where faults are enabled)",
-    502: "A fault injected (X-Acme-Fault or the fault profile, where faults are enabled)",
-    503: "Unavailable: a fault injected (X-Acme-Fault or the fault profile, where faults are enabled)",
-    504: "Timed out: a fault injected (X-Acme-Fault or the fault profile, where faults are enabled)",
-  };
   return Object.fromEntries(
     statuses.map((s) => [
       s,
       {
-        description: descriptions[s] ?? "Error",
+        description: DESCRIPTIONS[s] ?? "Error",
         content: { "application/json": { schema: AcmeErrorSchema } },
       },
     ]),
@@ -40,13 +42,19 @@ export function errorResponses<const S extends number>(...statuses: S[]) {
   >;
 }
 
-/** The statuses fault injection can answer with, declared on every route it covers (/v1/*, the token endpoint). */
-export const INJECTED_FAULT_STATUSES = [500, 502, 503, 504] as const;
+/**
+ * What every route under /v1 can answer besides its own errors: a malformed X-Acme-Fault or a
+ * query that is not UTF-8 (400),
+ * the token (401) and its scope (403), the body limit (413), rate limits (429) and, where fault
+ * injection is enabled, injected failures (5xx).
+ */
+export const V1_ERROR_STATUSES = [400, 401, 403, 413, 429, 500, 502, 503, 504] as const;
 
-/** Error responses of a route behind fault injection: the route's own plus the injected ones. */
-export function faultableErrorResponses<const S extends number>(...statuses: S[]) {
-  return errorResponses<S | (typeof INJECTED_FAULT_STATUSES)[number]>(
-    ...statuses,
-    ...INJECTED_FAULT_STATUSES,
-  );
-}
+/**
+ * What every admin route can answer besides its own errors: a query that is not UTF-8 (400), the
+ * admin token (401) and the body limit (413).
+ */
+export const ADMIN_ERROR_STATUSES = [400, 401, 413] as const;
+
+/** What a public route (no credentials) can answer: a query that is not UTF-8, the body limit. */
+export const PUBLIC_ERROR_STATUSES = [400, 413] as const;

@@ -2,8 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
-import { rejectUnlistedMethods } from "../lib/method-not-allowed.ts";
 import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { requireApiKey } from "./auth/api-key.ts";
 import { loadIntegrationConfig } from "./config.ts";
@@ -34,16 +34,6 @@ function executionContext(c: Context<IntegrationEnv>): ExecutionContext | undefi
 /** The integration API: /api/v1/... (and the same contact routes under /api/...), docs at /docs. */
 export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) {
   const app = createRouter();
-
-  app.use(
-    "*",
-    rejectUnlistedMethods({
-      routes: () => app.routes,
-      reject: (allow) => {
-        throw new ApiError("method_not_allowed", `This path allows ${allow}.`, { headers: { Allow: allow } });
-      },
-    }),
-  );
 
   app.use("*", async function integrationContext(c, next) {
     const started = performance.now();
@@ -124,8 +114,19 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
     (c) => c.json({ status: "ok" as const }, 200),
   );
 
-  app.all("*", () => {
-    throw new ApiError("not_found", "No such route.");
+  // Registered last, so it only answers what no route above matched: 405 with Allow where the
+  // path exists.
+  const allowFor = allowedMethods(app);
+  app.all("*", (c) => {
+    const allow = allowFor(c);
+    if (allow.length === 0) throw new ApiError("not_found", "No such route.");
+    throw new ApiError(
+      "method_not_allowed",
+      `${c.req.method} is not allowed here; use ${allow.join(", ")}.`,
+      {
+        headers: { Allow: allow.join(", ") },
+      },
+    );
   });
 
   app.onError((error, c) => {

@@ -1,4 +1,5 @@
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { decodeUtf8, illFormedTextPath } from "./unicode-text.ts";
 
 export type JsonBodyProblem =
   | { kind: "unsupported_media_type"; contentType: string | undefined }
@@ -12,6 +13,12 @@ export interface JsonBodyOptions<E extends Env> {
   extraMediaTypes?: string[];
   /** Turns a problem into the calling system's own error (thrown). */
   onProblem: (problem: JsonBodyProblem) => never;
+  /**
+   * When given, every string and key of the body must be well-formed Unicode (no lone
+   * surrogates written as JSON escapes); the first that is not is reported here by its field
+   * path (thrown as the system's own 400).
+   */
+  onIllFormedText?: (field: string) => never;
 }
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;
@@ -44,30 +51,38 @@ async function readLimited(body: ReadableStream<Uint8Array>, maxBytes: number): 
 }
 
 /**
- * Checks media type, size and JSON syntax of a request body before any schema sees it, so that
- * each failure gets its own status (415, 413, 400) instead of one generic validation error.
+ * Checks size, media type, encoding and JSON syntax of a request body before any schema sees it,
+ * so that each failure gets its own status (413, 415, 400) instead of one generic validation error.
  * The body text is left in Hono's body cache, so later `c.req.json()` calls reuse it.
  */
 export function jsonBody<E extends Env>(options: JsonBodyOptions<E>): MiddlewareHandler<E> {
   const accepted = new Set(["application/json", ...(options.extraMediaTypes ?? [])]);
   return async function jsonBodyMiddleware(c, next) {
     const maxBytes = typeof options.maxBytes === "number" ? options.maxBytes : options.maxBytes(c);
+    // Size first: an oversized body is refused for its size whatever else is wrong with it.
+    const declared = Number(c.req.header("content-length") ?? "0");
+    if (declared > maxBytes) options.onProblem({ kind: "payload_too_large", maxBytes });
     const type = mediaType(c.req.header("content-type"));
     if (!type || !(accepted.has(type) || JSON_TYPE.test(type))) {
       options.onProblem({ kind: "unsupported_media_type", contentType: type });
     }
-    const declared = Number(c.req.header("content-length") ?? "0");
-    if (declared > maxBytes) options.onProblem({ kind: "payload_too_large", maxBytes });
     const raw = c.req.raw.body ? await readLimited(c.req.raw.body, maxBytes) : new Uint8Array();
     if (raw === null) options.onProblem({ kind: "payload_too_large", maxBytes });
-    const text = new TextDecoder().decode(raw);
+    // JSON travels as UTF-8 (RFC 8259 8.1); bytes that are not would silently become U+FFFD.
+    const text = decodeUtf8(raw);
+    if (text === null) options.onProblem({ kind: "invalid_json", reason: "the body is not valid UTF-8" });
+    let parsed: unknown;
     try {
-      JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch (error) {
       options.onProblem({
         kind: "invalid_json",
         reason: error instanceof Error ? error.message : "not JSON",
       });
+    }
+    if (options.onIllFormedText) {
+      const field = illFormedTextPath(parsed);
+      if (field !== null) options.onIllFormedText(field);
     }
     // Hono's validators read the body through this cache; the stream itself is consumed.
     // (Hono types the cache as Partial<Body> but stores promises of the bodies in it.)

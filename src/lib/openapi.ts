@@ -22,6 +22,28 @@ export const IF_MATCH_HEADERS = z.object({
   "if-match": z.string().optional().openapi({ description: 'Apply only at this version, e.g. "3"' }),
 });
 
+/** The optional conditional request headers (RFC 9110 13.1.1, 13.1.2) of routes honouring both. */
+export const CONDITIONAL_HEADERS = z.object({
+  "if-match": z.string().optional().openapi({
+    description:
+      'Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412',
+  }),
+  "if-none-match": z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        'Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; ' +
+        "else 304 on GET, 412 on writes",
+    }),
+});
+
+/** 304 Not Modified: no body, and the current `ETag`. */
+export const NOT_MODIFIED_RESPONSE = {
+  description: "Not modified: If-None-Match lists the current ETag",
+  headers: ETAG_HEADER,
+};
+
 /** The document's own route, listed in it like any other, so served and documented routes are one set. */
 export const OPENAPI_DOCUMENT_ROUTE = {
   method: "get" as const,

@@ -2,6 +2,12 @@ import { env } from "cloudflare:test";
 import { base64url, decodeJwt, generateKeyPair, importJWK, type JWTPayload, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import {
+  issueAccessToken,
+  MAX_CLOCK_SKEW_SECONDS,
+  verifyAccessToken,
+} from "../../src/acme/auth/access-token.ts";
+import { loadAcmeConfig } from "../../src/acme/config.ts";
+import {
   acme,
   createClient,
   createContact,
@@ -21,6 +27,7 @@ interface TokenOptions {
   issuer?: string;
   audience?: string;
   expiresAt?: number;
+  issuedAt?: number;
   key?: CryptoKey | Uint8Array;
   alg?: string;
 }
@@ -33,7 +40,7 @@ async function selfSigned(subject: string, options: TokenOptions = {}): Promise<
     .setIssuer(options.issuer ?? env.ACME_ISSUER)
     .setAudience(options.audience ?? env.ACME_AUDIENCE)
     .setSubject(subject)
-    .setIssuedAt(now - 10)
+    .setIssuedAt(options.issuedAt ?? now - 10)
     .setExpirationTime(options.expiresAt ?? now + 300)
     .setJti(crypto.randomUUID())
     .sign(options.key ?? (await signingKey));
@@ -50,6 +57,14 @@ async function expectInvalidToken(res: Response) {
   return body;
 }
 
+/** RFC 6750 3.1: no bearer credentials at all get the bare challenge, with no error code. */
+async function expectMissingToken(res: Response) {
+  const body = await expectAcmeError(res, 401, "unauthorized");
+  expect(res.headers.get("www-authenticate")).toBe('Bearer realm="acme"');
+  expect(res.headers.get("www-authenticate")).not.toContain("error=");
+  return body;
+}
+
 describe("bearer tokens on /acme/v1", () => {
   it("accepts a token Acme issued", async () => {
     const { token } = await signedIn();
@@ -63,14 +78,24 @@ describe("bearer tokens on /acme/v1", () => {
     expect(await res.json()).toEqual({ results: [] });
   });
 
-  const rejections: [string, () => Promise<Record<string, string>>][] = [
+  const withoutBearerCredentials: [string, () => Promise<Record<string, string>>][] = [
     ["no Authorization header", async () => ({})],
     ["a Basic scheme", async () => ({ authorization: `Basic ${btoa("client:secret")}` })],
-    ["Bearer with no token", async () => ({ authorization: "Bearer " })],
     [
       "a token sent in the wrong scheme",
       async () => ({ authorization: `Token ${await selfSigned("cl_x")}` }),
     ],
+  ];
+
+  it.each(withoutBearerCredentials)(
+    "rejects %s with 401 and a bare Bearer challenge (no error code)",
+    async (_label, headers) => {
+      await expectMissingToken(await acme("/v1/contacts", { headers: await headers() }));
+    },
+  );
+
+  const rejections: [string, () => Promise<Record<string, string>>][] = [
+    ["Bearer with no token", async () => ({ authorization: "Bearer " })],
     ["a garbage token", async () => ({ authorization: "Bearer not.a.jwt" })],
     ["a token with characters outside the token68 set", async () => ({ authorization: "Bearer abc def" })],
     ["the admin token", async () => ({ authorization: `Bearer ${env.ACME_ADMIN_TOKEN}` })],
@@ -170,6 +195,42 @@ describe("bearer tokens on /acme/v1", () => {
   });
 });
 
+describe("token issue time (iat)", () => {
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+  it("accepts a token issued slightly in the future (clock skew within the tolerance)", async () => {
+    const client = await createClient();
+    const token = await selfSigned(client.clientId, { issuedAt: nowSeconds() + MAX_CLOCK_SKEW_SECONDS - 30 });
+    expect((await acme("/v1/contacts", { token })).status).toBe(200);
+  });
+
+  it("refuses a token issued further in the future than the tolerance with 401 invalid_token", async () => {
+    const client = await createClient();
+    const token = await selfSigned(client.clientId, {
+      issuedAt: nowSeconds() + MAX_CLOCK_SKEW_SECONDS + 60,
+      expiresAt: nowSeconds() + 3600,
+    });
+    await expectInvalidToken(await acme("/v1/contacts", { token }));
+  });
+
+  it("draws the line at exactly MAX_CLOCK_SKEW_SECONDS (fixed clock)", async () => {
+    const config = loadAcmeConfig(env);
+    const now = Date.UTC(2030, 0, 1);
+    const issuedAhead = async (seconds: number) =>
+      (await issueAccessToken(config, "cl_clock", "contacts.read", now + seconds * 1000)).accessToken;
+    const atLimit = await verifyAccessToken(config, await issuedAhead(MAX_CLOCK_SKEW_SECONDS), now);
+    expect(atLimit.client_id).toBe("cl_clock");
+    await expect(
+      verifyAccessToken(config, await issuedAhead(MAX_CLOCK_SKEW_SECONDS + 1), now),
+    ).rejects.toThrow(/future/);
+    // Expiry keeps no tolerance: one second past exp is refused.
+    const fresh = await issuedAhead(0);
+    await expect(
+      verifyAccessToken(config, fresh, now + (config.tokenTtlSeconds + 1) * 1000),
+    ).rejects.toThrow();
+  });
+});
+
 describe("scopes", () => {
   it("lets a contacts.read token read but refuses writes with 403 insufficient_scope", async () => {
     const client = await createClient();
@@ -220,52 +281,66 @@ describe("admin routes", () => {
     expect(res.status).toBe(201);
   });
 
-  const wrongCredentials: [string, () => Promise<Record<string, string>>][] = [
-    ["no token", async () => ({})],
-    ["a wrong token", async () => ({ authorization: `Bearer ${env.ACME_ADMIN_TOKEN}x` })],
+  // The third element: whether bearer credentials were presented (then error="invalid_token")
+  // or not (then the bare challenge, RFC 6750 3.1).
+  const wrongCredentials: [string, () => Promise<Record<string, string>>, "missing" | "invalid"][] = [
+    ["no token", async () => ({}), "missing"],
+    ["a wrong token", async () => ({ authorization: `Bearer ${env.ACME_ADMIN_TOKEN}x` }), "invalid"],
     [
       "a prefix of the admin token",
       async () => ({ authorization: `Bearer ${env.ACME_ADMIN_TOKEN.slice(0, -1)}` }),
+      "invalid",
     ],
-    ["the admin token in the Basic scheme", async () => ({ authorization: `Basic ${env.ACME_ADMIN_TOKEN}` })],
-    ["a client access token", async () => ({ authorization: `Bearer ${(await signedIn()).token}` })],
+    [
+      "the admin token in the Basic scheme",
+      async () => ({ authorization: `Basic ${env.ACME_ADMIN_TOKEN}` }),
+      "missing",
+    ],
+    [
+      "a client access token",
+      async () => ({ authorization: `Bearer ${(await signedIn()).token}` }),
+      "invalid",
+    ],
   ];
 
-  it.each(wrongCredentials)("GET /acme/admin/faults refuses %s with 401", async (_label, headers) => {
-    await expectInvalidToken(await acme("/admin/faults", { headers: await headers() }));
+  const expectRefused = (res: Response, kind: "missing" | "invalid") =>
+    kind === "missing" ? expectMissingToken(res) : expectInvalidToken(res);
+
+  it.each(wrongCredentials)("GET /acme/admin/faults refuses %s with 401", async (_label, headers, kind) => {
+    await expectRefused(await acme("/admin/faults", { headers: await headers() }), kind);
   });
 
-  it.each(wrongCredentials)("PUT /acme/admin/faults refuses %s with 401", async (_label, headers) => {
+  it.each(wrongCredentials)("PUT /acme/admin/faults refuses %s with 401", async (_label, headers, kind) => {
     const res = await acme("/admin/faults", {
       method: "PUT",
       headers: await headers(),
       body: { enabled: true },
     });
-    await expectInvalidToken(res);
+    await expectRefused(res, kind);
     expect(await (await acme("/admin/faults", { headers: admin })).json()).toMatchObject({ enabled: false });
   });
 
-  it.each(wrongCredentials)("POST /acme/admin/clients refuses %s with 401", async (_label, headers) => {
+  it.each(wrongCredentials)("POST /acme/admin/clients refuses %s with 401", async (_label, headers, kind) => {
     const clientId = `intruder-${crypto.randomUUID().slice(0, 8)}`;
     const res = await acme("/admin/clients", {
       method: "POST",
       headers: await headers(),
       body: { ...newClient, client_id: clientId },
     });
-    await expectInvalidToken(res);
+    await expectRefused(res, kind);
     const row = await env.ACME_DB.prepare("SELECT id FROM clients WHERE id = ?").bind(clientId).first();
     expect(row).toBeNull();
   });
 
   it.each(wrongCredentials)(
     "PUT /acme/admin/clients/{id}/rate-limits refuses %s with 401",
-    async (_label, headers) => {
+    async (_label, headers, kind) => {
       const res = await acme("/admin/clients/anyone/rate-limits", {
         method: "PUT",
         headers: await headers(),
         body: { read: { limit: 1_000_000, windowSeconds: 1 } },
       });
-      await expectInvalidToken(res);
+      await expectRefused(res, kind);
     },
   );
 });

@@ -13,7 +13,18 @@ interface OpenApiDocument {
   openapi: string;
   info: { title: string; version: string };
   servers: { url: string }[];
-  paths: Record<string, Record<string, { security?: Record<string, string[]>[]; responses: object }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: Record<string, string[]>[];
+        parameters?: { name: string; in: string }[];
+        requestBody?: { content: Record<string, unknown> };
+        responses: Record<string, { content?: object; headers?: Record<string, unknown> }>;
+      }
+    >
+  >;
   components: { schemas: Record<string, SchemaObject>; securitySchemes: Record<string, { type: string }> };
 }
 
@@ -96,19 +107,48 @@ describe("GET /acme/openapi.json", () => {
     expect(text).not.toContain(signingKey.d);
   });
 
-  it("answers other methods on the document with 405 and Allow, in Acme's error format", async () => {
+  it("declares 304 with the ETag (and no body) and both conditional headers on GET of one contact", async () => {
+    const { doc } = await document();
+    const get = doc.paths["/v1/contacts/{id}"]?.get;
+    expect(get?.responses["304"]?.headers).toHaveProperty("ETag");
+    expect(get?.responses["304"]?.content).toBeUndefined();
+    expect(get?.responses["412"]).toBeDefined();
+    const headers = (get?.parameters ?? []).filter((p) => p.in === "header").map((p) => p.name);
+    expect(headers.sort()).toEqual(["if-match", "if-none-match"]);
+    for (const method of ["put", "patch", "delete"]) {
+      const operation = doc.paths["/v1/contacts/{id}"]?.[method];
+      expect(Object.keys(operation?.responses ?? {})).toEqual(expect.arrayContaining(["400", "412"]));
+    }
+  });
+
+  it("declares 413 on every operation, 415 wherever a JSON body is read, and the /v1 statuses every /v1 route can return", async () => {
+    const { doc } = await document();
+    let operations = 0;
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        const statuses = Object.keys(operation.responses);
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(statuses, where).toContain("413");
+        if (operation.requestBody?.content["application/json"] && path !== "/oauth/token") {
+          expect(statuses, where).toContain("415");
+        }
+        if (path.startsWith("/v1/")) {
+          expect(statuses, where).toEqual(
+            expect.arrayContaining(["400", "401", "403", "429", "500", "502", "503", "504"]),
+          );
+        }
+        if (path.startsWith("/admin/"))
+          expect(statuses, where).toEqual(expect.arrayContaining(["400", "401"]));
+        operations += 1;
+      }
+    }
+    expect(operations).toBeGreaterThan(12);
+    expect(Object.keys(doc.paths["/admin/clients/{id}/rate-limits"]?.put?.responses ?? {})).toContain("404");
+  });
+
+  it("answers other methods on the document with a JSON 405 and Allow", async () => {
     const res = await SELF.fetch(`${ACME}/openapi.json`, { method: "POST" });
     await expectAcmeError(res, 405, "method_not_allowed");
     expect(res.headers.get("allow")).toBe("GET, HEAD");
-  });
-
-  it("answers a method a contact path lacks with 405 and Allow before asking for a token", async () => {
-    const res = await SELF.fetch(`${ACME}/v1/contacts/ct_1`, { method: "POST" });
-    await expectAcmeError(res, 405, "method_not_allowed");
-    expect(res.headers.get("allow")).toBe("DELETE, GET, HEAD, PATCH, PUT");
-    const admin = await SELF.fetch(`${ACME}/admin/clients`, { method: "GET" });
-    await expectAcmeError(admin, 405, "method_not_allowed");
-    expect(admin.headers.get("allow")).toBe("POST");
-    await expectAcmeError(await SELF.fetch(`${ACME}/v1/nowhere`, { method: "PUT" }), 401, "invalid_token");
   });
 });

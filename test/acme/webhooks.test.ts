@@ -1,91 +1,26 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
-import { drizzle } from "drizzle-orm/d1";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { webhookEvents } from "../../src/acme/db/schema.ts";
 import {
-  type DeliveryDeps,
   handleDeadDeliveries,
   handleDeliveryBatch,
   redeliveryDelaySeconds,
 } from "../../src/acme/webhooks/delivery-consumer.ts";
-import type { DeliveryMessage } from "../../src/acme/webhooks/messages.ts";
-import { outboxEvent, sweepOutbox } from "../../src/acme/webhooks/outbox.ts";
+import { OUTBOX_FIRST_HAND_OFF_MS, sweepOutbox } from "../../src/acme/webhooks/outbox.ts";
 import { webhookUrlProblem } from "../../src/acme/webhooks/url-policy.ts";
 import { createApp } from "../../src/app.ts";
+import { chunk } from "../../src/lib/d1-limits.ts";
+import { decodeWebhookSecret } from "../../src/lib/webhook-secret.ts";
 import { ACME, acme, signedIn, uniqueEmail } from "./helpers.ts";
-
-const RECEIVER = "https://receiver.example.com/hooks/acme";
-
-async function subscribe(token: string, body: Record<string, unknown> = {}) {
-  const res = await acme("/v1/webhooks", {
-    token,
-    method: "POST",
-    body: { url: RECEIVER, events: ["contact.created", "contact.updated", "contact.deleted"], ...body },
-  });
-  expect(res.status).toBe(201);
-  return res.json<{ id: string; secret: string; url: string; events: string[]; enabled: boolean }>();
-}
-
-/** An event stored in the outbox but not published, so only the test's consumer calls see it. */
-async function storedEvent(
-  accountId: string,
-  type: "contact.created" | "contact.updated" = "contact.created",
-) {
-  const contact = {
-    id: `ct_${crypto.randomUUID().replace(/-/g, "").slice(0, 26)}`,
-    acme_first_name: "Ada",
-    acme_last_name: "Lovelace",
-    acme_email: uniqueEmail(),
-    acme_phone: null,
-    acme_company: null,
-    acme_title: null,
-    acme_notes: null,
-    acme_version: 1,
-    acme_created_at: new Date().toISOString(),
-    acme_updated_at: new Date().toISOString(),
-    acme_deleted_at: null,
-  };
-  const event = outboxEvent(accountId, type, contact, null, new Date());
-  await drizzle(env.ACME_DB).insert(webhookEvents).values(event);
-  return event;
-}
-
-/** A fake queue that records what the consumer sends. */
-function recordingQueue() {
-  const sent: DeliveryMessage[] = [];
-  const delays: (number | undefined)[] = [];
-  return {
-    sent,
-    delays,
-    queue: {
-      sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryMessage>>) => {
-        for (const m of messages) {
-          sent.push(m.body);
-          delays.push(m.delaySeconds);
-        }
-      },
-    } satisfies DeliveryDeps["queue"],
-  };
-}
-
-async function runBatch(
-  messages: { body: DeliveryMessage; attempts?: number }[],
-  deps: Partial<DeliveryDeps>,
-) {
-  const batch = createMessageBatch<unknown>(
-    "acme-webhook-deliveries",
-    messages.map((m, i) => ({
-      id: `m${i}-${crypto.randomUUID()}`,
-      timestamp: new Date(),
-      attempts: m.attempts ?? 1,
-      body: m.body,
-    })),
-  );
-  const ctx = createExecutionContext();
-  await handleDeliveryBatch(batch, env, deps);
-  return getQueueResult(batch, ctx);
-}
+import {
+  RECEIVER,
+  receiver,
+  recordingQueue,
+  runBatch,
+  storedEvent,
+  storedEvents,
+  subscribe,
+} from "./webhook-helpers.ts";
 
 /**
  * Fans one stored event out with a receiver that fails the first attempt, and returns the single
@@ -112,23 +47,6 @@ async function secondsUntilNextAttempt(deliveryId: string): Promise<number> {
   return (Date.parse(row?.next_attempt_at ?? "") - Date.now()) / 1000;
 }
 
-interface Received {
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-function receiver(statuses: (number | "timeout")[], extraHeaders: Record<string, string> = {}) {
-  const received: Received[] = [];
-  const fetch: DeliveryDeps["fetch"] = async (url, init) => {
-    received.push({ url, headers: init.headers as Record<string, string>, body: init.body as string });
-    const next = statuses.shift() ?? 200;
-    if (next === "timeout") throw new DOMException("The operation timed out", "TimeoutError");
-    return new Response(null, { status: next, headers: extraHeaders });
-  };
-  return { received, fetch };
-}
-
 describe("webhook subscriptions API", () => {
   it("creates a subscription and shows its whsec_ secret only once", async () => {
     const { token } = await signedIn();
@@ -141,6 +59,15 @@ describe("webhook subscriptions API", () => {
     expect(body).toMatchObject({ id: created.id, description: "CRM sync" });
     const list = await acme("/v1/webhooks", { token });
     expect((await list.json<{ results: { id: string }[] }>()).results.map((s) => s.id)).toEqual([created.id]);
+  });
+
+  it("generates secrets that meet the Standard Webhooks rule the integration enforces (24-64 bytes)", async () => {
+    const { token } = await signedIn();
+    for (let i = 0; i < 3; i++) {
+      const { secret } = await subscribe(token);
+      const decoded = decodeWebhookSecret(secret);
+      expect("key" in decoded && decoded.key.byteLength).toBe(32);
+    }
   });
 
   it("stores the signing secret encrypted", async () => {
@@ -296,10 +223,10 @@ describe("transactional outbox", () => {
   it("sweeps events that never reached the queue", async () => {
     const { client } = await signedIn();
     const event = await storedEvent(client.clientId);
-    await env.ACME_DB.prepare("UPDATE webhook_events SET created_at = ? WHERE id = ?")
-      .bind(new Date(Date.now() - 60_000).toISOString(), event.id)
-      .run();
-    expect(await sweepOutbox(env)).toBeGreaterThanOrEqual(1);
+    const { queue, fanouts } = recordingQueue();
+    const later = new Date(Date.parse(event.createdAt) + OUTBOX_FIRST_HAND_OFF_MS + 1000);
+    expect(await sweepOutbox(env, later, { queue, limit: 10_000 })).toBeGreaterThanOrEqual(1);
+    expect(fanouts()).toContain(event.id);
     const row = await env.ACME_DB.prepare("SELECT enqueued_at FROM webhook_events WHERE id = ?")
       .bind(event.id)
       .first<{ enqueued_at: string | null }>();
@@ -309,11 +236,49 @@ describe("transactional outbox", () => {
   it("leaves fresh unsent events to the write path for a grace period", async () => {
     const { client } = await signedIn();
     const event = await storedEvent(client.clientId);
-    await sweepOutbox(env);
+    const { queue, fanouts } = recordingQueue();
+    const justBefore = new Date(Date.parse(event.createdAt) + OUTBOX_FIRST_HAND_OFF_MS - 1);
+    await sweepOutbox(env, justBefore, { queue, limit: 10_000 });
+    expect(fanouts()).not.toContain(event.id);
     const row = await env.ACME_DB.prepare("SELECT enqueued_at FROM webhook_events WHERE id = ?")
       .bind(event.id)
       .first<{ enqueued_at: string | null }>();
     expect(row?.enqueued_at).toBeNull();
+  });
+});
+
+describe("delivery log", () => {
+  it("pages 130 deliveries of one subscription, newest first, each with its attempts", async () => {
+    const { client, token } = await signedIn();
+    const subscription = await subscribe(token);
+    const events = await storedEvents(client.clientId, 130);
+    for (const run of chunk(events, 100)) {
+      await runBatch(
+        run.map((e) => ({ body: { kind: "fanout" as const, eventId: e.id } })),
+        { fetch: receiver([]).fetch, queue: recordingQueue().queue },
+      );
+    }
+    type Page = {
+      results: { id: string; event_id: string; attempt_log: { status_code: number }[] }[];
+      paging?: { next: { before: string } };
+    };
+    const first = await (
+      await acme(`/v1/webhooks/${subscription.id}/deliveries?limit=100`, { token })
+    ).json<Page>();
+    expect(first.results).toHaveLength(100);
+    expect(first.paging?.next.before).toBe(first.results[99]?.id);
+    const second = await (
+      await acme(`/v1/webhooks/${subscription.id}/deliveries?limit=100&before=${first.paging?.next.before}`, {
+        token,
+      })
+    ).json<Page>();
+    expect(second.results).toHaveLength(30);
+    expect(second.paging).toBeUndefined();
+    const all = [...first.results, ...second.results];
+    expect(new Set(all.map((d) => d.event_id))).toEqual(new Set(events.map((e) => e.id)));
+    expect(all.every((d) => d.attempt_log.length === 1 && d.attempt_log[0]?.status_code === 200)).toBe(true);
+    const ids = all.map((d) => d.id);
+    expect(ids).toEqual([...ids].sort().reverse());
   });
 });
 
@@ -364,6 +329,28 @@ describe("webhook delivery consumer", () => {
         request?.headers ?? {},
       ),
     ).toThrow();
+  });
+
+  it("sends nothing to a stored URL the policy now refuses, and marks the delivery failed", async () => {
+    const { client, token } = await signedIn();
+    const subscription = await subscribe(token);
+    // A row written before the policy knew NAT64 forms (the issue's example).
+    await env.ACME_DB.prepare("UPDATE webhook_subscriptions SET url = ? WHERE id = ?")
+      .bind("https://[64:ff9b::a9fe:a9fe]/latest/meta-data", subscription.id)
+      .run();
+    const event = await storedEvent(client.clientId);
+    const { received, fetch } = receiver([200]);
+    const { sent, queue } = recordingQueue();
+    const result = await runBatch([{ body: { kind: "fanout", eventId: event.id } }], { fetch, queue });
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(received).toEqual([]);
+    expect(sent).toEqual([]);
+    const log = await acme(`/v1/webhooks/${subscription.id}/deliveries`, { token });
+    const [delivery] = (await log.json<{ results: { status: string; last_error: string }[] }>()).results;
+    expect(delivery).toMatchObject({
+      status: "failed",
+      last_error: expect.stringContaining("URL not allowed"),
+    });
   });
 
   it("retries a failed delivery with backoff and the same webhook-id, then succeeds", async () => {

@@ -35,6 +35,8 @@ const RULES_BEYOND_THE_SCHEMA: Record<string, string> = {
   after: "Acme's opaque paging cursor",
   url: "a webhook URL must be https to a public host (no private or loopback address)",
   latencyMs: "min must not exceed max",
+  secret: "a whsec_ secret decodes (canonical padded base64) to 24 to 64 bytes",
+  acmeWebhookSecret: "a whsec_ secret decodes (canonical padded base64) to 24 to 64 bytes",
 };
 
 /** The fields a 400 body names, in either system's format. */

@@ -36,7 +36,11 @@ describe("mock Acme over HTTP (wrangler dev)", () => {
 
     const noToken = await fetch(`${base}/acme/v1/contacts`);
     expect(noToken.status).toBe(401);
-    expect(noToken.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    // RFC 6750 3.1: no credentials, no error code; a refused token carries one.
+    expect(noToken.headers.get("www-authenticate")).toBe('Bearer realm="acme"');
+    const badToken = await fetch(`${base}/acme/v1/contacts`, { headers: { authorization: "Bearer nope" } });
+    expect(badToken.status).toBe(401);
+    expect(badToken.headers.get("www-authenticate")).toContain('error="invalid_token"');
 
     const create = await fetch(`${base}/acme/v1/contacts`, {
       method: "POST",
@@ -94,6 +98,70 @@ describe("mock Acme over HTTP (wrangler dev)", () => {
     const gone = await fetch(`${base}/acme/v1/contacts/${contact.id}`, { headers: auth });
     expect(gone.status).toBe(404);
     expect(await json(gone)).toMatchObject({ error: { code: "not_found" } });
+  });
+
+  it("holds its edge cases over real HTTP: 413 first, 405 with Allow, 304, weak If-Match, lone surrogates", async () => {
+    const created = await fetch(`${base}/acme/admin/clients`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "e2e edges" }),
+    });
+    const client = await json<{ client_id: string; client_secret: string }>(created);
+    const tokenRes = await fetch(`${base}/acme/oauth/token`, {
+      method: "POST",
+      headers: { authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}` },
+      body: new URLSearchParams({ grant_type: "client_credentials" }),
+    });
+    const { access_token } = await json<{ access_token: string }>(tokenRes);
+    const auth = { authorization: `Bearer ${access_token}`, "content-type": "application/json" };
+
+    // A streamed (chunked) body over the limit, without a token or media type: 413 before 401/415.
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > 70_000) return controller.close();
+        sent += 16_384;
+        controller.enqueue(new Uint8Array(16_384).fill(120));
+      },
+    });
+    const oversized = await fetch(`${base}/acme/v1/contacts`, {
+      method: "POST",
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(oversized.status).toBe(413);
+    expect(await json(oversized)).toMatchObject({ error: { code: "payload_too_large" } });
+
+    const wrongMethod = await fetch(`${base}/acme/v1/contacts`, { method: "PUT", headers: auth, body: "{}" });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("allow")).toBe("GET, HEAD, POST");
+    expect(await json(wrongMethod)).toMatchObject({ error: { code: "method_not_allowed" } });
+
+    const surrogate = await fetch(`${base}/acme/v1/contacts`, {
+      method: "POST",
+      headers: auth,
+      body: '{"acme_email":"surrogate@example.com","acme_first_name":"x\\ud800y"}',
+    });
+    expect(surrogate.status).toBe(400);
+    expect(await json(surrogate)).toMatchObject({ error: { details: [{ field: "acme_first_name" }] } });
+
+    const create = await fetch(`${base}/acme/v1/contacts`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ acme_email: "edges@example.com" }),
+    });
+    const contact = await json<{ id: string }>(create);
+    const path = `${base}/acme/v1/contacts/${contact.id}`;
+    const notModified = await fetch(path, { headers: { ...auth, "if-none-match": 'W/"1"' } });
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.get("etag")).toBe('"1"');
+    expect(await notModified.text()).toBe("");
+    const weak = await fetch(path, {
+      method: "PATCH",
+      headers: { ...auth, "if-match": 'W/"1"' },
+      body: JSON.stringify({ acme_title: "x" }),
+    });
+    expect(weak.status).toBe(412);
   });
 
   it("answers an injected fault in Acme's JSON format", async () => {

@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BASE, createContact, expectProblem, newConnection, person } from "./helpers.ts";
+import { admin, BASE, createContact, expectProblem, newConnection, person } from "./helpers.ts";
 
 interface SchemaObject {
   properties?: Record<string, { pattern?: string }>;
@@ -142,17 +142,27 @@ describe("docs and health", () => {
 });
 
 describe("a method a path does not have", () => {
-  it("is 405 with Allow listing the path's methods, before the API key is asked for", async () => {
-    const res = await SELF.fetch(`${BASE}/api/v1/contacts/ct_1`, { method: "POST" });
+  it("is 405 with Allow listing the path's methods; without an API key, 401 comes first", async () => {
+    const { apiKey } = await newConnection();
+    const authorization = `Bearer ${apiKey}`;
+    const res = await SELF.fetch(`${BASE}/api/v1/contacts/ct_1`, {
+      method: "POST",
+      headers: { authorization },
+    });
     await expectProblem(res, 405, "method_not_allowed");
-    expect(res.headers.get("allow")).toBe("DELETE, GET, HEAD, PATCH, PUT");
-    const list = await SELF.fetch(`${BASE}/api/contacts`, { method: "DELETE" });
+    expect(res.headers.get("allow")).toBe("GET, HEAD, PUT, PATCH, DELETE");
+    const list = await SELF.fetch(`${BASE}/api/contacts`, { method: "DELETE", headers: { authorization } });
     await expectProblem(list, 405, "method_not_allowed");
     expect(list.headers.get("allow")).toBe("GET, HEAD, POST");
+    await expectProblem(
+      await SELF.fetch(`${BASE}/api/v1/contacts/ct_1`, { method: "POST" }),
+      401,
+      "unauthorized",
+    );
   });
 
   it("lists only the admin route's own method, and leaves unknown paths a 404", async () => {
-    const res = await SELF.fetch(`${BASE}/api/v1/admin/api-keys/key_1`, { method: "GET" });
+    const res = await admin("/api-keys/key_1", { method: "GET" });
     await expectProblem(res, 405, "method_not_allowed");
     expect(res.headers.get("allow")).toBe("DELETE");
     await expectProblem(await SELF.fetch(`${BASE}/api/v1/nowhere`, { method: "POST" }), 404, "not_found");

@@ -1,14 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { newId, randomSecret } from "../../lib/ids.ts";
 import { ACME_SCOPES, requireAdminToken } from "../auth/bearer.ts";
 import { hashClientSecret } from "../auth/client-secret.ts";
-import { RatePolicySchema } from "../config.ts";
+import { RATE_CLASSES, RatePolicySchema } from "../config.ts";
 import { createAcmeRouter } from "../context.ts";
 import { clients } from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
 import { acmeJsonBody } from "../json-body.ts";
-import { errorResponses } from "../openapi-schemas.ts";
+import { ADMIN_ERROR_STATUSES, errorResponses } from "../openapi-schemas.ts";
 import { limiterFor } from "../rate-limit/limiter-client.ts";
 
 const RateOverridesSchema = z
@@ -65,7 +66,7 @@ clientAdminRouter
       request: { body: { required: true, content: { "application/json": { schema: ClientCreateSchema } } } },
       responses: {
         201: { description: "Created", content: { "application/json": { schema: ClientCreatedSchema } } },
-        ...errorResponses(400, 401, 409, 413, 415),
+        ...errorResponses(...ADMIN_ERROR_STATUSES, 409, 415),
       },
     }),
     async (c) => {
@@ -85,7 +86,13 @@ clientAdminRouter
         .returning()
         .get();
       if (!inserted) throw new AcmeError("conflict", `Client ${clientId} already exists.`);
-      if (input.rate_limits) await limiterFor(c.env, clientId).setOverrides(input.rate_limits);
+      // Every class is written, the absent ones as null: a new client starts from the defaults
+      // plus what it asked for, never from limits stored under its id before it existed.
+      await limiterFor(c.env, clientId).setOverrides(
+        Object.fromEntries(
+          RATE_CLASSES.map((rateClass) => [rateClass, input.rate_limits?.[rateClass] ?? null]),
+        ),
+      );
       return c.json(
         { client_id: clientId, client_secret: secret, name: input.name, scopes: input.scopes },
         201,
@@ -106,11 +113,18 @@ clientAdminRouter
       },
       responses: {
         204: { description: "Stored; the client's current windows restart" },
-        ...errorResponses(400, 401, 413, 415),
+        ...errorResponses(...ADMIN_ERROR_STATUSES, 404, 415),
       },
     }),
     async (c) => {
-      await limiterFor(c.env, c.req.valid("param").id).setOverrides(c.req.valid("json"));
+      const { id } = c.req.valid("param");
+      const client = await drizzle(c.env.ACME_DB)
+        .select({ id: clients.id })
+        .from(clients)
+        .where(eq(clients.id, id))
+        .get();
+      if (!client) throw new AcmeError("not_found", `Client ${id} does not exist.`);
+      await limiterFor(c.env, id).setOverrides(c.req.valid("json"));
       return c.body(null, 204);
     },
   );

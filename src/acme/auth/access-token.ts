@@ -5,6 +5,12 @@ import type { AcmeConfig, PrivateJwk } from "../config.ts";
 export const ACCESS_TOKEN_ALG = "ES256";
 export const ACCESS_TOKEN_TYP = "at+jwt";
 
+/**
+ * How far in the future a token's `iat` may lie (an issuer clock running ahead), in seconds.
+ * Further than that, the token was not issued by a sane clock and is refused.
+ */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
+
 export interface AccessTokenClaims extends JWTPayload {
   sub: string;
   client_id: string;
@@ -65,7 +71,8 @@ export async function issueAccessToken(
 
 /**
  * Verifies signature (ES256 only: `none`, HS256 and foreign keys are refused), `typ`, issuer,
- * audience and expiry. Throws jose's errors; callers map every failure to `invalid_token`.
+ * audience, expiry, and an `iat` no more than MAX_CLOCK_SKEW_SECONDS ahead of `now` (ms).
+ * Throws jose's errors (or an Error); callers map every failure to `invalid_token`.
  */
 export async function verifyAccessToken(
   config: AcmeConfig,
@@ -83,6 +90,11 @@ export async function verifyAccessToken(
   });
   if (typeof payload.client_id !== "string" || typeof payload.scope !== "string") {
     throw new Error("malformed claims");
+  }
+  // jose checks `iat` against the clock only together with a maximum token age; this is that
+  // check alone, with its own tolerance (expiry keeps none).
+  if ((payload.iat ?? 0) > Math.floor(now / 1000) + MAX_CLOCK_SKEW_SECONDS) {
+    throw new Error("token issued in the future");
   }
   return payload as AccessTokenClaims;
 }

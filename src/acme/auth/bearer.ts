@@ -7,11 +7,21 @@ import { verifyAccessToken } from "./access-token.ts";
 export const ACME_SCOPES = ["contacts.read", "contacts.write", "webhooks.manage"] as const;
 export type AcmeScope = (typeof ACME_SCOPES)[number];
 
-const INVALID_TOKEN_CHALLENGE = 'Bearer realm="acme", error="invalid_token"';
+// RFC 6750 section 3.1: a request without credentials gets the bare challenge; an error code
+// only when a token was presented and refused.
+const CHALLENGE = 'Bearer realm="acme"';
+const INVALID_TOKEN_CHALLENGE = `${CHALLENGE}, error="invalid_token"`;
 
-function bearerToken(header: string | undefined): string | null {
-  const match = header ? /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim()) : null;
+/** The bearer token of an Authorization header; "none" when it presents no bearer credentials. */
+function bearerToken(header: string | undefined): string | "none" | null {
+  const value = header?.trim() ?? "";
+  if (!/^Bearer(?: |$)/i.test(value)) return "none";
+  const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i.exec(value);
   return match?.[1] ?? null;
+}
+
+function missingToken(message: string): AcmeError {
+  return new AcmeError("unauthorized", message, { headers: { "WWW-Authenticate": CHALLENGE } });
 }
 
 function invalidToken(message: string): AcmeError {
@@ -24,7 +34,8 @@ function invalidToken(message: string): AcmeError {
 export function requireAccessToken(): MiddlewareHandler<AcmeEnv> {
   return async function accessTokenMiddleware(c, next) {
     const token = bearerToken(c.req.header("authorization"));
-    if (!token) throw invalidToken("A bearer access token is required.");
+    if (token === "none") throw missingToken("A bearer access token is required.");
+    if (token === null) throw invalidToken("The access token is invalid or expired.");
     let claims: Awaited<ReturnType<typeof verifyAccessToken>>;
     try {
       claims = await verifyAccessToken(c.var.config, token);
@@ -59,7 +70,8 @@ export function requireScope(scope: AcmeScope): MiddlewareHandler<AcmeEnv> {
 export function requireAdminToken(): MiddlewareHandler<AcmeEnv> {
   return async function adminTokenMiddleware(c, next) {
     const token = bearerToken(c.req.header("authorization"));
-    if (!token || !(await timingSafeEqualStrings(token, c.var.config.adminToken))) {
+    if (token === "none") throw missingToken("The admin token is required.");
+    if (token === null || !(await timingSafeEqualStrings(token, c.var.config.adminToken))) {
       throw invalidToken("The admin token is missing or wrong.");
     }
     await next();

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createAcmeRouter } from "../context.ts";
+import { errorResponses, PUBLIC_ERROR_STATUSES } from "../openapi-schemas.ts";
 import { publicJwk } from "./access-token.ts";
 
 const JwksSchema = z
@@ -12,7 +13,10 @@ export const jwksRouter = createAcmeRouter().openapi(
     path: "/.well-known/jwks.json",
     tags: ["OAuth"],
     summary: "Public keys that verify Acme access tokens",
-    responses: { 200: { description: "JWK set", content: { "application/json": { schema: JwksSchema } } } },
+    responses: {
+      200: { description: "JWK set", content: { "application/json": { schema: JwksSchema } } },
+      ...errorResponses(...PUBLIC_ERROR_STATUSES),
+    },
   }),
   (c) => {
     c.header("Cache-Control", "public, max-age=300");

@@ -1,17 +1,31 @@
 import { z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { decodeForm, decodeUtf8, illFormedTextPath } from "../../lib/unicode-text.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { clients } from "../db/schema.ts";
 import { OAuthError } from "../errors.ts";
-import { errorResponses, INJECTED_FAULT_STATUSES } from "../openapi-schemas.ts";
+import { AcmeErrorSchema, errorResponses } from "../openapi-schemas.ts";
 import { rateLimitHeaders } from "../rate-limit/fixed-window.ts";
 import { limiterFor, rateLimitedError, takeRateLimit } from "../rate-limit/limiter-client.ts";
 import { issueAccessToken } from "./access-token.ts";
 import { hashClientSecret, verifyClientSecret } from "./client-secret.ts";
 
-const MAX_TOKEN_REQUEST_BYTES = 4096;
+/** The largest token request body, in bytes: a grant is a few short parameters. */
+export const MAX_TOKEN_REQUEST_BYTES = 4096;
+
+/**
+ * 413 for a token request over MAX_TOKEN_REQUEST_BYTES, before anything else looks at it; the
+ * error keeps the token endpoint's RFC 6749 shape.
+ */
+export const tokenBodyLimit: MiddlewareHandler<AcmeEnv> = bodyLimit({
+  maxSize: MAX_TOKEN_REQUEST_BYTES,
+  onError: () => {
+    throw new OAuthError("invalid_request", `The request exceeds ${MAX_TOKEN_REQUEST_BYTES} bytes.`, 413);
+  },
+});
 
 const TokenRequestSchema = z
   .object({
@@ -41,21 +55,27 @@ interface Credentials {
   viaBasic: boolean;
 }
 
+/** A form body, decoded strictly (see decodeForm): escapes that are not UTF-8 are refused. */
+function readForm(text: string): Record<string, string> {
+  const decoded = decodeForm(text);
+  if ("illFormed" in decoded) {
+    throw new OAuthError("invalid_request", `"${decoded.illFormed}" is not valid percent-encoded UTF-8.`);
+  }
+  // No prototype: a parameter named __proto__ is just a parameter.
+  const out: Record<string, string> = Object.create(null);
+  for (const [name, value] of decoded.pairs) {
+    // RFC 6749 section 3.2: parameters must not be repeated.
+    if (Object.hasOwn(out, name)) throw new OAuthError("invalid_request", `"${name}" is repeated.`);
+    out[name] = value;
+  }
+  return out;
+}
+
 async function readParameters(c: Context<AcmeEnv>): Promise<Record<string, string>> {
   const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
-  const text = new TextDecoder().decode(await c.req.arrayBuffer());
-  if (text.length > MAX_TOKEN_REQUEST_BYTES)
-    throw new OAuthError("invalid_request", "The request is too large.");
-  if (type === "application/x-www-form-urlencoded") {
-    const form = new URLSearchParams(text);
-    const out: Record<string, string> = {};
-    for (const key of new Set(form.keys())) {
-      // RFC 6749 section 3.2: parameters must not be repeated.
-      if (form.getAll(key).length > 1) throw new OAuthError("invalid_request", `"${key}" is repeated.`);
-      out[key] = form.get(key) ?? "";
-    }
-    return out;
-  }
+  const text = decodeUtf8(await c.req.arrayBuffer());
+  if (text === null) throw new OAuthError("invalid_request", "The body is not valid UTF-8.");
+  if (type === "application/x-www-form-urlencoded") return readForm(text);
   if (type === "application/json") {
     let body: unknown;
     try {
@@ -66,6 +86,8 @@ async function readParameters(c: Context<AcmeEnv>): Promise<Record<string, strin
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new OAuthError("invalid_request", "The body must be a JSON object.");
     }
+    const field = illFormedTextPath(body);
+    if (field !== null) throw new OAuthError("invalid_request", `"${field}" is not valid Unicode text.`);
     const out: Record<string, string> = {};
     for (const [key, value] of Object.entries(body)) {
       if (typeof value !== "string") throw new OAuthError("invalid_request", `"${key}" must be a string.`);
@@ -140,9 +162,16 @@ tokenRouter.openAPIRegistry.registerPath({
   },
   responses: {
     200: { description: "An access token", content: { "application/json": { schema: TokenResponseSchema } } },
-    400: { description: "RFC 6749 error", content: { "application/json": { schema: OAuthErrorSchema } } },
+    400: {
+      description: "RFC 6749 error (or, in Acme's format, a malformed X-Acme-Fault)",
+      content: { "application/json": { schema: z.union([OAuthErrorSchema, AcmeErrorSchema]) } },
+    },
     401: { description: "invalid_client", content: { "application/json": { schema: OAuthErrorSchema } } },
-    ...errorResponses(429, ...INJECTED_FAULT_STATUSES),
+    413: {
+      description: `invalid_request: the body exceeds ${MAX_TOKEN_REQUEST_BYTES} bytes`,
+      content: { "application/json": { schema: OAuthErrorSchema } },
+    },
+    ...errorResponses(429, 500, 502, 503, 504),
   },
 });
 

@@ -1,7 +1,6 @@
 import { and, asc, eq, gt, gte, isNull, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { drizzle } from "drizzle-orm/d1";
-import { type IfMatch, ifMatchAllows } from "../../lib/etag.ts";
 import { newId } from "../../lib/ids.ts";
 import {
   type ContactRow,
@@ -13,6 +12,7 @@ import {
 import { AcmeError } from "../errors.ts";
 import { outboxEvent } from "../webhooks/outbox.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { checkPreconditions, type Preconditions, versionMismatch } from "./preconditions.ts";
 import type { AcmeContact, ContactInput, ContactPatch } from "./schemas.ts";
 
 export function toAcmeContact(row: ContactRow): AcmeContact {
@@ -150,24 +150,24 @@ export class ContactRepository {
   async replace(
     id: string,
     input: ContactInput,
-    ifMatch: IfMatch | null,
+    preconditions: Preconditions,
     now = new Date(),
   ): Promise<ContactChange> {
-    return this.update(id, () => input, ifMatch, now);
+    return this.update(id, () => input, preconditions, now);
   }
 
   async patch(
     id: string,
     patch: ContactPatch,
-    ifMatch: IfMatch | null,
+    preconditions: Preconditions,
     now = new Date(),
   ): Promise<ContactChange> {
-    return this.update(id, (current) => ({ ...current, ...patch }) as ContactInput, ifMatch, now);
+    return this.update(id, (current) => ({ ...current, ...patch }) as ContactInput, preconditions, now);
   }
 
-  async softDelete(id: string, ifMatch: IfMatch | null, now = new Date()): Promise<ContactChange> {
+  async softDelete(id: string, preconditions: Preconditions, now = new Date()): Promise<ContactChange> {
     const current = await this.row(id, false);
-    this.checkVersion(current, ifMatch);
+    checkPreconditions(preconditions, current.version);
     const timestamp = now.toISOString();
     const next: ContactRow = {
       ...current,
@@ -181,11 +181,11 @@ export class ContactRepository {
   private async update(
     id: string,
     next: (current: ContactInput) => ContactInput,
-    ifMatch: IfMatch | null,
+    preconditions: Preconditions,
     now: Date,
   ): Promise<ContactChange> {
     const current = await this.row(id, false);
-    this.checkVersion(current, ifMatch);
+    checkPreconditions(preconditions, current.version);
     const input = next(fromRow(current));
     const columns = writableColumns(input);
     const unchanged = (Object.keys(columns) as (keyof typeof columns)[]).every(
@@ -250,6 +250,8 @@ export class ContactRepository {
             payload: sql`${event.payload}`.as("payload"),
             createdAt: sql`${event.createdAt}`.as("created_at"),
             enqueuedAt: sql`NULL`.as("enqueued_at"),
+            leaseUntil: sql`${event.leaseUntil}`.as("lease_until"),
+            finishedAt: sql`NULL`.as("finished_at"),
           })
           .from(contacts)
           .where(and(eq(contacts.id, current.id), eq(contacts.lastEventId, event.id))),
@@ -258,16 +260,6 @@ export class ContactRepository {
     const row = updated[0];
     if (!row) throw versionMismatch();
     return { contact: toAcmeContact(row), previous: toAcmeContact(current), eventId: event.id };
-  }
-
-  private checkVersion(row: ContactRow, ifMatch: IfMatch | null): void {
-    if (ifMatch?.kind === "invalid") {
-      throw new AcmeError(
-        "precondition_invalid",
-        'If-Match must be "*" or a list of quoted versions like "3".',
-      );
-    }
-    if (!ifMatchAllows(ifMatch, row.version)) throw versionMismatch(row.version);
   }
 
   private async assertEmailFree(email: string, exceptId: string | null): Promise<void> {
@@ -300,13 +292,4 @@ export class ContactRepository {
     if (!row) throw new AcmeError("not_found", `Contact ${id} was not found.`);
     return row;
   }
-}
-
-function versionMismatch(current?: number): AcmeError {
-  return new AcmeError(
-    "version_mismatch",
-    current === undefined
-      ? "The contact changed concurrently; read it again."
-      : `If-Match does not match the current version (${current}).`,
-  );
 }

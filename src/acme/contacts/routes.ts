@@ -1,11 +1,17 @@
 import { createRoute } from "@hono/zod-openapi";
-import { formatEtag, parseIfMatch } from "../../lib/etag.ts";
-import { ETAG_HEADER, IF_MATCH_HEADERS, jsonRequestBody } from "../../lib/openapi.ts";
+import { formatEtag } from "../../lib/etag.ts";
+import {
+  CONDITIONAL_HEADERS,
+  ETAG_HEADER,
+  jsonRequestBody,
+  NOT_MODIFIED_RESPONSE,
+} from "../../lib/openapi.ts";
 import { requireScope } from "../auth/bearer.ts";
 import { createAcmeRouter } from "../context.ts";
 import { acmeJsonBody } from "../json-body.ts";
-import { faultableErrorResponses } from "../openapi-schemas.ts";
+import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
 import { publishEvents } from "../webhooks/outbox.ts";
+import { checkPreconditions, readPreconditions } from "./preconditions.ts";
 import { type ContactChange, ContactRepository } from "./repository.ts";
 import {
   ContactCreateSchema,
@@ -48,7 +54,7 @@ export const contactRouter = createAcmeRouter()
           description: "A page of contacts",
           content: { "application/json": { schema: ContactListSchema } },
         },
-        ...faultableErrorResponses(400, 401, 403, 429),
+        ...errorResponses(...V1_ERROR_STATUSES),
       },
     }),
     async (c) => {
@@ -77,7 +83,7 @@ export const contactRouter = createAcmeRouter()
       request: { body: jsonRequestBody(ContactCreateSchema) },
       responses: {
         201: contactResponse("Created"),
-        ...faultableErrorResponses(400, 401, 403, 409, 413, 415, 429),
+        ...errorResponses(...V1_ERROR_STATUSES, 409, 415),
       },
     }),
     async (c) => {
@@ -98,16 +104,22 @@ export const contactRouter = createAcmeRouter()
       summary: "Get a contact",
       security,
       middleware: [requireScope("contacts.read")] as const,
-      request: { params: ContactIdParamsSchema, query: ContactGetQuerySchema },
-      responses: { 200: contactResponse("The contact"), ...faultableErrorResponses(400, 401, 403, 404, 429) },
+      request: { params: ContactIdParamsSchema, query: ContactGetQuerySchema, headers: CONDITIONAL_HEADERS },
+      responses: {
+        200: contactResponse("The contact"),
+        304: NOT_MODIFIED_RESPONSE,
+        ...errorResponses(...V1_ERROR_STATUSES, 404, 412),
+      },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
+      const preconditions = readPreconditions(c.req.method, c.req.valid("header"));
       const contact = await repository(c.env, c.var.client.accountId).get(
-        id,
+        c.req.valid("param").id,
         c.req.valid("query").include_deleted,
       );
       c.header("ETag", formatEtag(contact.acme_version));
+      if (checkPreconditions(preconditions, contact.acme_version) === "not_modified")
+        return c.body(null, 304);
       return c.json(contact, 200);
     },
   )
@@ -121,12 +133,12 @@ export const contactRouter = createAcmeRouter()
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
       request: {
         params: ContactIdParamsSchema,
-        headers: IF_MATCH_HEADERS,
+        headers: CONDITIONAL_HEADERS,
         body: jsonRequestBody(ContactReplaceSchema),
       },
       responses: {
         200: contactResponse("Replaced"),
-        ...faultableErrorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+        ...errorResponses(...V1_ERROR_STATUSES, 404, 409, 412, 415),
       },
     }),
     async (c) => {
@@ -135,7 +147,7 @@ export const contactRouter = createAcmeRouter()
         await repository(c.env, c.var.client.accountId).replace(
           c.req.valid("param").id,
           c.req.valid("json"),
-          parseIfMatch(c.req.header("if-match")),
+          readPreconditions(c.req.method, c.req.valid("header")),
         ),
       );
       c.header("ETag", formatEtag(contact.acme_version));
@@ -152,12 +164,12 @@ export const contactRouter = createAcmeRouter()
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
       request: {
         params: ContactIdParamsSchema,
-        headers: IF_MATCH_HEADERS,
+        headers: CONDITIONAL_HEADERS,
         body: jsonRequestBody(ContactPatchSchema),
       },
       responses: {
         200: contactResponse("Updated"),
-        ...faultableErrorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+        ...errorResponses(...V1_ERROR_STATUSES, 404, 409, 412, 415),
       },
     }),
     async (c) => {
@@ -166,7 +178,7 @@ export const contactRouter = createAcmeRouter()
         await repository(c.env, c.var.client.accountId).patch(
           c.req.valid("param").id,
           c.req.valid("json"),
-          parseIfMatch(c.req.header("if-match")),
+          readPreconditions(c.req.method, c.req.valid("header")),
         ),
       );
       c.header("ETag", formatEtag(contact.acme_version));
@@ -181,10 +193,10 @@ export const contactRouter = createAcmeRouter()
       summary: "Delete a contact (soft: it stays readable with include_deleted)",
       security,
       middleware: [requireScope("contacts.write")] as const,
-      request: { params: ContactIdParamsSchema, headers: IF_MATCH_HEADERS },
+      request: { params: ContactIdParamsSchema, headers: CONDITIONAL_HEADERS },
       responses: {
         204: { description: "Deleted" },
-        ...faultableErrorResponses(400, 401, 403, 404, 412, 429),
+        ...errorResponses(...V1_ERROR_STATUSES, 404, 412),
       },
     }),
     async (c) => {
@@ -192,7 +204,7 @@ export const contactRouter = createAcmeRouter()
         c.env,
         await repository(c.env, c.var.client.accountId).softDelete(
           c.req.valid("param").id,
-          parseIfMatch(c.req.header("if-match")),
+          readPreconditions(c.req.method, c.req.valid("header")),
         ),
       );
       c.header("ETag", formatEtag(contact.acme_version));

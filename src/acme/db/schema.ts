@@ -75,7 +75,9 @@ export const webhookSubscriptions = sqliteTable(
 
 /**
  * The transactional outbox: one row per contact change, written in the same D1 batch as the
- * change. `enqueuedAt` stays null until the event is on the queue; a cron sweep sends the rest.
+ * change and kept until its delivery finished (`finishedAt`). Whoever hands the event to the
+ * deliveries queue holds it until `leaseUntil`; an unfinished event whose lease ran out is handed
+ * again by the cron sweep (see `webhooks/outbox.ts`).
  */
 export const webhookEvents = sqliteTable(
   "webhook_events",
@@ -87,12 +89,34 @@ export const webhookEvents = sqliteTable(
     /** The exact JSON body every subscriber receives. */
     payload: text("payload").notNull(),
     createdAt: text("created_at").notNull(),
+    /** When the event was last handed to the deliveries queue; null: not yet. */
     enqueuedAt: text("enqueued_at"),
+    /**
+     * ISO instant after which the sweep hands the event (again) unless it finished. The default
+     * only fills rows older than the column: due at once, so the sweep settles them.
+     */
+    leaseUntil: text("lease_until").notNull().default("1970-01-01T00:00:00.000Z"),
+    /** When the last of its deliveries ended; from then on the event is never handed again. */
+    finishedAt: text("finished_at"),
   },
-  (t) => [index("webhook_events_pending_idx").on(t.enqueuedAt, t.createdAt)],
+  (t) => [index("webhook_events_due_idx").on(t.leaseUntil).where(sql`finished_at IS NULL`)],
 );
 
 export const DELIVERY_STATUSES = ["pending", "retrying", "succeeded", "failed", "dead", "skipped"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/**
+ * A delivery in one of these has ended and is never attempted again by itself: `succeeded` (2xx),
+ * `failed` (410: the subscription was disabled), `dead` (retries exhausted, via the dead-letter
+ * queue), `skipped` (the subscription was disabled or deleted before its turn). An operator's
+ * manual retry may still send it again.
+ */
+export const ENDED_DELIVERY_STATUSES = [
+  "succeeded",
+  "failed",
+  "dead",
+  "skipped",
+] as const satisfies readonly DeliveryStatus[];
 
 /** One event to one subscription: its state and attempt count, as the delivery log shows them. */
 export const webhookDeliveries = sqliteTable(

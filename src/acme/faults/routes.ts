@@ -1,19 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdminToken } from "../auth/bearer.ts";
 import { createAcmeRouter } from "../context.ts";
-import { AcmeErrorSchema } from "../openapi-schemas.ts";
+import { acmeJsonBody } from "../json-body.ts";
+import { ADMIN_ERROR_STATUSES, errorResponses } from "../openapi-schemas.ts";
 import { FaultProfileSchema } from "./fault-profile.ts";
 import { faultTraffic, readFaultProfile, writeFaultProfile } from "./fault-store.ts";
 
 const adminSecurity = [{ AdminToken: [] }];
-const errors = {
-  400: { description: "Invalid profile", content: { "application/json": { schema: AcmeErrorSchema } } },
-  401: {
-    description: "Admin token missing or wrong",
-    content: { "application/json": { schema: AcmeErrorSchema } },
-  },
-};
-
 export const faultRouter = createAcmeRouter();
 faultRouter.use("/admin/faults", requireAdminToken());
 faultRouter.use("/admin/faults/*", requireAdminToken());
@@ -28,7 +21,7 @@ faultRouter
       security: adminSecurity,
       responses: {
         200: { description: "Profile", content: { "application/json": { schema: FaultProfileSchema } } },
-        401: errors[401],
+        ...errorResponses(...ADMIN_ERROR_STATUSES),
       },
     }),
     async (c) => c.json(await readFaultProfile(c.env.ACME_DB), 200),
@@ -41,13 +34,14 @@ faultRouter
       summary: "Replace the fault profile (omitted fields take their defaults)",
       description: "Only has an effect where ACME_FAULTS_ENABLED is true; the response says whether it is.",
       security: adminSecurity,
+      middleware: [acmeJsonBody] as const,
       request: { body: { required: true, content: { "application/json": { schema: FaultProfileSchema } } } },
       responses: {
         200: {
           description: "Stored profile",
           content: { "application/json": { schema: FaultProfileSchema } },
         },
-        ...errors,
+        ...errorResponses(...ADMIN_ERROR_STATUSES, 415),
       },
     }),
     async (c) => {
@@ -75,7 +69,7 @@ faultRouter
             },
           },
         },
-        401: errors[401],
+        ...errorResponses(...ADMIN_ERROR_STATUSES),
       },
     }),
     (c) => c.json(faultTraffic(), 200),

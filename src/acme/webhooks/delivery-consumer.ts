@@ -1,27 +1,35 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, lte, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { parseRetryAfter } from "../../lib/backoff.ts";
+import { chunkForStatement } from "../../lib/d1-limits.ts";
 import { newId } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
+import { sendAll } from "../../lib/queue-limits.ts";
 import { type AcmeConfig, loadAcmeConfig } from "../config.ts";
 import {
+  ENDED_DELIVERY_STATUSES,
   type WebhookEventType,
   webhookAttempts,
   webhookDeliveries,
   webhookEvents,
   webhookSubscriptions,
 } from "../db/schema.ts";
-import { type DeliveryMessage, DeliveryMessageSchema } from "./messages.ts";
+import { type DeliveryMessage, DeliveryMessageSchema, type DeliveryQueue } from "./messages.ts";
+import { extendLease, finishIfDelivered, outboxLeaseMs } from "./outbox.ts";
 import { signedHeaders } from "./signing.ts";
 import { signingSecret } from "./subscriptions.ts";
+import { webhookUrlProblem } from "./url-policy.ts";
 
 /** What the consumer reaches outside itself; tests pass their own receiver, clock and queue. */
 export interface DeliveryDeps {
   fetch: (input: string, init: RequestInit) => Promise<Response>;
   now: () => Date;
   random: () => number;
-  queue: { sendBatch(messages: Iterable<MessageSendRequest<DeliveryMessage>>): Promise<unknown> };
+  queue: DeliveryQueue;
 }
+
+/** Values one `webhook_deliveries` row binds in a multi-row INSERT (its 8 columns given). */
+const DELIVERY_INSERT_PARAMETERS = 8;
 
 function resolveDeps(env: Env, deps: Partial<DeliveryDeps>): DeliveryDeps {
   return {
@@ -46,9 +54,12 @@ export function redeliveryDelaySeconds(
 type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };
 
 /**
- * Creates one delivery per matching enabled subscription and makes each first attempt right away
- * (one queue hop from change to receiver); only retries go back on the queue, with their delay.
- * Safe to run twice: deliveries are unique per event and subscription, and only pending ones go.
+ * Creates one delivery per matching subscription (enabled, of the event's account, wanting its
+ * type, created no later than the event) and makes each due attempt right away (one queue hop
+ * from change to receiver); only retries go back on the queue, with their delay. Due: never tried,
+ * or a retry whose time has come (its queue message was lost, so the outbox handed the event
+ * again). Safe to run twice: deliveries are unique per event and subscription. With nothing to
+ * attempt (no subscriber, or every delivery ended), it finishes the event.
  */
 async function fanOut(env: Env, config: AcmeConfig, eventId: string, deps: DeliveryDeps): Promise<void> {
   const db = drizzle(env.ACME_DB);
@@ -57,44 +68,59 @@ async function fanOut(env: Env, config: AcmeConfig, eventId: string, deps: Deliv
     log("warn", "webhook event to fan out does not exist", { eventId });
     return;
   }
+  if (event.finishedAt) return;
   const subscriptions = await db
     .select()
     .from(webhookSubscriptions)
-    .where(and(eq(webhookSubscriptions.accountId, event.accountId), eq(webhookSubscriptions.enabled, true)));
+    .where(
+      and(
+        eq(webhookSubscriptions.accountId, event.accountId),
+        eq(webhookSubscriptions.enabled, true),
+        lte(webhookSubscriptions.createdAt, event.createdAt),
+      ),
+    );
   const matching = subscriptions.filter((s) =>
     (JSON.parse(s.events) as WebhookEventType[]).includes(event.type),
   );
-  if (matching.length === 0) return;
-  const now = new Date().toISOString();
-  await db
-    .insert(webhookDeliveries)
-    .values(
-      matching.map((s) => ({
-        id: newId("dlv"),
-        eventId,
-        subscriptionId: s.id,
-        accountId: event.accountId,
-        status: "pending" as const,
-        attempts: 0,
-        createdAt: now,
-        updatedAt: now,
-      })),
-    )
-    .onConflictDoNothing();
-  const pending = await db
+  const now = deps.now();
+  const timestamp = now.toISOString();
+  const rows = matching.map((s) => ({
+    id: newId("dlv"),
+    eventId,
+    subscriptionId: s.id,
+    accountId: event.accountId,
+    status: "pending" as const,
+    attempts: 0,
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  }));
+  for (const run of chunkForStatement(rows, { perItem: DELIVERY_INSERT_PARAMETERS })) {
+    await db.insert(webhookDeliveries).values(run).onConflictDoNothing();
+  }
+  const due = await db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.eventId, eventId), eq(webhookDeliveries.status, "pending")));
+    .where(
+      and(
+        eq(webhookDeliveries.eventId, eventId),
+        or(
+          eq(webhookDeliveries.status, "pending"),
+          and(eq(webhookDeliveries.status, "retrying"), lte(webhookDeliveries.nextAttemptAt, timestamp)),
+        ),
+      ),
+    );
   const retries: MessageSendRequest<DeliveryMessage>[] = [];
   await Promise.all(
-    pending.map(async ({ id }) => {
+    due.map(async ({ id }) => {
       const outcome = await deliver(env, config, id, deps);
       if (outcome.kind === "retry") {
         retries.push({ body: { kind: "deliver", deliveryId: id }, delaySeconds: outcome.delaySeconds });
       }
     }),
   );
-  if (retries.length > 0) await deps.queue.sendBatch(retries);
+  await sendAll(deps.queue, retries);
+  // An attempt that ended already ran the finishing statement in its own batch.
+  if (due.length === 0) await finishIfDelivered(db, eventId, deps.now());
 }
 
 /** One signed POST of one event to one subscription, recorded in the delivery log. */
@@ -105,22 +131,40 @@ async function deliver(
   deps: DeliveryDeps,
 ): Promise<Outcome> {
   const db = drizzle(env.ACME_DB);
-  const delivery = await db
-    .select()
+  // One read for the delivery, its subscription and its event: D1 queries per invocation are counted.
+  const found = await db
+    .select({ delivery: webhookDeliveries, subscription: webhookSubscriptions, event: webhookEvents })
     .from(webhookDeliveries)
+    .leftJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
+    .leftJoin(webhookEvents, eq(webhookEvents.id, webhookDeliveries.eventId))
     .where(eq(webhookDeliveries.id, deliveryId))
     .get();
-  if (!delivery || ["succeeded", "failed", "skipped", "dead"].includes(delivery.status))
+  if (!found || (ENDED_DELIVERY_STATUSES as readonly string[]).includes(found.delivery.status))
     return { kind: "done" };
-  const [subscription, event] = await Promise.all([
-    db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.id, delivery.subscriptionId)).get(),
-    db.select().from(webhookEvents).where(eq(webhookEvents.id, delivery.eventId)).get(),
-  ]);
+  const { delivery, subscription, event } = found;
   const now = deps.now();
   if (!subscription?.enabled || !event) {
+    await db.batch([
+      db
+        .update(webhookDeliveries)
+        .set({
+          status: "skipped",
+          lastError: "subscription deleted or disabled",
+          updatedAt: now.toISOString(),
+        })
+        .where(eq(webhookDeliveries.id, deliveryId)),
+      finishIfDelivered(db, delivery.eventId, now),
+    ]);
+    return { kind: "done" };
+  }
+
+  // Checked again at send time: the subscription may predate the policy, or the deployment's
+  // loopback allowance may since have been withdrawn.
+  const urlProblem = webhookUrlProblem(subscription.url, { allowLoopback: config.webhookAllowLoopback });
+  if (urlProblem !== null) {
     await db
       .update(webhookDeliveries)
-      .set({ status: "skipped", lastError: "subscription deleted or disabled", updatedAt: now.toISOString() })
+      .set({ status: "failed", lastError: `URL not allowed: ${urlProblem}`, updatedAt: now.toISOString() })
       .where(eq(webhookDeliveries.id, deliveryId));
     return { kind: "done" };
   }
@@ -152,6 +196,7 @@ async function deliver(
   const ok = status !== null && status >= 200 && status < 300;
   const gone = status === 410;
   const delaySeconds = redeliveryDelaySeconds(attempt, retryAfterMs, deps.random);
+  const nextAttemptAt = ok || gone ? null : new Date(now.getTime() + delaySeconds * 1000).toISOString();
   const timestamp = new Date().toISOString();
   await db.batch([
     db.insert(webhookAttempts).values({
@@ -170,7 +215,7 @@ async function deliver(
         status: ok ? "succeeded" : gone ? "failed" : "retrying",
         lastStatusCode: status,
         lastError: ok ? null : (error ?? `endpoint answered ${status}`),
-        nextAttemptAt: ok || gone ? null : new Date(now.getTime() + delaySeconds * 1000).toISOString(),
+        nextAttemptAt,
         updatedAt: timestamp,
       })
       .where(eq(webhookDeliveries.id, deliveryId)),
@@ -182,6 +227,10 @@ async function deliver(
             .where(eq(webhookSubscriptions.id, subscription.id)),
         ]
       : []),
+    // Ended: the event may be finished. Retrying: its lease covers the retry and a lease beyond.
+    nextAttemptAt === null
+      ? finishIfDelivered(db, event.id, now)
+      : extendLease(db, event.id, new Date(Date.parse(nextAttemptAt) + outboxLeaseMs(config)).toISOString()),
   ]);
   return ok || gone ? { kind: "done" } : { kind: "retry", delaySeconds };
 }
@@ -226,16 +275,31 @@ async function handleDeliveryMessage(
   }
 }
 
-/** Consumer of the dead-letter queue: exhausted deliveries are marked dead in the delivery log. */
+/**
+ * Consumer of the dead-letter queue: exhausted deliveries are marked dead in the delivery log, and
+ * their event finishes if that was its last open delivery. An exhausted fan-out leaves its event
+ * unfinished: the outbox sweep hands it again when its lease runs out.
+ */
 export async function handleDeadDeliveries(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = drizzle(env.ACME_DB);
   for (const message of batch.messages) {
     const parsed = DeliveryMessageSchema.safeParse(message.body);
     if (parsed.success && parsed.data.kind === "deliver") {
-      await db
-        .update(webhookDeliveries)
-        .set({ status: "dead", nextAttemptAt: null, updatedAt: new Date().toISOString() })
-        .where(eq(webhookDeliveries.id, parsed.data.deliveryId));
+      const now = new Date();
+      const delivery = await db
+        .select({ eventId: webhookDeliveries.eventId })
+        .from(webhookDeliveries)
+        .where(eq(webhookDeliveries.id, parsed.data.deliveryId))
+        .get();
+      if (delivery) {
+        await db.batch([
+          db
+            .update(webhookDeliveries)
+            .set({ status: "dead", nextAttemptAt: null, updatedAt: now.toISOString() })
+            .where(eq(webhookDeliveries.id, parsed.data.deliveryId)),
+          finishIfDelivered(db, delivery.eventId, now),
+        ]);
+      }
     } else {
       log("error", "webhook message exhausted its retries", { body: message.body });
     }

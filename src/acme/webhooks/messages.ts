@@ -7,3 +7,8 @@ export const DeliveryMessageSchema = z.discriminatedUnion("kind", [
 ]);
 
 export type DeliveryMessage = z.infer<typeof DeliveryMessageSchema>;
+
+/** The part of the deliveries queue the outbox and the consumer use; tests pass a recording one. */
+export interface DeliveryQueue {
+  sendBatch(messages: Iterable<MessageSendRequest<DeliveryMessage>>): Promise<unknown>;
+}

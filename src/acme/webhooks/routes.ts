@@ -5,7 +5,7 @@ import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { WEBHOOK_EVENT_TYPES } from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
 import { acmeJsonBody } from "../json-body.ts";
-import { faultableErrorResponses } from "../openapi-schemas.ts";
+import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
 import type { DeliveryMessage } from "./messages.ts";
 import { publicSubscription, SubscriptionRepository } from "./subscriptions.ts";
 import { webhookUrlProblem } from "./url-policy.ts";
@@ -113,7 +113,7 @@ webhookRouter
       request: { body: jsonRequestBody(SubscriptionInputSchema) },
       responses: {
         201: jsonResponse("Created", SubscriptionCreatedSchema),
-        ...faultableErrorResponses(400, 401, 403, 413, 415, 429),
+        ...errorResponses(...V1_ERROR_STATUSES, 415),
       },
     }),
     async (c) => {
@@ -133,7 +133,7 @@ webhookRouter
       security,
       responses: {
         200: jsonResponse("Subscriptions", z.object({ results: z.array(SubscriptionSchema) })),
-        ...faultableErrorResponses(401, 403, 429),
+        ...errorResponses(...V1_ERROR_STATUSES),
       },
     }),
     async (c) => c.json({ results: (await repository(c).list()).map(publicSubscription) }, 200),
@@ -148,7 +148,7 @@ webhookRouter
       request: { params: IdParams },
       responses: {
         200: jsonResponse("The subscription", SubscriptionSchema),
-        ...faultableErrorResponses(400, 401, 403, 404, 429),
+        ...errorResponses(...V1_ERROR_STATUSES, 404),
       },
     }),
     async (c) => c.json(publicSubscription(await repository(c).get(c.req.valid("param").id)), 200),
@@ -164,7 +164,7 @@ webhookRouter
       request: { params: IdParams, body: jsonRequestBody(SubscriptionPatchSchema) },
       responses: {
         200: jsonResponse("Updated", SubscriptionSchema),
-        ...faultableErrorResponses(400, 401, 403, 404, 413, 415, 429),
+        ...errorResponses(...V1_ERROR_STATUSES, 404, 415),
       },
     }),
     async (c) => {
@@ -181,7 +181,7 @@ webhookRouter
       summary: "Delete a subscription",
       security,
       request: { params: IdParams },
-      responses: { 204: { description: "Deleted" }, ...faultableErrorResponses(400, 401, 403, 404, 429) },
+      responses: { 204: { description: "Deleted" }, ...errorResponses(...V1_ERROR_STATUSES, 404) },
     }),
     async (c) => {
       await repository(c).remove(c.req.valid("param").id);
@@ -210,7 +210,7 @@ webhookRouter
             paging: z.object({ next: z.object({ before: z.string() }) }).optional(),
           }),
         ),
-        ...faultableErrorResponses(400, 401, 403, 404, 429),
+        ...errorResponses(...V1_ERROR_STATUSES, 404),
       },
     }),
     async (c) => {
@@ -250,7 +250,7 @@ webhookRouter
       request: { params: DeliveryParams },
       responses: {
         202: jsonResponse("Queued", z.object({ id: z.string(), status: z.literal("pending") })),
-        ...faultableErrorResponses(400, 401, 403, 404, 429),
+        ...errorResponses(...V1_ERROR_STATUSES, 404),
       },
     }),
     async (c) => {

@@ -1,8 +1,10 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { hmacSha256 } from "../../lib/crypto.ts";
+import { chunkForStatement } from "../../lib/d1-limits.ts";
 import { newId, toBase64Url } from "../../lib/ids.ts";
 import { openSecret, sealSecret } from "../../lib/secret-box.ts";
+import { newWebhookSecret } from "../../lib/webhook-secret.ts";
 import type { AcmeConfig } from "../config.ts";
 import {
   type WebhookEventType,
@@ -16,12 +18,6 @@ import { AcmeError } from "../errors.ts";
 /** Signing secrets are encrypted with a key derived from the pepper, so no extra secret is needed. */
 async function secretKey(config: AcmeConfig): Promise<string> {
   return toBase64Url(await hmacSha256(config.clientSecretPepper, "acme webhook signing secrets v1"));
-}
-
-/** A Standard Webhooks secret: `whsec_` and 32 random bytes in standard base64. */
-export function newSigningSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `whsec_${btoa(String.fromCharCode(...bytes))}`;
 }
 
 export async function signingSecret(config: AcmeConfig, row: WebhookSubscriptionRow): Promise<string> {
@@ -56,7 +52,7 @@ export class SubscriptionRepository {
   async create(input: { url: string; events: WebhookEventType[]; description?: string | null | undefined }) {
     const now = new Date().toISOString();
     const id = newId("wh");
-    const secret = newSigningSecret();
+    const secret = newWebhookSecret();
     const row: WebhookSubscriptionRow = {
       id,
       accountId: this.accountId,
@@ -141,18 +137,19 @@ export class SubscriptionRepository {
       .orderBy(desc(webhookDeliveries.id))
       .limit(limit + 1);
     const page = rows.slice(0, limit);
-    const attempts = page.length
-      ? await this.db
+    const attempts = [];
+    for (const ids of chunkForStatement(
+      page.map((d) => d.id),
+      { perItem: 1 },
+    )) {
+      attempts.push(
+        ...(await this.db
           .select()
           .from(webhookAttempts)
-          .where(
-            inArray(
-              webhookAttempts.deliveryId,
-              page.map((d) => d.id),
-            ),
-          )
-          .orderBy(webhookAttempts.deliveryId, webhookAttempts.attempt)
-      : [];
+          .where(inArray(webhookAttempts.deliveryId, ids))
+          .orderBy(webhookAttempts.deliveryId, webhookAttempts.attempt)),
+      );
+    }
     return { page, attempts, more: rows.length > limit };
   }
 

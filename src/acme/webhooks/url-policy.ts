@@ -1,48 +1,102 @@
-// Which URLs a webhook subscription may point at. Literal checks only: hostnames are not
-// resolved here (Workers have no resolver API); Cloudflare's network cannot reach private
-// addresses anyway, and these checks keep obvious internal targets out everywhere.
+import ipaddr from "ipaddr.js";
 
-const BLOCKED_SUFFIXES = [".localhost", ".local", ".internal", ".home.arpa", ".lan"];
+// Which URLs a webhook subscription may point at. The host is classified as written: names are
+// not resolved (Workers have no resolver API, and Cloudflare's network cannot reach private
+// addresses anyway); these checks keep every literal internal target out, however it is spelled.
+// URL parsing has already normalised the spelling: decimal, octal and hex IPv4 forms become
+// dotted decimal, IPv6 is compressed, names are lower-cased and IDNA-mapped.
 
-function ipv4(host: string): number[] | null {
-  const parts = host.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null;
-  return parts.map(Number);
+/**
+ * Special-use and private-use names (RFC 6761, RFC 6762 `.local`, RFC 7686 `.onion`, RFC 8375
+ * `home.arpa`, RFC 9476 `.alt`, ICANN's `.internal`) and the common private suffixes: no public
+ * receiver lives under them. `.arpa` covers reverse-lookup names such as 1.0.0.127.in-addr.arpa.
+ */
+const LOCAL_NAME_SUFFIXES = [
+  "localhost",
+  "local",
+  "internal",
+  "arpa",
+  "alt",
+  "onion",
+  "invalid",
+  "test",
+  "example",
+  "lan",
+  "localdomain",
+  "intranet",
+  "corp",
+  "home",
+];
+
+/** IANA's global unicast space; everything else is reserved, special-purpose or multicast. */
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR("2000::/3");
+/** The NAT64 well-known prefix (RFC 6052); the local-use 64:ff9b:1::/48 is not global. */
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR("64:ff9b::/96");
+
+type HostClass = "public" | "loopback" | "local";
+
+function ipv4FromBits(high: number, low: number): ipaddr.IPv4 {
+  return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
 }
 
-function privateIpv4([a, b]: number[]): boolean {
-  if (a === undefined || b === undefined) return true;
-  return (
-    a === 0 ||
-    a === 10 ||
-    a === 127 ||
-    (a === 100 && b >= 64 && b <= 127) ||
-    (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 198 && (b === 18 || b === 19)) ||
-    a >= 224
-  );
+function classifyIpv4(address: ipaddr.IPv4): HostClass {
+  const range = address.range();
+  if (range === "loopback") return "loopback";
+  // ipaddr names every special-purpose range of IANA's IPv4 registry (private, CGNAT,
+  // link-local, documentation, benchmarking, reserved, multicast...); only the rest is public.
+  return range === "unicast" ? "public" : "local";
 }
 
-function privateIpv6(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === "::" || h === "::1") return true;
-  if (/^f[cd][0-9a-f]{2}:/.test(h) || /^fe[89ab][0-9a-f]:/.test(h)) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-  if (mapped?.[1]) {
-    const v4 = ipv4(mapped[1]);
-    return v4 === null || privateIpv4(v4);
+/** Public only if every IPv4 address the form embeds is public (and never loopback). */
+function embeddedPublic(addresses: ipaddr.IPv4[]): HostClass {
+  return addresses.every((a) => classifyIpv4(a) === "public") ? "public" : "local";
+}
+
+function classifyIpv6(address: ipaddr.IPv6): HostClass {
+  const p = address.parts;
+  const range = address.range();
+  // ::ffff:a.b.c.d is the IPv4 host itself on a dual-stack socket, loopback included.
+  if (range === "ipv4Mapped") return classifyIpv4(address.toIPv4Address());
+  if (range === "loopback") return "loopback";
+  if (range === "rfc6145") return embeddedPublic([ipv4FromBits(p[6] ?? 0, p[7] ?? 0)]);
+  if (address.match(NAT64_WELL_KNOWN)) return embeddedPublic([ipv4FromBits(p[6] ?? 0, p[7] ?? 0)]);
+  if (range === "6to4") return embeddedPublic([ipv4FromBits(p[1] ?? 0, p[2] ?? 0)]);
+  if (range === "teredo") {
+    // Teredo (RFC 4380): the server's address in bits 32-63, the client's inverted in 96-127.
+    const server = ipv4FromBits(p[2] ?? 0, p[3] ?? 0);
+    const client = ipv4FromBits(~(p[6] ?? 0) & 0xffff, ~(p[7] ?? 0) & 0xffff);
+    return embeddedPublic([server, client]);
   }
-  return /^::ffff:/.test(h);
+  // ::/96 (IPv4-compatible), local-use NAT64, discard, ULA, link-local, multicast, documentation
+  // and the other special-purpose blocks are all either named by ipaddr or outside 2000::/3.
+  return range === "unicast" && address.match(GLOBAL_UNICAST_V6) ? "public" : "local";
 }
 
-function loopback(host: string): boolean {
-  const v4 = ipv4(host);
-  return host === "localhost" || host === "::1" || (v4 !== null && v4[0] === 127);
+function classifyName(name: string): HostClass {
+  const labels = name.split(".");
+  const last = labels[labels.length - 1] ?? "";
+  if (last === "localhost") return "loopback";
+  // A single label is resolved through local search domains, never on the public DNS.
+  if (labels.length < 2 || LOCAL_NAME_SUFFIXES.includes(last) || name.endsWith(".home.arpa")) return "local";
+  return "public";
 }
 
-/** Null when `raw` is an acceptable target, otherwise why not. */
+/** Where `hostname` (as `URL` gives it) leads: a public host, this machine, or a private network. */
+export function classifyHost(hostname: string): HostClass {
+  if (hostname.startsWith("[")) {
+    const inner = hostname.slice(1, -1);
+    return ipaddr.IPv6.isValid(inner) ? classifyIpv6(ipaddr.IPv6.parse(inner)) : "local";
+  }
+  if (ipaddr.IPv4.isValidFourPartDecimal(hostname)) return classifyIpv4(ipaddr.IPv4.parse(hostname));
+  // "localhost." and "localhost" are the same name: the root's dot is optional.
+  return classifyName(hostname.replace(/\.+$/, ""));
+}
+
+/**
+ * Null when `raw` is an acceptable webhook target, otherwise why not: an absolute `https` URL
+ * without credentials to a public host. With `allowLoopback` (local dev), loopback hosts are
+ * also accepted, over `http` too; nothing else is relaxed.
+ */
 export function webhookUrlProblem(raw: string, options: { allowLoopback: boolean }): string | null {
   let url: URL;
   try {
@@ -51,21 +105,11 @@ export function webhookUrlProblem(raw: string, options: { allowLoopback: boolean
     return "must be an absolute URL";
   }
   if (url.username || url.password) return "must not contain credentials";
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (options.allowLoopback && loopback(host)) {
-    return url.protocol === "http:" || url.protocol === "https:" ? null : "must use http or https";
-  }
+  const web = url.protocol === "http:" || url.protocol === "https:";
+  const host = classifyHost(url.hostname);
+  if (options.allowLoopback && host === "loopback") return web ? null : "must use http or https";
   if (url.protocol !== "https:") return "must use https";
-  if (
-    host === "localhost" ||
-    BLOCKED_SUFFIXES.some((s) => host.endsWith(s)) ||
-    (!host.includes(".") && !host.includes(":"))
-  ) {
-    return "must be a public host";
-  }
-  const v4 = ipv4(host);
-  if (v4 && privateIpv4(v4)) return "must not target a private, loopback or link-local address";
-  if (host.includes(":") && privateIpv6(host))
-    return "must not target a private, loopback or link-local address";
-  return null;
+  if (host === "public") return null;
+  const literal = url.hostname.startsWith("[") || ipaddr.IPv4.isValidFourPartDecimal(url.hostname);
+  return literal ? "must not target a private, loopback or link-local address" : "must be a public host";
 }

@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import { sha256Hex } from "../../lib/crypto.ts";
 import { newId, randomSecret } from "../../lib/ids.ts";
 import { sealSecret } from "../../lib/secret-box.ts";
+import { decodeWebhookSecret, WebhookSecretSchema } from "../../lib/webhook-secret.ts";
 import { acmeProblem } from "../acme-client/acme-errors.ts";
 import { acmeClientFor } from "../acme-client/for-request.ts";
 import { forgetApiKey, requireAdmin } from "../auth/api-key.ts";
@@ -15,11 +16,6 @@ import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { forgetConnection } from "../webhooks/connection-lookup.ts";
-
-const WebhookSecretSchema = z
-  .string()
-  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "must be a whsec_ secret")
-  .openapi({ example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" });
 
 const ConnectionInputSchema = z
   .strictObject({
@@ -271,6 +267,13 @@ connectionAdminRouter
         throw acmeProblem(response.status, response.body, response.headers, (f) => f);
       if (typeof body?.id !== "string" || typeof body.secret !== "string") {
         throw new ApiError("acme_bad_response", "Acme's subscription response lacks an id or secret.");
+      }
+      // A weak or undecodable secret from Acme would make every later webhook fail (or be forgeable).
+      if ("problem" in decodeWebhookSecret(body.secret)) {
+        throw new ApiError(
+          "acme_bad_response",
+          "Acme returned a webhook secret that is not a valid whsec_ key.",
+        );
       }
       await storeWebhookSecret(c, connection, body.secret);
       return c.json({ subscriptionId: body.id, url, events }, 201);

@@ -4,7 +4,7 @@ import { newId } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
 import { loadIntegrationConfig } from "../config.ts";
 import { deadLetters } from "../db/schema.ts";
-import { applyChange, isDuplicateWebhook } from "../sync/apply-change.ts";
+import { type ApplyOutcome, applyChange, isDuplicateWebhook } from "../sync/apply-change.ts";
 import { AcmeWebhookSchema, changeFromWebhook, InboxMessageSchema } from "./acme-event.ts";
 
 /** Seconds before a failed inbox message is tried again: full jitter, 1 s to 5 min. */
@@ -30,29 +30,43 @@ export async function storeDeadLetter(
     });
 }
 
+/** What became of one inbox message: an {@link ApplyOutcome}, or where it went instead. */
+export type InboxOutcome = ApplyOutcome | "dead_lettered" | "retried";
+
 /**
  * Consumer of `integration-inbox`. Each message on its own: a duplicate is acked as a no-op, a
  * message that can never apply (poison) goes straight to the dead letters, anything else that
- * fails is retried with backoff and reaches the dead-letter queue when retries run out.
+ * fails is retried with backoff and reaches the dead-letter queue when retries run out. Logs one
+ * line per batch, "inbox batch handled", counting each {@link InboxOutcome} (`stale`: changes
+ * older than the contact's newest version, deduplicated into nothing).
  */
 export async function handleInboxBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const config = loadIntegrationConfig(env);
   // Messages are independent: D1 serializes the batches, and versions decide what wins.
-  await Promise.all(
+  const outcomes = await Promise.all(
     batch.messages.map((message) => handleInboxMessage(message, env, config.cacheTtlSeconds)),
   );
+  const counts: Record<InboxOutcome, number> = {
+    appended: 0,
+    duplicate: 0,
+    stale: 0,
+    dead_lettered: 0,
+    retried: 0,
+  };
+  for (const outcome of outcomes) counts[outcome] += 1;
+  log("info", "inbox batch handled", { messages: outcomes.length, ...counts });
 }
 
 async function handleInboxMessage(
   message: Message<unknown>,
   env: Env,
   cacheTtlSeconds: number,
-): Promise<void> {
+): Promise<InboxOutcome> {
   const envelope = InboxMessageSchema.safeParse(message.body);
   if (!envelope.success) {
     await storeDeadLetter(env, message.body, "unreadable inbox message");
     message.ack();
-    return;
+    return "dead_lettered";
   }
   const ids = { connectionId: envelope.data.connectionId, webhookId: envelope.data.webhookId };
   let event: ReturnType<typeof AcmeWebhookSchema.safeParse>;
@@ -69,18 +83,19 @@ async function handleInboxMessage(
       ids,
     );
     message.ack();
-    return;
+    return "dead_lettered";
   }
   try {
-    await applyChange(env, changeFromWebhook(envelope.data, event.data), {
+    const outcome = await applyChange(env, changeFromWebhook(envelope.data, event.data), {
       webhookId: envelope.data.webhookId,
       cacheTtlSeconds,
     });
     message.ack();
+    return outcome;
   } catch (error) {
     if (isDuplicateWebhook(error)) {
       message.ack();
-      return;
+      return "duplicate";
     }
     log("warn", "inbox message failed; retrying", {
       ...ids,
@@ -88,6 +103,7 @@ async function handleInboxMessage(
       ...errorFields(error),
     });
     message.retry({ delaySeconds: inboxRetryDelaySeconds(message.attempts) });
+    return "retried";
   }
 }
 

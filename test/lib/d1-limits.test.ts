@@ -1,0 +1,56 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import {
+  chunk,
+  chunkForStatement,
+  D1_MAX_BOUND_PARAMETERS,
+  itemsPerStatement,
+} from "../../src/lib/d1-limits.ts";
+
+const inList = (n: number) => Array.from({ length: n }, () => "?").join(",");
+
+describe("D1 limits", () => {
+  it("matches the platform: 100 bound values run, 101 fail with too many SQL variables", async () => {
+    const ids = Array.from({ length: D1_MAX_BOUND_PARAMETERS + 1 }, (_, i) => `id${i}`);
+    const at = (n: number) =>
+      env.DB.prepare(`SELECT contact_id FROM contact_mirror WHERE contact_id IN (${inList(n)})`)
+        .bind(...ids.slice(0, n))
+        .all();
+    await expect(at(D1_MAX_BOUND_PARAMETERS)).resolves.toMatchObject({ success: true });
+    await expect(at(D1_MAX_BOUND_PARAMETERS + 1)).rejects.toThrow(/too many SQL variables/);
+  });
+
+  it("splits 250 ids for a statement with two more values into runs that D1 accepts", async () => {
+    const ids = Array.from({ length: 250 }, (_, i) => `id${i}`);
+    const runs = chunkForStatement(ids, { perItem: 1, fixed: 2 });
+    expect(runs.map((r) => r.length)).toEqual([98, 98, 54]);
+    expect(runs.flat()).toEqual(ids);
+    for (const run of runs) {
+      const result = await env.DB.prepare(
+        `SELECT contact_id FROM contact_mirror WHERE connection_id = ? AND contact_id IN (${inList(run.length)}) AND version > ?`,
+      )
+        .bind("conn_none", ...run, 0)
+        .all();
+      expect(result.success).toBe(true);
+    }
+  });
+
+  it("fits whole rows of a multi-row INSERT into one statement", () => {
+    expect(itemsPerStatement({ perItem: 8 })).toBe(12);
+    expect(itemsPerStatement({ perItem: 1 })).toBe(100);
+    expect(itemsPerStatement({ perItem: 9, fixed: 1 })).toBe(11);
+  });
+
+  it("refuses a shape where not even one item fits, and a chunk size below one", () => {
+    expect(() => itemsPerStatement({ perItem: 101 })).toThrow(RangeError);
+    expect(() => itemsPerStatement({ perItem: 1, fixed: 100 })).toThrow(RangeError);
+    expect(() => itemsPerStatement({ perItem: 0 })).toThrow(RangeError);
+    expect(() => chunk([1, 2], 0)).toThrow(RangeError);
+    expect(() => chunk([1, 2], 1.5)).toThrow(RangeError);
+  });
+
+  it("chunks keep order and cover every item once, the last run shorter", () => {
+    expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(chunk([], 3)).toEqual([]);
+  });
+});
