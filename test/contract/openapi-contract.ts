@@ -103,6 +103,12 @@ interface CompiledTemplate {
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
 
+/**
+ * Refusals that middleware may give before routing finds the method missing (RFC 9110 leaves the
+ * order open): a malformed query (400), credentials (401, 403), the body limit (413).
+ */
+const CHECKED_BEFORE_ROUTING = [400, 401, 403, 413];
+
 /** `application/json; charset=utf-8` -> `application/json`; null when absent. */
 export function mediaTypeOf(contentType: string | null): string | null {
   if (!contentType) return null;
@@ -236,8 +242,7 @@ export class ContractChecker {
     if (!operation) {
       const where = `${fullTemplate} has no ${method.toUpperCase()} (${system.name})`;
       const problems = this.checkErrorFormat(system, exchange, where);
-      // Authentication may run before routing decides the method is not there (RFC 9110 leaves the order open).
-      if (exchange.status === 401 || exchange.status === 403) return problems;
+      if (CHECKED_BEFORE_ROUTING.includes(exchange.status)) return problems;
       if (exchange.status !== 405) problems.push(`${where}: expected 405, got ${exchange.status}`);
       const allow = (exchange.headers.get("allow") ?? "")
         .split(",")
@@ -311,6 +316,8 @@ export class ContractChecker {
     if (exchange.status < 400 || exchange.status >= 500) {
       return [`${label} should be a 4xx in the ${system.name}'s error format`];
     }
+    // A HEAD response has the headers of the error it would have sent, and no body.
+    if (exchange.method.toUpperCase() === "HEAD") return [];
     const mediaType = mediaTypeOf(exchange.headers.get("content-type"));
     if (mediaType !== system.errorFormat.mediaType) {
       return [`${label} is ${mediaType ?? "without Content-Type"}; expected ${system.errorFormat.mediaType}`];
