@@ -15,6 +15,7 @@ export default defineConfig(async () => {
             ...secrets,
             // Every var a local .dev.vars may set is pinned here: the plugin reads that file too.
             ENVIRONMENT: "test",
+            LOG_FORMAT: "json",
             ACME_ISSUER: "https://acme.test/acme",
             ACME_WEBHOOK_ALLOW_LOOPBACK: "false",
             ACME_FAULTS_ENABLED: "true",

@@ -120,6 +120,21 @@ async function createDemo(base: string, vars: Record<string, string>): Promise<D
   };
 }
 
+/**
+ * Acme delivers the demo contacts' webhooks to the new subscription a moment after seeding; waiting
+ * for them to reach the change feed (at most 20 s) keeps their log lines above the banner.
+ */
+async function demoChangesArrived(base: string, apiKey: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${base}/api/v1/events?after=0`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    if (res.ok && ((await res.json()) as { data: unknown[] }).data.length >= DEMO_CONTACTS.length) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 export async function seedDemo(
   base: string,
   vars: Record<string, string>,
@@ -132,6 +147,7 @@ export async function seedDemo(
     state = await createDemo(base, vars);
     mkdirSync(join(ROOT, ".wrangler"), { recursive: true });
     writeFileSync(DEMO_PATH, JSON.stringify(state, null, 2), { mode: 0o600 });
+    await demoChangesArrived(base, state.apiKey);
   }
   const banner = [
     "",
@@ -153,6 +169,11 @@ export async function seedDemo(
     `    curl -s -u '${state.acmeClientId}:${state.acmeClientSecret}' -d grant_type=client_credentials ${base}/acme/oauth/token`,
     "",
     "  Admin tokens are in .dev.vars (ADMIN_TOKEN for /api/v1/admin, ACME_ADMIN_TOKEN for /acme/admin).",
+    "",
+    `  Operator console   ${base}/console`,
+    "    sign in with the integration's admin token: grep '^ADMIN_TOKEN=' .dev.vars",
+    "",
+    "  Request logs follow, one line each (LOG_FORMAT=pretty in .dev.vars; json for structured lines).",
     "  Press Ctrl-C to stop.",
     "",
   ].join("\n");

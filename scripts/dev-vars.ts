@@ -42,12 +42,14 @@ export function parseDevVars(text: string): Record<string, string> {
 
 /**
  * Creates `.dev.vars` when missing, or adds what a newer version needs to an existing one (every
- * value already there is kept); returns the values in force.
+ * value already there is kept); returns the values in force. `defaults` are further settings
+ * written the same way (npm start: LOG_FORMAT=pretty).
  */
 export async function ensureDevVars(
   port: number,
+  defaults: Record<string, string> = {},
 ): Promise<{ vars: Record<string, string>; created: boolean }> {
-  const generated = { ...localSettings(port), ...(await generateSecrets()) };
+  const generated = { ...localSettings(port), ...defaults, ...(await generateSecrets()) };
   if (!existsSync(DEV_VARS_PATH)) {
     const header = "# Local secrets and settings for wrangler dev (generated; never commit).";
     writeFileSync(DEV_VARS_PATH, `${header}\n${serialize(generated)}\n`, { mode: 0o600 });

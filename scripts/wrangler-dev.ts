@@ -28,8 +28,10 @@ export interface DevServerOptions {
   persistTo?: string;
   /** Extra vars and secrets for this run (override wrangler.toml and .dev.vars). */
   vars?: Record<string, string>;
-  /** Print wrangler's output (npm start) or keep it for diagnostics only (tests). */
+  /** Print wrangler's output as it comes, or keep it for diagnostics only (tests). */
   inheritOutput?: boolean;
+  /** Receives each line of wrangler's output instead (npm start: to filter it and hold it back). */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
   /** Expose /__scheduled to run the cron handler on demand (tests, benchmarks). */
   testScheduled?: boolean;
 }
@@ -81,16 +83,20 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const child = spawn(process.execPath, [WRANGLER_JS, ...args], {
     cwd: ROOT,
     detached: true,
-    stdio: options.inheritOutput ? "inherit" : ["ignore", "pipe", "pipe"],
+    stdio: options.inheritOutput && !options.onLine ? "inherit" : ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...NODE_ENV_PATH, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
   });
   let log = "";
-  child.stdout?.on("data", (chunk) => {
-    log += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    log += chunk;
-  });
+  for (const stream of ["stdout", "stderr"] as const) {
+    let partial = "";
+    child[stream]?.on("data", (chunk) => {
+      log += chunk;
+      if (!options.onLine) return;
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) options.onLine(line, stream);
+    });
+  }
   const url = `http://127.0.0.1:${options.port}`;
   const stop = () => stopProcessGroup(child);
   try {

@@ -14,6 +14,7 @@ export function createApp() {
   const acme = createAcmeApp();
   const integration = createIntegrationApp({
     inProcessAcme: (request, env, ctx) => Promise.resolve(app.fetch(request, env, ctx)),
+    selfFetch: (request, env, ctx) => Promise.resolve(app.fetch(request, env, ctx)),
   });
 
   app.use("*", requestId());

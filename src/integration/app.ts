@@ -8,6 +8,7 @@ import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { requireApiKey } from "./auth/api-key.ts";
 import { loadIntegrationConfig } from "./config.ts";
 import { connectionAdminRouter } from "./connections/routes.ts";
+import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { contactRouter } from "./contacts/routes.ts";
 import { createRouter, type IntegrationEnv } from "./context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
@@ -31,8 +32,11 @@ function executionContext(c: Context<IntegrationEnv>): ExecutionContext | undefi
   }
 }
 
-/** The integration API: /api/v1/... (and the same contact routes under /api/...), docs at /docs. */
-export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) {
+/**
+ * The integration API: /api/v1/... (and the same contact routes under /api/...), docs at /docs,
+ * the operator console at /console (its writes go through `selfFetch`, this Worker in-process).
+ */
+export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; selfFetch: SelfFetch }) {
   const app = createRouter();
 
   app.use("*", async function integrationContext(c, next) {
@@ -77,6 +81,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
   app.route("/api", connectionAdminRouter);
   app.route("/api", deadLetterRouter);
   app.route("/", webhookReceiverRouter);
+  app.route("/console", createConsoleApp({ selfFetch: options.selfFetch }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",
@@ -102,7 +107,17 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme }) 
         "stable `code` and the `requestId`; every response carries `X-Request-Id`.",
     },
   });
-  app.get("/docs", Scalar({ url: "/api/openapi.json", pageTitle: "acme-bridge API" }));
+  // The viewer's script is a static asset copied from node_modules (scripts/vendor-assets.ts), and
+  // its default web fonts are off: the docs page loads nothing from another origin.
+  app.get(
+    "/docs",
+    Scalar({
+      url: "/api/openapi.json",
+      pageTitle: "acme-bridge API",
+      cdn: "/assets/vendor/scalar-api-reference.js",
+      withDefaultFonts: false,
+    }),
+  );
   app.openapi(
     createRoute({
       method: "get",

@@ -3,6 +3,19 @@ import { acmeBridgeSystems, ContractChecker, type OpenApiDocument } from "./open
 /** The paths of the two documents the Worker serves. */
 export const DOCUMENT_PATHS = { integration: "/api/openapi.json", acme: "/acme/openapi.json" } as const;
 
+/**
+ * Surfaces no OpenAPI document describes: the operator console (server-rendered HTML pages and
+ * forms) and the static assets served before the Worker runs.
+ */
+export const UNDOCUMENTED_PREFIXES = ["/console", "/assets/"] as const;
+
+/** Whether a path belongs to a system an OpenAPI document describes (everything but the console and assets). */
+export function isDocumentedSurface(pathname: string): boolean {
+  return !UNDOCUMENTED_PREFIXES.some(
+    (prefix) => pathname === prefix || pathname.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`),
+  );
+}
+
 type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /** Loads both documents through `fetch` from `origin` and builds their checker. */

@@ -1,5 +1,5 @@
 import { exports } from "cloudflare:workers";
-import { checkingFetch } from "./check-responses.ts";
+import { checkingFetch, isDocumentedSurface } from "./check-responses.ts";
 
 // Setup file of the workerd suite: every response a test receives through SELF.fetch is checked
 // against the OpenAPI documents. SELF reads `fetch` from this loopback stub on each call, so
@@ -13,4 +13,4 @@ type Loopback = { fetch: (input: string | URL | Request, init?: RequestInit) => 
 const loopback = (exports as unknown as { default: Loopback }).default;
 const original = loopback[ORIGINAL_FETCH] ?? loopback.fetch.bind(loopback);
 loopback[ORIGINAL_FETCH] = original;
-loopback.fetch = checkingFetch(original, () => true);
+loopback.fetch = checkingFetch(original, (url) => isDocumentedSurface(url.pathname));

@@ -1,0 +1,163 @@
+import type { ConnectionHealth } from "./connection-health.ts";
+import { NextPageLink, ScrollTable, Time } from "./layout.tsx";
+
+function percent(share: number): string {
+  return `${Math.round(share * 100)}%`;
+}
+
+/** The health word as a badge (its reason in the title); the word itself carries it, not the colour. */
+export function Verdict({ health }: { health: ConnectionHealth }) {
+  return (
+    <span class={`badge ${health.verdict.level}`} title={health.verdict.reason}>
+      {health.verdict.level}
+    </span>
+  );
+}
+
+/** The share of Acme's quota used in the current window, as a meter and per rate class. */
+export function Quota({ health }: { health: ConnectionHealth }) {
+  if (health.quotaUsed === null) return <span class="muted">not learned yet</span>;
+  const detail = Object.entries(health.status.budgets)
+    .filter(([, b]) => b.limit !== null)
+    .map(([name, b]) => `${name} ${(b.limit ?? 0) - (b.remaining ?? 0)}/${b.limit}`)
+    .join(", ");
+  return (
+    <span>
+      <meter min={0} max={1} value={health.quotaUsed} aria-label="Share of Acme's quota used">
+        {percent(health.quotaUsed)}
+      </meter>{" "}
+      {percent(health.quotaUsed)} <span class="muted">({detail})</span>
+    </span>
+  );
+}
+
+/**
+ * The connections table. It refreshes itself every 10 s (htmx) so health stays current while
+ * the page is open; `after` is the page cursor.
+ */
+export function ConnectionsTable(props: {
+  data: ConnectionHealth[];
+  after: string | undefined;
+  nextAfter: string | null;
+}) {
+  const self = `/console/connections/table${props.after ? `?after=${encodeURIComponent(props.after)}` : ""}`;
+  return (
+    <div id="connections" hx-get={self} hx-trigger="every 10s" hx-swap="outerHTML">
+      {props.data.length === 0 ? (
+        <p>No connections yet. Create one below.</p>
+      ) : (
+        <ScrollTable label="Connections and their health">
+          <thead>
+            <tr>
+              <th scope="col">Connection</th>
+              <th scope="col">Health</th>
+              <th scope="col">Circuit</th>
+              <th scope="col">Acme quota used (this window)</th>
+              <th scope="col">Token expires</th>
+              <th scope="col">Webhooks</th>
+              <th scope="col">Last reconciliation</th>
+              <th scope="col">Mirror size</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.data.map((h) => (
+              <tr data-connection-id={h.id}>
+                <th scope="row">
+                  <a href={`/console/connections/${h.id}`}>{h.name}</a>
+                  <br />
+                  <code class="muted">{h.id}</code>
+                </th>
+                <td>
+                  <Verdict health={h} />
+                </td>
+                <td>{h.status.circuit.state.replace("_", "-")}</td>
+                <td>
+                  <Quota health={h} />
+                </td>
+                <td>
+                  <Time iso={h.status.token?.expiresAt} />
+                </td>
+                <td>{h.webhooksConfigured ? "configured" : "not configured"}</td>
+                <td>
+                  <Time iso={h.reconciledThrough} />
+                </td>
+                <td>{h.mirrorSize}</td>
+              </tr>
+            ))}
+          </tbody>
+        </ScrollTable>
+      )}
+      <NextPageLink
+        href={props.nextAfter && `/console/connections?after=${encodeURIComponent(props.nextAfter)}`}
+        label="Next connections"
+      />
+    </div>
+  );
+}
+
+/** The tabs of one connection's pages. */
+export function ConnectionTabs(props: { id: string; current: "overview" | "feed" | "webhooks" }) {
+  const tabs = [
+    { key: "overview", href: `/console/connections/${props.id}`, label: "Overview and API keys" },
+    { key: "feed", href: `/console/connections/${props.id}/feed`, label: "Change feed" },
+    { key: "webhooks", href: `/console/connections/${props.id}/webhooks`, label: "Acme webhook deliveries" },
+  ] as const;
+  return (
+    <nav aria-label="Connection" class="tabs">
+      <ul>
+        {tabs.map((t) => (
+          <li>
+            <a href={t.href} aria-current={t.key === props.current ? "page" : undefined}>
+              {t.label}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+/** Health facts as a description list (the overview page). */
+export function HealthFacts({ health }: { health: ConnectionHealth }) {
+  const c = health.status.counters;
+  return (
+    <dl class="facts">
+      <dt>Health</dt>
+      <dd>
+        <Verdict health={health} /> {health.verdict.reason}
+      </dd>
+      <dt>Circuit</dt>
+      <dd>
+        {health.status.circuit.state.replace("_", "-")} ({health.status.circuit.recentFailures} recent
+        failures)
+      </dd>
+      <dt>Acme quota used</dt>
+      <dd>
+        <Quota health={health} />
+      </dd>
+      <dt>Token expires</dt>
+      <dd>
+        <Time iso={health.status.token?.expiresAt} />
+      </dd>
+      <dt>Webhooks</dt>
+      <dd>{health.webhooksConfigured ? "configured" : "not configured"}</dd>
+      <dt>Last reconciliation</dt>
+      <dd>
+        <Time iso={health.reconciledThrough} />
+      </dd>
+      <dt>Mirror size</dt>
+      <dd>{health.mirrorSize} contacts</dd>
+      <dt>Calls to Acme</dt>
+      <dd>
+        {c.calls} calls, {c.retries} retries, {c.acme429s} answered 429, {c.throttledWaits} waited for a slot,{" "}
+        {c.throttledRefusals} refused by the throttle, {c.circuitRefusals} refused by the circuit,{" "}
+        {c.staleFallbacks} stale reads (since <Time iso={health.status.since} />)
+      </dd>
+      <dt>Acme</dt>
+      <dd>
+        {health.acmeBaseUrl ?? "the deployment's default (ACME_BASE_URL, or the mock in this Worker)"}, client{" "}
+        <code>{health.acmeClientId}</code>
+      </dd>
+    </dl>
+  );
+}

@@ -1,0 +1,24 @@
+import { Hono } from "hono";
+import type { IntegrationVariables } from "../context.ts";
+import type { ConsoleSession } from "./session.ts";
+
+/** A call to the integration's own admin API: its JSON (or problem+json) body and status. */
+export type AdminApi = (
+  method: "GET" | "POST" | "PUT" | "DELETE",
+  path: string,
+  body?: unknown,
+) => Promise<{ status: number; body: unknown }>;
+
+/** What console handlers see besides the integration's variables. */
+export interface ConsoleVariables extends IntegrationVariables {
+  /** The signed-in operator's session (set by the session middleware). */
+  session: ConsoleSession;
+  adminApi: AdminApi;
+}
+
+export type ConsoleEnv = { Bindings: Env; Variables: ConsoleVariables };
+
+/** Every console router shares the console's variables. */
+export function createConsoleRouter() {
+  return new Hono<ConsoleEnv>();
+}

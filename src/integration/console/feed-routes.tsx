@@ -1,0 +1,133 @@
+import { changesAfter, type FeedChange, latestChanges } from "./change-feed.ts";
+import { connectionHealth } from "./connection-health.ts";
+import { ConnectionTabs } from "./connection-views.tsx";
+import { createConsoleRouter } from "./context.ts";
+import { ConsoleError } from "./errors.tsx";
+import { Page, Time } from "./layout.tsx";
+
+/** How often an open feed page asks for new changes. */
+const POLL_EVERY = "2s";
+
+function shown(value: unknown): string {
+  if (value === null || value === undefined) return "(empty)";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function who(change: FeedChange): string {
+  const name = [change.contact.firstName, change.contact.lastName].filter(Boolean).join(" ");
+  return name || change.contact.email || change.contact.id;
+}
+
+/** One change with its diff (field, from, to) in the API's field names. */
+export function ChangeItem({ change }: { change: FeedChange }) {
+  const fields = Object.entries(change.changes);
+  return (
+    <li class="change" data-seq={String(change.seq)} data-contact-id={change.contact.id}>
+      <p class="change-head">
+        <strong>{change.type}</strong> {who(change)}{" "}
+        <span class="muted">
+          #{change.seq} · v{change.contact.version ?? "?"} · via {change.source} ·{" "}
+          <Time iso={change.occurredAt} />
+        </span>
+      </p>
+      {fields.length === 0 ? (
+        <p class="muted">No field changed.</p>
+      ) : (
+        <table class="diff">
+          <caption class="visually-hidden">{`Fields changed in change ${change.seq}`}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Field</th>
+              <th scope="col">From</th>
+              <th scope="col">To</th>
+            </tr>
+          </thead>
+          <tbody>
+            {fields.map(([field, diff]) => (
+              <tr>
+                <th scope="row">{field}</th>
+                <td>
+                  <del>{shown(diff.from)}</del>
+                </td>
+                <td>
+                  <ins>{shown(diff.to)}</ins>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </li>
+  );
+}
+
+/** The element that polls for changes after `after`; each answer replaces it with the next cursor. */
+function FeedPoller(props: { connectionId: string; after: number }) {
+  return (
+    <div
+      id="feed-poller"
+      hx-get={`/console/connections/${props.connectionId}/feed/updates?after=${props.after}`}
+      hx-trigger={`every ${POLL_EVERY}`}
+      hx-swap="outerHTML"
+      data-after={String(props.after)}
+    >
+      <p class="muted">Live: new changes appear at the top as they are recorded.</p>
+    </div>
+  );
+}
+
+function cursor(value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new ConsoleError(400, "The feed position must be a whole number.");
+  return n;
+}
+
+/** The change feed of a connection, live (htmx polling) with each change's diff. */
+export const feedRouter = createConsoleRouter()
+  .get("/:id/feed", async (c) => {
+    const found = await connectionHealth(c.env, c.req.param("id"));
+    if (!found) throw new ConsoleError(404, "There is no such connection.");
+    const before = cursor(c.req.query("before"));
+    const { data, nextBefore } = await latestChanges(c.env, found.row.id, before);
+    const newest = data[0]?.seq ?? 0;
+    return c.html(
+      <Page title={`${found.row.name}: change feed`} session={c.var.session} path="/console/connections">
+        <ConnectionTabs id={found.row.id} current="feed" />
+        {before === undefined ? <FeedPoller connectionId={found.row.id} after={newest} /> : null}
+        <p id="feed-empty" hidden={data.length > 0}>
+          No changes yet.
+        </p>
+        <ol id="feed-list" class="feed" aria-live="polite" aria-relevant="additions" reversed>
+          {data.map((change) => (
+            <ChangeItem change={change} />
+          ))}
+        </ol>
+        {nextBefore !== null ? (
+          <p>
+            <a href={`/console/connections/${found.row.id}/feed?before=${nextBefore}`}>Older changes</a>
+          </p>
+        ) : null}
+      </Page>,
+    );
+  })
+  .get("/:id/feed/updates", async (c) => {
+    const id = c.req.param("id");
+    const after = cursor(c.req.query("after")) ?? 0;
+    const fresh = await changesAfter(c.env, id, after);
+    if (fresh.length === 0) return c.body(null, 204);
+    const last = fresh[fresh.length - 1]?.seq ?? after;
+    return c.html(
+      <>
+        <ol hx-swap-oob="afterbegin:#feed-list">
+          {fresh.toReversed().map((change) => (
+            <ChangeItem change={change} />
+          ))}
+        </ol>
+        {/* "No changes yet." goes: it is replaced by an empty, hidden line. */}
+        <p id="feed-empty" hx-swap-oob="true" hidden></p>
+        <FeedPoller connectionId={id} after={last} />
+      </>,
+    );
+  });

@@ -1,0 +1,71 @@
+import type { MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie } from "hono/cookie";
+import { timingSafeEqualStrings } from "../../lib/crypto.ts";
+import type { ConsoleEnv } from "./context.ts";
+import { readSession, SESSION_COOKIE } from "./session.ts";
+
+/** Where a browser without a session is sent. */
+export const SIGN_IN_PATH = "/console/sign-in";
+
+/**
+ * Console pages hold operator data: never cached, never framed, scripts and styles only from this
+ * origin (the page has no inline script; htmx is configured not to add inline styles).
+ */
+export function consoleSecurityHeaders(): MiddlewareHandler<ConsoleEnv> {
+  return async function consoleHeaders(c, next) {
+    await next();
+    c.header("Cache-Control", "no-store");
+    c.header(
+      "Content-Security-Policy",
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+    );
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "same-origin");
+  };
+}
+
+/**
+ * Lets a request through only with a valid, unexpired, not signed-out session cookie; otherwise
+ * sends the browser to sign in (303; htmx requests get `HX-Redirect`, so the whole page moves).
+ */
+export function requireConsoleSession(): MiddlewareHandler<ConsoleEnv> {
+  return async function consoleSession(c, next) {
+    const cookie = getCookie(c, SESSION_COOKIE, "host");
+    const session = await readSession(c.var.config.adminToken, cookie, c.env.CACHE);
+    if (!session) {
+      if (cookie !== undefined) deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true, prefix: "host" });
+      const target =
+        c.req.method === "GET" ? `${SIGN_IN_PATH}?next=${encodeURIComponent(c.req.path)}` : SIGN_IN_PATH;
+      if (c.req.header("HX-Request") === "true") {
+        c.header("HX-Redirect", target);
+        return c.body(null, 204);
+      }
+      return c.redirect(target, 303);
+    }
+    c.set("session", session);
+    await next();
+  };
+}
+
+/**
+ * The synchronizer token check (OWASP): a state-changing request must carry the session's CSRF
+ * token in `_csrf` (form) or `X-CSRF-Token` (htmx). hono/csrf's Origin check runs before this.
+ */
+export function requireCsrfToken(): MiddlewareHandler<ConsoleEnv> {
+  return async function csrfToken(c, next) {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    let sent = c.req.header("X-CSRF-Token");
+    if (!sent) {
+      const form = await c.req.parseBody();
+      sent = typeof form._csrf === "string" ? form._csrf : undefined;
+    }
+    if (!sent || !(await timingSafeEqualStrings(sent, c.var.session.csrf))) {
+      return c.text(
+        "This form is out of date or did not come from the console. Reload the page and try again.",
+        403,
+      );
+    }
+    await next();
+  };
+}

@@ -1,0 +1,328 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { admin, api, createContact, newConnection, person } from "../helpers.ts";
+import { consoleFetch, postForm, type SignedIn, signIn } from "./helpers.ts";
+
+async function page(session: SignedIn, path: string): Promise<string> {
+  const res = await consoleFetch(path, { cookie: session.cookie });
+  expect(res.status, path).toBe(200);
+  return res.text();
+}
+
+/** Every `href` of links whose text is `label`, in page order. */
+function linksLabelled(html: string, label: string): string[] {
+  return [...html.matchAll(/<a href="([^"]+)">([^<]+)<\/a>/g)]
+    .filter((m) => m[2] === label)
+    .map((m) => (m[1] ?? "").replace(/&amp;/g, "&"));
+}
+
+async function insertChanges(connectionId: string, count: number, firstSeq = 1): Promise<void> {
+  const statements = [];
+  for (let i = 0; i < count; i++) {
+    const seq = firstSeq + i;
+    const contact = {
+      id: `acme_c${seq}`,
+      firstName: `Person ${seq}`,
+      lastName: "Test",
+      email: `p${seq}@example.com`,
+      version: 1,
+    };
+    statements.push(
+      env.DB.prepare(
+        "INSERT INTO change_events (connection_id, seq, event_id, type, contact_id, version, occurred_at, contact, changes, source, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ).bind(
+        connectionId,
+        seq,
+        `msg_${seq}`,
+        "contact.created",
+        contact.id,
+        1,
+        new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+        JSON.stringify(contact),
+        JSON.stringify({
+          firstName: { from: null, to: contact.firstName },
+          email: { from: null, to: contact.email },
+        }),
+        "webhook",
+        new Date().toISOString(),
+      ),
+    );
+  }
+  for (let i = 0; i < statements.length; i += 50) await env.DB.batch(statements.slice(i, i + 50));
+}
+
+function seqsIn(html: string): number[] {
+  return [...html.matchAll(/data-seq="(\d+)"/g)].map((m) => Number(m[1]));
+}
+
+describe("console: connections", () => {
+  it("shows a connection's health at a glance, and no secret anywhere", async () => {
+    const connection = await newConnection();
+    const webhookSecret = `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+    const stored = await admin(`/connections/${connection.connectionId}/webhook-secret`, {
+      method: "PUT",
+      body: { secret: webhookSecret },
+    });
+    expect(stored.status).toBe(204);
+    await createContact(connection.apiKey, person());
+    const session = await signIn();
+    const overview = await page(session, `/console/connections/${connection.connectionId}`);
+    expect(overview).toContain("<dt>Circuit</dt>");
+    expect(overview).toMatch(/<dd>closed \(0 recent failures\)<\/dd>/);
+    expect(overview).toMatch(/<dt>Token expires<\/dt><dd><time datetime="\d{4}-/);
+    expect(overview).toMatch(/<dt>Acme quota used<\/dt><dd><span><meter/);
+    expect(overview).toContain("<dt>Webhooks</dt><dd>configured</dd>");
+    expect(overview).toContain('<span class="badge healthy"');
+    const pages = [
+      overview,
+      await page(session, "/console/connections"),
+      await page(session, "/console/connections/table"),
+      await page(session, `/console/connections/${connection.connectionId}/feed`),
+      await page(session, "/console/dead-letters"),
+    ];
+    for (const html of pages) {
+      for (const secret of [
+        connection.apiKey,
+        connection.acmeClient.clientSecret,
+        env.ADMIN_TOKEN,
+        env.ENCRYPTION_KEY,
+        env.ACME_ADMIN_TOKEN,
+        env.ACME_CLIENT_SECRET_PEPPER,
+        webhookSecret,
+      ]) {
+        expect(html).not.toContain(secret);
+      }
+    }
+  });
+
+  it("pages through more than 100 connections, each once", async () => {
+    const ids = Array.from({ length: 120 }, (_, i) => `conn_page_${String(i).padStart(3, "0")}`);
+    const insert = env.DB.prepare(
+      "INSERT INTO connections (id, name, acme_client_id, acme_client_secret_enc, created_at) VALUES (?, ?, ?, ?, ?)",
+    );
+    await env.DB.batch(
+      ids.map((id) => insert.bind(id, `Paged ${id}`, "client", "sealed", new Date().toISOString())),
+    );
+    const session = await signIn();
+    const seen: string[] = [];
+    let path: string | undefined = "/console/connections";
+    while (path) {
+      const html = await page(session, path);
+      seen.push(...[...html.matchAll(/data-connection-id="([^"]+)"/g)].map((m) => m[1] ?? ""));
+      path = linksLabelled(html, "Next connections")[0];
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of ids) expect(seen).toContain(id);
+  });
+
+  it("creates a connection from the form and subscribes it; bad input is shown, the secret never echoed", async () => {
+    const client = (await newConnection()).acmeClient;
+    const session = await signIn();
+    const bad = await postForm(session, "/console/connections", {
+      name: "",
+      acmeBaseUrl: "ftp://nope",
+      acmeClientId: client.clientId,
+      acmeClientSecret: "secret-never-echoed-123",
+    });
+    expect(bad.status).toBe(400);
+    const badHtml = await bad.text();
+    expect(badHtml).toContain('id="acmeBaseUrl-error"');
+    expect(badHtml).toContain(`value="${client.clientId}"`);
+    expect(badHtml).not.toContain("secret-never-echoed-123");
+
+    const created = await postForm(session, "/console/connections", {
+      name: "From the console",
+      acmeBaseUrl: "",
+      acmeClientId: client.clientId,
+      acmeClientSecret: client.clientSecret,
+      subscribe: "1",
+    });
+    expect(created.status).toBe(303);
+    const location = created.headers.get("location") ?? "";
+    // The subscription needs a public https URL, which a test origin is not: the console says so.
+    expect(location).toMatch(/^\/console\/connections\/conn_[0-9a-z]+\?notice=subscribe-failed$/);
+    const html = await page(session, location);
+    expect(html).toContain("subscribing to Acme");
+    expect(html).toContain("<h1>From the console</h1>");
+    expect(html).not.toContain(client.clientSecret);
+  });
+
+  it("issues an API key shown once, and revokes it", async () => {
+    const connection = await newConnection();
+    const session = await signIn();
+    const base = `/console/connections/${connection.connectionId}`;
+    const issued = await postForm(session, `${base}/api-keys`);
+    expect(issued.status).toBe(201);
+    const key =
+      /<output id="issued-key" class="secret">(ab_[^<]+)<\/output>/.exec(await issued.text())?.[1] ?? "";
+    expect(key).toMatch(/^ab_/);
+    expect((await api("/api/v1/contacts?limit=1", { key })).status).toBe(200);
+
+    const overview = await page(session, base);
+    expect(overview).not.toContain(key);
+    const keyId = [...overview.matchAll(/data-key-id="([^"]+)"/g)].map((m) => m[1] ?? "")[0] ?? "";
+    expect(overview).toContain(`${key.slice(0, 9)}…`);
+    const revoked = await postForm(session, `${base}/api-keys/${keyId}/revoke`);
+    expect(revoked.status).toBe(303);
+    expect(revoked.headers.get("location")).toBe(`${base}?revoked=${keyId}`);
+    expect((await api("/api/v1/contacts?limit=1", { key })).status).toBe(401);
+    expect((await postForm(session, `${base}/api-keys/key_nope/revoke`)).status).toBe(404);
+    expect((await postForm(session, "/console/connections/conn_nope/api-keys")).status).toBe(404);
+  });
+
+  it("answers an unknown connection with a 404 page", async () => {
+    const session = await signIn();
+    for (const path of [
+      "/console/connections/conn_nope",
+      "/console/connections/conn_nope/feed",
+      "/console/no-such",
+    ]) {
+      const res = await consoleFetch(path, { cookie: session.cookie });
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    }
+  });
+});
+
+describe("console: change feed", () => {
+  it("shows the newest changes with their diffs, pages back through more than 100, and polls forward", async () => {
+    const connection = await newConnection();
+    await insertChanges(connection.connectionId, 130);
+    const session = await signIn();
+    const base = `/console/connections/${connection.connectionId}/feed`;
+    const first = await page(session, base);
+    expect(seqsIn(first)).toEqual(Array.from({ length: 50 }, (_, i) => 130 - i));
+    expect(first).toContain(`hx-get="${base}/updates?after=130"`);
+    expect(first).toMatch(
+      /<th scope="row">email<\/th><td><del>\(empty\)<\/del><\/td><td><ins>p130@example\.com<\/ins>/,
+    );
+
+    const seen = [...seqsIn(first)];
+    let older = linksLabelled(first, "Older changes")[0];
+    while (older) {
+      const html = await page(session, older);
+      expect(html).not.toContain('id="feed-poller"');
+      seen.push(...seqsIn(html));
+      older = linksLabelled(html, "Older changes")[0];
+    }
+    expect(seen).toEqual(Array.from({ length: 130 }, (_, i) => 130 - i));
+
+    // Nothing new: no swap at all.
+    const idle = await consoleFetch(`${base}/updates?after=130`, { cookie: session.cookie });
+    expect(idle.status).toBe(204);
+
+    await insertChanges(connection.connectionId, 150, 131);
+    const update = await page(session, `${base}/updates?after=130`);
+    // At most 100 per poll, newest on top, and the next poller continues from the last one shown.
+    expect(seqsIn(update)).toEqual(Array.from({ length: 100 }, (_, i) => 230 - i));
+    expect(update).toContain('hx-swap-oob="afterbegin:#feed-list"');
+    expect(update).toContain(`hx-get="${base}/updates?after=230"`);
+    const rest = await page(session, `${base}/updates?after=230`);
+    expect(seqsIn(rest)).toEqual(Array.from({ length: 50 }, (_, i) => 280 - i));
+  });
+
+  it("refuses a malformed feed position", async () => {
+    const connection = await newConnection();
+    const session = await signIn();
+    for (const after of ["-1", "abc", "1.5"]) {
+      const res = await consoleFetch(
+        `/console/connections/${connection.connectionId}/feed/updates?after=${after}`,
+        {
+          cookie: session.cookie,
+        },
+      );
+      expect(res.status, after).toBe(400);
+    }
+  });
+
+  it("shows only the connection's own changes", async () => {
+    const [mine, theirs] = [await newConnection(), await newConnection()];
+    await insertChanges(theirs.connectionId, 3, 1);
+    const session = await signIn();
+    const html = await page(session, `/console/connections/${mine.connectionId}/feed`);
+    expect(seqsIn(html)).toEqual([]);
+    const updates = await consoleFetch(`/console/connections/${mine.connectionId}/feed/updates?after=0`, {
+      cookie: session.cookie,
+    });
+    expect(updates.status).toBe(204);
+    const theirsPage = await page(session, `/console/connections/${theirs.connectionId}/feed`);
+    expect(seqsIn(theirsPage)).toEqual([3, 2, 1]);
+  });
+});
+
+describe("console: dead letters", () => {
+  it("pages through more than 100 dead letters and replays one onto the inbox queue", async () => {
+    const connection = await newConnection();
+    const insert = env.DB.prepare(
+      "INSERT INTO dead_letters (id, connection_id, webhook_id, body, reason, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    const ids = Array.from({ length: 110 }, (_, i) => `dl_console_${String(i).padStart(3, "0")}`);
+    const body = (i: number) =>
+      JSON.stringify({
+        connectionId: connection.connectionId,
+        webhookId: `msg_dl_${i}`,
+        body: "{}",
+        receivedAt: new Date().toISOString(),
+      });
+    await env.DB.batch(
+      ids.map((id, i) =>
+        insert.bind(
+          id,
+          connection.connectionId,
+          `msg_dl_${i}`,
+          body(i),
+          "invalid event: test",
+          new Date().toISOString(),
+        ),
+      ),
+    );
+    const session = await signIn();
+    const seen: string[] = [];
+    let path: string | undefined = "/console/dead-letters";
+    while (path) {
+      const html = await page(session, path);
+      seen.push(...[...html.matchAll(/data-dead-letter-id="([^"]+)"/g)].map((m) => m[1] ?? ""));
+      path = linksLabelled(html, "Older dead letters")[0];
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of ids) expect(seen).toContain(id);
+
+    const target = ids[42] ?? "";
+    const replayed = await postForm(session, `/console/dead-letters/${target}/replay`);
+    expect(replayed.status).toBe(303);
+    expect(replayed.headers.get("location")).toBe(`/console/dead-letters?replayed=${target}`);
+    const row = await env.DB.prepare("SELECT replayed_at FROM dead_letters WHERE id = ?")
+      .bind(target)
+      .first<{ replayed_at: string | null }>();
+    expect(row?.replayed_at).toMatch(/^\d{4}-/);
+    const pending = await page(session, "/console/dead-letters?pending=true");
+    expect(pending).not.toContain(`data-dead-letter-id="${target}"`);
+  });
+
+  it("says why a dead letter cannot be replayed, and 404s an unknown one", async () => {
+    await env.DB.prepare(
+      "INSERT INTO dead_letters (id, connection_id, webhook_id, body, reason, received_at) VALUES (?, NULL, NULL, ?, ?, ?)",
+    )
+      .bind("dl_unreadable", "not json", "unreadable inbox message", new Date().toISOString())
+      .run();
+    const session = await signIn();
+    const conflict = await postForm(session, "/console/dead-letters/dl_unreadable/replay");
+    expect(conflict.status).toBe(409);
+    expect(await conflict.text()).toContain("cannot be replayed");
+    expect((await postForm(session, "/console/dead-letters/dl_none/replay")).status).toBe(404);
+  });
+});
+
+describe("console: Acme webhook delivery log", () => {
+  it("lists the connection's subscriptions at Acme, read with the connection's own credentials", async () => {
+    const connection = await newConnection();
+    const session = await signIn();
+    const html = await page(session, `/console/connections/${connection.connectionId}/webhooks`);
+    expect(html).toContain("has no webhook subscriptions");
+    const unknown = await consoleFetch(`/console/connections/${connection.connectionId}/webhooks/wh_nope`, {
+      cookie: session.cookie,
+    });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toContain("Acme:");
+  });
+});
