@@ -21,6 +21,7 @@ import {
   ROOT,
   startDevServer,
 } from "../scripts/wrangler-dev.ts";
+import { jobsBench } from "./jobs.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
@@ -32,8 +33,16 @@ const PIPELINE_CHANGES = Number(process.env.BENCH_PIPELINE_CHANGES ?? 300);
 /** Changes per second made at Acme during the pipeline run. */
 const PIPELINE_RATE = Number(process.env.BENCH_PIPELINE_RATE ?? 25);
 const BUDGET_WRITES = Number(process.env.BENCH_BUDGET_WRITES ?? 300);
-/** Run one part only: routes, pipeline or budget (for profiling). */
+/** Run one part only: routes, pipeline, budget or jobs (for profiling). */
 const ONLY = process.env.BENCH_ONLY;
+/** `BENCH_SLOTS_AHEAD=0` runs the Worker with SESSION_SLOTS_AHEAD=false; 1 or unset, with it on. */
+const SLOTS_AHEAD = slotsAhead(process.env.BENCH_SLOTS_AHEAD);
+
+function slotsAhead(value: string | undefined): boolean {
+  if (value === undefined || value === "1") return true;
+  if (value === "0") return false;
+  throw new Error(`BENCH_SLOTS_AHEAD must be 0 or 1, not ${JSON.stringify(value)}`);
+}
 
 interface Row {
   name: string;
@@ -508,8 +517,9 @@ async function main() {
         token_failure: { limit: 5, windowSeconds: 300 },
       }),
       CACHE_TTL_SECONDS: "3600",
+      SESSION_SLOTS_AHEAD: String(SLOTS_AHEAD),
     };
-    console.log(`Starting wrangler dev on port ${port}...`);
+    console.log(`Starting wrangler dev on port ${port} (slots ahead ${SLOTS_AHEAD ? "on" : "off"})...`);
     server = await startDevServer({ port, persistTo, vars });
     const setup = await setUp(server.url, vars);
     console.log(
@@ -520,6 +530,9 @@ async function main() {
     const webhook = ONLY && ONLY !== "pipeline" ? null : await pipeline(server.url, setup);
     console.log(`Rate budget: ${BUDGET_WRITES} writes offered...`);
     const budget = ONLY && ONLY !== "budget" ? null : await rateBudget(server.url, vars);
+    console.log("Sync jobs: backfill, import...");
+    const jobs =
+      ONLY && ONLY !== "jobs" ? null : await jobsBench(server.url, vars, (server as DevServer).output);
     const bundle = bundleSize();
 
     const hit = rows.find((r) => r.name.includes("hit"));
@@ -527,10 +540,16 @@ async function main() {
     const results = {
       at: new Date().toISOString(),
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
-      settings: { connections: CONNECTIONS, durationSeconds: DURATION_S, rounds: ROUNDS },
+      settings: {
+        connections: CONNECTIONS,
+        durationSeconds: DURATION_S,
+        rounds: ROUNDS,
+        slotsAhead: SLOTS_AHEAD,
+      },
       routes: rows,
       webhookPipeline: webhook,
       rateBudget: budget,
+      jobs,
       bundle,
       targets: {
         kvReadRatio: { value: hit?.ratio, target: ">= 0.75" },
@@ -542,6 +561,11 @@ async function main() {
         quotaUsed: { value: budget?.quotaUsed, target: ">= 0.95" },
         acme429s: { value: budget?.acme429s, target: "0" },
         webhookP50Ms: { value: webhook?.p50Ms, target: "< 2000" },
+        backfillQuotaUsed: { value: jobs?.backfill.quotaUsed, target: ">= 0.95" },
+        backfillAcme429s: { value: jobs?.backfill.acme429s, target: "0" },
+        importQuotaUsed: { value: jobs?.import.quotaUsed, target: ">= 0.95" },
+        importAcme429s: { value: jobs?.import.acme429s, target: "0" },
+        importAgainAcmeWrites: { value: jobs?.import.again.acmeWrites, target: "0" },
         bundleGzipKB: { value: Math.round(bundle.gzipBytes / 102.4) / 10, target: "< 250" },
       },
     };
@@ -556,6 +580,7 @@ async function main() {
         `rate budget: ${budget.writes} writes at ${budget.quota} in ${budget.seconds} s: ${(budget.quotaUsed * 100).toFixed(1)}% of quota used in steady state, ${budget.acme429s} 429s reached Acme`,
       );
     }
+    if (jobs) console.log(`sync jobs:\n${JSON.stringify(jobs, null, 2)}`);
     console.log(
       `bundle: ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzip (${(bundle.bytes / 1024).toFixed(0)} KB raw)`,
     );

@@ -44,7 +44,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -62,7 +62,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -80,7 +80,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -131,7 +131,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -140,7 +140,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Duplicate email, or the Idempotency-Key is in flight */
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -185,7 +185,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -203,7 +203,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -266,7 +266,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -275,7 +275,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description No such contact */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -293,7 +293,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -311,7 +311,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -361,7 +361,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -370,7 +370,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description No such contact */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -379,7 +379,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Duplicate email */
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -388,7 +388,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description If-Match does not match */
+                /** @description If-Match does not match the current version */
                 412: {
                     headers: {
                         [name: string]: unknown;
@@ -424,7 +424,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -442,7 +442,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -485,7 +485,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -494,7 +494,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description No such contact */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -503,7 +503,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description If-Match does not match */
+                /** @description If-Match does not match the current version */
                 412: {
                     headers: {
                         [name: string]: unknown;
@@ -521,7 +521,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -539,7 +539,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -591,7 +591,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -600,7 +600,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description No such contact */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -609,7 +609,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Duplicate email */
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -618,7 +618,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description If-Match does not match */
+                /** @description If-Match does not match the current version */
                 412: {
                     headers: {
                         [name: string]: unknown;
@@ -654,7 +654,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -672,7 +672,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -725,7 +725,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -743,7 +743,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -761,7 +761,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -812,7 +812,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -821,7 +821,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Duplicate email, or the Idempotency-Key is in flight */
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -866,7 +866,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -884,7 +884,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -947,7 +947,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -956,7 +956,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description No such contact */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -974,7 +974,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -992,7 +992,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -1042,7 +1042,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1051,7 +1051,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description No such contact */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1060,7 +1060,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Duplicate email */
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1069,7 +1069,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description If-Match does not match */
+                /** @description If-Match does not match the current version */
                 412: {
                     headers: {
                         [name: string]: unknown;
@@ -1105,7 +1105,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -1123,7 +1123,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -1166,7 +1166,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1175,7 +1175,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description No such contact */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1184,7 +1184,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description If-Match does not match */
+                /** @description If-Match does not match the current version */
                 412: {
                     headers: {
                         [name: string]: unknown;
@@ -1202,7 +1202,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -1220,7 +1220,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -1272,7 +1272,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1281,7 +1281,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description No such contact */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1290,7 +1290,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Duplicate email */
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1299,7 +1299,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description If-Match does not match */
+                /** @description If-Match does not match the current version */
                 412: {
                     headers: {
                         [name: string]: unknown;
@@ -1335,7 +1335,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -1353,7 +1353,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme timed out */
+                /** @description Acme timed out; see Retry-After */
                 504: {
                     headers: {
                         [name: string]: unknown;
@@ -1398,7 +1398,7 @@ export interface paths {
                         "application/json": components["schemas"]["ChangeFeed"];
                     };
                 };
-                /** @description Invalid query */
+                /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1407,7 +1407,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1455,7 +1455,7 @@ export interface paths {
                         "application/json": components["schemas"]["ConnectionStatus"];
                     };
                 };
-                /** @description Missing or invalid API key */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1502,7 +1502,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Problem */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1537,7 +1537,7 @@ export interface paths {
                         "application/json": components["schemas"]["Connection"];
                     };
                 };
-                /** @description Problem */
+                /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1546,7 +1546,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1555,7 +1555,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Body too large */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -1564,7 +1564,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Body is not JSON */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1611,7 +1611,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiKeyCreated"];
                     };
                 };
-                /** @description Problem */
+                /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1620,7 +1620,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1629,7 +1629,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1675,7 +1675,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem */
+                /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1684,7 +1684,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1693,7 +1693,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1746,7 +1746,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem */
+                /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1755,7 +1755,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1764,7 +1764,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1773,7 +1773,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Body too large */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -1782,7 +1782,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Body is not JSON */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1833,7 +1833,7 @@ export interface paths {
                         "application/json": components["schemas"]["WebhookSubscriptionCreated"];
                     };
                 };
-                /** @description Problem */
+                /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1842,7 +1842,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1851,7 +1851,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1860,7 +1860,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Acme's rate limit is reached; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1869,7 +1869,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -1878,7 +1878,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Acme is unavailable; see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1887,8 +1887,438 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem */
+                /** @description Acme timed out; see Retry-After */
                 504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bulk upsert of contacts, matched by email (case-insensitive), as a job
+         * @description Up to 10000 rows, or IMPORT_MAX_BODY_BYTES, as `text/csv` (a header row of API field names; empty optional cells are null), `application/x-ndjson` (one contact per line) or `application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the same import run again makes no new versions.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                    "application/json": components["schemas"]["ImportBody"];
+                };
+            };
+            responses: {
+                /** @description The import job, queued */
+                202: {
+                    headers: {
+                        /** @description /api/v1/jobs/{id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Job"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The connection's jobs, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Jobs */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JobList"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One job and its progress */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The job */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Job"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job's failed rows, in row order */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description The last row seen */
+                    cursor?: number | null;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Failed rows after `cursor` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JobErrorList"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a job after the step in flight
+         * @description 202 with the job as it stands; its status becomes `cancelled` when the step in flight ends.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Cancellation requested */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Job"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/connections/{id}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pull every Acme contact into the mirror and the change feed, as a job
+         * @description Changes appear in the feed with `source: "backfill"`. Also started when a connection is created. 409 while a backfill or reconciliation of the connection is still running.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The backfill job, queued */
+                202: {
+                    headers: {
+                        /** @description /api/v1/jobs/{id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Job"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1938,7 +2368,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Invalid query */
+                /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1947,7 +2377,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Admin token missing or wrong */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1996,7 +2426,7 @@ export interface paths {
                         "application/json": components["schemas"]["DeadLetter"];
                     };
                 };
-                /** @description Invalid id */
+                /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2005,7 +2435,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Admin token missing or wrong */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2014,7 +2444,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description No such dead letter */
+                /** @description No such resource for this connection */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2023,7 +2453,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Not a replayable inbox message */
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2076,7 +2506,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Invalid connection id */
+                /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2085,7 +2515,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rejected */
+                /** @description Missing or invalid credentials */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2094,7 +2524,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Too large */
+                /** @description Body too large */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -2272,7 +2702,9 @@ export interface components {
             notes?: string | null;
         };
         ContactPatch: {
+            /** @example Ada */
             firstName?: string;
+            /** @example Lovelace */
             lastName?: string;
             /**
              * Format: email
@@ -2291,7 +2723,7 @@ export interface components {
         };
         ChangeEvent: {
             seq: number;
-            /** @description Acme's webhook id, or rec_… for changes found by reconciliation */
+            /** @description Acme's webhook id, or rec_… / bf_… for changes found by reconciliation / backfill */
             id: string;
             /** @enum {string} */
             type: "contact.created" | "contact.updated" | "contact.deleted";
@@ -2307,7 +2739,7 @@ export interface components {
                 };
             };
             /** @enum {string} */
-            source: "webhook" | "reconciliation";
+            source: "webhook" | "reconciliation" | "backfill";
         };
         ConnectionStatus: {
             connectionId: string;
@@ -2397,6 +2829,45 @@ export interface components {
             subscriptionId: string;
             url: string;
             events: string[];
+        };
+        Job: {
+            id: string;
+            /** @enum {string} */
+            kind: "import" | "backfill" | "reconcile";
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            /** @description Rows to process; null while a sync pages */
+            total: number | null;
+            processed: number;
+            succeeded: number;
+            failed: number;
+            createdAt: string;
+            startedAt: string | null;
+            finishedAt: string | null;
+            /** @description Seconds left at the rate so far */
+            etaSeconds: number | null;
+        };
+        ImportBody: {
+            contacts: components["schemas"]["ContactInput"][];
+        };
+        JobList: {
+            data: components["schemas"]["Job"][];
+            nextCursor: string | null;
+        };
+        JobErrorList: {
+            data: components["schemas"]["JobError"][];
+            nextCursor: number | null;
+        };
+        JobError: {
+            /** @description 1-based data row (a CSV header is not counted) */
+            row: number;
+            email?: string | null;
+            /** @description validation_failed, malformed_row, or Acme's refusal */
+            code: string;
+            errors: {
+                field: string;
+                message: string;
+            }[];
         };
         DeadLetter: {
             id: string;

@@ -40,6 +40,8 @@ export interface DevServer {
   url: string;
   output: () => string;
   stop: () => Promise<void>;
+  /** Kills wrangler dev and workerd at once (SIGKILL), as a crash would: no graceful shutdown. */
+  kill: () => Promise<void>;
 }
 
 /** Applies both databases' migrations to local state, as `wrangler d1 migrations apply --local`. */
@@ -99,13 +101,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
   const url = `http://127.0.0.1:${options.port}`;
   const stop = () => stopProcessGroup(child);
+  const kill = () => stopProcessGroup(child, "SIGKILL");
   try {
     await waitForHealth(url, child, () => log);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url, output: () => log, stop };
+  return { url, output: () => log, stop, kill };
 }
 
 async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000) {
@@ -123,7 +126,7 @@ async function waitForHealth(url: string, child: ChildProcess, log: () => string
   throw new Error(`wrangler dev did not become healthy within ${timeoutMs} ms:\n${log()}`);
 }
 
-async function stopProcessGroup(child: ChildProcess): Promise<void> {
+async function stopProcessGroup(child: ChildProcess, first: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (child.exitCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const signal = (sig: NodeJS.Signals) => {
@@ -133,7 +136,7 @@ async function stopProcessGroup(child: ChildProcess): Promise<void> {
       // already gone
     }
   };
-  signal("SIGTERM");
+  signal(first);
   const timer = setTimeout(() => signal("SIGKILL"), 5000);
   await exited;
   clearTimeout(timer);

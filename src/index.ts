@@ -4,12 +4,12 @@ import { runScheduled } from "./scheduled.ts";
 
 export { RateLimiter } from "./acme/rate-limit/rate-limiter.ts";
 export { AcmeSession } from "./integration/session/acme-session.ts";
+export { SyncJobWorkflow } from "./workflows.ts";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
   queue: (batch, env) => dispatchQueue(batch, env),
-  scheduled: (controller, env, ctx) =>
-    ctx.waitUntil(runScheduled(controller, env, async (request) => app.fetch(request, env, ctx))),
+  scheduled: (controller, env, ctx) => ctx.waitUntil(runScheduled(controller, env)),
 } satisfies ExportedHandler<Env, unknown>;

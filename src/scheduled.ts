@@ -1,18 +1,14 @@
 import { sweepOutbox } from "./acme/webhooks/outbox.ts";
-import type { AcmeTransport } from "./integration/acme-client/transport.ts";
-import { reconcileAll } from "./integration/sync/reconcile.ts";
+import { restartStalledJobs, startReconciliations } from "./integration/jobs/cron-tasks.ts";
 import { errorFields, log } from "./lib/logger.ts";
 
 /** The cron trigger: each system's periodic repair work, independently of the other. */
-export async function runScheduled(
-  controller: ScheduledController,
-  env: Env,
-  inProcessAcme: AcmeTransport,
-): Promise<void> {
+export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
   const now = new Date(controller.scheduledTime);
   const jobs: Record<string, () => Promise<unknown>> = {
     "acme outbox sweep": () => sweepOutbox(env, now),
-    "integration reconciliation": () => reconcileAll(env, inProcessAcme, now),
+    "integration reconciliation": () => startReconciliations(env),
+    "integration job restart sweep": () => restartStalledJobs(env, now.getTime()),
   };
   const names = Object.keys(jobs);
   const results = await Promise.allSettled(Object.values(jobs).map((job) => job()));

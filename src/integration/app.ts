@@ -1,36 +1,22 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
-import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
 import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
+import { accessLog } from "./access-log.ts";
 import { requireApiKey } from "./auth/api-key.ts";
-import { loadIntegrationConfig } from "./config.ts";
 import { connectionAdminRouter } from "./connections/routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { contactRouter } from "./contacts/routes.ts";
-import { createRouter, type IntegrationEnv } from "./context.ts";
+import { createRouter } from "./context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./events/routes.ts";
+import { jobsRouter } from "./jobs/routes.ts";
+import { type InProcessAcme, integrationContext } from "./request-context.ts";
 import { statusRouter } from "./status/routes.ts";
 import { deadLetterRouter } from "./webhooks/dead-letter-routes.ts";
 import { webhookReceiverRouter } from "./webhooks/receiver-route.ts";
-
-/** Dispatches a request to the Acme mock in this Worker, with the current request's env. */
-export type InProcessAcme = (
-  request: Request,
-  env: Env,
-  ctx: ExecutionContext | undefined,
-) => Promise<Response>;
-
-function executionContext(c: Context<IntegrationEnv>): ExecutionContext | undefined {
-  try {
-    return c.executionCtx as ExecutionContext;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The integration API: /api/v1/... (and the same contact routes under /api/...), docs at /docs,
@@ -39,33 +25,8 @@ function executionContext(c: Context<IntegrationEnv>): ExecutionContext | undefi
 export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; selfFetch: SelfFetch }) {
   const app = createRouter();
 
-  app.use("*", async function integrationContext(c, next) {
-    const started = performance.now();
-    c.set("config", loadIntegrationConfig(c.env));
-    c.set("stats", { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 });
-    const ctx = executionContext(c);
-    c.set("acmeTransport", (request) => options.inProcessAcme(request, c.env, ctx));
-    c.set("defer", (work) => {
-      const logged = work.catch((error) => log("warn", "deferred work failed", { ...errorFields(error) }));
-      if (ctx) ctx.waitUntil(logged);
-    });
-    await next();
-    const stats = c.var.stats;
-    log(c.res.status >= 500 ? "error" : "info", "api request", {
-      system: "integration",
-      requestId: c.var.requestId,
-      method: c.req.method,
-      route: c.req.routePath,
-      path: c.req.path,
-      status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
-      acmeAttempts: stats.acmeAttempts,
-      acmeRetries: stats.acmeRetries,
-      acmeWaitMs: stats.acmeWaitMs,
-      cache: stats.cache ?? null,
-      connection: c.get("connection")?.id ?? null,
-    });
-  });
+  app.use("*", integrationContext(options));
+  app.use("*", accessLog());
 
   app.use("/api/v1/contacts/*", requireApiKey());
   app.use("/api/v1/contacts", requireApiKey());
@@ -79,6 +40,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   app.route("/api/v1", eventsRouter);
   app.route("/api/v1", statusRouter);
   app.route("/api", connectionAdminRouter);
+  app.route("/api", jobsRouter);
   app.route("/api", deadLetterRouter);
   app.route("/", webhookReceiverRouter);
   app.route("/console", createConsoleApp({ selfFetch: options.selfFetch }));

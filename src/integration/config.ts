@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { type BreakerSettings, DEFAULT_BREAKER } from "./resilience/circuit-breaker.ts";
 
+const booleanString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
 const IntegrationEnvSchema = z.object({
   ENVIRONMENT: z.string().default("production"),
   ADMIN_TOKEN: z.string().min(24),
@@ -30,6 +32,7 @@ const IntegrationEnvSchema = z.object({
     .default(DEFAULT_BREAKER.failureThreshold),
   BREAKER_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_BREAKER.windowMs),
   BREAKER_OPEN_MS: z.coerce.number().int().min(10).max(3_600_000).default(DEFAULT_BREAKER.openMs),
+  SESSION_SLOTS_AHEAD: booleanString.default(true),
 });
 
 export interface IntegrationConfig {
@@ -49,10 +52,16 @@ export interface IntegrationConfig {
   /** The same for background work (reconciliation). */
   backgroundDeadlineMs: number;
   breaker: BreakerSettings;
+  /**
+   * Whether a busy isolate takes rate slots of the current window ahead from the connection's
+   * session (SESSION_SLOTS_AHEAD); off, every interactive call is admitted by the session itself.
+   */
+  sessionSlotsAhead: boolean;
 }
 
 const cache = new WeakMap<object, IntegrationConfig>();
 
+/** The integration's vars and secrets, validated once per `env`; throws naming every bad value. */
 export function loadIntegrationConfig(env: Env): IntegrationConfig {
   const cached = cache.get(env);
   if (cached) return cached;
@@ -81,6 +90,7 @@ export function loadIntegrationConfig(env: Env): IntegrationConfig {
       openMs: e.BREAKER_OPEN_MS,
       maxOpenMs: Math.max(e.BREAKER_OPEN_MS, DEFAULT_BREAKER.maxOpenMs),
     },
+    sessionSlotsAhead: e.SESSION_SLOTS_AHEAD,
   };
   cache.set(env, config);
   return config;

@@ -187,7 +187,9 @@ interface FuzzRequest {
 
 function jsonBodySchema(op: Operation): { mediaType: string; schema: unknown } | null {
   const content = op.requestBody?.content ?? {};
-  const mediaType = Object.keys(content)[0];
+  // JSON where the operation takes it (an import also takes CSV and NDJSON, which a schema of
+  // `string` cannot generate meaningfully).
+  const mediaType = "application/json" in content ? "application/json" : Object.keys(content)[0];
   return mediaType ? { mediaType, schema: content[mediaType]?.schema } : null;
 }
 

@@ -1,6 +1,8 @@
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
+import { ApiError } from "../../src/integration/errors.ts";
+import type { PublicJob } from "../../src/integration/jobs/job-store.ts";
 import { createClient, type TestClient, uniqueEmail } from "../acme/helpers.ts";
 
 export type { Contact };
@@ -39,7 +41,39 @@ export async function connect(acmeClient: TestClient): Promise<TestConnection> {
   const key = await admin(`/connections/${id}/api-keys`, { method: "POST" });
   if (key.status !== 201) throw new Error(`api key failed: ${key.status} ${await key.text()}`);
   const { apiKey } = await key.json<{ apiKey: string }>();
+  // A new connection starts its backfill: let it finish, so it cannot race the test's own calls.
+  await untilJobsSettle(apiKey);
   return { connectionId: id, apiKey, acmeClient };
+}
+
+export type { PublicJob };
+
+const FINISHED = ["succeeded", "failed", "cancelled"];
+
+/** Polls the job until `done` says so (by default: until it has finished), and returns it. */
+export async function untilJob(
+  key: string,
+  id: string,
+  done: (job: PublicJob) => boolean = (job) => FINISHED.includes(job.status),
+  timeoutMs = 60_000,
+): Promise<PublicJob> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await api(`/api/v1/jobs/${id}`, { key });
+    if (res.status !== 200) throw new Error(`job ${id}: ${res.status} ${await res.text()}`);
+    const job = await res.json<PublicJob>();
+    if (done(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Waits until every job of the connection has finished. */
+export async function untilJobsSettle(key: string): Promise<void> {
+  const res = await api("/api/v1/jobs?limit=100", { key });
+  if (res.status !== 200) throw new Error(`jobs: ${res.status} ${await res.text()}`);
+  const { data } = await res.json<{ data: PublicJob[] }>();
+  for (const job of data) if (!FINISHED.includes(job.status)) await untilJob(key, job.id);
 }
 
 /** A fresh Acme account, a connection to it (in-process mock) and an API key for that connection. */
@@ -120,6 +154,32 @@ export async function expectProblem(res: Response, status: number, code: string)
 export function errorFields(body: Problem): string[] {
   return (body.errors ?? []).map((e) => e.field).sort();
 }
+
+/** The ApiError `promise` rejects with; fails the test if it resolves or throws anything else. */
+export async function problemOf(promise: Promise<unknown>): Promise<ApiError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+  throw new Error("expected a problem");
+}
+
+/** A contact as Acme sends it (without `acme_deleted_at`, which the API never shows). */
+export const ACME_CONTACT = {
+  id: "ct_1",
+  acme_first_name: "Ada",
+  acme_last_name: "Lovelace",
+  acme_email: "ada@example.com",
+  acme_phone: null,
+  acme_company: "Engines",
+  acme_title: null,
+  acme_notes: "n",
+  acme_version: 3,
+  acme_created_at: "2024-01-01T00:00:00.000Z",
+  acme_updated_at: "2024-01-02T00:00:00.000Z",
+};
 
 /** Waits (briefly: tests run with a short BREAKER_OPEN_MS) until the connection's circuit lets calls through. */
 export async function untilCircuitCloses(key: string, timeoutMs = 5000): Promise<void> {

@@ -236,6 +236,15 @@ describe("key format and scope", () => {
     expect((await contactsWithEmail(b.apiKey, input.email)).map((c) => c.id)).toEqual([cb.id]);
   });
 
+  it("an invalid body under a malformed key is refused for its body: the route's own validation comes first", async () => {
+    const body = await expectProblem(
+      await create(a.apiKey, { firstName: "Ada" }, "two words"),
+      400,
+      "validation_failed",
+    );
+    expect(errorFields(body)).toEqual(["email", "lastName"]);
+  });
+
   it("an invalid body is rejected before the key is recorded, so the key stays usable", async () => {
     const idemKey = idempotencyKey();
     await expectProblem(await create(a.apiKey, { firstName: "Ada" }, idemKey), 400, "validation_failed");

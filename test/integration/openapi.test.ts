@@ -106,6 +106,42 @@ describe("OpenAPI document", () => {
     );
   });
 
+  it("every error response of every operation is problem+json with the one Problem schema, and nothing else", async () => {
+    const { doc } = await spec();
+    const errors: Array<[string, unknown]> = [];
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(operation.responses ?? {})) {
+          if (Number(status) >= 400) errors.push([`${method} ${path} ${status}`, response]);
+        }
+      }
+    }
+    expect(errors.length).toBeGreaterThan(40);
+    for (const [where, response] of errors) {
+      expect({ where, response }).toMatchObject({
+        where,
+        response: {
+          description: expect.stringMatching(/\S/),
+          content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+        },
+      });
+      expect(Object.keys((response as { content: object }).content)).toEqual(["application/problem+json"]);
+    }
+  });
+
+  it("writes with a JSON body declare 413 and 415", async () => {
+    const { doc } = await spec();
+    for (const [path, method] of [
+      ["/api/v1/contacts", "post"],
+      ["/api/v1/contacts/{id}", "put"],
+      ["/api/v1/contacts/{id}", "patch"],
+    ] as const) {
+      expect(Object.keys(doc.paths[path]?.[method]?.responses ?? {})).toEqual(
+        expect.arrayContaining(["413", "415"]),
+      );
+    }
+  });
+
   it("only GET serves it: other methods are a 405 problem with Allow", async () => {
     const res = await SELF.fetch(`${BASE}/api/openapi.json`, { method: "POST" });
     await expectProblem(res, 405, "method_not_allowed");

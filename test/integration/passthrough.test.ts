@@ -311,12 +311,16 @@ describe.sequential("Acme faults as the caller sees them", () => {
 
   it("a token endpoint failure is 503 and frees the lease, so the next call fetches a token at once", async () => {
     const fresh = await newConnection();
+    const session = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(fresh.connectionId));
+    // The connection's backfill fetched a token: forget it, so the next call needs a new one.
+    await runInDurableObject(session, (instance) => {
+      (instance as unknown as { ctx: DurableObjectState }).ctx.storage.kv.delete("token");
+    });
     await setFaults({ enabled: true, errorRate: 1, statusMix: { "503": 1 }, methods: ["POST"] });
     const failed = await api("/api/v1/contacts", { key: fresh.apiKey });
     await expectProblem(failed, 503, "acme_unavailable");
     expect(failed.headers.get("retry-after")).toMatch(/^\d+$/);
     // A lease left behind would park the next caller for LEASE_MS (10 s).
-    const session = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(fresh.connectionId));
     const lease = await runInDurableObject(
       session,
       (instance) => (instance as unknown as { lease: Lease | null }).lease,

@@ -8,7 +8,7 @@ import {
   mapToAcme,
 } from "../../src/integration/contacts/mapping.ts";
 import { ContactCreateSchema } from "../../src/integration/contacts/schemas.ts";
-import { api, type Contact, newConnection } from "./helpers.ts";
+import { ACME_CONTACT, api, type Contact, newConnection } from "./helpers.ts";
 
 const WRITABLE = ["firstName", "lastName", "email", "phone", "company", "title", "notes"] as const;
 
@@ -113,19 +113,7 @@ describe("contacts round-trip through Acme unchanged", () => {
 });
 
 describe("mapping", () => {
-  const acmeContact = {
-    id: "ct_1",
-    acme_first_name: "Ada",
-    acme_last_name: "Lovelace",
-    acme_email: "ada@example.com",
-    acme_phone: null,
-    acme_company: "Engines",
-    acme_title: null,
-    acme_notes: "n",
-    acme_version: 3,
-    acme_created_at: "2024-01-01T00:00:00.000Z",
-    acme_updated_at: "2024-01-02T00:00:00.000Z",
-  };
+  const acmeContact = ACME_CONTACT;
 
   it("mapToAcme renames each writable field and carries null, but not absent fields", () => {
     expect(mapToAcme({ firstName: "Ada", email: "ada@example.com", phone: null })).toEqual({

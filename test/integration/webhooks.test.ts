@@ -4,10 +4,8 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { ContactCache } from "../../src/integration/cache/contact-cache.ts";
 import { loadIntegrationConfig } from "../../src/integration/config.ts";
-import { reconcileConnection } from "../../src/integration/sync/reconcile.ts";
 import type { InboxMessage } from "../../src/integration/webhooks/acme-event.ts";
 import { handleInboxDeadLetters } from "../../src/integration/webhooks/inbox-consumer.ts";
-import { acme, tokenFor, uniqueEmail } from "../acme/helpers.ts";
 import { admin, api, BASE, newConnection, problem } from "./helpers.ts";
 import {
   acmeContact,
@@ -416,73 +414,5 @@ describe("GET /api/v1/events", () => {
       expect(res.status).toBe(400);
     }
     expect((await api("/api/v1/events")).status).toBe(401);
-  });
-});
-
-describe("reconciliation", () => {
-  it("emits what webhooks missed, once, marked as coming from reconciliation", async () => {
-    const { connectionId, apiKey, acmeClient } = await newConnection();
-    const token = await tokenFor(acmeClient);
-    const created = await (
-      await acme("/v1/contacts", {
-        token,
-        method: "POST",
-        body: { acme_email: uniqueEmail(), acme_first_name: "Direct" },
-      })
-    ).json<{ id: string }>();
-    const connection = await env.DB.prepare("SELECT * FROM connections WHERE id = ?")
-      .bind(connectionId)
-      .first();
-    const row = {
-      id: connectionId,
-      name: String(connection?.name),
-      acmeBaseUrl: null,
-      acmeClientId: String(connection?.acme_client_id),
-      acmeClientSecretEnc: String(connection?.acme_client_secret_enc),
-      webhookSecretEnc: null,
-      reconciledThrough: null,
-      createdAt: String(connection?.created_at),
-    };
-    const app = createApp();
-    const transport = (request: Request) =>
-      Promise.resolve(app.fetch(request, env, createExecutionContext()));
-    const config = loadIntegrationConfig(env);
-
-    const first = await reconcileConnection(env, config, row, transport);
-    expect(first).toMatchObject({ scanned: 1, repaired: 1 });
-    const again = await reconcileConnection(env, config, row, transport);
-    expect(again.repaired).toBe(0);
-
-    await acme(`/v1/contacts/${created.id}`, {
-      token,
-      method: "PATCH",
-      body: { acme_first_name: "Changed" },
-    });
-    const afterUpdate = await reconcileConnection(
-      env,
-      config,
-      { ...row, reconciledThrough: new Date().toISOString() },
-      transport,
-    );
-    expect(afterUpdate.repaired).toBe(1);
-
-    const { data } = await feed(apiKey);
-    expect(data.map((e) => [e.type, e.source, e.contact.version])).toEqual([
-      ["contact.created", "reconciliation", 1],
-      ["contact.updated", "reconciliation", 2],
-    ]);
-    expect(data[1]?.changes).toEqual({ firstName: { from: "Direct", to: "Changed" } });
-
-    // The webhook for the same change arriving late adds nothing.
-    await consume([
-      {
-        body: inboxMessage(
-          connectionId,
-          "msg_late",
-          eventBody("contact.updated", acmeContact(created.id, 2, { acme_first_name: "Changed" })),
-        ),
-      },
-    ]);
-    expect((await feed(apiKey)).data).toHaveLength(2);
   });
 });

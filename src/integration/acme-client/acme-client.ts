@@ -1,21 +1,28 @@
 import { parseRetryAfter } from "../../lib/backoff.ts";
-import { openSecret } from "../../lib/secret-box.ts";
 import type { RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
-import type { Priority } from "../resilience/rate-budget.ts";
 import { parseRateLimitHeaders } from "../resilience/rate-limit-headers.ts";
 import { DEFAULT_RETRY_POLICY, planRetry, type RetryPolicy } from "../resilience/retry-policy.ts";
-import type { AcmeRateClass, AttemptReport, CallPermit } from "../resilience/session-state.ts";
-import type { BeginInput, BeginResult, TokenGrant } from "../session/acme-session.ts";
-import { type AcmeTransport, transportFor } from "./transport.ts";
+import {
+  type AcmeRateClass,
+  type AcmeSessionApi,
+  type AttemptReport,
+  isSetback,
+  type Priority,
+  type TokenGrant,
+} from "../session/protocol.ts";
+import { callProblem } from "./acme-errors.ts";
+import { requestAccessToken } from "./token-exchange.ts";
+import {
+  type AcmeResponse,
+  type AcmeTransport,
+  type ExchangeOutcome,
+  timedExchange,
+  transportFor,
+} from "./transport.ts";
 
-export interface AcmeResponse {
-  status: number;
-  headers: Headers;
-  body: unknown;
-}
-
+/** A call to Acme's API: `path` below the base URL, a JSON `body` if any. */
 export interface AcmeRequest {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   path: string;
@@ -32,6 +39,7 @@ export interface AcmeRequest {
 export type Verdict = { applied: AcmeResponse } | { retry: AcmeRequest };
 export type Verify = (context: { deadline: number }) => Promise<Verdict>;
 
+/** How one call goes: its rate class (from the method by default), priority, deadline, verify. */
 export interface SendOptions {
   rateClass?: AcmeRateClass;
   priority?: Priority;
@@ -41,15 +49,7 @@ export interface SendOptions {
   verify?: Verify;
 }
 
-/** What the client needs from the connection's AcmeSession (the Durable Object stub fits). */
-export interface SessionApi {
-  begin(input: BeginInput): Promise<Pick<BeginResult, "permit" | "grant">>;
-  report(report: AttemptReport): Promise<void> | void;
-  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
-  releaseLease(leaseId: string): Promise<void> | void;
-  invalidateToken(accessToken: string): Promise<void> | void;
-}
-
+/** Time and randomness for the client: injected so tests run retries in virtual time. */
 export interface Clock {
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -62,9 +62,10 @@ export const SYSTEM_CLOCK: Clock = {
   random: Math.random,
 };
 
+/** One connection's client: its session, transport, secrets, timeouts and the request's stats. */
 export interface AcmeClientOptions {
   connection: ConnectionRow;
-  session: SessionApi;
+  session: AcmeSessionApi;
   inProcess: AcmeTransport;
   defaultBaseUrl: string | undefined;
   encryptionKey: string;
@@ -83,20 +84,13 @@ export interface AcmeClientOptions {
 /** An attempt needs at least this long; with less time left, it is not started. */
 const MIN_ATTEMPT_MS = 50;
 
-type Outcome =
-  | { kind: "response"; response: AcmeResponse }
-  | { kind: "timeout" }
-  | { kind: "unreachable" }
-  | { kind: "token_failure"; error: ApiError };
+/** An attempt's outcome: the exchange's, or the problem that kept it from getting a token. */
+type Outcome = ExchangeOutcome | { kind: "token_failure"; error: ApiError };
 
 function rateClassFor(method: AcmeRequest["method"]): AcmeRateClass {
   if (method === "GET") return "read";
   if (method === "DELETE") return "delete";
   return "write";
-}
-
-function seconds(ms: number): string {
-  return String(Math.max(1, Math.ceil(ms / 1000)));
 }
 
 /**
@@ -128,6 +122,11 @@ export class AcmeClient {
     return this.clock.now() + this.options.deadlineMs;
   }
 
+  /**
+   * Sends `request` and returns Acme's answer: any status below 500 except 429 (a 401 only once
+   * a fresh token was refused too). Throws the caller's problem when the call is refused, or
+   * when no retry is left or allowed (429, 503 or 504 with Retry-After).
+   */
   async send(request: AcmeRequest, options: SendOptions = {}): Promise<AcmeResponse> {
     const { session, stats } = this.options;
     const rateClass = options.rateClass ?? rateClassFor(request.method);
@@ -151,7 +150,7 @@ export class AcmeClient {
         priority,
         maxWaitMs: remaining - MIN_ATTEMPT_MS,
       });
-      if (!permit.admitted) throw refusal(permit);
+      if (!permit.admitted) throw callProblem(permit);
       if (permit.waitMs > 0) {
         stats.acmeWaitMs += permit.waitMs;
         await this.clock.sleep(permit.waitMs);
@@ -162,9 +161,9 @@ export class AcmeClient {
       );
       const outcome = await this.attempt(current, grant, timeoutMs);
       const report = this.report(outcome, rateClass, permit.probe, attempt > 0);
-      // A success teaches the session nothing urgent: tell it off the hot path. A failure may
-      // decide the retry below (circuit), so it is reported first.
-      if (report.health === "success" && report.retryAfterMs === undefined && this.options.defer) {
+      // A success teaches the session nothing urgent: tell it off the hot path. A setback may
+      // decide the retry below (circuit, hold-off), so it is reported first.
+      if (!isSetback(report) && this.options.defer) {
         this.options.defer(Promise.resolve(session.report(report)));
       } else {
         await session.report(report);
@@ -232,17 +231,12 @@ export class AcmeClient {
 
   /** The problem a caller gets when no retry is left or allowed. */
   private failure(outcome: Outcome, retryAfterMs: number | null): ApiError {
-    const retryAfter = { "Retry-After": seconds(retryAfterMs ?? 1000) };
     if (outcome.kind === "token_failure") return outcome.error;
-    if (outcome.kind === "timeout") {
-      return new ApiError("acme_timeout", "Acme did not answer in time.", { headers: retryAfter });
-    }
+    if (outcome.kind === "timeout") return callProblem({ reason: "timeout", retryAfterMs });
     if (outcome.kind === "response" && outcome.response.status === 429) {
-      return new ApiError("acme_rate_limited", "Acme's rate limit for this connection is reached.", {
-        headers: retryAfter,
-      });
+      return callProblem({ reason: "rate_limited", retryAfterMs });
     }
-    return new ApiError("acme_unavailable", "Acme is unavailable.", { headers: retryAfter });
+    return callProblem({ reason: "unavailable", retryAfterMs });
   }
 
   private async attempt(request: AcmeRequest, grant: TokenGrant | null, timeoutMs: number): Promise<Outcome> {
@@ -271,11 +265,18 @@ export class AcmeClient {
     );
   }
 
+  /** The grant's token, or one fetched under its lease and handed to the session. */
   private async token(grant: TokenGrant | null, timeoutMs: number): Promise<string> {
     if (grant?.kind === "token") return grant.accessToken;
     if (!grant) throw new ApiError("internal_error", "No token grant for an admitted call.");
     try {
-      const { accessToken, expiresIn } = await this.fetchToken(timeoutMs);
+      const { accessToken, expiresIn } = await requestAccessToken({
+        exchange: (request, ms) => this.exchange(request, ms),
+        baseUrl: this.baseUrl,
+        connection: this.options.connection,
+        encryptionKey: this.options.encryptionKey,
+        timeoutMs,
+      });
       await this.options.session.storeToken(grant.leaseId, accessToken, expiresIn);
       return accessToken;
     } catch (error) {
@@ -284,94 +285,9 @@ export class AcmeClient {
     }
   }
 
-  private async fetchToken(timeoutMs: number): Promise<{ accessToken: string; expiresIn: number }> {
-    const { connection, encryptionKey } = this.options;
-    const secret = await openSecret(encryptionKey, connection.acmeClientSecretEnc, connection.id);
-    const basic = btoa(`${encodeURIComponent(connection.acmeClientId)}:${encodeURIComponent(secret)}`);
-    const outcome = await this.exchange(
-      new Request(`${this.baseUrl}/oauth/token`, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${basic}` },
-        body: "grant_type=client_credentials",
-      }),
-      timeoutMs,
-    );
-    if (outcome.kind !== "response") {
-      throw new ApiError("acme_unavailable", "Acme's token endpoint could not be reached.", {
-        headers: { "Retry-After": "1" },
-      });
-    }
-    const { status, headers, body } = outcome.response;
-    const token = body as { access_token?: unknown; expires_in?: unknown } | null;
-    if (status === 200 && typeof token?.access_token === "string" && typeof token.expires_in === "number") {
-      return { accessToken: token.access_token, expiresIn: token.expires_in };
-    }
-    const retryAfter = { "Retry-After": headers.get("retry-after") ?? "1" };
-    if (status === 400 || status === 401) {
-      throw new ApiError("acme_auth_failed", "Acme refused this connection's client credentials.");
-    }
-    if (status === 429) {
-      throw new ApiError("acme_rate_limited", "Acme's token endpoint is rate limiting this connection.", {
-        headers: retryAfter,
-      });
-    }
-    if (status >= 500) {
-      throw new ApiError("acme_unavailable", "Acme's token endpoint is unavailable.", {
-        headers: retryAfter,
-      });
-    }
-    throw new ApiError("acme_bad_response", `Acme's token endpoint answered ${status}.`);
-  }
-
-  /** One HTTP exchange under a timeout; the answer, or why there is none. */
-  private async exchange(request: Request, timeoutMs: number): Promise<Outcome> {
+  /** One timed exchange, counted as an attempt in the request's stats. */
+  private exchange(request: Request, timeoutMs: number): Promise<ExchangeOutcome> {
     this.options.stats.acmeAttempts += 1;
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = Symbol("timeout");
-    const timeout = new Promise<typeof timedOut>((resolve) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        resolve(timedOut);
-      }, timeoutMs);
-    });
-    try {
-      const response = await Promise.race([
-        this.transport(new Request(request, { signal: controller.signal })),
-        timeout,
-      ]);
-      if (response === timedOut) return { kind: "timeout" };
-      const text = await Promise.race([response.text(), timeout]);
-      if (text === timedOut) return { kind: "timeout" };
-      let body: unknown = null;
-      if (text.length > 0) {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          if (response.status < 500) {
-            throw new ApiError(
-              "acme_bad_response",
-              `Acme answered ${response.status} with a body that is not JSON.`,
-            );
-          }
-        }
-      }
-      return { kind: "response", response: { status: response.status, headers: response.headers, body } };
-    } catch (error) {
-      if (error instanceof ApiError) throw error;
-      return { kind: "unreachable" };
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-    }
+    return timedExchange(this.transport, request, timeoutMs);
   }
-}
-
-function refusal(permit: Extract<CallPermit, { admitted: false }>): ApiError {
-  const headers = { "Retry-After": seconds(permit.retryAfterMs) };
-  if (permit.reason === "circuit_open") {
-    return new ApiError("acme_unavailable", "Acme is failing for this connection; calls are paused.", {
-      headers,
-    });
-  }
-  return new ApiError("acme_rate_limited", "Acme's rate limit for this connection is reached.", { headers });
 }

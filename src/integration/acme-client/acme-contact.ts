@@ -1,20 +1,13 @@
 import { z } from "zod";
+import { contactShape } from "../contacts/mapping.ts";
 import { ApiError } from "../errors.ts";
 
-// The integration's own reading of Acme's contact contract (it never imports the mock's code):
-// whatever Acme sends is checked before it is mapped and served.
+// The integration's own reading of Acme's contact contract (it never imports the mock's code),
+// derived from the mapping table: whatever Acme sends is checked before it is mapped and served.
 export const AcmeContactSchema = z.looseObject({
-  id: z.string(),
-  acme_first_name: z.string().nullable(),
-  acme_last_name: z.string().nullable(),
-  acme_email: z.string(),
-  acme_phone: z.string().nullable(),
-  acme_company: z.string().nullable(),
-  acme_title: z.string().nullable(),
-  acme_notes: z.string().nullable(),
-  acme_version: z.number().int(),
-  acme_created_at: z.string(),
-  acme_updated_at: z.string(),
+  ...contactShape("acme"),
+  // Acme's soft-delete mark: no field of the API's contact, read by the change feed and
+  // reconciliation to tell a deletion apart.
   acme_deleted_at: z.string().nullable().optional(),
 });
 
@@ -25,6 +18,7 @@ export const AcmeContactPageSchema = z.looseObject({
 
 export type AcmeContact = z.infer<typeof AcmeContactSchema>;
 
+/** `body` as `schema` reads it; 502 acme_bad_response when Acme broke its contract. */
 export function parseAcme<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body);
   if (!parsed.success)

@@ -7,14 +7,15 @@ import { newId, randomSecret } from "../../lib/ids.ts";
 import { sealSecret } from "../../lib/secret-box.ts";
 import { decodeWebhookSecret, WebhookSecretSchema } from "../../lib/webhook-secret.ts";
 import { acmeProblem } from "../acme-client/acme-errors.ts";
-import { acmeClientFor } from "../acme-client/for-request.ts";
+import { acmeClientFor } from "../acme-client/create-acme-client.ts";
 import { forgetApiKey, requireAdmin } from "../auth/api-key.ts";
-import { ProblemSchema } from "../contacts/schemas.ts";
 import type { IntegrationEnv } from "../context.ts";
 import { createRouter, publicOrigin } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
+import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { forgetConnection } from "../webhooks/connection-lookup.ts";
 
 const ConnectionInputSchema = z
@@ -56,14 +57,6 @@ const ApiKeyCreatedSchema = z
   })
   .openapi("ApiKeyCreated");
 
-const problems = (...statuses: number[]) =>
-  Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      { description: "Problem", content: { "application/problem+json": { schema: ProblemSchema } } },
-    ]),
-  );
-
 const security = [{ AdminToken: [] }];
 
 function publicConnection(row: ConnectionRow, origin: string) {
@@ -95,7 +88,7 @@ connectionAdminRouter
       },
       responses: {
         201: { description: "Created", content: { "application/json": { schema: ConnectionSchema } } },
-        ...problems(400, 401, 413, 415),
+        ...problemResponses(400, 401, 413, 415),
       },
     }),
     async (c) => {
@@ -114,6 +107,8 @@ connectionAdminRouter
         createdAt: new Date().toISOString(),
       };
       await drizzle(c.env.DB).insert(connections).values(row);
+      // The mirror and the feed start from everything already at Acme.
+      await startJob(c.env, { connectionId: id, kind: "backfill" });
       return c.json(publicConnection(row, publicOrigin(c)), 201);
     },
   )
@@ -129,7 +124,7 @@ connectionAdminRouter
           description: "Connections",
           content: { "application/json": { schema: z.object({ data: z.array(ConnectionSchema) }) } },
         },
-        ...problems(401),
+        ...problemResponses(401),
       },
     }),
     async (c) => {
@@ -147,7 +142,7 @@ connectionAdminRouter
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         201: { description: "Created", content: { "application/json": { schema: ApiKeyCreatedSchema } } },
-        ...problems(400, 401, 404),
+        ...problemResponses(400, 401, 404),
       },
     }),
     async (c) => {
@@ -176,7 +171,7 @@ connectionAdminRouter
       summary: "Revoke an API key",
       security,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
-      responses: { 204: { description: "Revoked" }, ...problems(400, 401, 404) },
+      responses: { 204: { description: "Revoked" }, ...problemResponses(400, 401, 404) },
     }),
     async (c) => {
       const revoked = await drizzle(c.env.DB)
@@ -226,7 +221,7 @@ connectionAdminRouter
           content: { "application/json": { schema: z.strictObject({ secret: WebhookSecretSchema }) } },
         },
       },
-      responses: { 204: { description: "Stored (encrypted)" }, ...problems(400, 401, 404, 413, 415) },
+      responses: { 204: { description: "Stored (encrypted)" }, ...problemResponses(400, 401, 404, 413, 415) },
     }),
     async (c) => {
       const connection = await connectionOr404(c, c.req.valid("param").id);
@@ -250,7 +245,7 @@ connectionAdminRouter
           description: "Subscribed",
           content: { "application/json": { schema: SubscriptionCreatedSchema } },
         },
-        ...problems(400, 401, 404, 429, 502, 503, 504),
+        ...problemResponses(400, 401, 404, ...ACME_FAILURE_STATUSES),
       },
     }),
     async (c) => {

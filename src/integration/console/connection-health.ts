@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, gt, inArray, isNull, lt } from "drizzle-orm"
 import { drizzle } from "drizzle-orm/d1";
 import { apiKeys, type ConnectionRow, connections, contactMirror } from "../db/schema.ts";
 import type { AcmeSession } from "../session/acme-session.ts";
+import { acmeSessionStub } from "../session/session-stub.ts";
 import { keysetPage } from "./paging.ts";
 
 /** The connection's AcmeSession status (circuit, budgets, token expiry, counters). */
@@ -73,11 +74,7 @@ async function healthOf(env: Env, rows: ConnectionRow[]): Promise<ConnectionHeal
           .from(contactMirror)
           .where(and(inArray(contactMirror.connectionId, ids), isNull(contactMirror.deletedAt)))
           .groupBy(contactMirror.connectionId),
-    Promise.all(
-      ids.map(
-        (id) => env.ACME_SESSION.get(env.ACME_SESSION.idFromName(id)).status() as Promise<SessionStatus>,
-      ),
-    ),
+    Promise.all(ids.map((id) => acmeSessionStub(env, id).status() as Promise<SessionStatus>)),
   ]);
   const sizeOf = new Map(sizes.map((s) => [s.connectionId, s.size]));
   return rows.map((row, i) => {

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { acmeClientFor } from "../acme-client/for-request.ts";
+import { acmeClientFor } from "../acme-client/create-acme-client.ts";
 import type { IntegrationEnv } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { connectionHealth } from "./connection-health.ts";

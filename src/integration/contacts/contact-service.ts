@@ -1,5 +1,5 @@
 import { formatEtag, type IfMatch } from "../../lib/etag.ts";
-import type { AcmeClient, AcmeRequest, AcmeResponse, Verify } from "../acme-client/acme-client.ts";
+import type { AcmeClient, AcmeRequest, Verify } from "../acme-client/acme-client.ts";
 import {
   type AcmeContact,
   AcmeContactPageSchema,
@@ -7,10 +7,10 @@ import {
   parseAcme,
 } from "../acme-client/acme-contact.ts";
 import { acmeProblem } from "../acme-client/acme-errors.ts";
+import type { AcmeResponse } from "../acme-client/transport.ts";
 import type { ContactCache } from "../cache/contact-cache.ts";
-import type { RequestStats } from "../context.ts";
 import { ApiError } from "../errors.ts";
-import { acmeFieldToApi, fromAcme, mapToAcme } from "./mapping.ts";
+import { acmeFieldToApi, fromAcme, mapToAcme, replacementAtAcme } from "./mapping.ts";
 import type { Contact, ContactInput, ContactPatch } from "./schemas.ts";
 
 const LIST_PARAMS: Record<string, string> = {
@@ -60,10 +60,10 @@ function synthesized(status: number, body: unknown): AcmeResponse {
   return { status, headers: new Headers(), body };
 }
 
-export interface StaleRead {
-  contact: Contact;
-  ageSeconds: number;
-}
+/** A single-contact read and where it came from: fresh cache, Acme, or (Acme failing) an old copy `ageSeconds` old. */
+export type ContactRead =
+  | { cache: "HIT" | "MISS"; contact: Contact }
+  | { cache: "STALE"; contact: Contact; ageSeconds: number };
 
 /**
  * Contacts of one connection, through Acme, with single-contact reads cached in KV. Writes are
@@ -77,7 +77,6 @@ export class ContactService {
     /** Made on first use: a read served from the cache never needs it. */
     private readonly acmeClient: () => AcmeClient,
     private readonly cache: ContactCache,
-    private readonly stats: RequestStats,
     private readonly session: { recordStaleFallback(): Promise<void> | void },
   ) {}
 
@@ -111,27 +110,22 @@ export class ContactService {
    * Fresh cache, else Acme (always Acme with `revalidate`); while Acme fails, the last good copy
    * (`STALE`) rather than an error.
    */
-  async get(id: string, revalidate = false): Promise<{ contact: Contact; staleAgeSeconds?: number }> {
+  async get(id: string, revalidate = false): Promise<ContactRead> {
     // With `revalidate` the cached copy only matters if Acme fails: read it then, not before.
     let cached = revalidate ? undefined : await this.cache.get(id);
-    if (cached?.fresh) {
-      this.stats.cache = "HIT";
-      return { contact: cached.contact };
-    }
+    if (cached?.fresh) return { cache: "HIT", contact: cached.contact };
     try {
       const response = expectStatus(await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }), 200);
       const contact = toContact(response.body);
-      this.stats.cache = "MISS";
       // Awaited, not deferred: the next read (often the caller's own) should find it.
       await this.cache.put(contact);
-      return { contact };
+      return { cache: "MISS", contact };
     } catch (error) {
       if (!(error instanceof ApiError && UPSTREAM_FAILURES.has(error.code))) throw error;
       cached ??= await this.cache.get(id);
       if (!cached) throw error;
-      this.stats.cache = "STALE";
       await this.session.recordStaleFallback();
-      return { contact: cached.contact, staleAgeSeconds: cached.ageSeconds };
+      return { cache: "STALE", contact: cached.contact, ageSeconds: cached.ageSeconds };
     }
   }
 
@@ -149,10 +143,8 @@ export class ContactService {
   }
 
   async replace(id: string, input: ContactInput, ifMatch: IfMatch | null): Promise<Contact> {
-    return this.write(id, { method: "PUT", path: `/v1/contacts/${id}`, body: mapToAcme(input) }, ifMatch, {
-      ...mapToAcme({ phone: null, company: null, title: null, notes: null }),
-      ...mapToAcme(input),
-    });
+    const request: AcmeRequest = { method: "PUT", path: `/v1/contacts/${id}`, body: mapToAcme(input) };
+    return this.write(id, request, ifMatch, replacementAtAcme(input));
   }
 
   async patch(id: string, patch: ContactPatch, ifMatch: IfMatch | null): Promise<Contact> {

@@ -1,24 +1,53 @@
-// The one declarative mapping between the API's contact and Acme's, used in both directions
-// (bodies, responses and field names inside error details).
+import { z } from "zod";
 
+// The one declarative mapping between the API's contact and Acme's, used in both directions
+// (bodies, responses and field names inside error details). Every list of the contact's fields
+// derives from it: the API's response and input schemas (schemas.ts), the integration's reading
+// of Acme's contact (acme-client/acme-contact.ts), what a full replace clears, the feed's diff.
+
+/** How a field's value reads, the same on both sides. */
+const VALUE = {
+  string: z.string(),
+  stringOrNull: z.string().nullable(),
+  integer: z.number().int(),
+} as const;
+
+/**
+ * `writable`: a client may set it; `required`: a create and a full replace must (the others are
+ * optional there, and a full replace sets each one it omits to null). Names and text can read
+ * null although they are required on write: Acme allows contacts without names.
+ */
 export const CONTACT_FIELDS = [
-  { api: "id", acme: "id", writable: false },
-  { api: "firstName", acme: "acme_first_name", writable: true },
-  { api: "lastName", acme: "acme_last_name", writable: true },
-  { api: "email", acme: "acme_email", writable: true },
-  { api: "phone", acme: "acme_phone", writable: true },
-  { api: "company", acme: "acme_company", writable: true },
-  { api: "title", acme: "acme_title", writable: true },
-  { api: "notes", acme: "acme_notes", writable: true },
-  { api: "version", acme: "acme_version", writable: false },
-  { api: "createdAt", acme: "acme_created_at", writable: false },
-  { api: "updatedAt", acme: "acme_updated_at", writable: false },
+  { api: "id", acme: "id", value: "string", writable: false },
+  { api: "firstName", acme: "acme_first_name", value: "stringOrNull", writable: true, required: true },
+  { api: "lastName", acme: "acme_last_name", value: "stringOrNull", writable: true, required: true },
+  { api: "email", acme: "acme_email", value: "string", writable: true, required: true },
+  { api: "phone", acme: "acme_phone", value: "stringOrNull", writable: true, required: false },
+  { api: "company", acme: "acme_company", value: "stringOrNull", writable: true, required: false },
+  { api: "title", acme: "acme_title", value: "stringOrNull", writable: true, required: false },
+  { api: "notes", acme: "acme_notes", value: "stringOrNull", writable: true, required: false },
+  { api: "version", acme: "acme_version", value: "integer", writable: false },
+  { api: "createdAt", acme: "acme_created_at", value: "string", writable: false },
+  { api: "updatedAt", acme: "acme_updated_at", value: "string", writable: false },
 ] as const;
 
 type Field = (typeof CONTACT_FIELDS)[number];
+type Side = "api" | "acme";
 export type ApiField = Field["api"];
 export type AcmeField = Field["acme"];
 export type WritableApiField = Extract<Field, { writable: true }>["api"];
+export type RequiredApiField = Extract<Field, { required: true }>["api"];
+
+/** The value schema of each field, keyed by one side's names. */
+export type ContactShape<S extends Side> = { [F in Field as F[S]]: (typeof VALUE)[F["value"]] };
+
+/** The contact's fields and value schemas as the API (`"api"`) or Acme (`"acme"`) names them. */
+export function contactShape<S extends Side>(side: S): ContactShape<S> {
+  return Object.fromEntries(CONTACT_FIELDS.map((f) => [f[side], VALUE[f.value]])) as ContactShape<S>;
+}
+
+/** Writable fields a create or full replace may leave out. */
+export const OPTIONAL_FIELDS = CONTACT_FIELDS.filter((f) => f.writable && !f.required).map((f) => f.api);
 
 const API_TO_ACME = new Map<string, string>(CONTACT_FIELDS.map((f) => [f.api, f.acme]));
 const ACME_TO_API = new Map<string, string>(CONTACT_FIELDS.map((f) => [f.acme, f.api]));
@@ -30,13 +59,20 @@ export function mapToAcme(
   const out: Record<string, string | null> = {};
   for (const field of CONTACT_FIELDS) {
     if (!field.writable) continue;
-    const value = input[field.api as WritableApiField];
+    const value = input[field.api];
     if (value !== undefined) out[field.acme] = value;
   }
   return out;
 }
 
-/** Acme's contact to the API's; Acme fields the table does not name are dropped. */
+/** What a full replace (PUT) leaves at Acme: the input's fields, and null for each optional one it omits. */
+export function replacementAtAcme(
+  input: Partial<Record<WritableApiField, string | null>>,
+): Record<string, string | null> {
+  return { ...mapToAcme(Object.fromEntries(OPTIONAL_FIELDS.map((f) => [f, null]))), ...mapToAcme(input) };
+}
+
+/** Acme's contact to the API's; Acme fields the table does not name are dropped, missing ones are null. */
 export function fromAcme(acme: Record<string, unknown>): Record<ApiField, unknown> {
   const out = {} as Record<ApiField, unknown>;
   for (const field of CONTACT_FIELDS) out[field.api] = acme[field.acme] ?? null;
@@ -50,6 +86,7 @@ export function acmeFieldToApi(path: string): string {
   return mapped ? [mapped, ...rest].join(".") : path;
 }
 
+/** The Acme name of an API field; undefined for names the table does not have. */
 export function apiFieldToAcme(field: string): string | undefined {
   return API_TO_ACME.get(field);
 }

@@ -74,7 +74,7 @@ export const contactMirror = sqliteTable(
   (t) => [primaryKey({ columns: [t.connectionId, t.contactId] })],
 );
 
-export const CHANGE_SOURCES = ["webhook", "reconciliation"] as const;
+export const CHANGE_SOURCES = ["webhook", "reconciliation", "backfill"] as const;
 
 /**
  * The change feed: one row per contact version per connection, numbered without gaps. The
@@ -114,4 +114,79 @@ export const deadLetters = sqliteTable(
     replayedAt: text("replayed_at"),
   },
   (t) => [index("dead_letters_received_idx").on(t.receivedAt)],
+);
+
+export const JOB_KINDS = ["import", "backfill", "reconcile"] as const;
+export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/**
+ * One long task of a connection (import, backfill, reconcile), run by a Workflow instance with
+ * the same id. `checkpoint` is where the next step starts (an import's next chunk number, a
+ * sync's Acme page cursor); a step moves it together with the counters, only from the value it
+ * started at, so a repeated step counts nothing twice.
+ */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    connectionId: text("connection_id").notNull(),
+    kind: text("kind", { enum: JOB_KINDS }).notNull(),
+    status: text("status", { enum: JOB_STATUSES }).notNull(),
+    /** Rows to process; null while unknown (a sync learns its size as it pages). */
+    total: integer("total"),
+    processed: integer("processed").notNull().default(0),
+    succeeded: integer("succeeded").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    /** Import: chunks in `job_chunks`. */
+    chunks: integer("chunks").notNull().default(0),
+    checkpoint: text("checkpoint"),
+    /** Reconcile: Acme's `updated_since` for the whole run. */
+    updatedSince: text("updated_since"),
+    cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
+    /** Why the job failed, for the operator (never an internal detail). */
+    failure: text("failure"),
+    createdAt: text("created_at").notNull(),
+    startedAt: text("started_at"),
+    finishedAt: text("finished_at"),
+    /** When progress is next expected (epoch ms): the restart sweep's lease. */
+    leaseUntil: integer("lease_until").notNull(),
+  },
+  (t) => [
+    index("jobs_connection_idx").on(t.connectionId, t.id),
+    index("jobs_active_idx").on(t.status, t.leaseUntil),
+  ],
+);
+
+export type JobRow = typeof jobs.$inferSelect;
+
+/**
+ * An import's rows between the request and the steps, one chunk (one step's work) per row as
+ * JSON. D1 rather than R2: the rows are small (the body limit bounds them), a step reads its chunk
+ * next to the job's checkpoint in the same database, and no other binding is needed.
+ */
+export const jobChunks = sqliteTable(
+  "job_chunks",
+  {
+    jobId: text("job_id").notNull(),
+    chunk: integer("chunk").notNull(),
+    /** Number of the chunk's first row in the import (1-based, header not counted). */
+    firstRow: integer("first_row").notNull(),
+    rows: text("rows").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.chunk] })],
+);
+
+/** Per-row failures of a job, in the API's field names; one per row, so a repeated step adds none. */
+export const jobErrors = sqliteTable(
+  "job_errors",
+  {
+    jobId: text("job_id").notNull(),
+    row: integer("row").notNull(),
+    email: text("email"),
+    code: text("code").notNull(),
+    errors: text("errors").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.row] })],
 );

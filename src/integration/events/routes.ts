@@ -1,22 +1,23 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { ContactSchema, ProblemSchema } from "../contacts/schemas.ts";
+import { ContactSchema } from "../contacts/schemas.ts";
 import { createRouter } from "../context.ts";
-import { changeEvents } from "../db/schema.ts";
+import { CHANGE_SOURCES, changeEvents } from "../db/schema.ts";
+import { problemResponses } from "../problem-responses.ts";
 
 const ChangeEventSchema = z
   .object({
     seq: z.number().int(),
-    id: z
-      .string()
-      .openapi({ description: "Acme's webhook id, or rec_… for changes found by reconciliation" }),
+    id: z.string().openapi({
+      description: "Acme's webhook id, or rec_… / bf_… for changes found by reconciliation / backfill",
+    }),
     type: z.enum(["contact.created", "contact.updated", "contact.deleted"]),
     occurredAt: z.string().openapi({ description: "When the change happened at Acme" }),
     recordedAt: z.string().openapi({ description: "When the integration recorded it" }),
     contact: ContactSchema,
     changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
-    source: z.enum(["webhook", "reconciliation"]),
+    source: z.enum(CHANGE_SOURCES),
   })
   .openapi("ChangeEvent");
 
@@ -48,14 +49,7 @@ export const eventsRouter = createRouter().openapi(
           },
         },
       },
-      400: {
-        description: "Invalid query",
-        content: { "application/problem+json": { schema: ProblemSchema } },
-      },
-      401: {
-        description: "Missing or invalid API key",
-        content: { "application/problem+json": { schema: ProblemSchema } },
-      },
+      ...problemResponses(400, 401),
     },
   }),
   async (c) => {

@@ -1,3 +1,5 @@
+import type { AheadSlots, Priority, RateObservation } from "../session/protocol.ts";
+
 // A per-class budget that mirrors Acme's fixed-window rate limit, learned from its `RateLimit`
 // and `RateLimit-Policy` headers, so calls wait for a free slot (or are refused at once) instead
 // of drawing a 429. Plain class: time comes in as arguments.
@@ -5,23 +7,7 @@
 // Acme opens a window with the first call after the previous one closed. The budget tracks the
 // current window and the next one only: a slot further ahead would be scheduled on a guess.
 
-export interface RateObservation {
-  limit: number;
-  windowSeconds: number;
-  remaining: number;
-  resetSeconds: number;
-}
-
-export type Priority = "interactive" | "background";
-
-/** Slots of one window handed out ahead, usable until `until` (epoch ms). */
-export interface AheadSlots {
-  count: number;
-  until: number;
-  /** Which window they belong to, for giving unused ones back. */
-  window: number;
-}
-
+/** A slot now or after `waitMs`, or none within the caller's wait: come back after `retryAfterMs`. */
 export type Admission = { admitted: true; waitMs: number } | { admitted: false; retryAfterMs: number };
 
 /** Background work may fill at most this share of a window, so interactive calls always have room. */
@@ -50,6 +36,7 @@ function retryWhenQueued(slotInMs: number, maxWaitMs: number): number {
   return Math.max(1, slotInMs - Math.max(0, maxWaitMs - RETRY_MARGIN_MS));
 }
 
+/** One rate class's budget in Acme's fixed windows (current and next); time comes in as `now`, epoch ms. */
 export class RateBudget {
   private limit: number | null = null;
   private windowMs = 0;
@@ -65,6 +52,7 @@ export class RateBudget {
   private nextOpenerAt = Number.POSITIVE_INFINITY;
   private blockedUntil = 0;
 
+  /** A slot for one call: in the current window now, in the next one within `maxWaitMs`, or none. */
   reserve(now: number, priority: Priority, maxWaitMs: number): Admission {
     this.advance(now);
     const blockedMs = Math.max(0, this.blockedUntil - now);
@@ -110,8 +98,16 @@ export class RateBudget {
   /**
    * Slots of the current window handed out ahead of their calls, for a Worker isolate to use
    * without asking again: at most `wanted`, at most a quarter of what the window has left (the
-   * rest stays for everyone else), and only until `now + ttlMs`, and never close to the window's
-   * end, where a call could reach Acme after its real end and count against the next window.
+   * rest stays for everyone else), and only until `now + ttlMs`.
+   *
+   * Invariants (the switch is SESSION_SLOTS_AHEAD):
+   * - the quota holds across isolates: slots count as taken here when they are handed out, used
+   *   or not, so no other caller is granted them; unused ones come back only through `giveBack`,
+   *   and only into the window they were taken from;
+   * - slots never outlive their window: `until` stops AHEAD_END_MARGIN_MS before the window's
+   *   estimated end, where a call could reach Acme after the real end and count against the
+   *   next window; none are handed out before the window's figures are known or while a 429
+   *   holds the class off.
    */
   reserveAhead(now: number, priority: Priority, wanted: number, ttlMs: number): AheadSlots {
     this.advance(now);
@@ -127,7 +123,10 @@ export class RateBudget {
     return { count, until, window: this.windowSeq };
   }
 
-  /** Slots handed out ahead that went unused: free again, if their window is still the current one. */
+  /**
+   * Slots handed out ahead that went unused: free again, if their window is still the current one
+   * (a later window counted them nowhere, so giving them back there would overdraw it).
+   */
   giveBack(now: number, window: number, count: number): void {
     this.advance(now);
     if (window === this.windowSeq) this.taken[0] = Math.max(0, this.taken[0] - count);

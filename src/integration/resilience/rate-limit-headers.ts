@@ -1,4 +1,4 @@
-import type { RateObservation } from "./rate-budget.ts";
+import type { RateObservation } from "../session/protocol.ts";
 
 function params(value: string): Map<string, string> {
   const out = new Map<string, string>();

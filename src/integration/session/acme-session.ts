@@ -1,43 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadIntegrationConfig } from "../config.ts";
-import type { AheadSlots, Priority } from "../resilience/rate-budget.ts";
 import {
-  type AcmeRateClass,
+  AHEAD_TTL_MS,
   type AttemptReport,
-  type CallPermit,
-  SessionState,
-} from "../resilience/session-state.ts";
+  type BeginRequest,
+  type BeginResult,
+  type TokenGrant,
+} from "./protocol.ts";
+import { SessionState } from "./session-state.ts";
 import { isUsable, LEASE_MS, type Lease, leaseActive, type StoredToken } from "./token-lease.ts";
 
-export type TokenGrant =
-  | { kind: "token"; accessToken: string; expiresAt: number }
-  | { kind: "lease"; leaseId: string };
-
+/** The token as stored, with its lifetime (ms), so a short-lived token is refreshed at half of it. */
 export interface StoredTokenRecord extends StoredToken {
   lifetimeMs: number;
 }
 
 const TOKEN_KEY = "token";
-
-/** How long slots handed out ahead stay usable (see SessionLink). */
-export const AHEAD_TTL_MS = 250;
-
-export interface BeginInput {
-  rateClass: AcmeRateClass;
-  priority: Priority;
-  maxWaitMs: number;
-  /** Extra slots of the current window the caller's isolate would use within `AHEAD_TTL_MS`. */
-  ahead?: number;
-  /** Slots of this class handed out ahead earlier that expired unused. */
-  unused?: { window: number; count: number };
-}
-
-export interface BeginResult {
-  permit: CallPermit;
-  grant: TokenGrant | null;
-  /** Slots granted ahead, to be used with `grant`'s token before `until` (epoch ms). */
-  ahead?: AheadSlots;
-}
 
 /**
  * The integration's state for one connection (one instance per connection id): the Acme access
@@ -60,7 +38,7 @@ export class AcmeSession extends DurableObject<Env> {
    * Admission for one attempt: refused at once (circuit open, or no rate slot within
    * `maxWaitMs`), or admitted after `waitMs` with a token or the lease to fetch one.
    */
-  async begin(input: BeginInput): Promise<BeginResult> {
+  async begin(input: BeginRequest): Promise<BeginResult> {
     if (input.unused) {
       this.state.giveBack(Date.now(), input.rateClass, input.unused.window, input.unused.count);
     }
@@ -80,12 +58,13 @@ export class AcmeSession extends DurableObject<Env> {
     return ahead ? { permit, grant, ahead } : { permit, grant };
   }
 
-  /** What attempts learned: Acme's health and its rate-limit headers (one report or a batch). */
-  report(reports: AttemptReport | AttemptReport[]): void {
+  /** Records what attempts learned: Acme's health and its rate-limit figures (a batch of one or more). */
+  record(reports: AttemptReport[]): void {
     const now = Date.now();
-    for (const report of Array.isArray(reports) ? reports : [reports]) this.state.report(now, report);
+    for (const report of reports) this.state.record(now, report);
   }
 
+  /** A read was answered from a stale cached copy because Acme failed. */
   recordStaleFallback(): void {
     this.state.recordStaleFallback();
   }
@@ -116,6 +95,7 @@ export class AcmeSession extends DurableObject<Env> {
     }
   }
 
+  /** The leaseholder's new token; it wakes the callers waiting for it. */
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number, now: number = Date.now()): void {
     const lifetimeMs = expiresInSeconds * 1000;
     this.ctx.storage.kv.put<StoredTokenRecord>(TOKEN_KEY, {

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { ProblemSchema } from "../contacts/schemas.ts";
 import { createRouter } from "../context.ts";
+import { problemResponses } from "../problem-responses.ts";
+import { acmeSessionStub } from "../session/session-stub.ts";
 
 const BudgetSchema = z.object({
   limit: z
@@ -48,15 +49,12 @@ export const statusRouter = createRouter().openapi(
     security: [{ ApiKey: [] }],
     responses: {
       200: { description: "Status", content: { "application/json": { schema: StatusSchema } } },
-      401: {
-        description: "Missing or invalid API key",
-        content: { "application/problem+json": { schema: ProblemSchema } },
-      },
+      ...problemResponses(401),
     },
   }),
   async (c) => {
     const connectionId = c.var.connection.id;
-    const status = await c.env.ACME_SESSION.get(c.env.ACME_SESSION.idFromName(connectionId)).status();
+    const status = await acmeSessionStub(c.env, connectionId).status();
     return c.json({ connectionId, ...status }, 200);
   },
 );

@@ -2,11 +2,12 @@ import { log } from "../../lib/logger.ts";
 import { ContactCache } from "../cache/contact-cache.ts";
 import { CONTACT_FIELDS } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
+import type { CHANGE_SOURCES } from "../db/schema.ts";
 
 export type ChangeType = "contact.created" | "contact.updated" | "contact.deleted";
 export type FieldChanges = Record<string, { from: unknown; to: unknown }>;
 
-/** One change to one contact, from a webhook or from reconciliation, in the API's shape. */
+/** One change to one contact, from a webhook, a backfill or a reconciliation, in the API's shape. */
 export interface IncomingChange {
   connectionId: string;
   eventId: string;
@@ -15,7 +16,7 @@ export interface IncomingChange {
   contact: Contact;
   previous: Contact | null;
   deletedAt: string | null;
-  source: "webhook" | "reconciliation";
+  source: (typeof CHANGE_SOURCES)[number];
 }
 
 const WRITABLE = CONTACT_FIELDS.filter((f) => f.writable).map((f) => f.api);

@@ -1,117 +1,86 @@
-import { and, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { errorFields, log } from "../../lib/logger.ts";
-import { AcmeContactPageSchema, parseAcme } from "../acme-client/acme-contact.ts";
-import { acmeProblem } from "../acme-client/acme-errors.ts";
-import { createAcmeClient } from "../acme-client/for-request.ts";
-import type { AcmeTransport } from "../acme-client/transport.ts";
-import { type IntegrationConfig, loadIntegrationConfig } from "../config.ts";
+import type { AcmeContact } from "../acme-client/acme-contact.ts";
+import type { IntegrationConfig } from "../config.ts";
 import { fromAcme } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
-import type { RequestStats } from "../context.ts";
-import { type ConnectionRow, connections, contactMirror } from "../db/schema.ts";
+import { type ConnectionRow, connections } from "../db/schema.ts";
 import { applyChange, type ChangeType } from "./apply-change.ts";
 
-/** Each run re-reads this much before the last checkpoint, against clock skew and slow commits. */
-const OVERLAP_MS = 5 * 60_000;
-const PAGE_SIZE = 100;
+/** Each reconciliation re-reads this much before the last checkpoint, against clock skew and slow commits. */
+export const RECONCILE_OVERLAP_MS = 5 * 60_000;
 
-export interface ReconcileResult {
-  connectionId: string;
-  scanned: number;
-  repaired: number;
+/** Where a reconciliation of this connection starts reading Acme's changes; null: from the beginning. */
+export function reconcileSince(connection: ConnectionRow): string | null {
+  return connection.reconciledThrough
+    ? new Date(Date.parse(connection.reconciledThrough) - RECONCILE_OVERLAP_MS).toISOString()
+    : null;
+}
+
+/** Every connection, for the cron to start its reconciliation. */
+export async function allConnections(db: D1Database): Promise<ConnectionRow[]> {
+  return drizzle(db).select().from(connections).orderBy(connections.id);
+}
+
+interface MirrorVersion {
+  contact_id: string;
+  version: number;
+  data: string;
 }
 
 /**
- * Pulls one connection's Acme changes since its checkpoint and repairs what webhooks missed:
- * every contact whose Acme version is newer than the mirror's is applied as a change marked
- * `reconciliation`. The checkpoint moves to the run's start only when the whole pull succeeded.
+ * Applies one page of Acme's contacts (a backfill's or a reconciliation's) to the mirror and the
+ * feed: every contact whose Acme version is newer than the mirror's becomes a change with this
+ * `source`. Returns how many were appended to the feed. The mirror lookup binds the whole page as one JSON
+ * parameter, so a page of any size stays within D1's 100-parameter limit; applying a change is
+ * idempotent per contact version, so a page applied twice changes nothing the second time.
  */
-export async function reconcileConnection(
+export async function applyAcmePage(
   env: Env,
   config: IntegrationConfig,
-  connection: ConnectionRow,
-  inProcess: AcmeTransport,
-  now = new Date(),
-): Promise<ReconcileResult> {
-  const stats: RequestStats = { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 };
-  // Background priority: its own, longer deadline, and never more than its share of Acme's
-  // rate limit, so interactive calls keep room.
-  const client = createAcmeClient(env, config, connection, { inProcess, stats, priority: "background" });
-  const db = drizzle(env.DB);
-  const since = connection.reconciledThrough
-    ? new Date(Date.parse(connection.reconciledThrough) - OVERLAP_MS).toISOString()
-    : undefined;
-  let after: string | undefined;
-  let scanned = 0;
-  let repaired = 0;
-  do {
-    // Each page gets the background deadline afresh: a large backfill is many calls, not one.
-    const response = await client.send({
-      method: "GET",
-      path: "/v1/contacts",
-      query: { limit: String(PAGE_SIZE), after, updated_since: since, include_deleted: "true" },
-    });
-    if (response.status !== 200)
-      throw acmeProblem(response.status, response.body, response.headers, (f) => f);
-    const page = parseAcme(AcmeContactPageSchema, response.body);
-    scanned += page.results.length;
-    const ids = page.results.map((c) => c.id);
-    const mirrored = ids.length
-      ? await db
-          .select()
-          .from(contactMirror)
-          .where(and(eq(contactMirror.connectionId, connection.id), inArray(contactMirror.contactId, ids)))
-      : [];
-    const byId = new Map(mirrored.map((m) => [m.contactId, m]));
-    for (const acmeContact of page.results) {
-      const known = byId.get(acmeContact.id);
-      if (known && known.version >= acmeContact.acme_version) continue;
-      const deletedAt = acmeContact.acme_deleted_at ?? null;
-      const type: ChangeType = deletedAt ? "contact.deleted" : known ? "contact.updated" : "contact.created";
-      await applyChange(
-        env,
-        {
-          connectionId: connection.id,
-          eventId: `rec_${acmeContact.id}_v${acmeContact.acme_version}`,
-          type,
-          occurredAt: acmeContact.acme_updated_at,
-          contact: fromAcme(acmeContact) as Contact,
-          previous: known ? (JSON.parse(known.data) as Contact) : null,
-          deletedAt,
-          source: "reconciliation",
-        },
-        { cacheTtlSeconds: config.cacheTtlSeconds },
-      );
-      repaired += 1;
-    }
-    after = page.paging?.next.after;
-  } while (after);
-  await db
-    .update(connections)
-    .set({ reconciledThrough: now.toISOString() })
-    .where(eq(connections.id, connection.id));
-  return { connectionId: connection.id, scanned, repaired };
+  connectionId: string,
+  contacts: AcmeContact[],
+  source: "backfill" | "reconciliation",
+): Promise<number> {
+  if (contacts.length === 0) return 0;
+  const { results } = await env.DB.prepare(
+    `SELECT contact_id, version, data FROM contact_mirror
+     WHERE connection_id = ? AND contact_id IN (SELECT value FROM json_each(?))`,
+  )
+    .bind(connectionId, JSON.stringify(contacts.map((c) => c.id)))
+    .all<MirrorVersion>();
+  const byId = new Map(results.map((m) => [m.contact_id, m]));
+  let applied = 0;
+  for (const acmeContact of contacts) {
+    const known = byId.get(acmeContact.id);
+    if (known && known.version >= acmeContact.acme_version) continue;
+    const deletedAt = acmeContact.acme_deleted_at ?? null;
+    const type: ChangeType = deletedAt ? "contact.deleted" : known ? "contact.updated" : "contact.created";
+    const outcome = await applyChange(
+      env,
+      {
+        connectionId,
+        eventId: `${source === "backfill" ? "bf" : "rec"}_${acmeContact.id}_v${acmeContact.acme_version}`,
+        type,
+        occurredAt: acmeContact.acme_updated_at,
+        contact: fromAcme(acmeContact) as Contact,
+        previous: known ? (JSON.parse(known.data) as Contact) : null,
+        deletedAt,
+        source,
+      },
+      { cacheTtlSeconds: config.cacheTtlSeconds },
+    );
+    if (outcome === "appended") applied += 1;
+  }
+  return applied;
 }
 
-/** Cron: reconciles every connection; one failing connection does not stop the others. */
-export async function reconcileAll(
-  env: Env,
-  inProcess: AcmeTransport,
-  now = new Date(),
-): Promise<ReconcileResult[]> {
-  const config = loadIntegrationConfig(env);
-  const rows = await drizzle(env.DB).select().from(connections).orderBy(connections.id);
-  const results: ReconcileResult[] = [];
-  for (const connection of rows) {
-    try {
-      results.push(await reconcileConnection(env, config, connection, inProcess, now));
-    } catch (error) {
-      log("warn", "reconciliation failed for a connection", {
-        connectionId: connection.id,
-        ...errorFields(error),
-      });
-    }
-  }
-  return results;
+/** Marks the connection reconciled through `through` (ISO), never moving the mark back. */
+export async function markReconciled(db: D1Database, connectionId: string, through: string): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE connections SET reconciled_through = ?
+       WHERE id = ? AND (reconciled_through IS NULL OR reconciled_through < ?)`,
+    )
+    .bind(through, connectionId, through)
+    .run();
 }

@@ -2,10 +2,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { requireAdmin } from "../auth/api-key.ts";
-import { ProblemSchema } from "../contacts/schemas.ts";
 import { createRouter } from "../context.ts";
 import { deadLetters } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import { problemResponses } from "../problem-responses.ts";
 import { InboxMessageSchema } from "./acme-event.ts";
 
 const DeadLetterSchema = z
@@ -20,10 +20,6 @@ const DeadLetterSchema = z
   })
   .openapi("DeadLetter");
 
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: ProblemSchema } },
-});
 const security = [{ AdminToken: [] }];
 
 export const deadLetterRouter = createRouter();
@@ -57,8 +53,7 @@ deadLetterRouter
             },
           },
         },
-        400: problem("Invalid query"),
-        401: problem("Admin token missing or wrong"),
+        ...problemResponses(400, 401),
       },
     }),
     async (c) => {
@@ -91,10 +86,7 @@ deadLetterRouter
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         202: { description: "Queued again", content: { "application/json": { schema: DeadLetterSchema } } },
-        400: problem("Invalid id"),
-        401: problem("Admin token missing or wrong"),
-        404: problem("No such dead letter"),
-        409: problem("Not a replayable inbox message"),
+        ...problemResponses(400, 401, 404, 409),
       },
     }),
     async (c) => {

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { log } from "../../lib/logger.ts";
-import { ProblemSchema } from "../contacts/schemas.ts";
 import { createRouter } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { problemResponses } from "../problem-responses.ts";
 import type { InboxMessage } from "./acme-event.ts";
 import { webhookSecretFor } from "./connection-lookup.ts";
 
@@ -30,12 +30,7 @@ export const webhookReceiverRouter = createRouter().openapi(
         description: "Queued",
         content: { "application/json": { schema: z.object({ received: z.literal(true) }) } },
       },
-      400: {
-        description: "Invalid connection id",
-        content: { "application/problem+json": { schema: ProblemSchema } },
-      },
-      401: { description: "Rejected", content: { "application/problem+json": { schema: ProblemSchema } } },
-      413: { description: "Too large", content: { "application/problem+json": { schema: ProblemSchema } } },
+      ...problemResponses(400, 401, 413),
     },
   }),
   async (c) => {

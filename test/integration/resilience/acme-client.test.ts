@@ -1,17 +1,13 @@
 import { describe, expect, it } from "vitest";
-import {
-  AcmeClient,
-  type Clock,
-  type SessionApi,
-  type Verdict,
-} from "../../../src/integration/acme-client/acme-client.ts";
+import { AcmeClient, type Clock, type Verdict } from "../../../src/integration/acme-client/acme-client.ts";
 import type { RequestStats } from "../../../src/integration/context.ts";
 import { ApiError } from "../../../src/integration/errors.ts";
 import { DEFAULT_BREAKER } from "../../../src/integration/resilience/circuit-breaker.ts";
-import { SessionState } from "../../../src/integration/resilience/session-state.ts";
-import type { TokenGrant } from "../../../src/integration/session/acme-session.ts";
+import type { AcmeSessionApi, TokenGrant } from "../../../src/integration/session/protocol.ts";
+import { SessionState } from "../../../src/integration/session/session-state.ts";
 import { toBase64Url } from "../../../src/lib/ids.ts";
 import { sealSecret } from "../../../src/lib/secret-box.ts";
+import { problemOf } from "../helpers.ts";
 
 const KEY = toBase64Url(new Uint8Array(32).fill(7));
 const SEALED_SECRET = await sealSecret(KEY, "client-secret", "conn_test");
@@ -34,14 +30,14 @@ function fakeClock(): Clock & { slept: number[] } {
 /** The AcmeSession's decisions (real SessionState) with a token store, in memory. */
 function memorySession(
   clock: Clock,
-): SessionApi & { state: SessionState; tokenRequests: number; nextToken: () => string } {
+): AcmeSessionApi & { state: SessionState; tokenRequests: number; nextToken: () => string } {
   const state = new SessionState({ ...DEFAULT_BREAKER, failureThreshold: 3, openMs: 1000 });
   let token: string | null = "token-1";
   let issued = 1;
   const session = {
     state,
     tokenRequests: 0,
-    async begin(input: Parameters<SessionApi["begin"]>[0]) {
+    async begin(input: Parameters<AcmeSessionApi["begin"]>[0]) {
       const permit = state.admit(clock.now(), input.rateClass, input.priority, input.maxWaitMs);
       if (!permit.admitted) return { permit, grant: null };
       const grant: TokenGrant = token
@@ -49,7 +45,7 @@ function memorySession(
         : { kind: "lease", leaseId: "lease" };
       return { permit, grant };
     },
-    report: (report: Parameters<SessionApi["report"]>[0]) => state.report(clock.now(), report),
+    report: (report: Parameters<AcmeSessionApi["report"]>[0]) => state.record(clock.now(), report),
     storeToken: (_lease: string, accessToken: string) => {
       token = accessToken;
     },
@@ -95,7 +91,7 @@ const json =
 
 function client(
   clock: Clock,
-  session: SessionApi,
+  session: AcmeSessionApi,
   transport: (r: Request) => Promise<Response>,
   overrides: { deadlineMs?: number; attemptTimeoutMs?: number } = {},
 ) {
@@ -121,16 +117,6 @@ function client(
     clock,
   });
   return { acme, stats };
-}
-
-async function problemOf(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApiError) return error;
-    throw error;
-  }
-  throw new Error("expected a problem");
 }
 
 describe("AcmeClient retries (virtual time)", () => {

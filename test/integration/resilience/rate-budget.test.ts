@@ -7,11 +7,8 @@ import {
 } from "../../../src/acme/rate-limit/fixed-window.ts";
 import { DEFAULT_BREAKER } from "../../../src/integration/resilience/circuit-breaker.ts";
 import { RateBudget } from "../../../src/integration/resilience/rate-budget.ts";
-import {
-  type AcmeRateClass,
-  type AttemptReport,
-  SessionState,
-} from "../../../src/integration/resilience/session-state.ts";
+import type { AcmeRateClass, AttemptReport } from "../../../src/integration/session/protocol.ts";
+import { SessionState } from "../../../src/integration/session/session-state.ts";
 
 const seen = (remaining: number, resetSeconds: number) => ({
   limit: 5,
@@ -95,9 +92,9 @@ describe("rate budget", () => {
 
   it("hands no slots ahead while the circuit is not closed", () => {
     const state = new SessionState({ ...DEFAULT_BREAKER, failureThreshold: 1, openMs: 1000 });
-    state.report(0, { rateClass: "read", probe: false, health: "success", rate: seen(5, 10) });
+    state.record(0, { rateClass: "read", probe: false, health: "success", rate: seen(5, 10) });
     expect(state.reserveAhead(0, "read", "interactive", 4, 250)).toEqual({ count: 1, until: 250, window: 0 });
-    state.report(10, { rateClass: "read", probe: false, health: "failure" });
+    state.record(10, { rateClass: "read", probe: false, health: "failure" });
     expect(state.reserveAhead(20, "read", "interactive", 4, 250)).toBeNull(); // open
     const probe = state.admit(1_100, "read", "interactive", 0);
     expect(probe).toMatchObject({ admitted: true, probe: true });
@@ -206,7 +203,7 @@ function simulate(options: {
         schedule(sentAt + latencyMs, () => {
           const at = sentAt + latencyMs;
           firstAnswerAt = Math.min(firstAnswerAt, at);
-          state.report(at, answerReport("read", permit.probe, decision));
+          state.record(at, answerReport("read", permit.probe, decision));
           results.answered += 1;
         });
       });
@@ -292,7 +289,7 @@ function simulateClients(options: {
       else acme429s += 1;
       const answeredAt = sentAt + latencyMs;
       schedule(answeredAt, () => {
-        state.report(answeredAt, answerReport("write", permit.probe, decision, answeredAt));
+        state.record(answeredAt, answerReport("write", permit.probe, decision, answeredAt));
         call(answeredAt);
       });
     });

@@ -1,30 +1,15 @@
-import { type BreakerSettings, CircuitBreaker } from "./circuit-breaker.ts";
-import { type AheadSlots, type Priority, RateBudget, type RateObservation } from "./rate-budget.ts";
+import { type BreakerSettings, CircuitBreaker } from "../resilience/circuit-breaker.ts";
+import { RateBudget } from "../resilience/rate-budget.ts";
+import {
+  ACME_RATE_CLASSES,
+  type AcmeRateClass,
+  type AheadSlots,
+  type AttemptReport,
+  type CallPermit,
+  type Priority,
+} from "./protocol.ts";
 
-export const ACME_RATE_CLASSES = ["read", "write", "delete"] as const;
-export type AcmeRateClass = (typeof ACME_RATE_CLASSES)[number];
-
-export type CallPermit =
-  | { admitted: true; waitMs: number; probe: boolean }
-  | { admitted: false; reason: "rate_limited" | "circuit_open"; retryAfterMs: number };
-
-/** What one attempt at Acme says about Acme: its health, and its rate-limit figures. */
-export interface AttemptReport {
-  rateClass: AcmeRateClass;
-  probe: boolean;
-  /** success: Acme answered (anything but a 5xx); failure: 5xx, timeout or network error. */
-  health: "success" | "failure";
-  rate?: RateObservation;
-  /** Set when Acme answered 429. */
-  retryAfterMs?: number;
-  /**
-   * When the answer arrived (epoch ms). Acme's reset figures count from then, so the budget uses
-   * it rather than when the report reaches the session, which may be later.
-   */
-  receivedAt?: number;
-  retried?: boolean;
-}
-
+/** What the session has counted since it started, for the status route. */
 export interface SessionCounters {
   /** Attempts made at Acme, counted as they are reported. */
   calls: number;
@@ -61,6 +46,7 @@ export class SessionState {
     this.breaker = new CircuitBreaker(breaker);
   }
 
+  /** Whether an attempt may go now, after a wait for its rate slot, or not at all (circuit open, no slot in time). */
   admit(now: number, rateClass: AcmeRateClass, priority: Priority, maxWaitMs: number): CallPermit {
     const circuit = this.breaker.admit(now);
     if (!circuit.allowed) {
@@ -98,7 +84,8 @@ export class SessionState {
     this.budgets[rateClass].giveBack(now, window, count);
   }
 
-  report(now: number, report: AttemptReport): void {
+  /** Learns from one attempt: its rate-limit figures, a 429's Retry-After, and Acme's health. */
+  record(now: number, report: AttemptReport): void {
     this.counters.calls += 1;
     const seenAt = Math.min(now, report.receivedAt ?? now);
     if (report.rate) this.budgets[report.rateClass].observe(seenAt, report.rate);
@@ -114,6 +101,7 @@ export class SessionState {
     this.counters.staleFallbacks += 1;
   }
 
+  /** Circuit, budgets per rate class and counters, for the status route. */
   snapshot(now: number) {
     return {
       circuit: this.breaker.snapshot(now),

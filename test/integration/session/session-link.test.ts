@@ -1,12 +1,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { AttemptReport } from "../../../src/integration/resilience/session-state.ts";
-import type { BeginInput } from "../../../src/integration/session/acme-session.ts";
-import {
-  LocalSession,
-  SessionLink,
-  type SessionStub,
-} from "../../../src/integration/session/session-link.ts";
+import { IsolateShare } from "../../../src/integration/session/isolate-share.ts";
+import type { AttemptReport, BeginRequest } from "../../../src/integration/session/protocol.ts";
+import { type AcmeSessionRpc, SessionLink } from "../../../src/integration/session/session-link.ts";
 
 const READ = { rateClass: "read" as const, priority: "interactive" as const, maxWaitMs: 2000 };
 const ok = (remaining: number): AttemptReport => ({
@@ -20,14 +16,14 @@ const ok = (remaining: number): AttemptReport => ({
 async function session() {
   const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`link-${crypto.randomUUID()}`));
   const calls = { begin: 0, report: 0 };
-  const counting: SessionStub = {
-    begin: (input: BeginInput) => {
+  const counting: AcmeSessionRpc = {
+    begin: (input: BeginRequest) => {
       calls.begin += 1;
       return stub.begin(input);
     },
-    report: (reports) => {
+    record: (reports) => {
       calls.report += 1;
-      return stub.report(reports);
+      return stub.record(reports);
     },
     storeToken: (leaseId, accessToken, expiresIn) => stub.storeToken(leaseId, accessToken, expiresIn),
     releaseLease: (leaseId) => stub.releaseLease(leaseId),
@@ -37,14 +33,25 @@ async function session() {
   const first = await stub.begin(READ);
   if (first.grant?.kind !== "lease") throw new Error("expected the token lease");
   await stub.storeToken(first.grant.leaseId, "token-1", 3600);
-  await stub.report(ok(399));
+  await stub.record([ok(399)]);
   return { stub, counting, calls };
 }
 
-/** A link whose clock runs `offset` ms from the real one (the session's clock is the real one). */
-function linkWith(stub: SessionStub, local: LocalSession) {
+/**
+ * A link whose clock runs `offset` ms from the real one (the session's clock is the real one),
+ * taking slots ahead unless told otherwise. With `still`, its clock does not move between calls
+ * but by `offset` alone, so how busy the isolate looks does not depend on how long each call to
+ * the session takes (for tests where no slot ahead's expiry, set by the session's clock, matters).
+ */
+function linkWith(
+  stub: AcmeSessionRpc,
+  share: IsolateShare,
+  options: { slotsAhead?: boolean; still?: boolean } = {},
+) {
   const clock = { offset: 0 };
-  return { link: new SessionLink(stub, local, () => Date.now() + clock.offset), clock };
+  const base = Date.now();
+  const now = options.still ? () => base + clock.offset : () => Date.now() + clock.offset;
+  return { link: new SessionLink(stub, share, { slotsAhead: options.slotsAhead ?? true, now }), clock };
 }
 
 async function remaining(stub: Awaited<ReturnType<typeof session>>["stub"]) {
@@ -54,7 +61,7 @@ async function remaining(stub: Awaited<ReturnType<typeof session>>["stub"]) {
 describe("session link: what a Worker isolate keeps between calls to the session", () => {
   it("a busy isolate takes slots ahead with the token and uses them without asking the session", async () => {
     const { stub, counting, calls } = await session();
-    const { link, clock } = linkWith(counting, new LocalSession());
+    const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
     clock.offset = -300; // a busy period just before now: 20 calls, each admitted on its own
     for (let i = 0; i < 20; i++) await link.begin(READ);
     expect(calls.begin).toBe(20);
@@ -76,7 +83,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("concurrent calls ask for slots ahead one at a time, and no slot is lost", async () => {
     const { stub, counting } = await session();
-    const { link, clock } = linkWith(counting, new LocalSession());
+    const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
     clock.offset = -300;
     for (let i = 0; i < 20; i++) await link.begin(READ);
     const before = await remaining(stub);
@@ -90,7 +97,8 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("gives slots that expired unused back with its next call to the session", async () => {
     const { stub, counting, calls } = await session();
-    const { link, clock } = linkWith(counting, new LocalSession());
+    // The link's clock moves with real time here: the slots expire on the session's clock.
+    const { link, clock } = linkWith(counting, new IsolateShare());
     clock.offset = -300;
     for (let i = 0; i < 20; i++) await link.begin(READ);
     const before = await remaining(stub);
@@ -107,7 +115,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("an isolate with light traffic asks the session for every call and gets nothing ahead", async () => {
     const { stub, counting, calls } = await session();
-    const { link, clock } = linkWith(counting, new LocalSession());
+    const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
     const before = await remaining(stub);
     for (const offset of [-2000, -1400, -800, -200, 0]) {
       clock.offset = offset;
@@ -115,6 +123,31 @@ describe("session link: what a Worker isolate keeps between calls to the session
     }
     expect(calls.begin).toBe(5);
     expect(await remaining(stub)).toBe((before ?? 0) - 5);
+  });
+
+  it("with slots ahead switched off, a busy isolate asks the session for every call and holds nothing", async () => {
+    const { stub, counting, calls } = await session();
+    const { link, clock } = linkWith(counting, new IsolateShare(), { slotsAhead: false });
+    clock.offset = -300;
+    for (let i = 0; i < 20; i++) await link.begin(READ);
+    const before = await remaining(stub);
+    clock.offset = 0;
+    const permits = [];
+    for (let i = 0; i < 17; i++) permits.push(await link.begin(READ));
+    expect(calls.begin).toBe(37);
+    for (const { permit, grant } of permits) {
+      expect(permit).toEqual({ admitted: true, waitMs: 0, probe: false });
+      expect(grant).toMatchObject({ kind: "token", accessToken: "token-1" });
+    }
+    // Each call took exactly its own slot: none were counted as taken ahead.
+    expect(await remaining(stub)).toBe((before ?? 0) - 17);
+  });
+
+  it("with slots ahead switched off, success reports are still batched", async () => {
+    const { counting, calls } = await session();
+    const { link } = linkWith(counting, new IsolateShare(), { slotsAhead: false });
+    await Promise.all(Array.from({ length: 10 }, () => link.report(ok(300))));
+    expect(calls.report).toBe(2);
   });
 
   it("a failure, a refused token or a 429 drops the slots ahead", async () => {
@@ -125,7 +158,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
       (link) => link.report({ ...ok(0), retryAfterMs: 1000 }), // last: it holds calls off for 1 s
     ];
     for (const drop of cases) {
-      const { link, clock } = linkWith(counting, new LocalSession());
+      const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
       clock.offset = -300;
       for (let i = 0; i < 8; i++) await link.begin(READ);
       clock.offset = 0;
@@ -143,7 +176,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("batches success reports, one report call in flight, and every attempt is counted", async () => {
     const { stub, counting, calls } = await session();
-    const { link } = linkWith(counting, new LocalSession());
+    const { link } = linkWith(counting, new IsolateShare());
     const { counters } = await stub.status();
     const flushes = Array.from({ length: 50 }, () => link.report(ok(300)));
     await Promise.all(flushes);
@@ -153,7 +186,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("a failure, and a probe's success, are reported at once, not batched", async () => {
     const { stub, counting, calls } = await session();
-    const { link } = linkWith(counting, new LocalSession());
+    const { link } = linkWith(counting, new IsolateShare());
     const pending = link.report(ok(300)); // a batch in flight
     await link.report({ rateClass: "read", probe: false, health: "failure" });
     expect(calls.report).toBe(2);

@@ -2,8 +2,10 @@ import type { Context } from "hono";
 import type { IntegrationConfig } from "../config.ts";
 import type { IntegrationEnv, RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
-import type { Priority } from "../resilience/rate-budget.ts";
-import { localSessionFor, SessionLink } from "../session/session-link.ts";
+import { isolateShareFor } from "../session/isolate-share.ts";
+import type { Priority } from "../session/protocol.ts";
+import { SessionLink } from "../session/session-link.ts";
+import { acmeSessionStub } from "../session/session-stub.ts";
 import { AcmeClient } from "./acme-client.ts";
 import type { AcmeTransport } from "./transport.ts";
 
@@ -22,10 +24,9 @@ export function createAcmeClient(
 ): AcmeClient {
   return new AcmeClient({
     connection,
-    session: new SessionLink(
-      env.ACME_SESSION.get(env.ACME_SESSION.idFromName(connection.id)),
-      localSessionFor(connection.id),
-    ),
+    session: new SessionLink(acmeSessionStub(env, connection.id), isolateShareFor(connection.id), {
+      slotsAhead: config.sessionSlotsAhead,
+    }),
     inProcess: options.inProcess,
     defaultBaseUrl: config.acmeBaseUrl,
     encryptionKey: config.encryptionKey,

@@ -1,0 +1,31 @@
+import type { MiddlewareHandler } from "hono";
+import { log } from "../lib/logger.ts";
+import type { IntegrationEnv } from "./context.ts";
+
+/**
+ * One JSON line per request once it is answered: method, route, status and duration (ms), the
+ * Acme attempts, retries and wait the request took, its cache result and its connection. It
+ * starts the request's `stats`, which the Acme client and the routes fill in.
+ */
+export function accessLog(): MiddlewareHandler<IntegrationEnv> {
+  return async function accessLogMiddleware(c, next) {
+    const started = performance.now();
+    c.set("stats", { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 });
+    await next();
+    const stats = c.var.stats;
+    log(c.res.status >= 500 ? "error" : "info", "api request", {
+      system: "integration",
+      requestId: c.var.requestId,
+      method: c.req.method,
+      route: c.req.routePath,
+      path: c.req.path,
+      status: c.res.status,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      acmeAttempts: stats.acmeAttempts,
+      acmeRetries: stats.acmeRetries,
+      acmeWaitMs: stats.acmeWaitMs,
+      cache: stats.cache ?? null,
+      connection: c.get("connection")?.id ?? null,
+    });
+  };
+}

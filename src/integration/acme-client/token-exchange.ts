@@ -1,0 +1,47 @@
+import { openSecret } from "../../lib/secret-box.ts";
+import type { ConnectionRow } from "../db/schema.ts";
+import { acmeProblem, callProblem } from "./acme-errors.ts";
+import type { ExchangeOutcome } from "./transport.ts";
+
+export interface TokenExchangeOptions {
+  /** The timed HTTP exchange to use (the client's, so the attempt is counted). */
+  exchange: (request: Request, timeoutMs: number) => Promise<ExchangeOutcome>;
+  baseUrl: string;
+  connection: Pick<ConnectionRow, "id" | "acmeClientId" | "acmeClientSecretEnc">;
+  /** Opens the connection's client secret, stored encrypted. */
+  encryptionKey: string;
+  timeoutMs: number;
+}
+
+/** An access token and its lifetime in seconds, as Acme's token endpoint issued it. */
+export interface IssuedToken {
+  accessToken: string;
+  expiresIn: number;
+}
+
+/**
+ * The client credentials grant (RFC 6749 section 4.4) at Acme's token endpoint, the client
+ * authenticating with HTTP Basic. Throws the problem for any other outcome: 502
+ * acme_auth_failed when Acme refuses the credentials, 429 or 503 with Retry-After when it is
+ * limiting, failing or out of reach, 502 acme_bad_response for an answer that is not a token.
+ */
+export async function requestAccessToken(options: TokenExchangeOptions): Promise<IssuedToken> {
+  const { connection } = options;
+  const secret = await openSecret(options.encryptionKey, connection.acmeClientSecretEnc, connection.id);
+  const basic = btoa(`${encodeURIComponent(connection.acmeClientId)}:${encodeURIComponent(secret)}`);
+  const outcome = await options.exchange(
+    new Request(`${options.baseUrl}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${basic}` },
+      body: "grant_type=client_credentials",
+    }),
+    options.timeoutMs,
+  );
+  if (outcome.kind !== "response") throw callProblem({ reason: "unavailable", retryAfterMs: null }, "token");
+  const { status, headers, body } = outcome.response;
+  const token = body as { access_token?: unknown; expires_in?: unknown } | null;
+  if (status === 200 && typeof token?.access_token === "string" && typeof token.expires_in === "number") {
+    return { accessToken: token.access_token, expiresIn: token.expires_in };
+  }
+  throw acmeProblem(status, body, headers, undefined, "token");
+}

@@ -1,0 +1,19 @@
+import type { Context } from "hono";
+import { acmeClientFor } from "../acme-client/create-acme-client.ts";
+import { ContactCache } from "../cache/contact-cache.ts";
+import type { IntegrationEnv } from "../context.ts";
+import { acmeSessionStub } from "../session/session-stub.ts";
+import { ContactService } from "./contact-service.ts";
+
+/**
+ * The contact service for the request's connection: its Acme client (made only when a call to
+ * Acme is needed), its slice of the KV cache, and its session, which counts stale reads.
+ */
+export function createContactService(c: Context<IntegrationEnv>): ContactService {
+  const { config, connection } = c.var;
+  return new ContactService(
+    () => acmeClientFor(c),
+    new ContactCache(c.env.CACHE, connection.id, config.cacheTtlSeconds),
+    { recordStaleFallback: () => acmeSessionStub(c.env, connection.id).recordStaleFallback() },
+  );
+}

@@ -1,0 +1,89 @@
+import type { MiddlewareHandler } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { sha256Hex } from "../../lib/crypto.ts";
+import type { IntegrationEnv } from "../context.ts";
+import { ApiError, PROBLEM_CONTENT_TYPE } from "../errors.ts";
+import { canonicalJson, IdempotencyStore, type StoredResponse } from "./idempotency-store.ts";
+
+/** RFC 9110 token-ish: 1-255 visible ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** What the idempotency middleware guards: one operation, its body schema, the headers it replays. */
+export interface IdempotencyOptions {
+  /** Names the operation in the request hash, so a key never replays another operation's answer. */
+  operation: string;
+  /**
+   * The route's body schema. A body it refuses never reaches the operation, so it takes no key
+   * (the key stays usable) and its own errors come before any about the key.
+   */
+  body: { safeParse(value: unknown): { success: boolean } };
+  /** Response headers kept and replayed with the body; default content-type, etag, location. */
+  headers?: readonly string[];
+}
+
+const REPLAYED_HEADERS = ["content-type", "etag", "location"] as const;
+
+/**
+ * `Idempotency-Key` for a JSON write (after the JSON body middleware): the same key and body
+ * replay the first answer (with `Idempotent-Replayed: true`), another body under the key is 422,
+ * a key still in flight 409. Final answers (2xx, and problems below 429 such as validation or a
+ * duplicate) are kept; failures worth retrying (429, 5xx, unknown errors) free the key so the
+ * retry really runs. Without the header the request passes untouched.
+ */
+export function idempotency(options: IdempotencyOptions): MiddlewareHandler<IntegrationEnv> {
+  const kept = options.headers ?? REPLAYED_HEADERS;
+  return async function idempotencyMiddleware(c, next) {
+    const key = c.req.header("idempotency-key");
+    if (key === undefined) return next();
+    const body: unknown = JSON.parse(c.var.rawBody);
+    if (!options.body.safeParse(body).success) return next();
+    if (!IDEMPOTENCY_KEY.test(key)) {
+      throw new ApiError("validation_failed", "Idempotency-Key must be 1-255 visible ASCII characters.", {
+        errors: [{ field: "Idempotency-Key", message: "1-255 visible ASCII characters" }],
+      });
+    }
+    const store = new IdempotencyStore(c.env.DB, c.var.connection.id, c.var.config.idempotencyTtlSeconds);
+    const start = await store.start(key, await sha256Hex(`${options.operation}\n${canonicalJson(body)}`));
+    if (start.kind === "replay") {
+      // The stored copy of the first response, sent through the context so it carries this
+      // request's X-Request-Id; a replayed problem names this request too, as every problem does.
+      const { status, headers, body: stored } = start.response;
+      for (const [name, value] of Object.entries(headers)) c.header(name, value);
+      c.header("Idempotent-Replayed", "true");
+      const replayed =
+        headers["content-type"] === PROBLEM_CONTENT_TYPE
+          ? JSON.stringify({ ...(JSON.parse(stored) as object), requestId: c.var.requestId })
+          : stored;
+      return c.body(replayed, status as ContentfulStatusCode);
+    }
+    if (start.kind === "mismatch") {
+      throw new ApiError(
+        "idempotency_key_reused",
+        "This Idempotency-Key was used with a different request body.",
+      );
+    }
+    if (start.kind === "in_flight") {
+      throw new ApiError(
+        "idempotency_key_in_flight",
+        "A request with this Idempotency-Key is still in progress.",
+        { headers: { "Retry-After": "1" } },
+      );
+    }
+    // Errors downstream are already rendered by the app's error handler: c.error says which.
+    await next();
+    if (c.error && !(c.error instanceof ApiError && c.error.status < 429)) {
+      await store.release(key);
+      return;
+    }
+    await store.complete(key, await storedResponse(c.res, kept));
+  };
+}
+
+async function storedResponse(response: Response, names: readonly string[]): Promise<StoredResponse> {
+  const headers: Record<string, string> = {};
+  for (const name of names) {
+    const value = response.headers.get(name);
+    if (value) headers[name] = value;
+  }
+  return { status: response.status, headers, body: await response.clone().text() };
+}

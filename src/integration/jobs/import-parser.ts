@@ -1,0 +1,147 @@
+import Papa from "papaparse";
+import type { FieldError } from "../../lib/validation.ts";
+import { CONTACT_FIELDS } from "../contacts/mapping.ts";
+import { ApiError } from "../errors.ts";
+
+/** The most rows one import may hold (413 beyond). */
+export const MAX_IMPORT_ROWS = 10_000;
+
+/** The body formats an import accepts, by media type. */
+export const IMPORT_MEDIA_TYPES = ["text/csv", "application/x-ndjson", "application/json"] as const;
+export type ImportMediaType = (typeof IMPORT_MEDIA_TYPES)[number];
+
+/**
+ * One row as sent, before validation: an object for a well-formed row, or the reason it could
+ * not even be read as one (a CSV line with the wrong number of fields). Row numbers are 1-based
+ * over the data rows (a CSV header is not counted).
+ */
+export type RawRow = { row: number; value: unknown } | { row: number; unreadable: FieldError[] };
+
+const WRITABLE = new Set<string>(CONTACT_FIELDS.filter((f) => f.writable).map((f) => f.api));
+const REQUIRED = new Set(["firstName", "lastName", "email"]);
+
+function tooMany(count: number): ApiError {
+  return new ApiError(
+    "payload_too_large",
+    `An import holds at most ${MAX_IMPORT_ROWS} rows; this one has ${count} or more.`,
+  );
+}
+
+function malformed(detail: string, errors: FieldError[]): ApiError {
+  return new ApiError("validation_failed", detail, { errors });
+}
+
+/** The media type of a Content-Type header, if it is one an import accepts. */
+export function importMediaType(header: string | undefined): ImportMediaType | null {
+  const type = header?.split(";")[0]?.trim().toLowerCase();
+  return (IMPORT_MEDIA_TYPES as readonly string[]).includes(type ?? "") ? (type as ImportMediaType) : null;
+}
+
+/**
+ * CSV (RFC 4180) with a header row naming API fields. Empty optional cells mean null; a quoting
+ * error makes the whole file unreadable (400); a line with the wrong number of fields fails alone.
+ */
+function parseCsv(text: string): RawRow[] {
+  const result = Papa.parse<Record<string, string>>(text, {
+    header: true,
+    delimiter: ",",
+    skipEmptyLines: "greedy",
+    transformHeader: (h) => h.trim(),
+  });
+  const fatal = result.errors.find((e) => e.type === "Quotes");
+  if (fatal) {
+    throw malformed("The CSV is malformed.", [
+      { field: "body", message: `row ${(fatal.row ?? 0) + 1}: ${fatal.message}` },
+    ]);
+  }
+  const header = result.meta.fields ?? [];
+  const unknown = header.filter((h) => !WRITABLE.has(h));
+  if (unknown.length > 0 || !header.includes("email")) {
+    throw malformed("The CSV header must name API fields, email among them.", [
+      ...unknown.map((field) => ({ field, message: "unknown field" })),
+      ...(header.includes("email") ? [] : [{ field: "email", message: "missing from the header row" }]),
+    ]);
+  }
+  if (result.data.length > MAX_IMPORT_ROWS) throw tooMany(result.data.length);
+  const mismatched = new Map<number, string>();
+  for (const error of result.errors) {
+    if (error.type === "FieldMismatch" && error.row !== undefined) mismatched.set(error.row, error.message);
+  }
+  return result.data.map((record, index) => {
+    const row = index + 1;
+    const mismatch = mismatched.get(index);
+    if (mismatch) return { row, unreadable: [{ field: "row", message: mismatch }] };
+    const value: Record<string, string | null> = {};
+    for (const field of header) {
+      const cell = record[field] ?? "";
+      value[field] = cell === "" && !REQUIRED.has(field) ? null : cell;
+    }
+    return { row, value };
+  });
+}
+
+/** One JSON value per non-blank line; a line that is not JSON makes the body unreadable (400). */
+function parseNdjson(text: string): RawRow[] {
+  const rows: RawRow[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]?.trim() ?? "";
+    if (line === "") continue;
+    if (rows.length >= MAX_IMPORT_ROWS) throw tooMany(rows.length + 1);
+    try {
+      rows.push({ row: rows.length + 1, value: JSON.parse(line) });
+    } catch (error) {
+      throw new ApiError(
+        "invalid_json",
+        `Line ${i + 1} is not valid JSON: ${error instanceof Error ? error.message : "not JSON"}`,
+      );
+    }
+  }
+  return rows;
+}
+
+function parseJson(text: string): RawRow[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(
+      "invalid_json",
+      `The body is not valid JSON: ${error instanceof Error ? error.message : "not JSON"}`,
+    );
+  }
+  const contacts = (body as { contacts?: unknown } | null)?.contacts;
+  if (typeof body !== "object" || body === null || Array.isArray(body) || !Array.isArray(contacts)) {
+    throw malformed('The body must be {"contacts": [...]}.', [
+      { field: "contacts", message: "must be an array of contacts" },
+    ]);
+  }
+  const extra = Object.keys(body).filter((k) => k !== "contacts");
+  if (extra.length > 0) {
+    throw malformed(
+      "The body has unknown fields.",
+      extra.map((field) => ({ field, message: "unknown field" })),
+    );
+  }
+  if (contacts.length > MAX_IMPORT_ROWS) throw tooMany(contacts.length);
+  return contacts.map((value, index) => ({ row: index + 1, value }));
+}
+
+/**
+ * Reads an import body into rows. Throws ApiError: 400 `invalid_json` or `validation_failed`
+ * for a body that cannot be read at all (or has no rows), 413 for more than MAX_IMPORT_ROWS rows.
+ */
+export function parseImport(type: ImportMediaType, text: string): RawRow[] {
+  const rows =
+    type === "text/csv"
+      ? parseCsv(text)
+      : type === "application/x-ndjson"
+        ? parseNdjson(text)
+        : parseJson(text);
+  if (rows.length === 0) {
+    throw malformed("The import holds no rows.", [
+      { field: "body", message: "at least one row is required" },
+    ]);
+  }
+  return rows;
+}

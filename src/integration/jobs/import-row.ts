@@ -1,0 +1,69 @@
+import { type FieldError, fieldErrors } from "../../lib/validation.ts";
+import type { AcmeContact } from "../acme-client/acme-contact.ts";
+import { mapToAcme } from "../contacts/mapping.ts";
+import { ContactCreateSchema, type ContactInput } from "../contacts/schemas.ts";
+import type { RawRow } from "./import-parser.ts";
+
+/** A row that failed, as `GET /jobs/{id}/errors` shows it (API field names). */
+export interface RowError {
+  row: number;
+  email: string | null;
+  code: string;
+  errors: FieldError[];
+}
+
+/** A row checked like a single create (same zod schema): the input, or why it fails. */
+export type CheckedRow = { row: number; input: ContactInput } | { row: number; error: RowError };
+
+function emailOf(value: unknown): string | null {
+  const email = (value as { email?: unknown } | null)?.email;
+  return typeof email === "string" ? email : null;
+}
+
+/** Validates one raw row with the API's contact schema; errors carry the API's field names. */
+export function checkRow(raw: RawRow): CheckedRow {
+  if ("unreadable" in raw) {
+    return {
+      row: raw.row,
+      error: { row: raw.row, email: null, code: "malformed_row", errors: raw.unreadable },
+    };
+  }
+  const parsed = ContactCreateSchema.safeParse(raw.value);
+  if (parsed.success) return { row: raw.row, input: parsed.data };
+  return {
+    row: raw.row,
+    error: {
+      row: raw.row,
+      email: emailOf(raw.value),
+      code: "validation_failed",
+      errors: fieldErrors(parsed.error),
+    },
+  };
+}
+
+/** What an upsert has to do at Acme for one valid row. */
+export type UpsertPlan =
+  | { kind: "create"; body: Record<string, string | null> }
+  | { kind: "update"; id: string; version: number; body: Record<string, string | null> }
+  | { kind: "unchanged"; id: string };
+
+/**
+ * Compares a row with the contact Acme holds under its email (case-insensitive) and keeps only
+ * what differs, so a row already in place costs no write and makes no new version. Fields the
+ * row does not carry (absent CSV columns) are left as they are.
+ */
+export function planUpsert(input: ContactInput, current: AcmeContact | null): UpsertPlan {
+  const wanted = mapToAcme(input);
+  if (!current) return { kind: "create", body: wanted };
+  const body: Record<string, string | null> = {};
+  for (const [field, value] of Object.entries(wanted)) {
+    const have = (current as Record<string, unknown>)[field] ?? null;
+    const same =
+      field === "acme_email" && typeof value === "string" && typeof have === "string"
+        ? value.toLowerCase() === have.toLowerCase()
+        : have === value;
+    if (!same) body[field] = value;
+  }
+  if (Object.keys(body).length === 0) return { kind: "unchanged", id: current.id };
+  return { kind: "update", id: current.id, version: current.acme_version, body };
+}

@@ -1,0 +1,281 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { Context } from "hono";
+import { readLimited } from "../../lib/json-body.ts";
+import { requireAdmin, requireApiKey } from "../auth/api-key.ts";
+import { ContactCreateSchema } from "../contacts/schemas.ts";
+import { createRouter, type IntegrationEnv } from "../context.ts";
+import { connections, JOB_KINDS, JOB_STATUSES, type JobRow } from "../db/schema.ts";
+import { ApiError } from "../errors.ts";
+import { problemResponses } from "../problem-responses.ts";
+import { loadJobConfig } from "./config.ts";
+import { IMPORT_MEDIA_TYPES, importMediaType, MAX_IMPORT_ROWS, parseImport } from "./import-parser.ts";
+import { activeJob, findJob, listJobErrors, listJobs, requestCancel, toPublicJob } from "./job-store.ts";
+import { startJob } from "./start-job.ts";
+
+const JobSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(JOB_KINDS),
+    status: z.enum(JOB_STATUSES),
+    total: z.number().int().nullable().openapi({ description: "Rows to process; null while a sync pages" }),
+    processed: z.number().int(),
+    succeeded: z.number().int(),
+    failed: z.number().int(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    etaSeconds: z.number().int().nullable().openapi({ description: "Seconds left at the rate so far" }),
+  })
+  .openapi("Job");
+
+const JobErrorSchema = z
+  .object({
+    row: z.number().int().openapi({ description: "1-based data row (a CSV header is not counted)" }),
+    email: z.string().nullable().optional(),
+    code: z.string().openapi({ description: "validation_failed, malformed_row, or Acme's refusal" }),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })),
+  })
+  .openapi("JobError");
+
+const JobIdParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .openapi({ param: { name: "id", in: "path" }, example: "job_01jd5x8m3q0000000000000000" }),
+});
+
+const LOCATION_HEADER = {
+  Location: { schema: { type: "string" as const }, description: "/api/v1/jobs/{id}" },
+};
+
+const apiKey = [{ ApiKey: [] }];
+
+function accepted(c: Context<IntegrationEnv>, job: JobRow) {
+  c.header("Location", `/api/v1/jobs/${job.id}`);
+  return c.json(toPublicJob(job), 202);
+}
+
+async function jobOr404(c: Context<IntegrationEnv>, id: string): Promise<JobRow> {
+  const job = await findJob(c.env.DB, c.var.connection.id, id);
+  if (!job) throw new ApiError("not_found", `Job ${id} does not exist.`);
+  return job;
+}
+
+const importRoute = createRoute({
+  method: "post",
+  path: "/v1/imports",
+  tags: ["Jobs"],
+  summary: "Bulk upsert of contacts, matched by email (case-insensitive), as a job",
+  description:
+    `Up to ${MAX_IMPORT_ROWS} rows, or IMPORT_MAX_BODY_BYTES, as \`text/csv\` (a header row of API field ` +
+    "names; empty optional cells are null), `application/x-ndjson` (one contact per line) or " +
+    '`application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails ' +
+    "alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the " +
+    "same import run again makes no new versions.",
+  security: apiKey,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "text/csv": {
+          schema: z.string().openapi({ example: "firstName,lastName,email\nAda,Lovelace,ada@example.com" }),
+        },
+        "application/x-ndjson": { schema: z.string() },
+        "application/json": {
+          // The document states the row bounds the parser enforces (1 to MAX_IMPORT_ROWS).
+          schema: z
+            .object({ contacts: z.array(ContactCreateSchema).min(1).max(MAX_IMPORT_ROWS) })
+            .openapi("ImportBody"),
+        },
+      },
+    },
+  },
+  responses: {
+    202: {
+      description: "The import job, queued",
+      headers: LOCATION_HEADER,
+      content: { "application/json": { schema: JobSchema } },
+    },
+    ...problemResponses(400, 401, 413, 415),
+  },
+});
+
+export const jobsRouter = createRouter();
+jobsRouter.use("/v1/imports", requireApiKey());
+jobsRouter.use("/v1/jobs", requireApiKey());
+jobsRouter.use("/v1/jobs/*", requireApiKey());
+jobsRouter.use("/v1/admin/connections/:id/backfill", requireAdmin());
+
+// The body is read here, not by a schema validator: its format depends on the media type, and
+// its size and row count are checked before any parsing (413), its media type first (415).
+jobsRouter.openAPIRegistry.registerPath(importRoute);
+jobsRouter.post("/v1/imports", async (c) => {
+  const type = importMediaType(c.req.header("content-type"));
+  if (!type) {
+    throw new ApiError("unsupported_media_type", `Send the rows as ${IMPORT_MEDIA_TYPES.join(", ")}.`);
+  }
+  const maxBytes = loadJobConfig(c.env).importMaxBodyBytes;
+  const tooLarge = () => new ApiError("payload_too_large", `The body exceeds ${maxBytes} bytes.`);
+  if (Number(c.req.header("content-length") ?? "0") > maxBytes) throw tooLarge();
+  const raw = c.req.raw.body ? await readLimited(c.req.raw.body, maxBytes) : new Uint8Array();
+  if (raw === null) throw tooLarge();
+  const rows = parseImport(type, new TextDecoder().decode(raw));
+  const job = await startJob(c.env, { connectionId: c.var.connection.id, kind: "import", rows });
+  return accepted(c, job);
+});
+
+jobsRouter
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/jobs",
+      tags: ["Jobs"],
+      summary: "The connection's jobs, newest first",
+      security: apiKey,
+      request: {
+        query: z.strictObject({
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          cursor: z
+            .string()
+            .max(64)
+            .regex(/^job_[a-z0-9]+$/)
+            .optional()
+            .openapi({ example: "job_01jd5x8m3q0000000000000000" }),
+        }),
+      },
+      responses: {
+        200: {
+          description: "Jobs",
+          content: {
+            "application/json": {
+              schema: z
+                .object({ data: z.array(JobSchema), nextCursor: z.string().nullable() })
+                .openapi("JobList"),
+            },
+          },
+        },
+        ...problemResponses(400, 401),
+      },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const rows = await listJobs(c.env.DB, c.var.connection.id, { limit, before: cursor });
+      const now = Date.now();
+      const nextCursor = rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null;
+      return c.json({ data: rows.map((row) => toPublicJob(row, now)), nextCursor }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/jobs/{id}",
+      tags: ["Jobs"],
+      summary: "One job and its progress",
+      security: apiKey,
+      request: { params: JobIdParams },
+      responses: {
+        200: { description: "The job", content: { "application/json": { schema: JobSchema } } },
+        ...problemResponses(400, 401, 404),
+      },
+    }),
+    async (c) => c.json(toPublicJob(await jobOr404(c, c.req.valid("param").id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/jobs/{id}/errors",
+      tags: ["Jobs"],
+      summary: "A job's failed rows, in row order",
+      security: apiKey,
+      request: {
+        params: JobIdParams,
+        query: z.strictObject({
+          limit: z.coerce.number().int().min(1).max(500).default(100),
+          cursor: z.coerce.number().int().min(0).default(0).openapi({ description: "The last row seen" }),
+        }),
+      },
+      responses: {
+        200: {
+          description: "Failed rows after `cursor`",
+          content: {
+            "application/json": {
+              schema: z
+                .object({ data: z.array(JobErrorSchema), nextCursor: z.number().int().nullable() })
+                .openapi("JobErrorList"),
+            },
+          },
+        },
+        ...problemResponses(400, 401, 404),
+      },
+    }),
+    async (c) => {
+      const job = await jobOr404(c, c.req.valid("param").id);
+      const { limit, cursor } = c.req.valid("query");
+      const data = await listJobErrors(c.env.DB, job.id, { after: cursor, limit });
+      const nextCursor = data.length === limit ? (data[data.length - 1]?.row ?? null) : null;
+      return c.json({ data, nextCursor }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/jobs/{id}/cancel",
+      tags: ["Jobs"],
+      summary: "Stop a job after the step in flight",
+      description:
+        "202 with the job as it stands; its status becomes `cancelled` when the step in flight ends.",
+      security: apiKey,
+      request: { params: JobIdParams },
+      responses: {
+        202: {
+          description: "Cancellation requested",
+          content: { "application/json": { schema: JobSchema } },
+        },
+        ...problemResponses(400, 401, 404, 409),
+      },
+    }),
+    async (c) => {
+      const job = await jobOr404(c, c.req.valid("param").id);
+      if (!(await requestCancel(c.env.DB, job.id))) {
+        throw new ApiError("conflict", `Job ${job.id} has already finished (${job.status}).`);
+      }
+      return c.json(toPublicJob(job), 202);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/admin/connections/{id}/backfill",
+      tags: ["Admin"],
+      summary: "Pull every Acme contact into the mirror and the change feed, as a job",
+      description:
+        'Changes appear in the feed with `source: "backfill"`. Also started when a connection is created. ' +
+        "409 while a backfill or reconciliation of the connection is still running.",
+      security: [{ AdminToken: [] }],
+      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      responses: {
+        202: {
+          description: "The backfill job, queued",
+          headers: LOCATION_HEADER,
+          content: { "application/json": { schema: JobSchema } },
+        },
+        ...problemResponses(400, 401, 404, 409),
+      },
+    }),
+    async (c) => {
+      const connectionId = c.req.valid("param").id;
+      const connection = await drizzle(c.env.DB)
+        .select()
+        .from(connections)
+        .where(eq(connections.id, connectionId))
+        .get();
+      if (!connection) throw new ApiError("not_found", `Connection ${connectionId} does not exist.`);
+      const running = await activeJob(c.env.DB, connectionId, ["backfill", "reconcile"]);
+      if (running) throw new ApiError("conflict", `Job ${running.id} is already syncing this connection.`);
+      return accepted(c, await startJob(c.env, { connectionId, kind: "backfill" }));
+    },
+  );

@@ -1,0 +1,164 @@
+// What a Worker isolate keeps between calls to a connection's AcmeSession, so a busy isolate does
+// not pay a Durable Object round trip twice per Acme call:
+// - slots ahead: while calls go freely, the session hands the isolate a few slots of the current
+//   window with the token (counted in its budget as taken); calls use them here until they run
+//   out or expire (AHEAD_TTL_MS), and any failure, 429 or refused token drops them. Slots that
+//   expire unused go back to the session with the isolate's next call to it;
+// - success reports are batched: one report call in flight per connection and isolate, the
+//   reports that arrive meanwhile go with the next one.
+// An idle isolate asks for nothing ahead, so light traffic sees each call admitted on its own.
+// Plain data with no request's I/O in it: it outlives the requests that use it.
+
+import {
+  type AcmeRateClass,
+  type Admission,
+  AHEAD_TTL_MS,
+  type AheadSlots,
+  type AttemptReport,
+  type BeginResult,
+  type UnusedSlots,
+} from "./protocol.ts";
+
+/** A report call in flight longer than this is taken for lost (its request was torn down). */
+const STUCK_SEND_MS = 5_000;
+/** Never more than this many slots ahead per isolate, connection and rate class. */
+const MAX_AHEAD = 16;
+
+/** Slots held ahead, with the token they were handed out with. */
+interface HeldSlots extends AheadSlots {
+  accessToken: string;
+  expiresAt: number;
+}
+
+/** What a call that found no slot held ahead asks the session for besides its own admission. */
+export interface SlotsAheadAsk {
+  ahead: number;
+  unused?: UnusedSlots;
+}
+
+/** One isolate's share of one connection's session: the slots it holds ahead and the reports it has yet to send. */
+export class IsolateShare {
+  private readonly slots = new Map<AcmeRateClass, HeldSlots>();
+  /** Rate classes with a call to the session in flight that asks for slots ahead. */
+  private readonly asking = new Set<AcmeRateClass>();
+  /** Interactive calls begun in the current and the previous AHEAD_TTL_MS period. */
+  private demand = { periodStart: 0, current: 0, previous: 0 };
+  private pending: AttemptReport[] = [];
+  /** When the report call in flight started; null when none is. */
+  private sendingSince: number | null = null;
+
+  /**
+   * Starts an interactive call at `now` (epoch ms): admitted from a slot held ahead if one is
+   * left and still valid, or else what to ask the session for along with its admission. A call
+   * that asks for slots ahead must end with `finishAsk`.
+   */
+  startCall(rateClass: AcmeRateClass, now: number): { admission: Admission } | { ask: SlotsAheadAsk } {
+    const demand = this.noteCall(now);
+    const slots = this.take(rateClass, now);
+    if (slots) {
+      return {
+        admission: {
+          permit: { admitted: true, waitMs: 0, probe: false },
+          grant: { kind: "token", accessToken: slots.accessToken, expiresAt: slots.expiresAt },
+        },
+      };
+    }
+    // One call at a time asks for slots ahead: concurrent callers would each be handed a share.
+    const ahead = this.asking.has(rateClass) ? 0 : demand;
+    if (ahead > 0) this.asking.add(rateClass);
+    const unused = this.takeUnused(rateClass, now);
+    return { ask: { ahead, ...(unused ? { unused } : {}) } };
+  }
+
+  /** The session's answer to a call that asked (null if the call failed): keeps the slots it granted. */
+  finishAsk(rateClass: AcmeRateClass, ask: SlotsAheadAsk, result: BeginResult | null): void {
+    if (result?.ahead && result.grant?.kind === "token") {
+      this.keep(rateClass, {
+        ...result.ahead,
+        accessToken: result.grant.accessToken,
+        expiresAt: result.grant.expiresAt,
+      });
+    }
+    if (ask.ahead > 0) this.asking.delete(rateClass);
+  }
+
+  /** Forgets the slots held ahead: all of them, or those that came with `accessToken`. */
+  drop(accessToken?: string): void {
+    for (const [rateClass, slots] of this.slots) {
+      if (accessToken === undefined || slots.accessToken === accessToken) this.slots.delete(rateClass);
+    }
+  }
+
+  /**
+   * Queues a report for the next batch; true when the caller is to send the queue now (no report
+   * call is in flight, or the one in flight is taken for lost).
+   */
+  queue(report: AttemptReport, now: number): boolean {
+    this.pending.push(report);
+    return this.sendingSince === null || now - this.sendingSince >= STUCK_SEND_MS;
+  }
+
+  /** Sends the queued reports batch by batch until none are left; reports queued meanwhile go too. */
+  async sendQueued(send: (batch: AttemptReport[]) => Promise<void> | void, now: number): Promise<void> {
+    this.sendingSince = now;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        await send(batch);
+      }
+    } finally {
+      if (this.sendingSince === now) this.sendingSince = null;
+    }
+  }
+
+  /** A slot ahead for a call of this class, if one is left and still valid. */
+  private take(rateClass: AcmeRateClass, now: number): HeldSlots | null {
+    const slots = this.slots.get(rateClass);
+    if (!slots || slots.count < 1 || now >= slots.until) return null;
+    slots.count -= 1;
+    return slots;
+  }
+
+  /** Slots of this class that expired unused, to give back to the session (once). */
+  private takeUnused(rateClass: AcmeRateClass, now: number): UnusedSlots | undefined {
+    const slots = this.slots.get(rateClass);
+    if (!slots || slots.count < 1 || now < slots.until) return undefined;
+    this.slots.delete(rateClass);
+    return { window: slots.window, count: slots.count };
+  }
+
+  /** New slots join those still held for the same window (both are counted as taken there). */
+  private keep(rateClass: AcmeRateClass, slots: HeldSlots): void {
+    const held = this.slots.get(rateClass);
+    if (held && held.window === slots.window && held.count > 0) {
+      slots.count += held.count;
+      slots.until = Math.max(slots.until, held.until);
+    }
+    this.slots.set(rateClass, slots);
+  }
+
+  /** Counts a call and says how many slots ahead the next period is likely to use. */
+  private noteCall(now: number): number {
+    const elapsed = now - this.demand.periodStart;
+    if (elapsed >= 2 * AHEAD_TTL_MS) this.demand = { periodStart: now, current: 0, previous: 0 };
+    else if (elapsed >= AHEAD_TTL_MS)
+      this.demand = { periodStart: now, current: 0, previous: this.demand.current };
+    this.demand.current += 1;
+    return Math.min(MAX_AHEAD, this.demand.previous);
+  }
+}
+
+const MAX_CONNECTIONS = 1000;
+const shares = new Map<string, IsolateShare>();
+
+/** This isolate's share of a connection's session (the oldest is forgotten past MAX_CONNECTIONS). */
+export function isolateShareFor(connectionId: string): IsolateShare {
+  let share = shares.get(connectionId);
+  if (!share) {
+    if (shares.size >= MAX_CONNECTIONS) shares.delete(shares.keys().next().value as string);
+    share = new IsolateShare();
+    shares.set(connectionId, share);
+  }
+  return share;
+}

@@ -1,0 +1,122 @@
+// The protocol between the Acme client and a connection's session: what the client asks before
+// an attempt (begin: a permit and a token grant), what it tells afterwards (report), and how it
+// hands a fetched token over. The AcmeSession Durable Object answers it for the whole fleet; a
+// SessionLink answers it for one request, through the isolate's share of the session.
+
+/** Acme's rate classes the integration calls under (Acme also has token classes of its own). */
+export const ACME_RATE_CLASSES = ["read", "write", "delete"] as const;
+export type AcmeRateClass = (typeof ACME_RATE_CLASSES)[number];
+
+/** Interactive calls are a person waiting; background work (reconciliation) yields to them. */
+export type Priority = "interactive" | "background";
+
+/** Acme's fixed-window figures from one answer's `RateLimit-Policy` and `RateLimit` headers. */
+export interface RateObservation {
+  limit: number;
+  windowSeconds: number;
+  remaining: number;
+  resetSeconds: number;
+}
+
+/** What the client asks before an attempt. */
+export interface AdmissionRequest {
+  rateClass: AcmeRateClass;
+  priority: Priority;
+  /** The longest the caller can wait for a rate slot (ms) and still finish before its deadline. */
+  maxWaitMs: number;
+}
+
+/** The session's answer on whether an attempt may go: after `waitMs`, or refused for `retryAfterMs`. */
+export type CallPermit =
+  | { admitted: true; waitMs: number; probe: boolean }
+  | { admitted: false; reason: "rate_limited" | "circuit_open"; retryAfterMs: number };
+
+/** A usable access token (`expiresAt` epoch ms), or the lease to fetch one and store it. */
+export type TokenGrant =
+  | { kind: "token"; accessToken: string; expiresAt: number }
+  | { kind: "lease"; leaseId: string };
+
+/** An admitted attempt comes with a grant; a refused one with none. */
+export interface Admission {
+  permit: CallPermit;
+  grant: TokenGrant | null;
+}
+
+/** What one attempt at Acme says about Acme: its health, and its rate-limit figures. */
+export interface AttemptReport {
+  rateClass: AcmeRateClass;
+  probe: boolean;
+  /** success: Acme answered (anything but a 5xx); failure: 5xx, timeout or network error. */
+  health: "success" | "failure";
+  rate?: RateObservation;
+  /** Set when Acme answered 429. */
+  retryAfterMs?: number;
+  /**
+   * When the answer arrived (epoch ms). Acme's reset figures count from then, so the budget uses
+   * it rather than when the report reaches the session, which may be later.
+   */
+  receivedAt?: number;
+  retried?: boolean;
+}
+
+/**
+ * A failure or a 429: the session may decide differently because of it (the circuit may open,
+ * the rate class is held off), so it must reach the session before the call decides what next.
+ */
+export function isSetback(report: AttemptReport): boolean {
+  return report.health === "failure" || report.retryAfterMs !== undefined;
+}
+
+/**
+ * What the Acme client needs from the connection's session, one method per step of an attempt.
+ * `report` tells the session what an attempt learned: a setback reaches it before the returned
+ * promise settles; other reports may travel with the isolate's next batch, and the promise then
+ * covers only the sending this call started, if any.
+ */
+export interface AcmeSessionApi {
+  begin(request: AdmissionRequest): Promise<Admission>;
+  report(report: AttemptReport): Promise<void> | void;
+  /** The holder of `leaseId` fetched a token valid for `expiresInSeconds`. */
+  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
+  /** The holder of `leaseId` could not fetch a token; the next caller takes the lease. */
+  releaseLease(leaseId: string): Promise<void> | void;
+  /** Acme refused `accessToken` (401): the next caller fetches a new one. */
+  invalidateToken(accessToken: string): Promise<void> | void;
+}
+
+// Slots ahead: a busy isolate takes a few slots of the current window with its token and admits
+// calls from them without asking the session (see SessionLink). Two invariants hold them in check:
+// - the quota holds across isolates: the session counts slots ahead as taken when it hands them
+//   out, and unused ones come back only into the window they were taken from;
+// - slots never outlive their window: they are usable for AHEAD_TTL_MS at most, and never past a
+//   margin before the window's estimated end (RateBudget.reserveAhead), which also covers the
+//   isolate's clock running a little apart from the session's.
+
+/** How long slots handed out ahead stay usable (ms). */
+export const AHEAD_TTL_MS = 250;
+
+/** Slots of one window handed out ahead, usable until `until` (epoch ms, the session's clock). */
+export interface AheadSlots {
+  count: number;
+  until: number;
+  /** Which window they belong to, for giving unused ones back. */
+  window: number;
+}
+
+/** Slots handed out ahead that expired unused, given back with the isolate's next begin. */
+export interface UnusedSlots {
+  window: number;
+  count: number;
+}
+
+/** An isolate's begin: the admission request, plus slots ahead it would use and slots it gives back. */
+export interface BeginRequest extends AdmissionRequest {
+  /** Extra slots of the current window the isolate would use within AHEAD_TTL_MS. */
+  ahead?: number;
+  unused?: UnusedSlots;
+}
+
+/** The session's answer to an isolate's begin: slots ahead come only with a token to use them with. */
+export interface BeginResult extends Admission {
+  ahead?: AheadSlots;
+}

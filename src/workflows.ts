@@ -1,0 +1,13 @@
+import { createApp } from "./app.ts";
+import type { AcmeTransport } from "./integration/acme-client/transport.ts";
+import { SyncJobRunner } from "./integration/jobs/job-workflow.ts";
+
+// The Worker's own app, through which a job reaches the Acme mock in-process (as requests do).
+const app = createApp();
+
+/** The sync jobs' Workflow class (binding SYNC_JOBS), wired to this Worker's in-process Acme. */
+export class SyncJobWorkflow extends SyncJobRunner {
+  protected inProcessAcme(): AcmeTransport {
+    return (request) => Promise.resolve(app.fetch(request, this.env, this.ctx));
+  }
+}

@@ -1,0 +1,165 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { restartStalledJobs, startReconciliations } from "../../src/integration/jobs/cron-tasks.ts";
+import { createJob } from "../../src/integration/jobs/job-store.ts";
+import { acme, createClient, tokenFor, uniqueEmail } from "../acme/helpers.ts";
+import { admin, api, connect, expectProblem, newConnection, type PublicJob, untilJob } from "./helpers.ts";
+
+interface FeedEvent {
+  seq: number;
+  type: string;
+  source: string;
+  contact: { id: string; version: number };
+}
+
+async function feed(key: string): Promise<FeedEvent[]> {
+  const out: FeedEvent[] = [];
+  let after = 0;
+  for (;;) {
+    const res = await api(`/api/v1/events?after=${after}&limit=500`, { key });
+    expect(res.status).toBe(200);
+    const page = await res.json<{ data: FeedEvent[]; nextAfter: number }>();
+    out.push(...page.data);
+    if (page.data.length === 0) return out;
+    after = page.nextAfter;
+  }
+}
+
+async function createAtAcme(token: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await acme("/v1/contacts", {
+      token,
+      method: "POST",
+      body: { acme_email: uniqueEmail(`acme${i}`), acme_first_name: `F${i}`, acme_last_name: "L" },
+    });
+    expect(res.status).toBe(201);
+    ids.push((await res.json<{ id: string }>()).id);
+  }
+  return ids;
+}
+
+async function mirrorSize(connectionId: string): Promise<number> {
+  const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM contact_mirror WHERE connection_id = ?")
+    .bind(connectionId)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+async function jobsOf(key: string): Promise<PublicJob[]> {
+  return (await (await api("/api/v1/jobs?limit=100", { key })).json<{ data: PublicJob[] }>()).data;
+}
+
+// Accounts of 150+ contacts, built through the in-process Acme, take a while on a shared machine.
+describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
+  it("a new connection backfills all 160 Acme contacts into the mirror and the feed, once, as source backfill", async () => {
+    const acmeClient = await createClient();
+    const token = await tokenFor(acmeClient);
+    const ids = await createAtAcme(token, 160);
+    const { apiKey, connectionId } = await connect(acmeClient);
+
+    const [backfill] = await jobsOf(apiKey);
+    expect(backfill).toMatchObject({ kind: "backfill", status: "succeeded", total: 160, processed: 160 });
+    const events = await feed(apiKey);
+    expect(events).toHaveLength(160);
+    expect(new Set(events.map((e) => e.contact.id))).toEqual(new Set(ids));
+    expect(events.every((e) => e.source === "backfill" && e.type === "contact.created")).toBe(true);
+    expect(await mirrorSize(connectionId)).toBe(160);
+
+    // On demand again: it reads everything and adds nothing.
+    const res = await admin(`/connections/${connectionId}/backfill`, { method: "POST" });
+    expect(res.status).toBe(202);
+    const again = await res.json<PublicJob>();
+    expect(res.headers.get("location")).toBe(`/api/v1/jobs/${again.id}`);
+    expect(await untilJob(apiKey, again.id)).toMatchObject({ status: "succeeded", processed: 160 });
+    expect(await feed(apiKey)).toHaveLength(160);
+  });
+
+  it("the backfill route takes the admin token, knows its connections, and runs one sync at a time", async () => {
+    const { connectionId } = await newConnection();
+    await expectProblem(
+      await admin(`/connections/${connectionId}/backfill`, { method: "POST", token: null }),
+      401,
+      "unauthorized",
+    );
+    await expectProblem(
+      await admin(`/connections/${connectionId}/backfill`, { method: "POST", token: "x".repeat(40) }),
+      401,
+      "unauthorized",
+    );
+    await expectProblem(await admin("/connections/conn_nope/backfill", { method: "POST" }), 404, "not_found");
+    const first = await admin(`/connections/${connectionId}/backfill`, { method: "POST" });
+    expect(first.status).toBe(202);
+    // Started a moment ago and not yet finished (its first step needs Acme), or already done.
+    const second = await admin(`/connections/${connectionId}/backfill`, { method: "POST" });
+    expect([202, 409]).toContain(second.status);
+    if (second.status === 409) await expectProblem(second, 409, "conflict");
+  });
+
+  it("reconciliation heals 120 changes webhooks never delivered, from its checkpoint, and repeats nothing", async () => {
+    const acmeClient = await createClient();
+    const token = await tokenFor(acmeClient);
+    const ids = await createAtAcme(token, 130);
+    const { apiKey } = await connect(acmeClient);
+    expect(await feed(apiKey)).toHaveLength(130);
+    // No webhook subscription: these changes reach the feed only through reconciliation.
+    for (const id of ids.slice(0, 120)) {
+      const res = await acme(`/v1/contacts/${id}`, {
+        token,
+        method: "PATCH",
+        body: { acme_title: "Changed" },
+      });
+      expect(res.status).toBe(200);
+    }
+    const { started } = await startReconciliations(env);
+    const mine = (await jobsOf(apiKey)).find((j) => j.kind === "reconcile");
+    expect(mine && started).toContain(mine?.id);
+    const done = await untilJob(apiKey, mine?.id as string);
+    expect(done.status).toBe("succeeded");
+    // It read from the backfill's start (less the overlap): every contact, none skipped.
+    expect(done.processed).toBe(130);
+    const events = await feed(apiKey);
+    const healed = events.filter((e) => e.source === "reconciliation");
+    expect(healed).toHaveLength(120);
+    expect(healed.every((e) => e.type === "contact.updated" && e.contact.version === 2)).toBe(true);
+
+    const { started: next } = await startReconciliations(env);
+    const rerun = (await jobsOf(apiKey)).find((j) => j.kind === "reconcile" && next.includes(j.id));
+    expect(await untilJob(apiKey, rerun?.id as string)).toMatchObject({ status: "succeeded" });
+    expect(await feed(apiKey)).toHaveLength(events.length);
+  });
+
+  it("the sweep restarts a job whose instance is gone or stalled; the job ends with every row counted once", async () => {
+    const { apiKey, connectionId, acmeClient } = await newConnection();
+    const rows = Array.from({ length: 120 }, (_, i) => ({
+      row: i + 1,
+      value: { firstName: "S", lastName: "W", email: uniqueEmail(`sweep${i}`) },
+    }));
+    // A job stored without its instance (as if creating it had failed): only the sweep starts it.
+    const orphan = await createJob(env.DB, { connectionId, kind: "import", rows, leaseMs: 1000 });
+    const later = Date.now() + 60_000;
+    expect((await restartStalledJobs(env, later)).restarted).toContain(orphan.id);
+    // Restarted once more while it runs: steps already done are not counted again.
+    await untilJob(apiKey, orphan.id, (j) => j.processed > 0 || j.status === "succeeded");
+    await env.DB.prepare("UPDATE jobs SET lease_until = 0 WHERE id = ?").bind(orphan.id).run();
+    await restartStalledJobs(env, later);
+    const done = await untilJob(apiKey, orphan.id);
+    expect(done).toMatchObject({
+      status: "succeeded",
+      total: 120,
+      processed: 120,
+      succeeded: 120,
+      failed: 0,
+    });
+    const listed = await acme("/v1/contacts?limit=100", { token: await tokenFor(acmeClient) });
+    const page = await listed.json<{ results: unknown[]; paging?: unknown }>();
+    expect(page.results).toHaveLength(100);
+    const rest = await acme(
+      `/v1/contacts?limit=100&after=${(page.paging as { next: { after: string } }).next.after}`,
+      {
+        token: await tokenFor(acmeClient),
+      },
+    );
+    expect((await rest.json<{ results: unknown[] }>()).results).toHaveLength(20);
+  });
+});
