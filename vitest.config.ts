@@ -31,6 +31,7 @@ export default defineConfig(async () => {
             BREAKER_OPEN_MS: "400",
             ACME_MIGRATIONS: await readD1Migrations("./migrations/acme"),
             DB_MIGRATIONS: await readD1Migrations("./migrations/integration"),
+            CONTRACT_FUZZ_SEED: process.env.CONTRACT_FUZZ_SEED ?? "",
           },
         },
       }),
@@ -38,7 +39,7 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       exclude: ["test/e2e/**"],
-      setupFiles: ["./test/apply-migrations.ts"],
+      setupFiles: ["./test/apply-migrations.ts", "./test/contract/check-self.ts"],
       testTimeout: 20_000,
       // Files run one after another: the mock Acme's fault profile is global, and two cores
       // gain little from running workerd test files side by side.

@@ -6,6 +6,7 @@ export default defineConfig({
   test: {
     include: ["test/e2e/**/*.e2e.test.ts"],
     globalSetup: ["./test/e2e/global-setup.ts"],
+    setupFiles: ["./test/e2e/check-fetch.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fileParallelism: false,

@@ -7,6 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
+import {
+  type AcmeBridgeClient,
+  createAcmeBridgeAdminClient,
+  createAcmeBridgeClient,
+} from "../client/index.ts";
 import { localSettings } from "../scripts/dev-vars.ts";
 import { generateSecrets } from "../scripts/secrets.ts";
 import {
@@ -68,6 +73,14 @@ async function json<T>(res: Response, expected: number): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** The data of a typed client call that answered `expected`, or an error naming the call. */
+function expectData<T>(result: { data?: T; error?: unknown; response: Response }, expected: number): T {
+  if (result.response.status !== expected || result.data === undefined) {
+    throw new Error(`${result.response.url}: ${result.response.status} ${JSON.stringify(result.error)}`);
+  }
+  return result.data;
+}
+
 function post(url: string, token: string, body: unknown): Promise<Response> {
   return fetch(url, {
     method: "POST",
@@ -104,20 +117,17 @@ async function setUp(base: string, vars: Record<string, string>, rateLimits?: un
     }),
     201,
   );
-  const connection = await json<{ id: string }>(
-    await post(`${base}/api/v1/admin/connections`, admin, {
-      name: "bench",
-      acmeClientId: client.client_id,
-      acmeClientSecret: client.client_secret,
+  const bridge = createAcmeBridgeAdminClient({ baseUrl: base, adminToken: admin });
+  const connection = expectData(
+    await bridge.POST("/api/v1/admin/connections", {
+      body: { name: "bench", acmeClientId: client.client_id, acmeClientSecret: client.client_secret },
     }),
     201,
   );
-  const key = await json<{ apiKey: string }>(
-    await post(`${base}/api/v1/admin/connections/${connection.id}/api-keys`, admin, {}),
-    201,
-  );
-  const subscription = await json<{ subscriptionId: string }>(
-    await post(`${base}/api/v1/admin/connections/${connection.id}/webhook-subscription`, admin, {}),
+  const byId = { params: { path: { id: connection.id } } };
+  const key = expectData(await bridge.POST("/api/v1/admin/connections/{id}/api-keys", byId), 201);
+  const subscription = expectData(
+    await bridge.POST("/api/v1/admin/connections/{id}/webhook-subscription", byId),
     201,
   );
   return {
@@ -238,7 +248,8 @@ async function measureRoutes(routes: Route[], settle: () => Promise<void>): Prom
 async function throughputRows(base: string, setup: Setup): Promise<Row[]> {
   const apiAuth = { authorization: `Bearer ${setup.apiKey}` };
   // Prime the cache and the integration's token.
-  await fetch(`${base}/api/v1/contacts/${setup.contactId}`, { headers: apiAuth });
+  const api = createAcmeBridgeClient({ baseUrl: base, apiKey: setup.apiKey });
+  await api.GET("/api/v1/contacts/{id}", { params: { path: { id: setup.contactId } } });
   let created = 0;
   const newContact = () => {
     created += 1;
@@ -294,7 +305,7 @@ async function throughputRows(base: string, setup: Setup): Promise<Row[]> {
         latencyAlone: true,
       },
     ],
-    () => drained(base, apiAuth),
+    () => drained(api),
   );
 }
 
@@ -304,15 +315,15 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Waits until the feed has stopped growing: the creates of the load runs have all been delivered. */
-async function drained(base: string, feedAuth: Record<string, string>) {
+async function drained(api: AcmeBridgeClient) {
   let last = -1;
   let stableSince = Date.now();
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     let after = Math.max(0, last);
     for (;;) {
-      const page = await json<{ nextAfter: number; data: unknown[] }>(
-        await fetch(`${base}/api/v1/events?after=${after}&limit=500`, { headers: feedAuth }),
+      const page = expectData(
+        await api.GET("/api/v1/events", { params: { query: { after, limit: 500 } } }),
         200,
       );
       after = page.nextAfter;
@@ -331,14 +342,12 @@ async function drained(base: string, feedAuth: Record<string, string>) {
 /** Creates contacts directly at Acme and waits for each to appear in the integration's feed. */
 async function pipeline(base: string, setup: Setup) {
   const acmeAuth = { authorization: `Bearer ${setup.acmeToken}`, "content-type": "application/json" };
-  const feedAuth = { authorization: `Bearer ${setup.apiKey}` };
-  await drained(base, feedAuth);
+  const api = createAcmeBridgeClient({ baseUrl: base, apiKey: setup.apiKey });
+  await drained(api);
   const started = Date.now();
-  let after = (
-    await json<{ nextAfter: number }>(
-      await fetch(`${base}/api/v1/events?after=0&limit=500`, { headers: feedAuth }),
-      200,
-    )
+  let after = expectData(
+    await api.GET("/api/v1/events", { params: { query: { after: 0, limit: 500 } } }),
+    200,
   ).nextAfter;
   const created = new Set<string>();
   for (let i = 0; i < PIPELINE_CHANGES; i += 5) {
@@ -360,10 +369,10 @@ async function pipeline(base: string, setup: Setup) {
   const latencies: number[] = [];
   const deadline = Date.now() + 120_000;
   while (latencies.length < created.size && Date.now() < deadline) {
-    const page = await json<{
-      data: { contact: { id: string }; occurredAt: string; recordedAt: string }[];
-      nextAfter: number;
-    }>(await fetch(`${base}/api/v1/events?after=${after}&limit=500`, { headers: feedAuth }), 200);
+    const page = expectData(
+      await api.GET("/api/v1/events", { params: { query: { after, limit: 500 } } }),
+      200,
+    );
     for (const event of page.data) {
       if (created.has(event.contact.id))
         latencies.push(Date.parse(event.recordedAt) - Date.parse(event.occurredAt));
@@ -387,8 +396,8 @@ async function rateBudget(base: string, vars: Record<string, string>) {
   const limit = 30;
   const windowSeconds = 5;
   const setup = await setUp(base, vars, { write: { limit, windowSeconds } });
-  await drained(base, { authorization: `Bearer ${setup.apiKey}` });
-  const auth = { authorization: `Bearer ${setup.apiKey}`, "content-type": "application/json" };
+  const api = createAcmeBridgeClient({ baseUrl: base, apiKey: setup.apiKey });
+  await drained(api);
   let next = 0;
   let refusals = 0;
   const done: number[] = [];
@@ -398,16 +407,13 @@ async function rateBudget(base: string, vars: Record<string, string>) {
       const n = next++;
       if (n >= BUDGET_WRITES) return;
       for (;;) {
-        const res = await fetch(`${base}/api/v1/contacts`, {
-          method: "POST",
-          headers: auth,
-          body: JSON.stringify({
+        const { response: res } = await api.POST("/api/v1/contacts", {
+          body: {
             firstName: "Quota",
             lastName: "Use",
             email: `quota-${n}-${crypto.randomUUID()}@example.com`,
-          }),
+          },
         });
-        await res.arrayBuffer();
         if (res.status === 201) {
           done.push(Date.now());
           break;
@@ -423,10 +429,7 @@ async function rateBudget(base: string, vars: Record<string, string>) {
   };
   await Promise.all(Array.from({ length: 40 }, worker));
   const elapsedS = (Date.now() - started) / 1000;
-  const status = await json<{ counters: { acme429s: number } }>(
-    await fetch(`${base}/api/v1/status`, { headers: { authorization: `Bearer ${setup.apiKey}` } }),
-    200,
-  );
+  const status = expectData(await api.GET("/api/v1/status"), 200);
   // Steady state. Answers come in bursts, one per Acme window (a window's calls go together
   // when it opens): the rate is the answers of the steady bursts over the time from the first
   // steady burst's start to the last burst's start, i.e. over whole window periods. The first two

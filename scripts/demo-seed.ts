@@ -3,6 +3,7 @@
 // both systems store only hashes of the secrets they issue.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createAcmeBridgeAdminClient, createAcmeBridgeClient } from "../client/index.ts";
 import { ROOT } from "./wrangler-dev.ts";
 
 const DEMO_PATH = join(ROOT, ".wrangler", "demo.json");
@@ -49,6 +50,14 @@ async function expectCreated<T>(res: Response, what: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** The data of a typed client call that had to create something, or an error naming it. */
+function created<T>(result: { data?: T; error?: unknown; response: Response }, what: string): T {
+  if (result.response.status !== 201 || result.data === undefined) {
+    throw new Error(`creating ${what} failed: ${result.response.status} ${JSON.stringify(result.error)}`);
+  }
+  return result.data;
+}
+
 async function acmeToken(base: string, clientId: string, clientSecret: string): Promise<string | null> {
   const res = await fetch(`${base}/acme/oauth/token`, {
     method: "POST",
@@ -65,10 +74,9 @@ async function acmeToken(base: string, clientId: string, clientSecret: string): 
 async function stillValid(base: string, state: DemoState): Promise<boolean> {
   const token = await acmeToken(base, state.acmeClientId, state.acmeClientSecret);
   if (!token) return false;
-  const res = await fetch(`${base}/api/v1/contacts?limit=1`, {
-    headers: { authorization: `Bearer ${state.apiKey}` },
-  });
-  return res.status === 200;
+  const api = createAcmeBridgeClient({ baseUrl: base, apiKey: state.apiKey });
+  const { response } = await api.GET("/api/v1/contacts", { params: { query: { limit: 1 } } });
+  return response.status === 200;
 }
 
 async function createDemo(base: string, vars: Record<string, string>): Promise<DemoState> {
@@ -84,22 +92,23 @@ async function createDemo(base: string, vars: Record<string, string>): Promise<D
   for (const contact of DEMO_CONTACTS) {
     await expectCreated(await postJson(`${base}/acme/v1/contacts`, token, contact), "a demo contact");
   }
-  const connection = await expectCreated<{ id: string }>(
-    await postJson(`${base}/api/v1/admin/connections`, admin, {
-      name: "Demo connection (in-Worker mock Acme)",
-      acmeBaseUrl: null,
-      acmeClientId: client.client_id,
-      acmeClientSecret: client.client_secret,
+  const bridge = createAcmeBridgeAdminClient({ baseUrl: base, adminToken: admin });
+  const connection = created(
+    await bridge.POST("/api/v1/admin/connections", {
+      body: {
+        name: "Demo connection (in-Worker mock Acme)",
+        acmeBaseUrl: null,
+        acmeClientId: client.client_id,
+        acmeClientSecret: client.client_secret,
+      },
     }),
     "the demo connection",
   );
-  const key = await expectCreated<{ apiKey: string }>(
-    await postJson(`${base}/api/v1/admin/connections/${connection.id}/api-keys`, admin, {}),
-    "the demo API key",
-  );
+  const byId = { params: { path: { id: connection.id } } };
+  const key = created(await bridge.POST("/api/v1/admin/connections/{id}/api-keys", byId), "the demo API key");
   // Acme's webhooks for the demo account flow to this connection's receiver with no manual step.
-  const subscription = await expectCreated<{ subscriptionId: string }>(
-    await postJson(`${base}/api/v1/admin/connections/${connection.id}/webhook-subscription`, admin, {}),
+  const subscription = created(
+    await bridge.POST("/api/v1/admin/connections/{id}/webhook-subscription", byId),
     "the demo webhook subscription",
   );
   return {

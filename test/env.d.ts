@@ -5,6 +5,8 @@ declare global {
     interface Env {
       ACME_MIGRATIONS: D1Migration[];
       DB_MIGRATIONS: D1Migration[];
+      /** Seed of the contract fuzz (test/contract/fuzz.test.ts); empty: its fixed default. */
+      CONTRACT_FUZZ_SEED: string;
     }
   }
 }

@@ -1,6 +1,7 @@
 import { HTTPException } from "hono/http-exception";
 import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
+import { OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
 import { ACME_SCOPES, requireAccessToken } from "./auth/bearer.ts";
 import { jwksRouter } from "./auth/jwks-route.ts";
@@ -11,6 +12,7 @@ import { createAcmeRouter } from "./context.ts";
 import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
 import { faultRouter } from "./faults/routes.ts";
+import { errorResponses, PUBLIC_ERROR_STATUSES } from "./openapi-schemas.ts";
 import { rateLimit } from "./rate-limit/middleware.ts";
 import { acmeBodyLimit, wellFormedQuery } from "./request-limits.ts";
 import { webhookRouter } from "./webhooks/routes.ts";
@@ -48,6 +50,11 @@ export function createAcmeApp() {
     },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerPath({
+    ...OPENAPI_DOCUMENT_ROUTE,
+    path: "/openapi.json",
+    responses: { ...OPENAPI_DOCUMENT_ROUTE.responses, ...errorResponses(...PUBLIC_ERROR_STATUSES) },
+  });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {

@@ -1,6 +1,9 @@
+import { createRoute, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
+import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
+import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { accessLog } from "./access-log.ts";
 import { requireApiKey } from "./auth/api-key.ts";
 import { connectionAdminRouter } from "./connections/routes.ts";
@@ -51,6 +54,14 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
     description: "An API key issued for one connection",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerPath({ ...OPENAPI_DOCUMENT_ROUTE, path: "/api/openapi.json" });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/docs",
+    tags: ["Documentation"],
+    summary: "Interactive API reference of this document",
+    responses: { 200: { description: "An HTML page", content: { "text/html": { schema: z.string() } } } },
+  });
   app.doc31("/api/openapi.json", {
     openapi: "3.1.0",
     info: {
@@ -72,10 +83,30 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
       withDefaultFonts: false,
     }),
   );
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/health",
+      tags: ["Status"],
+      summary: "Liveness: the Worker answers",
+      responses: { 200: jsonResponse("Alive", z.object({ status: z.literal("ok") })) },
+    }),
+    (c) => c.json({ status: "ok" as const }, 200),
+  );
 
-  app.all("*", () => {
-    throw new ApiError("not_found", "No such route.");
+  // Registered last, so it only answers what no route above matched: 405 with Allow where the
+  // path exists.
+  const allowFor = allowedMethods(app);
+  app.all("*", (c) => {
+    const allow = allowFor(c);
+    if (allow.length === 0) throw new ApiError("not_found", "No such route.");
+    throw new ApiError(
+      "method_not_allowed",
+      `${c.req.method} is not allowed here; use ${allow.join(", ")}.`,
+      {
+        headers: { Allow: allow.join(", ") },
+      },
+    );
   });
 
   app.onError((error, c) => {

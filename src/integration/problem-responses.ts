@@ -22,6 +22,7 @@ const DESCRIPTIONS: Record<ProblemStatus, string> = {
   401: "Missing or invalid credentials",
   403: "Not allowed",
   404: "No such resource for this connection",
+  405: "The path does not have this method; see Allow",
   409: "Conflict with the current state (duplicate email, Idempotency-Key in flight)",
   412: "If-Match does not match the current version",
   413: "Body too large",

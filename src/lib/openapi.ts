@@ -43,3 +43,16 @@ export const NOT_MODIFIED_RESPONSE = {
   description: "Not modified: If-None-Match lists the current ETag",
   headers: ETAG_HEADER,
 };
+
+/** The document's own route, listed in it like any other, so served and documented routes are one set. */
+export const OPENAPI_DOCUMENT_ROUTE = {
+  method: "get" as const,
+  tags: ["Documentation"],
+  summary: "This OpenAPI 3.1 document",
+  responses: {
+    200: jsonResponse(
+      "The document",
+      z.looseObject({ openapi: z.string().openapi({ example: "3.1.0" }) }).openapi({ type: "object" }),
+    ),
+  },
+};

@@ -1,4 +1,5 @@
 import { expect, inject } from "vitest";
+import { createAcmeBridgeAdminClient } from "../../client/index.ts";
 
 export const base = inject("baseUrl");
 export const acmeAdmin = inject("adminToken");
@@ -26,16 +27,16 @@ export async function newConnection(): Promise<E2eConnection> {
   const client = await post<{ client_id: string; client_secret: string }>("/acme/admin/clients", acmeAdmin, {
     name: "e2e",
   });
-  const connection = await post<{ id: string }>("/api/v1/admin/connections", admin, {
-    name: "e2e",
-    acmeClientId: client.client_id,
-    acmeClientSecret: client.client_secret,
+  const bridge = createAcmeBridgeAdminClient({ baseUrl: base, adminToken: admin });
+  const { data: connection, response } = await bridge.POST("/api/v1/admin/connections", {
+    body: { name: "e2e", acmeClientId: client.client_id, acmeClientSecret: client.client_secret },
   });
-  const key = await post<{ apiKey: string }>(
-    `/api/v1/admin/connections/${connection.id}/api-keys`,
-    admin,
-    {},
-  );
+  expect(response.status).toBe(201);
+  if (!connection) throw new Error("no connection");
+  const { data: key } = await bridge.POST("/api/v1/admin/connections/{id}/api-keys", {
+    params: { path: { id: connection.id } },
+  });
+  if (!key) throw new Error("no API key");
   return {
     apiKey: key.apiKey,
     connectionId: connection.id,

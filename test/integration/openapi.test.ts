@@ -1,9 +1,9 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BASE, expectProblem } from "./helpers.ts";
+import { admin, BASE, createContact, expectProblem, newConnection, person } from "./helpers.ts";
 
 interface SchemaObject {
-  properties?: Record<string, unknown>;
+  properties?: Record<string, { pattern?: string }>;
   required?: string[];
 }
 
@@ -84,6 +84,19 @@ describe("OpenAPI document", () => {
     expect([...(input?.required ?? [])].sort()).toEqual(["email", "firstName", "lastName"]);
   });
 
+  it("documents a phone pattern that accepts the phones the API accepts, extension in either case", async () => {
+    const { doc } = await spec();
+    const pattern = doc.components.schemas.ContactInput?.properties?.phone?.pattern;
+    expect(pattern).toEqual(expect.any(String));
+    const documented = new RegExp(pattern ?? "", "u");
+    const { apiKey } = await newConnection();
+    for (const phone of ["+44 20 7946 0000", "+1 (555) 010-0199 x12", "+1 555 0100 X7"]) {
+      expect(documented.test(phone), phone).toBe(true);
+      expect((await createContact(apiKey, person({ phone }))).phone).toBe(phone);
+    }
+    expect(documented.test("call me")).toBe(false);
+  });
+
   it("errors are documented as problem+json", async () => {
     const { doc } = await spec();
     const responses = doc.paths["/api/v1/contacts/{id}"]?.get?.responses ?? {};
@@ -129,9 +142,10 @@ describe("OpenAPI document", () => {
     }
   });
 
-  it("only GET serves it: other methods are a 404 problem", async () => {
+  it("only GET serves it: other methods are a 405 problem with Allow", async () => {
     const res = await SELF.fetch(`${BASE}/api/openapi.json`, { method: "POST" });
-    await expectProblem(res, 404, "not_found");
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
   });
 });
 
@@ -156,7 +170,37 @@ describe("docs and health", () => {
     expect(res.headers.get("x-request-id")).toMatch(/\S/);
   });
 
-  it("/health answers GET only", async () => {
-    await expectProblem(await SELF.fetch(`${BASE}/health`, { method: "DELETE" }), 404, "not_found");
+  it("/health answers GET only: other methods are 405 with Allow", async () => {
+    const res = await SELF.fetch(`${BASE}/health`, { method: "DELETE" });
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+  });
+});
+
+describe("a method a path does not have", () => {
+  it("is 405 with Allow listing the path's methods; without an API key, 401 comes first", async () => {
+    const { apiKey } = await newConnection();
+    const authorization = `Bearer ${apiKey}`;
+    const res = await SELF.fetch(`${BASE}/api/v1/contacts/ct_1`, {
+      method: "POST",
+      headers: { authorization },
+    });
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("GET, HEAD, PUT, PATCH, DELETE");
+    const list = await SELF.fetch(`${BASE}/api/contacts`, { method: "DELETE", headers: { authorization } });
+    await expectProblem(list, 405, "method_not_allowed");
+    expect(list.headers.get("allow")).toBe("GET, HEAD, POST");
+    await expectProblem(
+      await SELF.fetch(`${BASE}/api/v1/contacts/ct_1`, { method: "POST" }),
+      401,
+      "unauthorized",
+    );
+  });
+
+  it("lists only the admin route's own method, and leaves unknown paths a 404", async () => {
+    const res = await admin("/api-keys/key_1", { method: "GET" });
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("DELETE");
+    await expectProblem(await SELF.fetch(`${BASE}/api/v1/nowhere`, { method: "POST" }), 404, "not_found");
   });
 });

@@ -34,7 +34,8 @@ const ClientCreateSchema = z
     client_id: z
       .string()
       .regex(/^[a-z0-9_-]{3,64}$/)
-      .optional(),
+      .optional()
+      .openapi({ example: "demo_client" }),
   })
   .openapi("AcmeClientInput");
 

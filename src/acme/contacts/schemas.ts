@@ -12,7 +12,8 @@ const fields = {
     .max(40)
     // No regex flags: the OpenAPI generator cannot carry them (it wrote "$/i" into the pattern).
     .regex(/^[0-9+()\-.\s/xX]*$/, "may contain only digits, spaces and + ( ) - . / x")
-    .nullable(),
+    .nullable()
+    .openapi({ example: "+44 20 7946 0000" }),
   acme_company: text(200).nullable(),
   acme_title: text(200).nullable(),
   acme_notes: text(10_000).nullable(),

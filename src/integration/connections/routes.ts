@@ -149,7 +149,7 @@ connectionAdminRouter
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         201: { description: "Created", content: { "application/json": { schema: ApiKeyCreatedSchema } } },
-        ...problemResponses(401, 404),
+        ...problemResponses(400, 401, 404),
       },
     }),
     async (c) => {
@@ -178,7 +178,7 @@ connectionAdminRouter
       summary: "Revoke an API key",
       security,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
-      responses: { 204: { description: "Revoked" }, ...problemResponses(401, 404) },
+      responses: { 204: { description: "Revoked" }, ...problemResponses(400, 401, 404) },
     }),
     async (c) => {
       const revoked = await drizzle(c.env.DB)

@@ -27,7 +27,8 @@ const INPUT_RULES = {
   phone: z
     .string()
     .max(40)
-    .regex(/^[0-9+()\-.\s/x]*$/i, "may contain only digits, spaces and + ( ) - . / x")
+    // No regex flags: the OpenAPI generator cannot carry them (it wrote "$/i" into the pattern).
+    .regex(/^[0-9+()\-.\s/xX]*$/, "may contain only digits, spaces and + ( ) - . / x")
     .openapi({ example: "+44 20 7946 0000" }),
   company: text(200),
   title: text(200),
@@ -122,5 +123,5 @@ export const ContactIdParamsSchema = z.object({
     .min(1)
     .max(64)
     .regex(/^[A-Za-z0-9_-]+$/)
-    .openapi({ param: { name: "id", in: "path" } }),
+    .openapi({ param: { name: "id", in: "path" }, example: "ct_01jd5x8m3q0000000000000000" }),
 });

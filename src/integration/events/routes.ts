@@ -33,7 +33,8 @@ export const eventsRouter = createRouter().openapi(
     security: [{ ApiKey: [] }],
     request: {
       query: z.strictObject({
-        after: z.coerce.number().int().min(0).default(0),
+        // The generator would call a coerced number with a default of 0 nullable; a query value is never null.
+        after: z.coerce.number().int().min(0).default(0).openapi({ type: "integer" }),
         limit: z.coerce.number().int().min(1).max(500).default(100),
       }),
     },

@@ -45,7 +45,7 @@ const JobIdParams = z.object({
     .min(1)
     .max(64)
     .regex(/^[A-Za-z0-9_-]+$/)
-    .openapi({ param: { name: "id", in: "path" } }),
+    .openapi({ param: { name: "id", in: "path" }, example: "job_01jd5x8m3q0000000000000000" }),
 });
 
 const LOCATION_HEADER = {
@@ -86,7 +86,10 @@ const importRoute = createRoute({
         },
         "application/x-ndjson": { schema: z.string() },
         "application/json": {
-          schema: z.object({ contacts: z.array(ContactCreateSchema) }).openapi("ImportBody"),
+          // The document states the row bounds the parser enforces (1 to MAX_IMPORT_ROWS).
+          schema: z
+            .object({ contacts: z.array(ContactCreateSchema).min(1).max(MAX_IMPORT_ROWS) })
+            .openapi("ImportBody"),
         },
       },
     },
@@ -140,7 +143,8 @@ jobsRouter
             .string()
             .max(64)
             .regex(/^job_[a-z0-9]+$/)
-            .optional(),
+            .optional()
+            .openapi({ example: "job_01jd5x8m3q0000000000000000" }),
         }),
       },
       responses: {
@@ -259,7 +263,7 @@ jobsRouter
           headers: LOCATION_HEADER,
           content: { "application/json": { schema: JobSchema } },
         },
-        ...problemResponses(401, 404, 409),
+        ...problemResponses(400, 401, 404, 409),
       },
     }),
     async (c) => {

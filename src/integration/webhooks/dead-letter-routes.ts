@@ -86,7 +86,7 @@ deadLetterRouter
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         202: { description: "Queued again", content: { "application/json": { schema: DeadLetterSchema } } },
-        ...problemResponses(401, 404, 409),
+        ...problemResponses(400, 401, 404, 409),
       },
     }),
     async (c) => {

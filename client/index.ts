@@ -1,0 +1,56 @@
+// The integration API's typed client: paths, parameters, bodies and responses come from
+// client/schema.d.ts, generated from /api/openapi.json (`npm run client:generate`).
+import createClient, { type Client, type ClientOptions } from "openapi-fetch";
+import type { components, paths } from "./schema.d.ts";
+
+export type { components, paths };
+
+/** A contact as the API returns it. */
+export type Contact = components["schemas"]["Contact"];
+/** The body of a create or full replace. */
+export type ContactInput = components["schemas"]["ContactInput"];
+/** The body of a merge patch. */
+export type ContactPatch = components["schemas"]["ContactPatch"];
+/** An RFC 9457 problem, as every error of the API is. */
+export type Problem = components["schemas"]["Problem"];
+
+/** A client of every route of the API; each call resolves to `{ data }` or `{ error }` by status. */
+export type AcmeBridgeClient = Client<paths>;
+
+/** Where the API is and how to call it; `fetch` replaces globalThis.fetch (tests, proxies). */
+export interface AcmeBridgeClientOptions {
+  /** The deployment's origin, e.g. "http://127.0.0.1:8787" (paths already start with /api). */
+  baseUrl: string;
+  fetch?: ClientOptions["fetch"];
+}
+
+function bearerClient(options: AcmeBridgeClientOptions, token: string): AcmeBridgeClient {
+  return createClient<paths>({
+    baseUrl: options.baseUrl.replace(/\/$/, ""),
+    headers: { authorization: `Bearer ${token}` },
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+}
+
+/**
+ * A client authenticated with a connection's API key (`Authorization: Bearer <apiKey>`), for the
+ * contacts, events and status routes.
+ *
+ * @example
+ * const api = createAcmeBridgeClient({ baseUrl: "http://127.0.0.1:8787", apiKey });
+ * const { data, error } = await api.POST("/api/v1/contacts", {
+ *   body: { firstName: "Ada", lastName: "Lovelace", email: "ada@example.com" },
+ * });
+ */
+export function createAcmeBridgeClient(
+  options: AcmeBridgeClientOptions & { apiKey: string },
+): AcmeBridgeClient {
+  return bearerClient(options, options.apiKey);
+}
+
+/** A client authenticated with the integration's admin token, for the /api/v1/admin routes. */
+export function createAcmeBridgeAdminClient(
+  options: AcmeBridgeClientOptions & { adminToken: string },
+): AcmeBridgeClient {
+  return bearerClient(options, options.adminToken);
+}
