@@ -234,7 +234,12 @@ export interface paths {
         get: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    "if-match"?: string;
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    "if-none-match"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -257,6 +262,15 @@ export interface paths {
                         "application/json": components["schemas"]["Contact"];
                     };
                 };
+                /** @description Not modified: If-None-Match lists the current ETag */
+                304: {
+                    headers: {
+                        /** @description The version, e.g. "3" */
+                        ETag?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
@@ -277,6 +291,15 @@ export interface paths {
                 };
                 /** @description No such resource for this connection */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description If-Match does not match the current version */
+                412: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -322,13 +345,18 @@ export interface paths {
                 };
             };
         };
-        /** Replace a contact (omitted optional fields become null) */
+        /**
+         * Replace a contact
+         * @description Omitted optional fields become null. Whatever a GET returned is accepted back as it is: the read-only fields (`id`, `version`, `createdAt`, `updatedAt`) are ignored, but `id` must be the contact's own.
+         */
         put: {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Apply only at this version, e.g. "3" */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
                     "if-match"?: string;
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    "if-none-match"?: string;
                 };
                 path: {
                     id: string;
@@ -337,7 +365,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["ContactInput"];
+                    "application/json": components["schemas"]["ContactReplace"];
                 };
             };
             responses: {
@@ -459,8 +487,10 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Apply only at this version, e.g. "3" */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
                     "if-match"?: string;
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    "if-none-match"?: string;
                 };
                 path: {
                     id: string;
@@ -557,8 +587,10 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Apply only at this version, e.g. "3" */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
                     "if-match"?: string;
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    "if-none-match"?: string;
                 };
                 path: {
                     id: string;
@@ -915,7 +947,12 @@ export interface paths {
         get: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    "if-match"?: string;
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    "if-none-match"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -938,6 +975,15 @@ export interface paths {
                         "application/json": components["schemas"]["Contact"];
                     };
                 };
+                /** @description Not modified: If-None-Match lists the current ETag */
+                304: {
+                    headers: {
+                        /** @description The version, e.g. "3" */
+                        ETag?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description Invalid request; `errors` names each field */
                 400: {
                     headers: {
@@ -958,6 +1004,15 @@ export interface paths {
                 };
                 /** @description No such resource for this connection */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description If-Match does not match the current version */
+                412: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1003,13 +1058,18 @@ export interface paths {
                 };
             };
         };
-        /** Replace a contact (omitted optional fields become null) */
+        /**
+         * Update the fields given (the seed's PUT)
+         * @description The seed's PUT: updates the fields it is given and keeps the others (as PATCH does; `/api/v1` replaces). Read-only fields are accepted back and ignored, but `id` must be the contact's own.
+         */
         put: {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Apply only at this version, e.g. "3" */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
                     "if-match"?: string;
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    "if-none-match"?: string;
                 };
                 path: {
                     id: string;
@@ -1018,7 +1078,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["ContactInput"];
+                    "application/json": components["schemas"]["ContactSeedUpdate"];
                 };
             };
             responses: {
@@ -1140,8 +1200,10 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Apply only at this version, e.g. "3" */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
                     "if-match"?: string;
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    "if-none-match"?: string;
                 };
                 path: {
                     id: string;
@@ -1238,8 +1300,10 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Apply only at this version, e.g. "3" */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
                     "if-match"?: string;
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    "if-none-match"?: string;
                 };
                 path: {
                     id: string;
@@ -2701,6 +2765,26 @@ export interface components {
             title?: string | null;
             notes?: string | null;
         };
+        ContactReplace: {
+            /** @example Ada */
+            firstName: string | null;
+            /** @example Lovelace */
+            lastName: string | null;
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
+            email: string;
+            /** @example +44 20 7946 0000 */
+            phone?: string | null;
+            company?: string | null;
+            title?: string | null;
+            notes?: string | null;
+            id?: string;
+            version?: number;
+            createdAt?: string;
+            updatedAt?: string;
+        };
         ContactPatch: {
             /** @example Ada */
             firstName?: string;
@@ -2716,6 +2800,26 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+        };
+        ContactSeedUpdate: {
+            /** @example Ada */
+            firstName?: string | null;
+            /** @example Lovelace */
+            lastName?: string | null;
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
+            email?: string;
+            /** @example +44 20 7946 0000 */
+            phone?: string | null;
+            company?: string | null;
+            title?: string | null;
+            notes?: string | null;
+            id?: string;
+            version?: number;
+            createdAt?: string;
+            updatedAt?: string;
         };
         ChangeFeed: {
             data: components["schemas"]["ChangeEvent"][];
@@ -2809,7 +2913,9 @@ export interface components {
              * @default null
              */
             acmeBaseUrl?: string | null;
+            /** @example cl_01jd5x8m3q0000000000000000 */
             acmeClientId: string;
+            /** @example cs_s3cr3t-from-acme */
             acmeClientSecret: string;
             /**
              * @description The whsec_ secret of a subscription made at Acme by hand (see also …/webhook-subscription)

@@ -37,6 +37,7 @@ const RULES_BEYOND_THE_SCHEMA: Record<string, string> = {
   latencyMs: "min must not exceed max",
   secret: "a whsec_ secret decodes (canonical padded base64) to 24 to 64 bytes",
   acmeWebhookSecret: "a whsec_ secret decodes (canonical padded base64) to 24 to 64 bytes",
+  id: "an id sent back in a replace body must be the contact's own (the path's)",
 };
 
 /** The fields a 400 body names, in either system's format. */

@@ -18,7 +18,7 @@ import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { forgetConnection } from "../webhooks/connection-lookup.ts";
 
-const VSCHAR = /^[\x20-\x7e]+$/;
+const VSCHAR = /^[\x20-\x7e]*$/;
 
 const ConnectionInputSchema = z
   .strictObject({
@@ -33,8 +33,18 @@ const ConnectionInputSchema = z
       .default(null)
       .openapi({ description: "Acme's base URL (…/acme); null means the deployment default" }),
     // RFC 6749 A.1, A.2: client_id and client_secret are VSCHAR (%x20-7E).
-    acmeClientId: z.string().min(1).max(200).regex(VSCHAR, "printable ASCII only (RFC 6749 A.1)"),
-    acmeClientSecret: z.string().min(1).max(500).regex(VSCHAR, "printable ASCII only (RFC 6749 A.2)"),
+    acmeClientId: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(VSCHAR, "printable ASCII only (RFC 6749 A.1)")
+      .openapi({ example: "cl_01jd5x8m3q0000000000000000" }),
+    acmeClientSecret: z
+      .string()
+      .min(1)
+      .max(500)
+      .regex(VSCHAR, "printable ASCII only (RFC 6749 A.2)")
+      .openapi({ example: "cs_s3cr3t-from-acme" }),
     acmeWebhookSecret: WebhookSecretSchema.optional().openapi({
       description:
         "The whsec_ secret of a subscription made at Acme by hand (see also …/webhook-subscription)",
