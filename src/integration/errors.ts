@@ -59,7 +59,15 @@ export class ApiError extends Error {
   constructor(
     readonly code: ApiErrorCode,
     detail: string,
-    readonly options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+    readonly options: {
+      errors?: FieldError[];
+      headers?: Record<string, string>;
+      /**
+       * When to try again, ms, before rounding to Retry-After's whole seconds: background work
+       * that sleeps on it (sync jobs) wakes when the slot opens, not up to a second later.
+       */
+      retryAfterMs?: number;
+    } = {},
   ) {
     super(detail);
     this.name = "ApiError";

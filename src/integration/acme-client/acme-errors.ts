@@ -124,17 +124,20 @@ export function acmeProblem(
  * Retry-After is when to come back, 1 s if nobody said.
  */
 export function callProblem(failure: CallFailure, endpoint: AcmeEndpoint = "api"): ApiError {
-  const headers = { "Retry-After": retryAfterSeconds(failure.retryAfterMs ?? 1000) };
+  const retryAfterMs = Math.max(1, failure.retryAfterMs ?? 1000);
+  const options = { headers: { "Retry-After": retryAfterSeconds(retryAfterMs) }, retryAfterMs };
   switch (failure.reason) {
     case "rate_limited":
-      return new ApiError("acme_rate_limited", DETAIL[endpoint].rateLimited, { headers });
+      return new ApiError("acme_rate_limited", DETAIL[endpoint].rateLimited, options);
     case "unavailable":
-      return new ApiError("acme_unavailable", DETAIL[endpoint].unreachable, { headers });
+      return new ApiError("acme_unavailable", DETAIL[endpoint].unreachable, options);
     case "timeout":
-      return new ApiError("acme_timeout", "Acme did not answer in time.", { headers });
+      return new ApiError("acme_timeout", "Acme did not answer in time.", options);
     case "circuit_open":
-      return new ApiError("acme_unavailable", "Acme is failing for this connection; calls are paused.", {
-        headers,
-      });
+      return new ApiError(
+        "acme_unavailable",
+        "Acme is failing for this connection; calls are paused.",
+        options,
+      );
   }
 }

@@ -20,11 +20,16 @@ export type StepOutcome = { done: true; status: JobStatus } | { done: false; wai
 const PAGES_PER_STEP = 5;
 /** A sync's checkpoint once its last page is applied. */
 const SYNC_END = "end";
+/** The shortest durable sleep between steps, ms. */
+const MIN_WAIT_MS = 50;
 /** Problems that mean "not now": the step stops, keeps what it did, and the workflow sleeps. */
 const TRANSIENT = new Set(["acme_rate_limited", "acme_unavailable", "acme_timeout"]);
 
 function transientWaitMs(error: unknown): number | null {
   if (!(error instanceof ApiError) || !TRANSIENT.has(error.code)) return null;
+  // The session's own figure when there is one (a rate slot, the tail of a window): whole
+  // seconds would wake the job up to a second late and leave slots of a short window unused.
+  if (error.options.retryAfterMs !== undefined) return Math.max(MIN_WAIT_MS, error.options.retryAfterMs);
   const seconds = Number(error.options.headers?.["Retry-After"] ?? "1");
   return Math.max(1, Number.isFinite(seconds) ? seconds : 1) * 1000;
 }
