@@ -84,6 +84,47 @@ describe("operator console in Chromium", () => {
     expect(offOrigin).toEqual([]);
   });
 
+  it("charts the connection's last hour, a point a minute, drawn in the page", async () => {
+    // Writes through the integration: each one's call to Acme carries the request tallies before it.
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${base}/api/v1/contacts`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${demo.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          firstName: "Chart",
+          lastName: `P${i}`,
+          email: `chart-${crypto.randomUUID()}@example.com`,
+        }),
+      });
+      expect(res.status).toBe(201);
+    }
+    const scriptErrors: string[] = [];
+    page.on("pageerror", (error) => scriptErrors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error") scriptErrors.push(message.text());
+    });
+    const requests = await eventually(async () => {
+      await page.goto(`${base}/console/connections/${demo.connectionId}/charts`);
+      const text = await page.locator('[data-total="requests"]').textContent();
+      return Number(text) >= 2 ? Number(text) : undefined;
+    });
+    expect(requests).toBeGreaterThanOrEqual(2);
+    expect(Number(await page.locator('[data-total="acmeCalls"]').textContent())).toBeGreaterThanOrEqual(3);
+    for (const chart of ["traffic", "setbacks", "cache", "latency"]) {
+      const target = page.locator(`#chart-${chart}`);
+      await target.locator("canvas").waitFor();
+      await expect(target.getAttribute("data-drawn")).resolves.toBe("60");
+      const box = await target.locator("canvas").boundingBox();
+      expect(box?.width).toBeGreaterThan(200);
+    }
+    await expect(page.locator("#chart-traffic .u-legend").textContent()).resolves.toContain("Calls to Acme");
+    await screenshot(page, "charts");
+    expect(scriptErrors).toEqual([]);
+    expect(offOrigin).toEqual([]);
+    page.removeAllListeners("pageerror");
+    page.removeAllListeners("console");
+  });
+
   it("replays a dead letter from the dead-letters page", async () => {
     const secret = `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
     const connection = await post<{ id: string }>("/api/v1/admin/connections", admin, {

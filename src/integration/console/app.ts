@@ -1,5 +1,6 @@
 import { csrf } from "hono/csrf";
 import { adminApiFor, type SelfFetch } from "./admin-api.ts";
+import { chartRouter } from "./chart-routes.tsx";
 import { connectionRouter } from "./connection-routes.tsx";
 import { createConsoleRouter } from "./context.ts";
 import { deadLetterRouter } from "./dead-letter-routes.tsx";
@@ -31,6 +32,7 @@ export function createConsoleApp(options: { selfFetch: SelfFetch }) {
   app.route("/", signOutRouter);
   app.get("/", (c) => c.redirect("/console/connections", 303));
   app.route("/connections", connectionRouter);
+  app.route("/connections", chartRouter);
   app.route("/connections", feedRouter);
   app.route("/connections", webhookDeliveryRouter);
   app.route("/dead-letters", deadLetterRouter);

@@ -15,6 +15,8 @@ const CONSOLE_ROUTES: [method: string, path: string][] = [
   ["POST", "/console/connections/conn_x/api-keys"],
   ["POST", "/console/connections/conn_x/api-keys/key_x/revoke"],
   ["POST", "/console/connections/conn_x/webhook-subscription"],
+  ["GET", "/console/connections/conn_x/charts"],
+  ["GET", "/console/connections/conn_x/charts/figures"],
   ["GET", "/console/connections/conn_x/feed"],
   ["GET", "/console/connections/conn_x/feed/updates?after=0"],
   ["GET", "/console/connections/conn_x/webhooks"],
