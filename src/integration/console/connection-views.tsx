@@ -103,6 +103,7 @@ export function ConnectionTabs(props: {
   const tabs = [
     { key: "overview", href: `/console/connections/${props.id}`, label: "Overview and API keys" },
     { key: "charts", href: `/console/connections/${props.id}/charts`, label: "Last hour" },
+    { key: "jobs", href: `/console/connections/${props.id}/jobs`, label: "Jobs" },
     { key: "feed", href: `/console/connections/${props.id}/feed`, label: "Change feed" },
     { key: "webhooks", href: `/console/connections/${props.id}/webhooks`, label: "Acme webhook deliveries" },
   ] as const;
