@@ -128,6 +128,22 @@ const adminImportRoute = createRoute({
 jobsRouter.use("/v1/admin/connections/:id/imports", requireAdmin());
 jobsRouter.use("/v1/admin/connections/:id/jobs/*", requireAdmin());
 
+const CANCEL_RESPONSES = {
+  202: {
+    description: "Cancellation requested",
+    content: { "application/json": { schema: JobSchema } },
+  },
+  ...problemResponses(400, 401, 404, 409),
+};
+
+/** Asks an active job to stop (409 `conflict` if it has already finished); the job as it stands. */
+async function cancelJob(db: D1Database, job: JobRow) {
+  if (!(await requestCancel(db, job.id))) {
+    throw new ApiError("conflict", `Job ${job.id} has already finished (${job.status}).`);
+  }
+  return toPublicJob(job);
+}
+
 async function connectionOr404(c: Context<IntegrationEnv>, id: string) {
   const connection = await drizzle(c.env.DB).select().from(connections).where(eq(connections.id, id)).get();
   if (!connection) throw new ApiError("not_found", `Connection ${id} does not exist.`);
@@ -260,21 +276,9 @@ jobsRouter
         "202 with the job as it stands; its status becomes `cancelled` when the step in flight ends.",
       security: apiKey,
       request: { params: JobIdParams },
-      responses: {
-        202: {
-          description: "Cancellation requested",
-          content: { "application/json": { schema: JobSchema } },
-        },
-        ...problemResponses(400, 401, 404, 409),
-      },
+      responses: CANCEL_RESPONSES,
     }),
-    async (c) => {
-      const job = await jobOr404(c, c.req.valid("param").id);
-      if (!(await requestCancel(c.env.DB, job.id))) {
-        throw new ApiError("conflict", `Job ${job.id} has already finished (${job.status}).`);
-      }
-      return c.json(toPublicJob(job), 202);
-    },
+    async (c) => c.json(await cancelJob(c.env.DB, await jobOr404(c, c.req.valid("param").id)), 202),
   )
   .openapi(
     createRoute({
@@ -288,22 +292,13 @@ jobsRouter
           jobId: JobIdParams.shape.id.openapi({ param: { name: "jobId", in: "path" } }),
         }),
       },
-      responses: {
-        202: {
-          description: "Cancellation requested",
-          content: { "application/json": { schema: JobSchema } },
-        },
-        ...problemResponses(400, 401, 404, 409),
-      },
+      responses: CANCEL_RESPONSES,
     }),
     async (c) => {
       const { id, jobId } = c.req.valid("param");
       const job = await findJob(c.env.DB, id, jobId);
       if (!job) throw new ApiError("not_found", `Job ${jobId} does not exist.`);
-      if (!(await requestCancel(c.env.DB, job.id))) {
-        throw new ApiError("conflict", `Job ${job.id} has already finished (${job.status}).`);
-      }
-      return c.json(toPublicJob(job), 202);
+      return c.json(await cancelJob(c.env.DB, job), 202);
     },
   )
   .openapi(

@@ -1,20 +1,12 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { MinutePoint } from "../../../src/integration/session/minute-counters.ts";
 import type { AttemptReport } from "../../../src/integration/session/protocol.ts";
 import { addSample, type RequestTally } from "../../../src/integration/session/request-tally.ts";
 import { newConnection } from "../helpers.ts";
 import { consoleFetch, signIn } from "./helpers.ts";
 
-interface Point {
-  time: number;
-  requests: number;
-  acmeCalls: number;
-  acme429s: number;
-  acmeFailures: number;
-  cacheHitRatio: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-}
+type Point = MinutePoint;
 
 /** The figures the page hands its charts script (the section's data-points attribute). */
 function pointsIn(html: string): Point[] {

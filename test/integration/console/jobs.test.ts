@@ -33,6 +33,15 @@ function csv(count: number, badEvery = 0): string {
   return `${lines.join("\n")}\n`;
 }
 
+async function importJobs(connectionId: string): Promise<number> {
+  const row = await env.DB.prepare(
+    "SELECT count(*) AS n FROM jobs WHERE connection_id = ? AND kind = 'import'",
+  )
+    .bind(connectionId)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
 async function page(session: SignedIn, path: string): Promise<string> {
   const res = await consoleFetch(path, { cookie: session.cookie });
   expect(res.status, path).toBe(200);
@@ -160,12 +169,7 @@ describe("console: jobs", () => {
     );
     expect(json.status).toBe(400);
     expect(json.headers.get("content-type")).toMatch(/^text\/html/);
-    const jobs = await env.DB.prepare(
-      "SELECT count(*) AS n FROM jobs WHERE connection_id = ? AND kind = 'import'",
-    )
-      .bind(connection.connectionId)
-      .first<{ n: number }>();
-    expect(jobs?.n).toBe(0);
+    expect(await importJobs(connection.connectionId)).toBe(0);
   });
 
   it("refuses an upload from another site or without the session's CSRF token, and starts no job", async () => {
@@ -176,12 +180,7 @@ describe("console: jobs", () => {
       (await upload(session, connection.connectionId, file(), { origin: "https://evil.example" })).status,
     ).toBe(403);
     expect((await upload(session, connection.connectionId, file(), { csrf: "forged" })).status).toBe(403);
-    const jobs = await env.DB.prepare(
-      "SELECT count(*) AS n FROM jobs WHERE connection_id = ? AND kind = 'import'",
-    )
-      .bind(connection.connectionId)
-      .first<{ n: number }>();
-    expect(jobs?.n).toBe(0);
+    expect(await importJobs(connection.connectionId)).toBe(0);
   });
 
   it("takes a file larger than the API's body limit, up to the import limit, and refuses one over it", async () => {
