@@ -9,6 +9,8 @@ import { ROOT } from "./wrangler-dev.ts";
 export const VENDORED_ASSETS: Record<string, string> = {
   "htmx.org/dist/htmx.min.js": "assets/vendor/htmx.min.js",
   "@scalar/api-reference/dist/browser/standalone.js": "assets/vendor/scalar-api-reference.js",
+  "uplot/dist/uPlot.iife.min.js": "assets/vendor/uplot.min.js",
+  "uplot/dist/uPlot.min.css": "assets/vendor/uplot.min.css",
 };
 
 for (const [source, target] of Object.entries(VENDORED_ASSETS)) {

@@ -1,11 +1,13 @@
 import type { MiddlewareHandler } from "hono";
 import { log } from "../lib/logger.ts";
 import type { IntegrationEnv } from "./context.ts";
+import { reportRequest } from "./session/request-report.ts";
 
 /**
  * One JSON line per request once it is answered: method, route, status and duration (ms), the
  * Acme attempts, retries and wait the request took, its cache result and its connection. It
- * starts the request's `stats`, which the Acme client and the routes fill in.
+ * starts the request's `stats`, which the Acme client and the routes fill in. A request made as a
+ * connection is also counted in that connection's per-minute figures (off the hot path).
  */
 export function accessLog(): MiddlewareHandler<IntegrationEnv> {
   return async function accessLogMiddleware(c, next) {
@@ -13,6 +15,11 @@ export function accessLog(): MiddlewareHandler<IntegrationEnv> {
     c.set("stats", { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 });
     await next();
     const stats = c.var.stats;
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    const connection = c.get("connection");
+    if (connection) {
+      reportRequest(c.env, connection.id, { at: Date.now(), durationMs, cache: stats.cache }, c.var.defer);
+    }
     log(c.res.status >= 500 ? "error" : "info", "api request", {
       system: "integration",
       requestId: c.var.requestId,
@@ -20,12 +27,12 @@ export function accessLog(): MiddlewareHandler<IntegrationEnv> {
       route: c.req.routePath,
       path: c.req.path,
       status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      durationMs,
       acmeAttempts: stats.acmeAttempts,
       acmeRetries: stats.acmeRetries,
       acmeWaitMs: stats.acmeWaitMs,
       cache: stats.cache ?? null,
-      connection: c.get("connection")?.id ?? null,
+      connection: connection?.id ?? null,
     });
   };
 }

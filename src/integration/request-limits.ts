@@ -5,8 +5,14 @@ import type { IntegrationEnv } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { loadJobConfig } from "./jobs/config.ts";
 
-/** The one route whose bodies may be larger than API_MAX_BODY_BYTES: bulk imports. */
-const IMPORTS_PATH = /^\/api\/v1\/imports\/?$/;
+/**
+ * The routes whose bodies may be larger than API_MAX_BODY_BYTES: bulk imports, the operator's
+ * import, and the console's upload form (the file plus a little multipart framing).
+ */
+const IMPORTS_PATH =
+  /^(?:\/api\/v1\/imports|\/api\/v1\/admin\/connections\/[^/]+\/imports|\/console\/connections\/[^/]+\/jobs\/import)\/?$/;
+/** Room for the multipart framing and form fields around an uploaded file (bytes). */
+const MULTIPART_ALLOWANCE = 16_384;
 
 /**
  * 413 `payload_too_large` for a body over the route's limit, before any other check (auth, media
@@ -16,7 +22,8 @@ const IMPORTS_PATH = /^\/api\/v1\/imports\/?$/;
 export function apiBodyLimit(): MiddlewareHandler<IntegrationEnv> {
   return async function apiBodyLimitMiddleware(c, next) {
     const maxSize = IMPORTS_PATH.test(c.req.path)
-      ? loadJobConfig(c.env).importMaxBodyBytes
+      ? loadJobConfig(c.env).importMaxBodyBytes +
+        (c.req.path.startsWith("/console/") ? MULTIPART_ALLOWANCE : 0)
       : c.var.config.maxBodyBytes;
     const limit = bodyLimit({
       maxSize,

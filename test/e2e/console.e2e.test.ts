@@ -84,6 +84,77 @@ describe("operator console in Chromium", () => {
     expect(offOrigin).toEqual([]);
   });
 
+  it("charts the connection's last hour, a point a minute, drawn in the page", async () => {
+    // Writes through the integration: each one's call to Acme carries the request tallies before it.
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${base}/api/v1/contacts`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${demo.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          firstName: "Chart",
+          lastName: `P${i}`,
+          email: `chart-${crypto.randomUUID()}@example.com`,
+        }),
+      });
+      expect(res.status).toBe(201);
+    }
+    const scriptErrors: string[] = [];
+    page.on("pageerror", (error) => scriptErrors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error") scriptErrors.push(message.text());
+    });
+    const requests = await eventually(async () => {
+      await page.goto(`${base}/console/connections/${demo.connectionId}/charts`);
+      const text = await page.locator('[data-total="requests"]').textContent();
+      return Number(text) >= 2 ? Number(text) : undefined;
+    });
+    expect(requests).toBeGreaterThanOrEqual(2);
+    expect(Number(await page.locator('[data-total="acmeCalls"]').textContent())).toBeGreaterThanOrEqual(3);
+    for (const chart of ["traffic", "setbacks", "cache", "latency"]) {
+      const target = page.locator(`#chart-${chart}`);
+      await target.locator("canvas").waitFor();
+      await expect(target.getAttribute("data-drawn")).resolves.toBe("60");
+      const box = await target.locator("canvas").boundingBox();
+      expect(box?.width).toBeGreaterThan(200);
+    }
+    await expect(page.locator("#chart-traffic .u-legend").textContent()).resolves.toContain("Calls to Acme");
+    await screenshot(page, "charts");
+    expect(scriptErrors).toEqual([]);
+    expect(offOrigin).toEqual([]);
+    page.removeAllListeners("pageerror");
+    page.removeAllListeners("console");
+  });
+
+  it("starts an import from an uploaded CSV and watches its bar reach 100% without a reload", async () => {
+    const rows = ["firstName,lastName,email"];
+    for (let i = 0; i < 120; i++) rows.push(`Upload,${i},upload-${i}-${crypto.randomUUID()}@example.com`);
+    rows.push("Broken,Row,not-an-email");
+    await page.goto(`${base}/console/connections/${demo.connectionId}/jobs`);
+    await page.getByLabel("File to import", { exact: true }).setInputFiles({
+      name: "contacts.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(`${rows.join("\n")}\n`),
+    });
+    await page.getByRole("button", { name: "Start the import" }).click();
+    await page.waitForURL(/\/jobs\/job_[a-z0-9]+\?started=1$/);
+    await page.evaluate("window.notReloaded = true");
+    const jobId = /\/jobs\/(job_[a-z0-9]+)/.exec(page.url())?.[1] ?? "";
+    const bar = page.locator(`[data-job-progress="${jobId}"]`);
+    await page.locator(`[data-job-progress="${jobId}"][data-percent="100"]`).waitFor({ timeout: 60_000 });
+    await expect(bar.locator("progress").getAttribute("value")).resolves.toBe("100");
+    await expect(page.locator("[data-job-status]").textContent()).resolves.toBe("succeeded");
+    await expect(page.evaluate("window.notReloaded")).resolves.toBe(true);
+    await page.reload();
+    await expect(page.locator('[data-error-row="121"]').textContent()).resolves.toContain("not-an-email");
+    await screenshot(page, "job");
+    await page.getByRole("link", { name: "All jobs" }).click();
+    await expect(page.locator(`tr[data-job-id="${jobId}"] [data-job-status]`).textContent()).resolves.toBe(
+      "succeeded",
+    );
+    await screenshot(page, "jobs");
+    expect(offOrigin).toEqual([]);
+  });
+
   it("replays a dead letter from the dead-letters page", async () => {
     const secret = `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
     const connection = await post<{ id: string }>("/api/v1/admin/connections", admin, {

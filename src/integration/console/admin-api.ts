@@ -18,16 +18,23 @@ function executionContext(c: Context<ConsoleEnv>): ExecutionContext | undefined 
  * place, and each console action is logged like any API call (with the console request's id).
  */
 export function adminApiFor(c: Context<ConsoleEnv>, selfFetch: SelfFetch): AdminApi {
-  return async (method, path, body) => {
+  return async (method, path, body, raw) => {
     const headers: Record<string, string> = {
       authorization: `Bearer ${c.var.config.adminToken}`,
       "x-request-id": c.var.requestId,
     };
-    if (body !== undefined) headers["content-type"] = "application/json";
+    let sent: BodyInit | undefined;
+    if (raw) {
+      headers["content-type"] = raw.contentType;
+      sent = raw.data;
+    } else if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      sent = JSON.stringify(body);
+    }
     const request = new Request(new URL(path, c.req.url), {
       method,
       headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(sent !== undefined ? { body: sent } : {}),
     });
     const response = await selfFetch(request, c.env, executionContext(c));
     const text = await response.text();

@@ -1,10 +1,12 @@
 import { csrf } from "hono/csrf";
 import { adminApiFor, type SelfFetch } from "./admin-api.ts";
+import { chartRouter } from "./chart-routes.tsx";
 import { connectionRouter } from "./connection-routes.tsx";
 import { createConsoleRouter } from "./context.ts";
 import { deadLetterRouter } from "./dead-letter-routes.tsx";
 import { ConsoleError, renderConsoleError } from "./errors.tsx";
 import { feedRouter } from "./feed-routes.tsx";
+import { jobRouter } from "./job-routes.tsx";
 import { consoleSecurityHeaders, requireConsoleSession, requireCsrfToken } from "./middleware.ts";
 import { signInRouter, signOutRouter } from "./sign-in-routes.tsx";
 import { webhookDeliveryRouter } from "./webhook-delivery-routes.tsx";
@@ -31,6 +33,8 @@ export function createConsoleApp(options: { selfFetch: SelfFetch }) {
   app.route("/", signOutRouter);
   app.get("/", (c) => c.redirect("/console/connections", 303));
   app.route("/connections", connectionRouter);
+  app.route("/connections", chartRouter);
+  app.route("/connections", jobRouter);
   app.route("/connections", feedRouter);
   app.route("/connections", webhookDeliveryRouter);
   app.route("/dead-letters", deadLetterRouter);

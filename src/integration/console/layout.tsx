@@ -59,6 +59,8 @@ export function Page(props: {
   /** The current path, to mark the section the page belongs to. */
   path?: string;
   notice?: Notice | undefined;
+  /** Extra stylesheets and scripts (this origin's) the page needs. */
+  head?: Child;
   children: Child;
 }) {
   return (
@@ -75,6 +77,7 @@ export function Page(props: {
         <title>{`${props.title} · acme-bridge console`}</title>
         <link rel="stylesheet" href="/assets/console.css" />
         <script src="/assets/vendor/htmx.min.js" defer></script>
+        {props.head}
       </head>
       <body>
         <a class="skip" href="#main">

@@ -110,10 +110,52 @@ jobsRouter.use("/v1/jobs", requireApiKey());
 jobsRouter.use("/v1/jobs/*", requireApiKey());
 jobsRouter.use("/v1/admin/connections/:id/backfill", requireAdmin());
 
+const ConnectionIdParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
+});
+
+/** The same import, started by the operator (the console) for a connection with the admin token. */
+const adminImportRoute = createRoute({
+  ...importRoute,
+  path: "/v1/admin/connections/{id}/imports",
+  tags: ["Admin"],
+  security: [{ AdminToken: [] }],
+  request: { ...importRoute.request, params: ConnectionIdParams },
+  responses: { ...importRoute.responses, ...problemResponses(400, 401, 404, 413, 415) },
+});
+
+jobsRouter.use("/v1/admin/connections/:id/imports", requireAdmin());
+jobsRouter.use("/v1/admin/connections/:id/jobs/*", requireAdmin());
+
+const CANCEL_RESPONSES = {
+  202: {
+    description: "Cancellation requested",
+    content: { "application/json": { schema: JobSchema } },
+  },
+  ...problemResponses(400, 401, 404, 409),
+};
+
+/** Asks an active job to stop (409 `conflict` if it has already finished); the job as it stands. */
+async function cancelJob(db: D1Database, job: JobRow) {
+  if (!(await requestCancel(db, job.id))) {
+    throw new ApiError("conflict", `Job ${job.id} has already finished (${job.status}).`);
+  }
+  return toPublicJob(job);
+}
+
+async function connectionOr404(c: Context<IntegrationEnv>, id: string) {
+  const connection = await drizzle(c.env.DB).select().from(connections).where(eq(connections.id, id)).get();
+  if (!connection) throw new ApiError("not_found", `Connection ${id} does not exist.`);
+  return connection;
+}
+
 // The body is read here, not by a schema validator: its format depends on the media type, and
 // its size and row count are checked before any parsing (413), its media type first (415).
-jobsRouter.openAPIRegistry.registerPath(importRoute);
-jobsRouter.post("/v1/imports", async (c) => {
+async function startImport(c: Context<IntegrationEnv>, connectionId: string) {
   const type = importMediaType(c.req.header("content-type"));
   if (!type) {
     throw new ApiError("unsupported_media_type", `Send the rows as ${IMPORT_MEDIA_TYPES.join(", ")}.`);
@@ -124,8 +166,16 @@ jobsRouter.post("/v1/imports", async (c) => {
   const raw = c.req.raw.body ? await readLimited(c.req.raw.body, maxBytes) : new Uint8Array();
   if (raw === null) throw tooLarge();
   const rows = parseImport(type, new TextDecoder().decode(raw));
-  const job = await startJob(c.env, { connectionId: c.var.connection.id, kind: "import", rows });
+  const job = await startJob(c.env, { connectionId, kind: "import", rows });
   return accepted(c, job);
+}
+
+jobsRouter.openAPIRegistry.registerPath(importRoute);
+jobsRouter.post("/v1/imports", (c) => startImport(c, c.var.connection.id));
+jobsRouter.openAPIRegistry.registerPath(adminImportRoute);
+jobsRouter.post("/v1/admin/connections/:id/imports", async (c) => {
+  const connection = await connectionOr404(c, c.req.param("id"));
+  return startImport(c, connection.id);
 });
 
 jobsRouter
@@ -230,20 +280,29 @@ jobsRouter
         "202 with the job as it stands; its status becomes `cancelled` when the step in flight ends.",
       security: apiKey,
       request: { params: JobIdParams },
-      responses: {
-        202: {
-          description: "Cancellation requested",
-          content: { "application/json": { schema: JobSchema } },
-        },
-        ...problemResponses(400, 401, 404, 409),
+      responses: CANCEL_RESPONSES,
+    }),
+    async (c) => c.json(await cancelJob(c.env.DB, await jobOr404(c, c.req.valid("param").id)), 202),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/admin/connections/{id}/jobs/{jobId}/cancel",
+      tags: ["Admin"],
+      summary: "Stop a connection's job after the step in flight (as the operator)",
+      security: [{ AdminToken: [] }],
+      request: {
+        params: ConnectionIdParams.extend({
+          jobId: JobIdParams.shape.id.openapi({ param: { name: "jobId", in: "path" } }),
+        }),
       },
+      responses: CANCEL_RESPONSES,
     }),
     async (c) => {
-      const job = await jobOr404(c, c.req.valid("param").id);
-      if (!(await requestCancel(c.env.DB, job.id))) {
-        throw new ApiError("conflict", `Job ${job.id} has already finished (${job.status}).`);
-      }
-      return c.json(toPublicJob(job), 202);
+      const { id, jobId } = c.req.valid("param");
+      const job = await findJob(c.env.DB, id, jobId);
+      if (!job) throw new ApiError("not_found", `Job ${jobId} does not exist.`);
+      return c.json(await cancelJob(c.env.DB, job), 202);
     },
   )
   .openapi(

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadIntegrationConfig } from "../config.ts";
+import { KEPT_MINUTES, MinuteCounters, type MinutePoint } from "./minute-counters.ts";
 import {
   AHEAD_TTL_MS,
   type AttemptReport,
@@ -7,6 +8,7 @@ import {
   type BeginResult,
   type TokenGrant,
 } from "./protocol.ts";
+import type { RequestTally } from "./request-tally.ts";
 import { SessionState } from "./session-state.ts";
 import { isUsable, LEASE_MS, type Lease, leaseActive, type StoredToken } from "./token-lease.ts";
 
@@ -28,10 +30,13 @@ export class AcmeSession extends DurableObject<Env> {
   private waiters: Array<() => void> = [];
   private readonly state: SessionState;
   private readonly startedAt = Date.now();
+  private readonly minutes: MinuteCounters;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.state = new SessionState(loadIntegrationConfig(env).breaker);
+    this.minutes = new MinuteCounters(ctx.storage.sql);
+    void ctx.blockConcurrencyWhile(async () => this.minutes.migrate());
   }
 
   /**
@@ -58,10 +63,23 @@ export class AcmeSession extends DurableObject<Env> {
     return ahead ? { permit, grant, ahead } : { permit, grant };
   }
 
-  /** Records what attempts learned: Acme's health and its rate-limit figures (a batch of one or more). */
-  record(reports: AttemptReport[]): void {
-    const now = Date.now();
+  /**
+   * Records what attempts learned (Acme's health and its rate-limit figures) and counts them per
+   * minute, with the integration's request tallies that came in the same batch.
+   */
+  record(reports: AttemptReport[], requests: RequestTally[] = [], now: number = Date.now()): void {
     for (const report of reports) this.state.record(now, report);
+    this.ctx.storage.transactionSync(() => this.minutes.add(reports, requests, now));
+  }
+
+  /** The last `minutes` minutes (at most 24 hours) of per-minute figures, oldest first. */
+  minuteSeries(minutes = 60, now: number = Date.now()): MinutePoint[] {
+    return this.minutes.series(now, Math.min(Math.max(1, minutes), KEPT_MINUTES));
+  }
+
+  /** How many minutes of figures are stored (pruned to the last 24 hours). */
+  storedMinutes(): number {
+    return this.minutes.storedMinutes();
   }
 
   /** A read was answered from a stale cached copy because Acme failed. */

@@ -5,7 +5,10 @@
 //   out or expire (AHEAD_TTL_MS), and any failure, 429 or refused token drops them. Slots that
 //   expire unused go back to the session with the isolate's next call to it;
 // - success reports are batched: one report call in flight per connection and isolate, the
-//   reports that arrive meanwhile go with the next one.
+//   reports that arrive meanwhile go with the next one;
+// - the integration's own requests are tallied per minute and ride along with the next report
+//   call; with no Acme call to ride on (cached reads), they go alone once REQUEST_FLUSH_MS old,
+//   so a cached read costs no Durable Object call of its own.
 // An idle isolate asks for nothing ahead, so light traffic sees each call admitted on its own.
 // Plain data with no request's I/O in it: it outlives the requests that use it.
 
@@ -18,11 +21,20 @@ import {
   type BeginResult,
   type UnusedSlots,
 } from "./protocol.ts";
+import { addSample, type RequestSample, type RequestTally } from "./request-tally.ts";
 
 /** A report call in flight longer than this is taken for lost (its request was torn down). */
 const STUCK_SEND_MS = 5_000;
 /** Never more than this many slots ahead per isolate, connection and rate class. */
 const MAX_AHEAD = 16;
+/** Request tallies with no report to ride along with are sent once the oldest is this old (ms). */
+export const REQUEST_FLUSH_MS = 10_000;
+
+/** What one report call carries: attempt reports and request tallies (either may be empty). */
+export interface SessionBatch {
+  reports: AttemptReport[];
+  requests: RequestTally[];
+}
 
 /** Slots held ahead, with the token they were handed out with. */
 interface HeldSlots extends AheadSlots {
@@ -44,6 +56,9 @@ export class IsolateShare {
   /** Interactive calls begun in the current and the previous AHEAD_TTL_MS period. */
   private demand = { periodStart: 0, current: 0, previous: 0 };
   private pending: AttemptReport[] = [];
+  private tallies = new Map<number, RequestTally>();
+  /** When the oldest unsent request was tallied; null when none is. */
+  private talliedSince: number | null = null;
   /** When the report call in flight started; null when none is. */
   private sendingSince: number | null = null;
 
@@ -95,21 +110,41 @@ export class IsolateShare {
    */
   queue(report: AttemptReport, now: number): boolean {
     this.pending.push(report);
-    return this.sendingSince === null || now - this.sendingSince >= STUCK_SEND_MS;
+    return this.idle(now);
   }
 
-  /** Sends the queued reports batch by batch until none are left; reports queued meanwhile go too. */
-  async sendQueued(send: (batch: AttemptReport[]) => Promise<void> | void, now: number): Promise<void> {
+  /**
+   * Tallies one of the integration's requests; true when the caller is to send the queue now (no
+   * report call is in flight and the oldest unsent tally is REQUEST_FLUSH_MS old).
+   */
+  tally(sample: RequestSample, now: number): boolean {
+    addSample(this.tallies, sample);
+    this.talliedSince ??= now;
+    return this.idle(now) && now - this.talliedSince >= REQUEST_FLUSH_MS;
+  }
+
+  /**
+   * Sends the queued reports and tallies, batch by batch until no report is left; reports queued
+   * meanwhile go too, and tallies ride along. A batch whose call fails is dropped (figures only).
+   */
+  async sendQueued(send: (batch: SessionBatch) => Promise<void> | void, now: number): Promise<void> {
     this.sendingSince = now;
     try {
-      while (this.pending.length > 0) {
-        const batch = this.pending;
+      do {
+        const batch = { reports: this.pending, requests: [...this.tallies.values()] };
         this.pending = [];
+        this.tallies = new Map();
+        this.talliedSince = null;
         await send(batch);
-      }
+      } while (this.pending.length > 0);
     } finally {
       if (this.sendingSince === now) this.sendingSince = null;
     }
+  }
+
+  /** Whether no report call is in flight (or the one in flight is taken for lost). */
+  private idle(now: number): boolean {
+    return this.sendingSince === null || now - this.sendingSince >= STUCK_SEND_MS;
   }
 
   /** A slot ahead for a call of this class, if one is left and still valid. */

@@ -8,11 +8,12 @@ import {
   type BeginResult,
   isSetback,
 } from "./protocol.ts";
+import type { RequestTally } from "./request-tally.ts";
 
 /** The AcmeSession methods a link calls (its Durable Object stub fits). */
 export interface AcmeSessionRpc {
   begin(request: BeginRequest): Promise<BeginResult>;
-  record(reports: AttemptReport[]): Promise<void> | void;
+  record(reports: AttemptReport[], requests?: RequestTally[]): Promise<void> | void;
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
   releaseLease(leaseId: string): Promise<void> | void;
   invalidateToken(accessToken: string): Promise<void> | void;
@@ -65,7 +66,7 @@ export class SessionLink implements AcmeSessionApi {
     }
     if (report.probe) return this.stub.record([report]);
     if (!this.share.queue(report, this.now())) return;
-    return this.share.sendQueued((batch) => this.stub.record(batch), this.now());
+    return this.share.sendQueued((batch) => this.stub.record(batch.reports, batch.requests), this.now());
   }
 
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number) {
