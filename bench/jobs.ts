@@ -1,21 +1,11 @@
 // The sync jobs' part of `npm run bench` (BENCH_ONLY=jobs): a backfill of many contacts at a small
 // read quota, an import at a small write quota (and the same file again), and interactive reads
 // made during each, with their latency.
+import type { Job } from "../client/index.ts";
 
 const BACKFILL_CONTACTS = Number(process.env.BENCH_BACKFILL_CONTACTS ?? 10_000);
 const IMPORT_ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 600);
 const IMPORT_INVALID = Math.round(IMPORT_ROWS / 100);
-
-interface Job {
-  id: string;
-  status: string;
-  total: number | null;
-  processed: number;
-  succeeded: number;
-  failed: number;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
 
 interface Account {
   apiKey: string;

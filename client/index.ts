@@ -13,6 +13,8 @@ export type ContactInput = components["schemas"]["ContactInput"];
 export type ContactPatch = components["schemas"]["ContactPatch"];
 /** An RFC 9457 problem, as every error of the API is. */
 export type Problem = components["schemas"]["Problem"];
+/** A sync job (import, backfill, reconcile) and its progress. */
+export type Job = components["schemas"]["Job"];
 
 /** A client of every route of the API; each call resolves to `{ data }` or `{ error }` by status. */
 export type AcmeBridgeClient = Client<paths>;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { Job } from "../../client/index.ts";
 import { localSettings } from "../../scripts/dev-vars.ts";
 import { generateSecrets } from "../../scripts/secrets.ts";
 import {
@@ -13,15 +14,6 @@ import {
 
 // Its own wrangler dev (not the suite's shared one): this test kills it and starts it again on
 // the same state directory and port.
-
-interface Job {
-  id: string;
-  status: string;
-  total: number | null;
-  processed: number;
-  succeeded: number;
-  failed: number;
-}
 
 interface FeedEvent {
   seq: number;
