@@ -114,7 +114,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${log()}`);
+    if (hasEnded(child)) {
+      throw new Error(`wrangler dev exited with ${child.exitCode ?? child.signalCode}:\n${log()}`);
+    }
     try {
       const res = await fetch(`${url}/health`);
       if (res.ok) return;
@@ -126,8 +128,14 @@ async function waitForHealth(url: string, child: ChildProcess, log: () => string
   throw new Error(`wrangler dev did not become healthy within ${timeoutMs} ms:\n${log()}`);
 }
 
+/** Whether the process has ended: by itself (`exitCode`) or by a signal (`signalCode`, with `exitCode` null). */
+function hasEnded(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
 async function stopProcessGroup(child: ChildProcess, first: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
+  // A process already killed has no "exit" event left to wait for: waiting would hang.
+  if (hasEnded(child) || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const signal = (sig: NodeJS.Signals) => {
     try {
