@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } fr
 import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import { fromAcme } from "../../src/integration/contacts/mapping.ts";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
-import { applyChange, type IncomingChange } from "../../src/integration/sync/apply-change.ts";
+import { applyChange, applyChanges, type IncomingChange } from "../../src/integration/sync/apply-change.ts";
 import type { InboxOutcome } from "../../src/integration/webhooks/inbox-consumer.ts";
 import { chunk } from "../../src/lib/d1-limits.ts";
 import { newConnection } from "./helpers.ts";
@@ -218,5 +218,26 @@ describe("change feed order across paths", () => {
       ["webhook", 3],
     ]);
     expect((await mirrorOf(connectionId, "ct_q"))?.version).toBe(3);
+  });
+  it("applies a page of 150 changes in one batch: skips versions the feed or mirror already hold, numbers the rest without gaps", async () => {
+    const { connectionId, apiKey } = await newConnection();
+    const opts = { cacheTtlSeconds: config.cacheTtlSeconds };
+    // Webhooks got there first for two contacts: one at the page's version, one beyond it.
+    await consume([webhook(connectionId, "ct_page3", 1), webhook(connectionId, "ct_page7", 2)]);
+    const page = Array.from({ length: 150 }, (_, i) => change(connectionId, `ct_page${i}`, 1, "backfill"));
+    expect(await applyChanges(env, page, opts)).toBe(148);
+    const events = await wholeFeed(apiKey);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events).toHaveLength(150);
+    expect(events.filter((e) => e.source === "backfill").map((e) => e.contact.id)).toEqual(
+      page.map((c) => c.contact.id).filter((id) => id !== "ct_page3" && id !== "ct_page7"),
+    );
+    expect((await mirrorOf(connectionId, "ct_page7"))?.version).toBe(2);
+    expect((await mirrorOf(connectionId, "ct_page149"))?.version).toBe(1);
+    // The same page again changes nothing; a change of another connection is refused.
+    expect(await applyChanges(env, page, opts)).toBe(0);
+    expect(await wholeFeed(apiKey)).toHaveLength(150);
+    const other = { ...change(connectionId, "ct_x", 1, "backfill"), connectionId: "conn_other" };
+    await expect(applyChanges(env, [page[0] as IncomingChange, other], opts)).rejects.toThrow(RangeError);
   });
 });

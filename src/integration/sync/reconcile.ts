@@ -4,7 +4,7 @@ import type { IntegrationConfig } from "../config.ts";
 import { fromAcme } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
 import { type ConnectionRow, connections } from "../db/schema.ts";
-import { applyChange, type ChangeType } from "./apply-change.ts";
+import { applyChanges, type ChangeType, type IncomingChange } from "./apply-change.ts";
 
 /** Each reconciliation re-reads this much before the last checkpoint, against clock skew and slow commits. */
 export const RECONCILE_OVERLAP_MS = 5 * 60_000;
@@ -30,9 +30,10 @@ interface MirrorVersion {
 /**
  * Applies one page of Acme's contacts (a backfill's or a reconciliation's) to the mirror and the
  * feed: every contact whose Acme version is newer than the mirror's becomes a change with this
- * `source`. Returns how many were appended to the feed. The mirror lookup binds the whole page as one JSON
- * parameter, so a page of any size stays within D1's 100-parameter limit; applying a change is
- * idempotent per contact version, so a page applied twice changes nothing the second time.
+ * `source`. Returns how many were appended to the feed. Two round trips to D1 per page, each
+ * binding the whole page as one JSON parameter (so a page of any size stays within D1's
+ * 100-parameter limit): the mirror lookup, and one batch applying the page's changes. Applying a change
+ * is idempotent per contact version, so a page applied twice changes nothing the second time.
  */
 export async function applyAcmePage(
   env: Env,
@@ -49,29 +50,24 @@ export async function applyAcmePage(
     .bind(connectionId, JSON.stringify(contacts.map((c) => c.id)))
     .all<MirrorVersion>();
   const byId = new Map(results.map((m) => [m.contact_id, m]));
-  let applied = 0;
+  const changes: IncomingChange[] = [];
   for (const acmeContact of contacts) {
     const known = byId.get(acmeContact.id);
     if (known && known.version >= acmeContact.acme_version) continue;
     const deletedAt = acmeContact.acme_deleted_at ?? null;
     const type: ChangeType = deletedAt ? "contact.deleted" : known ? "contact.updated" : "contact.created";
-    const outcome = await applyChange(
-      env,
-      {
-        connectionId,
-        eventId: `${source === "backfill" ? "bf" : "rec"}_${acmeContact.id}_v${acmeContact.acme_version}`,
-        type,
-        occurredAt: acmeContact.acme_updated_at,
-        contact: fromAcme(acmeContact) as Contact,
-        previous: known ? (JSON.parse(known.data) as Contact) : null,
-        deletedAt,
-        source,
-      },
-      { cacheTtlSeconds: config.cacheTtlSeconds },
-    );
-    if (outcome === "appended") applied += 1;
+    changes.push({
+      connectionId,
+      eventId: `${source === "backfill" ? "bf" : "rec"}_${acmeContact.id}_v${acmeContact.acme_version}`,
+      type,
+      occurredAt: acmeContact.acme_updated_at,
+      contact: fromAcme(acmeContact) as Contact,
+      previous: known ? (JSON.parse(known.data) as Contact) : null,
+      deletedAt,
+      source,
+    });
   }
-  return applied;
+  return applyChanges(env, changes, { cacheTtlSeconds: config.cacheTtlSeconds });
 }
 
 /** Marks the connection reconciled through `through` (ISO), never moving the mark back. */
