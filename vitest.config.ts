@@ -29,6 +29,9 @@ export default defineConfig(async () => {
             }),
             // A short open period, so tests of recovery wait well under a second.
             BREAKER_OPEN_MS: "400",
+            // Jobs of more than two iterations go on in fresh Workflow instances, so every longer
+            // job test also runs through the hand-on (production: 400).
+            JOB_ITERATIONS_PER_INSTANCE: "2",
             ACME_MIGRATIONS: await readD1Migrations("./migrations/acme"),
             DB_MIGRATIONS: await readD1Migrations("./migrations/integration"),
             CONTRACT_FUZZ_SEED: process.env.CONTRACT_FUZZ_SEED ?? "",

@@ -173,16 +173,50 @@ async function seedAcme(base: string, token: string, count: number, parallel = 1
   return first;
 }
 
-/** Counts the server log's Acme contact writes (create, update) from `from` on (its length before). */
-function acmeWrites(output: string, from: number): number {
-  return output
-    .slice(from)
-    .split("\n")
-    .filter(
-      (line) =>
-        line.includes('"message":"acme request"') &&
-        /"method":"(POST|PATCH|PUT)","path":"\/acme\/v1\/contacts/.test(line),
-    ).length;
+/** The server log's Acme requests from `from` on (its length before), as logged by Acme. */
+function acmeRequests(output: string, from: number) {
+  const requests: { method: string; path: string; status: number; startedAt: number }[] = [];
+  for (const line of output.slice(from).split("\n")) {
+    if (!line.includes('"message":"acme request"')) continue;
+    try {
+      const entry = JSON.parse(line) as {
+        method: string;
+        path: string;
+        status: number;
+        time: string;
+        durationMs?: number;
+      };
+      const startedAt = Date.parse(entry.time) - (entry.durationMs ?? 0);
+      requests.push({ method: entry.method, path: entry.path, status: entry.status, startedAt });
+    } catch {
+      // not a log line of ours
+    }
+  }
+  return requests;
+}
+
+const isWrite = (r: { method: string; path: string }) =>
+  ["POST", "PATCH", "PUT"].includes(r.method) && r.path.startsWith("/acme/v1/contacts");
+
+/**
+ * How full Acme's windows were: the times of the calls Acme counted in one rate class, grouped
+ * into its fixed windows as Acme opens them (with the first call after the previous window
+ * closed). The steady-state share is calls over capacity in every window but the last, which
+ * the job's end cuts short.
+ */
+function windowsFilled(startTimes: number[], limit: number, windowSeconds: number) {
+  const counts: number[] = [];
+  let opened = Number.NEGATIVE_INFINITY;
+  for (const t of [...startTimes].sort((a, b) => a - b)) {
+    if (t >= opened + windowSeconds * 1000) {
+      opened = t;
+      counts.push(0);
+    }
+    counts[counts.length - 1] = (counts.at(-1) ?? 0) + 1;
+  }
+  const full = counts.slice(0, -1);
+  const used = full.reduce((a, b) => a + b, 0) / Math.max(1, full.length * limit);
+  return { calls: startTimes.length, perWindow: counts, steadyStateShare: round(used) };
 }
 
 /** Backfill at 10 reads / 10 s, import at 30 writes / 5 s (then again), reads alongside. */
@@ -192,6 +226,7 @@ export async function jobsBench(base: string, vars: Record<string, string>, serv
   const backfillClient = await acmeClient(base, vars, { read: readQuota });
   console.log(`  seeding ${BACKFILL_CONTACTS} contacts at Acme...`);
   const someId = await seedAcme(base, backfillClient.acmeToken, BACKFILL_CONTACTS);
+  const backfillLogFrom = serverOutput().length;
   const account = await connect(base, vars, backfillClient);
   const [job] = (await ok<{ data: Job[] }>(await call(base, "/api/v1/jobs", account.apiKey), 200)).data;
   if (!job) throw new Error("no backfill job");
@@ -202,6 +237,16 @@ export async function jobsBench(base: string, vars: Record<string, string>, serv
     someId,
     2500,
     untilFinished(base, account.apiKey, job.id),
+  );
+  // Acme's reads while the backfill ran: its pages and the interactive reads beside it share the
+  // read quota (nothing else reads Acme meanwhile).
+  const backfillReads = acmeRequests(serverOutput(), backfillLogFrom).filter(
+    (r) => r.method === "GET" && r.path.startsWith("/acme/v1/contacts") && r.status === 200,
+  );
+  const readWindows = windowsFilled(
+    backfillReads.map((r) => r.startedAt),
+    readQuota.limit,
+    readQuota.windowSeconds,
   );
   const backfillFeed = await feedCount(base, account.apiKey);
   const pages = Math.ceil(BACKFILL_CONTACTS / 100) + 1;
@@ -238,6 +283,7 @@ export async function jobsBench(base: string, vars: Record<string, string>, serv
       202,
     );
   console.log(`  import of ${IMPORT_ROWS} rows running...`);
+  const importLogFrom = serverOutput().length;
   const first = await startImport();
   const imported = await readsDuring(
     base,
@@ -247,9 +293,17 @@ export async function jobsBench(base: string, vars: Record<string, string>, serv
     untilFinished(base, importer.apiKey, first.id),
   );
   const importSeconds = seconds(imported.result);
+  const importWrites = acmeRequests(serverOutput(), importLogFrom).filter(
+    (r) => isWrite(r) && r.status < 300,
+  );
+  const writeWindows = windowsFilled(
+    importWrites.map((r) => r.startedAt),
+    writeQuota.limit,
+    writeQuota.windowSeconds,
+  );
   const logFrom = serverOutput().length;
   const again = await untilFinished(base, importer.apiKey, (await startImport()).id);
-  const writesAgain = acmeWrites(serverOutput(), logFrom);
+  const writesAgain = acmeRequests(serverOutput(), logFrom).filter(isWrite).length;
   let atAcme = 0;
   const emails = new Set<string>();
   let after: string | undefined;
@@ -269,8 +323,11 @@ export async function jobsBench(base: string, vars: Record<string, string>, serv
       contacts: BACKFILL_CONTACTS,
       job: backfill.result,
       seconds: backfillSeconds,
-      // Pages per second against the quota: the whole run is steady state (one page per read).
-      quotaUsed: round(pages / backfillSeconds / (readQuota.limit / readQuota.windowSeconds)),
+      // Acme's read windows while it ran, pages and interactive reads together: the quota used.
+      readWindows,
+      quotaUsed: readWindows.steadyStateShare,
+      // The backfill's own pages per second against the whole quota (interactive reads took the rest).
+      pagesShareOfQuota: round(pages / backfillSeconds / (readQuota.limit / readQuota.windowSeconds)),
       acme429s: (await status(base, account.apiKey)).counters.acme429s,
       feed: backfillFeed,
       interactiveReads: backfill.reads,
@@ -281,7 +338,10 @@ export async function jobsBench(base: string, vars: Record<string, string>, serv
       invalid: IMPORT_INVALID,
       job: imported.result,
       seconds: importSeconds,
-      quotaUsed: round(
+      writeWindows,
+      quotaUsed: writeWindows.steadyStateShare,
+      // Rows written per second against the quota, over the whole run.
+      rowsShareOfQuota: round(
         imported.result.succeeded / importSeconds / (writeQuota.limit / writeQuota.windowSeconds),
       ),
       acme429s: (await status(base, importer.apiKey)).counters.acme429s,

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { restartStalledJobs, startReconciliations } from "../../src/integration/jobs/cron-tasks.ts";
 import { createJob } from "../../src/integration/jobs/job-store.ts";
+import { startJob } from "../../src/integration/jobs/start-job.ts";
 import { acme, createClient, tokenFor, uniqueEmail } from "../acme/helpers.ts";
 import { admin, api, connect, expectProblem, newConnection, type PublicJob, untilJob } from "./helpers.ts";
 
@@ -161,5 +162,58 @@ describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
       },
     );
     expect((await rest.json<{ results: unknown[] }>()).results).toHaveLength(20);
+  });
+  it("a job longer than one instance's iterations goes on in a chain of instances, every row counted once", async () => {
+    // The suite runs JOB_ITERATIONS_PER_INSTANCE=2 (vitest.config.ts): five chunks need three instances.
+    const { apiKey, connectionId, acmeClient } = await newConnection();
+    const rows = Array.from({ length: 450 }, (_, i) => ({
+      row: i + 1,
+      value: { firstName: "C", lastName: String(i), email: uniqueEmail(`chain${i}`) },
+    }));
+    const job = await startJob(env, { connectionId, kind: "import", rows });
+    const done = await untilJob(apiKey, job.id);
+    expect(done).toMatchObject({
+      status: "succeeded",
+      total: 450,
+      processed: 450,
+      succeeded: 450,
+      failed: 0,
+    });
+    const row = await env.DB.prepare("SELECT instance_id FROM jobs WHERE id = ?")
+      .bind(job.id)
+      .first<{ instance_id: string | null }>();
+    const generation = Number(/_g(\d+)$/.exec(row?.instance_id ?? "")?.[1] ?? 0);
+    expect(generation).toBeGreaterThanOrEqual(2);
+    // Every instance of the chain ended; the first handed the job on.
+    const first = await env.SYNC_JOBS.get(job.id);
+    expect((await first.status()).status).toBe("complete");
+    expect((await first.status()).output).toEqual({ done: false, continuedIn: `${job.id}_g1` });
+    const last = await env.SYNC_JOBS.get(row?.instance_id as string);
+    expect((await last.status()).output).toEqual({ done: true, status: "succeeded" });
+    // Acme holds each row once.
+    const token = await tokenFor(acmeClient);
+    let atAcme = 0;
+    let after: string | undefined;
+    do {
+      const page = await (
+        await acme(`/v1/contacts?limit=100${after ? `&after=${after}` : ""}`, { token })
+      ).json<{ results: unknown[]; paging?: { next: { after: string } } }>();
+      atAcme += page.results.length;
+      after = page.paging?.next.after;
+    } while (after);
+    expect(atAcme).toBe(450);
+  });
+
+  it("the sweep restarts the instance a job was handed on to, not the first", async () => {
+    const { connectionId } = await newConnection();
+    const orphan = await createJob(env.DB, { connectionId, kind: "backfill", leaseMs: 1000 });
+    // As if handed on to generation 3 whose creation was lost: the sweep creates that one.
+    await env.DB.prepare("UPDATE jobs SET instance_id = ? WHERE id = ?")
+      .bind(`${orphan.id}_g3`, orphan.id)
+      .run();
+    expect((await restartStalledJobs(env, Date.now() + 60_000)).restarted).toContain(orphan.id);
+    const instance = await env.SYNC_JOBS.get(`${orphan.id}_g3`);
+    expect(["queued", "running", "complete"]).toContain((await instance.status()).status);
+    await expect(env.SYNC_JOBS.get(orphan.id)).rejects.toThrow();
   });
 });

@@ -152,6 +152,11 @@ export const jobs = sqliteTable(
     finishedAt: text("finished_at"),
     /** When progress is next expected (epoch ms): the restart sweep's lease. */
     leaseUntil: integer("lease_until").notNull(),
+    /**
+     * The Workflow instance that runs the job now: null for the first, which has the job's id;
+     * a long job goes on in a fresh instance before it reaches the per-instance step limit.
+     */
+    instanceId: text("instance_id"),
   },
   (t) => [
     index("jobs_connection_idx").on(t.connectionId, t.id),

@@ -2,7 +2,7 @@ import { errorFields, log } from "../../lib/logger.ts";
 import { allConnections, reconcileSince } from "../sync/reconcile.ts";
 import { loadJobConfig } from "./config.ts";
 import { activeJob, expiredJobs, extendLease } from "./job-store.ts";
-import { type SyncJobParams, startJob } from "./start-job.ts";
+import { currentInstance, startJob } from "./start-job.ts";
 
 /**
  * Restarts the Workflow instance of every active job whose row has not moved within its lease
@@ -15,13 +15,18 @@ export async function restartStalledJobs(env: Env, now = Date.now()): Promise<{ 
   const restarted: string[] = [];
   for (const job of await expiredJobs(env.DB, now)) {
     await extendLease(env.DB, job.id, now + leaseMs);
+    const current = currentInstance(job);
     try {
-      const instance = await env.SYNC_JOBS.get(job.id);
+      const instance = await env.SYNC_JOBS.get(current.id);
       await instance.restart();
     } catch (error) {
       // No such instance (its creation failed after the row was stored): start it now.
-      log("warn", "job instance missing; creating it", { jobId: job.id, ...errorFields(error) });
-      await env.SYNC_JOBS.create({ id: job.id, params: { jobId: job.id } satisfies SyncJobParams });
+      log("warn", "job instance missing; creating it", {
+        jobId: job.id,
+        instanceId: current.id,
+        ...errorFields(error),
+      });
+      await env.SYNC_JOBS.create(current);
     }
     restarted.push(job.id);
   }

@@ -104,6 +104,7 @@ export async function createJob(db: D1Database, input: NewJob, now = new Date())
     startedAt: null,
     finishedAt: null,
     leaseUntil: now.getTime() + input.leaseMs,
+    instanceId: null,
   };
   const d = drizzle(db);
   const chunkValues = chunks.map((rows, index) => ({
@@ -265,6 +266,11 @@ export async function commitProgress(db: D1Database, jobId: string, progress: Pr
 /** Puts off the restart sweep while a step waits for quota. */
 export async function extendLease(db: D1Database, jobId: string, leaseUntil: number): Promise<void> {
   await drizzle(db).update(jobs).set({ leaseUntil }).where(eq(jobs.id, jobId));
+}
+
+/** Records the Workflow instance that runs the job from now on (see `continueJob`). */
+export async function setJobInstance(db: D1Database, jobId: string, instanceId: string): Promise<void> {
+  await drizzle(db).update(jobs).set({ instanceId }).where(eq(jobs.id, jobId));
 }
 
 /**

@@ -5,14 +5,12 @@ import {
   type WorkflowStepConfig,
 } from "cloudflare:workers";
 import type { AcmeTransport } from "../acme-client/transport.ts";
+import { loadJobConfig } from "./config.ts";
 import { failJob, runJobStep, type StepOutcome } from "./job-step.ts";
-import type { SyncJobParams } from "./start-job.ts";
+import { continueJob, type SyncJobParams } from "./start-job.ts";
 
-/**
- * Iterations one instance runs at most: each is a step and perhaps a sleep, and Workflows
- * counts both against its per-instance step limit (1024 by default).
- */
-const MAX_ITERATIONS = 500;
+/** How an instance ends: with the job (its outcome), or by handing it on to the next instance. */
+export type InstanceOutcome = StepOutcome | { done: false; continuedIn: string };
 
 /** A step that throws (not a quota wait: those return) is retried a few times, then the job fails. */
 const STEP_CONFIG: WorkflowStepConfig = {
@@ -23,7 +21,9 @@ const STEP_CONFIG: WorkflowStepConfig = {
 /**
  * A sync job (import, backfill, reconcile) as a Workflow: one durable step per chunk, each
  * idempotent against the job's D1 checkpoint (see runJobStep), with a durable sleep wherever the
- * connection's quota says to wait. The subclass says how to reach the in-Worker Acme mock.
+ * connection's quota says to wait. A job longer than JOB_ITERATIONS_PER_INSTANCE iterations runs
+ * on in a chain of instances, one after another. The subclass says how to reach the in-Worker
+ * Acme mock.
  */
 export abstract class SyncJobRunner extends WorkflowEntrypoint<Env, SyncJobParams> {
   /** The transport for connections to the mock Acme in this Worker. */
@@ -32,17 +32,23 @@ export abstract class SyncJobRunner extends WorkflowEntrypoint<Env, SyncJobParam
   override async run(
     event: Readonly<WorkflowEvent<SyncJobParams>>,
     step: WorkflowStep,
-  ): Promise<StepOutcome> {
-    const { jobId } = event.payload;
+  ): Promise<InstanceOutcome> {
+    const { jobId, generation = 0 } = event.payload;
+    const { iterationsPerInstance } = loadJobConfig(this.env);
     try {
-      for (let i = 1; i <= MAX_ITERATIONS; i++) {
+      for (let i = 1; i <= iterationsPerInstance; i++) {
         const outcome = await step.do(`chunk ${i}`, STEP_CONFIG, () =>
           runJobStep(this.env, this.inProcessAcme(), jobId),
         );
         if (outcome.done) return outcome;
         if (outcome.waitMs > 0) await step.sleep(`quota wait ${i}`, outcome.waitMs);
       }
-      throw new Error(`job ${jobId} did not finish within ${MAX_ITERATIONS} steps`);
+      // Before Workflows' per-instance step limit: the job goes on in a fresh instance, from
+      // the checkpoint in D1, and this one ends.
+      const continuedIn = await step.do("continue in a new instance", STEP_CONFIG, () =>
+        continueJob(this.env, jobId, generation + 1),
+      );
+      return { done: false, continuedIn };
     } catch (error) {
       await step.do("record failure", () => failJob(this.env, jobId, error));
       throw error;

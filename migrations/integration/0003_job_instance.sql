@@ -1,0 +1,1 @@
+ALTER TABLE `jobs` ADD `instance_id` text;
