@@ -3060,6 +3060,8 @@ export interface components {
                 throttledRefusals: number;
                 circuitRefusals: number;
                 staleFallbacks: number;
+                /** @description KV writes and deletes of cached contacts that failed; the calls went on */
+                cacheWriteFailures: number;
             };
             /** @description Counters count from this instant */
             since: string;

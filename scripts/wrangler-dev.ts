@@ -38,6 +38,8 @@ export interface DevServerOptions {
 
 export interface DevServer {
   url: string;
+  /** Process group of wrangler dev and the workerd under it (the benchmark reads their CPU time). */
+  processGroup: number;
   output: () => string;
   stop: () => Promise<void>;
   /** Kills wrangler dev and workerd at once (SIGKILL), as a crash would: no graceful shutdown. */
@@ -108,7 +110,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await stop();
     throw error;
   }
-  return { url, output: () => log, stop, kill };
+  return { url, processGroup: child.pid as number, output: () => log, stop, kill };
 }
 
 async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000) {

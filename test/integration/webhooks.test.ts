@@ -178,7 +178,7 @@ describe("inbox consumer", () => {
     const cache = new ContactCache(env.CACHE, connectionId, config.cacheTtlSeconds);
     const v1 = acmeContact("ct_f", 1);
     const v2 = acmeContact("ct_f", 2, { acme_title: "Engineer" });
-    await cache.put({
+    const stored = await cache.store({
       id: "ct_f",
       firstName: "stale",
       lastName: null,
@@ -191,6 +191,7 @@ describe("inbox consumer", () => {
       createdAt: "",
       updatedAt: "",
     });
+    expect(stored).toBe("written");
     const result = await consume([
       { body: inboxMessage(connectionId, "msg_f1", eventBody("contact.created", v1)) },
       { body: inboxMessage(connectionId, "msg_f2", eventBody("contact.updated", v2, v1)) },

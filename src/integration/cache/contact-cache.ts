@@ -1,7 +1,18 @@
+import { errorFields, log } from "../../lib/logger.ts";
 import type { Contact } from "../contacts/schemas.ts";
 
 /** How long KV keeps a copy after it stops being fresh, so reads can fall back to it. */
 export const STALE_RETENTION_SECONDS = 7 * 86_400;
+
+/**
+ * Workers KV takes at most one write per second to the same key; more answer 429
+ * (https://developers.cloudflare.com/kv/platform/limits/). Deletes count as writes. By default
+ * this code writes a key at most once per this many ms from an isolate (CACHE_KEY_WRITE_INTERVAL_MS).
+ */
+export const KV_KEY_WRITE_INTERVAL_MS = 1000;
+
+/** Keys whose last write this isolate remembers; the oldest is forgotten beyond this. */
+const LEDGER_SIZE = 10_000;
 
 interface CachedContact {
   contact: Contact;
@@ -12,38 +23,168 @@ export interface CacheLookup {
   contact: Contact;
   fresh: boolean;
   ageSeconds: number;
+  /** When the copy was stored, epoch ms. */
+  storedAt: number;
+}
+
+/**
+ * What `store` did: wrote the copy; left it (KV holds it already, or KV holds nothing and the key
+ * was written too recently: the next miss writes it); put it off until the key may be written
+ * again (KV may hold an older version); or tried and failed (logged and counted).
+ */
+export type StoreOutcome = "written" | "unchanged" | "throttled" | "deferred" | "failed";
+
+/** How a ContactCache writes. */
+export interface ContactCacheOptions {
+  /** Least time between two writes of one key from this isolate, ms (default KV_KEY_WRITE_INTERVAL_MS). */
+  writeIntervalMs?: number;
+  /** Called once per failed write or delete, to count it (the session's counter); may reject. */
+  onWriteFailure?: () => Promise<void> | void;
+  /** Keeps work going after the response (the request's `waitUntil`), for a write put off. */
+  defer?: (work: Promise<unknown>) => void;
+}
+
+/** The last write this isolate made to a key: the version it stored (null: a delete), and when (epoch ms). */
+interface LedgerEntry {
+  version: number | null;
+  at: number;
+}
+
+/**
+ * This isolate's last write per KV key, shared by every request the isolate serves, so that
+ * concurrent and back-to-back misses of one contact write it once. Insertion-ordered: the oldest
+ * entry goes first when it is full.
+ */
+const ledger = new Map<string, LedgerEntry>();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+function remember(key: string, entry: LedgerEntry): void {
+  ledger.delete(key);
+  ledger.set(key, entry);
+  if (ledger.size > LEDGER_SIZE) ledger.delete(ledger.keys().next().value as string);
 }
 
 /**
  * Cache-aside copies of single contacts in KV, keyed by connection so tenants never share entries.
  * Freshness is decided here from `storedAt`; KV's own expiry only bounds how long stale copies live.
+ *
+ * Writes follow KV's per-key limit and never fail a read:
+ * - a copy is not written when the copy in KV (as this request read it, or as this isolate last
+ *   wrote it) already holds the same version and is still fresh;
+ * - a key this isolate wrote less than `writeIntervalMs` ago is not written now: if KV may hold
+ *   an older version, the write is put off until the interval has passed (and dropped if a newer
+ *   write came meanwhile); if the last write was a delete, the next miss writes it;
+ * - a write that fails is logged ("cache write failed") and reported through `onWriteFailure`,
+ *   and the read goes on.
  */
 export class ContactCache {
+  private readonly writeIntervalMs: number;
+
   constructor(
     private readonly kv: KVNamespace,
     private readonly connectionId: string,
     private readonly ttlSeconds: number,
-  ) {}
+    private readonly options: ContactCacheOptions = {},
+  ) {
+    this.writeIntervalMs = options.writeIntervalMs ?? KV_KEY_WRITE_INTERVAL_MS;
+  }
 
   private key(contactId: string): string {
     return `contact:${this.connectionId}:${contactId}`;
   }
 
+  /** The cached copy, fresh or not; null if none. Throws what KV throws on a read. */
   async get(contactId: string, now = Date.now()): Promise<CacheLookup | null> {
     const entry = await this.kv.get<CachedContact>(this.key(contactId), "json");
     if (!entry) return null;
     const ageSeconds = Math.max(0, Math.floor((now - entry.storedAt) / 1000));
-    return { contact: entry.contact, fresh: now - entry.storedAt < this.ttlSeconds * 1000, ageSeconds };
+    return {
+      contact: entry.contact,
+      fresh: now - entry.storedAt < this.ttlSeconds * 1000,
+      ageSeconds,
+      storedAt: entry.storedAt,
+    };
   }
 
-  async put(contact: Contact, now = Date.now()): Promise<void> {
+  /**
+   * Stores `contact` as the fresh copy, by the rules above; `known` is the copy this request read
+   * from KV (undefined if it did not look). Never throws.
+   */
+  async store(contact: Contact, known?: CacheLookup | null, now = Date.now()): Promise<StoreOutcome> {
+    const key = this.key(contact.id);
+    const last = ledger.get(key);
+    // What KV holds: as this request read it if it looked, else as this isolate last wrote it.
+    const inKv =
+      known === undefined ? last : known ? { version: known.contact.version, at: known.storedAt } : null;
+    if (inKv && inKv.version === contact.version && now - inKv.at < this.ttlSeconds * 1000) {
+      return "unchanged";
+    }
+    if (last && now - last.at < this.writeIntervalMs) {
+      if (last.version === null || !this.options.defer) return "throttled";
+      const superseded = last;
+      this.options.defer(
+        (async () => {
+          await sleep(last.at + this.writeIntervalMs - now);
+          // Only if no other write of this key came meanwhile (it would be as new or newer).
+          if (ledger.get(key) === superseded) await this.write(key, contact, Date.now());
+        })(),
+      );
+      return "deferred";
+    }
+    return this.write(key, contact, now);
+  }
+
+  private async write(key: string, contact: Contact, now: number): Promise<"written" | "failed"> {
+    remember(key, { version: contact.version, at: now });
     const entry: CachedContact = { contact, storedAt: now };
-    await this.kv.put(this.key(contact.id), JSON.stringify(entry), {
-      expirationTtl: Math.max(60, this.ttlSeconds + STALE_RETENTION_SECONDS),
-    });
+    try {
+      await this.kv.put(key, JSON.stringify(entry), {
+        expirationTtl: Math.max(60, this.ttlSeconds + STALE_RETENTION_SECONDS),
+      });
+      return "written";
+    } catch (error) {
+      // What KV holds is unknown now: the next miss may try again (after the interval).
+      remember(key, { version: null, at: now });
+      await this.writeFailed("put", contact.id, error);
+      return "failed";
+    }
   }
 
-  async invalidate(contactId: string): Promise<void> {
-    await this.kv.delete(this.key(contactId));
+  /**
+   * Drops the cached copy after a change. A delete KV refuses (the key was written less than a
+   * second ago) is tried once more after the interval, since a copy left behind would be served
+   * as fresh for up to the TTL; if that fails too, it is logged and counted. Never throws.
+   */
+  async invalidate(contactId: string, now = Date.now()): Promise<void> {
+    const key = this.key(contactId);
+    remember(key, { version: null, at: now });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.kv.delete(key);
+        return;
+      } catch (error) {
+        if (attempt > 0) {
+          await this.writeFailed("delete", contactId, error);
+          return;
+        }
+        await sleep(Math.max(this.writeIntervalMs, KV_KEY_WRITE_INTERVAL_MS));
+        remember(key, { version: null, at: Date.now() });
+      }
+    }
+  }
+
+  private async writeFailed(operation: "put" | "delete", contactId: string, error: unknown): Promise<void> {
+    log("warn", "cache write failed", {
+      connectionId: this.connectionId,
+      contactId,
+      operation,
+      ...errorFields(error),
+    });
+    try {
+      await this.options.onWriteFailure?.();
+    } catch (countError) {
+      log("warn", "cache write failure not counted", { contactId, ...errorFields(countError) });
+    }
   }
 }

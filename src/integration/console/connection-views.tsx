@@ -156,7 +156,8 @@ export function HealthFacts({ health }: { health: ConnectionHealth }) {
       <dd>
         {c.calls} calls, {c.retries} retries, {c.acme429s} answered 429, {c.throttledWaits} waited for a slot,{" "}
         {c.throttledRefusals} refused by the throttle, {c.circuitRefusals} refused by the circuit,{" "}
-        {c.staleFallbacks} stale reads (since <Time iso={health.status.since} />)
+        {c.staleFallbacks} stale reads, {c.cacheWriteFailures} failed cache writes (since{" "}
+        <Time iso={health.status.since} />)
       </dd>
       <dt>Acme</dt>
       <dd>

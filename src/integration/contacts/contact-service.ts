@@ -1,4 +1,5 @@
 import { formatEtag } from "../../lib/etag.ts";
+import { SingleFlight } from "../../lib/single-flight.ts";
 import type { AcmeClient, AcmeRequest, Verify } from "../acme-client/acme-client.ts";
 import {
   type AcmeContact,
@@ -58,6 +59,12 @@ function synthesized(status: number, body: unknown): AcmeResponse {
   return { status, headers: new Headers(), body };
 }
 
+/**
+ * Cold reads in flight in this isolate, by connection and contact. One that joins waits at most
+ * this long (ms) for the first, beyond the 3 s interactive deadline the first is held to.
+ */
+const coldReads = new SingleFlight<Contact>(4000);
+
 /** A single-contact read and where it came from: fresh cache, Acme, or (Acme failing) an old copy `ageSeconds` old. */
 export type ContactRead =
   | { cache: "HIT" | "MISS"; contact: Contact }
@@ -72,6 +79,8 @@ export class ContactService {
   private client: AcmeClient | undefined;
 
   constructor(
+    /** The connection whose contacts these are: reads in flight are shared within it only. */
+    private readonly connectionId: string,
     /** Made on first use: a read served from the cache never needs it. */
     private readonly acmeClient: () => AcmeClient,
     private readonly cache: ContactCache,
@@ -106,17 +115,20 @@ export class ContactService {
 
   /**
    * Fresh cache, else Acme (always Acme with `revalidate`); while Acme fails, the last good copy
-   * (`STALE`) rather than an error.
+   * (`STALE`) rather than an error. Cold reads of one contact in flight at once in this isolate
+   * share one Acme call; a revalidation makes its own (it must see Acme after it began). The copy
+   * is stored by the cache's rules (never failing the read).
    */
   async get(id: string, revalidate = false): Promise<ContactRead> {
     // With `revalidate` the cached copy only matters if Acme fails: read it then, not before.
     let cached = revalidate ? undefined : await this.cache.get(id);
     if (cached?.fresh) return { cache: "HIT", contact: cached.contact };
     try {
-      const response = expectStatus(await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }), 200);
-      const contact = toContact(response.body);
+      const contact = revalidate
+        ? await this.readAtAcme(id)
+        : await coldReads.run(`${this.connectionId}:${id}`, () => this.readAtAcme(id));
       // Awaited, not deferred: the next read (often the caller's own) should find it.
-      await this.cache.put(contact);
+      await this.cache.store(contact, cached ?? (revalidate ? undefined : null));
       return { cache: "MISS", contact };
     } catch (error) {
       if (!(error instanceof ApiError && UPSTREAM_FAILURES.has(error.code))) throw error;
@@ -125,6 +137,11 @@ export class ContactService {
       await this.session.recordStaleFallback();
       return { cache: "STALE", contact: cached.contact, ageSeconds: cached.ageSeconds };
     }
+  }
+
+  private async readAtAcme(id: string): Promise<Contact> {
+    const response = expectStatus(await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }), 200);
+    return toContact(response.body);
   }
 
   async create(input: ContactInput): Promise<Contact> {

@@ -7,13 +7,20 @@ import { ContactService } from "./contact-service.ts";
 
 /**
  * The contact service for the request's connection: its Acme client (made only when a call to
- * Acme is needed), its slice of the KV cache, and its session, which counts stale reads.
+ * Acme is needed), its slice of the KV cache, and its session, which counts stale reads and
+ * failed cache writes.
  */
 export function createContactService(c: Context<IntegrationEnv>): ContactService {
   const { config, connection } = c.var;
+  const session = () => acmeSessionStub(c.env, connection.id);
   return new ContactService(
+    connection.id,
     () => acmeClientFor(c),
-    new ContactCache(c.env.CACHE, connection.id, config.cacheTtlSeconds),
-    { recordStaleFallback: () => acmeSessionStub(c.env, connection.id).recordStaleFallback() },
+    new ContactCache(c.env.CACHE, connection.id, config.cacheTtlSeconds, {
+      writeIntervalMs: config.cacheKeyWriteIntervalMs,
+      onWriteFailure: () => session().recordCacheWriteFailure(),
+      defer: c.var.defer,
+    }),
+    { recordStaleFallback: () => session().recordStaleFallback() },
   );
 }

@@ -82,6 +82,11 @@ export class AcmeSession extends DurableObject<Env> {
     return this.minutes.storedMinutes();
   }
 
+  /** A KV write or delete of a cached contact failed (the read or write went on). */
+  recordCacheWriteFailure(): void {
+    this.state.recordCacheWriteFailure();
+  }
+
   /** A read was answered from a stale cached copy because Acme failed. */
   recordStaleFallback(): void {
     this.state.recordStaleFallback();

@@ -19,6 +19,8 @@ export interface SessionCounters {
   throttledRefusals: number;
   circuitRefusals: number;
   staleFallbacks: number;
+  /** KV writes and deletes of cached contacts that failed (the reads went on). */
+  cacheWriteFailures: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export class SessionState {
     throttledRefusals: 0,
     circuitRefusals: 0,
     staleFallbacks: 0,
+    cacheWriteFailures: 0,
   };
 
   constructor(breaker?: BreakerSettings) {
@@ -99,6 +102,10 @@ export class SessionState {
 
   recordStaleFallback(): void {
     this.counters.staleFallbacks += 1;
+  }
+
+  recordCacheWriteFailure(): void {
+    this.counters.cacheWriteFailures += 1;
   }
 
   /** Circuit, budgets per rate class and counters, for the status route. */

@@ -33,6 +33,10 @@ const StatusSchema = z
       throttledRefusals: z.number().int(),
       circuitRefusals: z.number().int(),
       staleFallbacks: z.number().int(),
+      cacheWriteFailures: z
+        .number()
+        .int()
+        .openapi({ description: "KV writes and deletes of cached contacts that failed; the calls went on" }),
     }),
     since: z.string().openapi({ description: "Counters count from this instant" }),
   })

@@ -1,0 +1,206 @@
+import { env, SELF } from "cloudflare:test";
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { createAcmeClient } from "../../src/integration/acme-client/create-acme-client.ts";
+import { ContactCache, KV_KEY_WRITE_INTERVAL_MS } from "../../src/integration/cache/contact-cache.ts";
+import { loadIntegrationConfig } from "../../src/integration/config.ts";
+import { ContactService } from "../../src/integration/contacts/contact-service.ts";
+import type { Contact } from "../../src/integration/contacts/schemas.ts";
+import type { RequestStats } from "../../src/integration/context.ts";
+import { connections } from "../../src/integration/db/schema.ts";
+import { acmeSessionStub } from "../../src/integration/session/session-stub.ts";
+import { acme, tokenFor } from "../acme/helpers.ts";
+import { api, newConnection } from "./helpers.ts";
+
+/**
+ * A KV namespace that refuses a second write (put or delete) to the same key within a second,
+ * as Workers KV does in production (the local runtime does not), and counts what it was asked.
+ * `failAll` makes every write fail.
+ */
+function productionLikeKv(kv: KVNamespace, options: { failAll?: boolean; now?: () => number } = {}) {
+  const now = options.now ?? Date.now;
+  const lastWrite = new Map<string, number>();
+  const counts = { puts: 0, deletes: 0, refused: 0 };
+  const write = async (key: string, op: () => Promise<void>) => {
+    const at = now();
+    const last = lastWrite.get(key);
+    if (options.failAll || (last !== undefined && at - last < 1000)) {
+      counts.refused += 1;
+      throw new Error("KV PUT failed: 429 Too Many Requests");
+    }
+    lastWrite.set(key, at);
+    await op();
+  };
+  const stand = {
+    get: kv.get.bind(kv),
+    put: async (key: string, value: string, opts?: KVNamespacePutOptions) => {
+      counts.puts += 1;
+      await write(key, () => kv.put(key, value, opts));
+    },
+    delete: async (key: string) => {
+      counts.deletes += 1;
+      await write(key, () => kv.delete(key));
+    },
+  };
+  return { kv: stand as unknown as KVNamespace, counts };
+}
+
+/** The contact service of a real connection, over the given KV, counting Acme reads of single contacts. */
+async function serviceFor(connectionId: string, kv: KVNamespace) {
+  const config = loadIntegrationConfig(env);
+  const connection = await drizzle(env.DB)
+    .select()
+    .from(connections)
+    .where(eq(connections.id, connectionId))
+    .get();
+  if (!connection) throw new Error("no connection");
+  const acmeReads: string[] = [];
+  const deferred: Promise<unknown>[] = [];
+  const stats: RequestStats = { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 };
+  const service = new ContactService(
+    connectionId,
+    () =>
+      createAcmeClient(env, config, connection, {
+        inProcess: async (request) => {
+          if (request.method === "GET" && /\/v1\/contacts\/[^/?]+$/.test(new URL(request.url).pathname)) {
+            acmeReads.push(request.url);
+          }
+          return SELF.fetch(request);
+        },
+        stats,
+        priority: "interactive",
+      }),
+    new ContactCache(kv, connectionId, config.cacheTtlSeconds, {
+      writeIntervalMs: KV_KEY_WRITE_INTERVAL_MS,
+      onWriteFailure: () => acmeSessionStub(env, connectionId).recordCacheWriteFailure(),
+      defer: (work) => deferred.push(work),
+    }),
+    { recordStaleFallback: () => acmeSessionStub(env, connectionId).recordStaleFallback() },
+  );
+  return { service, acmeReads, deferred };
+}
+
+async function someContact(apiKey: string): Promise<Contact> {
+  const res = await api("/api/v1/contacts", {
+    key: apiKey,
+    method: "POST",
+    body: { firstName: "Hot", lastName: "Key", email: `hot-${crypto.randomUUID()}@example.com` },
+  });
+  expect(res.status).toBe(201);
+  return res.json<Contact>();
+}
+
+let warnSpy: MockInstance<typeof console.warn>;
+beforeEach(() => {
+  warnSpy = vi.spyOn(console, "warn");
+});
+afterEach(() => {
+  warnSpy.mockRestore();
+});
+
+describe("hot keys on KV's one write per key per second", () => {
+  it("a KV write that throws leaves the read answering, logged and counted on the connection's status", async () => {
+    const { connectionId, apiKey } = await newConnection();
+    const contact = await someContact(apiKey);
+    const { kv, counts } = productionLikeKv(env.CACHE, { failAll: true });
+    const { service } = await serviceFor(connectionId, kv);
+
+    const read = await service.get(contact.id);
+    expect(read).toMatchObject({ cache: "MISS", contact: { id: contact.id, version: contact.version } });
+    expect(counts.refused).toBe(1);
+    const logged = warnSpy.mock.calls
+      .map(([line]) => String(line))
+      .filter((l) => l.includes("cache write failed"));
+    expect(logged).toHaveLength(1);
+    expect(JSON.parse(logged[0] as string)).toMatchObject({ contactId: contact.id, operation: "put" });
+    const status = await (await api("/api/v1/status", { key: apiKey })).json<{
+      counters: { cacheWriteFailures: number };
+    }>();
+    expect(status.counters.cacheWriteFailures).toBe(1);
+
+    // A delete KV refuses is tried again after the interval; refused twice, the write still answers.
+    await expect(service.patch(contact.id, { title: "Still answers" })).resolves.toMatchObject({
+      title: "Still answers",
+    });
+    expect(counts.deletes).toBe(2);
+  });
+
+  it("50 concurrent no-cache reads of one contact within a second write KV at most once, and KV refuses none", async () => {
+    const { connectionId, apiKey } = await newConnection();
+    const contact = await someContact(apiKey);
+    const { kv, counts } = productionLikeKv(env.CACHE);
+    const { service, acmeReads } = await serviceFor(connectionId, kv);
+
+    const reads = await Promise.all(Array.from({ length: 50 }, () => service.get(contact.id, true)));
+    expect(reads.every((r) => r.cache === "MISS" && r.contact.version === contact.version)).toBe(true);
+    // Each revalidation asks Acme itself; the copy is written once.
+    expect(acmeReads).toHaveLength(50);
+    expect(counts.puts).toBe(1);
+    expect(counts.refused).toBe(0);
+    // Revalidated again later, unchanged: nothing to write.
+    await service.get(contact.id, true);
+    expect(counts.puts).toBe(1);
+    // A cold read now finds the copy.
+    expect((await service.get(contact.id)).cache).toBe("HIT");
+  });
+
+  it("50 concurrent cold reads of one contact in one isolate make one Acme call and one KV write", async () => {
+    const { connectionId, apiKey } = await newConnection();
+    const contact = await someContact(apiKey);
+    const { kv, counts } = productionLikeKv(env.CACHE);
+    const { service, acmeReads } = await serviceFor(connectionId, kv);
+
+    const reads = await Promise.all(Array.from({ length: 50 }, () => service.get(contact.id)));
+    expect(reads.every((r) => r.cache === "MISS" && r.contact.id === contact.id)).toBe(true);
+    expect(acmeReads).toHaveLength(1);
+    expect(counts.puts).toBe(1);
+    expect(counts.refused).toBe(0);
+  });
+
+  it("a newer version read within a second of the last write is written once the second is over", async () => {
+    const { connectionId, apiKey, acmeClient } = await newConnection();
+    const contact = await someContact(apiKey);
+    const { kv, counts } = productionLikeKv(env.CACHE);
+    const { service, deferred } = await serviceFor(connectionId, kv);
+    expect((await service.get(contact.id)).cache).toBe("MISS");
+    // Changed at Acme directly (no webhook here), then revalidated at once: KV holds the old copy.
+    const token = await tokenFor(acmeClient);
+    const res = await acme(`/v1/contacts/${contact.id}`, {
+      token,
+      method: "PATCH",
+      body: { acme_title: "Newer" },
+    });
+    expect(res.status).toBe(200);
+    expect((await service.get(contact.id, true)).contact.title).toBe("Newer");
+    expect(deferred).toHaveLength(1);
+    await Promise.all(deferred);
+    expect(counts).toMatchObject({ puts: 2, refused: 0 });
+    expect(await service.get(contact.id)).toMatchObject({ cache: "HIT", contact: { title: "Newer" } });
+  });
+
+  it("stores by the rules: unchanged versions are not written, a key is written at most once a second", async () => {
+    const { connectionId } = await newConnection();
+    let now = Date.now();
+    const { kv, counts } = productionLikeKv(env.CACHE, { now: () => now });
+    const cache = new ContactCache(kv, connectionId, 60, { writeIntervalMs: KV_KEY_WRITE_INTERVAL_MS });
+    const v = (version: number) =>
+      ({ id: `ct_rules_${connectionId}`, version, firstName: "R" }) as unknown as Contact;
+
+    expect(await cache.store(v(1), undefined, now)).toBe("written");
+    now += 10;
+    expect(await cache.store(v(1), undefined, now)).toBe("unchanged");
+    expect(await cache.store(v(2), undefined, now)).toBe("throttled");
+    now += KV_KEY_WRITE_INTERVAL_MS;
+    expect(await cache.store(v(2), undefined, now)).toBe("written");
+    // What the request read from KV outranks what this isolate remembers: an empty key is written.
+    now += KV_KEY_WRITE_INTERVAL_MS;
+    expect(await cache.store(v(2), null, now)).toBe("written");
+    expect(counts).toEqual({ puts: 3, deletes: 0, refused: 0 });
+    // An invalidation counts as the key's write: a miss right after it waits its turn.
+    now += KV_KEY_WRITE_INTERVAL_MS;
+    await cache.invalidate(v(2).id, now);
+    expect(await cache.store(v(3), null, now + 10)).toBe("throttled");
+    expect(counts).toEqual({ puts: 3, deletes: 1, refused: 0 });
+  });
+});
