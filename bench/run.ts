@@ -7,11 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
-import {
-  type AcmeBridgeClient,
-  createAcmeBridgeAdminClient,
-  createAcmeBridgeClient,
-} from "../client/index.ts";
+import { type AcmeBridgeClient, createAcmeBridgeClient } from "../client/index.ts";
 import { localSettings } from "../scripts/dev-vars.ts";
 import { generateSecrets } from "../scripts/secrets.ts";
 import {
@@ -23,6 +19,7 @@ import {
 } from "../scripts/wrangler-dev.ts";
 import { processGroupCpuMs } from "./cpu.ts";
 import { jobsBench } from "./jobs.ts";
+import { expectData, json, type Setup, setUp } from "./setup.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
@@ -62,89 +59,6 @@ interface Row {
   /** CPU per request against the do-nothing route's, and against the direct Acme read's. */
   cpuOfBaseline?: number;
   cpuOfAcmeRead?: number;
-}
-
-interface Setup {
-  acmeToken: string;
-  contactId: string;
-  apiKey: string;
-  connectionId: string;
-  acmeClientId: string;
-  acmeClientSecret: string;
-  subscriptionId: string;
-}
-
-async function json<T>(res: Response, expected: number): Promise<T> {
-  if (res.status !== expected) throw new Error(`${res.url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
-/** The data of a typed client call that answered `expected`, or an error naming the call. */
-function expectData<T>(result: { data?: T; error?: unknown; response: Response }, expected: number): T {
-  if (result.response.status !== expected || result.data === undefined) {
-    throw new Error(`${result.response.url}: ${result.response.status} ${JSON.stringify(result.error)}`);
-  }
-  return result.data;
-}
-
-function post(url: string, token: string, body: unknown): Promise<Response> {
-  return fetch(url, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-}
-
-async function acmeTokenFor(base: string, id: string, secret: string): Promise<string> {
-  const res = await fetch(`${base}/acme/oauth/token`, {
-    method: "POST",
-    headers: { authorization: `Basic ${btoa(`${id}:${secret}`)}` },
-    body: new URLSearchParams({ grant_type: "client_credentials" }),
-  });
-  return (await json<{ access_token: string }>(res, 200)).access_token;
-}
-
-async function setUp(base: string, vars: Record<string, string>, rateLimits?: unknown): Promise<Setup> {
-  const acmeAdmin = vars.ACME_ADMIN_TOKEN ?? "";
-  const admin = vars.ADMIN_TOKEN ?? "";
-  const client = await json<{ client_id: string; client_secret: string }>(
-    await post(`${base}/acme/admin/clients`, acmeAdmin, {
-      name: "bench",
-      ...(rateLimits ? { rate_limits: rateLimits } : {}),
-    }),
-    201,
-  );
-  const acmeToken = await acmeTokenFor(base, client.client_id, client.client_secret);
-  const contact = await json<{ id: string }>(
-    await post(`${base}/acme/v1/contacts`, acmeToken, {
-      acme_first_name: "Bench",
-      acme_last_name: "Mark",
-      acme_email: `bench-${crypto.randomUUID()}@example.com`,
-    }),
-    201,
-  );
-  const bridge = createAcmeBridgeAdminClient({ baseUrl: base, adminToken: admin });
-  const connection = expectData(
-    await bridge.POST("/api/v1/admin/connections", {
-      body: { name: "bench", acmeClientId: client.client_id, acmeClientSecret: client.client_secret },
-    }),
-    201,
-  );
-  const byId = { params: { path: { id: connection.id } } };
-  const key = expectData(await bridge.POST("/api/v1/admin/connections/{id}/api-keys", byId), 201);
-  const subscription = expectData(
-    await bridge.POST("/api/v1/admin/connections/{id}/webhook-subscription", byId),
-    201,
-  );
-  return {
-    acmeToken,
-    contactId: contact.id,
-    apiKey: key.apiKey,
-    connectionId: connection.id,
-    acmeClientId: client.client_id,
-    acmeClientSecret: client.client_secret,
-    subscriptionId: subscription.subscriptionId,
-  };
 }
 
 function load(options: autocannon.Options): Promise<autocannon.Result> {

@@ -34,12 +34,16 @@ export interface DevServerOptions {
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
   /** Expose /__scheduled to run the cron handler on demand (tests, benchmarks). */
   testScheduled?: boolean;
+  /** Bundle without minifying, so a CPU profile names functions (the profiler). */
+  unminified?: boolean;
 }
 
 export interface DevServer {
   url: string;
   /** Process group of wrangler dev and the workerd under it (the benchmark reads their CPU time). */
   processGroup: number;
+  /** Port of the Worker's DevTools inspector (Chrome DevTools Protocol), for the profiler. */
+  inspectorPort: number;
   output: () => string;
   stop: () => Promise<void>;
   /** Kills wrangler dev and workerd at once (SIGKILL), as a crash would: no graceful shutdown. */
@@ -81,6 +85,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     "--show-interactive-dev-session=false",
     ...(options.persistTo ? ["--persist-to", options.persistTo] : []),
     ...(options.testScheduled ? ["--test-scheduled"] : []),
+    ...(options.unminified ? ["--minify=false"] : []),
     ...Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
   // Its own process group, so stopping it also stops workerd underneath.
@@ -110,7 +115,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await stop();
     throw error;
   }
-  return { url, processGroup: child.pid as number, output: () => log, stop, kill };
+  return { url, processGroup: child.pid as number, inspectorPort, output: () => log, stop, kill };
 }
 
 async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000) {

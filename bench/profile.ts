@@ -1,0 +1,188 @@
+// `npm run bench:profile -- <route> [seconds]`: a CPU profile of the Worker while one route of the
+// benchmark is under load (10 connections). It starts its own unminified `wrangler dev`, records
+// through the Worker's DevTools inspector (Chrome DevTools Protocol, Profiler domain), writes the
+// profile to bench/<route>.cpuprofile (open it in Chrome DevTools or speedscope) and prints the
+// functions with the most self time, and the share of the Worker's time under each of ours.
+// Routes: baseline, acme, hit, miss, create. With an inspector attached every console.log is
+// also sent to it, so log lines weigh more here than deployed.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import { localSettings } from "../scripts/dev-vars.ts";
+import { generateSecrets } from "../scripts/secrets.ts";
+import {
+  applyLocalMigrations,
+  type DevServer,
+  freePort,
+  ROOT,
+  startDevServer,
+} from "../scripts/wrangler-dev.ts";
+import { setUp } from "./setup.ts";
+
+const ROUTE = process.argv[2] ?? "miss";
+const SECONDS = Number(process.argv[3] ?? 10);
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  hitCount?: number;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** A Chrome DevTools Protocol session over the inspector's WebSocket (Node's own WebSocket). */
+async function devtools(port: number) {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const target = targets[0];
+  if (!target) throw new Error(`no inspector target on port ${port}`);
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve, { once: true });
+    socket.addEventListener("error", reject, { once: true });
+  });
+  let nextId = 1;
+  const pending = new Map<number, (result: unknown) => void>();
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) pending.get(message.id)?.(message.result);
+  });
+  return {
+    send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+      const id = nextId++;
+      return new Promise<T>((resolve) => {
+        pending.set(id, (result) => resolve(result as T));
+        socket.send(JSON.stringify({ id, method, params }));
+      });
+    },
+    close: () => socket.close(),
+  };
+}
+
+const where = (frame: CallFrame) =>
+  `${frame.functionName || "(anonymous)"} ${frame.url.split("/").slice(-2).join("/")}:${frame.lineNumber + 1}`;
+
+/** Self time per function, and total time under each function of `src/` (inclusive), in ms. */
+function summarise(profile: Profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const selfMs = new Map<number, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const id = samples[i] as number;
+    selfMs.set(id, (selfMs.get(id) ?? 0) + (deltas[i + 1] ?? deltas[i] ?? 0) / 1000);
+  }
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let busy = 0;
+  for (const [id, ms] of selfMs) {
+    const node = byId.get(id);
+    if (!node) continue;
+    const name = node.callFrame.functionName;
+    if (name !== "(idle)" && name !== "(program)") busy += ms;
+    self.set(where(node.callFrame), (self.get(where(node.callFrame)) ?? 0) + ms);
+    // Each of our functions on the stack counts the sample once.
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (!frame?.url.includes("/src/")) continue;
+      const key = where(frame);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + ms);
+    }
+  }
+  const top = (map: Map<string, number>, n: number) =>
+    [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
+  return { busy, self: top(self, 30), inclusive: top(inclusive, 40) };
+}
+
+async function main() {
+  const persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-profile-"));
+  let server: DevServer | undefined;
+  try {
+    applyLocalMigrations(persistTo);
+    const port = await freePort();
+    const secrets = await generateSecrets();
+    const vars = { ...localSettings(port), ...secrets, LOG_FORMAT: "json", CACHE_TTL_SECONDS: "3600" };
+    server = await startDevServer({ port, persistTo, vars, unminified: true });
+    const setup = await setUp(server.url, vars);
+    const api = { authorization: `Bearer ${setup.apiKey}` };
+    const routes: Record<string, autocannon.Options> = {
+      baseline: { url: `${server.url}/health` },
+      acme: {
+        url: `${server.url}/acme/v1/contacts/${setup.contactId}`,
+        headers: { authorization: `Bearer ${setup.acmeToken}` },
+      },
+      hit: { url: `${server.url}/api/v1/contacts/${setup.contactId}`, headers: api },
+      miss: {
+        url: `${server.url}/api/v1/contacts/${setup.contactId}`,
+        headers: { ...api, "cache-control": "no-cache" },
+      },
+      create: {
+        url: `${server.url}/api/v1/contacts`,
+        method: "POST",
+        headers: { ...api, "content-type": "application/json" },
+        requests: [
+          {
+            setupRequest: (request) => {
+              request.body = JSON.stringify({
+                firstName: "Profile",
+                lastName: "Run",
+                email: `profile-${crypto.randomUUID()}@example.com`,
+              });
+              return request;
+            },
+          },
+        ],
+      },
+    };
+    const options = routes[ROUTE];
+    if (!options) throw new Error(`route must be one of ${Object.keys(routes).join(", ")}`);
+    const run = (duration: number) =>
+      new Promise<autocannon.Result>((resolve, reject) =>
+        autocannon({ ...options, connections: 10, duration }, (e, r) => (e ? reject(e) : resolve(r))),
+      );
+    await run(3); // warm up: token, cache, JIT
+    const inspector = await devtools(server.inspectorPort);
+    await inspector.send("Profiler.enable");
+    await inspector.send("Profiler.setSamplingInterval", { interval: 200 });
+    await inspector.send("Profiler.start");
+    const result = await run(SECONDS);
+    const { profile } = await inspector.send<{ profile: Profile }>("Profiler.stop");
+    inspector.close();
+    const file = join(ROOT, "bench", `${ROUTE}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    const { busy, self, inclusive } = summarise(profile);
+    const served = result.requests.total;
+    console.log(
+      `${ROUTE}: ${served} requests in ${SECONDS} s, ${(busy / served).toFixed(3)} ms of Worker CPU per request`,
+    );
+    console.log("\nself time (ms per request):");
+    for (const [name, ms] of self) console.log(`  ${(ms / served).toFixed(4)}  ${name}`);
+    console.log("\nunder our functions (ms per request, share of the Worker's busy time):");
+    for (const [name, ms] of inclusive)
+      console.log(`  ${(ms / served).toFixed(4)}  ${((ms / busy) * 100).toFixed(1)}%  ${name}`);
+    console.log(`\nprofile written to ${file}`);
+  } finally {
+    await server?.stop();
+    rmSync(persistTo, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,97 @@
+// The benchmark's set-up on a running server, shared by `npm run bench` and the profiler.
+import { createAcmeBridgeAdminClient } from "../client/index.ts";
+
+/** What the set-up made: an Acme client with a contact, and a connection to it with an API key and a webhook subscription. */
+export interface Setup {
+  acmeToken: string;
+  contactId: string;
+  apiKey: string;
+  connectionId: string;
+  acmeClientId: string;
+  acmeClientSecret: string;
+  subscriptionId: string;
+}
+
+/** The JSON body of a response that answered `expected`; throws naming the URL otherwise. */
+export async function json<T>(res: Response, expected: number): Promise<T> {
+  if (res.status !== expected) throw new Error(`${res.url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** The data of a typed client call that answered `expected`, or an error naming the call. */
+export function expectData<T>(
+  result: { data?: T; error?: unknown; response: Response },
+  expected: number,
+): T {
+  if (result.response.status !== expected || result.data === undefined) {
+    throw new Error(`${result.response.url}: ${result.response.status} ${JSON.stringify(result.error)}`);
+  }
+  return result.data;
+}
+
+/** POSTs JSON with a bearer token. */
+export function post(url: string, token: string, body: unknown): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/** An Acme access token for a client (client credentials). */
+export async function acmeTokenFor(base: string, id: string, secret: string): Promise<string> {
+  const res = await fetch(`${base}/acme/oauth/token`, {
+    method: "POST",
+    headers: { authorization: `Basic ${btoa(`${id}:${secret}`)}` },
+    body: new URLSearchParams({ grant_type: "client_credentials" }),
+  });
+  return (await json<{ access_token: string }>(res, 200)).access_token;
+}
+
+/** Creates the set-up on a running server; `rateLimits` for the Acme client, else Acme's defaults. */
+export async function setUp(
+  base: string,
+  vars: Record<string, string>,
+  rateLimits?: unknown,
+): Promise<Setup> {
+  const acmeAdmin = vars.ACME_ADMIN_TOKEN ?? "";
+  const admin = vars.ADMIN_TOKEN ?? "";
+  const client = await json<{ client_id: string; client_secret: string }>(
+    await post(`${base}/acme/admin/clients`, acmeAdmin, {
+      name: "bench",
+      ...(rateLimits ? { rate_limits: rateLimits } : {}),
+    }),
+    201,
+  );
+  const acmeToken = await acmeTokenFor(base, client.client_id, client.client_secret);
+  const contact = await json<{ id: string }>(
+    await post(`${base}/acme/v1/contacts`, acmeToken, {
+      acme_first_name: "Bench",
+      acme_last_name: "Mark",
+      acme_email: `bench-${crypto.randomUUID()}@example.com`,
+    }),
+    201,
+  );
+  const bridge = createAcmeBridgeAdminClient({ baseUrl: base, adminToken: admin });
+  const connection = expectData(
+    await bridge.POST("/api/v1/admin/connections", {
+      body: { name: "bench", acmeClientId: client.client_id, acmeClientSecret: client.client_secret },
+    }),
+    201,
+  );
+  const byId = { params: { path: { id: connection.id } } };
+  const key = expectData(await bridge.POST("/api/v1/admin/connections/{id}/api-keys", byId), 201);
+  const subscription = expectData(
+    await bridge.POST("/api/v1/admin/connections/{id}/webhook-subscription", byId),
+    201,
+  );
+  return {
+    acmeToken,
+    contactId: contact.id,
+    apiKey: key.apiKey,
+    connectionId: connection.id,
+    acmeClientId: client.client_id,
+    acmeClientSecret: client.client_secret,
+    subscriptionId: subscription.subscriptionId,
+  };
+}
