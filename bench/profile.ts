@@ -2,14 +2,14 @@
 // benchmark is under load (10 connections). It starts its own unminified `wrangler dev`, records
 // through the Worker's DevTools inspector (Chrome DevTools Protocol, Profiler domain), writes the
 // profile to bench/<route>.cpuprofile (open it in Chrome DevTools or speedscope) and prints the
-// functions with the most self time, and the share of the Worker's time under each of ours.
+// functions with the most self time, and the share of the Worker's time under each function of
+// its bundle (unminified, so the names are the source's).
 // Routes: baseline, acme, hit, miss, create. With an inspector attached every console.log is
 // also sent to it, so log lines weigh more here than deployed.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { localSettings } from "../scripts/dev-vars.ts";
 import { generateSecrets } from "../scripts/secrets.ts";
 import {
   applyLocalMigrations,
@@ -18,7 +18,7 @@ import {
   ROOT,
   startDevServer,
 } from "../scripts/wrangler-dev.ts";
-import { setUp } from "./setup.ts";
+import { benchVars, setUp } from "./setup.ts";
 
 const ROUTE = process.argv[2] ?? "miss";
 const SECONDS = Number(process.argv[3] ?? 10);
@@ -49,7 +49,8 @@ async function devtools(port: number) {
   }[];
   const target = targets[0];
   if (!target) throw new Error(`no inspector target on port ${port}`);
-  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  // Wrangler's inspector proxy takes only connections that name a local origin.
+  const socket = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: "http://127.0.0.1" } });
   await new Promise((resolve, reject) => {
     socket.addEventListener("open", resolve, { once: true });
     socket.addEventListener("error", reject, { once: true });
@@ -72,10 +73,34 @@ async function devtools(port: number) {
   };
 }
 
-const where = (frame: CallFrame) =>
-  `${frame.functionName || "(anonymous)"} ${frame.url.split("/").slice(-2).join("/")}:${frame.lineNumber + 1}`;
+/** The Worker's bundle as wrangler dev built it (unminified), read while the server runs. */
+let bundleLines: string[] = [];
 
-/** Self time per function, and total time under each function of `src/` (inclusive), in ms. */
+function readBundle(): void {
+  const dir = join(ROOT, ".wrangler", "tmp");
+  const newest = readdirSync(dir)
+    .filter((d) => d.startsWith("dev-"))
+    .map((d) => join(dir, d, "index.js"))
+    .filter((f) => existsSync(f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (newest) bundleLines = readFileSync(newest, "utf8").split("\n");
+}
+
+/** The source module a bundle line belongs to: esbuild heads each module with a `// path` comment. */
+function moduleAt(line: number): string {
+  for (let i = Math.min(line, bundleLines.length - 1); i >= 0; i--) {
+    const match = /^\/\/ ((?:src|node_modules)\/\S+)$/.exec(bundleLines[i] ?? "");
+    if (match) return (match[1] as string).replace(/^node_modules\/(?:\.pnpm\/)?/, "");
+  }
+  return "";
+}
+
+const where = (frame: CallFrame) =>
+  frame.url.endsWith("index.js")
+    ? `${frame.functionName || "(anonymous)"} ${moduleAt(frame.lineNumber)}:${frame.lineNumber + 1}`
+    : `${frame.functionName || "(anonymous)"} ${frame.url || "(runtime)"}`;
+
+/** Self time per function, and total time under each function of the Worker's bundle (inclusive), in ms. */
 function summarise(profile: Profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -100,7 +125,8 @@ function summarise(profile: Profile) {
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)?.callFrame;
-      if (!frame?.url.includes("/src/")) continue;
+      // The Worker's own bundle (wrangler names it index.js), not the runtime's builtins.
+      if (!frame?.url.endsWith("index.js")) continue;
       const key = where(frame);
       if (seen.has(key)) continue;
       seen.add(key);
@@ -119,7 +145,7 @@ async function main() {
     applyLocalMigrations(persistTo);
     const port = await freePort();
     const secrets = await generateSecrets();
-    const vars = { ...localSettings(port), ...secrets, LOG_FORMAT: "json", CACHE_TTL_SECONDS: "3600" };
+    const vars = benchVars(port, secrets);
     server = await startDevServer({ port, persistTo, vars, unminified: true });
     const setup = await setUp(server.url, vars);
     const api = { authorization: `Bearer ${setup.apiKey}` };
@@ -165,6 +191,7 @@ async function main() {
     await inspector.send("Profiler.start");
     const result = await run(SECONDS);
     const { profile } = await inspector.send<{ profile: Profile }>("Profiler.stop");
+    readBundle();
     inspector.close();
     const file = join(ROOT, "bench", `${ROUTE}.cpuprofile`);
     writeFileSync(file, JSON.stringify(profile));

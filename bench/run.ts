@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { type AcmeBridgeClient, createAcmeBridgeClient } from "../client/index.ts";
-import { localSettings } from "../scripts/dev-vars.ts";
 import { generateSecrets } from "../scripts/secrets.ts";
 import {
   applyLocalMigrations,
@@ -19,7 +18,7 @@ import {
 } from "../scripts/wrangler-dev.ts";
 import { processGroupCpuMs } from "./cpu.ts";
 import { jobsBench } from "./jobs.ts";
-import { expectData, json, type Setup, setUp } from "./setup.ts";
+import { benchVars, expectData, json, type Setup, setUp } from "./setup.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
@@ -458,18 +457,7 @@ async function main() {
     const port = await freePort();
     const secrets = await generateSecrets();
     const vars: Record<string, string> = {
-      ...localSettings(port),
-      ...secrets,
-      // The runtime is measured, not the quota: limits far above what the load can reach.
-      ACME_FAULTS_ENABLED: "false",
-      ACME_RATE_LIMITS: JSON.stringify({
-        read: { limit: 1_000_000, windowSeconds: 60 },
-        write: { limit: 1_000_000, windowSeconds: 60 },
-        delete: { limit: 1_000_000, windowSeconds: 60 },
-        token: { limit: 10_000, windowSeconds: 60 },
-        token_failure: { limit: 5, windowSeconds: 300 },
-      }),
-      CACHE_TTL_SECONDS: "3600",
+      ...benchVars(port, secrets),
       SESSION_SLOTS_AHEAD: String(SLOTS_AHEAD),
     };
     console.log(`Starting wrangler dev on port ${port} (slots ahead ${SLOTS_AHEAD ? "on" : "off"})...`);

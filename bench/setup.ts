@@ -1,5 +1,27 @@
 // The benchmark's set-up on a running server, shared by `npm run bench` and the profiler.
 import { createAcmeBridgeAdminClient } from "../client/index.ts";
+import { localSettings } from "../scripts/dev-vars.ts";
+
+/**
+ * The Worker's vars for a benchmark run on `port`: the runtime is measured, not the quota, so
+ * Acme's limits are far above what the load can reach, faults are off and cached copies stay
+ * fresh for an hour.
+ */
+export function benchVars(port: number, secrets: Record<string, string>): Record<string, string> {
+  return {
+    ...localSettings(port),
+    ...secrets,
+    ACME_FAULTS_ENABLED: "false",
+    ACME_RATE_LIMITS: JSON.stringify({
+      read: { limit: 1_000_000, windowSeconds: 60 },
+      write: { limit: 1_000_000, windowSeconds: 60 },
+      delete: { limit: 1_000_000, windowSeconds: 60 },
+      token: { limit: 10_000, windowSeconds: 60 },
+      token_failure: { limit: 5, windowSeconds: 300 },
+    }),
+    CACHE_TTL_SECONDS: "3600",
+  };
+}
 
 /** What the set-up made: an Acme client with a contact, and a connection to it with an API key and a webhook subscription. */
 export interface Setup {

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadIntegrationConfig } from "../config.ts";
-import { KEPT_MINUTES, MinuteCounters, type MinutePoint } from "./minute-counters.ts";
+import { FLUSH_INTERVAL_MS, KEPT_MINUTES, MinuteCounters, type MinutePoint } from "./minute-counters.ts";
 import {
   AHEAD_TTL_MS,
   type AttemptReport,
@@ -31,6 +31,10 @@ export class AcmeSession extends DurableObject<Env> {
   private readonly state: SessionState;
   private readonly startedAt = Date.now();
   private readonly minutes: MinuteCounters;
+  /** Whether an alarm is set to write the per-minute figures waiting in memory. */
+  private flushScheduled = false;
+  /** The `now` of the last report, epoch ms. */
+  private lastRecordedAt: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -69,17 +73,40 @@ export class AcmeSession extends DurableObject<Env> {
    */
   record(reports: AttemptReport[], requests: RequestTally[] = [], now: number = Date.now()): void {
     for (const report of reports) this.state.record(now, report);
-    this.ctx.storage.transactionSync(() => this.minutes.add(reports, requests, now));
+    this.minutes.add(reports, requests, now);
+    this.lastRecordedAt = now;
+    if (this.minutes.flushDue(now)) this.flushMinutes(now);
+    else this.scheduleFlush();
   }
 
   /** The last `minutes` minutes (at most 24 hours) of per-minute figures, oldest first. */
   minuteSeries(minutes = 60, now: number = Date.now()): MinutePoint[] {
+    this.flushMinutes(now);
     return this.minutes.series(now, Math.min(Math.max(1, minutes), KEPT_MINUTES));
   }
 
   /** How many minutes of figures are stored (pruned to the last 24 hours). */
   storedMinutes(): number {
+    this.flushMinutes(Date.now());
     return this.minutes.storedMinutes();
+  }
+
+  /** Writes the per-minute figures waiting in memory (the alarm set when they began to wait). */
+  override async alarm(): Promise<void> {
+    this.flushScheduled = false;
+    // On the clock the figures came with (the same as Date.now() unless a test injects time).
+    this.flushMinutes(this.lastRecordedAt ?? Date.now());
+  }
+
+  private flushMinutes(now: number): void {
+    if (this.minutes.hasPending) this.ctx.storage.transactionSync(() => this.minutes.flush(now));
+  }
+
+  /** An alarm, once, so figures waiting in memory are written even if no report comes after them. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || !this.minutes.hasPending) return;
+    this.flushScheduled = true;
+    void this.ctx.storage.setAlarm(Date.now() + FLUSH_INTERVAL_MS);
   }
 
   /** A KV write or delete of a cached contact failed (the read or write went on). */

@@ -31,12 +31,35 @@ interface CountRow extends Record<string, SqlStorageValue> {
 }
 
 /**
+ * Figures wait in memory at most this long (ms) before they are written to SQLite: a busy
+ * connection's reports then cost one write transaction per interval, not one each. A session
+ * lost in between (evicted, crashed) loses at most this much of its charts, never its counters'
+ * consistency.
+ */
+export const FLUSH_INTERVAL_MS = 5000;
+
+interface PendingMinute {
+  requests: number;
+  cacheHits: number;
+  cacheLookups: number;
+  acmeCalls: number;
+  acme429s: number;
+  acmeFailures: number;
+  latency: Map<number, number>;
+}
+
+/**
  * Per-minute counters of one connection in its AcmeSession's SQLite storage: requests, cache
  * lookups and a latency histogram (from the integration's request tallies), Acme calls, 429s and
- * failures (from attempt reports). Rows older than 24 hours are deleted as new minutes are written.
+ * failures (from attempt reports). Figures are added in memory and written every
+ * FLUSH_INTERVAL_MS (or before they are read). Rows older than 24 hours are deleted as new
+ * minutes are written.
  */
 export class MinuteCounters {
   private prunedAt = -1;
+  /** Figures not yet written, by epoch minute. */
+  private readonly pending = new Map<number, PendingMinute>();
+  private flushedAt = 0;
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -59,49 +82,89 @@ export class MinuteCounters {
     ) WITHOUT ROWID`);
   }
 
-  /** Adds attempt reports (each in the minute its answer arrived, else `now`) and request tallies. */
+  /**
+   * Adds attempt reports (each in the minute its answer arrived, else `now`) and request tallies,
+   * in memory: `flush` writes them. So a report costs no SQLite write of its own.
+   */
   add(reports: readonly AttemptReport[], tallies: readonly RequestTally[], now: number): void {
-    const attempts = new Map<number, { calls: number; rejected: number; failed: number }>();
     for (const report of reports) {
-      const minute = epochMinute(report.receivedAt ?? now);
-      const row = attempts.get(minute) ?? { calls: 0, rejected: 0, failed: 0 };
-      row.calls += 1;
-      if (report.retryAfterMs !== undefined) row.rejected += 1;
-      if (report.health === "failure") row.failed += 1;
-      attempts.set(minute, row);
-    }
-    for (const [minute, row] of attempts) {
-      this.sql.exec(
-        `INSERT INTO minute_counts (minute, acme_calls, acme_429s, acme_failures) VALUES (?, ?, ?, ?)
-         ON CONFLICT (minute) DO UPDATE SET acme_calls = acme_calls + excluded.acme_calls,
-           acme_429s = acme_429s + excluded.acme_429s, acme_failures = acme_failures + excluded.acme_failures`,
-        minute,
-        row.calls,
-        row.rejected,
-        row.failed,
-      );
+      const minute = this.pendingMinute(epochMinute(report.receivedAt ?? now));
+      minute.acmeCalls += 1;
+      if (report.retryAfterMs !== undefined) minute.acme429s += 1;
+      if (report.health === "failure") minute.acmeFailures += 1;
     }
     for (const tally of tallies) {
-      this.sql.exec(
-        `INSERT INTO minute_counts (minute, requests, cache_hits, cache_lookups) VALUES (?, ?, ?, ?)
-         ON CONFLICT (minute) DO UPDATE SET requests = requests + excluded.requests,
-           cache_hits = cache_hits + excluded.cache_hits, cache_lookups = cache_lookups + excluded.cache_lookups`,
-        tally.minute,
-        tally.requests,
-        tally.cacheHits,
-        tally.cacheLookups,
-      );
+      const minute = this.pendingMinute(tally.minute);
+      minute.requests += tally.requests;
+      minute.cacheHits += tally.cacheHits;
+      minute.cacheLookups += tally.cacheLookups;
       for (const [bucket, count] of tally.latency) {
+        minute.latency.set(bucket, (minute.latency.get(bucket) ?? 0) + count);
+      }
+    }
+  }
+
+  /** Whether figures wait in memory and the last flush is at least FLUSH_INTERVAL_MS old. */
+  flushDue(now: number): boolean {
+    return this.pending.size > 0 && now - this.flushedAt >= FLUSH_INTERVAL_MS;
+  }
+
+  /** Whether figures wait in memory to be written. */
+  get hasPending(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /**
+   * Writes the figures waiting in memory (one upsert per minute, and per latency bucket) and
+   * prunes old minutes. The session runs it in a storage transaction.
+   */
+  flush(now: number): void {
+    for (const [minute, row] of this.pending) {
+      this.sql.exec(
+        `INSERT INTO minute_counts (minute, requests, cache_hits, cache_lookups, acme_calls, acme_429s, acme_failures)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (minute) DO UPDATE SET requests = requests + excluded.requests,
+           cache_hits = cache_hits + excluded.cache_hits, cache_lookups = cache_lookups + excluded.cache_lookups,
+           acme_calls = acme_calls + excluded.acme_calls, acme_429s = acme_429s + excluded.acme_429s,
+           acme_failures = acme_failures + excluded.acme_failures`,
+        minute,
+        row.requests,
+        row.cacheHits,
+        row.cacheLookups,
+        row.acmeCalls,
+        row.acme429s,
+        row.acmeFailures,
+      );
+      for (const [bucket, count] of row.latency) {
         this.sql.exec(
           `INSERT INTO minute_latency (minute, bucket, count) VALUES (?, ?, ?)
            ON CONFLICT (minute, bucket) DO UPDATE SET count = count + excluded.count`,
-          tally.minute,
+          minute,
           bucket,
           count,
         );
       }
     }
+    this.pending.clear();
+    this.flushedAt = now;
     this.prune(now);
+  }
+
+  private pendingMinute(minute: number): PendingMinute {
+    let row = this.pending.get(minute);
+    if (!row) {
+      row = {
+        requests: 0,
+        cacheHits: 0,
+        cacheLookups: 0,
+        acmeCalls: 0,
+        acme429s: 0,
+        acmeFailures: 0,
+        latency: new Map(),
+      };
+      this.pending.set(minute, row);
+    }
+    return row;
   }
 
   /** Deletes minutes older than KEPT_MINUTES before `now`; at most once per minute. */
@@ -114,7 +177,7 @@ export class MinuteCounters {
     this.sql.exec("DELETE FROM minute_latency WHERE minute < ?", oldest);
   }
 
-  /** How many minutes have rows (for tests and the status of pruning). */
+  /** How many minutes have rows (for tests and the status of pruning); figures in memory not counted. */
   storedMinutes(): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM minute_counts").one().n;
   }

@@ -1,7 +1,7 @@
-import { env } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { IsolateShare, REQUEST_FLUSH_MS } from "../../../src/integration/session/isolate-share.ts";
-import { KEPT_MINUTES } from "../../../src/integration/session/minute-counters.ts";
+import { FLUSH_INTERVAL_MS, KEPT_MINUTES } from "../../../src/integration/session/minute-counters.ts";
 import type { AttemptReport } from "../../../src/integration/session/protocol.ts";
 import {
   addSample,
@@ -110,6 +110,31 @@ describe("AcmeSession per-minute counters (injected time)", () => {
     }
     const [point] = await session.minuteSeries(1, T0 + 30_000);
     expect(point).toMatchObject({ requests: 5, acmeCalls: 5, cacheHitRatio: 1 });
+  });
+
+  it("writes a burst of reports in one transaction per flush interval, and the alarm writes what waits", async () => {
+    const session = freshSession();
+    const rows = () =>
+      runInDurableObject(session, (_instance, state) => ({
+        counts: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM minute_counts").one().n,
+        calls: state.storage.sql
+          .exec<{ n: number }>("SELECT coalesce(sum(acme_calls), 0) AS n FROM minute_counts")
+          .one().n,
+      }));
+    // The first report writes at once (nothing flushed yet); the next 19, within the interval, wait.
+    for (let i = 0; i < 20; i++) await session.record([attempt(T0 + i)], [], T0 + i);
+    expect(await rows()).toEqual({ counts: 1, calls: 1 });
+    // The alarm set when they began to wait writes them.
+    expect(await runDurableObjectAlarm(session)).toBe(true);
+    expect(await rows()).toEqual({ counts: 1, calls: 20 });
+    // A report after the interval writes itself and what waited with it.
+    await session.record([attempt(T0 + 100)], [], T0 + 101);
+    await session.record([attempt(T0 + FLUSH_INTERVAL_MS + 200)], [], T0 + FLUSH_INTERVAL_MS + 200);
+    expect(await rows()).toEqual({ counts: 1, calls: 22 });
+    // Reading the series writes first, so nothing waiting is missing from it.
+    await session.record([attempt(T0 + FLUSH_INTERVAL_MS + 300)], [], T0 + FLUSH_INTERVAL_MS + 300);
+    const [point] = await session.minuteSeries(1, T0 + 30_000);
+    expect(point).toMatchObject({ acmeCalls: 23 });
   });
 
   it("keeps 24 hours of minutes: older rows are deleted as new minutes are written (>100 rows)", async () => {
