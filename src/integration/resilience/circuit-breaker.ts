@@ -32,15 +32,53 @@ export type BreakerState = "closed" | "open" | "half_open";
 
 export type BreakerAdmission = { allowed: true; probe: boolean } | { allowed: false; retryAfterMs: number };
 
+/**
+ * The times of events within the last `windowMs`, oldest first, counted in amortised constant
+ * time: old entries are dropped from the front as time moves on (a busy connection's 30 s of
+ * successes would otherwise be filtered on every call). Times come in as they happen; one that
+ * comes in slightly out of order is dropped when the ones before it are.
+ */
+class TimeWindow {
+  private times: number[] = [];
+  private head = 0;
+
+  constructor(private readonly windowMs: number) {}
+
+  add(now: number): void {
+    this.times.push(now);
+    this.count(now); // drops what fell out of the window, so the array stays bounded
+  }
+
+  count(now: number): number {
+    while (this.head < this.times.length && now - (this.times[this.head] as number) >= this.windowMs) {
+      this.head += 1;
+    }
+    // Compact once the dropped part is most of the array.
+    if (this.head > 64 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+    return this.times.length - this.head;
+  }
+
+  clear(): void {
+    this.times = [];
+    this.head = 0;
+  }
+}
+
 export class CircuitBreaker {
   private state: BreakerState = "closed";
-  private failures: number[] = [];
-  private successes: number[] = [];
+  private readonly failures: TimeWindow;
+  private readonly successes: TimeWindow;
   private openUntil = 0;
   private reopenCount = 0;
   private probes: number[] = [];
 
-  constructor(private readonly settings: BreakerSettings = DEFAULT_BREAKER) {}
+  constructor(private readonly settings: BreakerSettings = DEFAULT_BREAKER) {
+    this.failures = new TimeWindow(settings.windowMs);
+    this.successes = new TimeWindow(settings.windowMs);
+  }
 
   admit(now: number): BreakerAdmission {
     if (this.state === "open") {
@@ -69,11 +107,10 @@ export class CircuitBreaker {
       if (this.state !== "closed") {
         this.state = "closed";
         this.reopenCount = 0;
-        this.failures = [];
-        this.successes = [];
+        this.failures.clear();
+        this.successes.clear();
       }
-      this.successes = this.recent(this.successes, now);
-      this.successes.push(now);
+      this.successes.add(now);
       return;
     }
     if (this.state === "half_open" || (probe && this.state !== "closed")) {
@@ -81,27 +118,21 @@ export class CircuitBreaker {
       return;
     }
     if (this.state === "open") return;
-    this.failures = this.recent(this.failures, now);
-    this.failures.push(now);
-    this.successes = this.recent(this.successes, now);
-    const failed = this.failures.length;
+    this.failures.add(now);
+    const failed = this.failures.count(now);
     if (
       failed >= this.settings.failureThreshold &&
-      failed / (failed + this.successes.length) >= this.settings.failureRatio
+      failed / (failed + this.successes.count(now)) >= this.settings.failureRatio
     ) {
       this.open(now);
     }
-  }
-
-  private recent(times: number[], now: number): number[] {
-    return times.filter((t) => now - t < this.settings.windowMs);
   }
 
   snapshot(now: number): { state: BreakerState; recentFailures: number; retryAfterMs: number } {
     const open = this.state === "open" && now < this.openUntil;
     return {
       state: this.state === "open" && !open ? "half_open" : this.state,
-      recentFailures: this.recent(this.failures, now).length,
+      recentFailures: this.failures.count(now),
       retryAfterMs: open ? this.openUntil - now : 0,
     };
   }
@@ -111,8 +142,8 @@ export class CircuitBreaker {
     this.state = "open";
     this.openUntil = now + period;
     this.reopenCount += 1;
-    this.failures = [];
-    this.successes = [];
+    this.failures.clear();
+    this.successes.clear();
     this.probes = [];
   }
 }

@@ -19,6 +19,17 @@ function failTimes(breaker: CircuitBreaker, times: number[]) {
 }
 
 describe("circuit breaker", () => {
+  it("weighs failures against the window's successes only, after 200,000 successes over an hour", () => {
+    const breaker = new CircuitBreaker(settings);
+    // 55 calls a second for an hour; only the last 10 s (550) count against the failures.
+    for (let t = 0; t < 3_600_000; t += 18) breaker.record(t, true, false);
+    failTimes(breaker, [3_600_000, 3_600_001, 3_600_002]);
+    expect(breaker.snapshot(3_600_003)).toMatchObject({ state: "closed", recentFailures: 3 });
+    // Ten seconds without calls: the successes fall out of the window, and three failures open it.
+    failTimes(breaker, [3_610_100, 3_610_101, 3_610_102]);
+    expect(breaker.snapshot(3_610_103)).toMatchObject({ state: "open" });
+  });
+
   it("stays closed below the failure threshold and when failures fall out of the window", () => {
     const breaker = new CircuitBreaker(settings);
     failTimes(breaker, [0, 100]);
