@@ -2,18 +2,10 @@
 // one after another against its own wrangler dev (the bench's vars) and, for each create slower
 // than 3x the median, prints the server's log lines from its start to its end: what else the
 // Worker was doing meanwhile (webhook deliveries, inbox batches). Diagnosis, not a target.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { generateSecrets } from "../scripts/secrets.ts";
-import { applyLocalMigrations, freePort, startDevServer } from "../scripts/wrangler-dev.ts";
-import { benchVars, setUp } from "./setup.ts";
+import { setUp, startBenchServer } from "./setup.ts";
 
-const persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-outliers-"));
-applyLocalMigrations(persistTo);
-const port = await freePort();
-const vars = benchVars(port, await generateSecrets());
-const server = await startDevServer({ port, persistTo, vars });
+const bench = await startBenchServer();
+const { server, vars } = bench;
 const setup = await setUp(server.url, vars);
 const times: { at: number; ms: number }[] = [];
 for (let i = 0; i < 150; i++) {
@@ -43,5 +35,4 @@ for (const slow of times.filter((t) => t.ms > 3 * (sorted[75]?.ms ?? 0))) {
     if (t >= slow.at - 50 && t <= slow.at + slow.ms + 50) console.log("  ", line.slice(0, 260));
   }
 }
-await server.stop();
-rmSync(persistTo, { recursive: true, force: true });
+await bench.close();

@@ -6,19 +6,11 @@
 // its bundle (unminified, so the names are the source's).
 // Routes: baseline, acme, hit, miss, create. With an inspector attached every console.log is
 // also sent to it, so log lines weigh more here than deployed.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import autocannon from "autocannon";
-import { generateSecrets } from "../scripts/secrets.ts";
-import {
-  applyLocalMigrations,
-  type DevServer,
-  freePort,
-  ROOT,
-  startDevServer,
-} from "../scripts/wrangler-dev.ts";
-import { benchVars, setUp } from "./setup.ts";
+import type autocannon from "autocannon";
+import { ROOT } from "../scripts/wrangler-dev.ts";
+import { load, setUp, startBenchServer } from "./setup.ts";
 
 const ROUTE = process.argv[2] ?? "miss";
 const SECONDS = Number(process.argv[3] ?? 10);
@@ -139,14 +131,9 @@ function summarise(profile: Profile) {
 }
 
 async function main() {
-  const persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-profile-"));
-  let server: DevServer | undefined;
+  const bench = await startBenchServer({ unminified: true });
+  const { server, vars } = bench;
   try {
-    applyLocalMigrations(persistTo);
-    const port = await freePort();
-    const secrets = await generateSecrets();
-    const vars = benchVars(port, secrets);
-    server = await startDevServer({ port, persistTo, vars, unminified: true });
     const setup = await setUp(server.url, vars);
     const api = { authorization: `Bearer ${setup.apiKey}` };
     const routes: Record<string, autocannon.Options> = {
@@ -180,10 +167,7 @@ async function main() {
     };
     const options = routes[ROUTE];
     if (!options) throw new Error(`route must be one of ${Object.keys(routes).join(", ")}`);
-    const run = (duration: number) =>
-      new Promise<autocannon.Result>((resolve, reject) =>
-        autocannon({ ...options, connections: 10, duration }, (e, r) => (e ? reject(e) : resolve(r))),
-      );
+    const run = (duration: number) => load({ ...options, connections: 10, duration });
     await run(3); // warm up: token, cache, JIT
     const inspector = await devtools(server.inspectorPort);
     await inspector.send("Profiler.enable");
@@ -207,8 +191,7 @@ async function main() {
       console.log(`  ${(ms / served).toFixed(4)}  ${((ms / busy) * 100).toFixed(1)}%  ${name}`);
     console.log(`\nprofile written to ${file}`);
   } finally {
-    await server?.stop();
-    rmSync(persistTo, { recursive: true, force: true });
+    await bench.close();
   }
 }
 

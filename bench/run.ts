@@ -6,19 +6,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import autocannon from "autocannon";
+import type autocannon from "autocannon";
 import { type AcmeBridgeClient, createAcmeBridgeClient } from "../client/index.ts";
-import { generateSecrets } from "../scripts/secrets.ts";
-import {
-  applyLocalMigrations,
-  type DevServer,
-  freePort,
-  ROOT,
-  startDevServer,
-} from "../scripts/wrangler-dev.ts";
+import { ROOT } from "../scripts/wrangler-dev.ts";
 import { processGroupCpuMs } from "./cpu.ts";
 import { jobsBench } from "./jobs.ts";
-import { benchVars, expectData, json, type Setup, setUp } from "./setup.ts";
+import { expectData, json, load, type Setup, setUp, startBenchServer } from "./setup.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
@@ -58,12 +51,6 @@ interface Row {
   /** CPU per request against the do-nothing route's, and against the direct Acme read's. */
   cpuOfBaseline?: number;
   cpuOfAcmeRead?: number;
-}
-
-function load(options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
-  });
 }
 
 function median(values: number[]): number {
@@ -450,18 +437,10 @@ function table(rows: Row[]): string {
 }
 
 async function main() {
-  const persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-bench-"));
-  let server: DevServer | undefined;
+  console.log(`Starting wrangler dev (slots ahead ${SLOTS_AHEAD ? "on" : "off"})...`);
+  const bench = await startBenchServer({ extraVars: { SESSION_SLOTS_AHEAD: String(SLOTS_AHEAD) } });
+  const { server, vars } = bench;
   try {
-    applyLocalMigrations(persistTo);
-    const port = await freePort();
-    const secrets = await generateSecrets();
-    const vars: Record<string, string> = {
-      ...benchVars(port, secrets),
-      SESSION_SLOTS_AHEAD: String(SLOTS_AHEAD),
-    };
-    console.log(`Starting wrangler dev on port ${port} (slots ahead ${SLOTS_AHEAD ? "on" : "off"})...`);
-    server = await startDevServer({ port, persistTo, vars });
     const setup = await setUp(server.url, vars);
     console.log(
       `Measuring ${CONNECTIONS} connections x ${DURATION_S} s per route (after ${WARMUP_S} s warm-up)...`,
@@ -469,16 +448,13 @@ async function main() {
     const rows =
       ONLY && ONLY !== "routes"
         ? []
-        : await throughputRows(server.url, setup, () =>
-            processGroupCpuMs((server as DevServer).processGroup),
-          );
+        : await throughputRows(server.url, setup, () => processGroupCpuMs(server.processGroup));
     console.log(`Webhook pipeline: ${PIPELINE_CHANGES} changes at Acme...`);
     const webhook = ONLY && ONLY !== "pipeline" ? null : await pipeline(server.url, setup);
     console.log(`Rate budget: ${BUDGET_WRITES} writes offered...`);
     const budget = ONLY && ONLY !== "budget" ? null : await rateBudget(server.url, vars);
     console.log("Sync jobs: backfill, import...");
-    const jobs =
-      ONLY && ONLY !== "jobs" ? null : await jobsBench(server.url, vars, (server as DevServer).output);
+    const jobs = ONLY && ONLY !== "jobs" ? null : await jobsBench(server.url, vars, server.output);
     const bundle = bundleSize();
 
     const hit = rows.find((r) => r.name.includes("hit"));
@@ -542,10 +518,9 @@ async function main() {
     writeFileSync(join(ROOT, "bench", "results.json"), `${JSON.stringify(results, null, 2)}\n`);
     console.log("\nwritten to bench/results.json");
   } finally {
-    if (process.env.BENCH_SERVER_LOG) writeFileSync(process.env.BENCH_SERVER_LOG, server?.output() ?? "");
-    await server?.stop();
-    if (process.env.BENCH_KEEP_STATE) console.log(`state kept in ${persistTo}`);
-    else rmSync(persistTo, { recursive: true, force: true });
+    if (process.env.BENCH_SERVER_LOG) writeFileSync(process.env.BENCH_SERVER_LOG, server.output());
+    await bench.close({ keepState: Boolean(process.env.BENCH_KEEP_STATE) });
+    if (process.env.BENCH_KEEP_STATE) console.log(`state kept in ${bench.persistTo}`);
   }
 }
 

@@ -1,6 +1,12 @@
 // The benchmark's set-up on a running server, shared by `npm run bench` and the profiler.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
 import { createAcmeBridgeAdminClient } from "../client/index.ts";
 import { localSettings } from "../scripts/dev-vars.ts";
+import { generateSecrets } from "../scripts/secrets.ts";
+import { applyLocalMigrations, type DevServer, freePort, startDevServer } from "../scripts/wrangler-dev.ts";
 
 /**
  * The Worker's vars for a benchmark run on `port`: the runtime is measured, not the quota, so
@@ -21,6 +27,58 @@ export function benchVars(port: number, secrets: Record<string, string>): Record
     }),
     CACHE_TTL_SECONDS: "3600",
   };
+}
+
+/** A running benchmark server and how to end it. */
+export interface BenchServer {
+  server: DevServer;
+  vars: Record<string, string>;
+  /** Its state directory (D1, KV, DO, queues). */
+  persistTo: string;
+  /** Stops the server and removes its state directory (unless `keepState`). */
+  close: (options?: { keepState?: boolean }) => Promise<void>;
+}
+
+/**
+ * Starts `wrangler dev` for a benchmark: a fresh, migrated state directory, a free port, fresh
+ * secrets and `benchVars` (with `extraVars` over them). Throws what `startDevServer` throws,
+ * having removed the state directory.
+ */
+export async function startBenchServer(
+  options: { extraVars?: Record<string, string>; unminified?: boolean } = {},
+): Promise<BenchServer> {
+  const persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-bench-"));
+  const removeState = () => rmSync(persistTo, { recursive: true, force: true });
+  try {
+    applyLocalMigrations(persistTo);
+    const port = await freePort();
+    const vars = { ...benchVars(port, await generateSecrets()), ...options.extraVars };
+    const server = await startDevServer({
+      port,
+      persistTo,
+      vars,
+      ...(options.unminified ? { unminified: true } : {}),
+    });
+    return {
+      server,
+      vars,
+      persistTo,
+      close: async ({ keepState = false } = {}) => {
+        await server.stop();
+        if (!keepState) removeState();
+      },
+    };
+  } catch (error) {
+    removeState();
+    throw error;
+  }
+}
+
+/** One autocannon run, as a promise. */
+export function load(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
 }
 
 /** What the set-up made: an Acme client with a contact, and a connection to it with an API key and a webhook subscription. */

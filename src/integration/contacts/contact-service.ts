@@ -128,7 +128,7 @@ export class ContactService {
         ? await this.readAtAcme(id)
         : await coldReads.run(`${this.connectionId}:${id}`, () => this.readAtAcme(id));
       // Awaited, not deferred: the next read (often the caller's own) should find it.
-      await this.cache.store(contact, cached ?? (revalidate ? undefined : null));
+      await this.cache.store(contact, cached);
       return { cache: "MISS", contact };
     } catch (error) {
       if (!(error instanceof ApiError && UPSTREAM_FAILURES.has(error.code))) throw error;
