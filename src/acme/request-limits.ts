@@ -1,6 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { illFormedQueryParameter } from "../lib/unicode-text.ts";
+import { bodyLimitOf, ILL_FORMED_QUERY_MESSAGE, wellFormedQueryOf } from "../lib/request-limits.ts";
 import type { AcmeEnv } from "./context.ts";
 import { AcmeError } from "./errors.ts";
 
@@ -9,27 +8,18 @@ import { AcmeError } from "./errors.ts";
  * check. A declared Content-Length decides at once; a body without one is read up to the limit.
  */
 export function acmeBodyLimit(): MiddlewareHandler<AcmeEnv> {
-  return async function acmeBodyLimitMiddleware(c, next) {
-    const maxSize = c.var.config.maxBodyBytes;
-    const limit = bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new AcmeError("payload_too_large", `The body exceeds ${maxSize} bytes.`);
-      },
-    });
-    return limit(c, next);
-  };
+  return bodyLimitOf<AcmeEnv>(
+    (c) => c.var.config.maxBodyBytes,
+    (max) => new AcmeError("payload_too_large", `The body exceeds ${max} bytes.`),
+  );
 }
 
 /** 400 naming the query parameter whose name or value is not valid percent-encoded UTF-8. */
 export function wellFormedQuery(): MiddlewareHandler<AcmeEnv> {
-  return async function wellFormedQueryMiddleware(c, next) {
-    const name = illFormedQueryParameter(c.req.url);
-    if (name !== null) {
-      throw new AcmeError("validation_failed", `Query parameter ${name} is not valid UTF-8 text.`, {
-        details: [{ field: name, message: "must be percent-encoded UTF-8 (valid Unicode text)" }],
-      });
-    }
-    await next();
-  };
+  return wellFormedQueryOf<AcmeEnv>(
+    (name) =>
+      new AcmeError("validation_failed", `Query parameter ${name} is not valid UTF-8 text.`, {
+        details: [{ field: name, message: ILL_FORMED_QUERY_MESSAGE }],
+      }),
+  );
 }

@@ -1,6 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { illFormedQueryParameter } from "../lib/unicode-text.ts";
+import { bodyLimitOf, ILL_FORMED_QUERY_MESSAGE, wellFormedQueryOf } from "../lib/request-limits.ts";
 import type { IntegrationEnv } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { loadJobConfig } from "./jobs/config.ts";
@@ -20,30 +19,22 @@ const MULTIPART_ALLOWANCE = 16_384;
  * declared Content-Length decides at once; a body without one is read up to the limit.
  */
 export function apiBodyLimit(): MiddlewareHandler<IntegrationEnv> {
-  return async function apiBodyLimitMiddleware(c, next) {
-    const maxSize = IMPORTS_PATH.test(c.req.path)
-      ? loadJobConfig(c.env).importMaxBodyBytes +
-        (c.req.path.startsWith("/console/") ? MULTIPART_ALLOWANCE : 0)
-      : c.var.config.maxBodyBytes;
-    const limit = bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new ApiError("payload_too_large", `The body exceeds ${maxSize} bytes.`);
-      },
-    });
-    return limit(c, next);
-  };
+  return bodyLimitOf<IntegrationEnv>(
+    (c) =>
+      IMPORTS_PATH.test(c.req.path)
+        ? loadJobConfig(c.env).importMaxBodyBytes +
+          (c.req.path.startsWith("/console/") ? MULTIPART_ALLOWANCE : 0)
+        : c.var.config.maxBodyBytes,
+    (max) => new ApiError("payload_too_large", `The body exceeds ${max} bytes.`),
+  );
 }
 
 /** 400 naming the query parameter whose name or value is not valid percent-encoded UTF-8. */
 export function wellFormedQuery(): MiddlewareHandler<IntegrationEnv> {
-  return async function wellFormedQueryMiddleware(c, next) {
-    const name = illFormedQueryParameter(c.req.url);
-    if (name !== null) {
-      throw new ApiError("validation_failed", `Query parameter ${name} is not valid UTF-8 text.`, {
-        errors: [{ field: name, message: "must be percent-encoded UTF-8 (valid Unicode text)" }],
-      });
-    }
-    await next();
-  };
+  return wellFormedQueryOf<IntegrationEnv>(
+    (name) =>
+      new ApiError("validation_failed", `Query parameter ${name} is not valid UTF-8 text.`, {
+        errors: [{ field: name, message: ILL_FORMED_QUERY_MESSAGE }],
+      }),
+  );
 }
