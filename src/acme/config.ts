@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { configLoader } from "../lib/env-config.ts";
 
 export const RATE_CLASSES = ["read", "write", "delete", "token", "token_failure"] as const;
 export type RateClass = (typeof RATE_CLASSES)[number];
@@ -72,19 +73,11 @@ export interface AcmeConfig {
   outboxLeaseMs: number | undefined;
 }
 
-const cache = new WeakMap<object, AcmeConfig>();
-
 /** Validates the Acme part of the environment once per env object; a bad deployment fails loudly. */
-export function loadAcmeConfig(env: Env): AcmeConfig {
-  const cached = cache.get(env);
-  if (cached) return cached;
-  const parsed = AcmeEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`invalid Acme configuration: ${fields}`);
-  }
-  const e = parsed.data;
-  const config: AcmeConfig = {
+export const loadAcmeConfig = configLoader(
+  "Acme",
+  AcmeEnvSchema,
+  (e): AcmeConfig => ({
     environment: e.ENVIRONMENT,
     issuer: e.ACME_ISSUER,
     audience: e.ACME_AUDIENCE,
@@ -98,7 +91,5 @@ export function loadAcmeConfig(env: Env): AcmeConfig {
     webhookAllowLoopback: e.ACME_WEBHOOK_ALLOW_LOOPBACK,
     webhookTimeoutMs: e.ACME_WEBHOOK_TIMEOUT_MS,
     outboxLeaseMs: e.ACME_OUTBOX_LEASE_MS,
-  };
-  cache.set(env, config);
-  return config;
-}
+  }),
+);

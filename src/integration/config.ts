@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { configLoader } from "../lib/env-config.ts";
 import { type BreakerSettings, DEFAULT_BREAKER } from "./resilience/circuit-breaker.ts";
 
 const booleanString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -65,19 +66,11 @@ export interface IntegrationConfig {
   sessionSlotsAhead: boolean;
 }
 
-const cache = new WeakMap<object, IntegrationConfig>();
-
 /** The integration's vars and secrets, validated once per `env`; throws naming every bad value. */
-export function loadIntegrationConfig(env: Env): IntegrationConfig {
-  const cached = cache.get(env);
-  if (cached) return cached;
-  const parsed = IntegrationEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`invalid integration configuration: ${fields}`);
-  }
-  const e = parsed.data;
-  const config: IntegrationConfig = {
+export const loadIntegrationConfig = configLoader(
+  "integration",
+  IntegrationEnvSchema,
+  (e): IntegrationConfig => ({
     environment: e.ENVIRONMENT,
     adminToken: e.ADMIN_TOKEN,
     encryptionKey: e.ENCRYPTION_KEY,
@@ -98,7 +91,5 @@ export function loadIntegrationConfig(env: Env): IntegrationConfig {
       maxOpenMs: Math.max(e.BREAKER_OPEN_MS, DEFAULT_BREAKER.maxOpenMs),
     },
     sessionSlotsAhead: e.SESSION_SLOTS_AHEAD,
-  };
-  cache.set(env, config);
-  return config;
-}
+  }),
+);

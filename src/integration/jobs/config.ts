@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { configLoader } from "../../lib/env-config.ts";
 
 const JobEnvSchema = z.object({
   IMPORT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(52_428_800).default(5_242_880),
@@ -21,22 +22,13 @@ export interface JobConfig {
   iterationsPerInstance: number;
 }
 
-const cache = new WeakMap<object, JobConfig>();
-
-/** Reads the jobs' vars; throws naming every bad one. */
-export function loadJobConfig(env: Env): JobConfig {
-  const cached = cache.get(env);
-  if (cached) return cached;
-  const parsed = JobEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`invalid job configuration: ${fields}`);
-  }
-  const config = {
-    importMaxBodyBytes: parsed.data.IMPORT_MAX_BODY_BYTES,
-    leaseMs: parsed.data.JOB_LEASE_MS,
-    iterationsPerInstance: parsed.data.JOB_ITERATIONS_PER_INSTANCE,
-  };
-  cache.set(env, config);
-  return config;
-}
+/** Reads the jobs' vars once per env; throws naming every bad one. */
+export const loadJobConfig = configLoader(
+  "job",
+  JobEnvSchema,
+  (e): JobConfig => ({
+    importMaxBodyBytes: e.IMPORT_MAX_BODY_BYTES,
+    leaseMs: e.JOB_LEASE_MS,
+    iterationsPerInstance: e.JOB_ITERATIONS_PER_INSTANCE,
+  }),
+);
