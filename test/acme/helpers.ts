@@ -94,6 +94,20 @@ export function detailFields(body: AcmeErrorBody): string[] {
   return (body.error.details ?? []).map((d) => d.field).sort();
 }
 
+/** Every live contact of the token's Acme account, paging through the list (100 a page). */
+export async function acmeContacts(token: string): Promise<AcmeContact[]> {
+  const out: AcmeContact[] = [];
+  let after: string | undefined;
+  do {
+    const res = await acme(`/v1/contacts?limit=100${after ? `&after=${after}` : ""}`, { token });
+    expect(res.status).toBe(200);
+    const page = await res.json<{ results: AcmeContact[]; paging?: { next: { after: string } } }>();
+    out.push(...page.results);
+    after = page.paging?.next.after;
+  } while (after);
+  return out;
+}
+
 /** Creates a contact through the API; fails the test on anything but 201. */
 export async function createContact(token: string, body: Record<string, unknown>): Promise<AcmeContact> {
   const res = await acme("/v1/contacts", { token, method: "POST", body });

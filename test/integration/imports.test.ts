@@ -1,35 +1,13 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { acme, tokenFor, uniqueEmail } from "../acme/helpers.ts";
+import { acme, acmeContacts, tokenFor, uniqueEmail } from "../acme/helpers.ts";
 import { api, expectProblem, newConnection, type PublicJob, untilJob } from "./helpers.ts";
-
-interface AcmeContact {
-  id: string;
-  acme_email: string;
-  acme_first_name: string | null;
-  acme_company: string | null;
-  acme_version: number;
-}
 
 interface JobError {
   row: number;
   email?: string | null;
   code: string;
   errors: { field: string; message: string }[];
-}
-
-/** Every live contact of the Acme account, paging through the list. */
-async function acmeContacts(token: string): Promise<AcmeContact[]> {
-  const out: AcmeContact[] = [];
-  let after: string | undefined;
-  do {
-    const res = await acme(`/v1/contacts?limit=100${after ? `&after=${after}` : ""}`, { token });
-    expect(res.status).toBe(200);
-    const page = await res.json<{ results: AcmeContact[]; paging?: { next: { after: string } } }>();
-    out.push(...page.results);
-    after = page.paging?.next.after;
-  } while (after);
-  return out;
 }
 
 interface Person {

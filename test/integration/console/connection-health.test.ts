@@ -5,6 +5,8 @@ import {
   type SessionStatus,
 } from "../../../src/integration/console/connection-health.ts";
 
+import { SessionState } from "../../../src/integration/session/session-state.ts";
+
 const budget = (limit: number | null, remaining: number | null) => ({
   limit,
   windowSeconds: limit === null ? null : 10,
@@ -18,15 +20,8 @@ function status(overrides: Partial<SessionStatus> = {}): SessionStatus {
     circuit: { state: "closed", recentFailures: 0, retryAfterMs: 0 },
     budgets: { read: budget(100, 100), write: budget(50, 50), delete: budget(20, 20) },
     token: { expiresAt: new Date(Date.UTC(2026, 0, 1, 1)).toISOString() },
-    counters: {
-      calls: 0,
-      retries: 0,
-      acme429s: 0,
-      throttledWaits: 0,
-      throttledRefusals: 0,
-      circuitRefusals: 0,
-      staleFallbacks: 0,
-    },
+    // A new session's counters, all zero, whatever counters it has.
+    counters: { ...new SessionState().counters },
     since: new Date(Date.UTC(2026, 0, 1)).toISOString(),
     ...overrides,
   } as SessionStatus;
