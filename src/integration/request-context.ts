@@ -1,4 +1,5 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
+import { executionContextOf } from "../lib/execution-context.ts";
 import { errorFields, log } from "../lib/logger.ts";
 import { loadIntegrationConfig } from "./config.ts";
 import type { IntegrationEnv } from "./context.ts";
@@ -10,14 +11,6 @@ export type InProcessAcme = (
   ctx: ExecutionContext | undefined,
 ) => Promise<Response>;
 
-function executionContext(c: Context<IntegrationEnv>): ExecutionContext | undefined {
-  try {
-    return c.executionCtx as ExecutionContext;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Sets what every integration route reads from the context: the validated config, the
  * in-process Acme transport bound to this request, and `defer` for work after the response.
@@ -27,7 +20,7 @@ export function integrationContext(options: {
 }): MiddlewareHandler<IntegrationEnv> {
   return async function integrationContextMiddleware(c, next) {
     c.set("config", loadIntegrationConfig(c.env));
-    const ctx = executionContext(c);
+    const ctx = executionContextOf(c);
     c.set("acmeTransport", (request) => options.inProcessAcme(request, c.env, ctx));
     c.set("defer", (work) => {
       const logged = work.catch((error) => log("warn", "deferred work failed", { ...errorFields(error) }));

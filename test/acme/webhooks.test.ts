@@ -1,4 +1,10 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  env,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import {
@@ -175,17 +181,28 @@ describe("transactional outbox", () => {
     return rows.results;
   }
 
-  it("records one event per create, update and delete, with the previous state on changes", async () => {
+  it("records one event per create, update and delete, with the previous state on changes, handed to the queue after the answer", async () => {
     const { token } = await signedIn();
+    // Through the app with an execution context: the hand-off runs in waitUntil, after the answer.
+    const write = async (path: string, method: string, body?: unknown) => {
+      const ctx = createExecutionContext();
+      const res = await createApp().fetch(
+        new Request(`${ACME}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        }),
+        env,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
     const created = await (
-      await acme("/v1/contacts", {
-        token,
-        method: "POST",
-        body: { acme_email: uniqueEmail(), acme_first_name: "Ada" },
-      })
+      await write("/v1/contacts", "POST", { acme_email: uniqueEmail(), acme_first_name: "Ada" })
     ).json<{ id: string }>();
-    await acme(`/v1/contacts/${created.id}`, { token, method: "PATCH", body: { acme_title: "Countess" } });
-    await acme(`/v1/contacts/${created.id}`, { token, method: "DELETE" });
+    expect((await write(`/v1/contacts/${created.id}`, "PATCH", { acme_title: "Countess" })).status).toBe(200);
+    expect((await write(`/v1/contacts/${created.id}`, "DELETE")).status).toBe(204);
     const events = await eventsFor(created.id);
     expect(events.map((e) => e.type)).toEqual(["contact.created", "contact.updated", "contact.deleted"]);
     const [create, update, remove] = events.map((e) => JSON.parse(e.payload));

@@ -119,8 +119,12 @@ export class ContactRepository {
     };
   }
 
+  /**
+   * Inserts the contact and its outbox event in one batch. The partial unique index on live
+   * emails decides duplicates (409 `duplicate_email`): no read ahead of the write, which would
+   * cost a round trip and still race with a concurrent create.
+   */
   async create(input: ContactInput, now = new Date()): Promise<ContactChange> {
-    await this.assertEmailFree(input.acme_email, null);
     const timestamp = now.toISOString();
     const row: ContactRow = {
       id: newId("ct", now.getTime()),
@@ -193,7 +197,6 @@ export class ContactRepository {
     );
     if (unchanged)
       return { contact: toAcmeContact(current), previous: toAcmeContact(current), eventId: null };
-    if (input.acme_email.toLowerCase() !== current.emailKey) await this.assertEmailFree(input.acme_email, id);
     const updated: ContactRow = {
       ...current,
       ...columns,
@@ -260,21 +263,6 @@ export class ContactRepository {
     const row = updated[0];
     if (!row) throw versionMismatch();
     return { contact: toAcmeContact(row), previous: toAcmeContact(current), eventId: event.id };
-  }
-
-  private async assertEmailFree(email: string, exceptId: string | null): Promise<void> {
-    const existing = await this.db
-      .select({ id: contacts.id })
-      .from(contacts)
-      .where(
-        and(
-          eq(contacts.accountId, this.accountId),
-          eq(contacts.emailKey, email.toLowerCase()),
-          isNull(contacts.deletedAt),
-        ),
-      )
-      .get();
-    if (existing && existing.id !== exceptId) throw duplicateEmail(email);
   }
 
   private async row(id: string, includeDeleted: boolean): Promise<ContactRow> {

@@ -1,5 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { formatEtag } from "../../lib/etag.ts";
+import { executionContextOf } from "../../lib/execution-context.ts";
+import { errorFields, log } from "../../lib/logger.ts";
 import {
   CONDITIONAL_HEADERS,
   ETAG_HEADER,
@@ -7,7 +10,7 @@ import {
   NOT_MODIFIED_RESPONSE,
 } from "../../lib/openapi.ts";
 import { requireScope } from "../auth/bearer.ts";
-import { createAcmeRouter } from "../context.ts";
+import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { AcmeError } from "../errors.ts";
 import { acmeJsonBody } from "../json-body.ts";
 import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
@@ -34,9 +37,23 @@ const contactResponse = (description: string) => ({
 
 const repository = (env: Env, accountId: string) => new ContactRepository(env.ACME_DB, accountId);
 
-/** After the change and its outbox row committed: hand the event to the deliveries queue. */
-async function announce(env: Env, change: ContactChange): Promise<ContactChange> {
-  if (change.eventId) await publishEvents(env, [change.eventId]);
+/**
+ * After the change and its outbox row committed: hands the event to the deliveries queue once the
+ * answer is on its way (`waitUntil`), so a write waits for neither the queue nor the lease update.
+ * Nothing is lost if the hand-off fails or never runs: the outbox sweep hands the event when its
+ * first lease (`OUTBOX_FIRST_HAND_OFF_MS`) runs out. Without an execution context it is awaited.
+ */
+async function announce(c: Context<AcmeEnv>, change: ContactChange): Promise<ContactChange> {
+  if (!change.eventId) return change;
+  const handOff = publishEvents(c.env, [change.eventId]).catch((error: unknown) =>
+    log("warn", "webhook event hand-off failed; the outbox sweep will hand it", {
+      eventId: change.eventId,
+      ...errorFields(error),
+    }),
+  );
+  const ctx = executionContextOf(c);
+  if (ctx) ctx.waitUntil(handOff);
+  else await handOff;
   return change;
 }
 
@@ -89,7 +106,7 @@ export const contactRouter = createAcmeRouter()
     }),
     async (c) => {
       const { contact } = await announce(
-        c.env,
+        c,
         await repository(c.env, c.var.client.accountId).create(c.req.valid("json")),
       );
       c.header("ETag", formatEtag(contact.acme_version));
@@ -159,7 +176,7 @@ export const contactRouter = createAcmeRouter()
         });
       }
       const { contact } = await announce(
-        c.env,
+        c,
         await repository(c.env, c.var.client.accountId).replace(
           id,
           input,
@@ -190,7 +207,7 @@ export const contactRouter = createAcmeRouter()
     }),
     async (c) => {
       const { contact } = await announce(
-        c.env,
+        c,
         await repository(c.env, c.var.client.accountId).patch(
           c.req.valid("param").id,
           c.req.valid("json"),
@@ -217,7 +234,7 @@ export const contactRouter = createAcmeRouter()
     }),
     async (c) => {
       const { contact } = await announce(
-        c.env,
+        c,
         await repository(c.env, c.var.client.accountId).softDelete(
           c.req.valid("param").id,
           readPreconditions(c.req.method, c.req.valid("header")),

@@ -8,7 +8,10 @@ import { sendAll } from "../../lib/queue-limits.ts";
 import { type AcmeConfig, loadAcmeConfig } from "../config.ts";
 import {
   ENDED_DELIVERY_STATUSES,
+  type WebhookDeliveryRow,
+  type WebhookEventRow,
   type WebhookEventType,
+  type WebhookSubscriptionRow,
   webhookAttempts,
   webhookDeliveries,
   webhookEvents,
@@ -53,6 +56,13 @@ export function redeliveryDelaySeconds(
 
 type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };
 
+/** A delivery with what its attempt needs: its subscription (null: deleted) and its event (null: gone). */
+interface DeliveryAttempt {
+  delivery: WebhookDeliveryRow;
+  subscription: WebhookSubscriptionRow | null;
+  event: WebhookEventRow | null;
+}
+
 /**
  * Creates one delivery per matching subscription (enabled, of the event's account, wanting its
  * type, created no later than the event) and makes each due attempt right away (one queue hop
@@ -60,27 +70,35 @@ type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };
  * or a retry whose time has come (its queue message was lost, so the outbox handed the event
  * again). Safe to run twice: deliveries are unique per event and subscription. With nothing to
  * attempt (no subscriber, or every delivery ended), it finishes the event.
+ *
+ * Two round trips to D1 before the attempts: the event with its account's subscriptions, then one
+ * batch that inserts the deliveries and reads back those due; the attempts use these rows as they
+ * are instead of reading each delivery again.
  */
 async function fanOut(env: Env, config: AcmeConfig, eventId: string, deps: DeliveryDeps): Promise<void> {
   const db = drizzle(env.ACME_DB);
-  const event = await db.select().from(webhookEvents).where(eq(webhookEvents.id, eventId)).get();
+  const candidates = await db
+    .select({ event: webhookEvents, subscription: webhookSubscriptions })
+    .from(webhookEvents)
+    .leftJoin(
+      webhookSubscriptions,
+      and(
+        eq(webhookSubscriptions.accountId, webhookEvents.accountId),
+        eq(webhookSubscriptions.enabled, true),
+        lte(webhookSubscriptions.createdAt, webhookEvents.createdAt),
+      ),
+    )
+    .where(eq(webhookEvents.id, eventId));
+  const event = candidates[0]?.event;
   if (!event) {
     log("warn", "webhook event to fan out does not exist", { eventId });
     return;
   }
   if (event.finishedAt) return;
-  const subscriptions = await db
-    .select()
-    .from(webhookSubscriptions)
-    .where(
-      and(
-        eq(webhookSubscriptions.accountId, event.accountId),
-        eq(webhookSubscriptions.enabled, true),
-        lte(webhookSubscriptions.createdAt, event.createdAt),
-      ),
-    );
-  const matching = subscriptions.filter((s) =>
-    (JSON.parse(s.events) as WebhookEventType[]).includes(event.type),
+  const matching = candidates.flatMap(({ subscription }) =>
+    subscription && (JSON.parse(subscription.events) as WebhookEventType[]).includes(event.type)
+      ? [subscription]
+      : [],
   );
   const now = deps.now();
   const timestamp = now.toISOString();
@@ -94,11 +112,11 @@ async function fanOut(env: Env, config: AcmeConfig, eventId: string, deps: Deliv
     createdAt: timestamp,
     updatedAt: timestamp,
   }));
-  for (const run of chunkForStatement(rows, { perItem: DELIVERY_INSERT_PARAMETERS })) {
-    await db.insert(webhookDeliveries).values(run).onConflictDoNothing();
-  }
-  const due = await db
-    .select({ id: webhookDeliveries.id })
+  const inserts = chunkForStatement(rows, { perItem: DELIVERY_INSERT_PARAMETERS }).map((run) =>
+    db.insert(webhookDeliveries).values(run).onConflictDoNothing(),
+  );
+  const dueQuery = db
+    .select()
     .from(webhookDeliveries)
     .where(
       and(
@@ -109,12 +127,28 @@ async function fanOut(env: Env, config: AcmeConfig, eventId: string, deps: Deliv
         ),
       ),
     );
+  // The read runs after the inserts in the same batch (one transaction), so it sees them. It reads
+  // one table: drizzle maps a batch's rows by column name, which a join would make ambiguous.
+  const [firstInsert, ...moreInserts] = inserts;
+  const due = firstInsert
+    ? ((await db.batch([firstInsert, ...moreInserts, dueQuery])).at(-1) as WebhookDeliveryRow[])
+    : await dueQuery;
+  // A due delivery whose subscription is not among these was disabled or deleted: it is skipped.
+  const subscriptions = new Map(
+    candidates.flatMap(({ subscription }) =>
+      subscription ? [[subscription.id, subscription] as const] : [],
+    ),
+  );
   const retries: MessageSendRequest<DeliveryMessage>[] = [];
   await Promise.all(
-    due.map(async ({ id }) => {
-      const outcome = await deliver(env, config, id, deps);
+    due.map(async (delivery) => {
+      const subscription = subscriptions.get(delivery.subscriptionId) ?? null;
+      const outcome = await attempt(env, config, { delivery, subscription, event }, deps);
       if (outcome.kind === "retry") {
-        retries.push({ body: { kind: "deliver", deliveryId: id }, delaySeconds: outcome.delaySeconds });
+        retries.push({
+          body: { kind: "deliver", deliveryId: delivery.id },
+          delaySeconds: outcome.delaySeconds,
+        });
       }
     }),
   );
@@ -123,25 +157,34 @@ async function fanOut(env: Env, config: AcmeConfig, eventId: string, deps: Deliv
   if (due.length === 0) await finishIfDelivered(db, eventId, deps.now());
 }
 
-/** One signed POST of one event to one subscription, recorded in the delivery log. */
+/** A retry from the queue: reads the delivery with its subscription and event, then attempts it. */
 async function deliver(
   env: Env,
   config: AcmeConfig,
   deliveryId: string,
   deps: DeliveryDeps,
 ): Promise<Outcome> {
-  const db = drizzle(env.ACME_DB);
   // One read for the delivery, its subscription and its event: D1 queries per invocation are counted.
-  const found = await db
+  const found = await drizzle(env.ACME_DB)
     .select({ delivery: webhookDeliveries, subscription: webhookSubscriptions, event: webhookEvents })
     .from(webhookDeliveries)
     .leftJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
     .leftJoin(webhookEvents, eq(webhookEvents.id, webhookDeliveries.eventId))
     .where(eq(webhookDeliveries.id, deliveryId))
     .get();
-  if (!found || (ENDED_DELIVERY_STATUSES as readonly string[]).includes(found.delivery.status))
-    return { kind: "done" };
-  const { delivery, subscription, event } = found;
+  return found ? attempt(env, config, found, deps) : { kind: "done" };
+}
+
+/** One signed POST of one event to one subscription, recorded in the delivery log (one D1 batch). */
+async function attempt(
+  env: Env,
+  config: AcmeConfig,
+  { delivery, subscription, event }: DeliveryAttempt,
+  deps: DeliveryDeps,
+): Promise<Outcome> {
+  if ((ENDED_DELIVERY_STATUSES as readonly string[]).includes(delivery.status)) return { kind: "done" };
+  const db = drizzle(env.ACME_DB);
+  const deliveryId = delivery.id;
   const now = deps.now();
   if (!subscription?.enabled || !event) {
     await db.batch([

@@ -1,16 +1,9 @@
 import type { Context } from "hono";
+import { executionContextOf } from "../../lib/execution-context.ts";
 import type { AdminApi, ConsoleEnv } from "./context.ts";
 
 /** Dispatches a request to this Worker in-process (the same app, no network). */
 export type SelfFetch = (request: Request, env: Env, ctx: ExecutionContext | undefined) => Promise<Response>;
-
-function executionContext(c: Context<ConsoleEnv>): ExecutionContext | undefined {
-  try {
-    return c.executionCtx as ExecutionContext;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The console's writes go through the integration's admin API, in-process, with the admin token
@@ -36,7 +29,7 @@ export function adminApiFor(c: Context<ConsoleEnv>, selfFetch: SelfFetch): Admin
       headers,
       ...(sent !== undefined ? { body: sent } : {}),
     });
-    const response = await selfFetch(request, c.env, executionContext(c));
+    const response = await selfFetch(request, c.env, executionContextOf(c));
     const text = await response.text();
     return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
   };
