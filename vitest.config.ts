@@ -29,8 +29,12 @@ export default defineConfig(async () => {
             }),
             // KV's one write per key per second is not enforced locally; the cache's own tests
             // (test/integration/hot-keys.test.ts) run its rules at 1000 ms against a stand-in that
-            // enforces it, the rest read their writes back at once.
+            // enforces it, the rest read their writes back at once. Likewise the copies an isolate
+            // holds in memory: tested there with injected time; here tests that age or drop KV
+            // entries behind the Worker's back see the change at once. (The end-to-end suite runs
+            // both at their defaults.)
             CACHE_KEY_WRITE_INTERVAL_MS: "0",
+            CACHE_MEMORY_TTL_MS: "0",
             // A short open period, so tests of recovery wait well under a second.
             BREAKER_OPEN_MS: "400",
             // Jobs of more than two iterations go on in fresh Workflow instances, so every longer

@@ -17,6 +17,7 @@ const IntegrationEnvSchema = z.object({
     .or(z.literal("").transform(() => undefined)),
   CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   CACHE_KEY_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  CACHE_MEMORY_TTL_MS: z.coerce.number().int().min(0).max(10_000).default(1000),
   ACME_ATTEMPT_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2500),
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(86_400),
   API_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
@@ -49,6 +50,11 @@ export interface IntegrationConfig {
    * takes one write per key per second. Tests of other behaviour run with 0.
    */
   cacheKeyWriteIntervalMs: number;
+  /**
+   * How long (ms) an isolate serves a cached contact it read from KV or wrote without asking KV
+   * again; a change handled by another isolate is seen here at most this late. 0: every read asks KV.
+   */
+  cacheMemoryTtlMs: number;
   acmeAttemptTimeoutMs: number;
   idempotencyTtlSeconds: number;
   maxBodyBytes: number;
@@ -77,6 +83,7 @@ export const loadIntegrationConfig = configLoader(
     acmeBaseUrl: e.ACME_BASE_URL,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     cacheKeyWriteIntervalMs: e.CACHE_KEY_WRITE_INTERVAL_MS,
+    cacheMemoryTtlMs: e.CACHE_MEMORY_TTL_MS,
     acmeAttemptTimeoutMs: e.ACME_ATTEMPT_TIMEOUT_MS,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     maxBodyBytes: e.API_MAX_BODY_BYTES,

@@ -3,7 +3,11 @@ import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { createAcmeClient } from "../../src/integration/acme-client/create-acme-client.ts";
-import { ContactCache, KV_KEY_WRITE_INTERVAL_MS } from "../../src/integration/cache/contact-cache.ts";
+import {
+  ContactCache,
+  KV_KEY_WRITE_INTERVAL_MS,
+  MEMORY_TTL_MS,
+} from "../../src/integration/cache/contact-cache.ts";
 import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import { ContactService } from "../../src/integration/contacts/contact-service.ts";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
@@ -21,7 +25,7 @@ import { api, newConnection } from "./helpers.ts";
 function productionLikeKv(kv: KVNamespace, options: { failAll?: boolean; now?: () => number } = {}) {
   const now = options.now ?? Date.now;
   const lastWrite = new Map<string, number>();
-  const counts = { puts: 0, deletes: 0, refused: 0 };
+  const counts = { gets: 0, puts: 0, deletes: 0, refused: 0 };
   const write = async (key: string, op: () => Promise<void>) => {
     const at = now();
     const last = lastWrite.get(key);
@@ -33,7 +37,10 @@ function productionLikeKv(kv: KVNamespace, options: { failAll?: boolean; now?: (
     await op();
   };
   const stand = {
-    get: kv.get.bind(kv),
+    get: (key: string, type: "json") => {
+      counts.gets += 1;
+      return kv.get(key, type);
+    },
     put: async (key: string, value: string, opts?: KVNamespacePutOptions) => {
       counts.puts += 1;
       await write(key, () => kv.put(key, value, opts));
@@ -196,11 +203,93 @@ describe("hot keys on KV's one write per key per second", () => {
     // What the request read from KV outranks what this isolate remembers: an empty key is written.
     now += KV_KEY_WRITE_INTERVAL_MS;
     expect(await cache.store(v(2), null, now)).toBe("written");
-    expect(counts).toEqual({ puts: 3, deletes: 0, refused: 0 });
+    expect(counts).toMatchObject({ puts: 3, deletes: 0, refused: 0 });
     // An invalidation counts as the key's write: a miss right after it waits its turn.
     now += KV_KEY_WRITE_INTERVAL_MS;
     await cache.invalidate(v(2).id, now);
     expect(await cache.store(v(3), null, now + 10)).toBe("throttled");
-    expect(counts).toEqual({ puts: 3, deletes: 1, refused: 0 });
+    expect(counts).toMatchObject({ puts: 3, deletes: 1, refused: 0 });
+  });
+});
+
+describe("a hot key read from memory for CACHE_MEMORY_TTL_MS", () => {
+  const copy = (connectionId: string, version: number) =>
+    ({ id: `ct_memory_${connectionId}`, version, firstName: "M" }) as unknown as Contact;
+
+  it("reads KV at most once per memory TTL, sees a change dropped in this isolate at once and one dropped elsewhere within the TTL", async () => {
+    const { connectionId } = await newConnection();
+    const start = Date.now();
+    let clock = start;
+    const { kv, counts } = productionLikeKv(env.CACHE, { now: () => clock });
+    const cache = new ContactCache(kv, connectionId, 60, { memoryTtlMs: MEMORY_TTL_MS });
+    const id = copy(connectionId, 1).id;
+
+    expect(await cache.store(copy(connectionId, 1), undefined, start)).toBe("written");
+    for (let ms = 0; ms < MEMORY_TTL_MS; ms += 100) {
+      expect((await cache.get(id, start + ms))?.contact.version).toBe(1);
+    }
+    expect(counts.gets).toBe(0);
+    // Past the TTL, KV is asked again, then the copy it gave is held for another TTL.
+    expect((await cache.get(id, start + MEMORY_TTL_MS))?.contact.version).toBe(1);
+    expect((await cache.get(id, start + MEMORY_TTL_MS + 500))?.contact.version).toBe(1);
+    expect(counts.gets).toBe(1);
+
+    // Dropped by another isolate (a webhook handled elsewhere): seen here once the TTL is over.
+    await env.CACHE.delete(`contact:${connectionId}:${id}`);
+    expect(await cache.get(id, start + 2 * MEMORY_TTL_MS - 1)).not.toBeNull();
+    expect(await cache.get(id, start + 2 * MEMORY_TTL_MS)).toBeNull();
+
+    // Dropped in this isolate: at once.
+    await env.CACHE.put(
+      `contact:${connectionId}:${id}`,
+      JSON.stringify({ contact: copy(connectionId, 2), storedAt: start }),
+    );
+    const now = start + 3 * MEMORY_TTL_MS;
+    clock = now;
+    expect((await cache.get(id, now))?.contact.version).toBe(2);
+    await cache.invalidate(id, now);
+    expect(await cache.get(id, now + 1)).toBeNull();
+  });
+
+  it("does not hold a copy whose KV read was overtaken by this isolate's own invalidation", async () => {
+    const { connectionId } = await newConnection();
+    const id = copy(connectionId, 1).id;
+    const key = `contact:${connectionId}:${id}`;
+    await env.CACHE.put(key, JSON.stringify({ contact: copy(connectionId, 1), storedAt: Date.now() }));
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let gets = 0;
+    const slowKv = {
+      get: async (k: string, type: "json") => {
+        gets += 1;
+        const value = await env.CACHE.get(k, type);
+        if (gets === 1) await gate;
+        return value;
+      },
+      put: env.CACHE.put.bind(env.CACHE),
+      delete: env.CACHE.delete.bind(env.CACHE),
+    } as unknown as KVNamespace;
+    const cache = new ContactCache(slowKv, connectionId, 60, { memoryTtlMs: MEMORY_TTL_MS });
+    const now = Date.now();
+    const inFlight = cache.get(id, now);
+    await cache.invalidate(id, now + 1);
+    release();
+    // The read that began before the change answers what it found, but nothing keeps it.
+    expect((await inFlight)?.contact.version).toBe(1);
+    expect(await cache.get(id, now + 2)).toBeNull();
+    expect(gets).toBe(2);
+  });
+
+  it("asks KV on every read with a memory TTL of 0", async () => {
+    const { connectionId } = await newConnection();
+    const { kv, counts } = productionLikeKv(env.CACHE);
+    const cache = new ContactCache(kv, connectionId, 60, { memoryTtlMs: 0 });
+    const now = Date.now();
+    await cache.store(copy(connectionId, 1), undefined, now);
+    for (let i = 0; i < 3; i++)
+      expect((await cache.get(copy(connectionId, 1).id, now + i))?.contact.version).toBe(1);
+    expect(counts.gets).toBe(3);
   });
 });

@@ -2,13 +2,14 @@ import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { MiddlewareHandler } from "hono";
 import { sha256Hex, timingSafeEqualStrings } from "../../lib/crypto.ts";
+import { ExpiringMap } from "../../lib/expiring-map.ts";
 import type { IntegrationEnv } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 
-/** Resolved keys are remembered per isolate this long; revocation in this isolate is immediate. */
+/** Resolved keys are remembered per isolate this long (ms); revocation in this isolate is immediate. */
 const KEY_CACHE_MS = 30_000;
-const resolved = new Map<string, { connection: ConnectionRow; until: number }>();
+const resolved = new ExpiringMap<string, ConnectionRow>(10_000);
 
 /** Keys seen recently and their hashes, so a hot key is not hashed on every request. */
 const hashes = new Map<string, string>();
@@ -45,9 +46,8 @@ export function requireApiKey(): MiddlewareHandler<IntegrationEnv> {
     const key = bearer(c.req.header("authorization"));
     if (!key) throw unauthorized("An API key is required: Authorization: Bearer <api key>.");
     const keyHash = await hashOf(key);
-    const now = Date.now();
-    let entry = resolved.get(keyHash);
-    if (!entry || entry.until <= now) {
+    let connection = resolved.get(keyHash);
+    if (!connection) {
       const row = await drizzle(c.env.DB)
         .select({ connection: connections })
         .from(apiKeys)
@@ -58,10 +58,10 @@ export function requireApiKey(): MiddlewareHandler<IntegrationEnv> {
         resolved.delete(keyHash);
         throw unauthorized("The API key is not valid.");
       }
-      entry = { connection: row.connection, until: now + KEY_CACHE_MS };
-      resolved.set(keyHash, entry);
+      connection = row.connection;
+      resolved.set(keyHash, connection, KEY_CACHE_MS);
     }
-    c.set("connection", entry.connection);
+    c.set("connection", connection);
     await next();
   };
 }

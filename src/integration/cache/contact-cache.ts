@@ -1,3 +1,4 @@
+import { ExpiringMap } from "../../lib/expiring-map.ts";
 import { errorFields, log } from "../../lib/logger.ts";
 import type { Contact } from "../contacts/schemas.ts";
 
@@ -11,8 +12,17 @@ export const STALE_RETENTION_SECONDS = 7 * 86_400;
  */
 export const KV_KEY_WRITE_INTERVAL_MS = 1000;
 
+/**
+ * How long (ms) an isolate serves an entry it read from KV or wrote itself without asking KV again,
+ * by default (CACHE_MEMORY_TTL_MS); see {@link ContactCache}.
+ */
+export const MEMORY_TTL_MS = 1000;
+
 /** Keys whose last write this isolate remembers; the oldest is forgotten beyond this. */
 const LEDGER_SIZE = 10_000;
+
+/** Entries held in memory; the one read or written longest ago is forgotten beyond this. */
+const RECENT_ENTRIES_SIZE = 1000;
 
 interface CachedContact {
   contact: Contact;
@@ -42,6 +52,8 @@ export interface ContactCacheOptions {
   onWriteFailure?: () => Promise<void> | void;
   /** Keeps work going after the response (the request's `waitUntil`), for a write put off. */
   defer?: (work: Promise<unknown>) => void;
+  /** How long an entry read from KV or written is served from this isolate's memory, ms (default MEMORY_TTL_MS; 0: always KV). */
+  memoryTtlMs?: number;
 }
 
 /** The last write this isolate made to a key: the version it stored (null: a delete), and when (epoch ms). */
@@ -56,6 +68,9 @@ interface LedgerEntry {
  * entry goes first when it is full.
  */
 const ledger = new Map<string, LedgerEntry>();
+
+/** KV entries as this isolate last read or wrote them, each for the cache's `memoryTtlMs`. */
+const recentEntries = new ExpiringMap<string, CachedContact>(RECENT_ENTRIES_SIZE);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
@@ -77,9 +92,15 @@ function remember(key: string, entry: LedgerEntry): void {
  *   write came meanwhile); if the last write was a delete, the next miss writes it;
  * - a write that fails is logged ("cache write failed") and reported through `onWriteFailure`,
  *   and the read goes on.
+ *
+ * Reads of a hot key do not each go to KV: an entry this isolate read from KV or wrote is served
+ * from memory for `memoryTtlMs` (1 s by default). A change dropped in this isolate drops it at
+ * once; one dropped by another isolate (a webhook handled elsewhere) is seen here at most that
+ * long later, on top of KV's own propagation between locations (up to 60 s).
  */
 export class ContactCache {
   private readonly writeIntervalMs: number;
+  private readonly memoryTtlMs: number;
 
   constructor(
     private readonly kv: KVNamespace,
@@ -88,6 +109,7 @@ export class ContactCache {
     private readonly options: ContactCacheOptions = {},
   ) {
     this.writeIntervalMs = options.writeIntervalMs ?? KV_KEY_WRITE_INTERVAL_MS;
+    this.memoryTtlMs = options.memoryTtlMs ?? MEMORY_TTL_MS;
   }
 
   private key(contactId: string): string {
@@ -96,8 +118,15 @@ export class ContactCache {
 
   /** The cached copy, fresh or not; null if none. Throws what KV throws on a read. */
   async get(contactId: string, now = Date.now()): Promise<CacheLookup | null> {
-    const entry = await this.kv.get<CachedContact>(this.key(contactId), "json");
-    if (!entry) return null;
+    const key = this.key(contactId);
+    let entry = recentEntries.get(key, now);
+    if (!entry) {
+      entry = (await this.kv.get<CachedContact>(key, "json")) ?? undefined;
+      if (!entry) return null;
+      // Not if this isolate wrote or dropped the key while the read was on its way.
+      const last = ledger.get(key);
+      if (!last || last.at < now) recentEntries.set(key, entry, this.memoryTtlMs, now);
+    }
     const ageSeconds = Math.max(0, Math.floor((now - entry.storedAt) / 1000));
     return {
       contact: entry.contact,
@@ -142,10 +171,12 @@ export class ContactCache {
       await this.kv.put(key, JSON.stringify(entry), {
         expirationTtl: Math.max(60, this.ttlSeconds + STALE_RETENTION_SECONDS),
       });
+      recentEntries.set(key, entry, this.memoryTtlMs, now);
       return "written";
     } catch (error) {
       // What KV holds is unknown now: the next miss may try again (after the interval).
       remember(key, { version: null, at: now });
+      recentEntries.delete(key);
       await this.writeFailed("put", contact.id, error);
       return "failed";
     }
@@ -159,9 +190,12 @@ export class ContactCache {
   async invalidate(contactId: string, now = Date.now()): Promise<void> {
     const key = this.key(contactId);
     remember(key, { version: null, at: now });
+    recentEntries.delete(key);
     for (let attempt = 0; ; attempt++) {
       try {
         await this.kv.delete(key);
+        // A read during a refused first try may have held the old entry again.
+        recentEntries.delete(key);
         return;
       } catch (error) {
         if (attempt > 0) {

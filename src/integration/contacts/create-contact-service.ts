@@ -18,6 +18,7 @@ export function createContactService(c: Context<IntegrationEnv>): ContactService
     () => acmeClientFor(c),
     new ContactCache(c.env.CACHE, connection.id, config.cacheTtlSeconds, {
       writeIntervalMs: config.cacheKeyWriteIntervalMs,
+      memoryTtlMs: config.cacheMemoryTtlMs,
       onWriteFailure: () => session().recordCacheWriteFailure(),
       defer: c.var.defer,
     }),

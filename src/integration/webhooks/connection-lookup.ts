@@ -1,11 +1,12 @@
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { ExpiringMap } from "../../lib/expiring-map.ts";
 import { openSecret } from "../../lib/secret-box.ts";
 import { connections } from "../db/schema.ts";
 
-/** Webhook secrets per connection, remembered per isolate briefly: webhooks come in bursts. */
+/** Webhook secrets per connection (null: none), remembered per isolate briefly (ms): webhooks come in bursts. */
 const CACHE_MS = 30_000;
-const cache = new Map<string, { secret: string | null; until: number }>();
+const cache = new ExpiringMap<string, string | null>(10_000);
 
 export function forgetConnection(connectionId: string): void {
   cache.delete(connectionId);
@@ -17,9 +18,8 @@ export async function webhookSecretFor(
   encryptionKey: string,
   connectionId: string,
 ): Promise<string | null> {
-  const now = Date.now();
-  const hit = cache.get(connectionId);
-  if (hit && hit.until > now) return hit.secret;
+  const remembered = cache.get(connectionId);
+  if (remembered !== undefined) return remembered;
   const row = await drizzle(env.DB)
     .select({ webhookSecretEnc: connections.webhookSecretEnc })
     .from(connections)
@@ -28,6 +28,6 @@ export async function webhookSecretFor(
   const secret = row?.webhookSecretEnc
     ? await openSecret(encryptionKey, row.webhookSecretEnc, `${connectionId}:webhook`)
     : null;
-  cache.set(connectionId, { secret, until: now + CACHE_MS });
+  cache.set(connectionId, secret, CACHE_MS);
   return secret;
 }
