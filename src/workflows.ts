@@ -8,6 +8,8 @@ const app = createApp();
 /** The sync jobs' Workflow class (binding SYNC_JOBS), wired to this Worker's in-process Acme. */
 export class SyncJobWorkflow extends SyncJobRunner {
   protected inProcessAcme(): AcmeTransport {
-    return (request) => Promise.resolve(app.fetch(request, this.env, this.ctx));
+    // No execution context: what Acme would finish after answering (its webhook hand-off) is
+    // awaited within the step, which nobody waits on, rather than left to outlive it.
+    return (request) => Promise.resolve(app.fetch(request, this.env));
   }
 }
