@@ -46,6 +46,8 @@ interface Row {
   non2xx: number;
   ratio?: number;
   ratioOf?: string;
+  /** The ratio in each round, in order (the reported ratio is their median): the run's own spread. */
+  roundRatios?: number[];
   /** Server CPU time (wrangler dev and workerd, user + system) per request served under load, ms. */
   cpuMsPerRequest: number;
   /** CPU per request against the do-nothing route's, and against the direct Acme read's. */
@@ -67,8 +69,9 @@ interface Route {
   /** A fresh body per request (creates), for the unloaded passes. */
   body?: () => string;
   /**
-   * Timed on its own after the interleaved passes, in a fifth of them: a create sets off webhook
-   * deliveries in the background, which would slow whatever route came next.
+   * Timed on its own after the interleaved passes, in half as many: a create sets off webhook
+   * deliveries in the background, which would slow whatever route came next. (250 samples by
+   * default, so that p99 is the third slowest rather than the slowest.)
    */
   latencyAlone?: boolean;
 }
@@ -139,7 +142,7 @@ async function measureRoutes(
   );
   for (const route of routes.filter((r) => r.latencyAlone)) {
     await settle();
-    Object.assign(unloaded, await unloadedLatency([route], Math.ceil(LATENCY_PASSES / 5)));
+    Object.assign(unloaded, await unloadedLatency([route], Math.ceil(LATENCY_PASSES / 2)));
   }
   const rows: Row[] = [];
   const cpu = (name: string | undefined) => median(cpuPerRequest[name ?? ""] ?? [Number.NaN]);
@@ -152,6 +155,7 @@ async function measureRoutes(
       name: route.name,
       requestsPerSecond: Math.round(median(runs.map((r) => r.requests.average)) * 10) / 10,
       ratio: Math.round(median(ratios) * 100) / 100,
+      roundRatios: ratios.map((r) => Math.round(r * 100) / 100),
       ratioOf: route.against,
       p50Ms: ms(percentile(single, 50)),
       p99Ms: ms(percentile(single, 99)),
@@ -407,6 +411,7 @@ function table(rows: Row[]): string {
     "route",
     "req/s",
     "ratio",
+    "rounds",
     "of",
     "CPU ms/req",
     "CPU of baseline",
@@ -421,6 +426,7 @@ function table(rows: Row[]): string {
     r.name,
     String(r.requestsPerSecond),
     r.ratio === undefined ? "" : r.ratio.toFixed(2),
+    r.roundRatios ? `${Math.min(...r.roundRatios).toFixed(2)}-${Math.max(...r.roundRatios).toFixed(2)}` : "",
     r.ratioOf ?? "",
     String(r.cpuMsPerRequest),
     String(r.cpuOfBaseline ?? ""),
