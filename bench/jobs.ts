@@ -173,21 +173,18 @@ async function seedAcme(base: string, token: string, count: number, parallel = 1
   return first;
 }
 
-/** The server log's Acme requests from `from` on (its length before), as logged by Acme. */
+/**
+ * The server log's Acme requests from `from` on (its length before), as logged by Acme: each
+ * with the rate window Acme counted it in (when that window opened, epoch ms).
+ */
 function acmeRequests(output: string, from: number) {
-  const requests: { method: string; path: string; status: number; startedAt: number }[] = [];
+  const requests: { method: string; path: string; status: number; rateWindow: number | null }[] = [];
   for (const line of output.slice(from).split("\n")) {
     if (!line.includes('"message":"acme request"')) continue;
     try {
-      const entry = JSON.parse(line) as {
-        method: string;
-        path: string;
-        status: number;
-        time: string;
-        durationMs?: number;
-      };
-      const startedAt = Date.parse(entry.time) - (entry.durationMs ?? 0);
-      requests.push({ method: entry.method, path: entry.path, status: entry.status, startedAt });
+      const entry = JSON.parse(line) as { method: string; path: string; status: number; rateWindow?: string };
+      const rateWindow = entry.rateWindow ? Date.parse(entry.rateWindow) : null;
+      requests.push({ method: entry.method, path: entry.path, status: entry.status, rateWindow });
     } catch {
       // not a log line of ours
     }
@@ -199,24 +196,21 @@ const isWrite = (r: { method: string; path: string }) =>
   ["POST", "PATCH", "PUT"].includes(r.method) && r.path.startsWith("/acme/v1/contacts");
 
 /**
- * How full Acme's windows were: the times of the calls Acme counted in one rate class, grouped
- * into its fixed windows as Acme opens them (with the first call after the previous window
- * closed). The steady-state share is calls over capacity in every window but the last, which
- * the job's end cuts short.
+ * How full Acme's windows were: the calls Acme counted in one rate class, grouped by the window
+ * Acme counted each in (its own record, from the log line), in the order the windows opened. The
+ * steady-state share is calls over capacity in every window but the last, which the job's end
+ * cuts short. Throws if a call has no window (a log line from before Acme logged it).
  */
-function windowsFilled(startTimes: number[], limit: number, windowSeconds: number) {
-  const counts: number[] = [];
-  let opened = Number.NEGATIVE_INFINITY;
-  for (const t of [...startTimes].sort((a, b) => a - b)) {
-    if (t >= opened + windowSeconds * 1000) {
-      opened = t;
-      counts.push(0);
-    }
-    counts[counts.length - 1] = (counts.at(-1) ?? 0) + 1;
+function windowsFilled(calls: { rateWindow: number | null }[], limit: number) {
+  const perWindow = new Map<number, number>();
+  for (const { rateWindow } of calls) {
+    if (rateWindow === null) throw new Error("an Acme call without its rate window in the log");
+    perWindow.set(rateWindow, (perWindow.get(rateWindow) ?? 0) + 1);
   }
+  const counts = [...perWindow.entries()].sort(([a], [b]) => a - b).map(([, count]) => count);
   const full = counts.slice(0, -1);
   const used = full.reduce((a, b) => a + b, 0) / Math.max(1, full.length * limit);
-  return { calls: startTimes.length, perWindow: counts, steadyStateShare: round(used) };
+  return { calls: calls.length, perWindow: counts, steadyStateShare: round(used) };
 }
 
 /** Backfill at 10 reads / 10 s, import at 30 writes / 5 s (then again), reads alongside. */
@@ -243,11 +237,7 @@ export async function jobsBench(base: string, vars: Record<string, string>, serv
   const backfillReads = acmeRequests(serverOutput(), backfillLogFrom).filter(
     (r) => r.method === "GET" && r.path.startsWith("/acme/v1/contacts") && r.status === 200,
   );
-  const readWindows = windowsFilled(
-    backfillReads.map((r) => r.startedAt),
-    readQuota.limit,
-    readQuota.windowSeconds,
-  );
+  const readWindows = windowsFilled(backfillReads, readQuota.limit);
   const backfillFeed = await feedCount(base, account.apiKey);
   const pages = Math.ceil(BACKFILL_CONTACTS / 100) + 1;
   const backfillSeconds = seconds(backfill.result);
@@ -296,11 +286,7 @@ export async function jobsBench(base: string, vars: Record<string, string>, serv
   const importWrites = acmeRequests(serverOutput(), importLogFrom).filter(
     (r) => isWrite(r) && r.status < 300,
   );
-  const writeWindows = windowsFilled(
-    importWrites.map((r) => r.startedAt),
-    writeQuota.limit,
-    writeQuota.windowSeconds,
-  );
+  const writeWindows = windowsFilled(importWrites, writeQuota.limit);
   const logFrom = serverOutput().length;
   const again = await untilFinished(base, importer.apiKey, (await startImport()).id);
   const writesAgain = acmeRequests(serverOutput(), logFrom).filter(isWrite).length;

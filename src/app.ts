@@ -2,7 +2,6 @@ import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { createAcmeApp } from "./acme/app.ts";
 import { createIntegrationApp } from "./integration/app.ts";
-import { log } from "./lib/logger.ts";
 
 /**
  * The Worker's HTTP surface: the mock Acme CRM under /acme and the integration everywhere else.
@@ -18,18 +17,6 @@ export function createApp() {
   });
 
   app.use("*", requestId());
-  app.use("/acme/*", async function acmeRequestLog(c, next) {
-    const started = performance.now();
-    await next();
-    log("info", "acme request", {
-      system: "acme",
-      requestId: c.var.requestId,
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
-    });
-  });
   app.route("/acme", acme);
   app.route("/", integration);
 

@@ -15,12 +15,14 @@ import { faultRouter } from "./faults/routes.ts";
 import { errorResponses, PUBLIC_ERROR_STATUSES } from "./openapi-schemas.ts";
 import { rateLimit } from "./rate-limit/middleware.ts";
 import { acmeBodyLimit, wellFormedQuery } from "./request-limits.ts";
+import { acmeRequestLog } from "./request-log.ts";
 import { webhookRouter } from "./webhooks/routes.ts";
 
 /** The mock Acme CRM. Mounted at /acme by src/app.ts; its routes are written without the prefix. */
 export function createAcmeApp() {
   const app = createAcmeRouter();
 
+  app.use("*", acmeRequestLog());
   app.use("*", async function acmeConfig(c, next) {
     c.set("config", loadAcmeConfig(c.env));
     await next();

@@ -10,9 +10,18 @@ export interface AuthenticatedClient {
   scopes: Set<string>;
 }
 
+/** The rate window a request was counted in: which class, what it left, and when the window opened (epoch ms). */
+export interface RateLimitNote {
+  rateClass: string;
+  remaining: number;
+  windowStartMs: number;
+}
+
 export interface AcmeVariables {
   config: AcmeConfig;
   client: AuthenticatedClient;
+  /** Set by the rate limiter once the request was counted (or refused). */
+  rateLimit?: RateLimitNote;
 }
 
 export type AcmeEnv = { Bindings: Env; Variables: AcmeVariables };

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RatePolicy } from "../../src/acme/config.ts";
 import {
   consumeWindow,
@@ -84,6 +84,7 @@ describe("fixed window (pure)", () => {
       windowSeconds: 60,
       remaining: 3,
       resetSeconds: 42,
+      windowStartMs: 0,
     };
     expect(rateLimitHeaders("read", decision)).toEqual({
       "RateLimit-Policy": '"read";q=5;w=60',
@@ -294,6 +295,29 @@ describe("rate limits over HTTP", () => {
     const res = await acme("/v1/contacts", { token: other.token });
     expect(res.status).toBe(200);
     expect(parseRateLimit(res.headers.get("ratelimit")).remaining).toBeGreaterThan(0);
+  });
+
+  it("logs the window each call counted in, so calls can be grouped into Acme's own windows", async () => {
+    const { token } = await signedIn({ rateLimits: { read: { limit: 2, windowSeconds: 3600 } } });
+    const logSpy = vi.spyOn(console, "log");
+    try {
+      for (let i = 0; i < 3; i++) await acme("/v1/contacts", { token });
+      await acme("/v1/contacts", {}); // no token: refused before the limiter, so no window
+      const lines = logSpy.mock.calls
+        .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
+        .filter((l) => l.message === "acme request" && l.path === "/acme/v1/contacts");
+      expect(lines.map((l) => [l.status, l.rateClass, l.rateRemaining])).toEqual([
+        [200, "read", 1],
+        [200, "read", 0],
+        [429, "read", 0],
+        [401, undefined, undefined],
+      ]);
+      const windows = new Set(lines.slice(0, 3).map((l) => l.rateWindow));
+      expect(windows.size).toBe(1);
+      expect(Date.parse(String([...windows][0]))).toBeLessThanOrEqual(Date.now());
+    } finally {
+      logSpy.mockRestore();
+    }
   });
 
   it("carries the headers on error responses too", async () => {

@@ -12,6 +12,8 @@ export interface RateDecision {
   remaining: number;
   /** Seconds until the current window ends (at least 1). */
   resetSeconds: number;
+  /** When the current window opened, epoch ms: calls with the same value counted in one window. */
+  windowStartMs: number;
 }
 
 /** A window opens with the first request after the previous one closed, and lasts `windowSeconds`. */
@@ -47,6 +49,7 @@ export function consumeWindow(
       windowSeconds: policy.windowSeconds,
       remaining: Math.max(0, policy.limit - count),
       resetSeconds,
+      windowStartMs: windowStart,
     },
     state: { windowStart, count },
   };
