@@ -4,8 +4,9 @@
 //   window with the token (counted in its budget as taken); calls use them here until they run
 //   out or expire (AHEAD_TTL_MS), and any failure, 429 or refused token drops them. Slots that
 //   expire unused go back to the session with the isolate's next call to it;
-// - success reports are batched: one report call in flight per connection and isolate, the
-//   reports that arrive meanwhile go with the next one;
+// - success reports are batched: one report call in flight per connection and isolate, sent
+//   REPORT_LINGER_MS after the first report it carries; the reports that arrive meanwhile go with it
+//   or the next one;
 // - the integration's own requests are tallied per minute and ride along with the next report
 //   call; with no Acme call to ride on (cached reads), they go alone once REQUEST_FLUSH_MS old,
 //   so a cached read costs no Durable Object call of its own.
@@ -29,6 +30,12 @@ const STUCK_SEND_MS = 5_000;
 const MAX_AHEAD = 16;
 /** Request tallies with no report to ride along with are sent once the oldest is this old (ms). */
 export const REQUEST_FLUSH_MS = 10_000;
+/**
+ * How long (ms) the call that is to send success reports waits first, so the reports of calls
+ * finishing meanwhile go in the same session call: without it, a busy isolate sent nearly one
+ * call per report (each ended before the next report came). Failures never wait.
+ */
+export const REPORT_LINGER_MS = 50;
 
 /** What one report call carries: attempt reports and request tallies (either may be empty). */
 export interface SessionBatch {
@@ -125,11 +132,18 @@ export class IsolateShare {
 
   /**
    * Sends the queued reports and tallies, batch by batch until no report is left; reports queued
-   * meanwhile go too, and tallies ride along. A batch whose call fails is dropped (figures only).
+   * meanwhile go too, and tallies ride along. With `lingerMs`, waits that long (ms) before the
+   * first batch, counting as a call in flight, so that reports arriving meanwhile join it. A
+   * batch whose call fails is dropped (figures only).
    */
-  async sendQueued(send: (batch: SessionBatch) => Promise<void> | void, now: number): Promise<void> {
+  async sendQueued(
+    send: (batch: SessionBatch) => Promise<void> | void,
+    now: number,
+    lingerMs = 0,
+  ): Promise<void> {
     this.sendingSince = now;
     try {
+      if (lingerMs > 0) await new Promise((resolve) => setTimeout(resolve, lingerMs));
       do {
         const batch = { reports: this.pending, requests: [...this.tallies.values()] };
         this.pending = [];

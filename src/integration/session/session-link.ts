@@ -1,4 +1,4 @@
-import type { IsolateShare } from "./isolate-share.ts";
+import { type IsolateShare, REPORT_LINGER_MS } from "./isolate-share.ts";
 import {
   type AcmeSessionApi,
   type Admission,
@@ -25,6 +25,8 @@ export interface SessionLinkOptions {
   slotsAhead: boolean;
   /** Epoch ms; the session's clock is its own. */
   now?: () => number;
+  /** How long a batch of success reports waits for more before it is sent, ms (default REPORT_LINGER_MS). */
+  reportLingerMs?: number;
 }
 
 /**
@@ -66,7 +68,11 @@ export class SessionLink implements AcmeSessionApi {
     }
     if (report.probe) return this.stub.record([report]);
     if (!this.share.queue(report, this.now())) return;
-    return this.share.sendQueued((batch) => this.stub.record(batch.reports, batch.requests), this.now());
+    return this.share.sendQueued(
+      (batch) => this.stub.record(batch.reports, batch.requests),
+      this.now(),
+      this.options.reportLingerMs ?? REPORT_LINGER_MS,
+    );
   }
 
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number) {

@@ -147,7 +147,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
     const { counting, calls } = await session();
     const { link } = linkWith(counting, new IsolateShare(), { slotsAhead: false });
     await Promise.all(Array.from({ length: 10 }, () => link.report(ok(300))));
-    expect(calls.report).toBe(2);
+    expect(calls.report).toBe(1);
   });
 
   it("a failure, a refused token or a 429 drops the slots ahead", async () => {
@@ -180,19 +180,38 @@ describe("session link: what a Worker isolate keeps between calls to the session
     const { counters } = await stub.status();
     const flushes = Array.from({ length: 50 }, () => link.report(ok(300)));
     await Promise.all(flushes);
-    expect(calls.report).toBe(2); // the first on its own, the 49 that came meanwhile together
+    expect(calls.report).toBe(1); // the first waits REPORT_LINGER_MS, the 49 that came meanwhile join it
     expect((await stub.status()).counters.calls).toBe(counters.calls + 50);
+  });
+
+  it("a report that comes while a batch waits to be sent joins it; one after it was sent goes with the next", async () => {
+    const { stub, counting, calls } = await session();
+    const share = new IsolateShare();
+    const link = new SessionLink(counting, share, { slotsAhead: true, reportLingerMs: 1000 });
+    const { counters } = await stub.status();
+    const first = link.report(ok(300));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(link.report(ok(299))).toBeUndefined(); // queued: the batch in its linger takes it
+    expect(calls.report).toBe(0);
+    await first;
+    expect(calls.report).toBe(1);
+    expect((await stub.status()).counters.calls).toBe(counters.calls + 2);
+    // Without a linger, each report with nothing in flight is sent at once.
+    const eager = new SessionLink(counting, new IsolateShare(), { slotsAhead: true, reportLingerMs: 0 });
+    await eager.report(ok(298));
+    expect(calls.report).toBe(2);
   });
 
   it("a failure, and a probe's success, are reported at once, not batched", async () => {
     const { stub, counting, calls } = await session();
     const { link } = linkWith(counting, new IsolateShare());
-    const pending = link.report(ok(300)); // a batch in flight
+    const pending = link.report(ok(300)); // a batch waiting to be sent
     await link.report({ rateClass: "read", probe: false, health: "failure" });
-    expect(calls.report).toBe(2);
+    expect(calls.report).toBe(1);
     expect((await stub.status()).circuit.recentFailures).toBe(1);
     await link.report({ ...ok(300), probe: true });
-    expect(calls.report).toBe(3);
+    expect(calls.report).toBe(2);
     await pending;
+    expect(calls.report).toBe(3);
   });
 });
