@@ -186,6 +186,25 @@ describe("hot keys on KV's one write per key per second", () => {
     expect(await service.get(contact.id)).toMatchObject({ cache: "HIT", contact: { title: "Newer" } });
   });
 
+  it("a read right after a webhook dropped the key serves the next reads from memory and writes KV once the second is over", async () => {
+    const { connectionId, apiKey } = await newConnection();
+    const contact = await someContact(apiKey);
+    const { kv, counts } = productionLikeKv(env.CACHE);
+    const { service, acmeReads, deferred } = await serviceFor(connectionId, kv);
+    // The inbox's invalidation after the create's webhook: a KV write of the key, this second.
+    await new ContactCache(kv, connectionId, 60).invalidate(contact.id);
+
+    expect((await service.get(contact.id)).cache).toBe("MISS");
+    expect(await service.get(contact.id)).toMatchObject({ cache: "HIT", contact: { id: contact.id } });
+    expect(acmeReads).toHaveLength(1);
+    expect(counts).toMatchObject({ puts: 0, refused: 0 });
+    expect(deferred).toHaveLength(1);
+    await Promise.all(deferred);
+    expect(counts).toMatchObject({ puts: 1, deletes: 1, refused: 0 });
+    const stored = await env.CACHE.get<{ contact: Contact }>(`contact:${connectionId}:${contact.id}`, "json");
+    expect(stored?.contact.version).toBe(contact.version);
+  });
+
   it("stores by the rules: unchanged versions are not written, a key is written at most once a second", async () => {
     const { connectionId } = await newConnection();
     let now = Date.now();

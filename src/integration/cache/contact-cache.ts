@@ -38,9 +38,9 @@ export interface CacheLookup {
 }
 
 /**
- * What `store` did: wrote the copy; left it (KV holds it already, or KV holds nothing and the key
- * was written too recently: the next miss writes it); put it off until the key may be written
- * again (KV may hold an older version); or tried and failed (logged and counted).
+ * What `store` did: wrote the copy; left it (KV holds it already); did not write it because the
+ * key was written too recently and there is no `defer` to write it later (the next miss writes
+ * it); put it off until the key may be written again; or tried and failed (logged and counted).
  */
 export type StoreOutcome = "written" | "unchanged" | "throttled" | "deferred" | "failed";
 
@@ -69,7 +69,10 @@ interface LedgerEntry {
  */
 const ledger = new Map<string, LedgerEntry>();
 
-/** KV entries as this isolate last read or wrote them, each for the cache's `memoryTtlMs`. */
+/**
+ * Entries as this isolate last read them from KV, wrote them, or is waiting to write them, each for
+ * the cache's `memoryTtlMs`.
+ */
 const recentEntries = new ExpiringMap<string, CachedContact>(RECENT_ENTRIES_SIZE);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -87,14 +90,15 @@ function remember(key: string, entry: LedgerEntry): void {
  * Writes follow KV's per-key limit and never fail a read:
  * - a copy is not written when the copy in KV (as this request read it, or as this isolate last
  *   wrote it) already holds the same version and is still fresh;
- * - a key this isolate wrote less than `writeIntervalMs` ago is not written now: if KV may hold
- *   an older version, the write is put off until the interval has passed (and dropped if a newer
- *   write came meanwhile); if the last write was a delete, the next miss writes it;
+ * - a key this isolate wrote or dropped less than `writeIntervalMs` ago is not written now: the
+ *   write is put off until the interval has passed (and dropped if another write or drop of the
+ *   key came meanwhile), and the copy is held in memory until then (see below), so a read right
+ *   after a webhook dropped the key is not followed by another miss;
  * - a write that fails is logged ("cache write failed") and reported through `onWriteFailure`,
  *   and the read goes on.
  *
- * Reads of a hot key do not each go to KV: an entry this isolate read from KV or wrote is served
- * from memory for `memoryTtlMs` (1 s by default). A change dropped in this isolate drops it at
+ * Reads of a hot key do not each go to KV: an entry this isolate read from KV, wrote, or is
+ * waiting to write is served from memory for `memoryTtlMs` (1 s by default). A change dropped in this isolate drops it at
  * once; one dropped by another isolate (a webhook handled elsewhere) is seen here at most that
  * long later, on top of KV's own propagation between locations (up to 60 s).
  */
@@ -150,7 +154,9 @@ export class ContactCache {
       return "unchanged";
     }
     if (last && now - last.at < this.writeIntervalMs) {
-      if (last.version === null || !this.options.defer) return "throttled";
+      // Not yet in KV, but this isolate's next reads need not ask Acme again meanwhile.
+      recentEntries.set(key, { contact, storedAt: now }, this.memoryTtlMs, now);
+      if (!this.options.defer) return "throttled";
       const superseded = last;
       this.options.defer(
         (async () => {
