@@ -1,7 +1,8 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { fieldErrors } from "../lib/validation.ts";
-import type { AcmeConfig } from "./config.ts";
+import type { AcmeConfig, RateClass } from "./config.ts";
 import { AcmeError } from "./errors.ts";
+import type { RateDecision } from "./rate-limit/fixed-window.ts";
 
 export interface AuthenticatedClient {
   clientId: string;
@@ -10,18 +11,11 @@ export interface AuthenticatedClient {
   scopes: Set<string>;
 }
 
-/** The rate window a request was counted in: which class, what it left, and when the window opened (epoch ms). */
-export interface RateLimitNote {
-  rateClass: string;
-  remaining: number;
-  windowStartMs: number;
-}
-
 export interface AcmeVariables {
   config: AcmeConfig;
   client: AuthenticatedClient;
-  /** Set by the rate limiter once the request was counted (or refused). */
-  rateLimit?: RateLimitNote;
+  /** The rate limiter's decision on the request (counted or refused), and its class. */
+  rateLimit?: { rateClass: RateClass; decision: RateDecision };
 }
 
 export type AcmeEnv = { Bindings: Env; Variables: AcmeVariables };

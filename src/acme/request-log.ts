@@ -22,8 +22,8 @@ export function acmeRequestLog(): MiddlewareHandler<AcmeEnv> {
       ...(rate
         ? {
             rateClass: rate.rateClass,
-            rateRemaining: rate.remaining,
-            rateWindow: new Date(rate.windowStartMs).toISOString(),
+            rateRemaining: rate.decision.remaining,
+            rateWindow: new Date(rate.decision.windowStartMs).toISOString(),
           }
         : {}),
     });

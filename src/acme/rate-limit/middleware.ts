@@ -7,11 +7,7 @@ export function rateLimit(): MiddlewareHandler<AcmeEnv> {
   return async function rateLimitMiddleware(c, next) {
     const rateClass = rateClassFor(c.req.method);
     const { decision, headers } = await takeRateLimit(c.env, c.var.config, c.var.client.clientId, rateClass);
-    c.set("rateLimit", {
-      rateClass,
-      remaining: decision.remaining,
-      windowStartMs: decision.windowStartMs,
-    });
+    c.set("rateLimit", { rateClass, decision });
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
     if (!decision.allowed) throw rateLimitedError(rateClass, decision, headers);
     await next();
