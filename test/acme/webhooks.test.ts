@@ -181,28 +181,46 @@ describe("transactional outbox", () => {
     return rows.results;
   }
 
-  it("records one event per create, update and delete, with the previous state on changes, handed to the queue after the answer", async () => {
+  /**
+   * A write through the app: with an execution context whose `waitUntil` calls are counted (and
+   * waited for before this returns), or with none.
+   */
+  async function write(
+    token: string,
+    path: string,
+    method: string,
+    body?: unknown,
+    options: { withContext?: boolean } = {},
+  ) {
+    const request = new Request(`${ACME}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (options.withContext === false) return { res: await createApp().fetch(request, env), deferred: 0 };
+    const ctx = createExecutionContext();
+    let deferred = 0;
+    const counting = Object.create(ctx, {
+      waitUntil: {
+        value: (work: Promise<unknown>) => {
+          deferred += 1;
+          ctx.waitUntil(work);
+        },
+      },
+    }) as ExecutionContext;
+    const res = await createApp().fetch(request, env, counting);
+    await waitOnExecutionContext(ctx);
+    return { res, deferred };
+  }
+
+  it("records one event per create, update and delete, with the previous state on changes", async () => {
     const { token } = await signedIn();
-    // Through the app with an execution context: the hand-off runs in waitUntil, after the answer.
-    const write = async (path: string, method: string, body?: unknown) => {
-      const ctx = createExecutionContext();
-      const res = await createApp().fetch(
-        new Request(`${ACME}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        }),
-        env,
-        ctx,
-      );
-      await waitOnExecutionContext(ctx);
-      return res;
-    };
     const created = await (
-      await write("/v1/contacts", "POST", { acme_email: uniqueEmail(), acme_first_name: "Ada" })
-    ).json<{ id: string }>();
-    expect((await write(`/v1/contacts/${created.id}`, "PATCH", { acme_title: "Countess" })).status).toBe(200);
-    expect((await write(`/v1/contacts/${created.id}`, "DELETE")).status).toBe(204);
+      await write(token, "/v1/contacts", "POST", { acme_email: uniqueEmail(), acme_first_name: "Ada" })
+    ).res.json<{ id: string }>();
+    const patched = await write(token, `/v1/contacts/${created.id}`, "PATCH", { acme_title: "Countess" });
+    expect(patched.res.status).toBe(200);
+    expect((await write(token, `/v1/contacts/${created.id}`, "DELETE")).res.status).toBe(204);
     const events = await eventsFor(created.id);
     expect(events.map((e) => e.type)).toEqual(["contact.created", "contact.updated", "contact.deleted"]);
     const [create, update, remove] = events.map((e) => JSON.parse(e.payload));
@@ -213,6 +231,27 @@ describe("transactional outbox", () => {
     expect(remove.data.acme_deleted_at).toEqual(expect.any(String));
     expect(remove.previous.acme_deleted_at).toBeNull();
     expect(events.every((e) => e.enqueued_at !== null)).toBe(true);
+  });
+
+  it("hands a change's event to the queue after answering (waitUntil), or before answering without an execution context", async () => {
+    const { token } = await signedIn();
+    const answered = await write(token, "/v1/contacts", "POST", { acme_email: uniqueEmail() });
+    expect(answered.res.status).toBe(201);
+    expect(answered.deferred).toBe(1);
+    const id = (await answered.res.json<{ id: string }>()).id;
+    expect((await eventsFor(id)).map((e) => e.enqueued_at !== null)).toEqual([true]);
+
+    // A job's write (a Workflow step) has no context: the hand-off is done when the answer comes.
+    const awaited = await write(
+      token,
+      "/v1/contacts",
+      "POST",
+      { acme_email: uniqueEmail() },
+      { withContext: false },
+    );
+    expect(awaited.res.status).toBe(201);
+    const awaitedId = (await awaited.res.json<{ id: string }>()).id;
+    expect((await eventsFor(awaitedId)).map((e) => e.enqueued_at !== null)).toEqual([true]);
   });
 
   it("records nothing for a refused or empty write", async () => {
