@@ -10,7 +10,7 @@ export class ExpiringMap<K, V> {
   /** @param maxEntries the most entries kept (at least 1). */
   constructor(private readonly maxEntries: number) {}
 
-  /** The value set for `key` if its time has not run out by `now`, else undefined (an expired one is dropped). */
+  /** The value set for `key` if its time has not run out by `now`, else undefined (dropping it). */
   get(key: K, now = Date.now()): V | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
@@ -19,7 +19,7 @@ export class ExpiringMap<K, V> {
     return undefined;
   }
 
-  /** Remembers `value` for `key` until `now + ttlMs` (ms), as the newest entry; a ttl of 0 or less forgets the key. */
+  /** Remembers `value` for `key` until `now + ttlMs` (ms), as the newest entry; ttl <= 0 forgets it. */
   set(key: K, value: V, ttlMs: number, now = Date.now()): void {
     this.entries.delete(key);
     if (ttlMs <= 0) return;

@@ -52,7 +52,10 @@ export interface ContactCacheOptions {
   onWriteFailure?: () => Promise<void> | void;
   /** Keeps work going after the response (the request's `waitUntil`), for a write put off. */
   defer?: (work: Promise<unknown>) => void;
-  /** How long an entry read from KV or written is served from this isolate's memory, ms (default MEMORY_TTL_MS; 0: always KV). */
+  /**
+   * How long an entry read from KV or written is served from this isolate's memory, ms (default
+   * MEMORY_TTL_MS; 0: always KV).
+   */
   memoryTtlMs?: number;
 }
 
@@ -98,9 +101,10 @@ function remember(key: string, entry: LedgerEntry): void {
  *   and the read goes on.
  *
  * Reads of a hot key do not each go to KV: an entry this isolate read from KV, wrote, or is
- * waiting to write is served from memory for `memoryTtlMs` (1 s by default). A change dropped in this isolate drops it at
- * once; one dropped by another isolate (a webhook handled elsewhere) is seen here at most that
- * long later, on top of KV's own propagation between locations (up to 60 s).
+ * waiting to write is served from memory for `memoryTtlMs` (1 s by default). A change dropped
+ * in this isolate drops it at once; one dropped by another isolate (a webhook handled elsewhere)
+ * is seen here at most that long later, on top of KV's own propagation between locations (up to
+ * 60 s).
  */
 export class ContactCache {
   private readonly writeIntervalMs: number;

@@ -5,8 +5,8 @@
 //   out or expire (AHEAD_TTL_MS), and any failure, 429 or refused token drops them. Slots that
 //   expire unused go back to the session with the isolate's next call to it;
 // - success reports are batched: one report call in flight per connection and isolate, sent
-//   REPORT_LINGER_MS after the first report it carries; the reports that arrive meanwhile go with it
-//   or the next one;
+//   REPORT_LINGER_MS after the first report it carries; the reports that arrive meanwhile go
+//   with it or with the next one;
 // - the integration's own requests are tallied per minute and ride along with the next report
 //   call; with no Acme call to ride on (cached reads), they go alone once REQUEST_FLUSH_MS old,
 //   so a cached read costs no Durable Object call of its own.

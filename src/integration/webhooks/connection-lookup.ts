@@ -4,7 +4,7 @@ import { ExpiringMap } from "../../lib/expiring-map.ts";
 import { openSecret } from "../../lib/secret-box.ts";
 import { connections } from "../db/schema.ts";
 
-/** Webhook secrets per connection (null: none), remembered per isolate briefly (ms): webhooks come in bursts. */
+/** Webhook secrets per connection (null: none), kept per isolate for CACHE_MS: webhooks come in bursts. */
 const CACHE_MS = 30_000;
 const cache = new ExpiringMap<string, string | null>(10_000);
 
