@@ -48,6 +48,9 @@ export function contactShape<S extends Side>(side: S): ContactShape<S> {
   return Object.fromEntries(CONTACT_FIELDS.map((f) => [f[side], VALUE[f.value]])) as ContactShape<S>;
 }
 
+/** Writable fields a create and a full replace must carry. */
+export const REQUIRED_FIELDS = CONTACT_FIELDS.filter((f) => f.writable && f.required).map((f) => f.api);
+
 /** Writable fields a create or full replace may leave out. */
 export const OPTIONAL_FIELDS = CONTACT_FIELDS.filter((f) => f.writable && !f.required).map((f) => f.api);
 

@@ -1,6 +1,6 @@
 import Papa from "papaparse";
 import type { FieldError } from "../../lib/validation.ts";
-import { CONTACT_FIELDS } from "../contacts/mapping.ts";
+import { CONTACT_FIELDS, REQUIRED_FIELDS } from "../contacts/mapping.ts";
 import { ApiError } from "../errors.ts";
 
 /** The most rows one import may hold (413 beyond). */
@@ -18,7 +18,8 @@ export type ImportMediaType = (typeof IMPORT_MEDIA_TYPES)[number];
 export type RawRow = { row: number; value: unknown } | { row: number; unreadable: FieldError[] };
 
 const WRITABLE = new Set<string>(CONTACT_FIELDS.filter((f) => f.writable).map((f) => f.api));
-const REQUIRED = new Set(["firstName", "lastName", "email"]);
+/** Required columns keep an empty cell as "" for the contact schema to judge; an optional one means null. */
+const REQUIRED = new Set<string>(REQUIRED_FIELDS);
 
 function tooMany(count: number): ApiError {
   return new ApiError(
