@@ -17,6 +17,7 @@ import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { forgetConnection } from "../webhooks/connection-lookup.ts";
+import { connectionWebhookUrl, requireConnection } from "./connection-store.ts";
 
 const VSCHAR = /^[\x20-\x7e]*$/;
 
@@ -82,7 +83,7 @@ function publicConnection(row: ConnectionRow, origin: string) {
     name: row.name,
     acmeBaseUrl: row.acmeBaseUrl,
     acmeClientId: row.acmeClientId,
-    webhookUrl: `${origin}/webhooks/acme/${row.id}`,
+    webhookUrl: connectionWebhookUrl(origin, row.id),
     webhooksConfigured: row.webhookSecretEnc !== null,
     createdAt: row.createdAt,
   };
@@ -164,9 +165,7 @@ connectionAdminRouter
     }),
     async (c) => {
       const connectionId = c.req.valid("param").id;
-      const db = drizzle(c.env.DB);
-      const connection = await db.select().from(connections).where(eq(connections.id, connectionId)).get();
-      if (!connection) throw new ApiError("not_found", `Connection ${connectionId} does not exist.`);
+      await requireConnection(c.env.DB, connectionId);
       const apiKey = randomSecret(32, "ab_");
       const row = {
         id: newId("key"),
@@ -176,7 +175,7 @@ connectionAdminRouter
         createdAt: new Date().toISOString(),
         revokedAt: null,
       };
-      await db.insert(apiKeys).values(row);
+      await drizzle(c.env.DB).insert(apiKeys).values(row);
       return c.json({ id: row.id, connectionId, prefix: row.prefix, apiKey, createdAt: row.createdAt }, 201);
     },
   )
@@ -202,12 +201,6 @@ connectionAdminRouter
       return c.body(null, 204);
     },
   );
-
-async function connectionOr404(c: Context<IntegrationEnv>, id: string): Promise<ConnectionRow> {
-  const row = await drizzle(c.env.DB).select().from(connections).where(eq(connections.id, id)).get();
-  if (!row) throw new ApiError("not_found", `Connection ${id} does not exist.`);
-  return row;
-}
 
 async function storeWebhookSecret(c: Context<IntegrationEnv>, connection: ConnectionRow, secret: string) {
   const sealed = await sealSecret(c.var.config.encryptionKey, secret, `${connection.id}:webhook`);
@@ -241,7 +234,7 @@ connectionAdminRouter
       responses: { 204: { description: "Stored (encrypted)" }, ...problemResponses(400, 401, 404, 413, 415) },
     }),
     async (c) => {
-      const connection = await connectionOr404(c, c.req.valid("param").id);
+      const connection = await requireConnection(c.env.DB, c.req.valid("param").id);
       await storeWebhookSecret(c, connection, c.req.valid("json").secret);
       return c.body(null, 204);
     },
@@ -266,8 +259,8 @@ connectionAdminRouter
       },
     }),
     async (c) => {
-      const connection = await connectionOr404(c, c.req.valid("param").id);
-      const url = `${publicOrigin(c)}/webhooks/acme/${connection.id}`;
+      const connection = await requireConnection(c.env.DB, c.req.valid("param").id);
+      const url = connectionWebhookUrl(publicOrigin(c), connection.id);
       const events = ["contact.created", "contact.updated", "contact.deleted"];
       const response = await acmeClientFor(c, connection).send({
         method: "POST",

@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, gt, inArray, isNull, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { findConnection } from "../connections/connection-store.ts";
 import { apiKeys, type ConnectionRow, connections, contactMirror } from "../db/schema.ts";
 import type { AcmeSession } from "../session/acme-session.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
@@ -119,7 +120,7 @@ export async function connectionHealth(
   env: Env,
   id: string,
 ): Promise<{ row: ConnectionRow; health: ConnectionHealth } | null> {
-  const row = await drizzle(env.DB).select().from(connections).where(eq(connections.id, id)).get();
+  const row = await findConnection(env.DB, id);
   if (!row) return null;
   const [health] = await healthOf(env, [row]);
   return health ? { row, health } : null;

@@ -1,10 +1,9 @@
-import { eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { errorFields, log } from "../../lib/logger.ts";
 import type { AcmeTransport } from "../acme-client/transport.ts";
 import { type IntegrationConfig, loadIntegrationConfig } from "../config.ts";
+import { findConnection } from "../connections/connection-store.ts";
 import type { RequestStats } from "../context.ts";
-import { type ConnectionRow, connections, type JobRow, type JobStatus } from "../db/schema.ts";
+import type { ConnectionRow, JobRow, JobStatus } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { applyAcmePage, markReconciled } from "../sync/reconcile.ts";
 import { type AcmePage, type JobAcme, jobAcme } from "./acme-adapter.ts";
@@ -64,11 +63,7 @@ export async function runJobStep(env: Env, inProcess: AcmeTransport, jobId: stri
     await markRunning(env.DB, jobId, new Date());
     job = (await loadJob(env.DB, jobId)) ?? job;
   }
-  const connection = await drizzle(env.DB)
-    .select()
-    .from(connections)
-    .where(eq(connections.id, job.connectionId))
-    .get();
+  const connection = await findConnection(env.DB, job.connectionId);
   if (!connection) {
     await finishJob(env.DB, jobId, "failed", new Date(), "The connection no longer exists.");
     return { done: true, status: "failed" };

@@ -1,12 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { readLimited } from "../../lib/json-body.ts";
 import { requireAdmin, requireApiKey } from "../auth/api-key.ts";
+import { requireConnection } from "../connections/connection-store.ts";
 import { ContactCreateSchema } from "../contacts/schemas.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
-import { connections, JOB_KINDS, JOB_STATUSES, type JobRow } from "../db/schema.ts";
+import { JOB_KINDS, JOB_STATUSES, type JobRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { loadJobConfig } from "./config.ts";
@@ -147,12 +146,6 @@ async function cancelJob(db: D1Database, job: JobRow) {
   return toPublicJob(job);
 }
 
-async function connectionOr404(c: Context<IntegrationEnv>, id: string) {
-  const connection = await drizzle(c.env.DB).select().from(connections).where(eq(connections.id, id)).get();
-  if (!connection) throw new ApiError("not_found", `Connection ${id} does not exist.`);
-  return connection;
-}
-
 // The body is read here, not by a schema validator: its format depends on the media type, and
 // its size and row count are checked before any parsing (413), its media type first (415).
 async function startImport(c: Context<IntegrationEnv>, connectionId: string) {
@@ -174,7 +167,7 @@ jobsRouter.openAPIRegistry.registerPath(importRoute);
 jobsRouter.post("/v1/imports", (c) => startImport(c, c.var.connection.id));
 jobsRouter.openAPIRegistry.registerPath(adminImportRoute);
 jobsRouter.post("/v1/admin/connections/:id/imports", async (c) => {
-  const connection = await connectionOr404(c, c.req.param("id"));
+  const connection = await requireConnection(c.env.DB, c.req.param("id"));
   return startImport(c, connection.id);
 });
 
@@ -327,12 +320,7 @@ jobsRouter
     }),
     async (c) => {
       const connectionId = c.req.valid("param").id;
-      const connection = await drizzle(c.env.DB)
-        .select()
-        .from(connections)
-        .where(eq(connections.id, connectionId))
-        .get();
-      if (!connection) throw new ApiError("not_found", `Connection ${connectionId} does not exist.`);
+      await requireConnection(c.env.DB, connectionId);
       const running = await activeJob(c.env.DB, connectionId, ["backfill", "reconcile"]);
       if (running) throw new ApiError("conflict", `Job ${running.id} is already syncing this connection.`);
       return accepted(c, await startJob(c.env, { connectionId, kind: "backfill" }));

@@ -1,8 +1,6 @@
-import { eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { ExpiringMap } from "../../lib/expiring-map.ts";
 import { openSecret } from "../../lib/secret-box.ts";
-import { connections } from "../db/schema.ts";
+import { findSealedWebhookSecret } from "../connections/connection-store.ts";
 
 /** Webhook secrets per connection (null: none), kept per isolate for CACHE_MS: webhooks come in bursts. */
 const CACHE_MS = 30_000;
@@ -20,14 +18,8 @@ export async function webhookSecretFor(
 ): Promise<string | null> {
   const remembered = cache.get(connectionId);
   if (remembered !== undefined) return remembered;
-  const row = await drizzle(env.DB)
-    .select({ webhookSecretEnc: connections.webhookSecretEnc })
-    .from(connections)
-    .where(eq(connections.id, connectionId))
-    .get();
-  const secret = row?.webhookSecretEnc
-    ? await openSecret(encryptionKey, row.webhookSecretEnc, `${connectionId}:webhook`)
-    : null;
+  const sealed = await findSealedWebhookSecret(env.DB, connectionId);
+  const secret = sealed ? await openSecret(encryptionKey, sealed, `${connectionId}:webhook`) : null;
   cache.set(connectionId, secret, CACHE_MS);
   return secret;
 }
