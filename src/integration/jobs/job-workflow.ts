@@ -6,8 +6,9 @@ import {
 } from "cloudflare:workers";
 import type { AcmeTransport } from "../acme-client/transport.ts";
 import { loadJobConfig } from "./config.ts";
-import { failJob, runJobStep, type StepOutcome } from "./job-step.ts";
+import { failJob, runJobStep } from "./job-step.ts";
 import { continueJob, type SyncJobParams } from "./start-job.ts";
+import type { StepOutcome } from "./step-context.ts";
 
 /** How an instance ends: with the job (its outcome), or by handing it on to the next instance. */
 export type InstanceOutcome = StepOutcome | { done: false; continuedIn: string };
