@@ -1,16 +1,16 @@
 import { formatEtag } from "../../lib/etag.ts";
 import { SingleFlight } from "../../lib/single-flight.ts";
 import type { AcmeClient, AcmeRequest, Verify } from "../acme-client/acme-client.ts";
+import { acmeProblem } from "../acme-client/acme-errors.ts";
+import type { AcmeResponse } from "../acme-client/transport.ts";
+import type { ContactCache } from "../cache/contact-cache.ts";
+import { ApiError } from "../errors.ts";
 import {
   type AcmeContact,
   AcmeContactPageSchema,
   AcmeContactSchema,
   parseAcme,
-} from "../acme-client/acme-contact.ts";
-import { acmeProblem } from "../acme-client/acme-errors.ts";
-import type { AcmeResponse } from "../acme-client/transport.ts";
-import type { ContactCache } from "../cache/contact-cache.ts";
-import { ApiError } from "../errors.ts";
+} from "./acme-contact-schema.ts";
 import { acmeFieldToApi, fromAcme, mapToAcme, replacementAtAcme } from "./mapping.ts";
 import type { Contact, ContactFields, ContactInput } from "./schemas.ts";
 

@@ -1,16 +1,16 @@
 // Every call the jobs make to Acme goes through this file, so the rest of jobs/ does not depend
 // on how the Acme client is built.
 import type { Verify } from "../acme-client/acme-client.ts";
+import { acmeProblem } from "../acme-client/acme-errors.ts";
+import { createAcmeClient } from "../acme-client/create-acme-client.ts";
+import type { AcmeResponse, AcmeTransport } from "../acme-client/transport.ts";
+import type { IntegrationConfig } from "../config.ts";
 import {
   type AcmeContact,
   AcmeContactPageSchema,
   AcmeContactSchema,
   parseAcme,
-} from "../acme-client/acme-contact.ts";
-import { acmeProblem } from "../acme-client/acme-errors.ts";
-import { createAcmeClient } from "../acme-client/create-acme-client.ts";
-import type { AcmeResponse, AcmeTransport } from "../acme-client/transport.ts";
-import type { IntegrationConfig } from "../config.ts";
+} from "../contacts/acme-contact-schema.ts";
 import { acmeFieldToApi } from "../contacts/mapping.ts";
 import type { RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
