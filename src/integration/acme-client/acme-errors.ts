@@ -51,6 +51,18 @@ const DETAIL = {
   },
 } as const;
 
+/** The problems that mean "Acme cannot answer now": they pass, so a cached copy or a later try beats failing. */
+const ACME_UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
+  "acme_unavailable",
+  "acme_timeout",
+  "acme_rate_limited",
+]);
+
+/** True when `error` says Acme is unavailable for now: 5xx or unreachable, timed out, or rate limiting. */
+export function isAcmeUnavailable(error: unknown): error is ApiError {
+  return error instanceof ApiError && ACME_UNAVAILABLE_CODES.has(error.code);
+}
+
 /** The longest wait a Retry-After from here ever names, s: an upstream value beyond it is capped. */
 export const MAX_RETRY_AFTER_SECONDS = 86_400;
 

@@ -1,7 +1,7 @@
 import { formatEtag } from "../../lib/etag.ts";
 import { SingleFlight } from "../../lib/single-flight.ts";
 import type { AcmeClient, AcmeRequest, Verify } from "../acme-client/acme-client.ts";
-import { acmeProblem } from "../acme-client/acme-errors.ts";
+import { acmeProblem, isAcmeUnavailable } from "../acme-client/acme-errors.ts";
 import type { AcmeResponse } from "../acme-client/transport.ts";
 import type { ContactCache } from "../cache/contact-cache.ts";
 import { ApiError } from "../errors.ts";
@@ -19,9 +19,6 @@ const LIST_PARAMS: Record<string, string> = {
   updated_since: "updatedSince",
   limit: "limit",
 };
-
-/** Problems that mean "Acme cannot answer now", where a cached copy beats an error. */
-const UPSTREAM_FAILURES = new Set(["acme_unavailable", "acme_timeout", "acme_rate_limited"]);
 
 function renameField(field: string): string {
   return LIST_PARAMS[field] ?? acmeFieldToApi(field);
@@ -131,7 +128,7 @@ export class ContactService {
       await this.cache.store(contact, cached);
       return { cache: "MISS", contact };
     } catch (error) {
-      if (!(error instanceof ApiError && UPSTREAM_FAILURES.has(error.code))) throw error;
+      if (!isAcmeUnavailable(error)) throw error;
       cached ??= await this.cache.get(id);
       if (!cached) throw error;
       await this.session.recordStaleFallback();

@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { errorFields, log } from "../../lib/logger.ts";
+import { isAcmeUnavailable } from "../acme-client/acme-errors.ts";
 import type { AcmeTransport } from "../acme-client/transport.ts";
 import { type IntegrationConfig, loadIntegrationConfig } from "../config.ts";
 import type { RequestStats } from "../context.ts";
@@ -22,11 +23,9 @@ const PAGES_PER_STEP = 10;
 const SYNC_END = "end";
 /** The shortest durable sleep between steps, ms. */
 const MIN_WAIT_MS = 50;
-/** Problems that mean "not now": the step stops, keeps what it did, and the workflow sleeps. */
-const TRANSIENT = new Set(["acme_rate_limited", "acme_unavailable", "acme_timeout"]);
-
+/** Acme unavailable for now: the step stops, keeps what it did, and the workflow sleeps this long (ms). */
 function transientWaitMs(error: unknown): number | null {
-  if (!(error instanceof ApiError) || !TRANSIENT.has(error.code)) return null;
+  if (!isAcmeUnavailable(error)) return null;
   // The session's own figure when there is one (a rate slot, the tail of a window): whole
   // seconds would wake the job up to a second late and leave slots of a short window unused.
   if (error.options.retryAfterMs !== undefined) return Math.max(MIN_WAIT_MS, error.options.retryAfterMs);
