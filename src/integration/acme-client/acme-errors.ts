@@ -1,6 +1,7 @@
 import { parseRetryAfter } from "../../lib/backoff.ts";
 import type { FieldError } from "../../lib/validation.ts";
 import { ApiError } from "../errors.ts";
+import type { AcmeResponse } from "./transport.ts";
 
 // Every problem the integration raises about Acme is made here, from one of two things: Acme's
 // answer with an error status (acmeProblem), or a call that got no usable answer before it
@@ -128,6 +129,19 @@ export function acmeProblem(
     return new ApiError("acme_unavailable", detail.unavailable, { headers: retryAfterFromAcme(headers) });
   }
   return new ApiError("acme_bad_response", detail.unexpected(status));
+}
+
+/**
+ * `response` when its status is one of `ok`; otherwise Acme's error answer thrown as the
+ * caller's problem (acmeProblem, field names passed through `renameField`).
+ */
+export function expectAcmeStatus(
+  response: AcmeResponse,
+  ok: readonly number[],
+  renameField?: (field: string) => string,
+): AcmeResponse {
+  if (ok.includes(response.status)) return response;
+  throw acmeProblem(response.status, response.body, response.headers, renameField);
 }
 
 /**
