@@ -11,7 +11,7 @@ export interface RequestStats {
   acmeRetries: number;
   /** Time spent waiting for a rate slot or a retry backoff. */
   acmeWaitMs: number;
-  cache?: "HIT" | "MISS" | "STALE" | "BYPASS";
+  cache?: "HIT" | "MISS" | "STALE";
 }
 
 export interface IntegrationVariables {

@@ -7,7 +7,7 @@ import {
   ContactSchema as AcmeOwnContactSchema,
   ContactCreateSchema as AcmeOwnCreateSchema,
 } from "../../src/acme/contacts/schemas.ts";
-import { AcmeContactSchema } from "../../src/integration/acme-client/acme-contact.ts";
+import { AcmeContactSchema } from "../../src/integration/contacts/acme-contact-schema.ts";
 import { CONTACT_FIELDS } from "../../src/integration/contacts/mapping.ts";
 import { ACME_CONTACT } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { acmeProblem } from "../../src/integration/acme-client/acme-errors.ts";
+import { acmeProblem, isAcmeUnavailable } from "../../src/integration/acme-client/acme-errors.ts";
 import { acmeFieldToApi } from "../../src/integration/contacts/mapping.ts";
 import type { Lease } from "../../src/integration/session/token-lease.ts";
 import { acme, tokenFor } from "../acme/helpers.ts";
@@ -223,6 +223,18 @@ describe("validation errors produced by Acme", () => {
     expect(acmeProblem(401, null, new Headers(), acmeFieldToApi).code).toBe("acme_auth_failed");
     expect(acmeProblem(403, null, new Headers(), acmeFieldToApi).code).toBe("acme_auth_failed");
     expect(acmeProblem(504, null, new Headers(), acmeFieldToApi).code).toBe("acme_timeout");
+  });
+
+  it("isAcmeUnavailable holds for 429, 503 and 504 problems and for nothing Acme decided or that is not a problem", () => {
+    const headers = new Headers();
+    for (const status of [429, 500, 503, 504]) {
+      expect(isAcmeUnavailable(acmeProblem(status, null, headers)), String(status)).toBe(true);
+    }
+    for (const status of [400, 401, 404, 409, 412, 418]) {
+      expect(isAcmeUnavailable(acmeProblem(status, null, headers)), String(status)).toBe(false);
+    }
+    expect(isAcmeUnavailable(new Error("acme_unavailable"))).toBe(false);
+    expect(isAcmeUnavailable(undefined)).toBe(false);
   });
 });
 

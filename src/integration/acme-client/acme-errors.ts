@@ -1,6 +1,7 @@
 import { parseRetryAfter } from "../../lib/backoff.ts";
 import type { FieldError } from "../../lib/validation.ts";
 import { ApiError } from "../errors.ts";
+import type { AcmeResponse } from "./transport.ts";
 
 // Every problem the integration raises about Acme is made here, from one of two things: Acme's
 // answer with an error status (acmeProblem), or a call that got no usable answer before it
@@ -50,6 +51,18 @@ const DETAIL = {
     unexpected: (status: number) => `Acme's token endpoint answered ${status}.`,
   },
 } as const;
+
+/** The problems that mean "Acme cannot answer now": they pass, so a cached copy or a later try beats failing. */
+const ACME_UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
+  "acme_unavailable",
+  "acme_timeout",
+  "acme_rate_limited",
+]);
+
+/** True when `error` says Acme is unavailable for now: 5xx or unreachable, timed out, or rate limiting. */
+export function isAcmeUnavailable(error: unknown): error is ApiError {
+  return error instanceof ApiError && ACME_UNAVAILABLE_CODES.has(error.code);
+}
 
 /** The longest wait a Retry-After from here ever names, s: an upstream value beyond it is capped. */
 export const MAX_RETRY_AFTER_SECONDS = 86_400;
@@ -116,6 +129,19 @@ export function acmeProblem(
     return new ApiError("acme_unavailable", detail.unavailable, { headers: retryAfterFromAcme(headers) });
   }
   return new ApiError("acme_bad_response", detail.unexpected(status));
+}
+
+/**
+ * `response` when its status is one of `ok`; otherwise Acme's error answer thrown as the
+ * caller's problem (acmeProblem, field names passed through `renameField`).
+ */
+export function expectAcmeStatus(
+  response: AcmeResponse,
+  ok: readonly number[],
+  renameField?: (field: string) => string,
+): AcmeResponse {
+  if (ok.includes(response.status)) return response;
+  throw acmeProblem(response.status, response.body, response.headers, renameField);
 }
 
 /**

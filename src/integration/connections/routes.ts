@@ -6,7 +6,7 @@ import { sha256Hex } from "../../lib/crypto.ts";
 import { newId, randomSecret } from "../../lib/ids.ts";
 import { sealSecret } from "../../lib/secret-box.ts";
 import { decodeWebhookSecret, WebhookSecretSchema } from "../../lib/webhook-secret.ts";
-import { acmeProblem } from "../acme-client/acme-errors.ts";
+import { expectAcmeStatus } from "../acme-client/acme-errors.ts";
 import { acmeClientFor } from "../acme-client/create-acme-client.ts";
 import { forgetApiKey, requireAdmin } from "../auth/api-key.ts";
 import type { IntegrationEnv } from "../context.ts";
@@ -267,9 +267,7 @@ connectionAdminRouter
         path: "/v1/webhooks",
         body: { url, events, description: `acme-bridge connection ${connection.id}` },
       });
-      const body = response.body as { id?: unknown; secret?: unknown } | null;
-      if (response.status !== 201)
-        throw acmeProblem(response.status, response.body, response.headers, (f) => f);
+      const body = expectAcmeStatus(response, [201]).body as { id?: unknown; secret?: unknown } | null;
       if (typeof body?.id !== "string" || typeof body.secret !== "string") {
         throw new ApiError("acme_bad_response", "Acme's subscription response lacks an id or secret.");
       }

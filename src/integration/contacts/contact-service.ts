@@ -1,62 +1,14 @@
-import { formatEtag } from "../../lib/etag.ts";
 import { SingleFlight } from "../../lib/single-flight.ts";
-import type { AcmeClient, AcmeRequest, Verify } from "../acme-client/acme-client.ts";
-import {
-  type AcmeContact,
-  AcmeContactPageSchema,
-  AcmeContactSchema,
-  parseAcme,
-} from "../acme-client/acme-contact.ts";
-import { acmeProblem } from "../acme-client/acme-errors.ts";
-import type { AcmeResponse } from "../acme-client/transport.ts";
+import type { AcmeClient } from "../acme-client/acme-client.ts";
+import { isAcmeUnavailable } from "../acme-client/acme-errors.ts";
 import type { ContactCache } from "../cache/contact-cache.ts";
-import { ApiError } from "../errors.ts";
-import { acmeFieldToApi, fromAcme, mapToAcme, replacementAtAcme } from "./mapping.ts";
+import type { AcmeContact } from "./acme-contact-schema.ts";
+import { AcmeContacts, type WriteConditions } from "./acme-contacts.ts";
+import { fromAcme, mapToAcme, replacementAtAcme } from "./mapping.ts";
 import type { Contact, ContactFields, ContactInput } from "./schemas.ts";
 
-const LIST_PARAMS: Record<string, string> = {
-  after: "cursor",
-  updated_since: "updatedSince",
-  limit: "limit",
-};
-
-/** Problems that mean "Acme cannot answer now", where a cached copy beats an error. */
-const UPSTREAM_FAILURES = new Set(["acme_unavailable", "acme_timeout", "acme_rate_limited"]);
-
-function renameField(field: string): string {
-  return LIST_PARAMS[field] ?? acmeFieldToApi(field);
-}
-
-function toContact(body: unknown): Contact {
-  return fromAcme(parseAcme(AcmeContactSchema, body)) as Contact;
-}
-
-function expectStatus(response: AcmeResponse, ...ok: number[]): AcmeResponse {
-  if (ok.includes(response.status)) return response;
-  const error = (response.body as { error?: { code?: string } } | null)?.error;
-  if (response.status === 400 && error?.code === "invalid_cursor") {
-    throw new ApiError("invalid_cursor", "The cursor is not valid; start again without it.", {
-      errors: [{ field: "cursor", message: "not a cursor issued by this API" }],
-    });
-  }
-  throw acmeProblem(response.status, response.body, response.headers, renameField);
-}
-
-/**
- * The caller's `If-Match` / `If-None-Match`, already checked well-formed (RFC 9110 13.1), as they
- * go to Acme: Acme compares them with the contact's version and answers 412 when one fails.
- */
-export type WriteConditions = { "if-match"?: string; "if-none-match"?: string };
-
-/** True when every field the write set already has that value at Acme. */
-function reflects(contact: AcmeContact, fields: Record<string, string | null>): boolean {
-  return Object.entries(fields).every(
-    ([field, value]) => (contact as Record<string, unknown>)[field] === value,
-  );
-}
-
-function synthesized(status: number, body: unknown): AcmeResponse {
-  return { status, headers: new Headers(), body };
+function toContact(contact: AcmeContact): Contact {
+  return fromAcme(contact) as Contact;
 }
 
 /**
@@ -71,12 +23,12 @@ export type ContactRead =
   | { cache: "STALE"; contact: Contact; ageSeconds: number };
 
 /**
- * Contacts of one connection, through Acme, with single-contact reads cached in KV. Writes are
- * retried after an ambiguous failure only once Acme has been asked whether they happened, so a
- * retry never creates a second contact or overwrites someone else's change.
+ * Contacts of one connection, in the API's shape, through Acme's contact endpoints (AcmeContacts,
+ * which makes a write's retry safe), with single-contact reads cached in KV and the last good
+ * copy served while Acme is unavailable. Every write drops the cached copy.
  */
 export class ContactService {
-  private client: AcmeClient | undefined;
+  private contacts: AcmeContacts | undefined;
 
   constructor(
     /** The connection whose contacts these are: reads in flight are shared within it only. */
@@ -87,30 +39,19 @@ export class ContactService {
     private readonly session: { recordStaleFallback(): Promise<void> | void },
   ) {}
 
-  private get acme(): AcmeClient {
-    this.client ??= this.acmeClient();
-    return this.client;
+  private get acme(): AcmeContacts {
+    this.contacts ??= new AcmeContacts(this.acmeClient());
+    return this.contacts;
   }
 
   async list(query: { limit: number; cursor?: string; email?: string; updatedSince?: string }) {
-    const response = expectStatus(
-      await this.acme.send({
-        method: "GET",
-        path: "/v1/contacts",
-        query: {
-          limit: String(query.limit),
-          after: query.cursor,
-          email: query.email,
-          updated_since: query.updatedSince,
-        },
-      }),
-      200,
-    );
-    const page = parseAcme(AcmeContactPageSchema, response.body);
-    return {
-      data: page.results.map((r) => fromAcme(r) as Contact),
-      nextCursor: page.paging?.next.after ?? null,
-    };
+    const page = await this.acme.list({
+      limit: query.limit,
+      after: query.cursor,
+      email: query.email,
+      updatedSince: query.updatedSince,
+    });
+    return { data: page.results.map(toContact), nextCursor: page.next };
   }
 
   /**
@@ -131,7 +72,7 @@ export class ContactService {
       await this.cache.store(contact, cached);
       return { cache: "MISS", contact };
     } catch (error) {
-      if (!(error instanceof ApiError && UPSTREAM_FAILURES.has(error.code))) throw error;
+      if (!isAcmeUnavailable(error)) throw error;
       cached ??= await this.cache.get(id);
       if (!cached) throw error;
       await this.session.recordStaleFallback();
@@ -140,89 +81,39 @@ export class ContactService {
   }
 
   private async readAtAcme(id: string): Promise<Contact> {
-    const response = expectStatus(await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }), 200);
-    return toContact(response.body);
+    return toContact(await this.acme.get(id));
   }
 
   async create(input: ContactInput): Promise<Contact> {
-    const body = mapToAcme(input);
-    // A create that failed ambiguously may have landed: look the email up before trying again.
-    const verify: Verify = async ({ deadline }) => {
-      const found = await this.findByEmail(input.email, deadline);
-      return found
-        ? { applied: synthesized(201, found) }
-        : { retry: { method: "POST", path: "/v1/contacts", body } };
-    };
-    const response = await this.acme.send({ method: "POST", path: "/v1/contacts", body }, { verify });
-    return toContact(expectStatus(response, 201).body);
+    return toContact(await this.acme.create(mapToAcme(input)));
   }
 
   /** Full replace: the writable fields given, null for each optional one left out (read-only ones are dropped). */
   async replace(id: string, input: ContactFields, conditions: WriteConditions = {}): Promise<Contact> {
-    const request: AcmeRequest = { method: "PUT", path: `/v1/contacts/${id}`, body: mapToAcme(input) };
-    return this.write(id, request, conditions, replacementAtAcme(input));
+    return this.write(id, () =>
+      this.acme.write(id, "PUT", mapToAcme(input), conditions, replacementAtAcme(input)),
+    );
   }
 
   /** Merge patch: the writable fields given (null clears); read-only ones are dropped. */
   async patch(id: string, patch: ContactFields, conditions: WriteConditions = {}): Promise<Contact> {
-    const body = mapToAcme(patch);
-    return this.write(id, { method: "PATCH", path: `/v1/contacts/${id}`, body }, conditions, body);
+    return this.write(id, () => this.acme.write(id, "PATCH", mapToAcme(patch), conditions));
   }
 
   async remove(id: string, conditions: WriteConditions = {}): Promise<void> {
-    const request: AcmeRequest = { method: "DELETE", path: `/v1/contacts/${id}`, headers: { ...conditions } };
-    // Deleting is idempotent, but a retry after a delete that landed would answer 404: check first.
-    const verify: Verify = async ({ deadline }) => {
-      const current = await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }, { deadline });
-      return current.status === 404 ? { applied: synthesized(204, null) } : { retry: request };
-    };
     try {
-      expectStatus(await this.acme.send(request, { verify }), 204);
+      await this.acme.remove(id, conditions);
     } finally {
       await this.cache.invalidate(id);
     }
   }
 
-  /**
-   * PUT and PATCH. After an ambiguous failure the contact is read: if it already shows the
-   * change, that is the answer; if not, the retry carries If-Match (the caller's, or the version
-   * just read) so it cannot overwrite a change made in between.
-   */
-  private async write(
-    id: string,
-    request: AcmeRequest,
-    conditions: WriteConditions,
-    expected: Record<string, string | null>,
-  ): Promise<Contact> {
-    const headers: Record<string, string> = { ...conditions };
-    const conditional = Object.keys(headers).length > 0;
-    const verify: Verify = async ({ deadline }) => {
-      const current = await this.acme.send({ method: "GET", path: `/v1/contacts/${id}` }, { deadline });
-      if (current.status !== 200) return { applied: current };
-      const contact = parseAcme(AcmeContactSchema, current.body);
-      if (reflects(contact, expected)) return { applied: synthesized(200, contact) };
-      return {
-        retry: {
-          ...request,
-          headers: conditional ? headers : { "if-match": formatEtag(contact.acme_version) },
-        },
-      };
-    };
+  /** Runs a write at Acme; whatever happened, the cached copy may be out of date now. */
+  private async write(id: string, atAcme: () => Promise<AcmeContact>): Promise<Contact> {
     try {
-      const response = await this.acme.send({ ...request, headers }, { verify });
-      return toContact(expectStatus(response, 200).body);
+      return toContact(await atAcme());
     } finally {
-      // Whatever happened, the cached copy may be out of date now.
       await this.cache.invalidate(id);
     }
-  }
-
-  private async findByEmail(email: string, deadline: number): Promise<AcmeContact | null> {
-    const response = await this.acme.send(
-      { method: "GET", path: "/v1/contacts", query: { email, limit: "1" } },
-      { deadline },
-    );
-    if (response.status !== 200) return null;
-    return parseAcme(AcmeContactPageSchema, response.body).results[0] ?? null;
   }
 }

@@ -3,7 +3,7 @@ import { z } from "zod";
 // The one declarative mapping between the API's contact and Acme's, used in both directions
 // (bodies, responses and field names inside error details). Every list of the contact's fields
 // derives from it: the API's response and input schemas (schemas.ts), the integration's reading
-// of Acme's contact (acme-client/acme-contact.ts), what a full replace clears, the feed's diff.
+// of Acme's contact (acme-contact-schema.ts), what a full replace clears, the feed's diff.
 
 /** How a field's value reads, the same on both sides. */
 const VALUE = {

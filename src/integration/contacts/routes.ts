@@ -18,7 +18,7 @@ import { ApiError } from "../errors.ts";
 import { idempotency } from "../idempotency/idempotency-middleware.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
-import type { WriteConditions } from "./contact-service.ts";
+import type { WriteConditions } from "./acme-contacts.ts";
 import { createContactService } from "./create-contact-service.ts";
 import {
   type Contact,

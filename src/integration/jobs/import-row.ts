@@ -1,5 +1,5 @@
 import { type FieldError, fieldErrors } from "../../lib/validation.ts";
-import type { AcmeContact } from "../acme-client/acme-contact.ts";
+import type { AcmeContact } from "../contacts/acme-contact-schema.ts";
 import { mapToAcme } from "../contacts/mapping.ts";
 import { ContactCreateSchema, type ContactInput } from "../contacts/schemas.ts";
 import type { RawRow } from "./import-parser.ts";

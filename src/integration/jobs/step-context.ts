@@ -1,6 +1,6 @@
+import { isAcmeUnavailable } from "../acme-client/acme-errors.ts";
 import type { IntegrationConfig } from "../config.ts";
 import type { ConnectionRow, JobRow, JobStatus } from "../db/schema.ts";
-import { ApiError } from "../errors.ts";
 import type { JobAcme } from "./acme-adapter.ts";
 
 /** What one step tells the workflow: the job is over, or go on (after a durable sleep of `waitMs`). */
@@ -21,8 +21,6 @@ export interface StepContext {
 
 /** The shortest durable sleep between steps, ms. */
 const MIN_WAIT_MS = 50;
-/** Problems that mean "not now": the step stops, keeps what it did, and the workflow sleeps. */
-const TRANSIENT = new Set(["acme_rate_limited", "acme_unavailable", "acme_timeout"]);
 
 /**
  * How long to sleep (ms) before the next step after a problem that means "not now" (Acme's rate
@@ -30,7 +28,7 @@ const TRANSIENT = new Set(["acme_rate_limited", "acme_unavailable", "acme_timeou
  * in whole seconds (1 s without one). Null for any other error, which the step lets through.
  */
 export function transientWaitMs(error: unknown): number | null {
-  if (!(error instanceof ApiError) || !TRANSIENT.has(error.code)) return null;
+  if (!isAcmeUnavailable(error)) return null;
   // The session's own figure when there is one (a rate slot, the tail of a window): whole
   // seconds would wake the job up to a second late and leave slots of a short window unused.
   if (error.options.retryAfterMs !== undefined) return Math.max(MIN_WAIT_MS, error.options.retryAfterMs);

@@ -50,7 +50,7 @@ export interface RequestSample {
   /** When it was answered (epoch ms). */
   at: number;
   durationMs: number;
-  cache?: "HIT" | "MISS" | "STALE" | "BYPASS" | undefined;
+  cache?: "HIT" | "MISS" | "STALE" | undefined;
 }
 
 /** A minute's requests: how many, how many looked in the cache and found a fresh copy, and their latency histogram. */
@@ -59,7 +59,7 @@ export interface RequestTally {
   requests: number;
   /** Reads answered from a fresh cached copy (HIT). */
   cacheHits: number;
-  /** Reads that looked in the cache (HIT, MISS or STALE; BYPASS did not look). */
+  /** Reads that looked in the cache (HIT, MISS or STALE). */
   cacheLookups: number;
   /** [bucket index, count] pairs: only the buckets used. */
   latency: Array<[number, number]>;
@@ -74,7 +74,7 @@ export function addSample(tallies: Map<number, RequestTally>, sample: RequestSam
     tallies.set(minute, tally);
   }
   tally.requests += 1;
-  if (sample.cache && sample.cache !== "BYPASS") tally.cacheLookups += 1;
+  if (sample.cache) tally.cacheLookups += 1;
   if (sample.cache === "HIT") tally.cacheHits += 1;
   const bucket = latencyBucket(sample.durationMs);
   const entry = tally.latency.find(([b]) => b === bucket);

@@ -1,6 +1,6 @@
 import { drizzle } from "drizzle-orm/d1";
-import type { AcmeContact } from "../acme-client/acme-contact.ts";
 import type { IntegrationConfig } from "../config.ts";
+import type { AcmeContact } from "../contacts/acme-contact-schema.ts";
 import { fromAcme } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
 import { type ConnectionRow, connections } from "../db/schema.ts";

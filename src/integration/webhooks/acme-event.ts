@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AcmeContactSchema } from "../acme-client/acme-contact.ts";
+import { AcmeContactSchema } from "../contacts/acme-contact-schema.ts";
 import { fromAcme } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
 import type { IncomingChange } from "../sync/apply-change.ts";

@@ -26,7 +26,7 @@ function attempt(receivedAt: number, extra: Partial<AttemptReport> = {}): Attemp
   return { rateClass: "read", probe: false, health: "success", receivedAt, ...extra };
 }
 
-function tallyOf(samples: Array<{ at: number; durationMs: number; cache?: "HIT" | "MISS" | "BYPASS" }>) {
+function tallyOf(samples: Array<{ at: number; durationMs: number; cache?: "HIT" | "MISS" }>) {
   const tallies = new Map<number, RequestTally>();
   for (const sample of samples) addSample(tallies, sample);
   return [...tallies.values()];
@@ -71,7 +71,7 @@ describe("AcmeSession per-minute counters (injected time)", () => {
         { at: T0 - 1, durationMs: 3, cache: "HIT" },
         { at: T0, durationMs: 40, cache: "MISS" },
         { at: T0 + 1, durationMs: 40, cache: "HIT" },
-        { at: T0 + 2, durationMs: 40, cache: "BYPASS" },
+        { at: T0 + 2, durationMs: 40 },
         { at: T0 + MINUTE_MS, durationMs: 700 },
       ]),
       T0 + MINUTE_MS,

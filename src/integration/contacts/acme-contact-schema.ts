@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { contactShape } from "../contacts/mapping.ts";
 import { ApiError } from "../errors.ts";
+import { contactShape } from "./mapping.ts";
 
 // The integration's own reading of Acme's contact contract (it never imports the mock's code),
 // derived from the mapping table: whatever Acme sends is checked before it is mapped and served.
