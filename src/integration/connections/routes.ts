@@ -16,7 +16,7 @@ import { ApiError } from "../errors.ts";
 import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
-import { forgetConnection } from "../webhooks/connection-lookup.ts";
+import { forgetWebhookSecret } from "../webhooks/webhook-secret-cache.ts";
 
 const VSCHAR = /^[\x20-\x7e]*$/;
 
@@ -215,7 +215,7 @@ async function storeWebhookSecret(c: Context<IntegrationEnv>, connection: Connec
     .update(connections)
     .set({ webhookSecretEnc: sealed })
     .where(eq(connections.id, connection.id));
-  forgetConnection(connection.id);
+  forgetWebhookSecret(connection.id);
 }
 
 const SubscriptionCreatedSchema = z
