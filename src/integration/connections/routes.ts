@@ -13,6 +13,7 @@ import type { IntegrationEnv } from "../context.ts";
 import { createRouter, publicOrigin } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import { CHANGE_TYPES } from "../feed/change-types.ts";
 import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
@@ -268,7 +269,7 @@ connectionAdminRouter
     async (c) => {
       const connection = await connectionOr404(c, c.req.valid("param").id);
       const url = `${publicOrigin(c)}/webhooks/acme/${connection.id}`;
-      const events = ["contact.created", "contact.updated", "contact.deleted"];
+      const events = [...CHANGE_TYPES];
       const response = await acmeClientFor(c, connection).send({
         method: "POST",
         path: "/v1/webhooks",

@@ -6,12 +6,13 @@ import { type IntegrationConfig, loadIntegrationConfig } from "../config.ts";
 import type { RequestStats } from "../context.ts";
 import { type ConnectionRow, connections, type JobRow, type JobStatus } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
-import { applyAcmePage, markReconciled } from "../sync/reconcile.ts";
 import { type AcmePage, type JobAcme, jobAcme } from "./acme-adapter.ts";
+import { applyAcmePage } from "./apply-acme-page.ts";
 import { loadJobConfig } from "./config.ts";
 import type { RawRow } from "./import-parser.ts";
 import { checkRow, planUpsert, type RowError } from "./import-row.ts";
 import { commitProgress, extendLease, finishJob, loadChunkAt, loadJob, markRunning } from "./job-store.ts";
+import { markReconciled } from "./reconciliation.ts";
 
 /** What one step tells the workflow: the job is over, or go on (after a durable sleep of `waitMs`). */
 export type StepOutcome = { done: true; status: JobStatus } | { done: false; waitMs: number };
