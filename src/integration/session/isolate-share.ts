@@ -13,11 +13,11 @@
 // An idle isolate asks for nothing ahead, so light traffic sees each call admitted on its own.
 // Plain data with no request's I/O in it: it outlives the requests that use it.
 
+import type { AheadSlots } from "../resilience/rate-budget.ts";
 import {
   type AcmeRateClass,
   type Admission,
   AHEAD_TTL_MS,
-  type AheadSlots,
   type AttemptReport,
   type BeginResult,
   type UnusedSlots,
