@@ -11,7 +11,7 @@ import { ConnectionsTable, ConnectionTabs, HealthFacts } from "./connection-view
 import { type ConsoleEnv, createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
 import { ActionButton, CsrfField, NextPageLink, type Notice, Page, ScrollTable, Time } from "./layout.tsx";
-import type { ConsoleSession } from "./session.ts";
+import type { OperatorSignIn } from "./operator-cookie.ts";
 
 interface ConnectionForm {
   name: string;
@@ -24,7 +24,7 @@ const EMPTY_FORM: ConnectionForm = { name: "", acmeBaseUrl: "", acmeClientId: ""
 
 /** The create-a-connection form; the client secret is never written back into it. */
 function CreateConnectionForm(props: {
-  session: ConsoleSession;
+  session: OperatorSignIn;
   form: ConnectionForm;
   errors: Record<string, string>;
 }) {
