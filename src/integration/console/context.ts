@@ -19,7 +19,7 @@ export type AdminApi = (
 /** What console handlers see besides the integration's variables. */
 export interface ConsoleVariables extends IntegrationVariables {
   /** The operator's sign-in (set by requireOperator). */
-  session: OperatorSignIn;
+  operator: OperatorSignIn;
   adminApi: AdminApi;
 }
 

@@ -100,7 +100,7 @@ export const feedRouter = createConsoleRouter()
     const { data, next: nextBefore } = keysetPage(rows, FEED_PAGE_SIZE, (change) => change.seq);
     const newest = data[0]?.seq ?? 0;
     return c.html(
-      <Page title={`${found.row.name}: change feed`} session={c.var.session} path="/console/connections">
+      <Page title={`${found.row.name}: change feed`} operator={c.var.operator} path="/console/connections">
         <ConnectionTabs id={found.row.id} current="feed" />
         {before === undefined ? <FeedPoller connectionId={found.row.id} after={newest} /> : null}
         <p id="feed-empty" hidden={data.length > 0}>

@@ -149,7 +149,7 @@ async function renderJobsPage(c: Context<ConsoleEnv>, notice?: Notice, status?: 
   return c.html(
     <Page
       title={`${found.row.name}: jobs`}
-      session={c.var.session}
+      operator={c.var.operator}
       path="/console/connections"
       notice={notice}
     >
@@ -167,7 +167,7 @@ async function renderJobsPage(c: Context<ConsoleEnv>, notice?: Notice, status?: 
           enctype="multipart/form-data"
           class="stack"
         >
-          <CsrfField session={c.var.session} />
+          <CsrfField operator={c.var.operator} />
           <label for="import-file">File to import</label>
           <input
             id="import-file"
@@ -196,7 +196,7 @@ async function renderJobsPage(c: Context<ConsoleEnv>, notice?: Notice, status?: 
 function JobDetail(props: {
   connectionId: string;
   job: PublicJob;
-  session: ConsoleEnv["Variables"]["session"];
+  operator: ConsoleEnv["Variables"]["operator"];
 }) {
   const { job } = props;
   const live = ACTIVE.has(job.status);
@@ -229,7 +229,7 @@ function JobDetail(props: {
       </dl>
       {live ? (
         <ActionButton
-          session={props.session}
+          operator={props.operator}
           action={`/console/connections/${props.connectionId}/jobs/${job.id}/cancel`}
           label="Cancel"
           name={`Cancel job ${job.id}`}
@@ -309,7 +309,7 @@ export const jobRouter = createConsoleRouter()
     return c.html(
       <Page
         title={`${found?.row.name ?? connectionId}: job ${job.id}`}
-        session={c.var.session}
+        operator={c.var.operator}
         path="/console/connections"
         notice={notice}
       >
@@ -318,7 +318,7 @@ export const jobRouter = createConsoleRouter()
           <a href={`/console/connections/${connectionId}/jobs`}>All jobs</a> · {job.kind}, created{" "}
           <Time iso={job.createdAt} />
         </p>
-        <JobDetail connectionId={connectionId} job={job} session={c.var.session} />
+        <JobDetail connectionId={connectionId} job={job} operator={c.var.operator} />
         <section aria-labelledby="errors-heading">
           <h2 id="errors-heading">Failed rows</h2>
           {data.length === 0 ? (
@@ -365,7 +365,7 @@ export const jobRouter = createConsoleRouter()
   })
   .get("/:id/jobs/:jobId/progress", async (c) => {
     const { connectionId, job } = await jobOr404(c);
-    return c.html(<JobDetail connectionId={connectionId} job={job} session={c.var.session} />);
+    return c.html(<JobDetail connectionId={connectionId} job={job} operator={c.var.operator} />);
   })
   .post("/:id/jobs/:jobId/cancel", async (c) => {
     const connectionId = c.req.param("id");

@@ -11,8 +11,8 @@ const SECTIONS = [
 ] as const;
 
 /** The hidden field carrying the sign-in's CSRF token; every state-changing form includes it. */
-export function CsrfField({ session }: { session: OperatorSignIn }) {
-  return <input type="hidden" name="_csrf" value={session.csrf} />;
+export function CsrfField({ operator }: { operator: OperatorSignIn }) {
+  return <input type="hidden" name="_csrf" value={operator.csrf} />;
 }
 
 /**
@@ -20,7 +20,7 @@ export function CsrfField({ session }: { session: OperatorSignIn }) {
  * accessible name when the visible label alone is ambiguous (a "Revoke" on every row).
  */
 export function ActionButton(props: {
-  session: OperatorSignIn;
+  operator: OperatorSignIn;
   action: string;
   label: string;
   name?: string;
@@ -28,7 +28,7 @@ export function ActionButton(props: {
 }) {
   return (
     <form method="post" action={props.action} class="inline">
-      <CsrfField session={props.session} />
+      <CsrfField operator={props.operator} />
       <button type="submit" class={props.variant} aria-label={props.name}>
         {props.label}
       </button>
@@ -55,7 +55,7 @@ export interface Notice {
 export function Page(props: {
   title: string;
   /** Null on the sign-in page: no navigation, no sign-out. */
-  session: OperatorSignIn | null;
+  operator: OperatorSignIn | null;
   /** The current path, to mark the section the page belongs to. */
   path?: string;
   notice?: Notice | undefined;
@@ -87,7 +87,7 @@ export function Page(props: {
           <a class="brand" href="/console">
             acme-bridge console
           </a>
-          {props.session ? (
+          {props.operator ? (
             <nav aria-label="Console">
               <ul>
                 {SECTIONS.map((s) => (
@@ -102,7 +102,7 @@ export function Page(props: {
                 </li>
               </ul>
               <ActionButton
-                session={props.session}
+                operator={props.operator}
                 action="/console/sign-out"
                 label="Sign out"
                 variant="secondary"

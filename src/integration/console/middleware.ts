@@ -43,7 +43,7 @@ export function requireOperator(): MiddlewareHandler<ConsoleEnv> {
       }
       return c.redirect(target, 303);
     }
-    c.set("session", signIn);
+    c.set("operator", signIn);
     await next();
   };
 }
@@ -60,7 +60,7 @@ export function requireCsrfToken(): MiddlewareHandler<ConsoleEnv> {
       const form = await c.req.parseBody();
       sent = typeof form._csrf === "string" ? form._csrf : undefined;
     }
-    if (!sent || !(await timingSafeEqualStrings(sent, c.var.session.csrf))) {
+    if (!sent || !(await timingSafeEqualStrings(sent, c.var.operator.csrf))) {
       return c.text(
         "This form is out of date or did not come from the console. Reload the page and try again.",
         403,

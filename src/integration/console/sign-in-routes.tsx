@@ -22,7 +22,7 @@ function SignInForm(props: { next: string; failed: boolean; signedOut: boolean }
   return (
     <Page
       title="Sign in"
-      session={null}
+      operator={null}
       notice={
         props.failed
           ? { kind: "alert", text: "That is not the integration's admin token." }
@@ -87,7 +87,7 @@ export const signInRouter = createConsoleRouter()
 
 /** Signs the operator out (it must be a signed-in, CSRF-checked request; see console/app.ts). */
 export const signOutRouter = createConsoleRouter().post("/sign-out", async (c) => {
-  await signOutOperator(c.var.session, c.env.CACHE);
+  await signOutOperator(c.var.operator, c.env.CACHE);
   deleteCookie(c, OPERATOR_COOKIE, { path: "/", secure: true, prefix: "host" });
   return c.redirect("/console/sign-in?signedOut=1", 303);
 });
