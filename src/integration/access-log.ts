@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { log } from "../lib/logger.ts";
 import type { IntegrationEnv } from "./context.ts";
-import { reportRequest } from "./session/request-report.ts";
+import { tallyRequest } from "./session/tally-request.ts";
 
 /**
  * One JSON line per request once it is answered: method, route, status and duration (ms), the
@@ -18,7 +18,7 @@ export function accessLog(): MiddlewareHandler<IntegrationEnv> {
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
     const connection = c.get("connection");
     if (connection) {
-      reportRequest(c.env, connection.id, { at: Date.now(), durationMs, cache: stats.cache }, c.var.defer);
+      tallyRequest(c.env, connection.id, { at: Date.now(), durationMs, cache: stats.cache }, c.var.defer);
     }
     log(c.res.status >= 500 ? "error" : "info", "api request", {
       system: "integration",

@@ -11,7 +11,7 @@ import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { contactRouter, seedContactRouter } from "./contacts/routes.ts";
 import { createRouter } from "./context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
-import { eventsRouter } from "./events/routes.ts";
+import { eventsRouter } from "./feed/routes.ts";
 import { jobsRouter } from "./jobs/routes.ts";
 import { type InProcessAcme, integrationContext } from "./request-context.ts";
 import { apiBodyLimit, wellFormedQuery } from "./request-limits.ts";

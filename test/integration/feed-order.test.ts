@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } fr
 import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import { fromAcme } from "../../src/integration/contacts/mapping.ts";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
-import { applyChange, applyChanges, type IncomingChange } from "../../src/integration/sync/apply-change.ts";
+import { applyChange, applyChanges, type IncomingChange } from "../../src/integration/feed/apply-change.ts";
 import type { InboxOutcome } from "../../src/integration/webhooks/inbox-consumer.ts";
 import { chunk } from "../../src/lib/d1-limits.ts";
 import { newConnection } from "./helpers.ts";

@@ -2,6 +2,7 @@ import { parseRetryAfter } from "../../lib/backoff.ts";
 import type { RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import type { Priority } from "../resilience/rate-budget.ts";
 import { parseRateLimitHeaders } from "../resilience/rate-limit-headers.ts";
 import { DEFAULT_RETRY_POLICY, planRetry, type RetryPolicy } from "../resilience/retry-policy.ts";
 import {
@@ -9,7 +10,6 @@ import {
   type AcmeSessionApi,
   type AttemptReport,
   isSetback,
-  type Priority,
   type TokenGrant,
 } from "../session/protocol.ts";
 import { callProblem } from "./acme-errors.ts";

@@ -13,10 +13,11 @@ import type { IntegrationEnv } from "../context.ts";
 import { createRouter, publicOrigin } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import { CHANGE_TYPES } from "../feed/change-types.ts";
 import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
-import { forgetConnection } from "../webhooks/connection-lookup.ts";
+import { forgetWebhookSecret } from "../webhooks/webhook-secret-cache.ts";
 import { connectionWebhookUrl, requireConnection } from "./connection-store.ts";
 
 const VSCHAR = /^[\x20-\x7e]*$/;
@@ -208,7 +209,7 @@ async function storeWebhookSecret(c: Context<IntegrationEnv>, connection: Connec
     .update(connections)
     .set({ webhookSecretEnc: sealed })
     .where(eq(connections.id, connection.id));
-  forgetConnection(connection.id);
+  forgetWebhookSecret(connection.id);
 }
 
 const SubscriptionCreatedSchema = z
@@ -261,7 +262,7 @@ connectionAdminRouter
     async (c) => {
       const connection = await requireConnection(c.env.DB, c.req.valid("param").id);
       const url = connectionWebhookUrl(publicOrigin(c), connection.id);
-      const events = ["contact.created", "contact.updated", "contact.deleted"];
+      const events = [...CHANGE_TYPES];
       const response = await acmeClientFor(c, connection).send({
         method: "POST",
         path: "/v1/webhooks",

@@ -7,7 +7,7 @@ import { deadLetterRouter } from "./dead-letter-routes.tsx";
 import { ConsoleError, renderConsoleError } from "./errors.tsx";
 import { feedRouter } from "./feed-routes.tsx";
 import { jobRouter } from "./job-routes.tsx";
-import { consoleSecurityHeaders, requireConsoleSession, requireCsrfToken } from "./middleware.ts";
+import { consoleSecurityHeaders, requireCsrfToken, requireOperator } from "./middleware.ts";
 import { signInRouter, signOutRouter } from "./sign-in-routes.tsx";
 import { webhookDeliveryRouter } from "./webhook-delivery-routes.tsx";
 
@@ -15,8 +15,9 @@ export type { SelfFetch };
 
 /**
  * The operator console, mounted at /console: server-rendered pages (Hono JSX) whose styles and
- * scripts are static assets. Everything but sign-in needs a session; every state-changing form
- * passes two CSRF checks (the Origin / Sec-Fetch-Site check of hono/csrf, then the session's token).
+ * scripts are static assets. Everything but sign-in needs a signed-in operator; every
+ * state-changing form passes two CSRF checks (the Origin / Sec-Fetch-Site check of hono/csrf, then
+ * the sign-in's token).
  */
 export function createConsoleApp(options: { selfFetch: SelfFetch }) {
   const app = createConsoleRouter();
@@ -28,7 +29,7 @@ export function createConsoleApp(options: { selfFetch: SelfFetch }) {
   });
   app.route("/", signInRouter);
 
-  app.use("*", requireConsoleSession());
+  app.use("*", requireOperator());
   app.use("*", requireCsrfToken());
   app.route("/", signOutRouter);
   app.get("/", (c) => c.redirect("/console/connections", 303));

@@ -123,7 +123,7 @@ export const chartRouter = createConsoleRouter()
     return c.html(
       <Page
         title={`${found.row.name}: the last hour`}
-        session={c.var.session}
+        operator={c.var.operator}
         path="/console/connections"
         head={
           <>

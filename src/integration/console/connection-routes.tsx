@@ -11,7 +11,7 @@ import { ConnectionsTable, ConnectionTabs, HealthFacts } from "./connection-view
 import { type ConsoleEnv, createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
 import { ActionButton, CsrfField, NextPageLink, type Notice, Page, ScrollTable, Time } from "./layout.tsx";
-import type { ConsoleSession } from "./session.ts";
+import type { OperatorSignIn } from "./operator-cookie.ts";
 
 interface ConnectionForm {
   name: string;
@@ -24,7 +24,7 @@ const EMPTY_FORM: ConnectionForm = { name: "", acmeBaseUrl: "", acmeClientId: ""
 
 /** The create-a-connection form; the client secret is never written back into it. */
 function CreateConnectionForm(props: {
-  session: ConsoleSession;
+  operator: OperatorSignIn;
   form: ConnectionForm;
   errors: Record<string, string>;
 }) {
@@ -55,7 +55,7 @@ function CreateConnectionForm(props: {
   return (
     <form method="post" action="/console/connections" class="card">
       <h2>Create a connection</h2>
-      <CsrfField session={props.session} />
+      <CsrfField operator={props.operator} />
       {field(
         "name",
         "Name",
@@ -129,10 +129,10 @@ async function connectionsPage(
   const after = c.req.query("after") || undefined;
   const { data, nextAfter } = await listConnectionHealth(c.env, after);
   return c.html(
-    <Page title="Connections" session={c.var.session} path={c.req.path} notice={options.notice}>
+    <Page title="Connections" operator={c.var.operator} path={c.req.path} notice={options.notice}>
       <ConnectionsTable data={data} after={after} nextAfter={nextAfter} />
       <CreateConnectionForm
-        session={c.var.session}
+        operator={c.var.operator}
         form={options.form ?? EMPTY_FORM}
         errors={options.errors ?? {}}
       />
@@ -162,7 +162,7 @@ async function overviewPage(
   const keys = await listApiKeys(c.env, health.id, before);
   const base = `/console/connections/${health.id}`;
   return c.html(
-    <Page title={health.name} session={c.var.session} path="/console/connections" notice={notice}>
+    <Page title={health.name} operator={c.var.operator} path="/console/connections" notice={notice}>
       <ConnectionTabs id={health.id} current="overview" />
       {issuedKey ? (
         <section class="card issued" aria-labelledby="issued-heading">
@@ -180,7 +180,7 @@ async function overviewPage(
         <HealthFacts health={health} />
         {health.webhooksConfigured ? null : (
           <ActionButton
-            session={c.var.session}
+            operator={c.var.operator}
             action={`${base}/webhook-subscription`}
             label="Subscribe to Acme's webhooks"
           />
@@ -188,7 +188,7 @@ async function overviewPage(
       </section>
       <section aria-labelledby="keys-heading">
         <h2 id="keys-heading">API keys</h2>
-        <ActionButton session={c.var.session} action={`${base}/api-keys`} label="Issue an API key" />
+        <ActionButton operator={c.var.operator} action={`${base}/api-keys`} label="Issue an API key" />
         {keys.data.length === 0 ? (
           <p>No API keys yet.</p>
         ) : (
@@ -216,7 +216,7 @@ async function overviewPage(
                   <td>
                     {k.revokedAt ? null : (
                       <ActionButton
-                        session={c.var.session}
+                        operator={c.var.operator}
                         action={`${base}/api-keys/${k.id}/revoke`}
                         label="Revoke"
                         name={`Revoke key ${k.prefix}…`}

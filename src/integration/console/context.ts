@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { IntegrationVariables } from "../context.ts";
-import type { ConsoleSession } from "./session.ts";
+import type { OperatorSignIn } from "./operator-cookie.ts";
 
 /** A body sent as it is (an uploaded file), with its media type, instead of as JSON. */
 export interface RawBody {
@@ -18,8 +18,8 @@ export type AdminApi = (
 
 /** What console handlers see besides the integration's variables. */
 export interface ConsoleVariables extends IntegrationVariables {
-  /** The signed-in operator's session (set by the session middleware). */
-  session: ConsoleSession;
+  /** The operator's sign-in (set by requireOperator). */
+  operator: OperatorSignIn;
   adminApi: AdminApi;
 }
 

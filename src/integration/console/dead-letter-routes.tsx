@@ -32,7 +32,7 @@ async function deadLettersPage(c: Context<ConsoleEnv>, notice?: Notice) {
   const pendingOnly = c.req.query("pending") === "true";
   const { data, nextBefore } = await listDeadLetters(c.env, before, pendingOnly);
   return c.html(
-    <Page title="Dead letters" session={c.var.session} path={c.req.path} notice={notice}>
+    <Page title="Dead letters" operator={c.var.operator} path={c.req.path} notice={notice}>
       <p>
         Inbox messages that could not be applied. Fix the cause, then replay: the message goes back on the
         inbox queue and is applied (or lands here again, with its reason).
@@ -86,7 +86,7 @@ async function deadLettersPage(c: Context<ConsoleEnv>, notice?: Notice) {
                 <td>
                   {d.replayedAt ? <Time iso={d.replayedAt} /> : <span class="muted">not yet</span>}
                   <ActionButton
-                    session={c.var.session}
+                    operator={c.var.operator}
                     action={`/console/dead-letters/${d.id}/replay`}
                     label={d.replayedAt ? "Replay again" : "Replay"}
                     name={`${d.replayedAt ? "Replay again" : "Replay"} dead letter ${d.id}`}

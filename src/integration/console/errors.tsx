@@ -46,9 +46,9 @@ export function renderConsoleError(error: Error, c: Context<ConsoleEnv>) {
     status = 500;
     message = `Something went wrong; quote request ${c.var.requestId} when reporting it.`;
   }
-  const session = c.get("session") ?? null;
+  const operator = c.get("operator") ?? null;
   return c.html(
-    <Page title="Something is wrong" session={session} path={c.req.path}>
+    <Page title="Something is wrong" operator={operator} path={c.req.path}>
       <p role="alert" class="notice alert">
         {message}
       </p>

@@ -1,9 +1,15 @@
-import { changesAfter, type FeedChange, latestChanges } from "./change-feed.ts";
+import type { ChangeEvent } from "../feed/change-event.ts";
+import { changesAfter, changesBefore } from "../feed/read-feed.ts";
 import { connectionHealth } from "./connection-health.ts";
 import { ConnectionTabs } from "./connection-views.tsx";
 import { createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
 import { Page, Time } from "./layout.tsx";
+import { keysetPage } from "./paging.ts";
+
+/** Changes a feed page shows at once, and the most a live update brings in one poll. */
+const FEED_PAGE_SIZE = 50;
+const FEED_POLL_LIMIT = 100;
 
 /** How often an open feed page asks for new changes. */
 const POLL_EVERY = "2s";
@@ -13,13 +19,13 @@ function shown(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-function who(change: FeedChange): string {
+function who(change: ChangeEvent): string {
   const name = [change.contact.firstName, change.contact.lastName].filter(Boolean).join(" ");
   return name || change.contact.email || change.contact.id;
 }
 
 /** One change with its diff (field, from, to) in the API's field names. */
-export function ChangeItem({ change }: { change: FeedChange }) {
+export function ChangeItem({ change }: { change: ChangeEvent }) {
   const fields = Object.entries(change.changes);
   return (
     <li class="change" data-seq={String(change.seq)} data-contact-id={change.contact.id}>
@@ -90,10 +96,11 @@ export const feedRouter = createConsoleRouter()
     const found = await connectionHealth(c.env, c.req.param("id"));
     if (!found) throw new ConsoleError(404, "There is no such connection.");
     const before = cursor(c.req.query("before"));
-    const { data, nextBefore } = await latestChanges(c.env, found.row.id, before);
+    const rows = await changesBefore(c.env.DB, found.row.id, before, FEED_PAGE_SIZE + 1);
+    const { data, next: nextBefore } = keysetPage(rows, FEED_PAGE_SIZE, (change) => change.seq);
     const newest = data[0]?.seq ?? 0;
     return c.html(
-      <Page title={`${found.row.name}: change feed`} session={c.var.session} path="/console/connections">
+      <Page title={`${found.row.name}: change feed`} operator={c.var.operator} path="/console/connections">
         <ConnectionTabs id={found.row.id} current="feed" />
         {before === undefined ? <FeedPoller connectionId={found.row.id} after={newest} /> : null}
         <p id="feed-empty" hidden={data.length > 0}>
@@ -115,7 +122,7 @@ export const feedRouter = createConsoleRouter()
   .get("/:id/feed/updates", async (c) => {
     const id = c.req.param("id");
     const after = cursor(c.req.query("after")) ?? 0;
-    const fresh = await changesAfter(c.env, id, after);
+    const fresh = await changesAfter(c.env.DB, id, after, FEED_POLL_LIMIT);
     if (fresh.length === 0) return c.body(null, 204);
     const last = fresh[fresh.length - 1]?.seq ?? after;
     return c.html(

@@ -32,12 +32,12 @@ async function renderJobsPage(c: Context<ConsoleEnv>, notice?: Notice, status?: 
   return c.html(
     <Page
       title={`${found.row.name}: jobs`}
-      session={c.var.session}
+      operator={c.var.operator}
       path="/console/connections"
       notice={notice}
     >
       <ConnectionTabs id={id} current="jobs" />
-      <ImportForm connectionId={id} session={c.var.session} maxBytes={maxBytes} />
+      <ImportForm connectionId={id} operator={c.var.operator} maxBytes={maxBytes} />
       <section aria-labelledby="jobs-heading">
         <h2 id="jobs-heading">Jobs</h2>
         <JobsTable connectionId={id} jobs={data} before={before} />
@@ -111,7 +111,7 @@ export const jobRouter = createConsoleRouter()
     return c.html(
       <Page
         title={`${found?.row.name ?? connectionId}: job ${job.id}`}
-        session={c.var.session}
+        operator={c.var.operator}
         path="/console/connections"
         notice={notice}
       >
@@ -120,7 +120,7 @@ export const jobRouter = createConsoleRouter()
           <a href={`/console/connections/${connectionId}/jobs`}>All jobs</a> · {job.kind}, created{" "}
           <Time iso={job.createdAt} />
         </p>
-        <JobDetail connectionId={connectionId} job={job} session={c.var.session} />
+        <JobDetail connectionId={connectionId} job={job} operator={c.var.operator} />
         <section aria-labelledby="errors-heading">
           <h2 id="errors-heading">Failed rows</h2>
           <FailedRowsTable errors={data} first={after === 0} />
@@ -134,7 +134,7 @@ export const jobRouter = createConsoleRouter()
   })
   .get("/:id/jobs/:jobId/progress", async (c) => {
     const { connectionId, job } = await jobOr404(c);
-    return c.html(<JobDetail connectionId={connectionId} job={job} session={c.var.session} />);
+    return c.html(<JobDetail connectionId={connectionId} job={job} operator={c.var.operator} />);
   })
   .post("/:id/jobs/:jobId/cancel", async (c) => {
     const connectionId = c.req.param("id");

@@ -2,7 +2,7 @@ import { MAX_IMPORT_ROWS } from "../jobs/import-parser.ts";
 import type { RowError } from "../jobs/import-row.ts";
 import type { PublicJob } from "../jobs/job-store.ts";
 import { ActionButton, CsrfField, ScrollTable, Time } from "./layout.tsx";
-import type { ConsoleSession } from "./session.ts";
+import type { OperatorSignIn } from "./operator-cookie.ts";
 
 /** How often a page with a job still running asks for its progress. */
 const POLL_EVERY = "1s";
@@ -103,7 +103,7 @@ export function JobsTable(props: { connectionId: string; jobs: PublicJob[]; befo
 }
 
 /** One job's facts and progress; while the job runs it asks for itself every second and offers cancel. */
-export function JobDetail(props: { connectionId: string; job: PublicJob; session: ConsoleSession }) {
+export function JobDetail(props: { connectionId: string; job: PublicJob; operator: OperatorSignIn }) {
   const { job } = props;
   const live = ACTIVE.has(job.status);
   const self = `/console/connections/${props.connectionId}/jobs/${job.id}/progress`;
@@ -135,7 +135,7 @@ export function JobDetail(props: { connectionId: string; job: PublicJob; session
       </dl>
       {live ? (
         <ActionButton
-          session={props.session}
+          operator={props.operator}
           action={`/console/connections/${props.connectionId}/jobs/${job.id}/cancel`}
           label="Cancel"
           name={`Cancel job ${job.id}`}
@@ -185,7 +185,7 @@ export function FailedRowsTable(props: { errors: RowError[]; first: boolean }) {
 }
 
 /** The upload form of an import, with the formats and limits it takes (`maxBytes`: the body limit, bytes). */
-export function ImportForm(props: { connectionId: string; session: ConsoleSession; maxBytes: number }) {
+export function ImportForm(props: { connectionId: string; operator: OperatorSignIn; maxBytes: number }) {
   return (
     <section aria-labelledby="import-heading">
       <h2 id="import-heading">Import contacts from a file</h2>
@@ -200,7 +200,7 @@ export function ImportForm(props: { connectionId: string; session: ConsoleSessio
         enctype="multipart/form-data"
         class="stack"
       >
-        <CsrfField session={props.session} />
+        <CsrfField operator={props.operator} />
         <label for="import-file">File to import</label>
         <input
           id="import-file"

@@ -1,5 +1,5 @@
 import type { Child } from "hono/jsx";
-import type { ConsoleSession } from "./session.ts";
+import type { OperatorSignIn } from "./operator-cookie.ts";
 
 /**
  * The console's sections, in navigation order. A section is one entry here and one router in
@@ -10,17 +10,17 @@ const SECTIONS = [
   { href: "/console/dead-letters", label: "Dead letters" },
 ] as const;
 
-/** The hidden field carrying the session's CSRF token; every state-changing form includes it. */
-export function CsrfField({ session }: { session: ConsoleSession }) {
-  return <input type="hidden" name="_csrf" value={session.csrf} />;
+/** The hidden field carrying the sign-in's CSRF token; every state-changing form includes it. */
+export function CsrfField({ operator }: { operator: OperatorSignIn }) {
+  return <input type="hidden" name="_csrf" value={operator.csrf} />;
 }
 
 /**
- * A form that is one button: it POSTs to `action` with the session's CSRF token. `name` is the
+ * A form that is one button: it POSTs to `action` with the sign-in's CSRF token. `name` is the
  * accessible name when the visible label alone is ambiguous (a "Revoke" on every row).
  */
 export function ActionButton(props: {
-  session: ConsoleSession;
+  operator: OperatorSignIn;
   action: string;
   label: string;
   name?: string;
@@ -28,7 +28,7 @@ export function ActionButton(props: {
 }) {
   return (
     <form method="post" action={props.action} class="inline">
-      <CsrfField session={props.session} />
+      <CsrfField operator={props.operator} />
       <button type="submit" class={props.variant} aria-label={props.name}>
         {props.label}
       </button>
@@ -55,7 +55,7 @@ export interface Notice {
 export function Page(props: {
   title: string;
   /** Null on the sign-in page: no navigation, no sign-out. */
-  session: ConsoleSession | null;
+  operator: OperatorSignIn | null;
   /** The current path, to mark the section the page belongs to. */
   path?: string;
   notice?: Notice | undefined;
@@ -87,7 +87,7 @@ export function Page(props: {
           <a class="brand" href="/console">
             acme-bridge console
           </a>
-          {props.session ? (
+          {props.operator ? (
             <nav aria-label="Console">
               <ul>
                 {SECTIONS.map((s) => (
@@ -102,7 +102,7 @@ export function Page(props: {
                 </li>
               </ul>
               <ActionButton
-                session={props.session}
+                operator={props.operator}
                 action="/console/sign-out"
                 label="Sign out"
                 variant="secondary"

@@ -2,9 +2,9 @@ import type { MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie } from "hono/cookie";
 import { timingSafeEqualStrings } from "../../lib/crypto.ts";
 import type { ConsoleEnv } from "./context.ts";
-import { readSession, SESSION_COOKIE } from "./session.ts";
+import { OPERATOR_COOKIE, readOperatorCookie } from "./operator-cookie.ts";
 
-/** Where a browser without a session is sent. */
+/** Where a browser without a sign-in is sent. */
 export const SIGN_IN_PATH = "/console/sign-in";
 
 /**
@@ -26,15 +26,15 @@ export function consoleSecurityHeaders(): MiddlewareHandler<ConsoleEnv> {
 }
 
 /**
- * Lets a request through only with a valid, unexpired, not signed-out session cookie; otherwise
+ * Lets a request through only with a valid, unexpired, not signed-out sign-in cookie; otherwise
  * sends the browser to sign in (303; htmx requests get `HX-Redirect`, so the whole page moves).
  */
-export function requireConsoleSession(): MiddlewareHandler<ConsoleEnv> {
-  return async function consoleSession(c, next) {
-    const cookie = getCookie(c, SESSION_COOKIE, "host");
-    const session = await readSession(c.var.config.adminToken, cookie, c.env.CACHE);
-    if (!session) {
-      if (cookie !== undefined) deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true, prefix: "host" });
+export function requireOperator(): MiddlewareHandler<ConsoleEnv> {
+  return async function signedInOperator(c, next) {
+    const cookie = getCookie(c, OPERATOR_COOKIE, "host");
+    const signIn = await readOperatorCookie(c.var.config.adminToken, cookie, c.env.CACHE);
+    if (!signIn) {
+      if (cookie !== undefined) deleteCookie(c, OPERATOR_COOKIE, { path: "/", secure: true, prefix: "host" });
       const target =
         c.req.method === "GET" ? `${SIGN_IN_PATH}?next=${encodeURIComponent(c.req.path)}` : SIGN_IN_PATH;
       if (c.req.header("HX-Request") === "true") {
@@ -43,13 +43,13 @@ export function requireConsoleSession(): MiddlewareHandler<ConsoleEnv> {
       }
       return c.redirect(target, 303);
     }
-    c.set("session", session);
+    c.set("operator", signIn);
     await next();
   };
 }
 
 /**
- * The synchronizer token check (OWASP): a state-changing request must carry the session's CSRF
+ * The synchronizer token check (OWASP): a state-changing request must carry the sign-in's CSRF
  * token in `_csrf` (form) or `X-CSRF-Token` (htmx). hono/csrf's Origin check runs before this.
  */
 export function requireCsrfToken(): MiddlewareHandler<ConsoleEnv> {
@@ -60,7 +60,7 @@ export function requireCsrfToken(): MiddlewareHandler<ConsoleEnv> {
       const form = await c.req.parseBody();
       sent = typeof form._csrf === "string" ? form._csrf : undefined;
     }
-    if (!sent || !(await timingSafeEqualStrings(sent, c.var.session.csrf))) {
+    if (!sent || !(await timingSafeEqualStrings(sent, c.var.operator.csrf))) {
       return c.text(
         "This form is out of date or did not come from the console. Reload the page and try again.",
         403,

@@ -3,7 +3,13 @@ import { timingSafeEqualStrings } from "../../lib/crypto.ts";
 import { log } from "../../lib/logger.ts";
 import { createConsoleRouter } from "./context.ts";
 import { Page } from "./layout.tsx";
-import { endSession, issueSession, readSession, SESSION_COOKIE, SESSION_TTL_SECONDS } from "./session.ts";
+import {
+  issueOperatorCookie,
+  OPERATOR_COOKIE,
+  OPERATOR_SIGN_IN_TTL_SECONDS,
+  readOperatorCookie,
+  signOutOperator,
+} from "./operator-cookie.ts";
 
 const HOME = "/console/connections";
 
@@ -16,7 +22,7 @@ function SignInForm(props: { next: string; failed: boolean; signedOut: boolean }
   return (
     <Page
       title="Sign in"
-      session={null}
+      operator={null}
       notice={
         props.failed
           ? { kind: "alert", text: "That is not the integration's admin token." }
@@ -47,13 +53,13 @@ function SignInForm(props: { next: string; failed: boolean; signedOut: boolean }
   );
 }
 
-/** Sign-in (the admin token buys a session cookie) and sign-out; the token is never echoed or logged. */
+/** Sign-in (the admin token buys a sign-in cookie) and sign-out; the token is never echoed or logged. */
 export const signInRouter = createConsoleRouter()
   .get("/sign-in", async (c) => {
     const next = safeNext(c.req.query("next"));
-    const current = await readSession(
+    const current = await readOperatorCookie(
       c.var.config.adminToken,
-      getCookie(c, SESSION_COOKIE, "host"),
+      getCookie(c, OPERATOR_COOKIE, "host"),
       c.env.CACHE,
     );
     if (current) return c.redirect(next, 303);
@@ -67,21 +73,21 @@ export const signInRouter = createConsoleRouter()
       log("warn", "console sign-in refused", { requestId: c.var.requestId });
       return c.html(<SignInForm next={next} failed={true} signedOut={false} />, 401);
     }
-    const { cookieValue } = await issueSession(c.var.config.adminToken);
-    setCookie(c, SESSION_COOKIE, cookieValue, {
+    const { cookieValue } = await issueOperatorCookie(c.var.config.adminToken);
+    setCookie(c, OPERATOR_COOKIE, cookieValue, {
       prefix: "host",
       path: "/",
       secure: true,
       httpOnly: true,
       sameSite: "Strict",
-      maxAge: SESSION_TTL_SECONDS,
+      maxAge: OPERATOR_SIGN_IN_TTL_SECONDS,
     });
     return c.redirect(next, 303);
   });
 
-/** Ends the session (it must be a signed-in, CSRF-checked request; see console/app.ts). */
+/** Signs the operator out (it must be a signed-in, CSRF-checked request; see console/app.ts). */
 export const signOutRouter = createConsoleRouter().post("/sign-out", async (c) => {
-  await endSession(c.var.session, c.env.CACHE);
-  deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true, prefix: "host" });
+  await signOutOperator(c.var.operator, c.env.CACHE);
+  deleteCookie(c, OPERATOR_COOKIE, { path: "/", secure: true, prefix: "host" });
   return c.redirect("/console/sign-in?signedOut=1", 303);
 });

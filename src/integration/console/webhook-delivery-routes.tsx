@@ -59,7 +59,7 @@ async function connectionOr404(c: Context<ConsoleEnv>): Promise<ConnectionRow> {
 }
 
 function DeliveryRows(props: {
-  session: ConsoleEnv["Variables"]["session"];
+  operator: ConsoleEnv["Variables"]["operator"];
   base: string;
   deliveries: AcmeDelivery[];
 }) {
@@ -105,7 +105,7 @@ function DeliveryRows(props: {
           </td>
           <td>
             <ActionButton
-              session={props.session}
+              operator={props.operator}
               action={`${props.base}/deliveries/${d.id}/retry`}
               label="Retry"
               name={`Retry delivery ${d.id}`}
@@ -130,7 +130,7 @@ async function deliveriesPage(c: Context<ConsoleEnv>, notice?: Notice) {
   return c.html(
     <Page
       title={`${connection.name}: deliveries of ${subscriptionId}`}
-      session={c.var.session}
+      operator={c.var.operator}
       path="/console/connections"
       notice={notice}
     >
@@ -155,7 +155,7 @@ async function deliveriesPage(c: Context<ConsoleEnv>, notice?: Notice) {
               </th>
             </tr>
           </thead>
-          <DeliveryRows session={c.var.session} base={base} deliveries={body.results} />
+          <DeliveryRows operator={c.var.operator} base={base} deliveries={body.results} />
         </ScrollTable>
       )}
       <NextPageLink
@@ -174,7 +174,7 @@ export const webhookDeliveryRouter = createConsoleRouter()
       results: AcmeSubscription[];
     };
     return c.html(
-      <Page title={`${connection.name}: Acme webhooks`} session={c.var.session} path="/console/connections">
+      <Page title={`${connection.name}: Acme webhooks`} operator={c.var.operator} path="/console/connections">
         <ConnectionTabs id={connection.id} current="webhooks" />
         {body.results.length === 0 ? (
           <p>The connection's Acme account has no webhook subscriptions.</p>

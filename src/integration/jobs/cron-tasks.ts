@@ -1,7 +1,7 @@
 import { errorFields, log } from "../../lib/logger.ts";
-import { allConnections, reconcileSince } from "../sync/reconcile.ts";
 import { loadJobConfig } from "./config.ts";
 import { activeJob, expiredJobs, extendLease } from "./job-store.ts";
+import { allConnections, reconcileSince } from "./reconciliation.ts";
 import { currentInstance, startJob } from "./start-job.ts";
 
 /**

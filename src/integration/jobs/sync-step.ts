@@ -1,6 +1,7 @@
-import { applyAcmePage, markReconciled } from "../sync/reconcile.ts";
 import type { AcmePage } from "./acme-adapter.ts";
+import { applyAcmePage } from "./apply-acme-page.ts";
 import { commitProgress, extendLease, finishJob } from "./job-store.ts";
+import { markReconciled } from "./reconciliation.ts";
 import { type StepContext, type StepOutcome, transientWaitMs } from "./step-context.ts";
 
 /** Pages of Acme's list one sync step reads at most. */

@@ -1,4 +1,4 @@
-import type { AheadSlots, Priority, RateObservation } from "../session/protocol.ts";
+import type { RateObservation } from "./rate-limit-headers.ts";
 
 // A per-class budget that mirrors Acme's fixed-window rate limit, learned from its `RateLimit`
 // and `RateLimit-Policy` headers, so calls wait for a free slot (or are refused at once) instead
@@ -6,6 +6,17 @@ import type { AheadSlots, Priority, RateObservation } from "../session/protocol.
 //
 // Acme opens a window with the first call after the previous one closed. The budget tracks the
 // current window and the next one only: a slot further ahead would be scheduled on a guess.
+
+/** Interactive calls are a person waiting; background work (reconciliation) yields to them. */
+export type Priority = "interactive" | "background";
+
+/** Slots of one window handed out ahead, usable until `until` (epoch ms, the session's clock). */
+export interface AheadSlots {
+  count: number;
+  until: number;
+  /** Which window they belong to, for giving unused ones back. */
+  window: number;
+}
 
 /** A slot now or after `waitMs`, or none within the caller's wait: come back after `retryAfterMs`. */
 export type Admission = { admitted: true; waitMs: number } | { admitted: false; retryAfterMs: number };

@@ -1,9 +1,15 @@
-import type { RateObservation } from "../session/protocol.ts";
-
 /** The longest rate window taken from Acme's headers, s. */
 const MAX_WINDOW_SECONDS = 86_400;
 /** The largest quota taken from Acme's headers. */
 const MAX_LIMIT = 1_000_000;
+
+/** Acme's fixed-window figures from one answer's `RateLimit-Policy` and `RateLimit` headers. */
+export interface RateObservation {
+  limit: number;
+  windowSeconds: number;
+  remaining: number;
+  resetSeconds: number;
+}
 
 function params(value: string): Map<string, string> {
   const out = new Map<string, string>();

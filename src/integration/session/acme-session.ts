@@ -71,9 +71,9 @@ export class AcmeSession extends DurableObject<Env> {
    * Records what attempts learned (Acme's health and its rate-limit figures) and counts them per
    * minute, with the integration's request tallies that came in the same batch.
    */
-  record(reports: AttemptReport[], requests: RequestTally[] = [], now: number = Date.now()): void {
-    for (const report of reports) this.state.record(now, report);
-    this.minutes.add(reports, requests, now);
+  record(attempts: AttemptReport[], requests: RequestTally[] = [], now: number = Date.now()): void {
+    for (const report of attempts) this.state.record(now, report);
+    this.minutes.add(attempts, requests, now);
     this.lastRecordedAt = now;
     if (this.minutes.flushDue(now)) this.flushMinutes(now);
     else this.scheduleFlush();
@@ -102,7 +102,7 @@ export class AcmeSession extends DurableObject<Env> {
     if (this.minutes.hasPending) this.ctx.storage.transactionSync(() => this.minutes.flush(now));
   }
 
-  /** An alarm, once, so figures waiting in memory are written even if no report comes after them. */
+  /** An alarm, once, so figures waiting in memory are written even if no batch comes after them. */
   private scheduleFlush(): void {
     if (this.flushScheduled || !this.minutes.hasPending) return;
     this.flushScheduled = true;

@@ -4,42 +4,42 @@
 //   window with the token (counted in its budget as taken); calls use them here until they run
 //   out or expire (AHEAD_TTL_MS), and any failure, 429 or refused token drops them. Slots that
 //   expire unused go back to the session with the isolate's next call to it;
-// - success reports are batched: one report call in flight per connection and isolate, sent
-//   REPORT_LINGER_MS after the first report it carries; the reports that arrive meanwhile go
+// - success reports are batched: one batch call in flight per connection and isolate, sent
+//   BATCH_LINGER_MS after the first report it carries; the reports that arrive meanwhile go
 //   with it or with the next one;
-// - the integration's own requests are tallied per minute and ride along with the next report
+// - the integration's own requests are tallied per minute and ride along with the next batch
 //   call; with no Acme call to ride on (cached reads), they go alone once REQUEST_FLUSH_MS old,
 //   so a cached read costs no Durable Object call of its own.
 // An idle isolate asks for nothing ahead, so light traffic sees each call admitted on its own.
 // Plain data with no request's I/O in it: it outlives the requests that use it.
 
+import type { AheadSlots } from "../resilience/rate-budget.ts";
 import {
   type AcmeRateClass,
   type Admission,
   AHEAD_TTL_MS,
-  type AheadSlots,
   type AttemptReport,
   type BeginResult,
   type UnusedSlots,
 } from "./protocol.ts";
 import { addSample, type RequestSample, type RequestTally } from "./request-tally.ts";
 
-/** A report call in flight longer than this is taken for lost (its request was torn down). */
+/** A batch call in flight longer than this is taken for lost (its request was torn down). */
 const STUCK_SEND_MS = 5_000;
 /** Never more than this many slots ahead per isolate, connection and rate class. */
 const MAX_AHEAD = 16;
-/** Request tallies with no report to ride along with are sent once the oldest is this old (ms). */
+/** Request tallies with no batch call to ride along with are sent once the oldest is this old (ms). */
 export const REQUEST_FLUSH_MS = 10_000;
 /**
  * How long (ms) the call that is to send success reports waits first, so the reports of calls
  * finishing meanwhile go in the same session call: without it, a busy isolate sent nearly one
  * call per report (each ended before the next report came). Failures never wait.
  */
-export const REPORT_LINGER_MS = 50;
+export const BATCH_LINGER_MS = 50;
 
-/** What one report call carries: attempt reports and request tallies (either may be empty). */
+/** What one batch call carries: attempt reports and request tallies (either may be empty). */
 export interface SessionBatch {
-  reports: AttemptReport[];
+  attempts: AttemptReport[];
   requests: RequestTally[];
 }
 
@@ -66,7 +66,7 @@ export class IsolateShare {
   private tallies = new Map<number, RequestTally>();
   /** When the oldest unsent request was tallied; null when none is. */
   private talliedSince: number | null = null;
-  /** When the report call in flight started; null when none is. */
+  /** When the batch call in flight started; null when none is. */
   private sendingSince: number | null = null;
 
   /**
@@ -112,7 +112,7 @@ export class IsolateShare {
   }
 
   /**
-   * Queues a report for the next batch; true when the caller is to send the queue now (no report
+   * Queues a report for the next batch; true when the caller is to send the queue now (no batch
    * call is in flight, or the one in flight is taken for lost).
    */
   queue(report: AttemptReport, now: number): boolean {
@@ -122,7 +122,7 @@ export class IsolateShare {
 
   /**
    * Tallies one of the integration's requests; true when the caller is to send the queue now (no
-   * report call is in flight and the oldest unsent tally is REQUEST_FLUSH_MS old).
+   * batch call is in flight and the oldest unsent tally is REQUEST_FLUSH_MS old).
    */
   tally(sample: RequestSample, now: number): boolean {
     addSample(this.tallies, sample);
@@ -145,7 +145,7 @@ export class IsolateShare {
     try {
       if (lingerMs > 0) await new Promise((resolve) => setTimeout(resolve, lingerMs));
       do {
-        const batch = { reports: this.pending, requests: [...this.tallies.values()] };
+        const batch = { attempts: this.pending, requests: [...this.tallies.values()] };
         this.pending = [];
         this.tallies = new Map();
         this.talliedSince = null;
@@ -156,7 +156,7 @@ export class IsolateShare {
     }
   }
 
-  /** Whether no report call is in flight (or the one in flight is taken for lost). */
+  /** Whether no batch call is in flight (or the one in flight is taken for lost). */
   private idle(now: number): boolean {
     return this.sendingSince === null || now - this.sendingSince >= STUCK_SEND_MS;
   }

@@ -86,8 +86,8 @@ export class MinuteCounters {
    * Adds attempt reports (each in the minute its answer arrived, else `now`) and request tallies,
    * in memory: `flush` writes them. So a report costs no SQLite write of its own.
    */
-  add(reports: readonly AttemptReport[], tallies: readonly RequestTally[], now: number): void {
-    for (const report of reports) {
+  add(attempts: readonly AttemptReport[], tallies: readonly RequestTally[], now: number): void {
+    for (const report of attempts) {
       const minute = this.pendingMinute(epochMinute(report.receivedAt ?? now));
       minute.acmeCalls += 1;
       if (report.retryAfterMs !== undefined) minute.acme429s += 1;

@@ -3,20 +3,12 @@
 // hands a fetched token over. The AcmeSession Durable Object answers it for the whole fleet; a
 // SessionLink answers it for one request, through the isolate's share of the session.
 
+import type { AheadSlots, Priority } from "../resilience/rate-budget.ts";
+import type { RateObservation } from "../resilience/rate-limit-headers.ts";
+
 /** Acme's rate classes the integration calls under (Acme also has token classes of its own). */
 export const ACME_RATE_CLASSES = ["read", "write", "delete"] as const;
 export type AcmeRateClass = (typeof ACME_RATE_CLASSES)[number];
-
-/** Interactive calls are a person waiting; background work (reconciliation) yields to them. */
-export type Priority = "interactive" | "background";
-
-/** Acme's fixed-window figures from one answer's `RateLimit-Policy` and `RateLimit` headers. */
-export interface RateObservation {
-  limit: number;
-  windowSeconds: number;
-  remaining: number;
-  resetSeconds: number;
-}
 
 /** What the client asks before an attempt. */
 export interface AdmissionRequest {
@@ -94,14 +86,6 @@ export interface AcmeSessionApi {
 
 /** How long slots handed out ahead stay usable (ms). */
 export const AHEAD_TTL_MS = 250;
-
-/** Slots of one window handed out ahead, usable until `until` (epoch ms, the session's clock). */
-export interface AheadSlots {
-  count: number;
-  until: number;
-  /** Which window they belong to, for giving unused ones back. */
-  window: number;
-}
 
 /** Slots handed out ahead that expired unused, given back with the isolate's next begin. */
 export interface UnusedSlots {

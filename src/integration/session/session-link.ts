@@ -1,4 +1,4 @@
-import { type IsolateShare, REPORT_LINGER_MS } from "./isolate-share.ts";
+import { BATCH_LINGER_MS, type IsolateShare } from "./isolate-share.ts";
 import {
   type AcmeSessionApi,
   type Admission,
@@ -13,7 +13,7 @@ import type { RequestTally } from "./request-tally.ts";
 /** The AcmeSession methods a link calls (its Durable Object stub fits). */
 export interface AcmeSessionRpc {
   begin(request: BeginRequest): Promise<BeginResult>;
-  record(reports: AttemptReport[], requests?: RequestTally[]): Promise<void> | void;
+  record(attempts: AttemptReport[], requests?: RequestTally[]): Promise<void> | void;
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
   releaseLease(leaseId: string): Promise<void> | void;
   invalidateToken(accessToken: string): Promise<void> | void;
@@ -25,8 +25,8 @@ export interface SessionLinkOptions {
   slotsAhead: boolean;
   /** Epoch ms; the session's clock is its own. */
   now?: () => number;
-  /** How long a batch of success reports waits for more before it is sent, ms (default REPORT_LINGER_MS). */
-  reportLingerMs?: number;
+  /** How long a batch of success reports waits for more before it is sent, ms (default BATCH_LINGER_MS). */
+  batchLingerMs?: number;
 }
 
 /**
@@ -69,9 +69,9 @@ export class SessionLink implements AcmeSessionApi {
     if (report.probe) return this.stub.record([report]);
     if (!this.share.queue(report, this.now())) return;
     return this.share.sendQueued(
-      (batch) => this.stub.record(batch.reports, batch.requests),
+      (batch) => this.stub.record(batch.attempts, batch.requests),
       this.now(),
-      this.options.reportLingerMs ?? REPORT_LINGER_MS,
+      this.options.batchLingerMs ?? BATCH_LINGER_MS,
     );
   }
 

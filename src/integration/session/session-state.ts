@@ -1,13 +1,6 @@
 import { type BreakerSettings, CircuitBreaker } from "../resilience/circuit-breaker.ts";
-import { RateBudget } from "../resilience/rate-budget.ts";
-import {
-  ACME_RATE_CLASSES,
-  type AcmeRateClass,
-  type AheadSlots,
-  type AttemptReport,
-  type CallPermit,
-  type Priority,
-} from "./protocol.ts";
+import { type AheadSlots, type Priority, RateBudget } from "../resilience/rate-budget.ts";
+import { ACME_RATE_CLASSES, type AcmeRateClass, type AttemptReport, type CallPermit } from "./protocol.ts";
 
 /** What the session has counted since it started, for the status route. */
 export interface SessionCounters {

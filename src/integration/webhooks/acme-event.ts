@@ -2,7 +2,8 @@ import { z } from "zod";
 import { AcmeContactSchema } from "../contacts/acme-contact-schema.ts";
 import { fromAcme } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
-import type { IncomingChange } from "../sync/apply-change.ts";
+import type { IncomingChange } from "../feed/apply-change.ts";
+import { CHANGE_TYPES } from "../feed/change-types.ts";
 
 /** What the receiver puts on `integration-inbox`: the verified webhook, body untouched. */
 export const InboxMessageSchema = z.object({
@@ -15,12 +16,13 @@ export type InboxMessage = z.infer<typeof InboxMessageSchema>;
 
 /** Acme's webhook body, as the integration reads its contract. */
 export const AcmeWebhookSchema = z.object({
-  type: z.enum(["contact.created", "contact.updated", "contact.deleted"]),
+  type: z.enum(CHANGE_TYPES),
   timestamp: z.iso.datetime({ offset: true }),
   data: AcmeContactSchema,
   previous: AcmeContactSchema.optional(),
 });
 
+/** A verified webhook from the inbox as a change for the feed (its id deduplicates it). */
 export function changeFromWebhook(
   message: InboxMessage,
   body: z.infer<typeof AcmeWebhookSchema>,

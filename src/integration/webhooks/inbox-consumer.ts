@@ -4,7 +4,7 @@ import { newId } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
 import { loadIntegrationConfig } from "../config.ts";
 import { deadLetters } from "../db/schema.ts";
-import { type ApplyOutcome, applyChange, isDuplicateWebhook } from "../sync/apply-change.ts";
+import { type ApplyOutcome, applyChange, isDuplicateWebhook } from "../feed/apply-change.ts";
 import { AcmeWebhookSchema, changeFromWebhook, InboxMessageSchema } from "./acme-event.ts";
 
 /** Seconds before a failed inbox message is tried again: full jitter, 1 s to 5 min. */

@@ -5,7 +5,7 @@ import { createRouter } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { problemResponses } from "../problem-responses.ts";
 import type { InboxMessage } from "./acme-event.ts";
-import { webhookSecretFor } from "./connection-lookup.ts";
+import { cachedWebhookSecret } from "./webhook-secret-cache.ts";
 
 const MAX_WEBHOOK_BYTES = 256 * 1024;
 
@@ -48,7 +48,7 @@ export const webhookReceiverRouter = createRouter().openapi(
     };
     if (!/^\d{1,12}$/.test(headers["webhook-timestamp"]) || headers["webhook-id"].length > 200)
       throw rejected();
-    const secret = await webhookSecretFor(c.env, c.var.config.encryptionKey, connectionId);
+    const secret = await cachedWebhookSecret(c.env, c.var.config.encryptionKey, connectionId);
     if (!secret) throw rejected();
     try {
       new Webhook(secret).verify(body, headers, { jsonParse: false });

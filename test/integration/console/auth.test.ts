@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { sign } from "hono/jwt";
 import { describe, expect, it, vi } from "vitest";
-import { sessionKey } from "../../../src/integration/console/session.ts";
+import { operatorCookieKey } from "../../../src/integration/console/operator-cookie.ts";
 import { admin } from "../helpers.ts";
 import { COOKIE_NAME, consoleFetch, postForm, sessionCookieFrom, signIn } from "./helpers.ts";
 
@@ -35,7 +35,7 @@ const CONSOLE_ROUTES: [method: string, path: string][] = [
 ];
 
 async function craftedCookie(claims: Record<string, unknown>, key?: string): Promise<string> {
-  return sign(claims, key ?? (await sessionKey(env.ADMIN_TOKEN)), "HS256");
+  return sign(claims, key ?? (await operatorCookieKey(env.ADMIN_TOKEN)), "HS256");
 }
 
 const now = () => Math.floor(Date.now() / 1000);

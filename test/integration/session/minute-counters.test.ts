@@ -218,7 +218,7 @@ describe("request tallies reach the session without a call per request", () => {
     expect(calls).toEqual([]);
     const due = start + REQUEST_FLUSH_MS;
     expect(share.tally({ at: due, durationMs: 2, cache: "HIT" }, due)).toBe(true);
-    await share.sendQueued((b) => rpc.record(b.reports, b.requests), due);
+    await share.sendQueued((b) => rpc.record(b.attempts, b.requests), due);
     expect(calls).toEqual([{ reports: 0, requests: 501 }]);
     const points = await stub.minuteSeries(2, due);
     expect(sum(points)).toEqual({ requests: 501, acmeCalls: 0 });
@@ -239,7 +239,7 @@ describe("request tallies reach the session without a call per request", () => {
     expect(sum(await stub.minuteSeries(2, now))).toEqual({ requests: 2, acmeCalls: 1 });
   });
 
-  it("does not send while a report call is in flight: the tally waits for the next one", async () => {
+  it("does not send while a batch call is in flight: the tally waits for the next one", async () => {
     const share = new IsolateShare();
     let release = () => {};
     const sent: number[] = [];

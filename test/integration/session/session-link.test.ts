@@ -15,14 +15,14 @@ const ok = (remaining: number): AttemptReport => ({
 /** A real AcmeSession (its own instance), counting the calls the link makes to it. */
 async function session() {
   const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`link-${crypto.randomUUID()}`));
-  const calls = { begin: 0, report: 0 };
+  const calls = { begin: 0, record: 0 };
   const counting: AcmeSessionRpc = {
     begin: (input: BeginRequest) => {
       calls.begin += 1;
       return stub.begin(input);
     },
     record: (reports) => {
-      calls.report += 1;
+      calls.record += 1;
       return stub.record(reports);
     },
     storeToken: (leaseId, accessToken, expiresIn) => stub.storeToken(leaseId, accessToken, expiresIn),
@@ -147,7 +147,7 @@ describe("session link: what a Worker isolate keeps between calls to the session
     const { counting, calls } = await session();
     const { link } = linkWith(counting, new IsolateShare(), { slotsAhead: false });
     await Promise.all(Array.from({ length: 10 }, () => link.report(ok(300))));
-    expect(calls.report).toBe(1);
+    expect(calls.record).toBe(1);
   });
 
   it("a failure, a refused token or a 429 drops the slots ahead", async () => {
@@ -174,32 +174,32 @@ describe("session link: what a Worker isolate keeps between calls to the session
     }
   });
 
-  it("batches success reports, one report call in flight, and every attempt is counted", async () => {
+  it("batches success reports, one batch call in flight, and every attempt is counted", async () => {
     const { stub, counting, calls } = await session();
     const { link } = linkWith(counting, new IsolateShare());
     const { counters } = await stub.status();
     const flushes = Array.from({ length: 50 }, () => link.report(ok(300)));
     await Promise.all(flushes);
-    expect(calls.report).toBe(1); // the first waits REPORT_LINGER_MS, the 49 that came meanwhile join it
+    expect(calls.record).toBe(1); // the first waits BATCH_LINGER_MS, the 49 that came meanwhile join it
     expect((await stub.status()).counters.calls).toBe(counters.calls + 50);
   });
 
   it("a report that comes while a batch waits to be sent joins it; one after it was sent goes with the next", async () => {
     const { stub, counting, calls } = await session();
     const share = new IsolateShare();
-    const link = new SessionLink(counting, share, { slotsAhead: true, reportLingerMs: 1000 });
+    const link = new SessionLink(counting, share, { slotsAhead: true, batchLingerMs: 1000 });
     const { counters } = await stub.status();
     const first = link.report(ok(300));
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(link.report(ok(299))).toBeUndefined(); // queued: the batch in its linger takes it
-    expect(calls.report).toBe(0);
+    expect(calls.record).toBe(0);
     await first;
-    expect(calls.report).toBe(1);
+    expect(calls.record).toBe(1);
     expect((await stub.status()).counters.calls).toBe(counters.calls + 2);
     // Without a linger, each report with nothing in flight is sent at once.
-    const eager = new SessionLink(counting, new IsolateShare(), { slotsAhead: true, reportLingerMs: 0 });
+    const eager = new SessionLink(counting, new IsolateShare(), { slotsAhead: true, batchLingerMs: 0 });
     await eager.report(ok(298));
-    expect(calls.report).toBe(2);
+    expect(calls.record).toBe(2);
   });
 
   it("a failure, and a probe's success, are reported at once, not batched", async () => {
@@ -207,11 +207,11 @@ describe("session link: what a Worker isolate keeps between calls to the session
     const { link } = linkWith(counting, new IsolateShare());
     const pending = link.report(ok(300)); // a batch waiting to be sent
     await link.report({ rateClass: "read", probe: false, health: "failure" });
-    expect(calls.report).toBe(1);
+    expect(calls.record).toBe(1);
     expect((await stub.status()).circuit.recentFailures).toBe(1);
     await link.report({ ...ok(300), probe: true });
-    expect(calls.report).toBe(2);
+    expect(calls.record).toBe(2);
     await pending;
-    expect(calls.report).toBe(3);
+    expect(calls.record).toBe(3);
   });
 });

@@ -4,10 +4,10 @@ import { acmeSessionStub } from "./session-stub.ts";
 
 /**
  * Counts one of the integration's requests for its connection's per-minute figures. The sample
- * waits in the isolate's share and rides along with the next report call; only when it has
+ * waits in the isolate's share and rides along with the next batch call; only when it has
  * waited REQUEST_FLUSH_MS with nothing to ride on is a call made, after the response (`defer`).
  */
-export function reportRequest(
+export function tallyRequest(
   env: Env,
   connectionId: string,
   sample: RequestSample,
@@ -16,5 +16,5 @@ export function reportRequest(
   const share = isolateShareFor(connectionId);
   if (!share.tally(sample, sample.at)) return;
   const stub = acmeSessionStub(env, connectionId);
-  defer(share.sendQueued((batch) => stub.record(batch.reports, batch.requests), sample.at));
+  defer(share.sendQueued((batch) => stub.record(batch.attempts, batch.requests), sample.at));
 }

@@ -6,12 +6,16 @@ import { findSealedWebhookSecret } from "../connections/connection-store.ts";
 const CACHE_MS = 30_000;
 const cache = new ExpiringMap<string, string | null>(10_000);
 
-export function forgetConnection(connectionId: string): void {
+/** Drops the connection's cached secret, so the next webhook reads the one just stored or removed. */
+export function forgetWebhookSecret(connectionId: string): void {
   cache.delete(connectionId);
 }
 
-/** The connection's webhook signing secret; null for an unknown connection or one without. */
-export async function webhookSecretFor(
+/**
+ * The connection's webhook signing secret, from this isolate's cache or else from D1 (decrypted);
+ * null for an unknown connection or one without. Throws when the stored secret will not decrypt.
+ */
+export async function cachedWebhookSecret(
   env: Env,
   encryptionKey: string,
   connectionId: string,

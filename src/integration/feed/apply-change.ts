@@ -3,9 +3,7 @@ import { ContactCache } from "../cache/contact-cache.ts";
 import { CONTACT_FIELDS } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
 import type { CHANGE_SOURCES } from "../db/schema.ts";
-
-export type ChangeType = "contact.created" | "contact.updated" | "contact.deleted";
-export type FieldChanges = Record<string, { from: unknown; to: unknown }>;
+import type { ChangeType, FieldChanges } from "./change-types.ts";
 
 /** One change to one contact, from a webhook, a backfill or a reconciliation, in the API's shape. */
 export interface IncomingChange {
@@ -240,6 +238,7 @@ export async function applyChanges(
   return count;
 }
 
+/** Whether `error` (or one of its causes) is D1 refusing a webhook id already processed. */
 export function isDuplicateWebhook(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     if (/UNIQUE constraint failed: processed_webhooks/i.test(e.message)) return true;

@@ -1,25 +1,9 @@
-import { drizzle } from "drizzle-orm/d1";
 import type { IntegrationConfig } from "../config.ts";
 import type { AcmeContact } from "../contacts/acme-contact-schema.ts";
 import { fromAcme } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
-import { type ConnectionRow, connections } from "../db/schema.ts";
-import { applyChanges, type ChangeType, type IncomingChange } from "./apply-change.ts";
-
-/** Each reconciliation re-reads this much before the last checkpoint, against clock skew and slow commits. */
-export const RECONCILE_OVERLAP_MS = 5 * 60_000;
-
-/** Where a reconciliation of this connection starts reading Acme's changes; null: from the beginning. */
-export function reconcileSince(connection: ConnectionRow): string | null {
-  return connection.reconciledThrough
-    ? new Date(Date.parse(connection.reconciledThrough) - RECONCILE_OVERLAP_MS).toISOString()
-    : null;
-}
-
-/** Every connection, for the cron to start its reconciliation. */
-export async function allConnections(db: D1Database): Promise<ConnectionRow[]> {
-  return drizzle(db).select().from(connections).orderBy(connections.id);
-}
+import { applyChanges, type IncomingChange } from "../feed/apply-change.ts";
+import type { ChangeType } from "../feed/change-types.ts";
 
 interface MirrorVersion {
   contact_id: string;
@@ -68,15 +52,4 @@ export async function applyAcmePage(
     });
   }
   return applyChanges(env, changes, { cacheTtlSeconds: config.cacheTtlSeconds });
-}
-
-/** Marks the connection reconciled through `through` (ISO), never moving the mark back. */
-export async function markReconciled(db: D1Database, connectionId: string, through: string): Promise<void> {
-  await db
-    .prepare(
-      `UPDATE connections SET reconciled_through = ?
-       WHERE id = ? AND (reconciled_through IS NULL OR reconciled_through < ?)`,
-    )
-    .bind(through, connectionId, through)
-    .run();
 }

@@ -1,0 +1,38 @@
+import { z } from "@hono/zod-openapi";
+import { ContactSchema } from "../contacts/schemas.ts";
+import { CHANGE_SOURCES, type changeEvents } from "../db/schema.ts";
+import { CHANGE_TYPES, type ChangeType } from "./change-types.ts";
+
+/** One change of the feed in the API's shape (GET /api/v1/events; the console shows the same). */
+export const ChangeEventSchema = z
+  .object({
+    seq: z.number().int(),
+    id: z.string().openapi({
+      description: "Acme's webhook id, or rec_… / bf_… for changes found by reconciliation / backfill",
+    }),
+    type: z.enum(CHANGE_TYPES),
+    occurredAt: z.string().openapi({ description: "When the change happened at Acme" }),
+    recordedAt: z.string().openapi({ description: "When the integration recorded it" }),
+    contact: ContactSchema,
+    changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
+    source: z.enum(CHANGE_SOURCES),
+  })
+  .openapi("ChangeEvent");
+export type ChangeEvent = z.infer<typeof ChangeEventSchema>;
+
+/**
+ * A `change_events` row as the API's change event: the stored contact and field changes are JSON
+ * text, parsed here; the type column holds one of CHANGE_TYPES (only `applyChange` writes it).
+ */
+export function toChangeEvent(row: typeof changeEvents.$inferSelect): ChangeEvent {
+  return {
+    seq: row.seq,
+    id: row.eventId,
+    type: row.type as ChangeType,
+    occurredAt: row.occurredAt,
+    recordedAt: row.recordedAt,
+    contact: JSON.parse(row.contact),
+    changes: JSON.parse(row.changes),
+    source: row.source,
+  };
+}

@@ -1,0 +1,44 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "../context.ts";
+import { problemResponses } from "../problem-responses.ts";
+import { ChangeEventSchema } from "./change-event.ts";
+import { changesAfter } from "./read-feed.ts";
+
+/** GET /events: the connection's change feed, read after a cursor. */
+export const eventsRouter = createRouter().openapi(
+  createRoute({
+    method: "get",
+    path: "/events",
+    tags: ["Events"],
+    summary: "The connection's change feed, oldest first",
+    description:
+      "Poll with `after` set to the last `nextAfter`: sequence numbers grow by one per change, with no " +
+      "gaps or repeats. A change Acme sent twice, or that reconciliation also found, appears once.",
+    security: [{ ApiKey: [] }],
+    request: {
+      query: z.strictObject({
+        // The generator would call a coerced number with a default of 0 nullable; a query value is never null.
+        after: z.coerce.number().int().min(0).default(0).openapi({ type: "integer" }),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+      }),
+    },
+    responses: {
+      200: {
+        description: "Changes after `after`",
+        content: {
+          "application/json": {
+            schema: z
+              .object({ data: z.array(ChangeEventSchema), nextAfter: z.number().int() })
+              .openapi("ChangeFeed"),
+          },
+        },
+      },
+      ...problemResponses(400, 401),
+    },
+  }),
+  async (c) => {
+    const { after, limit } = c.req.valid("query");
+    const data = await changesAfter(c.env.DB, c.var.connection.id, after, limit);
+    return c.json({ data, nextAfter: data[data.length - 1]?.seq ?? after }, 200);
+  },
+);
