@@ -1,10 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { and, asc, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { ContactSchema } from "../contacts/schemas.ts";
 import { createRouter } from "../context.ts";
 import { CHANGE_SOURCES, changeEvents } from "../db/schema.ts";
 import { problemResponses } from "../problem-responses.ts";
+import { API_KEY, securedRoute } from "../secured-route.ts";
 
 const ChangeEventSchema = z
   .object({
@@ -22,7 +23,7 @@ const ChangeEventSchema = z
   .openapi("ChangeEvent");
 
 export const eventsRouter = createRouter().openapi(
-  createRoute({
+  securedRoute({
     method: "get",
     path: "/events",
     tags: ["Events"],
@@ -30,7 +31,7 @@ export const eventsRouter = createRouter().openapi(
     description:
       "Poll with `after` set to the last `nextAfter`: sequence numbers grow by one per change, with no " +
       "gaps or repeats. A change Acme sent twice, or that reconciliation also found, appears once.",
-    security: [{ ApiKey: [] }],
+    security: API_KEY,
     request: {
       query: z.strictObject({
         // The generator would call a coerced number with a default of 0 nullable; a query value is never null.
