@@ -2,8 +2,9 @@ import { HTTPException } from "hono/http-exception";
 import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
 import { OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
+import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
-import { ACME_SCOPES, requireAccessToken } from "./auth/bearer.ts";
+import { ACME_SCOPES } from "./auth/bearer.ts";
 import { jwksRouter } from "./auth/jwks-route.ts";
 import { tokenBodyLimit, tokenRouter } from "./auth/token-route.ts";
 import { loadAcmeConfig } from "./config.ts";
@@ -13,7 +14,6 @@ import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
 import { faultRouter } from "./faults/routes.ts";
 import { errorResponses, PUBLIC_ERROR_STATUSES } from "./openapi-schemas.ts";
-import { rateLimit } from "./rate-limit/middleware.ts";
 import { acmeBodyLimit, wellFormedQuery } from "./request-limits.ts";
 import { acmeRequestLog } from "./request-log.ts";
 import { webhookRouter } from "./webhooks/routes.ts";
@@ -32,8 +32,10 @@ export function createAcmeApp() {
   app.use("/oauth/token", tokenBodyLimit);
   app.use("*", acmeBodyLimit());
   app.use("*", wellFormedQuery());
+  // Faults before credentials: each /v1 route's guard (securedRoute) then checks the access token
+  // and takes from the client's rate limit.
   app.use("/oauth/token", injectFaults());
-  app.use("/v1/*", injectFaults(), requireAccessToken(), rateLimit());
+  app.use("/v1/*", injectFaults());
 
   app.route("/", tokenRouter);
   app.route("/", jwksRouter);
@@ -70,9 +72,10 @@ export function createAcmeApp() {
   });
 
   // Registered last, so it only answers what no route above matched (mounted with app.route,
-  // the sub-app's notFound would not be consulted): 405 with Allow where the path exists.
+  // the sub-app's notFound would not be consulted): 405 with Allow where the path exists, else
+  // 404; either after the credentials and rate limit the routes around it ask for (401 first).
   const allowFor = allowedMethods(app);
-  app.all("*", (c) => {
+  app.all("*", guardOfUnmatched(app), (c) => {
     const allow = allowFor(c);
     if (allow.length === 0) throw new AcmeError("not_found", "No such route.");
     throw new AcmeError(

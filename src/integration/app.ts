@@ -4,8 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
 import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
+import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { accessLog } from "./access-log.ts";
-import { requireApiKey } from "./auth/api-key.ts";
 import { connectionAdminRouter } from "./connections/routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { contactRouter, seedContactRouter } from "./contacts/routes.ts";
@@ -28,15 +28,9 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
 
   app.use("*", integrationContext(options));
   app.use("*", accessLog());
-  // Size and query text before anything else (auth, media type, parsing).
+  // Size and query text before anything else (auth, media type, parsing). Credentials are
+  // checked by each route that declares security (securedRoute).
   app.use("*", apiBodyLimit(), wellFormedQuery());
-
-  app.use("/api/v1/contacts/*", requireApiKey());
-  app.use("/api/v1/contacts", requireApiKey());
-  app.use("/api/contacts/*", requireApiKey());
-  app.use("/api/contacts", requireApiKey());
-  app.use("/api/v1/events", requireApiKey());
-  app.use("/api/v1/status", requireApiKey());
 
   app.route("/api/v1", contactRouter);
   app.route("/api", seedContactRouter);
@@ -95,9 +89,9 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   );
 
   // Registered last, so it only answers what no route above matched: 405 with Allow where the
-  // path exists.
+  // path exists, else 404; either after the credentials the routes around it ask for (401 first).
   const allowFor = allowedMethods(app);
-  app.all("*", (c) => {
+  app.all("*", guardOfUnmatched(app), (c) => {
     const allow = allowFor(c);
     if (allow.length === 0) throw new ApiError("not_found", "No such route.");
     throw new ApiError(

@@ -15,6 +15,15 @@ function byMethodOrder(a: string, b: string): number {
 }
 
 /**
+ * The request's path relative to where the app handling it is mounted: inside an app mounted with
+ * app.route("/acme", ...), the request path still carries "/acme", its routes do not.
+ */
+export function pathWithinApp(c: Context): string {
+  const base = basePath(c).replace(/\/$/, "");
+  return c.req.path.slice(base.length) || "/";
+}
+
+/**
  * The methods a path has, derived from an app's registered routes, for `405 Method Not Allowed`
  * and its `Allow` header (RFC 9110 15.5.6, 10.2.1). Give it the app whose catch-all route calls
  * the returned function; the routes are read on first use, when all are registered. Middleware
@@ -38,10 +47,7 @@ export function allowedMethods(app: {
   }
   return function allowFor(c: Context): string[] {
     router ??= build();
-    // Inside an app mounted with app.route("/acme", ...), the request path still carries "/acme".
-    const base = basePath(c).replace(/\/$/, "");
-    const path = c.req.path.slice(base.length) || "/";
-    const [matches] = router.match(c.req.method, path);
+    const [matches] = router.match(c.req.method, pathWithinApp(c));
     const methods = new Set(matches.map(([method]) => method));
     if (methods.has("GET")) methods.add("HEAD");
     return [...methods].sort(byMethodOrder);

@@ -1,8 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { newId, randomSecret } from "../../lib/ids.ts";
-import { ACME_SCOPES, requireAdminToken } from "../auth/bearer.ts";
+import { ACME_SCOPES } from "../auth/bearer.ts";
 import { hashClientSecret } from "../auth/client-secret.ts";
 import { RATE_CLASSES, RatePolicySchema } from "../config.ts";
 import { createAcmeRouter } from "../context.ts";
@@ -11,6 +11,7 @@ import { AcmeError } from "../errors.ts";
 import { acmeJsonBody } from "../json-body.ts";
 import { ADMIN_ERROR_STATUSES, errorResponses } from "../openapi-schemas.ts";
 import { limiterFor } from "../rate-limit/limiter-client.ts";
+import { ADMIN_TOKEN, securedRoute } from "../secured-route.ts";
 
 const RateOverridesSchema = z
   .strictObject({
@@ -48,20 +49,16 @@ const ClientCreatedSchema = z
   })
   .openapi("AcmeClientCreated");
 
-const security = [{ AdminToken: [] }];
-
 export const clientAdminRouter = createAcmeRouter();
-clientAdminRouter.use("/admin/clients/*", requireAdminToken());
-clientAdminRouter.use("/admin/clients", requireAdminToken());
 
 clientAdminRouter
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/admin/clients",
       tags: ["Admin"],
       summary: "Register an OAuth client (its own account); the secret is returned once",
-      security,
+      security: ADMIN_TOKEN,
       middleware: [acmeJsonBody] as const,
       request: { body: { required: true, content: { "application/json": { schema: ClientCreateSchema } } } },
       responses: {
@@ -100,12 +97,12 @@ clientAdminRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "put",
       path: "/admin/clients/{id}/rate-limits",
       tags: ["Admin"],
       summary: "Override this client's rate limits (null restores the default for a class)",
-      security,
+      security: ADMIN_TOKEN,
       middleware: [acmeJsonBody] as const,
       request: {
         params: z.object({ id: z.string().min(1).max(64) }),

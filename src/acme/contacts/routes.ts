@@ -1,4 +1,3 @@
-import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { formatEtag } from "../../lib/etag.ts";
 import { executionContextOf } from "../../lib/execution-context.ts";
@@ -14,6 +13,7 @@ import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { AcmeError } from "../errors.ts";
 import { acmeJsonBody } from "../json-body.ts";
 import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
+import { accessToken, securedRoute } from "../secured-route.ts";
 import { publishEvents } from "../webhooks/outbox.ts";
 import { checkPreconditions, readPreconditions } from "./preconditions.ts";
 import { type ContactChange, ContactRepository } from "./repository.ts";
@@ -28,7 +28,6 @@ import {
   ContactSchema,
 } from "./schemas.ts";
 
-const security = [{ AcmeOAuth: [] }];
 const contactResponse = (description: string) => ({
   description,
   headers: ETAG_HEADER,
@@ -59,12 +58,12 @@ async function announce(c: Context<AcmeEnv>, change: ContactChange): Promise<Con
 
 export const contactRouter = createAcmeRouter()
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/contacts",
       tags: ["Contacts"],
       summary: "List contacts, oldest first, with cursor paging",
-      security,
+      security: accessToken(),
       middleware: [requireScope("contacts.read")] as const,
       request: { query: ContactListQuerySchema },
       responses: {
@@ -91,12 +90,12 @@ export const contactRouter = createAcmeRouter()
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/contacts",
       tags: ["Contacts"],
       summary: "Create a contact",
-      security,
+      security: accessToken(),
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
       request: { body: jsonRequestBody(ContactCreateSchema) },
       responses: {
@@ -115,12 +114,12 @@ export const contactRouter = createAcmeRouter()
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/contacts/{id}",
       tags: ["Contacts"],
       summary: "Get a contact",
-      security,
+      security: accessToken(),
       middleware: [requireScope("contacts.read")] as const,
       request: { params: ContactIdParamsSchema, query: ContactGetQuerySchema, headers: CONDITIONAL_HEADERS },
       responses: {
@@ -142,12 +141,12 @@ export const contactRouter = createAcmeRouter()
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "put",
       path: "/v1/contacts/{id}",
       tags: ["Contacts"],
       summary: "Replace a contact (omitted optional fields become null)",
-      security,
+      security: accessToken(),
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
       request: {
         params: ContactIdParamsSchema,
@@ -188,12 +187,12 @@ export const contactRouter = createAcmeRouter()
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "patch",
       path: "/v1/contacts/{id}",
       tags: ["Contacts"],
       summary: "Update some fields (JSON merge patch: null clears a field)",
-      security,
+      security: accessToken(),
       middleware: [requireScope("contacts.write"), acmeJsonBody] as const,
       request: {
         params: ContactIdParamsSchema,
@@ -219,12 +218,12 @@ export const contactRouter = createAcmeRouter()
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "delete",
       path: "/v1/contacts/{id}",
       tags: ["Contacts"],
       summary: "Delete a contact (soft: it stays readable with include_deleted)",
-      security,
+      security: accessToken(),
       middleware: [requireScope("contacts.write")] as const,
       request: { params: ContactIdParamsSchema, headers: CONDITIONAL_HEADERS },
       responses: {

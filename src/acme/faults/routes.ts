@@ -1,24 +1,21 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { requireAdminToken } from "../auth/bearer.ts";
+import { z } from "@hono/zod-openapi";
 import { createAcmeRouter } from "../context.ts";
 import { acmeJsonBody } from "../json-body.ts";
 import { ADMIN_ERROR_STATUSES, errorResponses } from "../openapi-schemas.ts";
+import { ADMIN_TOKEN, securedRoute } from "../secured-route.ts";
 import { FaultProfileSchema } from "./fault-profile.ts";
 import { faultTraffic, readFaultProfile, writeFaultProfile } from "./fault-store.ts";
 
-const adminSecurity = [{ AdminToken: [] }];
 export const faultRouter = createAcmeRouter();
-faultRouter.use("/admin/faults", requireAdminToken());
-faultRouter.use("/admin/faults/*", requireAdminToken());
 
 faultRouter
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/admin/faults",
       tags: ["Admin"],
       summary: "The fault profile in force",
-      security: adminSecurity,
+      security: ADMIN_TOKEN,
       responses: {
         200: { description: "Profile", content: { "application/json": { schema: FaultProfileSchema } } },
         ...errorResponses(...ADMIN_ERROR_STATUSES),
@@ -27,13 +24,13 @@ faultRouter
     async (c) => c.json(await readFaultProfile(c.env.ACME_DB), 200),
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "put",
       path: "/admin/faults",
       tags: ["Admin"],
       summary: "Replace the fault profile (omitted fields take their defaults)",
       description: "Only has an effect where ACME_FAULTS_ENABLED is true; the response says whether it is.",
-      security: adminSecurity,
+      security: ADMIN_TOKEN,
       middleware: [acmeJsonBody] as const,
       request: { body: { required: true, content: { "application/json": { schema: FaultProfileSchema } } } },
       responses: {
@@ -52,14 +49,14 @@ faultRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/admin/faults/traffic",
       tags: ["Admin"],
       summary: "Requests that reached Acme's fault layer, and faults injected, since the profile changed",
       description:
         "Counted per isolate (one wrangler dev process counts everything), for tests and benchmarks.",
-      security: adminSecurity,
+      security: ADMIN_TOKEN,
       responses: {
         200: {
           description: "Counts",

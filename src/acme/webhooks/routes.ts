@@ -1,11 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { jsonRequestBody, jsonResponse } from "../../lib/openapi.ts";
-import { requireScope } from "../auth/bearer.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { WEBHOOK_EVENT_TYPES } from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
 import { acmeJsonBody } from "../json-body.ts";
 import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
+import { accessToken, securedRoute } from "../secured-route.ts";
 import type { DeliveryMessage } from "./messages.ts";
 import { publicSubscription, SubscriptionRepository } from "./subscriptions.ts";
 import { webhookUrlProblem } from "./url-policy.ts";
@@ -84,7 +84,8 @@ const DeliveryParams = IdParams.extend({
     .openapi({ param: { name: "deliveryId", in: "path" } }),
 });
 
-const security = [{ AcmeOAuth: ["webhooks.manage"] }];
+const security = accessToken("webhooks.manage");
+
 function checkUrl(url: string, allowLoopback: boolean): void {
   const problem = webhookUrlProblem(url, { allowLoopback });
   if (problem) {
@@ -98,12 +99,10 @@ const repository = (c: { env: Env; var: AcmeEnv["Variables"] }) =>
   new SubscriptionRepository(c.env.ACME_DB, c.var.client.accountId, c.var.config);
 
 export const webhookRouter = createAcmeRouter();
-webhookRouter.use("/v1/webhooks/*", requireScope("webhooks.manage"));
-webhookRouter.use("/v1/webhooks", requireScope("webhooks.manage"));
 
 webhookRouter
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/webhooks",
       tags: ["Webhooks"],
@@ -125,7 +124,7 @@ webhookRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/webhooks",
       tags: ["Webhooks"],
@@ -139,7 +138,7 @@ webhookRouter
     async (c) => c.json({ results: (await repository(c).list()).map(publicSubscription) }, 200),
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/webhooks/{id}",
       tags: ["Webhooks"],
@@ -154,7 +153,7 @@ webhookRouter
     async (c) => c.json(publicSubscription(await repository(c).get(c.req.valid("param").id)), 200),
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "patch",
       path: "/v1/webhooks/{id}",
       tags: ["Webhooks"],
@@ -174,7 +173,7 @@ webhookRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "delete",
       path: "/v1/webhooks/{id}",
       tags: ["Webhooks"],
@@ -189,7 +188,7 @@ webhookRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/webhooks/{id}/deliveries",
       tags: ["Webhooks"],
@@ -241,7 +240,7 @@ webhookRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/webhooks/{id}/deliveries/{deliveryId}/retry",
       tags: ["Webhooks"],

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
@@ -8,7 +8,7 @@ import { sealSecret } from "../../lib/secret-box.ts";
 import { decodeWebhookSecret, WebhookSecretSchema } from "../../lib/webhook-secret.ts";
 import { expectAcmeStatus } from "../acme-client/acme-errors.ts";
 import { acmeClientFor } from "../acme-client/create-acme-client.ts";
-import { forgetApiKey, requireAdmin } from "../auth/api-key.ts";
+import { forgetApiKey } from "../auth/api-key.ts";
 import type { IntegrationEnv } from "../context.ts";
 import { createRouter, publicOrigin } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
@@ -17,6 +17,7 @@ import { CHANGE_TYPES } from "../feed/change-types.ts";
 import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
+import { ADMIN_TOKEN, securedRoute } from "../secured-route.ts";
 import { forgetWebhookSecret } from "../webhooks/webhook-secret-cache.ts";
 import { connectionWebhookUrl, requireConnection } from "./connection-store.ts";
 
@@ -76,8 +77,6 @@ const ApiKeyCreatedSchema = z
   })
   .openapi("ApiKeyCreated");
 
-const security = [{ AdminToken: [] }];
-
 function publicConnection(row: ConnectionRow, origin: string) {
   return {
     id: row.id,
@@ -91,16 +90,15 @@ function publicConnection(row: ConnectionRow, origin: string) {
 }
 
 export const connectionAdminRouter = createRouter();
-connectionAdminRouter.use("/v1/admin/*", requireAdmin());
 
 connectionAdminRouter
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/admin/connections",
       tags: ["Admin"],
       summary: "Connect an Acme account (its client secret is encrypted at rest)",
-      security,
+      security: ADMIN_TOKEN,
       middleware: [integrationJsonBody] as const,
       request: {
         body: { required: true, content: { "application/json": { schema: ConnectionInputSchema } } },
@@ -132,12 +130,12 @@ connectionAdminRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/admin/connections",
       tags: ["Admin"],
       summary: "List connections (secrets are never returned)",
-      security,
+      security: ADMIN_TOKEN,
       responses: {
         200: {
           description: "Connections",
@@ -152,12 +150,12 @@ connectionAdminRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/admin/connections/{id}/api-keys",
       tags: ["Admin"],
       summary: "Issue an API key for a connection (returned once)",
-      security,
+      security: ADMIN_TOKEN,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         201: { description: "Created", content: { "application/json": { schema: ApiKeyCreatedSchema } } },
@@ -181,12 +179,12 @@ connectionAdminRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "delete",
       path: "/v1/admin/api-keys/{id}",
       tags: ["Admin"],
       summary: "Revoke an API key",
-      security,
+      security: ADMIN_TOKEN,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: { 204: { description: "Revoked" }, ...problemResponses(400, 401, 404) },
     }),
@@ -218,12 +216,12 @@ const SubscriptionCreatedSchema = z
 
 connectionAdminRouter
   .openapi(
-    createRoute({
+    securedRoute({
       method: "put",
       path: "/v1/admin/connections/{id}/webhook-secret",
       tags: ["Admin"],
       summary: "Set the whsec_ secret of a webhook subscription made at Acme by hand",
-      security,
+      security: ADMIN_TOKEN,
       middleware: [integrationJsonBody] as const,
       request: {
         params: z.object({ id: z.string().min(1).max(64) }),
@@ -241,7 +239,7 @@ connectionAdminRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/admin/connections/{id}/webhook-subscription",
       tags: ["Admin"],
@@ -249,7 +247,7 @@ connectionAdminRouter
       description:
         "Uses the connection's own Acme credentials (scope webhooks.manage). The URL is " +
         "`{PUBLIC_BASE_URL or this request's origin}/webhooks/acme/{id}`.",
-      security,
+      security: ADMIN_TOKEN,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         201: {

@@ -21,16 +21,18 @@ export type { SelfFetch };
  */
 export function createConsoleApp(options: { selfFetch: SelfFetch }) {
   const app = createConsoleRouter();
-  app.use("*", consoleSecurityHeaders());
-  app.use("*", csrf());
-  app.use("*", async function consoleAdminApi(c, next) {
+  app.use(consoleSecurityHeaders());
+  app.use(csrf());
+  app.use(async function consoleAdminApi(c, next) {
     c.set("adminApi", adminApiFor(c, options.selfFetch));
     await next();
   });
   app.route("/", signInRouter);
 
-  app.use("*", requireOperator());
-  app.use("*", requireCsrfToken());
+  // Default deny: everything registered from here on, any path, needs a signed-in operator
+  // (sign-in is above).
+  app.use(requireOperator());
+  app.use(requireCsrfToken());
   app.route("/", signOutRouter);
   app.get("/", (c) => c.redirect("/console/connections", 303));
   app.route("/connections", connectionRouter);

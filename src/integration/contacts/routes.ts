@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
   type EntityTagCondition,
@@ -18,6 +18,7 @@ import { ApiError } from "../errors.ts";
 import { idempotency } from "../idempotency/idempotency-middleware.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
+import { API_KEY, securedRoute } from "../secured-route.ts";
 import type { WriteConditions } from "./acme-contacts.ts";
 import { createContactService } from "./create-contact-service.ts";
 import {
@@ -32,7 +33,6 @@ import {
   ContactSeedUpdateSchema,
 } from "./schemas.ts";
 
-const security = [{ ApiKey: [] }];
 const contactResponse = (description: string) => ({
   description,
   headers: ETAG_HEADER,
@@ -97,13 +97,13 @@ function contactWriteRoute<
   M extends "put" | "patch",
   S extends typeof ContactReplaceSchema | typeof ContactPatchSchema | typeof ContactSeedUpdateSchema,
 >(method: M, summary: string, body: S, description?: string) {
-  return createRoute({
+  return securedRoute({
     method,
     path: "/contacts/{id}",
     tags: ["Contacts"],
     summary,
     ...(description ? { description } : {}),
-    security,
+    security: API_KEY,
     middleware: [integrationJsonBody] as const,
     request: { params: ContactIdParamsSchema, headers: CONDITIONAL_HEADERS, body: jsonRequestBody(body) },
     responses: {
@@ -129,12 +129,12 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
   return createRouter()
 
     .openapi(
-      createRoute({
+      securedRoute({
         method: "get",
         path: "/contacts",
         tags: ["Contacts"],
         summary: "List contacts",
-        security,
+        security: API_KEY,
         request: { query: ContactListQuerySchema },
         responses: {
           200: {
@@ -156,7 +156,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
       },
     )
     .openapi(
-      createRoute({
+      securedRoute({
         method: "post",
         path: "/contacts",
         tags: ["Contacts"],
@@ -164,7 +164,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
         description:
           "With `Idempotency-Key`, the same key and body replay the first response; the same key with " +
           "another body is 422; while the first request runs, 409.",
-        security,
+        security: API_KEY,
         middleware: [
           integrationJsonBody,
           idempotency({ operation: "contacts.create", body: ContactCreateSchema }),
@@ -185,7 +185,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
       },
     )
     .openapi(
-      createRoute({
+      securedRoute({
         method: "get",
         path: "/contacts/{id}",
         tags: ["Contacts"],
@@ -193,7 +193,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
         description:
           "`Cache-Control: no-cache` asks Acme even when the cached copy is fresh. While Acme fails, the " +
           "last good copy answers with `X-Cache: STALE` and `Age`.",
-        security,
+        security: API_KEY,
         request: { params: ContactIdParamsSchema, headers: CONDITIONAL_HEADERS },
         responses: {
           200: {
@@ -269,12 +269,12 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
       },
     )
     .openapi(
-      createRoute({
+      securedRoute({
         method: "delete",
         path: "/contacts/{id}",
         tags: ["Contacts"],
         summary: "Delete a contact",
-        security,
+        security: API_KEY,
         request: { params: ContactIdParamsSchema, headers: CONDITIONAL_HEADERS },
         responses: {
           204: { description: "Deleted" },

@@ -1,12 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { createRouter } from "../context.ts";
 import { problemResponses } from "../problem-responses.ts";
+import { API_KEY, securedRoute } from "../secured-route.ts";
 import { ChangeEventSchema } from "./change-event.ts";
 import { changesAfter } from "./read-feed.ts";
 
 /** GET /events: the connection's change feed, read after a cursor. */
 export const eventsRouter = createRouter().openapi(
-  createRoute({
+  securedRoute({
     method: "get",
     path: "/events",
     tags: ["Events"],
@@ -14,7 +15,7 @@ export const eventsRouter = createRouter().openapi(
     description:
       "Poll with `after` set to the last `nextAfter`: sequence numbers grow by one per change, with no " +
       "gaps or repeats. A change Acme sent twice, or that reconciliation also found, appears once.",
-    security: [{ ApiKey: [] }],
+    security: API_KEY,
     request: {
       query: z.strictObject({
         // The generator would call a coerced number with a default of 0 nullable; a query value is never null.

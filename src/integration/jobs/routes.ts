@@ -1,13 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { readLimited } from "../../lib/json-body.ts";
-import { requireAdmin, requireApiKey } from "../auth/api-key.ts";
 import { requireConnection } from "../connections/connection-store.ts";
 import { ContactCreateSchema } from "../contacts/schemas.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
 import { JOB_KINDS, JOB_STATUSES, type JobRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { problemResponses } from "../problem-responses.ts";
+import { ADMIN_TOKEN, API_KEY, securedRoute } from "../secured-route.ts";
 import { loadJobConfig } from "./config.ts";
 import { IMPORT_MEDIA_TYPES, importMediaType, MAX_IMPORT_ROWS, parseImport } from "./import-parser.ts";
 import { activeJob, findJob, listJobErrors, listJobs, requestCancel, toPublicJob } from "./job-store.ts";
@@ -51,8 +51,6 @@ const LOCATION_HEADER = {
   Location: { schema: { type: "string" as const }, description: "/api/v1/jobs/{id}" },
 };
 
-const apiKey = [{ ApiKey: [] }];
-
 function accepted(c: Context<IntegrationEnv>, job: JobRow) {
   c.header("Location", `/api/v1/jobs/${job.id}`);
   return c.json(toPublicJob(job), 202);
@@ -64,7 +62,7 @@ async function jobOr404(c: Context<IntegrationEnv>, id: string): Promise<JobRow>
   return job;
 }
 
-const importRoute = createRoute({
+const importRoute = securedRoute({
   method: "post",
   path: "/v1/imports",
   tags: ["Jobs"],
@@ -75,7 +73,7 @@ const importRoute = createRoute({
     '`application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails ' +
     "alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the " +
     "same import run again makes no new versions.",
-  security: apiKey,
+  security: API_KEY,
   request: {
     body: {
       required: true,
@@ -104,10 +102,6 @@ const importRoute = createRoute({
 });
 
 export const jobsRouter = createRouter();
-jobsRouter.use("/v1/imports", requireApiKey());
-jobsRouter.use("/v1/jobs", requireApiKey());
-jobsRouter.use("/v1/jobs/*", requireApiKey());
-jobsRouter.use("/v1/admin/connections/:id/backfill", requireAdmin());
 
 const ConnectionIdParams = z.object({
   id: z
@@ -118,17 +112,15 @@ const ConnectionIdParams = z.object({
 });
 
 /** The same import, started by the operator (the console) for a connection with the admin token. */
-const adminImportRoute = createRoute({
+const adminImportRoute = securedRoute({
   ...importRoute,
+  middleware: [],
   path: "/v1/admin/connections/{id}/imports",
   tags: ["Admin"],
-  security: [{ AdminToken: [] }],
+  security: ADMIN_TOKEN,
   request: { ...importRoute.request, params: ConnectionIdParams },
   responses: { ...importRoute.responses, ...problemResponses(400, 401, 404, 413, 415) },
 });
-
-jobsRouter.use("/v1/admin/connections/:id/imports", requireAdmin());
-jobsRouter.use("/v1/admin/connections/:id/jobs/*", requireAdmin());
 
 const CANCEL_RESPONSES = {
   202: {
@@ -163,22 +155,30 @@ async function startImport(c: Context<IntegrationEnv>, connectionId: string) {
   return accepted(c, job);
 }
 
-jobsRouter.openAPIRegistry.registerPath(importRoute);
-jobsRouter.post("/v1/imports", (c) => startImport(c, c.var.connection.id));
-jobsRouter.openAPIRegistry.registerPath(adminImportRoute);
-jobsRouter.post("/v1/admin/connections/:id/imports", async (c) => {
+/** An import route as the document states it: its middleware runs where it is served, below. */
+function documented<R extends { middleware: unknown }>({
+  middleware: _,
+  ...route
+}: R): Omit<R, "middleware"> {
+  return route;
+}
+
+jobsRouter.openAPIRegistry.registerPath(documented(importRoute));
+jobsRouter.post("/v1/imports", ...importRoute.middleware, (c) => startImport(c, c.var.connection.id));
+jobsRouter.openAPIRegistry.registerPath(documented(adminImportRoute));
+jobsRouter.post("/v1/admin/connections/:id/imports", ...adminImportRoute.middleware, async (c) => {
   const connection = await requireConnection(c.env.DB, c.req.param("id"));
   return startImport(c, connection.id);
 });
 
 jobsRouter
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/jobs",
       tags: ["Jobs"],
       summary: "The connection's jobs, newest first",
-      security: apiKey,
+      security: API_KEY,
       request: {
         query: z.strictObject({
           limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -213,12 +213,12 @@ jobsRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/jobs/{id}",
       tags: ["Jobs"],
       summary: "One job and its progress",
-      security: apiKey,
+      security: API_KEY,
       request: { params: JobIdParams },
       responses: {
         200: { description: "The job", content: { "application/json": { schema: JobSchema } } },
@@ -228,12 +228,12 @@ jobsRouter
     async (c) => c.json(toPublicJob(await jobOr404(c, c.req.valid("param").id)), 200),
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/jobs/{id}/errors",
       tags: ["Jobs"],
       summary: "A job's failed rows, in row order",
-      security: apiKey,
+      security: API_KEY,
       request: {
         params: JobIdParams,
         query: z.strictObject({
@@ -264,26 +264,26 @@ jobsRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/jobs/{id}/cancel",
       tags: ["Jobs"],
       summary: "Stop a job after the step in flight",
       description:
         "202 with the job as it stands; its status becomes `cancelled` when the step in flight ends.",
-      security: apiKey,
+      security: API_KEY,
       request: { params: JobIdParams },
       responses: CANCEL_RESPONSES,
     }),
     async (c) => c.json(await cancelJob(c.env.DB, await jobOr404(c, c.req.valid("param").id)), 202),
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/admin/connections/{id}/jobs/{jobId}/cancel",
       tags: ["Admin"],
       summary: "Stop a connection's job after the step in flight (as the operator)",
-      security: [{ AdminToken: [] }],
+      security: ADMIN_TOKEN,
       request: {
         params: ConnectionIdParams.extend({
           jobId: JobIdParams.shape.id.openapi({ param: { name: "jobId", in: "path" } }),
@@ -299,7 +299,7 @@ jobsRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/admin/connections/{id}/backfill",
       tags: ["Admin"],
@@ -307,7 +307,7 @@ jobsRouter
       description:
         'Changes appear in the feed with `source: "backfill"`. Also started when a connection is created. ' +
         "409 while a backfill or reconciliation of the connection is still running.",
-      security: [{ AdminToken: [] }],
+      security: ADMIN_TOKEN,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         202: {

@@ -1,6 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { createRouter } from "../context.ts";
 import { problemResponses } from "../problem-responses.ts";
+import { API_KEY, securedRoute } from "../secured-route.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
 
 const BudgetSchema = z.object({
@@ -43,14 +44,14 @@ const StatusSchema = z
   .openapi("ConnectionStatus");
 
 export const statusRouter = createRouter().openapi(
-  createRoute({
+  securedRoute({
     method: "get",
     path: "/status",
     tags: ["Status"],
     summary: "How the connection's calls to Acme are doing",
     description:
       "Circuit state, throttle budgets per rate class, token expiry (never the token) and counters.",
-    security: [{ ApiKey: [] }],
+    security: API_KEY,
     responses: {
       200: { description: "Status", content: { "application/json": { schema: StatusSchema } } },
       ...problemResponses(401),

@@ -1,11 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { requireAdmin } from "../auth/api-key.ts";
 import { createRouter } from "../context.ts";
 import { deadLetters } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { problemResponses } from "../problem-responses.ts";
+import { ADMIN_TOKEN, securedRoute } from "../secured-route.ts";
 import { InboxMessageSchema } from "./acme-event.ts";
 
 const DeadLetterSchema = z
@@ -20,20 +20,16 @@ const DeadLetterSchema = z
   })
   .openapi("DeadLetter");
 
-const security = [{ AdminToken: [] }];
-
 export const deadLetterRouter = createRouter();
-deadLetterRouter.use("/v1/admin/dead-letters/*", requireAdmin());
-deadLetterRouter.use("/v1/admin/dead-letters", requireAdmin());
 
 deadLetterRouter
   .openapi(
-    createRoute({
+    securedRoute({
       method: "get",
       path: "/v1/admin/dead-letters",
       tags: ["Admin"],
       summary: "Inbox messages that could not be applied, newest first",
-      security,
+      security: ADMIN_TOKEN,
       request: {
         query: z.strictObject({
           limit: z.coerce.number().int().min(1).max(100).default(50),
@@ -77,12 +73,12 @@ deadLetterRouter
     },
   )
   .openapi(
-    createRoute({
+    securedRoute({
       method: "post",
       path: "/v1/admin/dead-letters/{id}/replay",
       tags: ["Admin"],
       summary: "Put a dead letter back on the inbox queue (after fixing what made it fail)",
-      security,
+      security: ADMIN_TOKEN,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
         202: { description: "Queued again", content: { "application/json": { schema: DeadLetterSchema } } },
