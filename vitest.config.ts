@@ -52,9 +52,14 @@ export default defineConfig(async () => {
       exclude: ["test/e2e/**"],
       setupFiles: ["./test/apply-migrations.ts", "./test/contract/check-self.ts"],
       testTimeout: 20_000,
-      // Files run one after another: the mock Acme's fault profile is global, and two cores
-      // gain little from running workerd test files side by side.
-      fileParallelism: false,
+      // Two pool workers, each its own workerd (Miniflare) with its own storage, so the mock
+      // Acme's global fault profile never leaks between files running side by side. Within a
+      // worker, files share one module graph and one storage (isolate: false): re-evaluating the
+      // Worker for every file cost about 2 s a file, more than most files' tests. So no test may
+      // assume empty tables or fresh module state; each makes its own accounts and connections.
+      fileParallelism: true,
+      maxWorkers: 2,
+      isolate: false,
       // Request logs are JSON lines for production; in tests they only matter when a test fails.
       silent: "passed-only" as const,
     },

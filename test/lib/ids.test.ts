@@ -13,8 +13,9 @@ function timeOf(id: string): number {
   );
 }
 
-// newId keeps its last time in module state, so each test uses times later than every earlier test.
-let clock = Date.parse("2030-01-01T00:00:00.000Z");
+// newId keeps its last time in module state, shared with every test file that ran before in the
+// same isolate (some with fake clocks), so each test uses times later than every id made so far.
+let clock = timeOf(newId("ct"));
 const nextMillisecond = () => {
   clock += 1000;
   return clock;

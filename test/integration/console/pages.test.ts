@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { newId } from "../../../src/lib/ids.ts";
 import { admin, api, createContact, newConnection, person } from "../helpers.ts";
 import { consoleFetch, postForm, type SignedIn, signIn } from "./helpers.ts";
 
@@ -256,7 +257,7 @@ describe("console: dead letters", () => {
     const insert = env.DB.prepare(
       "INSERT INTO dead_letters (id, connection_id, webhook_id, body, reason, received_at) VALUES (?, ?, ?, ?, ?, ?)",
     );
-    const ids = Array.from({ length: 110 }, (_, i) => `dl_console_${String(i).padStart(3, "0")}`);
+    const ids = Array.from({ length: 110 }, () => newId("dl"));
     const body = (i: number) =>
       JSON.stringify({
         connectionId: connection.connectionId,
@@ -300,13 +301,14 @@ describe("console: dead letters", () => {
   });
 
   it("says why a dead letter cannot be replayed, and 404s an unknown one", async () => {
+    const unreadable = newId("dl");
     await env.DB.prepare(
       "INSERT INTO dead_letters (id, connection_id, webhook_id, body, reason, received_at) VALUES (?, NULL, NULL, ?, ?, ?)",
     )
-      .bind("dl_unreadable", "not json", "unreadable inbox message", new Date().toISOString())
+      .bind(unreadable, "not json", "unreadable inbox message", new Date().toISOString())
       .run();
     const session = await signIn();
-    const conflict = await postForm(session, "/console/dead-letters/dl_unreadable/replay");
+    const conflict = await postForm(session, `/console/dead-letters/${unreadable}/replay`);
     expect(conflict.status).toBe(409);
     expect(await conflict.text()).toContain("cannot be replayed");
     expect((await postForm(session, "/console/dead-letters/dl_none/replay")).status).toBe(404);
