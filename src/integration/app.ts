@@ -6,7 +6,7 @@ import { errorFields, log } from "../lib/logger.ts";
 import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { accessLog } from "./access-log.ts";
-import { connectionAdminRouter } from "./connections/routes.ts";
+import { connectionAdminRouter } from "./admin/connection-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { contactRouter, seedContactRouter } from "./contacts/routes.ts";
 import { createRouter } from "./context.ts";

@@ -3,16 +3,16 @@ import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { createAcmeClient } from "../../src/integration/acme-client/create-acme-client.ts";
+import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import {
   ContactCache,
   KV_KEY_WRITE_INTERVAL_MS,
   MEMORY_TTL_MS,
-} from "../../src/integration/cache/contact-cache.ts";
-import { loadIntegrationConfig } from "../../src/integration/config.ts";
+} from "../../src/integration/contacts/contact-cache.ts";
 import { ContactService } from "../../src/integration/contacts/contact-service.ts";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
-import type { RequestStats } from "../../src/integration/context.ts";
 import { connections } from "../../src/integration/db/schema.ts";
+import type { RequestStats } from "../../src/integration/request-stats.ts";
 import { acmeSessionStub } from "../../src/integration/session/session-stub.ts";
 import { acme, tokenFor } from "../acme/helpers.ts";
 import { api, newConnection } from "./helpers.ts";

@@ -2,8 +2,8 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF }
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.ts";
-import { ContactCache } from "../../src/integration/cache/contact-cache.ts";
 import { loadIntegrationConfig } from "../../src/integration/config.ts";
+import { ContactCache } from "../../src/integration/contacts/contact-cache.ts";
 import type { InboxMessage } from "../../src/integration/webhooks/acme-event.ts";
 import { handleInboxDeadLetters } from "../../src/integration/webhooks/inbox-consumer.ts";
 import { admin, api, BASE, newConnection, problem } from "./helpers.ts";

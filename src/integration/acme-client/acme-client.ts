@@ -1,7 +1,7 @@
 import { parseRetryAfter } from "../../lib/backoff.ts";
-import type { RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import type { RequestStats } from "../request-stats.ts";
 import type { Priority } from "../resilience/rate-budget.ts";
 import { parseRateLimitHeaders } from "../resilience/rate-limit-headers.ts";
 import { DEFAULT_RETRY_POLICY, planRetry, type RetryPolicy } from "../resilience/retry-policy.ts";

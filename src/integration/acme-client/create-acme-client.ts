@@ -1,7 +1,7 @@
-import type { Context } from "hono";
 import type { IntegrationConfig } from "../config.ts";
-import type { IntegrationEnv, RequestStats } from "../context.ts";
+
 import type { ConnectionRow } from "../db/schema.ts";
+import type { RequestStats } from "../request-stats.ts";
 import type { Priority } from "../resilience/rate-budget.ts";
 import { isolateShareFor } from "../session/isolate-share.ts";
 import { SessionLink } from "../session/session-link.ts";
@@ -36,19 +36,5 @@ export function createAcmeClient(
     stats: options.stats,
     ...(options.requestId ? { requestId: options.requestId } : {}),
     ...(options.defer ? { defer: options.defer } : {}),
-  });
-}
-
-/** The Acme client for a connection within the current (interactive) request. */
-export function acmeClientFor(
-  c: Context<IntegrationEnv>,
-  connection: ConnectionRow = c.var.connection,
-): AcmeClient {
-  return createAcmeClient(c.env, c.var.config, connection, {
-    inProcess: c.var.acmeTransport,
-    stats: c.var.stats,
-    priority: "interactive",
-    requestId: c.var.requestId,
-    defer: c.var.defer,
   });
 }

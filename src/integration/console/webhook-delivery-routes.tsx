@@ -1,6 +1,6 @@
 import type { Context } from "hono";
-import { acmeClientFor } from "../acme-client/create-acme-client.ts";
 import type { IntegrationEnv } from "../context.ts";
+import { acmeClientFor } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { connectionHealth } from "./connection-health.ts";
 import { ConnectionTabs } from "./connection-views.tsx";

@@ -1,9 +1,9 @@
 import { SingleFlight } from "../../lib/single-flight.ts";
 import type { AcmeClient } from "../acme-client/acme-client.ts";
 import { isAcmeUnavailable } from "../acme-client/acme-errors.ts";
-import type { ContactCache } from "../cache/contact-cache.ts";
 import type { AcmeContact } from "./acme-contact-schema.ts";
 import { AcmeContacts, type WriteConditions } from "./acme-contacts.ts";
+import type { ContactCache } from "./contact-cache.ts";
 import { fromAcme, mapToAcme, replacementAtAcme } from "./mapping.ts";
 import type { Contact, ContactFields, ContactInput } from "./schemas.ts";
 

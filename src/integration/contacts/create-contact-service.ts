@@ -1,8 +1,8 @@
 import type { Context } from "hono";
-import { acmeClientFor } from "../acme-client/create-acme-client.ts";
-import { ContactCache } from "../cache/contact-cache.ts";
 import type { IntegrationEnv } from "../context.ts";
+import { acmeClientFor } from "../context.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
+import { ContactCache } from "./contact-cache.ts";
 import { ContactService } from "./contact-service.ts";
 
 /**

@@ -1,5 +1,5 @@
 import { log } from "../../lib/logger.ts";
-import { ContactCache } from "../cache/contact-cache.ts";
+import { ContactCache } from "../contacts/contact-cache.ts";
 import { CONTACT_FIELDS } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
 import type { CHANGE_SOURCES } from "../db/schema.ts";

@@ -6,8 +6,8 @@ import type { AcmeTransport } from "../acme-client/transport.ts";
 import type { IntegrationConfig } from "../config.ts";
 import type { AcmeContact } from "../contacts/acme-contact-schema.ts";
 import { AcmeContacts, type AcmePage } from "../contacts/acme-contacts.ts";
-import type { RequestStats } from "../context.ts";
 import type { ConnectionRow } from "../db/schema.ts";
+import type { RequestStats } from "../request-stats.ts";
 
 export type { AcmePage } from "../contacts/acme-contacts.ts";
 

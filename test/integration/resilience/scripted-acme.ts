@@ -1,5 +1,5 @@
 import { AcmeClient, type Clock } from "../../../src/integration/acme-client/acme-client.ts";
-import type { RequestStats } from "../../../src/integration/context.ts";
+import type { RequestStats } from "../../../src/integration/request-stats.ts";
 import { DEFAULT_BREAKER } from "../../../src/integration/resilience/circuit-breaker.ts";
 import type { AcmeSessionApi, TokenGrant } from "../../../src/integration/session/protocol.ts";
 import { SessionState } from "../../../src/integration/session/session-state.ts";

@@ -1,6 +1,6 @@
 import { ExpiringMap } from "../../lib/expiring-map.ts";
 import { errorFields, log } from "../../lib/logger.ts";
-import type { Contact } from "../contacts/schemas.ts";
+import type { Contact } from "./schemas.ts";
 
 /** How long KV keeps a copy after it stops being fresh, so reads can fall back to it. */
 export const STALE_RETENTION_SECONDS = 7 * 86_400;

@@ -7,10 +7,10 @@ import { newId, randomSecret } from "../../lib/ids.ts";
 import { sealSecret } from "../../lib/secret-box.ts";
 import { decodeWebhookSecret, WebhookSecretSchema } from "../../lib/webhook-secret.ts";
 import { expectAcmeStatus } from "../acme-client/acme-errors.ts";
-import { acmeClientFor } from "../acme-client/create-acme-client.ts";
 import { forgetApiKey } from "../auth/api-key.ts";
+import { connectionWebhookUrl, requireConnection } from "../connections/connection-store.ts";
 import type { IntegrationEnv } from "../context.ts";
-import { createRouter, publicOrigin } from "../context.ts";
+import { acmeClientFor, createRouter, publicOrigin } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { CHANGE_TYPES } from "../feed/change-types.ts";
@@ -19,7 +19,6 @@ import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { ADMIN_TOKEN, securedRoute } from "../secured-route.ts";
 import { forgetWebhookSecret } from "../webhooks/webhook-secret-cache.ts";
-import { connectionWebhookUrl, requireConnection } from "./connection-store.ts";
 
 const VSCHAR = /^[\x20-\x7e]*$/;
 
