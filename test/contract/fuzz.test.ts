@@ -3,16 +3,8 @@ import { generateSync, type JsonSchema } from "json-schema-faker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, tokenFor } from "../acme/helpers.ts";
 import { admin, createContact, newConnection, type TestConnection } from "../integration/helpers.ts";
-import { DOCUMENT_PATHS } from "./check-responses.ts";
-import {
-  HTTP_METHODS,
-  type HttpMethod,
-  mediaTypeOf,
-  type OpenApiDocument,
-  type Operation,
-  type Parameter,
-  serverPrefix,
-} from "./openapi-contract.ts";
+import { mediaTypeOf, type OpenApiDocument, type Operation, type Parameter } from "./openapi-contract.ts";
+import { type DocumentedOperation, documentedOperations, servedDocuments } from "./served-operations.ts";
 
 // Contract fuzz: for every operation of both documents, requests generated from the document
 // (json-schema-faker, seeded), valid ones and deliberately broken ones, sent with real
@@ -49,36 +41,7 @@ function refusedFields(body: string): string[] {
   return (parsed.errors ?? parsed.error?.details ?? []).map((e) => e.field);
 }
 
-interface DocumentedOperation {
-  system: "integration" | "acme";
-  document: OpenApiDocument;
-  method: HttpMethod;
-  /** The full path template, server prefix included. */
-  template: string;
-  operation: Operation;
-}
-
-async function served(path: string): Promise<OpenApiDocument> {
-  return (await SELF.fetch(`${ORIGIN}${path}`)).json<OpenApiDocument>();
-}
-
-const DOCUMENTS = {
-  integration: await served(DOCUMENT_PATHS.integration),
-  acme: await served(DOCUMENT_PATHS.acme),
-};
-
-const OPERATIONS: DocumentedOperation[] = (["integration", "acme"] as const).flatMap((system) => {
-  const document = DOCUMENTS[system];
-  return Object.entries(document.paths).flatMap(([template, item]) =>
-    HTTP_METHODS.filter((method) => item[method]).map((method) => ({
-      system,
-      document,
-      method,
-      template: `${serverPrefix(document)}${template}`,
-      operation: item[method] as Operation,
-    })),
-  );
-});
+const OPERATIONS = documentedOperations(await servedDocuments());
 
 /** A 32-bit mix of the run's seed and a case's coordinates (so any one case reproduces alone). */
 function caseSeed(...parts: number[]): number {

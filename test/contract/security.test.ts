@@ -2,14 +2,7 @@ import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { expectAcmeError } from "../acme/helpers.ts";
 import { expectProblem } from "../integration/helpers.ts";
-import { DOCUMENT_PATHS } from "./check-responses.ts";
-import {
-  HTTP_METHODS,
-  type HttpMethod,
-  type OpenApiDocument,
-  type Operation,
-  serverPrefix,
-} from "./openapi-contract.ts";
+import { type DocumentedOperation, documentedOperations, servedDocuments } from "./served-operations.ts";
 
 // Security as the documents declare it: every operation with a `security` requirement, asked
 // without credentials, answers 401 in its system's format. Routes enforce what they declare
@@ -17,36 +10,9 @@ import {
 
 const ORIGIN = "http://bridge.test";
 
-interface SecuredOperation {
-  system: keyof typeof DOCUMENT_PATHS;
-  method: HttpMethod;
-  /** The full path template, server prefix included. */
-  template: string;
-  operation: Operation;
-}
+type SecuredOperation = DocumentedOperation;
 
-async function served(path: string): Promise<OpenApiDocument> {
-  return (await SELF.fetch(`${ORIGIN}${path}`)).json<OpenApiDocument>();
-}
-
-const DOCUMENTS = {
-  integration: await served(DOCUMENT_PATHS.integration),
-  acme: await served(DOCUMENT_PATHS.acme),
-};
-
-function operationsOf(system: keyof typeof DOCUMENT_PATHS): SecuredOperation[] {
-  const document = DOCUMENTS[system];
-  return Object.entries(document.paths).flatMap(([template, item]) =>
-    HTTP_METHODS.flatMap((method) => {
-      const operation = item[method];
-      return operation
-        ? [{ system, method, template: `${serverPrefix(document)}${template}`, operation }]
-        : [];
-    }),
-  );
-}
-
-const ALL_OPERATIONS = [...operationsOf("integration"), ...operationsOf("acme")];
+const ALL_OPERATIONS = documentedOperations(await servedDocuments());
 const SECURED = ALL_OPERATIONS.filter(({ operation }) => (operation.security ?? []).length > 0);
 
 /** The template with each path parameter set to its documented example, else a plausible id. */
