@@ -8,6 +8,7 @@ import { DEFAULT_RETRY_POLICY, planRetry, type RetryPolicy } from "../resilience
 import {
   type AcmeRateClass,
   type AcmeSessionApi,
+  type Admission,
   type AttemptReport,
   isSetback,
   type TokenGrant,
@@ -144,12 +145,7 @@ export class AcmeClient {
         current = verdict.retry;
         unsure = false;
       }
-      const remaining = deadline - this.clock.now();
-      const { permit, grant } = await session.begin({
-        rateClass,
-        priority,
-        maxWaitMs: remaining - MIN_ATTEMPT_MS,
-      });
+      const { permit, grant } = await this.admission(rateClass, priority, deadline);
       if (!permit.admitted) throw callProblem(permit);
       if (permit.waitMs > 0) {
         stats.acmeWaitMs += permit.waitMs;
@@ -159,8 +155,9 @@ export class AcmeClient {
         MIN_ATTEMPT_MS,
         Math.min(this.options.attemptTimeoutMs, deadline - this.clock.now()),
       );
+      const sentAt = this.clock.now();
       const outcome = await this.attempt(current, grant, timeoutMs);
-      const report = this.report(outcome, rateClass, permit.probe, attempt > 0);
+      const report = this.report(outcome, rateClass, permit.probe, attempt > 0, sentAt);
       // A success teaches the session nothing urgent: tell it off the hot path. A setback may
       // decide the retry below (circuit, hold-off), so it is reported first.
       if (!isSetback(report) && this.options.defer) {
@@ -207,11 +204,36 @@ export class AcmeClient {
     }
   }
 
+  /**
+   * The session's admission for one attempt. While the session is learning Acme's quota from
+   * another call, this one waits and asks again, as long as an attempt still fits its deadline.
+   */
+  private async admission(
+    rateClass: AcmeRateClass,
+    priority: Priority,
+    deadline: number,
+  ): Promise<Admission> {
+    for (;;) {
+      const remaining = deadline - this.clock.now();
+      const admission = await this.options.session.begin({
+        rateClass,
+        priority,
+        maxWaitMs: remaining - MIN_ATTEMPT_MS,
+      });
+      const { permit } = admission;
+      if (permit.admitted || permit.reason !== "learning") return admission;
+      if (remaining - permit.retryAfterMs < MIN_ATTEMPT_MS) return admission;
+      this.options.stats.acmeWaitMs += permit.retryAfterMs;
+      await this.clock.sleep(permit.retryAfterMs);
+    }
+  }
+
   private report(
     outcome: Outcome,
     rateClass: AcmeRateClass,
     probe: boolean,
     retried: boolean,
+    sentAt: number,
   ): AttemptReport {
     const report: AttemptReport = { rateClass, probe, health: "failure", retried };
     if (outcome.kind === "token_failure") {
@@ -220,6 +242,7 @@ export class AcmeClient {
     }
     if (outcome.kind !== "response") return report;
     report.receivedAt = this.clock.now();
+    report.roundTripMs = report.receivedAt - sentAt;
     const { status, headers } = outcome.response;
     report.health = status >= 500 ? "failure" : "success";
     const rate = parseRateLimitHeaders(headers);

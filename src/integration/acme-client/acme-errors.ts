@@ -12,7 +12,8 @@ export type AcmeEndpoint = "api" | "token";
 
 /** Why a call has no answer to pass on: the reason it stopped, and when to come back (ms). */
 export interface CallFailure {
-  reason: "rate_limited" | "unavailable" | "timeout" | "circuit_open";
+  /** `learning`: the session was still learning Acme's quota when the deadline ran short. */
+  reason: "rate_limited" | "learning" | "unavailable" | "timeout" | "circuit_open";
   retryAfterMs: number | null;
 }
 
@@ -154,6 +155,7 @@ export function callProblem(failure: CallFailure, endpoint: AcmeEndpoint = "api"
   const options = { headers: { "Retry-After": retryAfterSeconds(retryAfterMs) }, retryAfterMs };
   switch (failure.reason) {
     case "rate_limited":
+    case "learning":
       return new ApiError("acme_rate_limited", DETAIL[endpoint].rateLimited, options);
     case "unavailable":
       return new ApiError("acme_unavailable", DETAIL[endpoint].unreachable, options);

@@ -18,8 +18,13 @@ export interface AheadSlots {
   window: number;
 }
 
-/** A slot now or after `waitMs`, or none within the caller's wait: come back after `retryAfterMs`. */
-export type Admission = { admitted: true; waitMs: number } | { admitted: false; retryAfterMs: number };
+/**
+ * A slot now or after `waitMs`, or none within the caller's wait: come back after `retryAfterMs`.
+ * `learning`: Acme's quota is not known yet and one call is out learning it; ask again then.
+ */
+export type Admission =
+  | { admitted: true; waitMs: number }
+  | { admitted: false; retryAfterMs: number; learning?: true };
 
 /**
  * Background work may fill at most this share of a window before its tail, so interactive calls
@@ -47,6 +52,18 @@ const RETRY_MARGIN_MS = 100;
 const AHEAD_END_MARGIN_MS = 1500;
 /** A window whose end is only guessed (not yet confirmed by Acme) is assumed this much longer. */
 const GUESS_MARGIN_MS = 100;
+/**
+ * How late a call admitted now may still reach Acme (a busy isolate, the network), ms: a call
+ * admitted this close to the window's earliest end may land in either window, so it counts in both.
+ */
+const STRADDLE_MARGIN_MS = 500;
+/** While the first call is out learning Acme's quota, the others ask again this often (ms). */
+export const LEARNING_POLL_MS = 100;
+/**
+ * How long a call learning Acme's quota holds the others back at most (ms), should its report
+ * never come: another call then goes to learn it.
+ */
+const LEARNING_HOLD_MS = 10_000;
 
 /**
  * When a refused call should come back: as soon as the same call would be queued for its slot
@@ -64,6 +81,12 @@ export class RateBudget {
   private windowMs = 0;
   /** Estimated end of the current window; 0 when no window is open. */
   private windowEnd = 0;
+  /**
+   * The earliest the current window may really end, epoch ms: Acme's reset figure is rounded up
+   * to whole seconds and was computed somewhere within the call's round trip. A call that reaches
+   * Acme after this may count in the next window instead.
+   */
+  private windowEndEarliest = 0;
   /** Whether `windowEnd` comes from Acme's own figures (never earlier than the real end). */
   private anchored = false;
   /** Slots taken in the current window and in the next one. */
@@ -73,34 +96,57 @@ export class RateBudget {
   /** When the first call scheduled into the next window goes; Infinity while none is. */
   private nextOpenerAt = Number.POSITIVE_INFINITY;
   private blockedUntil = 0;
+  /** Until when the call learning Acme's quota holds the others back; 0 when none is out. */
+  private learningUntil = 0;
 
   /** A slot for one call: in the current window now, in the next one within `maxWaitMs`, or none. */
   reserve(now: number, priority: Priority, maxWaitMs: number): Admission {
     this.advance(now);
     const blockedMs = Math.max(0, this.blockedUntil - now);
     if (this.limit === null) {
-      // Nothing learned yet: go, unless Acme already said to wait; counted, so that calls still in
-      // flight when the first figures arrive are not granted twice.
+      // Nothing learned yet: one call goes to learn Acme's quota (unless Acme already said to
+      // wait), the others ask again once its figures may be in. Letting a burst go unmeasured
+      // would send every call past the quota into Acme's 429, however slow Acme is to answer.
       if (blockedMs > maxWaitMs)
         return { admitted: false, retryAfterMs: retryWhenQueued(blockedMs, maxWaitMs) };
+      if (now < this.learningUntil)
+        return { admitted: false, retryAfterMs: LEARNING_POLL_MS, learning: true };
+      this.learningUntil = now + blockedMs + LEARNING_HOLD_MS;
       this.taken[0] += 1;
       return { admitted: true, waitMs: blockedMs };
     }
     const cap = this.cap(priority);
     if (this.windowEnd === 0) {
+      // No window open that we know of: this call opens one when it reaches Acme.
       this.windowEnd = now + this.windowMs + GUESS_MARGIN_MS;
+      this.windowEndEarliest = now + this.windowMs;
       this.anchored = false;
     }
     const tailStart = this.windowEnd - Math.min(BACKGROUND_TAIL_MS, this.windowMs / 2);
     const currentCap = priority === "background" && now >= tailStart ? this.limit : cap;
     if (blockedMs === 0 && this.taken[0] < currentCap) {
-      this.taken[0] += 1;
-      return { admitted: true, waitMs: 0 };
+      if (now < this.windowEndEarliest - STRADDLE_MARGIN_MS) {
+        this.taken[0] += 1;
+        return { admitted: true, waitMs: 0 };
+      }
+      // It may reach Acme in this window or in the next one: counted in both, so neither is
+      // overdrawn whichever it lands in.
+      if (this.taken[1] < cap) {
+        this.taken[0] += 1;
+        this.taken[1] += 1;
+        return { admitted: true, waitMs: 0 };
+      }
     }
     if (priority === "background" && blockedMs === 0 && now < tailStart && this.taken[0] < this.limit) {
       // The window will have slots left at its tail: come back then rather than wait for the
       // next window. Not counted now, so interactive calls keep those slots until the tail.
       return { admitted: false, retryAfterMs: Math.max(1, Math.ceil(tailStart - now)) };
+    }
+    if (!this.anchored) {
+      // The current window's end is only a guess until Acme's first answer in it: a call timed
+      // for the next window on the guess would land too early if the window's first call reached
+      // Acme late (a 429), or wait too long otherwise. Its answer is on its way: ask again then.
+      return { admitted: false, retryAfterMs: LEARNING_POLL_MS, learning: true };
     }
     // The call that goes first into the next window opens it alone and the rest follow a moment
     // later, so its answer (whose reset figure anchors that window's end) is not held up behind
@@ -141,7 +187,11 @@ export class RateBudget {
     this.advance(now);
     const none = { count: 0, until: now, window: this.windowSeq };
     if (this.limit === null || this.windowEnd === 0 || this.blockedUntil > now || wanted < 1) return none;
-    const until = Math.min(now + ttlMs, this.windowEnd - AHEAD_END_MARGIN_MS);
+    const until = Math.min(
+      now + ttlMs,
+      this.windowEnd - AHEAD_END_MARGIN_MS,
+      this.windowEndEarliest - STRADDLE_MARGIN_MS,
+    );
     if (until <= now) return none;
     const cap = this.cap(priority);
     const count = Math.min(Math.floor(wanted), Math.floor((cap - this.taken[0]) / 4));
@@ -159,32 +209,51 @@ export class RateBudget {
     if (window === this.windowSeq) this.taken[0] = Math.max(0, this.taken[0] - count);
   }
 
-  /** Learns from an Acme response's rate-limit headers. */
-  observe(now: number, seen: RateObservation): void {
+  /**
+   * An attempt of this class ended without rate-limit figures (a failure, a timeout, an answer
+   * without the headers): if it was out learning the quota, another call may go to learn it.
+   */
+  observeNoFigures(): void {
+    this.learningUntil = 0;
+  }
+
+  /**
+   * Learns from an Acme response's rate-limit headers, received at `now` after a round trip of
+   * `roundTripMs` (Acme computed its figures somewhere within it).
+   */
+  observe(now: number, seen: RateObservation, roundTripMs = 0): void {
     this.advance(now);
+    this.learningUntil = 0;
     this.limit = seen.limit;
     this.windowMs = seen.windowSeconds * 1000;
-    // Acme rounds the reset up to whole seconds: this end is never earlier than the real one.
+    // Acme rounds the reset up to whole seconds: this end is never earlier than the real one...
     const estimatedEnd = now + seen.resetSeconds * 1000;
+    // ...and this one never later (the figure was computed no earlier than the call was sent).
+    const earliestEnd = now - Math.max(0, roundTripMs) + (seen.resetSeconds - 1) * 1000;
     const usedAtAcme = seen.limit - seen.remaining;
     if (this.windowEnd === 0) {
       this.windowEnd = estimatedEnd;
+      this.windowEndEarliest = earliestEnd;
       this.anchored = true;
       this.taken[0] = Math.max(this.taken[0], usedAtAcme);
       return;
     }
-    const half = this.windowMs / 2;
-    if (estimatedEnd < this.windowEnd - half) return; // a late answer about a window already over
-    if (estimatedEnd > this.windowEnd + half) {
+    // Which window the figures are about, from the interval each end is known to lie in: one that
+    // must have ended before ours can end is an older window (a late answer); one that must end
+    // after ours can is the next one. A guessed window has no such bounds: figures not about an
+    // older window anchor it.
+    if (estimatedEnd < this.windowEndEarliest) return;
+    if (this.anchored && earliestEnd > this.windowEnd) {
       // Acme is already in the window we called "next": move along with it.
       this.windowEnd = estimatedEnd;
-      this.anchored = true;
+      this.windowEndEarliest = earliestEnd;
       this.taken = [Math.max(this.taken[1], usedAtAcme), 0];
       this.windowSeq += 1;
       this.nextOpenerAt = Number.POSITIVE_INFINITY;
       return;
     }
     this.windowEnd = this.anchored ? Math.min(this.windowEnd, estimatedEnd) : estimatedEnd;
+    this.windowEndEarliest = this.anchored ? Math.max(this.windowEndEarliest, earliestEnd) : earliestEnd;
     this.anchored = true;
     this.taken[0] = Math.max(this.taken[0], usedAtAcme);
   }
@@ -224,9 +293,11 @@ export class RateBudget {
       // Calls were scheduled into the next window: it opens with the first of them, and ends
       // about one window later (a guess, until Acme's figures anchor it).
       this.windowEnd = opensAt + this.windowMs + GUESS_MARGIN_MS;
+      this.windowEndEarliest = opensAt + this.windowMs;
       this.taken = [this.taken[1], 0];
     } else {
       this.windowEnd = 0;
+      this.windowEndEarliest = 0;
       this.taken = [0, 0];
     }
     this.nextOpenerAt = Number.POSITIVE_INFINITY;

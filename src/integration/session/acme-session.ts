@@ -57,14 +57,10 @@ export class AcmeSession extends DurableObject<Env> {
     // Slots ahead only with a token to use them with, and for a call that goes now: a caller
     // that has to wait or probe is not in a stretch of calls that go freely.
     if (!input.ahead || grant.kind !== "token" || permit.waitMs > 0 || permit.probe) return { permit, grant };
-    const ahead = this.state.reserveAhead(
-      Date.now(),
-      input.rateClass,
-      input.priority,
-      input.ahead,
-      AHEAD_TTL_MS,
-    );
-    return ahead ? { permit, grant, ahead } : { permit, grant };
+    const now = Date.now();
+    const ahead = this.state.reserveAhead(now, input.rateClass, input.priority, input.ahead, AHEAD_TTL_MS);
+    if (!ahead) return { permit, grant };
+    return { permit, grant, ahead: { count: ahead.count, window: ahead.window, validMs: ahead.until - now } };
   }
 
   /**

@@ -92,11 +92,16 @@ export class IsolateShare {
     return { ask: { ahead, ...(unused ? { unused } : {}) } };
   }
 
-  /** The session's answer to a call that asked (null if the call failed): keeps the slots it granted. */
-  finishAsk(rateClass: AcmeRateClass, ask: SlotsAheadAsk, result: BeginResult | null): void {
+  /**
+   * The session's answer to a call that asked (null if the call failed), arriving at `now` (epoch
+   * ms, this isolate's clock): keeps the slots it granted, usable for their `validMs` from now.
+   */
+  finishAsk(rateClass: AcmeRateClass, ask: SlotsAheadAsk, result: BeginResult | null, now: number): void {
     if (result?.ahead && result.grant?.kind === "token") {
       this.keep(rateClass, {
-        ...result.ahead,
+        count: result.ahead.count,
+        window: result.ahead.window,
+        until: now + result.ahead.validMs,
         accessToken: result.grant.accessToken,
         expiresAt: result.grant.expiresAt,
       });

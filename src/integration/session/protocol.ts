@@ -3,7 +3,7 @@
 // hands a fetched token over. The AcmeSession Durable Object answers it for the whole fleet; a
 // SessionLink answers it for one request, through the isolate's share of the session.
 
-import type { AheadSlots, Priority } from "../resilience/rate-budget.ts";
+import type { Priority } from "../resilience/rate-budget.ts";
 import type { RateObservation } from "../resilience/rate-limit-headers.ts";
 
 /** Acme's rate classes the integration calls under (Acme also has token classes of its own). */
@@ -18,10 +18,14 @@ export interface AdmissionRequest {
   maxWaitMs: number;
 }
 
-/** The session's answer on whether an attempt may go: after `waitMs`, or refused for `retryAfterMs`. */
+/**
+ * The session's answer on whether an attempt may go: after `waitMs`, or refused for `retryAfterMs`.
+ * `learning`: the session does not know Acme's quota yet and one call is out learning it; ask
+ * again after `retryAfterMs` (not a refusal: the caller waits and asks again within its deadline).
+ */
 export type CallPermit =
   | { admitted: true; waitMs: number; probe: boolean }
-  | { admitted: false; reason: "rate_limited" | "circuit_open"; retryAfterMs: number };
+  | { admitted: false; reason: "rate_limited" | "circuit_open" | "learning"; retryAfterMs: number };
 
 /** A usable access token (`expiresAt` epoch ms), or the lease to fetch one and store it. */
 export type TokenGrant =
@@ -43,11 +47,16 @@ export interface AttemptReport {
   rate?: RateObservation;
   /** Set when Acme answered 429. */
   retryAfterMs?: number;
-  /**
-   * When the answer arrived (epoch ms). Acme's reset figures count from then, so the budget uses
-   * it rather than when the report reaches the session, which may be later.
-   */
+  /** When the answer arrived, epoch ms on the reporting isolate's clock (per-minute counters). */
   receivedAt?: number;
+  /**
+   * How long before the report was sent the answer arrived, ms, as the isolate measured it (set
+   * when it sends). Acme's reset figures count from the answer, so the budget dates them by this
+   * duration on its own clock: a duration means the same on both machines, a time of day does not.
+   */
+  ageMs?: number;
+  /** How long the attempt took from sending to the answer, ms (Acme's figures date from within it). */
+  roundTripMs?: number;
   retried?: boolean;
 }
 
@@ -81,8 +90,8 @@ export interface AcmeSessionApi {
 // - the quota holds across isolates: the session counts slots ahead as taken when it hands them
 //   out, and unused ones come back only into the window they were taken from;
 // - slots never outlive their window: they are usable for AHEAD_TTL_MS at most, and never past a
-//   margin before the window's estimated end (RateBudget.reserveAhead), which also covers the
-//   isolate's clock running a little apart from the session's.
+//   margin before the window's estimated end (RateBudget.reserveAhead). They travel as a duration
+//   (`validMs`), so the isolate's clock running apart from the session's does not stretch them.
 
 /** How long slots handed out ahead stay usable (ms). */
 export const AHEAD_TTL_MS = 250;
@@ -100,7 +109,21 @@ export interface BeginRequest extends AdmissionRequest {
   unused?: UnusedSlots;
 }
 
+/** Slots ahead as they travel to the isolate: usable for `validMs` from their arrival. */
+export interface AheadGrant {
+  count: number;
+  validMs: number;
+  window: number;
+}
+
 /** The session's answer to an isolate's begin: slots ahead come only with a token to use them with. */
 export interface BeginResult extends Admission {
-  ahead?: AheadSlots;
+  ahead?: AheadGrant;
+}
+
+/** Reports as they leave the isolate at `now` (epoch ms, its clock): each dated by its age. */
+export function withAges(reports: AttemptReport[], now: number): AttemptReport[] {
+  return reports.map((report) =>
+    report.receivedAt === undefined ? report : { ...report, ageMs: Math.max(0, now - report.receivedAt) },
+  );
 }

@@ -7,6 +7,7 @@ import {
   type BeginRequest,
   type BeginResult,
   isSetback,
+  withAges,
 } from "./protocol.ts";
 import type { RequestTally } from "./request-tally.ts";
 
@@ -53,7 +54,7 @@ export class SessionLink implements AcmeSessionApi {
       result = await this.stub.begin({ ...request, ...start.ask });
       return { permit: result.permit, grant: result.grant };
     } finally {
-      this.share.finishAsk(request.rateClass, start.ask, result);
+      this.share.finishAsk(request.rateClass, start.ask, result, this.now());
     }
   }
 
@@ -64,12 +65,12 @@ export class SessionLink implements AcmeSessionApi {
   report(report: AttemptReport): Promise<void> | void {
     if (isSetback(report)) {
       this.share.drop();
-      return this.stub.record([report]);
+      return this.stub.record(withAges([report], this.now()));
     }
-    if (report.probe) return this.stub.record([report]);
+    if (report.probe) return this.stub.record(withAges([report], this.now()));
     if (!this.share.queue(report, this.now())) return;
     return this.share.sendQueued(
-      (batch) => this.stub.record(batch.attempts, batch.requests),
+      (batch) => this.stub.record(withAges(batch.attempts, this.now()), batch.requests),
       this.now(),
       this.options.batchLingerMs ?? BATCH_LINGER_MS,
     );

@@ -52,6 +52,7 @@ export class SessionState {
     const slot = this.budgets[rateClass].reserve(now, priority, maxWaitMs);
     if (!slot.admitted) {
       if (circuit.probe) this.breaker.cancelProbe();
+      if (slot.learning) return { admitted: false, reason: "learning", retryAfterMs: slot.retryAfterMs };
       this.counters.throttledRefusals += 1;
       return { admitted: false, reason: "rate_limited", retryAfterMs: slot.retryAfterMs };
     }
@@ -83,8 +84,9 @@ export class SessionState {
   /** Learns from one attempt: its rate-limit figures, a 429's Retry-After, and Acme's health. */
   record(now: number, report: AttemptReport): void {
     this.counters.calls += 1;
-    const seenAt = Math.min(now, report.receivedAt ?? now);
-    if (report.rate) this.budgets[report.rateClass].observe(seenAt, report.rate);
+    const seenAt = now - Math.max(0, report.ageMs ?? 0);
+    if (report.rate) this.budgets[report.rateClass].observe(seenAt, report.rate, report.roundTripMs);
+    else this.budgets[report.rateClass].observeNoFigures();
     if (report.retryAfterMs !== undefined) {
       this.counters.acme429s += 1;
       this.budgets[report.rateClass].observeRejection(now, report.retryAfterMs);

@@ -1,4 +1,5 @@
 import { isolateShareFor } from "./isolate-share.ts";
+import { withAges } from "./protocol.ts";
 import type { RequestSample } from "./request-tally.ts";
 import { acmeSessionStub } from "./session-stub.ts";
 
@@ -16,5 +17,7 @@ export function tallyRequest(
   const share = isolateShareFor(connectionId);
   if (!share.tally(sample, sample.at)) return;
   const stub = acmeSessionStub(env, connectionId);
-  defer(share.sendQueued((batch) => stub.record(batch.attempts, batch.requests), sample.at));
+  defer(
+    share.sendQueued((batch) => stub.record(withAges(batch.attempts, Date.now()), batch.requests), sample.at),
+  );
 }

@@ -169,6 +169,31 @@ describe.sequential("resilience against the mock Acme", () => {
     expect(counters.throttledWaits).toBeGreaterThan(0);
   }, 30_000);
 
+  it("a new connection's first burst above the write quota, with Acme slow to answer, draws no 429 at Acme", async () => {
+    const connection = await newConnection({ rateLimits: { write: { limit: 5, windowSeconds: 30 } } });
+    const key = connection.apiKey;
+    await setFaults({ enabled: true, latencyMs: { min: 400, max: 400 }, methods: ["POST"] });
+    // Nothing is known of the write quota yet: one create goes to learn it, the rest wait for its answer.
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        api("/api/v1/contacts", {
+          key,
+          method: "POST",
+          body: { firstName: "First", lastName: "Burst", email: uniqueEmail("burst") },
+        }),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+    for (const refused of results.filter((r) => r.status === 429)) {
+      expect((await refused.json<{ code: string }>()).code).toBe("acme_rate_limited");
+    }
+    const { counters } = await status(key);
+    expect(counters.acme429s).toBe(0);
+    expect(await allAtAcme(connection)).toHaveLength(5);
+  }, 30_000);
+
   it("busy isolates with slots ahead still stay inside Acme's quota: no 429 at Acme, no more answers than it allows", async () => {
     const connection = await newConnection({ rateLimits: { read: { limit: 60, windowSeconds: 30 } } });
     const key = connection.apiKey;

@@ -6,7 +6,7 @@ import {
   type WindowState,
 } from "../../../src/acme/rate-limit/fixed-window.ts";
 import { DEFAULT_BREAKER } from "../../../src/integration/resilience/circuit-breaker.ts";
-import { RateBudget } from "../../../src/integration/resilience/rate-budget.ts";
+import { LEARNING_POLL_MS, RateBudget } from "../../../src/integration/resilience/rate-budget.ts";
 import type { AcmeRateClass, AttemptReport } from "../../../src/integration/session/protocol.ts";
 import { SessionState } from "../../../src/integration/session/session-state.ts";
 
@@ -18,10 +18,47 @@ const seen = (remaining: number, resetSeconds: number) => ({
 });
 
 describe("rate budget", () => {
-  it("lets calls go freely until Acme's limits are known", () => {
+  it("sends one call to learn Acme's quota and has the others ask again until its figures are in", () => {
     const budget = new RateBudget();
-    for (let i = 0; i < 20; i++)
-      expect(budget.reserve(0, "interactive", 1000)).toEqual({ admitted: true, waitMs: 0 });
+    expect(budget.reserve(0, "interactive", 1000)).toEqual({ admitted: true, waitMs: 0 });
+    const learning = { admitted: false, retryAfterMs: LEARNING_POLL_MS, learning: true };
+    for (let i = 0; i < 20; i++) expect(budget.reserve(50, "interactive", 1000)).toEqual(learning);
+    budget.observe(2_000, seen(4, 10), 2_000); // a slow answer: the call, and 4 more of 5
+    for (let i = 0; i < 4; i++)
+      expect(budget.reserve(2_050, "interactive", 1000)).toEqual({ admitted: true, waitMs: 0 });
+    expect(budget.reserve(2_050, "interactive", 1000)).toMatchObject({ admitted: false });
+  });
+
+  it("lets another call learn the quota when the first ends without figures, or its report never comes", () => {
+    const budget = new RateBudget();
+    expect(budget.reserve(0, "interactive", 1000)).toMatchObject({ admitted: true });
+    expect(budget.reserve(10, "interactive", 1000)).toMatchObject({ learning: true });
+    budget.observeNoFigures(); // it timed out, or Acme answered without rate-limit headers
+    expect(budget.reserve(20, "interactive", 1000)).toEqual({ admitted: true, waitMs: 0 });
+    expect(budget.reserve(30, "interactive", 1000)).toMatchObject({ learning: true });
+    // Its report is lost: after a while another call goes.
+    expect(budget.reserve(10_020, "interactive", 1000)).toEqual({ admitted: true, waitMs: 0 });
+  });
+
+  it("counts a call that may reach Acme after the window's earliest end in both windows", () => {
+    const budget = new RateBudget();
+    // Sent at 0, answered at 400: Acme's window of 10 s ends somewhere in (9 600, 10 400].
+    budget.observe(400, seen(4, 10), 400);
+    expect(budget.snapshot(400)).toMatchObject({ remaining: 4, scheduledNextWindow: 0 });
+    budget.reserve(8_000, "interactive", 0); // well before: this window only
+    expect(budget.snapshot(8_000)).toMatchObject({ remaining: 3, scheduledNextWindow: 0 });
+    budget.reserve(9_300, "interactive", 0); // it may arrive after 9 600: both
+    expect(budget.snapshot(9_300)).toMatchObject({ remaining: 2, scheduledNextWindow: 1 });
+  });
+
+  it("takes a slow answer about the current window for what it is, not for the next window", () => {
+    const budget = new RateBudget();
+    budget.observe(0, seen(4, 10)); // the window ends within (9 000, 10 000]
+    // Sent at 4 900, answered at 9 900: Acme may have counted it at 4 900 with 6 s left, so
+    // "t=6" can still mean this window, and "nothing left" must not become a fresh next window.
+    budget.observe(9_900, seen(0, 6), 5_000);
+    expect(budget.snapshot(9_900)).toMatchObject({ remaining: 0, scheduledNextWindow: 0, resetInMs: 100 });
+    expect(budget.reserve(9_900, "interactive", 0)).toMatchObject({ admitted: false });
   });
 
   it("grants what Acme has left, then a slot in the next window if the caller can wait for it", () => {
@@ -49,16 +86,32 @@ describe("rate budget", () => {
     expect(full).toEqual({ admitted: false, retryAfterMs: 2950 + 10_000 + 100 - 2900 });
   });
 
-  it("lets the earliest call open the next window alone, also after the window's end estimate comes down", () => {
+  it("times no call for the next window while the current one's end is only guessed", () => {
     const budget = new RateBudget();
     budget.observe(0, seen(5, 10));
     for (let i = 0; i < 5; i++) budget.reserve(20_000, "interactive", 0); // a new window, its end guessed
-    expect(budget.reserve(20_000, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 10_120 });
+    // Its first call may reach Acme late: ask again once its answer says when the window ends.
+    expect(budget.reserve(20_000, "interactive", 20_000)).toEqual({
+      admitted: false,
+      retryAfterMs: LEARNING_POLL_MS,
+      learning: true,
+    });
     budget.observe(20_005, seen(4, 10)); // Acme: it opened at most 5 ms ago
-    // 30 005 + 20: earlier than the call scheduled on the guess, so this one opens the window...
+    // 30 005 + 20: the first call for the next window opens it alone...
     expect(budget.reserve(20_010, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 10_015 });
     // ...and the next follows 50 ms behind it.
     expect(budget.reserve(20_010, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 10_065 });
+  });
+
+  it("lets the earliest call open the next window alone, also after the window's end estimate comes down", () => {
+    const budget = new RateBudget();
+    budget.observe(0, seen(0, 10)); // the window ends by 10 000
+    expect(budget.reserve(100, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 9_920 });
+    budget.observe(1_200, seen(0, 8)); // a later answer: it ends by 9 200
+    // 9 220: earlier than the call already scheduled, so this one opens the window...
+    expect(budget.reserve(1_300, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 7_920 });
+    // ...and the next follows 50 ms behind the first scheduled.
+    expect(budget.reserve(1_300, "interactive", 20_000)).toEqual({ admitted: true, waitMs: 7_970 });
   });
 
   it("hands slots ahead out of what is left: a quarter at most, never near the window's end", () => {
@@ -161,6 +214,9 @@ describe("rate budget", () => {
     budget.observeRejection(0, 2000);
     expect(budget.reserve(100, "interactive", 1000)).toEqual({ admitted: false, retryAfterMs: 1000 });
     expect(budget.reserve(100, "interactive", 3000)).toEqual({ admitted: true, waitMs: 1900 });
+    // That call is out learning the quota; once it ends without figures the next may go.
+    expect(budget.reserve(1100, "interactive", 1000)).toMatchObject({ admitted: false, learning: true });
+    budget.observeNoFigures();
     expect(budget.reserve(1100, "interactive", 1000)).toEqual({ admitted: true, waitMs: 900 });
   });
 
@@ -362,4 +418,127 @@ describe("clients that honour Retry-After (virtual time)", () => {
     expect(run.quotaUsed).toBeGreaterThanOrEqual(0.97);
     expect(run.quotaUsed).toBeLessThanOrEqual(1);
   });
+});
+
+/**
+ * Closed loop in virtual time on a machine that is busy and far away: `clients` callers each send
+ * their next call once the last is answered (from the very first window, before anything is
+ * known); a call reaches Acme up to `sendDelayMs` after it was meant to go, Acme answers within
+ * `latencyMs`, reports wait up to `reportDelayMs` in the isolate's batch, and the isolate's clock
+ * runs `skewMs` apart from the session's (only durations travel between them).
+ */
+function simulateFarAndBusy(options: {
+  limit: number;
+  windowSeconds: number;
+  clients: number;
+  windows: number;
+  sendDelayMs: number;
+  latencyMs: number;
+  reportDelayMs: number;
+  skewMs: number;
+  seed: number;
+}) {
+  const random = seededRandom(options.seed);
+  const state = new SessionState();
+  const policy = { limit: options.limit, windowSeconds: options.windowSeconds };
+  const endAt = options.windows * options.windowSeconds * 1000;
+  let acme: WindowState | null = null;
+  const windowStarts: number[] = [];
+  const allowed: number[] = [];
+  let acme429s = 0;
+  const { schedule, run } = virtualTime();
+  const call = (at: number) => {
+    if (at >= endAt) return;
+    const permit = state.admit(at, "write", "interactive", 2950);
+    if (!permit.admitted) {
+      const back = at + permit.retryAfterMs;
+      schedule(back, () => call(back));
+      return;
+    }
+    const sentAt = at + permit.waitMs;
+    const arrivesAt = sentAt + random() * options.sendDelayMs;
+    schedule(arrivesAt, () => {
+      const { decision, state: next } = consumeWindow(acme, policy, arrivesAt);
+      if (next.windowStart !== acme?.windowStart) windowStarts.push(next.windowStart);
+      acme = next;
+      if (decision.allowed) allowed.push(arrivesAt);
+      else acme429s += 1;
+      const answeredAt = arrivesAt + random() * options.latencyMs;
+      const reportedAt = answeredAt + random() * options.reportDelayMs;
+      schedule(reportedAt, () => {
+        const report = answerReport("write", permit.probe, decision, answeredAt + options.skewMs);
+        state.record(reportedAt, {
+          ...report,
+          ageMs: reportedAt - answeredAt,
+          roundTripMs: answeredAt - sentAt,
+        });
+        call(reportedAt);
+      });
+    });
+  };
+  for (let i = 0; i < options.clients; i++) schedule(i, () => call(i));
+  run();
+  const from = windowStarts[1] ?? 0;
+  const to = windowStarts[windowStarts.length - 1] ?? 0;
+  const used = allowed.filter((t) => t >= from && t < to).length;
+  const quota = ((to - from) / (options.windowSeconds * 1000)) * options.limit;
+  return { quotaUsed: used / quota, acme429s };
+}
+
+/** A small deterministic generator of numbers in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe("a busy machine far from a slow Acme (virtual time)", () => {
+  const conditions = {
+    sendDelayMs: fc.integer({ min: 0, max: 400 }),
+    reportDelayMs: fc.integer({ min: 0, max: 200 }),
+    skewMs: fc.integer({ min: -3000, max: 3000 }),
+    seed: fc.integer(),
+  };
+
+  it("draws no 429 at Acme, first window included, with Acme answering within half a window (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          ...conditions,
+          limit: fc.integer({ min: 1, max: 40 }),
+          windowSeconds: fc.integer({ min: 1, max: 10 }),
+          overload: fc.integer({ min: 2, max: 4 }),
+          latencyShare: fc.double({ min: 0, max: 0.5, noNaN: true }),
+        }),
+        ({ overload, latencyShare, ...o }) => {
+          const latencyMs = Math.min(2500, latencyShare * o.windowSeconds * 1000);
+          const run = simulateFarAndBusy({ ...o, latencyMs, clients: o.limit * overload, windows: 8 });
+          expect(run.acme429s).toBe(0);
+          expect(run.quotaUsed).toBeLessThanOrEqual(1);
+        },
+      ),
+      { numRuns: 20 },
+    );
+  }, 60_000);
+
+  it("uses at least 95% of a realistic quota meanwhile (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          ...conditions,
+          limit: fc.integer({ min: 10, max: 40 }),
+          windowSeconds: fc.integer({ min: 5, max: 10 }),
+          latencyMs: fc.integer({ min: 0, max: 500 }),
+        }),
+        (o) => {
+          const run = simulateFarAndBusy({ ...o, clients: o.limit * 2, windows: 10 });
+          expect(run.acme429s).toBe(0);
+          expect(run.quotaUsed).toBeGreaterThanOrEqual(0.95);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, 60_000);
 });

@@ -16,6 +16,7 @@ const ok = (remaining: number): AttemptReport => ({
 async function session() {
   const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`link-${crypto.randomUUID()}`));
   const calls = { begin: 0, record: 0 };
+  const recorded: AttemptReport[] = [];
   const counting: AcmeSessionRpc = {
     begin: (input: BeginRequest) => {
       calls.begin += 1;
@@ -23,6 +24,7 @@ async function session() {
     },
     record: (reports) => {
       calls.record += 1;
+      recorded.push(...reports);
       return stub.record(reports);
     },
     storeToken: (leaseId, accessToken, expiresIn) => stub.storeToken(leaseId, accessToken, expiresIn),
@@ -34,7 +36,7 @@ async function session() {
   if (first.grant?.kind !== "lease") throw new Error("expected the token lease");
   await stub.storeToken(first.grant.leaseId, "token-1", 3600);
   await stub.record([ok(399)]);
-  return { stub, counting, calls };
+  return { stub, counting, calls, recorded };
 }
 
 /**
@@ -79,6 +81,30 @@ describe("session link: what a Worker isolate keeps between calls to the session
     expect(await remaining(stub)).toBe((before ?? 0) - 17);
     await link.begin(READ);
     expect(calls.begin).toBe(22);
+  });
+
+  it("keeps slots ahead for their validity on its own clock, however far it runs from the session's", async () => {
+    const { counting, calls } = await session();
+    const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
+    const skew = -10_000; // the isolate's clock runs 10 s behind the session's
+    clock.offset = skew - 300;
+    for (let i = 0; i < 20; i++) await link.begin(READ);
+    clock.offset = skew;
+    await link.begin(READ); // 1 admitted, 16 ahead, valid for at most AHEAD_TTL_MS from now
+    await link.begin(READ);
+    expect(calls.begin).toBe(21); // the second came from a slot held ahead
+    clock.offset = skew + 300; // past their validity on this clock
+    await link.begin(READ);
+    expect(calls.begin).toBe(22);
+  });
+
+  it("dates each report by its age when it sends it, not by its own clock", async () => {
+    const { counting, recorded } = await session();
+    const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
+    clock.offset = -60_000; // a clock a minute behind: a time of day from it would mislead the session
+    const answeredAt = Date.now() + clock.offset - 40;
+    await link.report({ ...ok(0), retryAfterMs: 1000, receivedAt: answeredAt });
+    expect(recorded.at(-1)?.ageMs).toBe(40);
   });
 
   it("concurrent calls ask for slots ahead one at a time, and no slot is lost", async () => {
