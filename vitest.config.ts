@@ -43,6 +43,7 @@ export default defineConfig(async () => {
             ACME_MIGRATIONS: await readD1Migrations("./migrations/acme"),
             DB_MIGRATIONS: await readD1Migrations("./migrations/integration"),
             CONTRACT_FUZZ_SEED: process.env.CONTRACT_FUZZ_SEED ?? "",
+            BAD_INPUT_SEED: process.env.BAD_INPUT_SEED ?? "",
           },
         },
       }),

@@ -1875,7 +1875,7 @@ export interface paths {
         put?: never;
         /**
          * Subscribe this connection's webhook URL at Acme and keep the signing secret
-         * @description Uses the connection's own Acme credentials (scope webhooks.manage). The URL is `{PUBLIC_BASE_URL or this request's origin}/webhooks/acme/{id}`.
+         * @description Uses the connection's own Acme credentials (scope webhooks.manage). The URL is `{PUBLIC_BASE_URL or this request's origin}/webhooks/acme/{id}`. Idempotent: the connection keeps one subscription; calling again makes a new one (new secret) and deletes at Acme the older ones at this URL, including any made elsewhere.
          */
         post: {
             parameters: {

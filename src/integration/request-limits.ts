@@ -1,5 +1,10 @@
 import type { MiddlewareHandler } from "hono";
-import { bodyLimitOf, ILL_FORMED_QUERY_MESSAGE, wellFormedQueryOf } from "../lib/request-limits.ts";
+import {
+  BROKEN_OFF_MESSAGE,
+  bodyLimitOf,
+  ILL_FORMED_QUERY_MESSAGE,
+  wellFormedQueryOf,
+} from "../lib/request-limits.ts";
 import type { IntegrationEnv } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { loadJobConfig } from "./jobs/config.ts";
@@ -16,7 +21,8 @@ const MULTIPART_ALLOWANCE = 16_384;
 /**
  * 413 `payload_too_large` for a body over the route's limit, before any other check (auth, media
  * type, parsing): API_MAX_BODY_BYTES, or IMPORT_MAX_BODY_BYTES on `POST /api/v1/imports`. A
- * declared Content-Length decides at once; a body without one is read up to the limit.
+ * declared Content-Length decides at once; a body without one is read up to the limit. A body
+ * that breaks off (the client went, bad chunked encoding) is 400 `validation_failed`.
  */
 export function apiBodyLimit(): MiddlewareHandler<IntegrationEnv> {
   return bodyLimitOf<IntegrationEnv>(
@@ -25,7 +31,10 @@ export function apiBodyLimit(): MiddlewareHandler<IntegrationEnv> {
         ? loadJobConfig(c.env).importMaxBodyBytes +
           (c.req.path.startsWith("/console/") ? MULTIPART_ALLOWANCE : 0)
         : c.var.config.maxBodyBytes,
-    (max) => new ApiError("payload_too_large", `The body exceeds ${max} bytes.`),
+    {
+      tooLarge: (max) => new ApiError("payload_too_large", `The body exceeds ${max} bytes.`),
+      brokenOff: () => new ApiError("validation_failed", BROKEN_OFF_MESSAGE),
+    },
   );
 }
 

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { BROKEN_OFF_MESSAGE, bodyLimitOf } from "../../lib/request-limits.ts";
 import { decodeForm, decodeUtf8, illFormedTextPath } from "../../lib/unicode-text.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { clients } from "../db/schema.ts";
@@ -20,12 +20,14 @@ export const MAX_TOKEN_REQUEST_BYTES = 4096;
  * 413 for a token request over MAX_TOKEN_REQUEST_BYTES, before anything else looks at it; the
  * error keeps the token endpoint's RFC 6749 shape.
  */
-export const tokenBodyLimit: MiddlewareHandler<AcmeEnv> = bodyLimit({
-  maxSize: MAX_TOKEN_REQUEST_BYTES,
-  onError: () => {
-    throw new OAuthError("invalid_request", `The request exceeds ${MAX_TOKEN_REQUEST_BYTES} bytes.`, 413);
+export const tokenBodyLimit: MiddlewareHandler<AcmeEnv> = bodyLimitOf<AcmeEnv>(
+  () => MAX_TOKEN_REQUEST_BYTES,
+  {
+    tooLarge: () =>
+      new OAuthError("invalid_request", `The request exceeds ${MAX_TOKEN_REQUEST_BYTES} bytes.`, 413),
+    brokenOff: () => new OAuthError("invalid_request", BROKEN_OFF_MESSAGE),
   },
-});
+);
 
 const TokenRequestSchema = z
   .object({

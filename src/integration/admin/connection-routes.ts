@@ -1,24 +1,20 @@
 import { z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { Context } from "hono";
 import { sha256Hex } from "../../lib/crypto.ts";
 import { newId, randomSecret } from "../../lib/ids.ts";
 import { sealSecret } from "../../lib/secret-box.ts";
-import { decodeWebhookSecret, WebhookSecretSchema } from "../../lib/webhook-secret.ts";
-import { expectAcmeStatus } from "../acme-client/acme-errors.ts";
+import { WebhookSecretSchema } from "../../lib/webhook-secret.ts";
 import { forgetApiKey } from "../auth/api-key.ts";
 import { connectionWebhookUrl, requireConnection } from "../connections/connection-store.ts";
-import type { IntegrationEnv } from "../context.ts";
 import { acmeClientFor, createRouter, publicOrigin } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
-import { CHANGE_TYPES } from "../feed/change-types.ts";
 import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { ADMIN_TOKEN, securedRoute } from "../secured-route.ts";
-import { forgetWebhookSecret } from "../webhooks/webhook-secret-cache.ts";
+import { replaceWebhookSubscription, storeWebhookSecret } from "./webhook-subscription.ts";
 
 const VSCHAR = /^[\x20-\x7e]*$/;
 
@@ -119,6 +115,7 @@ connectionAdminRouter
         webhookSecretEnc: input.acmeWebhookSecret
           ? await sealSecret(c.var.config.encryptionKey, input.acmeWebhookSecret, `${id}:webhook`)
           : null,
+        webhookSubscriptionId: null,
         reconciledThrough: null,
         createdAt: new Date().toISOString(),
       };
@@ -200,15 +197,6 @@ connectionAdminRouter
     },
   );
 
-async function storeWebhookSecret(c: Context<IntegrationEnv>, connection: ConnectionRow, secret: string) {
-  const sealed = await sealSecret(c.var.config.encryptionKey, secret, `${connection.id}:webhook`);
-  await drizzle(c.env.DB)
-    .update(connections)
-    .set({ webhookSecretEnc: sealed })
-    .where(eq(connections.id, connection.id));
-  forgetWebhookSecret(connection.id);
-}
-
 const SubscriptionCreatedSchema = z
   .object({ subscriptionId: z.string(), url: z.string(), events: z.array(z.string()) })
   .openapi("WebhookSubscriptionCreated");
@@ -233,7 +221,13 @@ connectionAdminRouter
     }),
     async (c) => {
       const connection = await requireConnection(c.env.DB, c.req.valid("param").id);
-      await storeWebhookSecret(c, connection, c.req.valid("json").secret);
+      await storeWebhookSecret(
+        c.env.DB,
+        c.var.config.encryptionKey,
+        connection,
+        c.req.valid("json").secret,
+        null,
+      );
       return c.body(null, 204);
     },
   )
@@ -245,7 +239,9 @@ connectionAdminRouter
       summary: "Subscribe this connection's webhook URL at Acme and keep the signing secret",
       description:
         "Uses the connection's own Acme credentials (scope webhooks.manage). The URL is " +
-        "`{PUBLIC_BASE_URL or this request's origin}/webhooks/acme/{id}`.",
+        "`{PUBLIC_BASE_URL or this request's origin}/webhooks/acme/{id}`. Idempotent: the " +
+        "connection keeps one subscription; calling again makes a new one (new secret) and " +
+        "deletes at Acme the older ones at this URL, including any made elsewhere.",
       security: ADMIN_TOKEN,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
@@ -259,24 +255,13 @@ connectionAdminRouter
     async (c) => {
       const connection = await requireConnection(c.env.DB, c.req.valid("param").id);
       const url = connectionWebhookUrl(publicOrigin(c), connection.id);
-      const events = [...CHANGE_TYPES];
-      const response = await acmeClientFor(c, connection).send({
-        method: "POST",
-        path: "/v1/webhooks",
-        body: { url, events, description: `acme-bridge connection ${connection.id}` },
-      });
-      const body = expectAcmeStatus(response, [201]).body as { id?: unknown; secret?: unknown } | null;
-      if (typeof body?.id !== "string" || typeof body.secret !== "string") {
-        throw new ApiError("acme_bad_response", "Acme's subscription response lacks an id or secret.");
-      }
-      // A weak or undecodable secret from Acme would make every later webhook fail (or be forgeable).
-      if ("problem" in decodeWebhookSecret(body.secret)) {
-        throw new ApiError(
-          "acme_bad_response",
-          "Acme returned a webhook secret that is not a valid whsec_ key.",
-        );
-      }
-      await storeWebhookSecret(c, connection, body.secret);
-      return c.json({ subscriptionId: body.id, url, events }, 201);
+      const { subscriptionId, events } = await replaceWebhookSubscription(
+        c.env.DB,
+        c.var.config.encryptionKey,
+        acmeClientFor(c, connection),
+        connection,
+        url,
+      );
+      return c.json({ subscriptionId, url, events }, 201);
     },
   );

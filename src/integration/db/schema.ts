@@ -9,6 +9,8 @@ export const connections = sqliteTable("connections", {
   acmeClientSecretEnc: text("acme_client_secret_enc").notNull(),
   /** The Standard Webhooks secret Acme signs this connection's webhooks with (encrypted). */
   webhookSecretEnc: text("webhook_secret_enc"),
+  /** The Acme subscription made by `…/webhook-subscription` whose secret that is (null: none, or by hand). */
+  webhookSubscriptionId: text("webhook_subscription_id"),
   /** Reconciliation has pulled Acme's changes up to this instant. */
   reconciledThrough: text("reconciled_through"),
   createdAt: text("created_at").notNull(),

@@ -103,6 +103,7 @@ export function client(
       acmeClientId: "client",
       acmeClientSecretEnc: SEALED_SECRET,
       webhookSecretEnc: null,
+      webhookSubscriptionId: null,
       reconciledThrough: null,
       createdAt: "",
     },
