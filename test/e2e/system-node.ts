@@ -17,16 +17,21 @@ export function systemEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv
 }
 
 /**
- * Runs a command (`node`, `npm`) as the system's Node would, in `cwd`; returns its status and
- * output (UTF-8). Throws only if the command cannot be started at all.
+ * Runs a command (`node`, `npm`) as the system's Node would, in `cwd`, with `env` added; returns
+ * its status and output (UTF-8). Throws only if the command cannot be started (or times out).
  */
 export function runOnSystemNode(
   command: string,
   args: string[],
   cwd: string,
-  timeoutMs = 60_000,
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): SpawnSyncReturns<string> {
-  const result = spawnSync(command, args, { cwd, env: systemEnv(), encoding: "utf8", timeout: timeoutMs });
+  const result = spawnSync(command, args, {
+    cwd,
+    env: systemEnv(options.env),
+    encoding: "utf8",
+    timeout: options.timeoutMs ?? 60_000,
+  });
   if (result.error) throw result.error;
   return result;
 }
