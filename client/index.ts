@@ -1,7 +1,9 @@
 // The integration API's typed client: paths, parameters, bodies and responses come from
-// client/schema.d.ts, generated from /api/openapi.json (`npm run client:generate`).
-import createClient, { type Client, type ClientOptions } from "openapi-fetch";
-import type { components, paths } from "./schema.d.ts";
+// client/schema.d.ts, generated from /api/openapi.json (`npm run client:generate`). Installed as the
+// package `acme-bridge-client` (client/package.json), built into dist/ by scripts/build-client.ts.
+import type { Client, ClientOptions } from "openapi-fetch";
+import createClient from "openapi-fetch";
+import type { components, paths } from "./schema.js";
 
 export type { components, paths };
 
@@ -13,6 +15,8 @@ export type ContactInput = components["schemas"]["ContactInput"];
 export type ContactPatch = components["schemas"]["ContactPatch"];
 /** An RFC 9457 problem, as every error of the API is. */
 export type Problem = components["schemas"]["Problem"];
+/** The closed set of problem codes (`Problem["code"]`): a switch over them can be exhaustive. */
+export type ProblemCode = Problem["code"];
 /** A sync job (import, backfill, reconcile) and its progress. */
 export type Job = components["schemas"]["Job"];
 

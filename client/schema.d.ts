@@ -2911,7 +2911,8 @@ export interface components {
             title: string;
             status: number;
             detail: string;
-            code: string;
+            /** @enum {string} */
+            code: "invalid_json" | "validation_failed" | "invalid_cursor" | "precondition_invalid" | "unauthorized" | "invalid_signature" | "forbidden" | "not_found" | "method_not_allowed" | "duplicate_email" | "conflict" | "idempotency_key_in_flight" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "acme_rate_limited" | "internal_error" | "acme_auth_failed" | "acme_bad_response" | "acme_unavailable" | "acme_timeout";
             requestId: string;
             errors?: {
                 field: string;

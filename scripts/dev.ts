@@ -51,7 +51,7 @@ const { vars, created } = await ensureDevVars(port, { LOG_FORMAT: "pretty" });
 console.log(created ? "Created .dev.vars with fresh local secrets." : "Using existing .dev.vars.");
 console.log("Applying local D1 migrations...");
 applyLocalMigrations();
-console.log("Starting wrangler dev and seeding demo data...");
+console.log(`Starting wrangler dev (on the project's own Node ${process.version}) and seeding demo data...`);
 
 let server: Awaited<ReturnType<typeof startDevServer>>;
 try {

@@ -3,11 +3,23 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // Run wrangler on the Node running this script (the project's Node 24), whatever the system has.
 const WRANGLER_JS = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const NODE_ENV_PATH = { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
+/**
+ * How wrangler dev runs here: no metrics, no colours, and no fetch of the `Request.cf` object from
+ * workers.cloudflare.com (miniflare's CLOUDFLARE_CF_FETCH_ENABLED=false: its placeholder, the same
+ * one it falls back to offline after printing the failed request's stack, every start).
+ */
+const DEV_ENV = {
+  ...NODE_ENV_PATH,
+  WRANGLER_SEND_METRICS: "false",
+  NO_COLOR: "1",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+};
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -30,7 +42,10 @@ export interface DevServerOptions {
   vars?: Record<string, string>;
   /** Print wrangler's output as it comes, or keep it for diagnostics only (tests). */
   inheritOutput?: boolean;
-  /** Receives each line of wrangler's output instead (npm start: to filter it and hold it back). */
+  /**
+   * Receives each line of wrangler's output instead (npm start: to filter it and hold it back).
+   * Lines come without ANSI escapes: wrangler colours its warnings even under NO_COLOR.
+   */
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
   /** Expose /__scheduled to run the cron handler on demand (tests, benchmarks). */
   testScheduled?: boolean;
@@ -44,6 +59,7 @@ export interface DevServer {
   processGroup: number;
   /** Port of the Worker's DevTools inspector (Chrome DevTools Protocol), for the profiler. */
   inspectorPort: number;
+  /** Everything wrangler printed so far (stdout and stderr, by line, without ANSI escapes). */
   output: () => string;
   stop: () => Promise<void>;
   /** Kills wrangler dev and workerd at once (SIGKILL), as a crash would: no graceful shutdown. */
@@ -92,18 +108,27 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const child = spawn(process.execPath, [WRANGLER_JS, ...args], {
     cwd: ROOT,
     detached: true,
-    stdio: options.inheritOutput && !options.onLine ? "inherit" : ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...NODE_ENV_PATH, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...DEV_ENV },
   });
+  const onLine = options.onLine ?? (options.inheritOutput ? printLine : undefined);
   let log = "";
   for (const stream of ["stdout", "stderr"] as const) {
     let partial = "";
-    child[stream]?.on("data", (chunk) => {
-      log += chunk;
-      if (!options.onLine) return;
+    const take = (line: string) => {
+      const plain = stripVTControlCharacters(line);
+      log += `${plain}\n`;
+      onLine?.(plain, stream);
+    };
+    child[stream]?.setEncoding("utf8");
+    child[stream]?.on("data", (chunk: string) => {
       const lines = (partial + chunk).split("\n");
       partial = lines.pop() ?? "";
-      for (const line of lines) options.onLine(line, stream);
+      for (const line of lines) take(line);
+    });
+    child[stream]?.on("end", () => {
+      if (partial !== "") take(partial);
+      partial = "";
     });
   }
   const url = `http://127.0.0.1:${options.port}`;
@@ -116,6 +141,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     throw error;
   }
   return { url, processGroup: child.pid as number, inspectorPort, output: () => log, stop, kill };
+}
+
+function printLine(line: string, stream: "stdout" | "stderr"): void {
+  process[stream].write(`${line}\n`);
 }
 
 async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000) {

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { type API_ERROR_STATUS, type ApiErrorCode, PROBLEM_CONTENT_TYPE } from "./errors.ts";
+import { API_ERROR_STATUS, type ApiErrorCode, PROBLEM_CONTENT_TYPE } from "./errors.ts";
 
 /** RFC 9457 problem details as `problemBody` renders them: the integration's one error body. */
 export const ProblemSchema = z
@@ -8,7 +8,8 @@ export const ProblemSchema = z
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
-    code: z.string(),
+    // The closed set, so the document (and the typed client) name every code a client may see.
+    code: z.enum(Object.keys(API_ERROR_STATUS) as [ApiErrorCode, ...ApiErrorCode[]]),
     requestId: z.string(),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })
