@@ -3120,7 +3120,10 @@ export interface components {
             id: string;
             /** @enum {string} */
             kind: "import" | "backfill" | "reconcile";
-            /** @enum {string} */
+            /**
+             * @description `failed` when the job stopped on an error or processed rows and every one failed; a `succeeded` job may still have failed rows (see `failed` and …/errors)
+             * @enum {string}
+             */
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /** @description Rows to process; null while a sync pages */
             total: number | null;
