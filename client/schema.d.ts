@@ -1499,7 +1499,7 @@ export interface paths {
         };
         /**
          * How the connection's calls to Acme are doing
-         * @description Circuit state, throttle budgets per rate class, token expiry (never the token) and counters.
+         * @description Circuit state, throttle budgets per rate class, token expiry (never the token), when a token was last obtained and why the latest token exchange failed, and counters.
          */
         get: {
             parameters: {
@@ -3052,6 +3052,15 @@ export interface components {
             token: {
                 expiresAt: string;
             } | null;
+            /** @description When a token was last obtained from Acme; null: never, so no call has been verified */
+            tokenObtainedAt: string | null;
+            /** @description Why the latest token exchange failed (acme_auth_failed: Acme refused the client credentials); null once a token is obtained */
+            tokenFailure: {
+                /** @description The problem's code, e.g. acme_auth_failed */
+                code: string;
+                detail: string;
+                at: string;
+            } | null;
             counters: {
                 /** @description Attempts made at Acme, counted as they are reported */
                 calls: number;
@@ -3112,7 +3121,10 @@ export interface components {
             id: string;
             /** @enum {string} */
             kind: "import" | "backfill" | "reconcile";
-            /** @enum {string} */
+            /**
+             * @description `failed` when the job stopped on an error or processed rows and every one failed; a `succeeded` job may still have failed rows (see `failed` and …/errors)
+             * @enum {string}
+             */
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /** @description Rows to process; null while a sync pages */
             total: number | null;

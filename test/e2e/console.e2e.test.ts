@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, localOnlyContext, screenshot } from "./browser.ts";
-import { admin, base, type E2eConnection, eventually, newConnection, post } from "./helpers.ts";
+import { acmeAdmin, admin, base, type E2eConnection, eventually, newConnection, post } from "./helpers.ts";
 
 let browser: Browser;
 let context: BrowserContext;
@@ -142,16 +142,87 @@ describe("operator console in Chromium", () => {
     const bar = page.locator(`[data-job-progress="${jobId}"]`);
     await page.locator(`[data-job-progress="${jobId}"][data-percent="100"]`).waitFor({ timeout: 60_000 });
     await expect(bar.locator("progress").getAttribute("value")).resolves.toBe("100");
-    await expect(page.locator("[data-job-status]").textContent()).resolves.toBe("succeeded");
-    await expect(page.evaluate("window.notReloaded")).resolves.toBe(true);
-    await page.reload();
+    // The failed row arrives with the progress: no reload, and "No row has failed" is gone.
+    await page.locator('[data-error-row="121"]').waitFor({ timeout: 10_000 });
     await expect(page.locator('[data-error-row="121"]').textContent()).resolves.toContain("not-an-email");
+    await expect(page.getByText("No row has failed.").count()).resolves.toBe(0);
+    const status = page.locator("[data-job-status]");
+    await expect(status.textContent()).resolves.toBe("succeeded, 1 row failed");
+    // The warning colour (--warn), not success's green.
+    await expect(status.evaluate((el) => getComputedStyle(el).color)).resolves.toBe("rgb(138, 83, 0)");
+    await expect(page.evaluate("window.notReloaded")).resolves.toBe(true);
     await screenshot(page, "job");
     await page.getByRole("link", { name: "All jobs" }).click();
     await expect(page.locator(`tr[data-job-id="${jobId}"] [data-job-status]`).textContent()).resolves.toBe(
-      "succeeded",
+      "succeeded, 1 row failed",
     );
     await screenshot(page, "jobs");
+    expect(offOrigin).toEqual([]);
+  });
+
+  it("shows an import in which every row failed as failed, in the failing colour, not green", async () => {
+    const rows = ["firstName,lastName,email", "Bad,One,not-an-email", "Bad,Two,also-not-an-email"];
+    await page.goto(`${base}/console/connections/${demo.connectionId}/jobs`);
+    await page.getByLabel("File to import", { exact: true }).setInputFiles({
+      name: "bad.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(`${rows.join("\n")}\n`),
+    });
+    await page.getByRole("button", { name: "Start the import" }).click();
+    await page.waitForURL(/\/jobs\/job_[a-z0-9]+\?started=1$/);
+    const jobId = /\/jobs\/(job_[a-z0-9]+)/.exec(page.url())?.[1] ?? "";
+    const status = page.locator('#job-detail [data-job-status="failed"]');
+    await status.waitFor({ timeout: 60_000 });
+    await expect(status.textContent()).resolves.toBe("failed");
+    // The failing colour (--bad), not success's green (rgb(20, 108, 46)).
+    await expect(status.evaluate((el) => getComputedStyle(el).color)).resolves.toBe("rgb(179, 38, 30)");
+    await expect(page.getByText("Every row failed (2 of 2); none succeeded.").count()).resolves.toBe(1);
+    await page.locator('[data-error-row="2"]').waitFor();
+    await screenshot(page, "job-all-failed");
+    await page.getByRole("link", { name: "All jobs" }).click();
+    await expect(page.locator(`tr[data-job-id="${jobId}"] [data-job-status]`).textContent()).resolves.toBe(
+      "failed",
+    );
+    expect(offOrigin).toEqual([]);
+  });
+
+  it("never shows a connection whose credentials Acme refused as healthy, and says why", async () => {
+    // Webhooks configured by hand, so only the refused credentials stand between it and healthy.
+    const secret = `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+    const client = await post<{ client_id: string; client_secret: string }>(
+      "/acme/admin/clients",
+      acmeAdmin,
+      {
+        name: "refused",
+      },
+    );
+    const refused = await post<{ id: string }>("/api/v1/admin/connections", admin, {
+      name: "refused credentials",
+      acmeClientId: client.client_id,
+      acmeClientSecret: `${client.client_secret}-wrong`,
+      acmeWebhookSecret: secret,
+    });
+    // Its backfill asks Acme for a token, which Acme refuses (401 invalid_client).
+    const badge = await eventually(async () => {
+      await page.goto(`${base}/console/connections/${refused.id}`);
+      const text = await page.locator("dl.facts .badge").textContent();
+      const facts = (await page.locator("dl.facts").textContent()) ?? "";
+      // Wait for the backfill to end too (the refused token is known first).
+      return text === "healthy" || facts.includes("backfill failed") ? text : undefined;
+    }, 30_000);
+    expect(badge).toBe("failing");
+    const health = page.locator("dl.facts dd", { has: page.locator(".badge") });
+    await expect(health.textContent()).resolves.toContain("Acme refused the connection's client credentials");
+    await expect(health.textContent()).resolves.toContain("The last backfill failed");
+    await expect(page.locator("dl.facts .badge").evaluate((el) => getComputedStyle(el).color)).resolves.toBe(
+      "rgb(179, 38, 30)",
+    );
+    await screenshot(page, "connection-refused");
+
+    await page.goto(`${base}/console/connections?after=${encodeURIComponent(refused.id.slice(0, -1))}`);
+    const row = page.locator(`tr[data-connection-id="${refused.id}"]`);
+    await expect(row.locator(".badge").textContent()).resolves.toBe("failing");
+    await expect(row.locator("p.reason").textContent()).resolves.toContain("Acme refused");
     expect(offOrigin).toEqual([]);
   });
 

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { finishedStatus } from "../../src/integration/jobs/job-store.ts";
 import { acme, acmeContacts, tokenFor, uniqueEmail } from "../acme/helpers.ts";
 import { api, expectProblem, newConnection, type PublicJob, untilJob } from "./helpers.ts";
 
@@ -194,6 +195,24 @@ describe("POST /api/v1/imports", { timeout: 120_000 }, () => {
     ).toHaveLength(2);
   });
 
+  it("ends an import in which every row failed as failed, not succeeded; one good row is enough to succeed", async () => {
+    const { apiKey } = await newConnection();
+    const bad = [1, 2, 3].map((i) => ({ ...people(1, `bad${i}`)[0], email: "not-an-email" }) as Person);
+    const allBad = await untilJob(apiKey, (await startImport(apiKey, csv(bad), "text/csv")).id);
+    expect(allBad).toMatchObject({ status: "failed", total: 3, processed: 3, succeeded: 0, failed: 3 });
+    expect((await allErrors(apiKey, allBad.id, 10)).map((e) => e.row)).toEqual([1, 2, 3]);
+    const stored = await env.DB.prepare("SELECT failure FROM jobs WHERE id = ?")
+      .bind(allBad.id)
+      .first<{ failure: string }>();
+    expect(stored?.failure).toBe("Every row failed (3 of 3); none succeeded.");
+
+    const oneGood = await untilJob(
+      apiKey,
+      (await startImport(apiKey, csv([...bad, ...people(1, "good")]), "text/csv")).id,
+    );
+    expect(oneGood).toMatchObject({ status: "succeeded", processed: 4, succeeded: 1, failed: 3 });
+  });
+
   it("refuses bodies it cannot read: 415, 400 and 413 as problem+json, with no job started", async () => {
     const { apiKey } = await newConnection();
     const post = (body: string, type: string) =>
@@ -349,5 +368,21 @@ describe("jobs", { timeout: 120_000 }, () => {
     expect(await commitProgress(env.DB, row.id, progress)).toBe(true);
     expect(await commitProgress(env.DB, row.id, progress)).toBe(false);
     expect(await loadJob(env.DB, row.id)).toMatchObject({ processed: 100, checkpoint: "cursor-1" });
+  });
+});
+
+describe("the status a job ends in", () => {
+  it("is failed when rows were processed and none succeeded; as asked otherwise", () => {
+    expect(finishedStatus("succeeded", { processed: 2, succeeded: 0, failed: 2 })).toEqual({
+      status: "failed",
+      failure: "Every row failed (2 of 2); none succeeded.",
+    });
+    expect(finishedStatus("succeeded", { processed: 3, succeeded: 1, failed: 2 }).status).toBe("succeeded");
+    // Nothing to do (an empty backfill) is not a failure.
+    expect(finishedStatus("succeeded", { processed: 0, succeeded: 0, failed: 0 }).status).toBe("succeeded");
+    expect(finishedStatus("cancelled", { processed: 2, succeeded: 0, failed: 2 })).toEqual({
+      status: "cancelled",
+      failure: null,
+    });
   });
 });

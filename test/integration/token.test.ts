@@ -131,6 +131,42 @@ describe("credentials Acme refuses", () => {
     expect(await storedToken(conn)).toBeUndefined();
   });
 
+  it("the status says the credentials were refused and no token was ever obtained, until one is", async () => {
+    const client = await createClient();
+    const conn = await connect({ clientId: client.clientId, clientSecret: `${client.clientSecret}x` });
+    await expectProblem(await api("/api/v1/contacts", { key: conn.apiKey }), 502, "acme_auth_failed");
+    const refused = await api("/api/v1/status", { key: conn.apiKey });
+    expect(refused.status).toBe(200);
+    const status = await refused.json<{ tokenObtainedAt: string | null; tokenFailure: unknown }>();
+    expect(status.tokenObtainedAt).toBeNull();
+    expect(status.tokenFailure).toMatchObject({
+      code: "acme_auth_failed",
+      detail: "Acme refused this connection's client credentials.",
+      at: expect.stringMatching(/^\d{4}-/),
+    });
+    expect(JSON.stringify(status)).not.toContain(client.clientSecret);
+
+    const good = await newConnection();
+    expect((await api("/api/v1/contacts", { key: good.apiKey })).status).toBe(200);
+    const fine = await (await api("/api/v1/status", { key: good.apiKey })).json<typeof status>();
+    expect(fine.tokenObtainedAt).toMatch(/^\d{4}-/);
+    expect(fine.tokenFailure).toBeNull();
+  });
+
+  it("a token obtained after a refusal clears the refusal from the status", async () => {
+    const stub = env.ACME_SESSION.get(env.ACME_SESSION.idFromName(`unit-${crypto.randomUUID()}`));
+    const first = await stub.acquireToken();
+    if (first.kind !== "lease") throw new Error("expected a lease");
+    await stub.releaseLease(first.leaseId, { code: "acme_auth_failed", detail: "refused" });
+    expect((await stub.status()).tokenFailure).toMatchObject({ code: "acme_auth_failed" });
+    const second = await stub.acquireToken();
+    if (second.kind !== "lease") throw new Error("expected a lease");
+    await stub.storeToken(second.leaseId, "tok", 3600);
+    const status = await stub.status();
+    expect(status.tokenFailure).toBeNull();
+    expect(status.tokenObtainedAt).toMatch(/^\d{4}-/);
+  });
+
   it("a connection to an unknown Acme client gets 502 acme_auth_failed", async () => {
     const conn = await connect({ clientId: "cl_does_not_exist", clientSecret: "whatever" });
     await expectProblem(await api("/api/v1/contacts", { key: conn.apiKey }), 502, "acme_auth_failed");

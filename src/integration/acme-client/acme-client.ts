@@ -303,7 +303,10 @@ export class AcmeClient {
       await this.options.session.storeToken(grant.leaseId, accessToken, expiresIn);
       return accessToken;
     } catch (error) {
-      await this.options.session.releaseLease(grant.leaseId);
+      await this.options.session.releaseLease(
+        grant.leaseId,
+        error instanceof ApiError ? { code: error.code, detail: error.message } : undefined,
+      );
       throw error;
     }
   }

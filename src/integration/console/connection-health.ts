@@ -1,13 +1,22 @@
-import { and, asc, count, desc, eq, gt, inArray, isNull, lt } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNull, lt, max } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { findConnection } from "../connections/connection-store.ts";
-import { apiKeys, type ConnectionRow, connections, contactMirror } from "../db/schema.ts";
+import { apiKeys, type ConnectionRow, connections, contactMirror, jobs } from "../db/schema.ts";
 import type { AcmeSession } from "../session/acme-session.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
 import { keysetPage } from "./paging.ts";
 
 /** The connection's AcmeSession status (circuit, budgets, token expiry, counters). */
 export type SessionStatus = ReturnType<AcmeSession["status"]>;
+
+/** The connection's last finished backfill or reconciliation (cancelled ones aside). */
+export interface LastSync {
+  kind: "backfill" | "reconcile";
+  status: "succeeded" | "failed";
+  /** Why it failed, for the operator; null when it succeeded. */
+  failure: string | null;
+  finishedAt: string | null;
+}
 
 /** What the console shows about one connection; never a secret (only whether one is set). */
 export interface ConnectionHealth {
@@ -24,13 +33,25 @@ export interface ConnectionHealth {
   status: SessionStatus;
   /** The largest share (0-1) of an Acme rate class's quota used in its current window; null until learned. */
   quotaUsed: number | null;
+  lastSync: LastSync | null;
   verdict: HealthVerdict;
 }
 
-/** One word for the dashboard, and why. */
+/** How a connection is doing, worst first; "unknown" until a call to Acme has been verified. */
+export const HEALTH_LEVELS = ["failing", "degraded", "unknown", "healthy"] as const;
+export type HealthLevel = (typeof HEALTH_LEVELS)[number];
+
+/** One word for the dashboard, and why (every problem found, worst first). */
 export interface HealthVerdict {
-  level: "healthy" | "degraded" | "failing";
+  level: HealthLevel;
   reason: string;
+}
+
+/** The facts a verdict is drawn from. */
+export interface HealthInputs {
+  status: SessionStatus;
+  webhooksConfigured: boolean;
+  lastSync: LastSync | null;
 }
 
 /** The most used rate class's share of its quota in the current window (null until a limit is learned). */
@@ -44,30 +65,128 @@ export function quotaUsed(budgets: SessionStatus["budgets"]): number | null {
   return most;
 }
 
-/** Failing while the circuit refuses calls; degraded while it probes or while no webhooks arrive. */
-export function healthVerdict(
-  status: SessionStatus,
-  webhooksConfigured: boolean,
-  now = Date.now(),
-): HealthVerdict {
-  if (status.circuit.state === "open") {
-    return { level: "failing", reason: "Acme keeps failing: calls are refused until the circuit closes." };
+const SYNC_NAMES: Record<LastSync["kind"], string> = { backfill: "backfill", reconcile: "reconciliation" };
+
+/** Every problem the facts show, each with how bad it is; none means healthy. */
+function healthProblems(inputs: HealthInputs, now: number): { level: HealthLevel; reason: string }[] {
+  const { status, lastSync } = inputs;
+  const problems: { level: HealthLevel; reason: string }[] = [];
+  const verified = status.tokenObtainedAt !== null || status.token !== null;
+  if (status.tokenFailure?.code === "acme_auth_failed") {
+    problems.push({
+      level: "failing",
+      reason: verified
+        ? "Acme refused the connection's client credentials at the last token request."
+        : "Acme refused the connection's client credentials: no token has ever been obtained.",
+    });
+  } else if (status.tokenFailure) {
+    problems.push({
+      level: "degraded",
+      reason: `The last token request failed: ${status.tokenFailure.detail}`,
+    });
   }
-  if (status.circuit.state === "half_open") {
-    return { level: "degraded", reason: "Recovering: a probe call decides whether the circuit closes." };
+  if (status.circuit.state === "open") {
+    problems.push({
+      level: "failing",
+      reason: "Acme keeps failing: calls are refused until the circuit closes.",
+    });
+  } else if (status.circuit.state === "half_open") {
+    problems.push({
+      level: "degraded",
+      reason: "Recovering: a probe call decides whether the circuit closes.",
+    });
+  } else if (status.circuit.recentFailures > 0) {
+    problems.push({
+      level: "degraded",
+      reason: `${status.circuit.recentFailures} recent calls to Acme failed (5xx, timeout or no answer).`,
+    });
+  }
+  if (lastSync?.status === "failed") {
+    problems.push({
+      level: "failing",
+      reason: `The last ${SYNC_NAMES[lastSync.kind]} failed${lastSync.failure ? `: ${lastSync.failure}` : "."}`,
+    });
+  }
+  if (!verified && !status.tokenFailure) {
+    problems.push({ level: "unknown", reason: "Not verified yet: no call to Acme has succeeded." });
   }
   if (status.token && Date.parse(status.token.expiresAt) <= now) {
-    return { level: "degraded", reason: "The Acme token has expired; the next call fetches a new one." };
+    problems.push({
+      level: "degraded",
+      reason: "The Acme token has expired; the next call fetches a new one.",
+    });
   }
-  if (!webhooksConfigured) {
-    return { level: "degraded", reason: "No webhooks: Acme's changes arrive only by reconciliation." };
+  if (!inputs.webhooksConfigured) {
+    problems.push({
+      level: "degraded",
+      reason: "No webhook subscription: Acme's changes arrive only by reconciliation.",
+    });
   }
-  return { level: "healthy", reason: "Calls to Acme succeed and webhooks are configured." };
+  return problems;
+}
+
+/**
+ * The connection's health from the facts: failing when Acme refuses its credentials, the circuit
+ * is open or the last sync failed; degraded while recovering, after recent failures or without
+ * webhooks; unknown until a token has been obtained; healthy only when none of these holds.
+ */
+export function healthVerdict(inputs: HealthInputs, now = Date.now()): HealthVerdict {
+  const problems = healthProblems(inputs, now);
+  if (problems.length === 0) {
+    return {
+      level: "healthy",
+      reason: "A token was obtained from Acme, no call failed recently and webhooks are subscribed.",
+    };
+  }
+  const rank = (level: HealthLevel) => HEALTH_LEVELS.indexOf(level);
+  problems.sort((a, b) => rank(a.level) - rank(b.level));
+  return {
+    level: problems[0]?.level ?? "unknown",
+    reason: problems.map((p) => p.reason).join(" "),
+  };
+}
+
+/** Each connection's last finished backfill or reconciliation, by connection id. */
+async function lastSyncs(env: Env, ids: string[]): Promise<Map<string, LastSync>> {
+  if (ids.length === 0) return new Map();
+  const d = drizzle(env.DB);
+  const latest = d
+    .select({ id: max(jobs.id) })
+    .from(jobs)
+    .where(
+      and(
+        inArray(jobs.connectionId, ids),
+        inArray(jobs.kind, ["backfill", "reconcile"]),
+        inArray(jobs.status, ["succeeded", "failed"]),
+      ),
+    )
+    .groupBy(jobs.connectionId);
+  const rows = await d
+    .select({
+      connectionId: jobs.connectionId,
+      kind: jobs.kind,
+      status: jobs.status,
+      failure: jobs.failure,
+      finishedAt: jobs.finishedAt,
+    })
+    .from(jobs)
+    .where(inArray(jobs.id, latest));
+  return new Map(
+    rows.map((r) => [
+      r.connectionId,
+      {
+        kind: r.kind === "reconcile" ? "reconcile" : "backfill",
+        status: r.status === "failed" ? "failed" : "succeeded",
+        failure: r.failure,
+        finishedAt: r.finishedAt,
+      },
+    ]),
+  );
 }
 
 async function healthOf(env: Env, rows: ConnectionRow[]): Promise<ConnectionHealth[]> {
   const ids = rows.map((r) => r.id);
-  const [sizes, statuses] = await Promise.all([
+  const [sizes, statuses, syncs] = await Promise.all([
     ids.length === 0
       ? []
       : drizzle(env.DB)
@@ -76,11 +195,13 @@ async function healthOf(env: Env, rows: ConnectionRow[]): Promise<ConnectionHeal
           .where(and(inArray(contactMirror.connectionId, ids), isNull(contactMirror.deletedAt)))
           .groupBy(contactMirror.connectionId),
     Promise.all(ids.map((id) => acmeSessionStub(env, id).status() as Promise<SessionStatus>)),
+    lastSyncs(env, ids),
   ]);
   const sizeOf = new Map(sizes.map((s) => [s.connectionId, s.size]));
   return rows.map((row, i) => {
     const status = statuses[i] as SessionStatus;
     const webhooksConfigured = row.webhookSecretEnc !== null;
+    const lastSync = syncs.get(row.id) ?? null;
     return {
       id: row.id,
       name: row.name,
@@ -92,7 +213,8 @@ async function healthOf(env: Env, rows: ConnectionRow[]): Promise<ConnectionHeal
       mirrorSize: sizeOf.get(row.id) ?? 0,
       status,
       quotaUsed: quotaUsed(status.budgets),
-      verdict: healthVerdict(status, webhooksConfigured),
+      lastSync,
+      verdict: healthVerdict({ status, webhooksConfigured, lastSync }),
     };
   });
 }

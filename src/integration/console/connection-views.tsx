@@ -1,15 +1,61 @@
-import type { ConnectionHealth } from "./connection-health.ts";
+import type { ConnectionHealth, HealthLevel } from "./connection-health.ts";
 import { NextPageLink, ScrollTable, Time } from "./layout.tsx";
 
 function percent(share: number): string {
   return `${Math.round(share * 100)}%`;
 }
 
+const LEVEL_WORDS: Record<HealthLevel, string> = {
+  healthy: "healthy",
+  degraded: "degraded",
+  failing: "failing",
+  unknown: "not verified",
+};
+
 /** The health word as a badge (its reason in the title); the word itself carries it, not the colour. */
 export function Verdict({ health }: { health: ConnectionHealth }) {
   return (
-    <span class={`badge ${health.verdict.level}`} title={health.verdict.reason}>
-      {health.verdict.level}
+    <span
+      class={`badge ${health.verdict.level}`}
+      title={health.verdict.reason}
+      data-health={health.verdict.level}
+    >
+      {LEVEL_WORDS[health.verdict.level]}
+    </span>
+  );
+}
+
+/** How the connection's token exchanges went: when one last succeeded, and the latest failure if any. */
+function TokenHistory({ health }: { health: ConnectionHealth }) {
+  const { tokenObtainedAt, tokenFailure } = health.status;
+  return (
+    <span>
+      {tokenObtainedAt ? (
+        <>
+          last obtained <Time iso={tokenObtainedAt} />
+        </>
+      ) : (
+        "never obtained"
+      )}
+      {tokenFailure ? (
+        <>
+          ; the latest request failed <Time iso={tokenFailure.at} />: {tokenFailure.detail} (
+          <code>{tokenFailure.code}</code>)
+        </>
+      ) : null}
+    </span>
+  );
+}
+
+/** The last finished backfill or reconciliation, and how it ended. */
+function LastSyncFact({ health }: { health: ConnectionHealth }) {
+  const sync = health.lastSync;
+  if (!sync) return <span class="muted">none finished yet</span>;
+  const name = sync.kind === "reconcile" ? "reconciliation" : "backfill";
+  return (
+    <span>
+      {name} {sync.status} <Time iso={sync.finishedAt} />
+      {sync.failure ? `: ${sync.failure}` : ""}
     </span>
   );
 }
@@ -69,6 +115,7 @@ export function ConnectionsTable(props: {
                 </th>
                 <td>
                   <Verdict health={h} />
+                  {h.verdict.level === "healthy" ? null : <p class="muted reason">{h.verdict.reason}</p>}
                 </td>
                 <td>{h.status.circuit.state.replace("_", "-")}</td>
                 <td>
@@ -143,6 +190,14 @@ export function HealthFacts({ health }: { health: ConnectionHealth }) {
       <dt>Token expires</dt>
       <dd>
         <Time iso={health.status.token?.expiresAt} />
+      </dd>
+      <dt>Acme token</dt>
+      <dd>
+        <TokenHistory health={health} />
+      </dd>
+      <dt>Last sync</dt>
+      <dd>
+        <LastSyncFact health={health} />
       </dd>
       <dt>Webhooks</dt>
       <dd>{health.webhooksConfigured ? "configured" : "not configured"}</dd>

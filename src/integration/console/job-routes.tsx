@@ -8,7 +8,7 @@ import { ConnectionTabs } from "./connection-views.tsx";
 import { type ConsoleEnv, createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
 import { errorCursor, jobCursor, jobErrorsPage, jobsPage } from "./job-paging.ts";
-import { FailedRowsTable, ImportForm, JobDetail, JobsTable } from "./job-views.tsx";
+import { FailedRowsSection, ImportForm, JobDetail, JobsTable } from "./job-views.tsx";
 import { NextPageLink, type Notice, Page, Time } from "./layout.tsx";
 
 /** The media type of an uploaded file: the browser's, else from its name's extension. */
@@ -56,7 +56,7 @@ async function jobOr404(c: Context<ConsoleEnv>) {
   const jobId = c.req.param("jobId") ?? "";
   const row = await findJob(c.env.DB, connectionId, jobId);
   if (!row) throw new ConsoleError(404, "There is no such job.");
-  return { connectionId, job: toPublicJob(row) };
+  return { connectionId, job: toPublicJob(row), failure: row.failure };
 }
 
 /** A connection's jobs: progress bars that move while a job runs, a job's failed rows, cancel, and an import from a file. */
@@ -98,7 +98,7 @@ export const jobRouter = createConsoleRouter()
     return c.redirect(`/console/connections/${id}/jobs/${job.id}?started=1`, 303);
   })
   .get("/:id/jobs/:jobId", async (c) => {
-    const { connectionId, job } = await jobOr404(c);
+    const { connectionId, job, failure } = await jobOr404(c);
     const found = await connectionHealth(c.env, connectionId);
     const after = errorCursor(c.req.query("after"));
     const { data, next } = await jobErrorsPage(c.env, job.id, after);
@@ -120,21 +120,47 @@ export const jobRouter = createConsoleRouter()
           <a href={`/console/connections/${connectionId}/jobs`}>All jobs</a> · {job.kind}, created{" "}
           <Time iso={job.createdAt} />
         </p>
-        <JobDetail connectionId={connectionId} job={job} operator={c.var.operator} />
-        <section aria-labelledby="errors-heading">
-          <h2 id="errors-heading">Failed rows</h2>
-          <FailedRowsTable errors={data} first={after === 0} />
-          <NextPageLink
-            href={next !== null ? `/console/connections/${connectionId}/jobs/${job.id}?after=${next}` : null}
-            label="More failed rows"
-          />
-        </section>
+        <JobDetail
+          connectionId={connectionId}
+          job={job}
+          failure={failure}
+          errorsAfter={after}
+          operator={c.var.operator}
+        />
+        <FailedRowsSection
+          connectionId={connectionId}
+          jobId={job.id}
+          errors={data}
+          after={after}
+          next={next}
+        />
       </Page>,
     );
   })
   .get("/:id/jobs/:jobId/progress", async (c) => {
-    const { connectionId, job } = await jobOr404(c);
-    return c.html(<JobDetail connectionId={connectionId} job={job} operator={c.var.operator} />);
+    const { connectionId, job, failure } = await jobOr404(c);
+    const after = errorCursor(c.req.query("after"));
+    const { data, next } = await jobErrorsPage(c.env, job.id, after);
+    // The failed rows come with the progress (out of band), so they never lag behind its count.
+    return c.html(
+      <>
+        <JobDetail
+          connectionId={connectionId}
+          job={job}
+          failure={failure}
+          errorsAfter={after}
+          operator={c.var.operator}
+        />
+        <FailedRowsSection
+          connectionId={connectionId}
+          jobId={job.id}
+          errors={data}
+          after={after}
+          next={next}
+          outOfBand
+        />
+      </>,
+    );
   })
   .post("/:id/jobs/:jobId/cancel", async (c) => {
     const connectionId = c.req.param("id");

@@ -1,7 +1,7 @@
 import { MAX_IMPORT_ROWS } from "../jobs/import-parser.ts";
 import type { RowError } from "../jobs/import-row.ts";
 import type { PublicJob } from "../jobs/job-store.ts";
-import { ActionButton, CsrfField, ScrollTable, Time } from "./layout.tsx";
+import { ActionButton, CsrfField, NextPageLink, ScrollTable, Time } from "./layout.tsx";
 import type { OperatorSignIn } from "./operator-cookie.ts";
 
 /** How often a page with a job still running asks for its progress. */
@@ -37,11 +37,15 @@ export function JobProgress({ job }: { job: PublicJob }) {
   );
 }
 
-/** A job's status as a badge (the word carries it, not the colour). */
+/**
+ * A job's status as a badge (the words carry it, not the colour). A job that succeeded with
+ * failed rows says how many, in the warning colour rather than plain success.
+ */
 export function JobStatusBadge({ job }: { job: PublicJob }) {
+  const partial = job.status === "succeeded" && job.failed > 0;
   return (
-    <span class={`badge job-${job.status}`} data-job-status={job.status}>
-      {job.status}
+    <span class={`badge job-${partial ? "partial" : job.status}`} data-job-status={job.status}>
+      {partial ? `succeeded, ${job.failed} ${job.failed === 1 ? "row" : "rows"} failed` : job.status}
     </span>
   );
 }
@@ -102,11 +106,23 @@ export function JobsTable(props: { connectionId: string; jobs: PublicJob[]; befo
   );
 }
 
-/** One job's facts and progress; while the job runs it asks for itself every second and offers cancel. */
-export function JobDetail(props: { connectionId: string; job: PublicJob; operator: OperatorSignIn }) {
+/**
+ * One job's facts and progress; while the job runs it asks for itself every second and offers
+ * cancel. Each answer also brings the failed rows after row `errorsAfter` (the page shown), so
+ * they follow the progress (see FailedRowsSection). `failure`: why the job failed, if it did.
+ */
+export function JobDetail(props: {
+  connectionId: string;
+  job: PublicJob;
+  failure: string | null;
+  errorsAfter: number;
+  operator: OperatorSignIn;
+}) {
   const { job } = props;
   const live = ACTIVE.has(job.status);
-  const self = `/console/connections/${props.connectionId}/jobs/${job.id}/progress`;
+  const self = `/console/connections/${props.connectionId}/jobs/${job.id}/progress${
+    props.errorsAfter > 0 ? `?after=${props.errorsAfter}` : ""
+  }`;
   return (
     <section
       id="job-detail"
@@ -124,6 +140,12 @@ export function JobDetail(props: { connectionId: string; job: PublicJob; operato
         </dd>
         <dt>Succeeded</dt>
         <dd>{job.succeeded}</dd>
+        {job.status === "failed" && props.failure ? (
+          <>
+            <dt>Why it failed</dt>
+            <dd>{props.failure}</dd>
+          </>
+        ) : null}
         <dt>Started</dt>
         <dd>
           <Time iso={job.startedAt} />
@@ -181,6 +203,39 @@ export function FailedRowsTable(props: { errors: RowError[]; first: boolean }) {
         ))}
       </tbody>
     </ScrollTable>
+  );
+}
+
+/**
+ * The failed-rows section of a job's page: a page of failed rows and the link to the next. With
+ * `outOfBand`, htmx swaps it in from a progress answer, so rows that fail while the page is open
+ * appear without a reload.
+ */
+export function FailedRowsSection(props: {
+  connectionId: string;
+  jobId: string;
+  errors: RowError[];
+  after: number;
+  next: number | null;
+  outOfBand?: boolean;
+}) {
+  return (
+    <section
+      id="failed-rows"
+      aria-labelledby="errors-heading"
+      {...(props.outOfBand ? { "hx-swap-oob": "true" } : {})}
+    >
+      <h2 id="errors-heading">Failed rows</h2>
+      <FailedRowsTable errors={props.errors} first={props.after === 0} />
+      <NextPageLink
+        href={
+          props.next !== null
+            ? `/console/connections/${props.connectionId}/jobs/${props.jobId}?after=${props.next}`
+            : null
+        }
+        label="More failed rows"
+      />
+    </section>
   );
 }
 

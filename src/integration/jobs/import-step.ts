@@ -69,10 +69,7 @@ export async function importStep(context: StepContext): Promise<StepOutcome> {
   const { env, job } = context;
   const total = job.total ?? 0;
   const checkpoint = readImportCheckpoint(job.checkpoint);
-  if (checkpoint.next > total) {
-    await finishJob(env.DB, job.id, "succeeded", new Date());
-    return { done: true, status: "succeeded" };
-  }
+  if (checkpoint.next > total) return finishImport(context);
   const chunk = await loadChunkAt(env.DB, job.id, checkpoint.next);
   if (!chunk) throw new Error(`import ${job.id} has no chunk for row ${checkpoint.next}`);
   const began = context.now();
@@ -113,9 +110,15 @@ export async function importStep(context: StepContext): Promise<StepOutcome> {
     errors,
     leaseUntil: context.now() + waitMs + context.leaseMs,
   });
-  if (next > total) {
-    await finishJob(env.DB, job.id, "succeeded", new Date());
-    return { done: true, status: "succeeded" };
-  }
+  if (next > total) return finishImport(context);
   return { done: false, waitMs };
+}
+
+/** Ends the import: succeeded, or failed when every row failed (see `finishedStatus`). */
+async function finishImport(context: StepContext): Promise<StepOutcome> {
+  const status = await finishJob(context.env.DB, context.job.id, "succeeded", new Date());
+  return {
+    done: true,
+    status: status ?? (await loadJob(context.env.DB, context.job.id))?.status ?? "succeeded",
+  };
 }

@@ -273,31 +273,55 @@ export async function setJobInstance(db: D1Database, jobId: string, instanceId: 
   await drizzle(db).update(jobs).set({ instanceId }).where(eq(jobs.id, jobId));
 }
 
+/** The statuses a job ends in. */
+export type FinishedStatus = Exclude<JobStatus, "queued" | "running">;
+
 /**
- * Ends an active job (a finished one stays as it is). A job that ends without error has
- * processed everything: its total becomes what it processed.
+ * The status a job ends in when asked to end `requested`: one that processed rows and saw every
+ * one fail did not succeed, so it ends `failed` with that reason; otherwise as asked (a job
+ * with some rows failed still succeeds, its `failed` count says how many).
+ */
+export function finishedStatus(
+  requested: FinishedStatus,
+  counts: Pick<JobRow, "processed" | "succeeded" | "failed">,
+): { status: FinishedStatus; failure: string | null } {
+  if (requested === "succeeded" && counts.processed > 0 && counts.succeeded === 0 && counts.failed > 0) {
+    return {
+      status: "failed",
+      failure: `Every row failed (${counts.failed} of ${counts.processed}); none succeeded.`,
+    };
+  }
+  return { status: requested, failure: null };
+}
+
+/**
+ * Ends an active job (a finished one stays as it is) and returns the status it ended in (see
+ * `finishedStatus`: asked to succeed, a job whose every row failed fails), or null when it had
+ * already finished. A job that ends without error has processed everything: its total becomes
+ * what it processed.
  */
 export async function finishJob(
   db: D1Database,
   jobId: string,
-  status: Exclude<JobStatus, "queued" | "running">,
+  requested: FinishedStatus,
   now: Date,
   failure: string | null = null,
-): Promise<boolean> {
+): Promise<FinishedStatus | null> {
   const current = await loadJob(db, jobId);
-  if (!current || !ACTIVE_STATUSES.includes(current.status)) return false;
+  if (!current || !ACTIVE_STATUSES.includes(current.status)) return null;
+  const outcome = finishedStatus(requested, current);
   const updated = await drizzle(db)
     .update(jobs)
     .set({
-      status,
+      status: outcome.status,
       finishedAt: now.toISOString(),
       startedAt: current.startedAt ?? now.toISOString(),
-      failure,
-      ...(status === "succeeded" ? { total: current.processed } : {}),
+      failure: outcome.failure ?? failure,
+      ...(requested === "succeeded" ? { total: current.processed } : {}),
     })
     .where(and(eq(jobs.id, jobId), inArray(jobs.status, ACTIVE_STATUSES)))
     .returning({ id: jobs.id });
-  return updated.length > 0;
+  return updated.length > 0 ? outcome.status : null;
 }
 
 /** Active jobs whose lease ran out before `now` (epoch ms): at most `limit`, oldest lease first. */

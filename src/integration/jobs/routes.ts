@@ -17,7 +17,11 @@ const JobSchema = z
   .object({
     id: z.string(),
     kind: z.enum(JOB_KINDS),
-    status: z.enum(JOB_STATUSES),
+    status: z.enum(JOB_STATUSES).openapi({
+      description:
+        "`failed` when the job stopped on an error or processed rows and every one failed; a " +
+        "`succeeded` job may still have failed rows (see `failed` and …/errors)",
+    }),
     total: z.number().int().nullable().openapi({ description: "Rows to process; null while a sync pages" }),
     processed: z.number().int(),
     succeeded: z.number().int(),

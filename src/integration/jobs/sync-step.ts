@@ -1,6 +1,6 @@
 import type { AcmePage } from "./acme-adapter.ts";
 import { applyAcmePage } from "./apply-acme-page.ts";
-import { commitProgress, extendLease, finishJob } from "./job-store.ts";
+import { commitProgress, extendLease, finishJob, loadJob } from "./job-store.ts";
 import { markReconciled } from "./reconciliation.ts";
 import { type StepContext, type StepOutcome, transientWaitMs } from "./step-context.ts";
 
@@ -64,6 +64,6 @@ async function finishSync(context: StepContext): Promise<StepOutcome> {
   const { env, job } = context;
   // Changes made after the run began are read by the next run (which also re-reads an overlap).
   await markReconciled(env.DB, job.connectionId, job.startedAt ?? job.createdAt);
-  await finishJob(env.DB, job.id, "succeeded", new Date());
-  return { done: true, status: "succeeded" };
+  const status = await finishJob(env.DB, job.id, "succeeded", new Date());
+  return { done: true, status: status ?? (await loadJob(env.DB, job.id))?.status ?? "succeeded" };
 }

@@ -6,6 +6,7 @@ import {
   type AttemptReport,
   type BeginRequest,
   type BeginResult,
+  type TokenFailure,
   type TokenGrant,
 } from "./protocol.ts";
 import type { RequestTally } from "./request-tally.ts";
@@ -17,7 +18,18 @@ export interface StoredTokenRecord extends StoredToken {
   lifetimeMs: number;
 }
 
+/**
+ * How the connection's token exchanges went: when one last succeeded and, if the latest failed,
+ * why (times epoch ms). Stored, so the console can tell "never verified" and "refused" apart
+ * from "fine" after the session restarts.
+ */
+export interface TokenHistory {
+  obtainedAt: number | null;
+  failure: (TokenFailure & { at: number }) | null;
+}
+
 const TOKEN_KEY = "token";
+const TOKEN_HISTORY_KEY = "token-history";
 
 /**
  * The integration's state for one connection (one instance per connection id): the Acme access
@@ -115,14 +127,27 @@ export class AcmeSession extends DurableObject<Env> {
     this.state.recordStaleFallback();
   }
 
-  /** Circuit, budgets, token expiry (never the token) and counters since this session started. */
+  /**
+   * Circuit, budgets, token expiry (never the token), when a token was last obtained, why the
+   * latest token exchange failed if it did, and counters since this session started.
+   */
   status() {
     const token = this.ctx.storage.kv.get<StoredTokenRecord>(TOKEN_KEY);
+    const history = this.tokenHistory();
+    const iso = (ms: number) => new Date(ms).toISOString();
     return {
       ...this.state.snapshot(Date.now()),
-      token: token ? { expiresAt: new Date(token.expiresAt).toISOString() } : null,
-      since: new Date(this.startedAt).toISOString(),
+      token: token ? { expiresAt: iso(token.expiresAt) } : null,
+      tokenObtainedAt: history.obtainedAt === null ? null : iso(history.obtainedAt),
+      tokenFailure: history.failure
+        ? { code: history.failure.code, detail: history.failure.detail, at: iso(history.failure.at) }
+        : null,
+      since: iso(this.startedAt),
     };
+  }
+
+  private tokenHistory(): TokenHistory {
+    return this.ctx.storage.kv.get<TokenHistory>(TOKEN_HISTORY_KEY) ?? { obtainedAt: null, failure: null };
   }
 
   /** A usable token, or the lease to fetch one. Callers waiting on another's lease park here. */
@@ -149,11 +174,21 @@ export class AcmeSession extends DurableObject<Env> {
       expiresAt: now + lifetimeMs,
       lifetimeMs,
     });
+    this.ctx.storage.kv.put<TokenHistory>(TOKEN_HISTORY_KEY, { obtainedAt: now, failure: null });
     this.releaseLease(leaseId);
   }
 
-  /** The leaseholder failed to get a token; the next waiter takes the lease. */
-  releaseLease(leaseId: string): void {
+  /**
+   * The leaseholder failed to get a token; the next waiter takes the lease. `failure` (why) is
+   * kept for the status until a token is obtained again, whoever held the lease.
+   */
+  releaseLease(leaseId: string, failure?: TokenFailure, now: number = Date.now()): void {
+    if (failure) {
+      this.ctx.storage.kv.put<TokenHistory>(TOKEN_HISTORY_KEY, {
+        obtainedAt: this.tokenHistory().obtainedAt,
+        failure: { code: failure.code.slice(0, 100), detail: failure.detail.slice(0, 500), at: now },
+      });
+    }
     if (this.lease?.id !== leaseId) return;
     this.lease = null;
     const waiters = this.waiters;

@@ -32,6 +32,12 @@ export type TokenGrant =
   | { kind: "token"; accessToken: string; expiresAt: number }
   | { kind: "lease"; leaseId: string };
 
+/** Why a token exchange failed: the problem's code (`acme_auth_failed`, `acme_unavailable`...) and public detail. */
+export interface TokenFailure {
+  code: string;
+  detail: string;
+}
+
 /** An admitted attempt comes with a grant; a refused one with none. */
 export interface Admission {
   permit: CallPermit;
@@ -79,8 +85,11 @@ export interface AcmeSessionApi {
   report(report: AttemptReport): Promise<void> | void;
   /** The holder of `leaseId` fetched a token valid for `expiresInSeconds`. */
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
-  /** The holder of `leaseId` could not fetch a token; the next caller takes the lease. */
-  releaseLease(leaseId: string): Promise<void> | void;
+  /**
+   * The holder of `leaseId` could not fetch a token; the next caller takes the lease. `failure`
+   * says why (the problem's code and public detail), so the session can show it.
+   */
+  releaseLease(leaseId: string, failure?: TokenFailure): Promise<void> | void;
   /** Acme refused `accessToken` (401): the next caller fetches a new one. */
   invalidateToken(accessToken: string): Promise<void> | void;
 }

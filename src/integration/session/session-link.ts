@@ -7,6 +7,7 @@ import {
   type BeginRequest,
   type BeginResult,
   isSetback,
+  type TokenFailure,
   withAges,
 } from "./protocol.ts";
 import type { RequestTally } from "./request-tally.ts";
@@ -16,7 +17,7 @@ export interface AcmeSessionRpc {
   begin(request: BeginRequest): Promise<BeginResult>;
   record(attempts: AttemptReport[], requests?: RequestTally[]): Promise<void> | void;
   storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
-  releaseLease(leaseId: string): Promise<void> | void;
+  releaseLease(leaseId: string, failure?: TokenFailure): Promise<void> | void;
   invalidateToken(accessToken: string): Promise<void> | void;
 }
 
@@ -80,8 +81,8 @@ export class SessionLink implements AcmeSessionApi {
     return this.stub.storeToken(leaseId, accessToken, expiresInSeconds);
   }
 
-  releaseLease(leaseId: string) {
-    return this.stub.releaseLease(leaseId);
+  releaseLease(leaseId: string, failure?: TokenFailure) {
+    return this.stub.releaseLease(leaseId, failure);
   }
 
   invalidateToken(accessToken: string) {

@@ -26,6 +26,20 @@ const StatusSchema = z
     }),
     budgets: z.object({ read: BudgetSchema, write: BudgetSchema, delete: BudgetSchema }),
     token: z.object({ expiresAt: z.string() }).nullable(),
+    tokenObtainedAt: z.string().nullable().openapi({
+      description: "When a token was last obtained from Acme; null: never, so no call has been verified",
+    }),
+    tokenFailure: z
+      .object({
+        code: z.string().openapi({ description: "The problem's code, e.g. acme_auth_failed" }),
+        detail: z.string(),
+        at: z.string(),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "Why the latest token exchange failed (acme_auth_failed: Acme refused the client credentials); null once a token is obtained",
+      }),
     counters: z.object({
       calls: z.number().int().openapi({ description: "Attempts made at Acme, counted as they are reported" }),
       retries: z.number().int(),
@@ -50,7 +64,8 @@ export const statusRouter = createRouter().openapi(
     tags: ["Status"],
     summary: "How the connection's calls to Acme are doing",
     description:
-      "Circuit state, throttle budgets per rate class, token expiry (never the token) and counters.",
+      "Circuit state, throttle budgets per rate class, token expiry (never the token), when a token " +
+      "was last obtained and why the latest token exchange failed, and counters.",
     security: API_KEY,
     responses: {
       200: { description: "Status", content: { "application/json": { schema: StatusSchema } } },

@@ -70,6 +70,10 @@ describe("console: jobs", () => {
     const detail = await page(session, location);
     expect(detail).toContain(`Import ${jobId} started.`);
     expect(detail).toContain('data-percent="100"');
+    // Succeeded with failed rows: said in words and in the warning colour, not plain success.
+    expect(detail).toContain(
+      '<span class="badge job-partial" data-job-status="succeeded">succeeded, 75 rows failed</span>',
+    );
     expect(detail).not.toContain("hx-get"); // a finished job stops polling
     expect(detail).not.toContain(`Cancel job ${jobId}`);
     // Failed rows, 50 to a page, each once, in row order.
@@ -121,6 +125,66 @@ describe("console: jobs", () => {
       .bind(job.id)
       .first();
     expect(stored?.cancel_requested).toBe(1);
+  });
+
+  it("shows an import in which every row failed as failed, with why, on its page and in the list", async () => {
+    const connection = await newConnection();
+    const session = await signIn();
+    const file = new File([csv(3, 1)], "bad.csv", { type: "text/csv" });
+    const res = await upload(session, connection.connectionId, file);
+    expect(res.status).toBe(303);
+    const location = res.headers.get("location") ?? "";
+    const jobId = /\/jobs\/(job_[a-z0-9]+)/.exec(location)?.[1] ?? "";
+    expect(await untilJob(connection.apiKey, jobId)).toMatchObject({
+      status: "failed",
+      succeeded: 0,
+      failed: 3,
+    });
+
+    const detail = await page(session, location);
+    expect(detail).toContain('<span class="badge job-failed" data-job-status="failed">failed</span>');
+    expect(detail).toContain("<dt>Why it failed</dt><dd>Every row failed (3 of 3); none succeeded.</dd>");
+    expect(detail).not.toContain("job-succeeded");
+    expect(detail).not.toContain("No row has failed.");
+    const list = await page(session, `/console/connections/${connection.connectionId}/jobs`);
+    expect(list).toMatch(new RegExp(`data-job-id="${jobId}">.*?data-job-status="failed">failed</span>`, "s"));
+  });
+
+  it("brings the failed rows with each progress answer, so the page never says none failed after some did", async () => {
+    const connection = await newConnection();
+    const session = await signIn();
+    // A queued job that no workflow runs; its failures are written as a step would.
+    const job = await createJob(env.DB, {
+      connectionId: connection.connectionId,
+      kind: "import",
+      rows: [],
+      leaseMs: 60_000,
+    });
+    const base = `/console/connections/${connection.connectionId}/jobs/${job.id}`;
+    const before = await page(session, `${base}/progress`);
+    expect(before).toContain(
+      '<section id="failed-rows" aria-labelledby="errors-heading" hx-swap-oob="true">',
+    );
+    expect(before).toContain("No row has failed.");
+
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO job_errors (job_id, row, email, code, errors) VALUES (?, 7, 'x', 'validation_failed', ?)",
+      ).bind(job.id, JSON.stringify([{ field: "email", message: "must be an email" }])),
+      env.DB.prepare("UPDATE jobs SET processed = 20, failed = 1, total = 20 WHERE id = ?").bind(job.id),
+    ]);
+    const after = await page(session, `${base}/progress`);
+    expect(after).toContain("20 of 20 rows, 1 failed");
+    expect(after).toContain('data-error-row="7"');
+    expect(after).not.toContain("No row has failed.");
+    // The poll keeps to the page of failed rows shown.
+    const later = await page(session, `${base}?after=7`);
+    expect(later).toContain(`hx-get="${base}/progress?after=7"`);
+    expect(later).toContain("No more failed rows.");
+    expect(await page(session, `${base}/progress?after=7`)).not.toContain('data-error-row="7"');
+    // A malformed row position is refused, as on the page.
+    const bad = await consoleFetch(`${base}/progress?after=seven`, { cookie: session.cookie });
+    expect(bad.status).toBe(400);
   });
 
   it("refuses to cancel a finished job or another connection's job", async () => {
