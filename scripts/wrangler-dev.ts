@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // Run wrangler on the Node running this script (the project's Node 24), whatever the system has.
-const WRANGLER_JS = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+export const WRANGLER_JS = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const NODE_ENV_PATH = { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
 
 export function freePort(): Promise<number> {
