@@ -1,12 +1,35 @@
 // Demo data for local dev: an Acme client (an account with a few contacts) and an integration
-// connection to it with an API key. Credentials are kept in .wrangler/demo.json (gitignored), since
+// connection to it with an API key. Credentials are kept under .wrangler/ (gitignored), since
 // both systems store only hashes of the secrets they issue.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createAcmeBridgeAdminClient, createAcmeBridgeClient } from "../client/index.ts";
 import { ROOT } from "./wrangler-dev.ts";
 
-const DEMO_PATH = join(ROOT, ".wrangler", "demo.json");
+/** Where the demo lives: the integration and the mock Acme, in one Worker or two. */
+export interface DemoTarget {
+  /** The integration's origin (/api, /docs, /console). */
+  apiBase: string;
+  /** The mock Acme's origin (its routes under /acme). */
+  acmeBase: string;
+  /** The demo connection's `acmeBaseUrl`: null for the deployment's default. */
+  connectionAcmeBaseUrl: string | null;
+  /** The file keeping the demo's credentials between runs. */
+  statePath: string;
+  /** The first line of the banner. */
+  title: string;
+}
+
+/** `npm start`: both systems in one Worker at `base`, Acme dispatched in-process. */
+export function oneWorkerDemo(base: string): DemoTarget {
+  return {
+    apiBase: base,
+    acmeBase: base,
+    connectionAcmeBaseUrl: null,
+    statePath: join(ROOT, ".wrangler", "demo.json"),
+    title: "acme-bridge is running locally.",
+  };
+}
 
 interface DemoState {
   acmeClientId: string;
@@ -71,33 +94,38 @@ async function acmeToken(base: string, clientId: string, clientSecret: string): 
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-async function stillValid(base: string, state: DemoState): Promise<boolean> {
-  const token = await acmeToken(base, state.acmeClientId, state.acmeClientSecret);
+async function stillValid(target: DemoTarget, state: DemoState): Promise<boolean> {
+  const token = await acmeToken(target.acmeBase, state.acmeClientId, state.acmeClientSecret);
   if (!token) return false;
-  const api = createAcmeBridgeClient({ baseUrl: base, apiKey: state.apiKey });
+  const api = createAcmeBridgeClient({ baseUrl: target.apiBase, apiKey: state.apiKey });
   const { response } = await api.GET("/api/v1/contacts", { params: { query: { limit: 1 } } });
   return response.status === 200;
 }
 
-async function createDemo(base: string, vars: Record<string, string>): Promise<DemoState> {
+async function createDemo(target: DemoTarget, vars: Record<string, string>): Promise<DemoState> {
   const acmeAdmin = vars.ACME_ADMIN_TOKEN;
   const admin = vars.ADMIN_TOKEN;
   if (!acmeAdmin || !admin) throw new Error(".dev.vars lacks ACME_ADMIN_TOKEN or ADMIN_TOKEN");
   const client = await expectCreated<{ client_id: string; client_secret: string }>(
-    await postJson(`${base}/acme/admin/clients`, acmeAdmin, { name: "Demo client" }),
+    await postJson(`${target.acmeBase}/acme/admin/clients`, acmeAdmin, { name: "Demo client" }),
     "the demo Acme client",
   );
-  const token = await acmeToken(base, client.client_id, client.client_secret);
+  const token = await acmeToken(target.acmeBase, client.client_id, client.client_secret);
   if (!token) throw new Error("the demo Acme client could not get a token");
   for (const contact of DEMO_CONTACTS) {
-    await expectCreated(await postJson(`${base}/acme/v1/contacts`, token, contact), "a demo contact");
+    await expectCreated(
+      await postJson(`${target.acmeBase}/acme/v1/contacts`, token, contact),
+      "a demo contact",
+    );
   }
-  const bridge = createAcmeBridgeAdminClient({ baseUrl: base, adminToken: admin });
+  const bridge = createAcmeBridgeAdminClient({ baseUrl: target.apiBase, adminToken: admin });
   const connection = created(
     await bridge.POST("/api/v1/admin/connections", {
       body: {
-        name: "Demo connection (in-Worker mock Acme)",
-        acmeBaseUrl: null,
+        name: target.connectionAcmeBaseUrl
+          ? "Demo connection (mock Acme over HTTP)"
+          : "Demo connection (in-Worker mock Acme)",
+        acmeBaseUrl: target.connectionAcmeBaseUrl,
         acmeClientId: client.client_id,
         acmeClientSecret: client.client_secret,
       },
@@ -135,23 +163,30 @@ async function demoChangesArrived(base: string, apiKey: string): Promise<void> {
   }
 }
 
+/**
+ * Seeds the demo at `target` (or finds the one saved still valid there) and returns its
+ * credentials and the banner describing how to call it. `vars` holds the admin tokens
+ * (ACME_ADMIN_TOKEN, ADMIN_TOKEN). Throws naming what could not be created.
+ */
 export async function seedDemo(
-  base: string,
+  target: DemoTarget,
   vars: Record<string, string>,
 ): Promise<{ state: DemoState; banner: string }> {
-  const saved = existsSync(DEMO_PATH)
-    ? (JSON.parse(readFileSync(DEMO_PATH, "utf8")) as Partial<DemoState>)
+  const saved = existsSync(target.statePath)
+    ? (JSON.parse(readFileSync(target.statePath, "utf8")) as Partial<DemoState>)
     : null;
   let state = saved?.apiKey && saved.webhookSubscriptionId ? (saved as DemoState) : null;
-  if (!state || !(await stillValid(base, state))) {
-    state = await createDemo(base, vars);
-    mkdirSync(join(ROOT, ".wrangler"), { recursive: true });
-    writeFileSync(DEMO_PATH, JSON.stringify(state, null, 2), { mode: 0o600 });
-    await demoChangesArrived(base, state.apiKey);
+  if (!state || !(await stillValid(target, state))) {
+    state = await createDemo(target, vars);
+    mkdirSync(dirname(target.statePath), { recursive: true });
+    writeFileSync(target.statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+    await demoChangesArrived(target.apiBase, state.apiKey);
   }
+  const base = target.apiBase;
+  const acmeBase = target.acmeBase;
   const banner = [
     "",
-    "acme-bridge is running locally.",
+    target.title,
     "",
     `  Integration API    ${base}/api      docs: ${base}/docs   OpenAPI: ${base}/api/openapi.json`,
     `  Demo API key       ${state.apiKey}   (connection ${state.connectionId})`,
@@ -164,9 +199,9 @@ export async function seedDemo(
     "  Watch changes arrive through Acme's webhooks (also changes made directly at Acme):",
     `    curl -s '${base}/api/v1/events?after=0' -H 'Authorization: Bearer ${state.apiKey}'`,
     "",
-    `  Mock Acme CRM      ${base}/acme     OpenAPI: ${base}/acme/openapi.json`,
+    `  Mock Acme CRM      ${acmeBase}/acme     OpenAPI: ${acmeBase}/acme/openapi.json`,
     `  Demo Acme client   ${state.acmeClientId} / ${state.acmeClientSecret}`,
-    `    curl -s -u '${state.acmeClientId}:${state.acmeClientSecret}' -d grant_type=client_credentials ${base}/acme/oauth/token`,
+    `    curl -s -u '${state.acmeClientId}:${state.acmeClientSecret}' -d grant_type=client_credentials ${acmeBase}/acme/oauth/token`,
     "",
     "  Admin tokens are in .dev.vars (ADMIN_TOKEN for /api/v1/admin, ACME_ADMIN_TOKEN for /acme/admin).",
     "",

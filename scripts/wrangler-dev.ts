@@ -1,4 +1,4 @@
-// Starts and stops `wrangler dev` for `npm start`, the end-to-end tests and the benchmark.
+// Starts and stops `wrangler dev` for `npm start`, `npm run start:split`, the end-to-end tests and the benchmark.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
@@ -7,7 +7,7 @@ import { stripVTControlCharacters } from "node:util";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // Run wrangler on the Node running this script (the project's Node 24), whatever the system has.
-const WRANGLER_JS = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+export const WRANGLER_JS = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const NODE_ENV_PATH = { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
 /**
  * How wrangler dev runs here: no metrics, no colours, and no fetch of the `Request.cf` object from
@@ -34,8 +34,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A deployment shape of wrangler.toml: its env name, or undefined for the default (top-level) Worker. */
+export type WorkerEnv = "production" | "acme" | undefined;
+
+/** The D1 bindings each shape has (wrangler.toml), whose migrations it needs. */
+const D1_BINDINGS: Record<NonNullable<WorkerEnv> | "default", string[]> = {
+  default: ["ACME_DB", "DB"],
+  production: ["DB"],
+  acme: ["ACME_DB"],
+};
+
 export interface DevServerOptions {
   port: number;
+  /** Which shape of wrangler.toml to run (`--env`); the default Worker when unset. */
+  env?: WorkerEnv;
+  /** The path polled until it answers 200 (default /health; the Acme Worker has none). */
+  healthPath?: string;
   /** Where local D1, KV, DO and queue state lives (wrangler's --persist-to). */
   persistTo?: string;
   /** Extra vars and secrets for this run (override wrangler.toml and .dev.vars). */
@@ -66,9 +80,12 @@ export interface DevServer {
   kill: () => Promise<void>;
 }
 
-/** Applies both databases' migrations to local state, as `wrangler d1 migrations apply --local`. */
-export function applyLocalMigrations(persistTo?: string): void {
-  for (const binding of ["ACME_DB", "DB"]) {
+/**
+ * Applies the migrations of the shape's databases (both in the default Worker) to local state, as
+ * `wrangler d1 migrations apply --local`; throws with wrangler's output if one fails.
+ */
+export function applyLocalMigrations(persistTo?: string, env?: WorkerEnv): void {
+  for (const binding of D1_BINDINGS[env ?? "default"]) {
     const args = [
       "d1",
       "migrations",
@@ -76,6 +93,7 @@ export function applyLocalMigrations(persistTo?: string): void {
       binding,
       "--local",
       ...(persistTo ? ["--persist-to", persistTo] : []),
+      ...(env ? ["--env", env] : []),
     ];
     const result = spawnSync(process.execPath, [WRANGLER_JS, ...args], {
       cwd: ROOT,
@@ -99,6 +117,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     "--inspector-port",
     String(inspectorPort),
     "--show-interactive-dev-session=false",
+    ...(options.env ? ["--env", options.env] : []),
     ...(options.persistTo ? ["--persist-to", options.persistTo] : []),
     ...(options.testScheduled ? ["--test-scheduled"] : []),
     ...(options.unminified ? ["--minify=false"] : []),
@@ -135,7 +154,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const stop = () => stopProcessGroup(child);
   const kill = () => stopProcessGroup(child, "SIGKILL");
   try {
-    await waitForHealth(url, child, () => log);
+    await waitForHealth(`${url}${options.healthPath ?? "/health"}`, child, () => log);
   } catch (error) {
     await stop();
     throw error;
@@ -147,14 +166,14 @@ function printLine(line: string, stream: "stdout" | "stderr"): void {
   process[stream].write(`${line}\n`);
 }
 
-async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000) {
+async function waitForHealth(healthUrl: string, child: ChildProcess, log: () => string, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (hasEnded(child)) {
       throw new Error(`wrangler dev exited with ${child.exitCode ?? child.signalCode}:\n${log()}`);
     }
     try {
-      const res = await fetch(`${url}/health`);
+      const res = await fetch(healthUrl);
       if (res.ok) return;
     } catch {
       // not listening yet

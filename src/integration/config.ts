@@ -15,6 +15,7 @@ const IntegrationEnvSchema = z.object({
     .url()
     .optional()
     .or(z.literal("").transform(() => undefined)),
+  ACME_IN_PROCESS: booleanString.default(false),
   CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   CACHE_KEY_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   CACHE_MEMORY_TTL_MS: z.coerce.number().int().min(0).max(10_000).default(1000),
@@ -38,11 +39,27 @@ const IntegrationEnvSchema = z.object({
   SESSION_SLOTS_AHEAD: booleanString.default(true),
 });
 
+/**
+ * Only the default Worker serves the mock Acme in-process (ACME_IN_PROCESS); any other
+ * (env.production) must know where Acme is, or a connection without its own base URL would have
+ * nowhere to go: there the Worker refuses to answer without ACME_BASE_URL.
+ */
+const IntegrationEnvWithAcmeSchema = IntegrationEnvSchema.refine(
+  (e) => e.ACME_IN_PROCESS || e.ACME_BASE_URL !== undefined,
+  {
+    path: ["ACME_BASE_URL"],
+    message: "required, Acme's …/acme URL: this Worker has no Acme in-process (ACME_IN_PROCESS is not true)",
+  },
+);
+
 export interface IntegrationConfig {
   environment: string;
   adminToken: string;
   encryptionKey: string;
-  /** Where Acme lives when a connection does not say; unset means the mock in this Worker. */
+  /**
+   * Where Acme lives when a connection does not say; unset means the mock in this Worker, which
+   * only the default Worker has (ACME_IN_PROCESS): elsewhere loading the config throws without it.
+   */
   acmeBaseUrl: string | undefined;
   cacheTtlSeconds: number;
   /**
@@ -75,7 +92,7 @@ export interface IntegrationConfig {
 /** The integration's vars and secrets, validated once per `env`; throws naming every bad value. */
 export const loadIntegrationConfig = configLoader(
   "integration",
-  IntegrationEnvSchema,
+  IntegrationEnvWithAcmeSchema,
   (e): IntegrationConfig => ({
     environment: e.ENVIRONMENT,
     adminToken: e.ADMIN_TOKEN,

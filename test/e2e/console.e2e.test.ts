@@ -4,6 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, localOnlyContext, screenshot } from "./browser.ts";
 import { acmeAdmin, admin, base, type E2eConnection, eventually, newConnection, post } from "./helpers.ts";
 
+/** The browser's own, inside `evaluate` callbacks (this file is compiled without the DOM library). */
+declare function getComputedStyle(element: unknown): { color: string };
+
 let browser: Browser;
 let context: BrowserContext;
 let offOrigin: string[];

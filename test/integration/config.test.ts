@@ -32,3 +32,40 @@ describe("SESSION_SLOTS_AHEAD", () => {
     );
   });
 });
+
+describe("ACME_BASE_URL", () => {
+  it("may stay unset where the mock Acme is in this Worker (ACME_IN_PROCESS, the default Worker)", () => {
+    const config = loadIntegrationConfig(envWith({ ACME_IN_PROCESS: "true", ACME_BASE_URL: undefined }));
+    expect(config.acmeBaseUrl).toBeUndefined();
+  });
+
+  it("is required anywhere else (env.production): the config refuses to load, naming it", () => {
+    for (const inProcess of [undefined, "false"]) {
+      expect(() =>
+        loadIntegrationConfig(envWith({ ACME_IN_PROCESS: inProcess, ACME_BASE_URL: undefined })),
+      ).toThrow(/invalid integration configuration: ACME_BASE_URL: required/);
+      expect(() => loadIntegrationConfig(envWith({ ACME_IN_PROCESS: inProcess, ACME_BASE_URL: "" }))).toThrow(
+        /ACME_BASE_URL: required/,
+      );
+    }
+  });
+
+  it("is taken where set", () => {
+    const config = loadIntegrationConfig(
+      envWith({ ACME_IN_PROCESS: undefined, ACME_BASE_URL: "https://acme.example.com/acme" }),
+    );
+    expect(config.acmeBaseUrl).toBe("https://acme.example.com/acme");
+  });
+
+  it.each(["not a url", "acme.example.com/acme"])("%j is refused loudly", (value) => {
+    expect(() =>
+      loadIntegrationConfig(envWith({ ACME_IN_PROCESS: undefined, ACME_BASE_URL: value })),
+    ).toThrow(/invalid integration configuration: ACME_BASE_URL/);
+  });
+
+  it.each(["yes", "TRUE"])("an ACME_IN_PROCESS of %j is refused loudly", (value) => {
+    expect(() => loadIntegrationConfig(envWith({ ACME_IN_PROCESS: value }))).toThrow(
+      /invalid integration configuration: ACME_IN_PROCESS/,
+    );
+  });
+});

@@ -9,6 +9,13 @@ export type AcmeTransport = (request: Request) => Promise<Response>;
 /** The base URL used for in-process calls; it never leaves the isolate. */
 export const IN_PROCESS_ACME_BASE_URL = "http://acme.internal/acme";
 
+/**
+ * The in-process transport of a Worker without the mock (env.production): never used, since its
+ * config requires ACME_BASE_URL; should it be reached, the call fails as Acme unreachable.
+ */
+export const NO_IN_PROCESS_ACME: AcmeTransport = () =>
+  Promise.reject(new Error("no Acme in this Worker: connections need ACME_BASE_URL or their own base URL"));
+
 /** The base URL and transport for a connection: `fetch` to `baseUrl`, or in-process when it is unset. */
 export function transportFor(
   baseUrl: string | null | undefined,

@@ -1,0 +1,16 @@
+import type { QueueConsumers } from "../lib/queue-dispatch.ts";
+import type { ScheduledJobs } from "../lib/scheduled-jobs.ts";
+import { restartStalledJobs, startReconciliations } from "./jobs/cron-tasks.ts";
+import { handleInboxBatch, handleInboxDeadLetters } from "./webhooks/inbox-consumer.ts";
+
+/** The integration's queue consumers (queue names as in wrangler.toml). */
+export const INTEGRATION_QUEUE_CONSUMERS: QueueConsumers = {
+  "integration-inbox": handleInboxBatch,
+  "integration-inbox-dlq": handleInboxDeadLetters,
+};
+
+/** The integration's cron work. */
+export const INTEGRATION_SCHEDULED_JOBS: ScheduledJobs = {
+  "integration reconciliation": (env) => startReconciliations(env),
+  "integration job restart sweep": (env, now) => restartStalledJobs(env, now.getTime()),
+};
