@@ -3,8 +3,8 @@ import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { sha256Hex } from "../../lib/crypto.ts";
+import { withIdTag } from "../../lib/id-tag.ts";
 import { newId, randomSecret } from "../../lib/ids.ts";
-import { sealSecret } from "../../lib/secret-box.ts";
 import { decodeWebhookSecret, WebhookSecretSchema } from "../../lib/webhook-secret.ts";
 import { expectAcmeStatus } from "../acme-client/acme-errors.ts";
 import { forgetApiKey } from "../auth/api-key.ts";
@@ -109,15 +109,17 @@ connectionAdminRouter
     }),
     async (c) => {
       const input = c.req.valid("json");
-      const id = newId("conn");
+      const { secretKeys, idTagKey } = c.var.config;
+      // Tagged, so the webhook receiver refuses ids nobody minted without reading D1.
+      const id = await withIdTag(idTagKey, newId("conn"));
       const row: ConnectionRow = {
         id,
         name: input.name,
         acmeBaseUrl: input.acmeBaseUrl,
         acmeClientId: input.acmeClientId,
-        acmeClientSecretEnc: await sealSecret(c.var.config.encryptionKey, input.acmeClientSecret, id),
+        acmeClientSecretEnc: await secretKeys.seal(input.acmeClientSecret, id),
         webhookSecretEnc: input.acmeWebhookSecret
-          ? await sealSecret(c.var.config.encryptionKey, input.acmeWebhookSecret, `${id}:webhook`)
+          ? await secretKeys.seal(input.acmeWebhookSecret, `${id}:webhook`)
           : null,
         reconciledThrough: null,
         createdAt: new Date().toISOString(),
@@ -164,7 +166,8 @@ connectionAdminRouter
     async (c) => {
       const connectionId = c.req.valid("param").id;
       await requireConnection(c.env.DB, connectionId);
-      const apiKey = randomSecret(32, "ab_");
+      // Tagged, so a random bearer key is refused without reading D1.
+      const apiKey = await withIdTag(c.var.config.idTagKey, randomSecret(32, "ab_"));
       const row = {
         id: newId("key"),
         connectionId,
@@ -200,11 +203,17 @@ connectionAdminRouter
     },
   );
 
+/**
+ * Stores the connection's webhook secret, sealed with the current key; the row's client secret,
+ * when sealed with an older key, is re-sealed in the same write.
+ */
 async function storeWebhookSecret(c: Context<IntegrationEnv>, connection: ConnectionRow, secret: string) {
-  const sealed = await sealSecret(c.var.config.encryptionKey, secret, `${connection.id}:webhook`);
+  const { secretKeys } = c.var.config;
+  const sealed = await secretKeys.seal(secret, `${connection.id}:webhook`);
+  const clientSecret = await secretKeys.reseal(connection.acmeClientSecretEnc, connection.id);
   await drizzle(c.env.DB)
     .update(connections)
-    .set({ webhookSecretEnc: sealed })
+    .set({ webhookSecretEnc: sealed, ...(clientSecret ? { acmeClientSecretEnc: clientSecret } : {}) })
     .where(eq(connections.id, connection.id));
   forgetWebhookSecret(connection.id);
 }
