@@ -1968,6 +1968,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/encryption/reseal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-seal connection secrets with the current encryption key, a bounded batch per call
+         * @description After a new key is put first in ENCRYPTION_KEYS, call until `next` is null (passing each `next` as `after`); then `remaining` counts what no key opens, and at 0 the old keys can be dropped.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description Connections to examine in this call (at most 50) */
+                    limit?: number;
+                    /** @description Go on after this connection id: the `next` of the previous call */
+                    after?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description This call's work */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EncryptionResealReport"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/imports": {
         parameters: {
             query?: never;
@@ -3116,6 +3178,18 @@ export interface components {
             subscriptionId: string;
             url: string;
             events: string[];
+        };
+        EncryptionResealReport: {
+            /** @description Connections whose secrets now use the current key */
+            resealed: number;
+            /** @description Connections examined whose secrets no key of ENCRYPTION_KEYS opens (left as they are) */
+            unreadable: number;
+            /** @description Connections still holding a secret sealed with another key, unreadable ones included */
+            remaining: number;
+            /** @description Pass as `after` to go on; null: the scan is done */
+            next: string | null;
+            /** @description The id of the current key (the first of ENCRYPTION_KEYS) */
+            keyId: string;
         };
         Job: {
             id: string;

@@ -57,6 +57,9 @@ export async function ensureDevVars(
   }
   const text = readFileSync(DEV_VARS_PATH, "utf8");
   const existing = parseDevVars(text);
+  // A file from before key rings: its one ENCRYPTION_KEY becomes the ring, so what it sealed still opens.
+  if (existing.ENCRYPTION_KEY && !("ENCRYPTION_KEYS" in existing))
+    generated.ENCRYPTION_KEYS = existing.ENCRYPTION_KEY;
   const missing = Object.fromEntries(Object.entries(generated).filter(([key]) => !(key in existing)));
   if (Object.keys(missing).length > 0) {
     writeFileSync(DEV_VARS_PATH, `${text.replace(/\n*$/, "\n")}${serialize(missing)}\n`, { mode: 0o600 });

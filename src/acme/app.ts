@@ -4,6 +4,7 @@ import { errorFields, log } from "../lib/logger.ts";
 import { OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
+import { secretAdminRouter } from "./admin/secrets-routes.ts";
 import { ACME_SCOPES } from "./auth/bearer.ts";
 import { jwksRouter } from "./auth/jwks-route.ts";
 import { tokenBodyLimit, tokenRouter } from "./auth/token-route.ts";
@@ -43,6 +44,7 @@ export function createAcmeApp() {
   app.route("/", webhookRouter);
   app.route("/", faultRouter);
   app.route("/", clientAdminRouter);
+  app.route("/", secretAdminRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AcmeOAuth", {
     type: "oauth2",

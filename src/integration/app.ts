@@ -7,6 +7,7 @@ import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { accessLog } from "./access-log.ts";
 import { connectionAdminRouter } from "./admin/connection-routes.ts";
+import { encryptionAdminRouter } from "./admin/encryption-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { contactRouter, seedContactRouter } from "./contacts/routes.ts";
 import { createRouter } from "./context.ts";
@@ -37,6 +38,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   app.route("/api/v1", eventsRouter);
   app.route("/api/v1", statusRouter);
   app.route("/api", connectionAdminRouter);
+  app.route("/api", encryptionAdminRouter);
   app.route("/api", jobsRouter);
   app.route("/api", deadLetterRouter);
   app.route("/", webhookReceiverRouter);

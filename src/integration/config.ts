@@ -1,16 +1,30 @@
 import { z } from "zod";
 import { configLoader } from "../lib/env-config.ts";
+import { SECRET_KEY_PATTERN, SecretKeyRing } from "../lib/secret-box.ts";
 import { type BreakerSettings, DEFAULT_BREAKER } from "./resilience/circuit-breaker.ts";
 
 const booleanString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
+/** One or more 32-byte base64url keys separated by commas (spaces around them allowed). */
+const KEY_LIST = /^\s*[A-Za-z0-9_-]{43}(\s*,\s*[A-Za-z0-9_-]{43})*\s*$/;
+
 const IntegrationEnvSchema = z.object({
   ENVIRONMENT: z.string().default("production"),
   ADMIN_TOKEN: z.string().min(24),
+  ENCRYPTION_KEYS: z
+    .string()
+    .regex(KEY_LIST, "must be 32-byte base64url keys (no padding), comma-separated, the current one first")
+    .optional()
+    .describe("AES-256-GCM keys for connection secrets"),
   ENCRYPTION_KEY: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{43}$/, "must be 32 bytes, base64url without padding")
-    .describe("AES-256-GCM key for connection secrets"),
+    .regex(SECRET_KEY_PATTERN, "must be 32 bytes, base64url without padding")
+    .optional()
+    .describe("The one key of a one-key ring, when ENCRYPTION_KEYS is unset"),
+  ID_TAG_KEY: z
+    .string()
+    .regex(SECRET_KEY_PATTERN, "must be 32 bytes, base64url without padding")
+    .describe("HMAC key of the tags on connection ids and API keys"),
   ACME_BASE_URL: z
     .url()
     .optional()
@@ -40,22 +54,29 @@ const IntegrationEnvSchema = z.object({
 });
 
 /**
+ * The vars as a whole: a key ring (ENCRYPTION_KEYS or, alone, ENCRYPTION_KEY), and Acme's place.
  * Only the default Worker serves the mock Acme in-process (ACME_IN_PROCESS); any other
  * (env.production) must know where Acme is, or a connection without its own base URL would have
  * nowhere to go: there the Worker refuses to answer without ACME_BASE_URL.
  */
-const IntegrationEnvWithAcmeSchema = IntegrationEnvSchema.refine(
-  (e) => e.ACME_IN_PROCESS || e.ACME_BASE_URL !== undefined,
-  {
-    path: ["ACME_BASE_URL"],
-    message: "required, Acme's …/acme URL: this Worker has no Acme in-process (ACME_IN_PROCESS is not true)",
-  },
-);
+const IntegrationEnvCheckedSchema = IntegrationEnvSchema.refine(
+  (e) => e.ENCRYPTION_KEYS !== undefined || e.ENCRYPTION_KEY !== undefined,
+  { path: ["ENCRYPTION_KEYS"], message: "is required (or ENCRYPTION_KEY, a one-key ring)" },
+).refine((e) => e.ACME_IN_PROCESS || e.ACME_BASE_URL !== undefined, {
+  path: ["ACME_BASE_URL"],
+  message: "required, Acme's …/acme URL: this Worker has no Acme in-process (ACME_IN_PROCESS is not true)",
+});
 
 export interface IntegrationConfig {
   environment: string;
   adminToken: string;
-  encryptionKey: string;
+  /**
+   * The keys connection secrets are sealed with (ENCRYPTION_KEYS, the current one first; else
+   * ENCRYPTION_KEY alone). Values sealed with an older key of the ring still open.
+   */
+  secretKeys: SecretKeyRing;
+  /** Keys the tag that connection ids and API keys carry (ID_TAG_KEY; see lib/id-tag.ts). */
+  idTagKey: string;
   /**
    * Where Acme lives when a connection does not say; unset means the mock in this Worker, which
    * only the default Worker has (ACME_IN_PROCESS): elsewhere loading the config throws without it.
@@ -92,11 +113,12 @@ export interface IntegrationConfig {
 /** The integration's vars and secrets, validated once per `env`; throws naming every bad value. */
 export const loadIntegrationConfig = configLoader(
   "integration",
-  IntegrationEnvWithAcmeSchema,
+  IntegrationEnvCheckedSchema,
   (e): IntegrationConfig => ({
     environment: e.ENVIRONMENT,
     adminToken: e.ADMIN_TOKEN,
-    encryptionKey: e.ENCRYPTION_KEY,
+    secretKeys: SecretKeyRing.fromList(e.ENCRYPTION_KEYS ?? e.ENCRYPTION_KEY ?? ""),
+    idTagKey: e.ID_TAG_KEY,
     acmeBaseUrl: e.ACME_BASE_URL,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     cacheKeyWriteIntervalMs: e.CACHE_KEY_WRITE_INTERVAL_MS,

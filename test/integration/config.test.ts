@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { loadIntegrationConfig } from "../../src/integration/config.ts";
+import { randomSecret } from "../../src/lib/ids.ts";
 
 /** The test env with these vars set (undefined: removed); a fresh object, so nothing cached applies. */
 function envWith(vars: Record<string, string | undefined>): Env {
@@ -67,5 +68,41 @@ describe("ACME_BASE_URL", () => {
     expect(() => loadIntegrationConfig(envWith({ ACME_IN_PROCESS: value }))).toThrow(
       /invalid integration configuration: ACME_IN_PROCESS/,
     );
+  });
+});
+
+describe("ENCRYPTION_KEYS", () => {
+  const [first, second] = [randomSecret(32), randomSecret(32)];
+
+  it("is the ring, the current key first", () => {
+    const { secretKeys } = loadIntegrationConfig(envWith({ ENCRYPTION_KEYS: `${first}, ${second}` }));
+    expect(secretKeys.keys).toEqual([first, second]);
+  });
+
+  it("falls back to ENCRYPTION_KEY alone as a one-key ring, and wins over it when both are set", () => {
+    const alone = loadIntegrationConfig(envWith({ ENCRYPTION_KEYS: undefined, ENCRYPTION_KEY: first }));
+    expect(alone.secretKeys.keys).toEqual([first]);
+    const both = loadIntegrationConfig(envWith({ ENCRYPTION_KEYS: second, ENCRYPTION_KEY: first }));
+    expect(both.secretKeys.keys).toEqual([second]);
+  });
+
+  it.each([
+    ["neither ENCRYPTION_KEYS nor ENCRYPTION_KEY", { ENCRYPTION_KEYS: undefined, ENCRYPTION_KEY: undefined }],
+    ["an empty list", { ENCRYPTION_KEYS: "" }],
+    ["a short key", { ENCRYPTION_KEYS: `${first},short` }],
+    ["a trailing comma", { ENCRYPTION_KEYS: `${first},` }],
+    ["a padded key", { ENCRYPTION_KEYS: `${first}=` }],
+  ])("refuses %s loudly, naming the var", (_, vars) => {
+    expect(() => loadIntegrationConfig(envWith(vars))).toThrow(
+      /invalid integration configuration: ENCRYPTION_KEYS/,
+    );
+  });
+
+  it("refuses a malformed ENCRYPTION_KEY and a missing or malformed ID_TAG_KEY", () => {
+    expect(() =>
+      loadIntegrationConfig(envWith({ ENCRYPTION_KEYS: undefined, ENCRYPTION_KEY: "short" })),
+    ).toThrow(/ENCRYPTION_KEY:/);
+    expect(() => loadIntegrationConfig(envWith({ ID_TAG_KEY: undefined }))).toThrow(/ID_TAG_KEY/);
+    expect(() => loadIntegrationConfig(envWith({ ID_TAG_KEY: "short" }))).toThrow(/ID_TAG_KEY/);
   });
 });

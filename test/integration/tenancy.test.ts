@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { openSecret } from "../../src/lib/secret-box.ts";
+import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import { createClient } from "../acme/helpers.ts";
 import {
   admin,
@@ -209,10 +209,12 @@ describe("the Acme client secret", () => {
       .first<{ sealed: string }>();
     const sealed = row?.sealed ?? "";
     expect(sealed).not.toContain(client.clientSecret);
-    expect(sealed).toMatch(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    expect(await openSecret(env.ENCRYPTION_KEY, sealed, connectionId)).toBe(client.clientSecret);
+    // v2, the id of the key that sealed it, the IV, the ciphertext.
+    expect(sealed).toMatch(/^v2\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    const { secretKeys } = loadIntegrationConfig(env);
+    expect(await secretKeys.open(sealed, connectionId)).toBe(client.clientSecret);
     // The connection id is authenticated data: the ciphertext cannot be moved to another row.
-    await expect(openSecret(env.ENCRYPTION_KEY, sealed, a.connectionId)).rejects.toThrow();
+    await expect(secretKeys.open(sealed, a.connectionId)).rejects.toThrow();
   });
 });
 

@@ -1,9 +1,7 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { hmacSha256 } from "../../lib/crypto.ts";
 import { chunkForStatement } from "../../lib/d1-limits.ts";
-import { newId, toBase64Url } from "../../lib/ids.ts";
-import { openSecret, sealSecret } from "../../lib/secret-box.ts";
+import { newId } from "../../lib/ids.ts";
 import { newWebhookSecret } from "../../lib/webhook-secret.ts";
 import type { AcmeConfig } from "../config.ts";
 import {
@@ -15,13 +13,12 @@ import {
 } from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
 
-/** Signing secrets are encrypted with a key derived from the pepper, so no extra secret is needed. */
-async function secretKey(config: AcmeConfig): Promise<string> {
-  return toBase64Url(await hmacSha256(config.clientSecretPepper, "acme webhook signing secrets v1"));
-}
-
+/**
+ * The subscription's signing secret, opened with the ring of ACME_SECRET_KEYS. Throws
+ * SealedSecretError when no key of the ring opens it.
+ */
 export async function signingSecret(config: AcmeConfig, row: WebhookSubscriptionRow): Promise<string> {
-  return openSecret(await secretKey(config), row.secretEnc, row.id);
+  return config.secretKeys.open(row.secretEnc, row.id);
 }
 
 export function publicSubscription(row: WebhookSubscriptionRow) {
@@ -59,7 +56,7 @@ export class SubscriptionRepository {
       url: input.url,
       events: JSON.stringify([...new Set(input.events)]),
       description: input.description ?? null,
-      secretEnc: await sealSecret(await secretKey(this.config), secret, id),
+      secretEnc: await this.config.secretKeys.seal(secret, id),
       enabled: true,
       disabledReason: null,
       createdAt: now,
@@ -96,8 +93,11 @@ export class SubscriptionRepository {
       enabled?: boolean | undefined;
     },
   ): Promise<WebhookSubscriptionRow> {
-    await this.get(id);
+    const current = await this.get(id);
     const set: Partial<WebhookSubscriptionRow> = { updatedAt: new Date().toISOString() };
+    // A secret sealed with an older key is brought to the current one whenever its row is written.
+    const resealed = await this.config.secretKeys.reseal(current.secretEnc, id);
+    if (resealed) set.secretEnc = resealed;
     if (patch.url !== undefined) set.url = patch.url;
     if (patch.events !== undefined) set.events = JSON.stringify([...new Set(patch.events)]);
     if (patch.description !== undefined) set.description = patch.description;

@@ -1,4 +1,5 @@
 import { parseRetryAfter } from "../../lib/backoff.ts";
+import type { SecretKeyRing } from "../../lib/secret-box.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import type { RequestStats } from "../request-stats.ts";
@@ -69,7 +70,8 @@ export interface AcmeClientOptions {
   session: AcmeSessionApi;
   inProcess: AcmeTransport;
   defaultBaseUrl: string | undefined;
-  encryptionKey: string;
+  /** Opens the connection's client secret for a token exchange. */
+  secretKeys: SecretKeyRing;
   attemptTimeoutMs: number;
   deadlineMs: number;
   priority?: Priority;
@@ -297,7 +299,7 @@ export class AcmeClient {
         exchange: (request, ms) => this.exchange(request, ms),
         baseUrl: this.baseUrl,
         connection: this.options.connection,
-        encryptionKey: this.options.encryptionKey,
+        secretKeys: this.options.secretKeys,
         timeoutMs,
       });
       await this.options.session.storeToken(grant.leaseId, accessToken, expiresIn);

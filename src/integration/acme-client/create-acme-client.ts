@@ -29,7 +29,7 @@ export function createAcmeClient(
     }),
     inProcess: options.inProcess,
     defaultBaseUrl: config.acmeBaseUrl,
-    encryptionKey: config.encryptionKey,
+    secretKeys: config.secretKeys,
     attemptTimeoutMs: config.acmeAttemptTimeoutMs,
     deadlineMs: options.priority === "interactive" ? config.requestDeadlineMs : config.backgroundDeadlineMs,
     priority: options.priority,

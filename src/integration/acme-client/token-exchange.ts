@@ -1,4 +1,4 @@
-import { openSecret } from "../../lib/secret-box.ts";
+import type { SecretKeyRing } from "../../lib/secret-box.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { acmeProblem, callProblem } from "./acme-errors.ts";
 import type { ExchangeOutcome } from "./transport.ts";
@@ -14,7 +14,7 @@ export interface TokenExchangeOptions {
   baseUrl: string;
   connection: Pick<ConnectionRow, "id" | "acmeClientId" | "acmeClientSecretEnc">;
   /** Opens the connection's client secret, stored encrypted. */
-  encryptionKey: string;
+  secretKeys: SecretKeyRing;
   timeoutMs: number;
 }
 
@@ -32,7 +32,7 @@ export interface IssuedToken {
  */
 export async function requestAccessToken(options: TokenExchangeOptions): Promise<IssuedToken> {
   const { connection } = options;
-  const secret = await openSecret(options.encryptionKey, connection.acmeClientSecretEnc, connection.id);
+  const secret = await options.secretKeys.open(connection.acmeClientSecretEnc, connection.id);
   const basic = btoa(`${encodeURIComponent(connection.acmeClientId)}:${encodeURIComponent(secret)}`);
   const outcome = await options.exchange(
     new Request(`${options.baseUrl}/oauth/token`, {

@@ -2,8 +2,8 @@ import { z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { sha256Hex } from "../../lib/crypto.ts";
+import { withIdTag } from "../../lib/id-tag.ts";
 import { newId, randomSecret } from "../../lib/ids.ts";
-import { sealSecret } from "../../lib/secret-box.ts";
 import { WebhookSecretSchema } from "../../lib/webhook-secret.ts";
 import { forgetApiKey } from "../auth/api-key.ts";
 import { connectionWebhookUrl, requireConnection } from "../connections/connection-store.ts";
@@ -105,15 +105,17 @@ connectionAdminRouter
     }),
     async (c) => {
       const input = c.req.valid("json");
-      const id = newId("conn");
+      const { secretKeys, idTagKey } = c.var.config;
+      // Tagged, so the webhook receiver refuses ids nobody minted without reading D1.
+      const id = await withIdTag(idTagKey, newId("conn"));
       const row: ConnectionRow = {
         id,
         name: input.name,
         acmeBaseUrl: input.acmeBaseUrl,
         acmeClientId: input.acmeClientId,
-        acmeClientSecretEnc: await sealSecret(c.var.config.encryptionKey, input.acmeClientSecret, id),
+        acmeClientSecretEnc: await secretKeys.seal(input.acmeClientSecret, id),
         webhookSecretEnc: input.acmeWebhookSecret
-          ? await sealSecret(c.var.config.encryptionKey, input.acmeWebhookSecret, `${id}:webhook`)
+          ? await secretKeys.seal(input.acmeWebhookSecret, `${id}:webhook`)
           : null,
         webhookSubscriptionId: null,
         reconciledThrough: null,
@@ -161,7 +163,8 @@ connectionAdminRouter
     async (c) => {
       const connectionId = c.req.valid("param").id;
       await requireConnection(c.env.DB, connectionId);
-      const apiKey = randomSecret(32, "ab_");
+      // Tagged, so a random bearer key is refused without reading D1.
+      const apiKey = await withIdTag(c.var.config.idTagKey, randomSecret(32, "ab_"));
       const row = {
         id: newId("key"),
         connectionId,
@@ -223,7 +226,7 @@ connectionAdminRouter
       const connection = await requireConnection(c.env.DB, c.req.valid("param").id);
       await storeWebhookSecret(
         c.env.DB,
-        c.var.config.encryptionKey,
+        c.var.config.secretKeys,
         connection,
         c.req.valid("json").secret,
         null,
@@ -257,7 +260,7 @@ connectionAdminRouter
       const url = connectionWebhookUrl(publicOrigin(c), connection.id);
       const { subscriptionId, events } = await replaceWebhookSubscription(
         c.env.DB,
-        c.var.config.encryptionKey,
+        c.var.config.secretKeys,
         acmeClientFor(c, connection),
         connection,
         url,

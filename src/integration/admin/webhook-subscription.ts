@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { log } from "../../lib/logger.ts";
-import { sealSecret } from "../../lib/secret-box.ts";
+import type { SecretKeyRing } from "../../lib/secret-box.ts";
 import { decodeWebhookSecret } from "../../lib/webhook-secret.ts";
 import type { AcmeClient } from "../acme-client/acme-client.ts";
 import { expectAcmeStatus } from "../acme-client/acme-errors.ts";
@@ -21,20 +21,26 @@ export interface SubscriptionOutcome {
 }
 
 /**
- * Stores a connection's webhook secret (sealed) and which Acme subscription it belongs to (null:
- * one made by hand), and drops this isolate's cached copy of the old secret.
+ * Stores a connection's webhook secret (sealed with the current key) and which Acme subscription
+ * it belongs to (null: one made by hand), re-seals the row's client secret in the same write when
+ * an older key sealed it, and drops this isolate's cached copy of the old secret.
  */
 export async function storeWebhookSecret(
   db: D1Database,
-  encryptionKey: string,
+  secretKeys: SecretKeyRing,
   connection: ConnectionRow,
   secret: string,
   subscriptionId: string | null,
 ): Promise<void> {
-  const sealed = await sealSecret(encryptionKey, secret, `${connection.id}:webhook`);
+  const sealed = await secretKeys.seal(secret, `${connection.id}:webhook`);
+  const clientSecret = await secretKeys.reseal(connection.acmeClientSecretEnc, connection.id);
   await drizzle(db)
     .update(connections)
-    .set({ webhookSecretEnc: sealed, webhookSubscriptionId: subscriptionId })
+    .set({
+      webhookSecretEnc: sealed,
+      webhookSubscriptionId: subscriptionId,
+      ...(clientSecret ? { acmeClientSecretEnc: clientSecret } : {}),
+    })
     .where(eq(connections.id, connection.id));
   forgetWebhookSecret(connection.id);
 }
@@ -53,7 +59,7 @@ export async function storeWebhookSecret(
  */
 export async function replaceWebhookSubscription(
   db: D1Database,
-  encryptionKey: string,
+  secretKeys: SecretKeyRing,
   acme: AcmeClient,
   connection: ConnectionRow,
   url: string,
@@ -72,7 +78,7 @@ export async function replaceWebhookSubscription(
   if ("problem" in decodeWebhookSecret(body.secret)) {
     throw new ApiError("acme_bad_response", "Acme returned a webhook secret that is not a valid whsec_ key.");
   }
-  await storeWebhookSecret(db, encryptionKey, connection, body.secret, body.id);
+  await storeWebhookSecret(db, secretKeys, connection, body.secret, body.id);
 
   const kept = (await findConnection(db, connection.id))?.webhookSubscriptionId ?? body.id;
   const stale = (await listSubscriptions(acme))

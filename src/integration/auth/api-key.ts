@@ -3,6 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { MiddlewareHandler } from "hono";
 import { sha256Hex, timingSafeEqualStrings } from "../../lib/crypto.ts";
 import { ExpiringMap } from "../../lib/expiring-map.ts";
+import { hasValidIdTag } from "../../lib/id-tag.ts";
 import type { IntegrationEnv } from "../context.ts";
 import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
@@ -45,6 +46,8 @@ export function requireApiKey(): MiddlewareHandler<IntegrationEnv> {
   return async function apiKeyMiddleware(c, next) {
     const key = bearer(c.req.header("authorization"));
     if (!key) throw unauthorized("An API key is required: Authorization: Bearer <api key>.");
+    // A key this deployment never issued is refused before the cache or D1 is consulted.
+    if (!(await hasValidIdTag(c.var.config.idTagKey, key))) throw unauthorized("The API key is not valid.");
     const keyHash = await hashOf(key);
     let connection = resolved.get(keyHash);
     if (!connection) {

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
+import { hasValidIdTag } from "../../lib/id-tag.ts";
 import { log } from "../../lib/logger.ts";
 import { createRouter } from "../context.ts";
 import { ApiError } from "../errors.ts";
@@ -35,6 +36,8 @@ export const webhookReceiverRouter = createRouter().openapi(
   }),
   async (c) => {
     const { connectionId } = c.req.valid("param");
+    // An id this deployment never minted is refused before anything else: no D1 read for strangers.
+    if (!(await hasValidIdTag(c.var.config.idTagKey, connectionId))) throw rejected();
     if (Number(c.req.header("content-length") ?? 0) > MAX_WEBHOOK_BYTES) {
       throw new ApiError("payload_too_large", "The webhook body is too large.");
     }
@@ -48,7 +51,7 @@ export const webhookReceiverRouter = createRouter().openapi(
     };
     if (!/^\d{1,12}$/.test(headers["webhook-timestamp"]) || headers["webhook-id"].length > 200)
       throw rejected();
-    const secret = await cachedWebhookSecret(c.env, c.var.config.encryptionKey, connectionId);
+    const secret = await cachedWebhookSecret(c.env, c.var.config.secretKeys, connectionId);
     if (!secret) throw rejected();
     try {
       new Webhook(secret).verify(body, headers, { jsonParse: false });

@@ -1,5 +1,5 @@
 import { ExpiringMap } from "../../lib/expiring-map.ts";
-import { openSecret } from "../../lib/secret-box.ts";
+import type { SecretKeyRing } from "../../lib/secret-box.ts";
 import { findSealedWebhookSecret } from "../connections/connection-store.ts";
 
 /** Webhook secrets per connection (null: none), kept per isolate for CACHE_MS: webhooks come in bursts. */
@@ -17,13 +17,13 @@ export function forgetWebhookSecret(connectionId: string): void {
  */
 export async function cachedWebhookSecret(
   env: Env,
-  encryptionKey: string,
+  secretKeys: SecretKeyRing,
   connectionId: string,
 ): Promise<string | null> {
   const remembered = cache.get(connectionId);
   if (remembered !== undefined) return remembered;
   const sealed = await findSealedWebhookSecret(env.DB, connectionId);
-  const secret = sealed ? await openSecret(encryptionKey, sealed, `${connectionId}:webhook`) : null;
+  const secret = sealed ? await secretKeys.open(sealed, `${connectionId}:webhook`) : null;
   cache.set(connectionId, secret, CACHE_MS);
   return secret;
 }

@@ -2,14 +2,14 @@ import { describe, expect, it } from "vitest";
 import { requestAccessToken } from "../../../src/integration/acme-client/token-exchange.ts";
 import { timedExchange } from "../../../src/integration/acme-client/transport.ts";
 import { toBase64Url } from "../../../src/lib/ids.ts";
-import { sealSecret } from "../../../src/lib/secret-box.ts";
+import { SecretKeyRing } from "../../../src/lib/secret-box.ts";
 import { problemOf } from "../helpers.ts";
 
-const KEY = toBase64Url(new Uint8Array(32).fill(9));
+const KEYS = new SecretKeyRing([toBase64Url(new Uint8Array(32).fill(9))]);
 const connection = {
   id: "conn_token",
   acmeClientId: "client:with/odd chars",
-  acmeClientSecretEnc: await sealSecret(KEY, "s3cret&more", "conn_token"),
+  acmeClientSecretEnc: await KEYS.seal("s3cret&more", "conn_token"),
 };
 
 /** Runs the grant against a transport that answers `answer`; records what was sent. */
@@ -23,7 +23,7 @@ async function grant(answer: (request: Request) => Response | Promise<Response>)
     exchange: (request, timeoutMs) => timedExchange(transport, request, timeoutMs),
     baseUrl: "https://acme.test/acme",
     connection,
-    encryptionKey: KEY,
+    secretKeys: KEYS,
     timeoutMs: 1000,
   });
   return { result, sent };
@@ -119,7 +119,7 @@ describe("token exchange (client credentials grant)", () => {
       exchange: (request) => timedExchange(() => new Promise<Response>(() => {}), request, 1),
       baseUrl: "https://acme.test/acme",
       connection,
-      encryptionKey: KEY,
+      secretKeys: KEYS,
       timeoutMs: 1,
     });
     expect((await problemOf(silent)).code).toBe("acme_unavailable");

@@ -72,7 +72,8 @@ describe("console: a connection's last hour", () => {
       connection.apiKey,
       connection.acmeClient.clientSecret,
       env.ADMIN_TOKEN,
-      env.ENCRYPTION_KEY,
+      env.ENCRYPTION_KEYS,
+      env.ID_TAG_KEY,
     ]) {
       expect(html).not.toContain(secret);
     }

@@ -4,12 +4,12 @@ import { DEFAULT_BREAKER } from "../../../src/integration/resilience/circuit-bre
 import type { AcmeSessionApi, TokenGrant } from "../../../src/integration/session/protocol.ts";
 import { SessionState } from "../../../src/integration/session/session-state.ts";
 import { toBase64Url } from "../../../src/lib/ids.ts";
-import { sealSecret } from "../../../src/lib/secret-box.ts";
+import { SecretKeyRing } from "../../../src/lib/secret-box.ts";
 
 // An AcmeClient over a scripted Acme in virtual time, for tests of what is built on the client.
 
-const KEY = toBase64Url(new Uint8Array(32).fill(7));
-const SEALED_SECRET = await sealSecret(KEY, "client-secret", "conn_test");
+const KEYS = new SecretKeyRing([toBase64Url(new Uint8Array(32).fill(7))]);
+const SEALED_SECRET = await KEYS.seal("client-secret", "conn_test");
 
 /** Virtual time: sleeping advances the clock at once, so waits are measured, not spent. */
 export function fakeClock(): Clock & { slept: number[] } {
@@ -110,7 +110,7 @@ export function client(
     session,
     inProcess: transport,
     defaultBaseUrl: undefined,
-    encryptionKey: KEY,
+    secretKeys: KEYS,
     attemptTimeoutMs: overrides.attemptTimeoutMs ?? 2500,
     deadlineMs: overrides.deadlineMs ?? 3000,
     stats,

@@ -1,0 +1,80 @@
+import { and, count, eq, gt, isNull, or } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { RESEAL_BATCH_MAX, type ResealReport, sealedWithOtherKey } from "../../lib/reseal-batch.ts";
+import { SealedSecretError, type SecretKeyRing } from "../../lib/secret-box.ts";
+import { connections } from "../db/schema.ts";
+
+/**
+ * Re-seals with the ring's current key the secrets of at most `limit` (1 to RESEAL_BATCH_MAX)
+ * connections holding a value sealed with another key, in id order after `after`. Each row is
+ * written only if it still holds what was read, so a secret stored meanwhile is never undone.
+ * Makes at most `limit` + 2 D1 queries (a read, one batch of updates, a count). Throws a
+ * RangeError for a limit out of range; D1 errors propagate.
+ */
+export async function resealConnections(
+  d1: D1Database,
+  keys: SecretKeyRing,
+  options: { limit: number; after?: string | undefined },
+): Promise<ResealReport> {
+  if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > RESEAL_BATCH_MAX)
+    throw new RangeError(`a re-seal takes 1 to ${RESEAL_BATCH_MAX} rows, not ${options.limit}`);
+  const db = drizzle(d1);
+  const prefix = await keys.currentPrefix();
+  const stale = or(
+    sealedWithOtherKey(connections.acmeClientSecretEnc, prefix),
+    sealedWithOtherKey(connections.webhookSecretEnc, prefix),
+  );
+  const rows = await db
+    .select({
+      id: connections.id,
+      acmeClientSecretEnc: connections.acmeClientSecretEnc,
+      webhookSecretEnc: connections.webhookSecretEnc,
+    })
+    .from(connections)
+    .where(and(stale, options.after === undefined ? undefined : gt(connections.id, options.after)))
+    .orderBy(connections.id)
+    .limit(options.limit);
+
+  let unreadable = 0;
+  const updates = [];
+  for (const row of rows) {
+    let clientSecret: string | null;
+    let webhookSecret: string | null;
+    try {
+      clientSecret = await keys.reseal(row.acmeClientSecretEnc, row.id);
+      webhookSecret = row.webhookSecretEnc && (await keys.reseal(row.webhookSecretEnc, `${row.id}:webhook`));
+    } catch (error) {
+      if (!(error instanceof SealedSecretError)) throw error;
+      unreadable += 1;
+      continue;
+    }
+    updates.push(
+      db
+        .update(connections)
+        .set({
+          acmeClientSecretEnc: clientSecret ?? row.acmeClientSecretEnc,
+          webhookSecretEnc: webhookSecret ?? row.webhookSecretEnc,
+        })
+        .where(
+          and(
+            eq(connections.id, row.id),
+            eq(connections.acmeClientSecretEnc, row.acmeClientSecretEnc),
+            row.webhookSecretEnc === null
+              ? isNull(connections.webhookSecretEnc)
+              : eq(connections.webhookSecretEnc, row.webhookSecretEnc),
+          ),
+        )
+        .returning({ id: connections.id }),
+    );
+  }
+  const [first, ...rest] = updates;
+  const written = first ? await db.batch([first, ...rest]) : [];
+  const left = await db.select({ rows: count() }).from(connections).where(stale).get();
+  return {
+    resealed: written.reduce((sum, changed) => sum + changed.length, 0),
+    unreadable,
+    remaining: left?.rows ?? 0,
+    next: rows.length === options.limit ? (rows.at(-1)?.id ?? null) : null,
+    keyId: await keys.currentKeyId(),
+  };
+}
