@@ -29,8 +29,9 @@ export function createAcmeApp() {
     await next();
   });
   // Size before anything else (media type, parsing, auth, faults): the token endpoint's own,
-  // smaller limit first, so its 413 keeps the RFC 6749 shape.
-  app.use("/oauth/token", tokenBodyLimit);
+  // smaller limit first, so its 413 keeps the RFC 6749 shape. Only on the method it serves: any
+  // other method there is answered (405, or 413 first) in Acme's own format.
+  app.on("POST", "/oauth/token", tokenBodyLimit);
   app.use("*", acmeBodyLimit());
   app.use("*", wellFormedQuery());
   // Faults before credentials: each /v1 route's guard (securedRoute) then checks the access token
