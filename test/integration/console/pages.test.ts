@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { MAX_SEARCH_LENGTH } from "../../../src/integration/console/filters.ts";
 import { newId } from "../../../src/lib/ids.ts";
 import { admin, api, createContact, newConnection, person } from "../helpers.ts";
 import { consoleFetch, postForm, type SignedIn, signIn } from "./helpers.ts";
@@ -22,6 +23,7 @@ async function insertChanges(
   count: number,
   firstSeq = 1,
   type = "contact.created",
+  email?: string,
 ): Promise<void> {
   const statements = [];
   for (let i = 0; i < count; i++) {
@@ -30,7 +32,7 @@ async function insertChanges(
       id: `acme_c${seq}`,
       firstName: `Person ${seq}`,
       lastName: "Test",
-      email: `p${seq}@example.com`,
+      email: email ?? `p${seq}@example.com`,
       version: 1,
     };
     statements.push(
@@ -399,6 +401,13 @@ describe("console: list filters", () => {
     expect(other).toContain("&lt;b&gt;bold&lt;/b&gt;");
     expect(other).not.toContain("<b>bold</b>");
     expect(other).toContain(`value="${token}x &lt;b&gt;"`);
+    // A search as long as the box takes (D1 refuses LIKE patterns over 50 bytes: no LIKE here).
+    const longName = `Long ${token} ${"n".repeat(MAX_SEARCH_LENGTH - 14)}`;
+    await insert.bind(`conn_l${token}`, longName, "client", "sealed", now).run();
+    expect(longName.length).toBe(MAX_SEARCH_LENGTH);
+    expect(
+      dataIn(await page(session, `/console/connections?q=${encodeURIComponent(longName)}`), "connection-id"),
+    ).toEqual([`conn_l${token}`]);
     const none = await page(session, `/console/connections?q=${encodeURIComponent('"><script>')}`);
     expect(none).toContain("No connection matches the filter.");
     expect(none).not.toContain("<script>");
@@ -498,29 +507,39 @@ describe("console: list filters", () => {
     const session = await signIn();
     const feed = `/console/connections/${connection.connectionId}/feed`;
 
-    // By contact id (exact) or email (contains).
+    // By contact id (exact) or email (contains, any case, however long).
     expect(seqsIn(await page(session, `${feed}?contact=acme_c7`))).toEqual([7]);
+    await insertChanges(
+      connection.connectionId,
+      1,
+      131,
+      "contact.updated",
+      `${"long.".repeat(14)}x@example.com`,
+    );
+    expect(seqsIn(await page(session, `${feed}?contact=${"LONG.".repeat(14)}x%40example.com`))).toEqual([
+      131,
+    ]);
     expect(seqsIn(await page(session, `${feed}?contact=P12%40EXAMPLE`))).toEqual([12]);
     expect(seqsIn(await page(session, `${feed}?contact=p12`)).toSorted((a, b) => a - b)).toEqual([
       12, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129,
     ]);
     // By type, across pages, the filter kept.
     const updated = await page(session, `${feed}?type=contact.updated`);
-    expect(seqsIn(updated)).toEqual(Array.from({ length: 50 }, (_, i) => 130 - i));
+    expect(seqsIn(updated)).toEqual(Array.from({ length: 50 }, (_, i) => 131 - i));
     const older = linksLabelled(updated, "Older changes")[0] ?? "";
-    expect(older).toBe(`${feed}?type=contact.updated&before=81`);
-    expect(seqsIn(await page(session, older))).toEqual(Array.from({ length: 10 }, (_, i) => 80 - i));
+    expect(older).toBe(`${feed}?type=contact.updated&before=82`);
+    expect(seqsIn(await page(session, older))).toEqual(Array.from({ length: 11 }, (_, i) => 81 - i));
     expect(seqsIn(await page(session, `${feed}?type=contact.created&contact=p13`))).toEqual([13]);
     expect(await page(session, `${feed}?type=contact.deleted`)).toContain("No change matches the filter.");
 
     // The live poller asks only for what the filter keeps.
     const created = await page(session, `${feed}?type=contact.created`);
     expect(created).toContain(`hx-get="${feed}/updates?type=contact.created&amp;after=70"`);
-    await insertChanges(connection.connectionId, 2, 131, "contact.updated");
-    await insertChanges(connection.connectionId, 2, 133, "contact.created");
+    await insertChanges(connection.connectionId, 2, 132, "contact.updated");
+    await insertChanges(connection.connectionId, 2, 134, "contact.created");
     const update = await page(session, `${feed}/updates?type=contact.created&after=70`);
-    expect(seqsIn(update)).toEqual([134, 133]);
-    expect(update).toContain(`hx-get="${feed}/updates?type=contact.created&amp;after=134"`);
+    expect(seqsIn(update)).toEqual([135, 134]);
+    expect(update).toContain(`hx-get="${feed}/updates?type=contact.created&amp;after=135"`);
   });
 
   it("refuses an unknown change type or a bad contact search", async () => {
