@@ -13,6 +13,12 @@
   const COLOURS = ["#2563eb", "#d97706"];
   let plots = [];
 
+  // A minute (Unix seconds) as 24-hour UTC time, "HH:MM": the page's minutes are UTC, whatever the
+  // browser's zone, and uPlot's own labels would be 12-hour ("2:30pm").
+  function utcMinute(seconds) {
+    return new Date(seconds * 1000).toISOString().slice(11, 16);
+  }
+
   function draw() {
     for (const plot of plots) plot.destroy();
     plots = [];
@@ -31,9 +37,13 @@
         // The page's minutes are UTC; so is the time axis.
         tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
         width,
-        height: 180,
+        height: 200,
         series: [
-          {},
+          // The legend's time too.
+          {
+            label: "Time (UTC)",
+            value: (_u, seconds) => (seconds == null ? "–" : `${utcMinute(seconds)} UTC`),
+          },
           // Points too: a minute between two empty ones (no latency, no ratio) has no line to draw.
           ...keys.map((key, i) => ({
             label: LABELS[key],
@@ -47,7 +57,19 @@
           x: { time: true },
           y: ratio ? { range: [0, 100] } : { range: (_u, _min, max) => [0, Math.max(1, max)] },
         },
-        axes: [{}, { values: (_u, ticks) => ticks.map((t) => (ratio ? `${t}%` : String(t))) }],
+        axes: [
+          {
+            label: "Time (UTC)",
+            labelSize: 20,
+            // The drawn tick labels are kept on the chart (data-x-ticks) for reading without the canvas.
+            values: (_u, ticks) => {
+              const labels = ticks.map(utcMinute);
+              target.dataset.xTicks = labels.join(" ");
+              return labels;
+            },
+          },
+          { values: (_u, ticks) => ticks.map((t) => (ratio ? `${t}%` : String(t))) },
+        ],
       };
       const plot = new uPlot(options, [times, ...series], target);
       target.dataset.drawn = String(points.length);

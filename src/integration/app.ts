@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
+import { type ApiReferenceConfiguration, Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
 import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
@@ -9,7 +9,7 @@ import { accessLog } from "./access-log.ts";
 import { connectionAdminRouter } from "./admin/connection-routes.ts";
 import { encryptionAdminRouter } from "./admin/encryption-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
-import { contactRouter, seedContactRouter } from "./contacts/routes.ts";
+import { CONTACTS_TAG, contactRouter, SEED_CONTACTS_TAG, seedContactRouter } from "./contacts/routes.ts";
 import { createRouter } from "./context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./feed/routes.ts";
@@ -19,6 +19,27 @@ import { apiBodyLimit, wellFormedQuery } from "./request-limits.ts";
 import { statusRouter } from "./status/routes.ts";
 import { deadLetterRouter } from "./webhooks/dead-letter-routes.ts";
 import { webhookReceiverRouter } from "./webhooks/receiver-route.ts";
+
+/**
+ * The /docs viewer's settings: an offline, self-hosted reference. The viewer's script is a static
+ * asset copied from node_modules (scripts/vendor-assets.ts) and its default web fonts are off, so
+ * the page loads nothing from another origin; and every button that only works with Scalar's cloud
+ * is off: the developer tools bar (Share, Deploy, Generate SDK), "Ask AI", "Generate SDKs & MCP"
+ * and the sidebar's client button (shown in place of the MCP one when MCP is off). "Test Request"
+ * and the document download stay: both work against this Worker alone. `mcp` is read by the
+ * bundled viewer but not yet in @scalar/types, hence the widened type.
+ */
+const DOCS_VIEWER: ApiReferenceConfiguration & { mcp: { disabled: boolean } } = {
+  url: "/api/openapi.json",
+  pageTitle: "acme-bridge API",
+  cdn: "/assets/vendor/scalar-api-reference.js",
+  withDefaultFonts: false,
+  showDeveloperTools: "never",
+  hideClientButton: true,
+  agent: { disabled: true },
+  mcp: { disabled: true },
+  telemetry: false,
+};
 
 /**
  * The integration API: /api/v1/... (and the same contact routes under /api/...), docs at /docs,
@@ -67,18 +88,10 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
         "A clean contacts API over the Acme CRM, per connection. Errors are RFC 9457 problem+json with a " +
         "stable `code` and the `requestId`; every response carries `X-Request-Id`.",
     },
+    // The two contact groups first and described; the other tags follow in the order they appear.
+    tags: [CONTACTS_TAG, SEED_CONTACTS_TAG],
   });
-  // The viewer's script is a static asset copied from node_modules (scripts/vendor-assets.ts), and
-  // its default web fonts are off: the docs page loads nothing from another origin.
-  app.get(
-    "/docs",
-    Scalar({
-      url: "/api/openapi.json",
-      pageTitle: "acme-bridge API",
-      cdn: "/assets/vendor/scalar-api-reference.js",
-      withDefaultFonts: false,
-    }),
-  );
+  app.get("/docs", Scalar(DOCS_VIEWER));
   app.openapi(
     createRoute({
       method: "get",

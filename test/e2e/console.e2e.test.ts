@@ -121,11 +121,33 @@ describe("operator console in Chromium", () => {
       expect(box?.width).toBeGreaterThan(200);
     }
     await expect(page.locator("#chart-traffic .u-legend").textContent()).resolves.toContain("Calls to Acme");
+    await expect(page.locator("#chart-traffic .u-legend").textContent()).resolves.toContain("Time (UTC)");
     await screenshot(page, "charts");
     expect(scriptErrors).toEqual([]);
     expect(offOrigin).toEqual([]);
     page.removeAllListeners("pageerror");
     page.removeAllListeners("console");
+  });
+
+  it("labels the charts' time axis in 24-hour UTC, whatever the browser's time zone", async () => {
+    // Fourteen hours ahead of UTC: a local time axis could not pass for the UTC minutes.
+    const kiribati = await browser.newContext({ timezoneId: "Pacific/Kiritimati" });
+    await kiribati.addCookies(await context.cookies(base));
+    const charts = await kiribati.newPage();
+    await charts.goto(`${base}/console/connections/${demo.connectionId}/charts`);
+    const target = charts.locator("#chart-traffic");
+    await target.locator("canvas").waitFor();
+    const ticks = ((await target.getAttribute("data-x-ticks")) ?? "").split(" ");
+    // The figures table's minutes are UTC ("HH:MM"); every tick on the axis is one of them.
+    const minutes = await charts.locator('tr[data-minute] th[scope="row"]').allTextContents();
+    expect(minutes).toHaveLength(60);
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    for (const tick of ticks) {
+      expect(tick).toMatch(/^([01]\d|2[0-3]):[0-5]\d$/);
+      expect(minutes).toContain(tick);
+    }
+    await expect(target.locator(".u-legend").textContent()).resolves.toContain("Time (UTC)");
+    await kiribati.close();
   });
 
   it("starts an import from an uploaded CSV and watches its bar reach 100% without a reload", async () => {
@@ -312,6 +334,67 @@ describe("operator console in Chromium", () => {
     expect((await use()).status).toBe(401);
   });
 
+  it("narrows the connections, jobs, change feed and API keys through their filter forms", async () => {
+    await page.goto(`${base}/console/connections`);
+    await page.getByLabel("Name or id contains").fill(demo.connectionId);
+    await page.getByRole("button", { name: "Filter", exact: true }).click();
+    await page.waitForURL(/\/console\/connections\?q=conn_/);
+    await expect(page.locator("tr[data-connection-id]").count()).resolves.toBe(1);
+    await expect(page.locator(`tr[data-connection-id="${demo.connectionId}"]`).count()).resolves.toBe(1);
+    await page.getByRole("link", { name: "Clear filters" }).click();
+    await page.waitForURL(`${base}/console/connections`);
+    await expect(page.locator("tr[data-connection-id]").count()).resolves.toBeGreaterThan(1);
+
+    const jobs = `${base}/console/connections/${demo.connectionId}/jobs`;
+    await page.goto(jobs);
+    await page.getByLabel("Status", { exact: true }).selectOption("succeeded");
+    await page.getByRole("button", { name: "Filter", exact: true }).click();
+    await page.waitForURL(/\/jobs\?kind=&status=succeeded$/);
+    const statuses = await page.locator("tr[data-job-id] [data-job-status]").allTextContents();
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(new Set(statuses)).toEqual(new Set(["succeeded"]));
+    await page.getByLabel("Kind", { exact: true }).selectOption("reconcile");
+    await page.getByRole("button", { name: "Filter", exact: true }).click();
+    await page.waitForURL(/\/jobs\?kind=reconcile&status=succeeded$/);
+    await expect(page.getByText("No job matches the filter.").isVisible()).resolves.toBe(true);
+
+    const email = `filter-${crypto.randomUUID()}@example.com`;
+    const created = await fetch(`${base}/api/v1/contacts`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${demo.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ firstName: "Filter", lastName: "Me", email }),
+    });
+    expect(created.status).toBe(201);
+    const contact = (await created.json()) as { id: string };
+    await page.goto(`${base}/console/connections/${demo.connectionId}/feed`);
+    await page.locator(`li.change[data-contact-id="${contact.id}"]`).waitFor({ timeout: 20_000 });
+    await expect(page.locator("li.change").count()).resolves.toBeGreaterThan(1);
+    await page.getByLabel("Contact id or email contains").fill(email);
+    await page.getByRole("button", { name: "Filter", exact: true }).click();
+    await page.waitForURL(/\/feed\?contact=/);
+    const contacts = await page
+      .locator("li.change")
+      .evaluateAll((items) => items.map((item) => item.getAttribute("data-contact-id")));
+    expect(contacts).toEqual([contact.id]);
+
+    await page.goto(`${base}/console/connections/${demo.connectionId}`);
+    await page.getByRole("button", { name: "Issue an API key" }).click();
+    await page.goto(`${base}/console/connections/${demo.connectionId}`);
+    const active = await page.locator("tr[data-key-id]").count();
+    await page.getByLabel("State", { exact: true }).selectOption("revoked");
+    await page.getByRole("button", { name: "Filter", exact: true }).click();
+    await page.waitForURL(/\?keys=&keyState=revoked$/);
+    await expect(page.getByRole("button", { name: /^Revoke key/ }).count()).resolves.toBe(0);
+    await page.getByLabel("State", { exact: true }).selectOption("active");
+    await page.getByRole("button", { name: "Filter", exact: true }).click();
+    await page.waitForURL(/\?keys=&keyState=active$/);
+    const shown = await page.locator("tr[data-key-id]").count();
+    expect(shown).toBeGreaterThan(0);
+    expect(shown).toBeLessThanOrEqual(active);
+    await expect(page.getByRole("button", { name: /^Revoke key/ }).count()).resolves.toBe(shown);
+    expect(offOrigin).toEqual([]);
+  });
+
   it("reads on a phone's width without sideways scrolling, and works from the keyboard", async () => {
     const phone = await localOnlyContext(browser, base, { viewport: { width: 390, height: 844 } });
     const small = await phone.context.newPage();
@@ -319,6 +402,41 @@ describe("operator console in Chromium", () => {
     const overflow = await small.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshot(small, "connections-phone");
+    // Long values that do not break by themselves: the feed shows them in its diff table.
+    const long = await fetch(`${base}/api/v1/contacts`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${demo.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        firstName: "Long",
+        lastName: "Values",
+        email: `a-rather-long-address-that-does-not-break-${crypto.randomUUID()}@example.com`,
+        company: "x".repeat(90),
+      }),
+    });
+    expect(long.status).toBe(201);
+    const contact = (await long.json()) as { id: string };
+    const connection = `/console/connections/${demo.connectionId}`;
+    await small.goto(`${base}${connection}/jobs`);
+    const jobHref = await small.locator("tr[data-job-id] a").first().getAttribute("href");
+    for (const path of [
+      connection,
+      `${connection}/charts`,
+      `${connection}/jobs`,
+      jobHref ?? `${connection}/jobs`,
+      `${connection}/feed`,
+      `${connection}/webhooks`,
+      "/console/dead-letters",
+    ]) {
+      await small.goto(`${base}${path}`);
+      if (path.endsWith("/feed")) {
+        await small.locator(`li.change[data-contact-id="${contact.id}"]`).waitFor({ timeout: 20_000 });
+      }
+      await small.waitForLoadState("networkidle");
+      const width = await small.evaluate<number>("document.documentElement.scrollWidth");
+      expect(width, path).toBeLessThanOrEqual(390);
+    }
+    await screenshot(small, "feed-phone");
+    await small.goto(`${base}/console/connections`);
     await small.keyboard.press("Tab");
     await expect(small.evaluate("document.activeElement?.textContent?.trim()")).resolves.toBe(
       "Skip to content",
@@ -367,6 +485,47 @@ describe("API docs in Chromium", () => {
     await docsPage.getByText("List contacts").first().waitFor();
     await docsPage.waitForLoadState("networkidle");
     await screenshot(docsPage, "docs", false);
+    expect(docs.offOrigin).toEqual([]);
+    await docs.context.close();
+  });
+
+  it("offers no button that needs Scalar's cloud, and lists the seed-compatible contact paths apart", async () => {
+    const docs = await localOnlyContext(browser, base);
+    const docsPage = await docs.context.newPage();
+    await docsPage.goto(`${base}/docs`);
+    await docsPage.getByText("Create a contact").first().waitFor({ timeout: 30_000 });
+    await docsPage.waitForLoadState("networkidle");
+    const controls = await docsPage
+      .locator("button, a")
+      .evaluateAll((items) => items.map((item) => (item.textContent ?? "").replace(/\s+/g, " ").trim()));
+    for (const cloudOnly of [
+      "Ask AI",
+      "Developer Tools",
+      "Configure",
+      "Share",
+      "Deploy",
+      "Generate SDK",
+      "Generate SDKs & MCP",
+      "Open API Client",
+    ]) {
+      expect(controls, cloudOnly).not.toContain(cloudOnly);
+    }
+    // Each contact operation once in the Contacts group: the seed's paths are a group of their own.
+    const sidebar = docsPage.locator("aside, nav").filter({ hasText: "Introduction" }).first();
+    await expect(
+      sidebar.getByText("Contacts (seed-compatible paths)", { exact: true }).count(),
+    ).resolves.toBe(1);
+    await expect(
+      sidebar.getByText("List contacts", { exact: true }).filter({ visible: true }).count(),
+    ).resolves.toBe(1);
+    const document = (await (await fetch(`${base}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { tags?: string[] }>>;
+    };
+    for (const [path, operations] of Object.entries(document.paths)) {
+      if (!path.startsWith("/api/contacts") && !path.startsWith("/api/v1/contacts")) continue;
+      const tag = path.startsWith("/api/v1/") ? "Contacts" : "Contacts (seed-compatible paths)";
+      for (const operation of Object.values(operations)) expect(operation.tags, path).toEqual([tag]);
+    }
     expect(docs.offOrigin).toEqual([]);
     await docs.context.close();
   });

@@ -67,14 +67,14 @@ function MinuteFigures(props: { connectionId: string; points: MinutePoint[] }) {
         {CHARTS.map((chart) => (
           <figure class="chart-figure">
             <figcaption>
-              {chart.title} <span class="muted">({chart.unit})</span>
+              {chart.title} <span class="muted">({chart.unit}; time in UTC, 24-hour)</span>
             </figcaption>
             <div
               class="chart"
               id={`chart-${chart.id}`}
               data-series={chart.series}
               role="img"
-              aria-label={chart.title}
+              aria-label={`${chart.title}, ${chart.unit}, by minute (UTC)`}
             ></div>
           </figure>
         ))}

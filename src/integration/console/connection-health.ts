@@ -1,9 +1,10 @@
-import { and, asc, count, desc, eq, gt, inArray, isNull, lt, max } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, max, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { findConnection } from "../connections/connection-store.ts";
 import { apiKeys, type ConnectionRow, connections, contactMirror, jobs } from "../db/schema.ts";
 import type { AcmeSession } from "../session/acme-session.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
+import { containsText } from "./filters.ts";
 import { keysetPage } from "./paging.ts";
 
 /** The connection's AcmeSession status (circuit, budgets, token expiry, counters). */
@@ -222,15 +223,24 @@ async function healthOf(env: Env, rows: ConnectionRow[]): Promise<ConnectionHeal
 /** Connections are shown this many to a page (each one asks its Durable Object for its status). */
 export const CONNECTIONS_PAGE_SIZE = 20;
 
-/** A page of connections in id order after `after`, with the cursor of the next page. */
+/**
+ * A page of connections in id order after `after`, with the cursor of the next page; `search`
+ * keeps those whose name or id contains it.
+ */
 export async function listConnectionHealth(
   env: Env,
   after: string | undefined,
+  search?: string,
 ): Promise<{ data: ConnectionHealth[]; nextAfter: string | null }> {
   const rows = await drizzle(env.DB)
     .select()
     .from(connections)
-    .where(after ? gt(connections.id, after) : undefined)
+    .where(
+      and(
+        after ? gt(connections.id, after) : undefined,
+        search ? or(containsText(connections.name, search), containsText(connections.id, search)) : undefined,
+      ),
+    )
     .orderBy(asc(connections.id))
     .limit(CONNECTIONS_PAGE_SIZE + 1);
   const page = keysetPage(rows, CONNECTIONS_PAGE_SIZE, (row) => row.id);
@@ -248,11 +258,25 @@ export async function connectionHealth(
   return health ? { row, health } : null;
 }
 
-/** API keys are listed this many to a page, newest first. */
-export const API_KEYS_PAGE_SIZE = 50;
+/** API keys are listed this many to a page, newest first (a connection may have many). */
+export const API_KEYS_PAGE_SIZE = 20;
 
-/** A page of a connection's API keys (prefix only: the secret is never stored), newest first. */
-export async function listApiKeys(env: Env, connectionId: string, before: string | undefined) {
+/** Which of a connection's API keys a page lists: `search` is in the prefix or id; `state` active or revoked. */
+export interface ApiKeyFilter {
+  search?: string | undefined;
+  state?: "active" | "revoked" | undefined;
+}
+
+/**
+ * A page of a connection's API keys older than key `before` (prefix only: the secret is never
+ * stored), newest first, those `filter` keeps, and the next page's cursor.
+ */
+export async function listApiKeys(
+  env: Env,
+  connectionId: string,
+  before: string | undefined,
+  filter: ApiKeyFilter = {},
+) {
   const rows = await drizzle(env.DB)
     .select({
       id: apiKeys.id,
@@ -261,7 +285,17 @@ export async function listApiKeys(env: Env, connectionId: string, before: string
       revokedAt: apiKeys.revokedAt,
     })
     .from(apiKeys)
-    .where(and(eq(apiKeys.connectionId, connectionId), before ? lt(apiKeys.id, before) : undefined))
+    .where(
+      and(
+        eq(apiKeys.connectionId, connectionId),
+        before ? lt(apiKeys.id, before) : undefined,
+        filter.search
+          ? or(containsText(apiKeys.prefix, filter.search), containsText(apiKeys.id, filter.search))
+          : undefined,
+        filter.state === "active" ? isNull(apiKeys.revokedAt) : undefined,
+        filter.state === "revoked" ? isNotNull(apiKeys.revokedAt) : undefined,
+      ),
+    )
     .orderBy(desc(apiKeys.id))
     .limit(API_KEYS_PAGE_SIZE + 1);
   const page = keysetPage(rows, API_KEYS_PAGE_SIZE, (row) => row.id);

@@ -10,6 +10,8 @@ import {
 import { ConnectionsTable, ConnectionTabs, HealthFacts } from "./connection-views.tsx";
 import { type ConsoleEnv, createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
+import { ChoiceField, FilterForm, SearchField } from "./filter-form.tsx";
+import { choice, searchText, withQuery } from "./filters.ts";
 import { ActionButton, CsrfField, NextPageLink, type Notice, Page, ScrollTable, Time } from "./layout.tsx";
 import type { OperatorSignIn } from "./operator-cookie.ts";
 
@@ -127,10 +129,14 @@ async function connectionsPage(
   } = {},
 ) {
   const after = c.req.query("after") || undefined;
-  const { data, nextAfter } = await listConnectionHealth(c.env, after);
+  const search = searchText(c.req.query("q"));
+  const { data, nextAfter } = await listConnectionHealth(c.env, after, search);
   return c.html(
     <Page title="Connections" operator={c.var.operator} path={c.req.path} notice={options.notice}>
-      <ConnectionsTable data={data} after={after} nextAfter={nextAfter} />
+      <FilterForm action="/console/connections" label="Filter connections" active={search !== undefined}>
+        <SearchField name="q" label="Name or id contains" value={search} />
+      </FilterForm>
+      <ConnectionsTable data={data} after={after} nextAfter={nextAfter} search={search} />
       <CreateConnectionForm
         operator={c.var.operator}
         form={options.form ?? EMPTY_FORM}
@@ -140,6 +146,9 @@ async function connectionsPage(
     options.status ?? 200,
   );
 }
+
+/** The key states the API keys filter offers. */
+const KEY_STATES = ["active", "revoked"] as const;
 
 async function healthOr404(c: Context<ConsoleEnv>): Promise<ConnectionHealth> {
   const found = await connectionHealth(c.env, c.req.param("id") ?? "");
@@ -159,8 +168,13 @@ async function overviewPage(
 ) {
   const health = await healthOr404(c);
   const before = c.req.query("keysBefore") || undefined;
-  const keys = await listApiKeys(c.env, health.id, before);
+  const keyFilter = {
+    search: searchText(c.req.query("keys")),
+    state: choice(c.req.query("keyState"), KEY_STATES, "key state"),
+  };
+  const keys = await listApiKeys(c.env, health.id, before, keyFilter);
   const base = `/console/connections/${health.id}`;
+  const filtered = keyFilter.search !== undefined || keyFilter.state !== undefined;
   return c.html(
     <Page title={health.name} operator={c.var.operator} path="/console/connections" notice={notice}>
       <ConnectionTabs id={health.id} current="overview" />
@@ -189,8 +203,12 @@ async function overviewPage(
       <section aria-labelledby="keys-heading">
         <h2 id="keys-heading">API keys</h2>
         <ActionButton operator={c.var.operator} action={`${base}/api-keys`} label="Issue an API key" />
+        <FilterForm action={base} label="Filter API keys" active={filtered}>
+          <SearchField name="keys" label="Key prefix or id contains" value={keyFilter.search} />
+          <ChoiceField name="keyState" label="State" value={keyFilter.state} options={KEY_STATES} />
+        </FilterForm>
         {keys.data.length === 0 ? (
-          <p>No API keys yet.</p>
+          <p>{filtered ? "No API key matches the filter." : "No API keys yet."}</p>
         ) : (
           <ScrollTable label="API keys">
             <thead>
@@ -230,7 +248,14 @@ async function overviewPage(
           </ScrollTable>
         )}
         <NextPageLink
-          href={keys.nextBefore && `${base}?keysBefore=${encodeURIComponent(keys.nextBefore)}`}
+          href={
+            keys.nextBefore &&
+            withQuery(base, {
+              keys: keyFilter.search,
+              keyState: keyFilter.state,
+              keysBefore: keys.nextBefore,
+            })
+          }
           label="Older keys"
         />
       </section>
@@ -244,8 +269,9 @@ export const connectionRouter = createConsoleRouter()
   .get("/", (c) => connectionsPage(c))
   .get("/table", async (c) => {
     const after = c.req.query("after") || undefined;
-    const { data, nextAfter } = await listConnectionHealth(c.env, after);
-    return c.html(<ConnectionsTable data={data} after={after} nextAfter={nextAfter} />);
+    const search = searchText(c.req.query("q"));
+    const { data, nextAfter } = await listConnectionHealth(c.env, after, search);
+    return c.html(<ConnectionsTable data={data} after={after} nextAfter={nextAfter} search={search} />);
   })
   .post("/", async (c) => {
     const input = await c.req.parseBody();

@@ -1,4 +1,5 @@
 import type { ConnectionHealth, HealthLevel } from "./connection-health.ts";
+import { withQuery } from "./filters.ts";
 import { NextPageLink, ScrollTable, Time } from "./layout.tsx";
 
 function percent(share: number): string {
@@ -79,18 +80,19 @@ export function Quota({ health }: { health: ConnectionHealth }) {
 
 /**
  * The connections table. It refreshes itself every 10 s (htmx) so health stays current while
- * the page is open; `after` is the page cursor.
+ * the page is open; `after` is the page cursor, `search` the name or id filter in force.
  */
 export function ConnectionsTable(props: {
   data: ConnectionHealth[];
   after: string | undefined;
   nextAfter: string | null;
+  search?: string | undefined;
 }) {
-  const self = `/console/connections/table${props.after ? `?after=${encodeURIComponent(props.after)}` : ""}`;
+  const self = withQuery("/console/connections/table", { q: props.search, after: props.after });
   return (
     <div id="connections" hx-get={self} hx-trigger="every 10s" hx-swap="outerHTML">
       {props.data.length === 0 ? (
-        <p>No connections yet. Create one below.</p>
+        <p>{props.search ? "No connection matches the filter." : "No connections yet. Create one below."}</p>
       ) : (
         <ScrollTable label="Connections and their health">
           <thead>
@@ -135,7 +137,9 @@ export function ConnectionsTable(props: {
         </ScrollTable>
       )}
       <NextPageLink
-        href={props.nextAfter && `/console/connections?after=${encodeURIComponent(props.nextAfter)}`}
+        href={
+          props.nextAfter && withQuery("/console/connections", { q: props.search, after: props.nextAfter })
+        }
         label="Next connections"
       />
     </div>

@@ -1,9 +1,12 @@
 import type { ChangeEvent } from "../feed/change-event.ts";
-import { changesAfter, changesBefore } from "../feed/read-feed.ts";
+import { CHANGE_TYPES } from "../feed/change-types.ts";
 import { connectionHealth } from "./connection-health.ts";
 import { ConnectionTabs } from "./connection-views.tsx";
 import { createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
+import { type FeedFilter, feedFilter, filteredChangesAfter, filteredChangesBefore } from "./feed-filter.ts";
+import { ChoiceField, FilterForm, SearchField } from "./filter-form.tsx";
+import { withQuery } from "./filters.ts";
 import { Page, Time } from "./layout.tsx";
 import { keysetPage } from "./paging.ts";
 
@@ -67,12 +70,18 @@ export function ChangeItem({ change }: { change: ChangeEvent }) {
   );
 }
 
-/** The element that polls for changes after `after`; each answer replaces it with the next cursor. */
-function FeedPoller(props: { connectionId: string; after: number }) {
+/**
+ * The element that polls for changes after `after` (those `filter` keeps); each answer replaces it
+ * with the next cursor.
+ */
+function FeedPoller(props: { connectionId: string; after: number; filter: FeedFilter }) {
   return (
     <div
       id="feed-poller"
-      hx-get={`/console/connections/${props.connectionId}/feed/updates?after=${props.after}`}
+      hx-get={withQuery(`/console/connections/${props.connectionId}/feed/updates`, {
+        ...props.filter,
+        after: props.after,
+      })}
       hx-trigger={`every ${POLL_EVERY}`}
       hx-swap="outerHTML"
       data-after={String(props.after)}
@@ -96,15 +105,24 @@ export const feedRouter = createConsoleRouter()
     const found = await connectionHealth(c.env, c.req.param("id"));
     if (!found) throw new ConsoleError(404, "There is no such connection.");
     const before = cursor(c.req.query("before"));
-    const rows = await changesBefore(c.env.DB, found.row.id, before, FEED_PAGE_SIZE + 1);
+    const filter = feedFilter({ contact: c.req.query("contact"), type: c.req.query("type") });
+    const filtered = filter.contact !== undefined || filter.type !== undefined;
+    const rows = await filteredChangesBefore(c.env.DB, found.row.id, filter, before, FEED_PAGE_SIZE + 1);
     const { data, next: nextBefore } = keysetPage(rows, FEED_PAGE_SIZE, (change) => change.seq);
     const newest = data[0]?.seq ?? 0;
+    const feedPath = `/console/connections/${found.row.id}/feed`;
     return c.html(
       <Page title={`${found.row.name}: change feed`} operator={c.var.operator} path="/console/connections">
         <ConnectionTabs id={found.row.id} current="feed" />
-        {before === undefined ? <FeedPoller connectionId={found.row.id} after={newest} /> : null}
+        <FilterForm action={feedPath} label="Filter changes" active={filtered}>
+          <SearchField name="contact" label="Contact id or email contains" value={filter.contact} />
+          <ChoiceField name="type" label="Change type" value={filter.type} options={CHANGE_TYPES} />
+        </FilterForm>
+        {before === undefined ? (
+          <FeedPoller connectionId={found.row.id} after={newest} filter={filter} />
+        ) : null}
         <p id="feed-empty" hidden={data.length > 0}>
-          No changes yet.
+          {filtered ? "No change matches the filter." : "No changes yet."}
         </p>
         <ol id="feed-list" class="feed" aria-live="polite" aria-relevant="additions" reversed>
           {data.map((change) => (
@@ -113,7 +131,7 @@ export const feedRouter = createConsoleRouter()
         </ol>
         {nextBefore !== null ? (
           <p>
-            <a href={`/console/connections/${found.row.id}/feed?before=${nextBefore}`}>Older changes</a>
+            <a href={withQuery(feedPath, { ...filter, before: nextBefore })}>Older changes</a>
           </p>
         ) : null}
       </Page>,
@@ -122,7 +140,8 @@ export const feedRouter = createConsoleRouter()
   .get("/:id/feed/updates", async (c) => {
     const id = c.req.param("id");
     const after = cursor(c.req.query("after")) ?? 0;
-    const fresh = await changesAfter(c.env.DB, id, after, FEED_POLL_LIMIT);
+    const filter = feedFilter({ contact: c.req.query("contact"), type: c.req.query("type") });
+    const fresh = await filteredChangesAfter(c.env.DB, id, filter, after, FEED_POLL_LIMIT);
     if (fresh.length === 0) return c.body(null, 204);
     const last = fresh[fresh.length - 1]?.seq ?? after;
     return c.html(
@@ -134,7 +153,7 @@ export const feedRouter = createConsoleRouter()
         </ol>
         {/* "No changes yet." goes: it is replaced by an empty, hidden line. */}
         <p id="feed-empty" hx-swap-oob="true" hidden></p>
-        <FeedPoller connectionId={id} after={last} />
+        <FeedPoller connectionId={id} after={last} filter={filter} />
       </>,
     );
   });

@@ -1,6 +1,10 @@
+import { and, desc, eq, lt } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { JOB_KINDS, JOB_STATUSES, type JobKind, type JobStatus, jobs } from "../db/schema.ts";
 import type { RowError } from "../jobs/import-row.ts";
-import { listJobErrors, listJobs, type PublicJob, toPublicJob } from "../jobs/job-store.ts";
+import { listJobErrors, type PublicJob, toPublicJob } from "../jobs/job-store.ts";
 import { ConsoleError } from "./errors.tsx";
+import { choice } from "./filters.ts";
 import { keysetPage } from "./paging.ts";
 
 /** Jobs are listed this many to a page, newest first. */
@@ -8,13 +12,43 @@ export const JOBS_PAGE_SIZE = 20;
 /** A job's failed rows are listed this many to a page, in row order. */
 export const JOB_ERRORS_PAGE_SIZE = 50;
 
-/** A page of a connection's jobs older than the job `before` (newest first), and the next page's cursor. */
+/** Which of a connection's jobs a jobs page lists (each one left out: any). */
+export interface JobFilter {
+  kind?: JobKind | undefined;
+  status?: JobStatus | undefined;
+}
+
+/** The jobs filter of a request's `kind` and `status` queries. Throws ConsoleError 400 for an unknown one. */
+export function jobFilter(query: { kind?: string | undefined; status?: string | undefined }): JobFilter {
+  return {
+    kind: choice(query.kind, JOB_KINDS, "job kind"),
+    status: choice(query.status, JOB_STATUSES, "job status"),
+  };
+}
+
+/**
+ * A page of a connection's jobs older than the job `before` (newest first) that `filter` keeps,
+ * and the next page's cursor.
+ */
 export async function jobsPage(
   env: Env,
   connectionId: string,
   before: string | undefined,
+  filter: JobFilter = {},
 ): Promise<{ data: PublicJob[]; next: string | null }> {
-  const rows = await listJobs(env.DB, connectionId, { limit: JOBS_PAGE_SIZE + 1, before });
+  const rows = await drizzle(env.DB)
+    .select()
+    .from(jobs)
+    .where(
+      and(
+        eq(jobs.connectionId, connectionId),
+        before ? lt(jobs.id, before) : undefined,
+        filter.kind ? eq(jobs.kind, filter.kind) : undefined,
+        filter.status ? eq(jobs.status, filter.status) : undefined,
+      ),
+    )
+    .orderBy(desc(jobs.id))
+    .limit(JOBS_PAGE_SIZE + 1);
   const now = Date.now();
   return keysetPage(
     rows.map((row) => toPublicJob(row, now)),

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { JOB_KINDS, JOB_STATUSES } from "../db/schema.ts";
 import { loadJobConfig } from "../jobs/config.ts";
 import { IMPORT_MEDIA_TYPES, type ImportMediaType } from "../jobs/import-parser.ts";
 import { findJob, type PublicJob, toPublicJob } from "../jobs/job-store.ts";
@@ -7,7 +8,9 @@ import { connectionHealth } from "./connection-health.ts";
 import { ConnectionTabs } from "./connection-views.tsx";
 import { type ConsoleEnv, createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
-import { errorCursor, jobCursor, jobErrorsPage, jobsPage } from "./job-paging.ts";
+import { ChoiceField, FilterForm } from "./filter-form.tsx";
+import { withQuery } from "./filters.ts";
+import { errorCursor, jobCursor, jobErrorsPage, jobFilter, jobsPage } from "./job-paging.ts";
 import { FailedRowsSection, ImportForm, JobDetail, JobsTable } from "./job-views.tsx";
 import { NextPageLink, type Notice, Page, Time } from "./layout.tsx";
 
@@ -27,7 +30,9 @@ async function renderJobsPage(c: Context<ConsoleEnv>, notice?: Notice, status?: 
   if (!found) throw new ConsoleError(404, "There is no such connection.");
   const id = found.row.id;
   const before = jobCursor(c.req.query("before"));
-  const { data, next } = await jobsPage(c.env, id, before);
+  const filter = jobFilter({ kind: c.req.query("kind"), status: c.req.query("status") });
+  const { data, next } = await jobsPage(c.env, id, before, filter);
+  const jobsPath = `/console/connections/${id}/jobs`;
   const maxBytes = loadJobConfig(c.env).importMaxBodyBytes;
   return c.html(
     <Page
@@ -40,9 +45,17 @@ async function renderJobsPage(c: Context<ConsoleEnv>, notice?: Notice, status?: 
       <ImportForm connectionId={id} operator={c.var.operator} maxBytes={maxBytes} />
       <section aria-labelledby="jobs-heading">
         <h2 id="jobs-heading">Jobs</h2>
-        <JobsTable connectionId={id} jobs={data} before={before} />
+        <FilterForm
+          action={jobsPath}
+          label="Filter jobs"
+          active={filter.kind !== undefined || filter.status !== undefined}
+        >
+          <ChoiceField name="kind" label="Kind" value={filter.kind} options={JOB_KINDS} />
+          <ChoiceField name="status" label="Status" value={filter.status} options={JOB_STATUSES} />
+        </FilterForm>
+        <JobsTable connectionId={id} jobs={data} query={{ ...filter, before }} />
         <NextPageLink
-          href={next ? `/console/connections/${id}/jobs?before=${encodeURIComponent(next)}` : null}
+          href={next ? withQuery(jobsPath, { ...filter, before: next }) : null}
           label="Older jobs"
         />
       </section>
@@ -65,8 +78,9 @@ export const jobRouter = createConsoleRouter()
   .get("/:id/jobs/table", async (c) => {
     const id = c.req.param("id");
     const before = jobCursor(c.req.query("before"));
-    const { data } = await jobsPage(c.env, id, before);
-    return c.html(<JobsTable connectionId={id} jobs={data} before={before} />);
+    const filter = jobFilter({ kind: c.req.query("kind"), status: c.req.query("status") });
+    const { data } = await jobsPage(c.env, id, before, filter);
+    return c.html(<JobsTable connectionId={id} jobs={data} query={{ ...filter, before }} />);
   })
   .post("/:id/jobs/import", async (c) => {
     const id = c.req.param("id");

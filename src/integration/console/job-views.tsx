@@ -1,6 +1,7 @@
 import { MAX_IMPORT_ROWS } from "../jobs/import-parser.ts";
 import type { RowError } from "../jobs/import-row.ts";
 import type { PublicJob } from "../jobs/job-store.ts";
+import { withQuery } from "./filters.ts";
 import { ActionButton, CsrfField, NextPageLink, ScrollTable, Time } from "./layout.tsx";
 import type { OperatorSignIn } from "./operator-cookie.ts";
 
@@ -52,20 +53,23 @@ export function JobStatusBadge({ job }: { job: PublicJob }) {
 
 /**
  * The jobs table. While a job on it is queued or running, it asks for itself again every second
- * (htmx), so the bars move; once none is, it stops asking.
+ * (htmx), so the bars move; once none is, it stops asking. `query` is the page's cursor and filter,
+ * kept by each refresh.
  */
-export function JobsTable(props: { connectionId: string; jobs: PublicJob[]; before?: string | undefined }) {
+export function JobsTable(props: {
+  connectionId: string;
+  jobs: PublicJob[];
+  query?: Record<string, string | undefined>;
+}) {
   const live = props.jobs.some((job) => ACTIVE.has(job.status));
-  const self = `/console/connections/${props.connectionId}/jobs/table${
-    props.before ? `?before=${encodeURIComponent(props.before)}` : ""
-  }`;
+  const self = withQuery(`/console/connections/${props.connectionId}/jobs/table`, props.query ?? {});
   return (
     <div
       id="jobs-table"
       {...(live ? { "hx-get": self, "hx-trigger": `every ${POLL_EVERY}`, "hx-swap": "outerHTML" } : {})}
     >
       {props.jobs.length === 0 ? (
-        <p>No jobs yet.</p>
+        <p>{props.query?.kind || props.query?.status ? "No job matches the filter." : "No jobs yet."}</p>
       ) : (
         <ScrollTable label="Jobs">
           <thead>

@@ -92,15 +92,29 @@ function checkEchoedId(pathId: string, bodyId: string | undefined): void {
   }
 }
 
+/** The OpenAPI tag of the `/api/v1` contact operations. */
+export const CONTACTS_TAG = {
+  name: "Contacts",
+  description: "The contacts of the API key's connection, read and written through Acme.",
+} as const;
+/** The OpenAPI tag of the seed-compatible `/api/contacts` operations, listed apart from `/api/v1`'s. */
+export const SEED_CONTACTS_TAG = {
+  name: "Contacts (seed-compatible paths)",
+  description:
+    "The seed's `/api/contacts` paths, kept for existing callers: the same operations as Contacts, " +
+    "except that PUT updates only the fields it is given. New callers use `/api/v1`.",
+} as const;
+type ContactTag = typeof CONTACTS_TAG.name | typeof SEED_CONTACTS_TAG.name;
+
 /** PUT or PATCH of one contact: a JSON body, preconditions honoured, the contact back with its ETag. */
 function contactWriteRoute<
   M extends "put" | "patch",
   S extends typeof ContactReplaceSchema | typeof ContactPatchSchema | typeof ContactSeedUpdateSchema,
->(method: M, summary: string, body: S, description?: string) {
+>(tag: ContactTag, method: M, summary: string, body: S, description?: string) {
   return securedRoute({
     method,
     path: "/contacts/{id}",
-    tags: ["Contacts"],
+    tags: [tag],
     summary,
     ...(description ? { description } : {}),
     security: API_KEY,
@@ -123,16 +137,18 @@ const SEED_PUT_DESCRIPTION =
 
 /**
  * The contact routes. `seedCompatiblePut`: PUT updates the fields it is given (the seed's
- * `/api/contacts` paths); otherwise PUT is a full replace (`/api/v1`).
+ * `/api/contacts` paths, tagged apart so the reference lists each operation once per group);
+ * otherwise PUT is a full replace (`/api/v1`).
  */
 function contactRoutes(options: { seedCompatiblePut: boolean }) {
+  const tag: ContactTag = options.seedCompatiblePut ? SEED_CONTACTS_TAG.name : CONTACTS_TAG.name;
   return createRouter()
 
     .openapi(
       securedRoute({
         method: "get",
         path: "/contacts",
-        tags: ["Contacts"],
+        tags: [tag],
         summary: "List contacts",
         security: API_KEY,
         request: { query: ContactListQuerySchema },
@@ -159,7 +175,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
       securedRoute({
         method: "post",
         path: "/contacts",
-        tags: ["Contacts"],
+        tags: [tag],
         summary: "Create a contact",
         description:
           "With `Idempotency-Key`, the same key and body replay the first response; the same key with " +
@@ -188,7 +204,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
       securedRoute({
         method: "get",
         path: "/contacts/{id}",
-        tags: ["Contacts"],
+        tags: [tag],
         summary: "Get a contact (served from cache when fresh)",
         description:
           "`Cache-Control: no-cache` asks Acme even when the cached copy is fresh. While Acme fails, the " +
@@ -234,12 +250,13 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
     .openapi(
       options.seedCompatiblePut
         ? contactWriteRoute(
+            tag,
             "put",
             "Update the fields given (the seed's PUT)",
             ContactSeedUpdateSchema,
             SEED_PUT_DESCRIPTION,
           )
-        : contactWriteRoute("put", "Replace a contact", ContactReplaceSchema, REPLACE_DESCRIPTION),
+        : contactWriteRoute(tag, "put", "Replace a contact", ContactReplaceSchema, REPLACE_DESCRIPTION),
       async (c) => {
         const { id } = c.req.valid("param");
         const input = c.req.valid("json");
@@ -254,6 +271,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
     )
     .openapi(
       contactWriteRoute(
+        tag,
         "patch",
         "Update some fields (merge patch: null clears an optional field)",
         ContactPatchSchema,
@@ -272,7 +290,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
       securedRoute({
         method: "delete",
         path: "/contacts/{id}",
-        tags: ["Contacts"],
+        tags: [tag],
         summary: "Delete a contact",
         security: API_KEY,
         request: { params: ContactIdParamsSchema, headers: CONDITIONAL_HEADERS },

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { MAX_SEARCH_LENGTH } from "../../../src/integration/console/filters.ts";
 import { newId } from "../../../src/lib/ids.ts";
 import { admin, api, createContact, newConnection, person } from "../helpers.ts";
 import { consoleFetch, postForm, type SignedIn, signIn } from "./helpers.ts";
@@ -17,7 +18,13 @@ function linksLabelled(html: string, label: string): string[] {
     .map((m) => (m[1] ?? "").replace(/&amp;/g, "&"));
 }
 
-async function insertChanges(connectionId: string, count: number, firstSeq = 1): Promise<void> {
+async function insertChanges(
+  connectionId: string,
+  count: number,
+  firstSeq = 1,
+  type = "contact.created",
+  email?: string,
+): Promise<void> {
   const statements = [];
   for (let i = 0; i < count; i++) {
     const seq = firstSeq + i;
@@ -25,7 +32,7 @@ async function insertChanges(connectionId: string, count: number, firstSeq = 1):
       id: `acme_c${seq}`,
       firstName: `Person ${seq}`,
       lastName: "Test",
-      email: `p${seq}@example.com`,
+      email: email ?? `p${seq}@example.com`,
       version: 1,
     };
     statements.push(
@@ -35,7 +42,7 @@ async function insertChanges(connectionId: string, count: number, firstSeq = 1):
         connectionId,
         seq,
         `msg_${seq}`,
-        "contact.created",
+        type,
         contact.id,
         1,
         new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
@@ -328,5 +335,294 @@ describe("console: Acme webhook delivery log", () => {
     });
     expect(unknown.status).toBe(404);
     expect(await unknown.text()).toContain("Acme:");
+  });
+});
+
+/** Every `data-<name>` value on the page, in page order. */
+function dataIn(html: string, name: string): string[] {
+  return [...html.matchAll(new RegExp(`data-${name}="([^"]+)"`, "g"))].map((m) => m[1] ?? "");
+}
+
+/** Follows the `label` links from `path` to the last page; every page's `data-<name>` values. */
+async function everyPage(session: SignedIn, path: string, label: string, name: string): Promise<string[]> {
+  const seen: string[] = [];
+  let next: string | undefined = path;
+  while (next) {
+    const html = await page(session, next);
+    seen.push(...dataIn(html, name));
+    next = linksLabelled(html, label)[0];
+  }
+  return seen;
+}
+
+/** A console page that must be refused as a bad request, with a page saying so (never a 500). */
+async function refused(session: SignedIn, path: string, says: string): Promise<void> {
+  const res = await consoleFetch(path, { cookie: session.cookie });
+  expect(res.status, path).toBe(400);
+  expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+  expect(await res.text()).toContain(says);
+}
+
+describe("console: list filters", () => {
+  it("filters connections by name or id, keeps the filter while paging, and escapes what it shows", async () => {
+    const token = crypto.randomUUID().slice(0, 8);
+    const insert = env.DB.prepare(
+      "INSERT INTO connections (id, name, acme_client_id, acme_client_secret_enc, created_at) VALUES (?, ?, ?, ?, ?)",
+    );
+    const matching = Array.from({ length: 25 }, (_, i) => `conn_f${token}${String(i).padStart(2, "0")}`);
+    const others = Array.from({ length: 3 }, (_, i) => `conn_o${token}${i}`);
+    const now = new Date().toISOString();
+    await env.DB.batch([
+      ...matching.map((id, i) => insert.bind(id, `Filtered ${token}_${i}`, "client", "sealed", now)),
+      ...others.map((id) => insert.bind(id, `Other ${token}x <b>bold</b>`, "client", "sealed", now)),
+    ]);
+    const session = await signIn();
+
+    // By name, across pages: each match once, nothing else, the filter kept by the next-page link.
+    const seen = await everyPage(
+      session,
+      `/console/connections?q=${token}_`,
+      "Next connections",
+      "connection-id",
+    );
+    expect(seen.toSorted()).toEqual(matching);
+    const first = await page(session, `/console/connections?q=${token}_`);
+    expect(linksLabelled(first, "Next connections")[0]).toMatch(
+      new RegExp(`^/console/connections\\?q=${token}_&after=`),
+    );
+    // The live refresh asks for the same filtered page.
+    expect(first).toContain(`hx-get="/console/connections/table?q=${token}_"`);
+    expect(first).toContain(`value="${token}_"`);
+    // By id; LIKE's wildcards are taken literally ("_" is no joker: the others' "x" does not match it).
+    expect(
+      dataIn(await page(session, `/console/connections?q=conn_o${token}`), "connection-id").toSorted(),
+    ).toEqual(others);
+    // Names and the search itself are escaped.
+    const other = await page(session, `/console/connections?q=${encodeURIComponent(`${token}x <b>`)}`);
+    expect(dataIn(other, "connection-id").toSorted()).toEqual(others);
+    expect(other).toContain("&lt;b&gt;bold&lt;/b&gt;");
+    expect(other).not.toContain("<b>bold</b>");
+    expect(other).toContain(`value="${token}x &lt;b&gt;"`);
+    // A search as long as the box takes (D1 refuses LIKE patterns over 50 bytes: no LIKE here).
+    const longName = `Long ${token} ${"n".repeat(MAX_SEARCH_LENGTH - 14)}`;
+    await insert.bind(`conn_l${token}`, longName, "client", "sealed", now).run();
+    expect(longName.length).toBe(MAX_SEARCH_LENGTH);
+    expect(
+      dataIn(await page(session, `/console/connections?q=${encodeURIComponent(longName)}`), "connection-id"),
+    ).toEqual([`conn_l${token}`]);
+    const none = await page(session, `/console/connections?q=${encodeURIComponent('"><script>')}`);
+    expect(none).toContain("No connection matches the filter.");
+    expect(none).not.toContain("<script>");
+    expect(
+      dataIn(await page(session, `/console/connections/table?q=${token}_`), "connection-id"),
+    ).toHaveLength(20);
+  });
+
+  it("refuses a connections search that is too long or holds control characters", async () => {
+    const session = await signIn();
+    await refused(session, `/console/connections?q=${"a".repeat(101)}`, "too long");
+    await refused(session, `/console/connections/table?q=${"a".repeat(101)}`, "too long");
+    await refused(session, "/console/connections?q=a%01b", "cannot be typed");
+    // Blank is no filter.
+    expect(await page(session, "/console/connections?q=%20%20")).not.toContain("Clear filters");
+  });
+
+  it("filters a connection's jobs by kind and status, keeping the filter while paging", async () => {
+    const connection = await newConnection();
+    const insert = env.DB.prepare(
+      "INSERT INTO jobs (id, connection_id, kind, status, created_at, lease_until) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    const kinds: [string, string, number][] = [
+      ["import", "succeeded", 25],
+      ["reconcile", "failed", 3],
+      ["import", "failed", 2],
+      ["backfill", "queued", 1],
+    ];
+    const ids: Record<string, string[]> = {};
+    const statements = [];
+    for (const [kind, status, count] of kinds) {
+      for (let i = 0; i < count; i++) {
+        const id = newId("job");
+        ids[`${kind}/${status}`] = [...(ids[`${kind}/${status}`] ?? []), id];
+        statements.push(
+          insert.bind(
+            id,
+            connection.connectionId,
+            kind,
+            status,
+            new Date().toISOString(),
+            Date.now() + 86_400_000,
+          ),
+        );
+      }
+    }
+    await env.DB.batch(statements);
+    const session = await signIn();
+    const jobs = `/console/connections/${connection.connectionId}/jobs`;
+    const sorted = (list: string[] | undefined) => (list ?? []).toSorted();
+
+    expect((await everyPage(session, `${jobs}?kind=reconcile`, "Older jobs", "job-id")).toSorted()).toEqual(
+      sorted(ids["reconcile/failed"]),
+    );
+    expect((await everyPage(session, `${jobs}?status=failed`, "Older jobs", "job-id")).toSorted()).toEqual(
+      sorted([...(ids["reconcile/failed"] ?? []), ...(ids["import/failed"] ?? [])]),
+    );
+    expect(
+      (await everyPage(session, `${jobs}?kind=import&status=failed`, "Older jobs", "job-id")).toSorted(),
+    ).toEqual(sorted(ids["import/failed"]));
+    // 25 succeeded imports (and the connection's own backfill): two pages, the second reached with the filter kept.
+    const succeeded = `${jobs}?kind=import&status=succeeded`;
+    const first = await page(session, succeeded);
+    expect(dataIn(first, "job-id")).toHaveLength(20);
+    expect(linksLabelled(first, "Older jobs")[0]).toMatch(/\?kind=import&status=succeeded&before=job_/);
+    expect((await everyPage(session, succeeded, "Older jobs", "job-id")).toSorted()).toEqual(
+      sorted(ids["import/succeeded"]),
+    );
+    expect(first).toMatch(/<option value="succeeded" selected="">succeeded<\/option>/);
+    // A live table refreshes itself with its filter.
+    const queued = `kind=backfill&status=queued`;
+    const live = await page(session, `${jobs}?${queued}`);
+    expect(dataIn(live, "job-id")).toEqual(ids["backfill/queued"]);
+    expect(live).toContain(`hx-get="${jobs}/table?kind=backfill&amp;status=queued"`);
+    expect(dataIn(await page(session, `${jobs}/table?${queued}`), "job-id")).toEqual(ids["backfill/queued"]);
+    expect(await page(session, `${jobs}?kind=reconcile&status=succeeded`)).toContain(
+      "No job matches the filter.",
+    );
+  });
+
+  it("refuses an unknown job kind or status", async () => {
+    const connection = await newConnection();
+    const session = await signIn();
+    const jobs = `/console/connections/${connection.connectionId}/jobs`;
+    await refused(session, `${jobs}?kind=sync`, "There is no such job kind");
+    await refused(session, `${jobs}?status=${encodeURIComponent("<script>")}`, "There is no such job status");
+    await refused(session, `${jobs}/table?status=done`, "There is no such job status");
+    expect(
+      await (await consoleFetch(`${jobs}?status=%3Cscript%3E`, { cookie: session.cookie })).text(),
+    ).not.toContain("<script>");
+  });
+
+  it("filters the change feed by contact and change type, while paging and in its live updates", async () => {
+    const connection = await newConnection();
+    await insertChanges(connection.connectionId, 70, 1, "contact.created");
+    await insertChanges(connection.connectionId, 60, 71, "contact.updated");
+    const session = await signIn();
+    const feed = `/console/connections/${connection.connectionId}/feed`;
+
+    // By contact id (exact) or email (contains, any case, however long).
+    expect(seqsIn(await page(session, `${feed}?contact=acme_c7`))).toEqual([7]);
+    await insertChanges(
+      connection.connectionId,
+      1,
+      131,
+      "contact.updated",
+      `${"long.".repeat(14)}x@example.com`,
+    );
+    expect(seqsIn(await page(session, `${feed}?contact=${"LONG.".repeat(14)}x%40example.com`))).toEqual([
+      131,
+    ]);
+    expect(seqsIn(await page(session, `${feed}?contact=P12%40EXAMPLE`))).toEqual([12]);
+    expect(seqsIn(await page(session, `${feed}?contact=p12`)).toSorted((a, b) => a - b)).toEqual([
+      12, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129,
+    ]);
+    // By type, across pages, the filter kept.
+    const updated = await page(session, `${feed}?type=contact.updated`);
+    expect(seqsIn(updated)).toEqual(Array.from({ length: 50 }, (_, i) => 131 - i));
+    const older = linksLabelled(updated, "Older changes")[0] ?? "";
+    expect(older).toBe(`${feed}?type=contact.updated&before=82`);
+    expect(seqsIn(await page(session, older))).toEqual(Array.from({ length: 11 }, (_, i) => 81 - i));
+    expect(seqsIn(await page(session, `${feed}?type=contact.created&contact=p13`))).toEqual([13]);
+    expect(await page(session, `${feed}?type=contact.deleted`)).toContain("No change matches the filter.");
+
+    // The live poller asks only for what the filter keeps.
+    const created = await page(session, `${feed}?type=contact.created`);
+    expect(created).toContain(`hx-get="${feed}/updates?type=contact.created&amp;after=70"`);
+    await insertChanges(connection.connectionId, 2, 132, "contact.updated");
+    await insertChanges(connection.connectionId, 2, 134, "contact.created");
+    const update = await page(session, `${feed}/updates?type=contact.created&after=70`);
+    expect(seqsIn(update)).toEqual([135, 134]);
+    expect(update).toContain(`hx-get="${feed}/updates?type=contact.created&amp;after=135"`);
+  });
+
+  it("refuses an unknown change type or a bad contact search", async () => {
+    const connection = await newConnection();
+    const session = await signIn();
+    const feed = `/console/connections/${connection.connectionId}/feed`;
+    await refused(session, `${feed}?type=contact.merged`, "There is no such change type");
+    await refused(session, `${feed}/updates?after=0&type=nope`, "There is no such change type");
+    await refused(session, `${feed}?contact=${"x".repeat(101)}`, "too long");
+    // LIKE's wildcards are literal: "%" alone matches no email here.
+    await insertChanges(connection.connectionId, 3);
+    expect(seqsIn(await page(session, `${feed}?contact=%25`))).toEqual([]);
+  });
+
+  it("lists a connection's API keys 20 to a page, filtered by prefix or id and by state", async () => {
+    const connection = await newConnection();
+    const insert = env.DB.prepare(
+      "INSERT INTO api_keys (id, connection_id, key_hash, prefix, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    const keys = Array.from({ length: 60 }, (_, i) => ({
+      id: newId("key"),
+      prefix: `ab_t${String(i).padStart(5, "0")}`,
+      revoked: i % 3 !== 0,
+    }));
+    const now = new Date().toISOString();
+    await env.DB.batch(
+      keys.map((k) =>
+        insert.bind(
+          k.id,
+          connection.connectionId,
+          crypto.randomUUID(),
+          k.prefix,
+          now,
+          k.revoked ? now : null,
+        ),
+      ),
+    );
+    const session = await signIn();
+    const overview = `/console/connections/${connection.connectionId}`;
+    const all = await page(session, overview);
+    // The connection's own key (newConnection issues one) and the 60 above: 20 a page.
+    expect(dataIn(all, "key-id")).toHaveLength(20);
+    const seen = await everyPage(session, overview, "Older keys", "key-id");
+    expect(seen).toHaveLength(61);
+    expect(new Set(seen).size).toBe(61);
+
+    const revoked = await everyPage(session, `${overview}?keyState=revoked`, "Older keys", "key-id");
+    expect(revoked.toSorted()).toEqual(
+      keys
+        .filter((k) => k.revoked)
+        .map((k) => k.id)
+        .toSorted(),
+    );
+    const firstRevoked = await page(session, `${overview}?keyState=revoked`);
+    expect(linksLabelled(firstRevoked, "Older keys")[0]).toMatch(/\?keyState=revoked&keysBefore=key_/);
+    expect(dataIn(await page(session, `${overview}?keys=ab_t0001`), "key-id").toSorted()).toEqual(
+      keys
+        .filter((k) => k.prefix.startsWith("ab_t0001"))
+        .map((k) => k.id)
+        .toSorted(),
+    );
+    const target = keys[42]?.id ?? "";
+    expect(dataIn(await page(session, `${overview}?keys=${target}`), "key-id")).toEqual([target]);
+    expect(
+      dataIn(await page(session, `${overview}?keys=ab_t0001&keyState=active`), "key-id").toSorted(),
+    ).toEqual(
+      keys
+        .filter((k) => k.prefix.startsWith("ab_t0001") && !k.revoked)
+        .map((k) => k.id)
+        .toSorted(),
+    );
+    expect(await page(session, `${overview}?keys=nothing-like-it`)).toContain(
+      "No API key matches the filter.",
+    );
+  });
+
+  it("refuses an unknown key state or a too long key search", async () => {
+    const connection = await newConnection();
+    const session = await signIn();
+    const overview = `/console/connections/${connection.connectionId}`;
+    await refused(session, `${overview}?keyState=expired`, "There is no such key state");
+    await refused(session, `${overview}?keys=${"k".repeat(101)}`, "too long");
   });
 });
