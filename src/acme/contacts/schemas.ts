@@ -19,30 +19,46 @@ const fields = {
   acme_notes: text(10_000).nullable(),
 };
 
+/** What a create takes: the email, and any other writable field. */
+const createShape = {
+  acme_email: fields.acme_email,
+  acme_first_name: fields.acme_first_name.optional(),
+  acme_last_name: fields.acme_last_name.optional(),
+  acme_phone: fields.acme_phone.optional(),
+  acme_company: fields.acme_company.optional(),
+  acme_title: fields.acme_title.optional(),
+  acme_notes: fields.acme_notes.optional(),
+};
+
 export const ContactCreateSchema = z
-  .strictObject({
-    acme_email: fields.acme_email,
-    acme_first_name: fields.acme_first_name.optional(),
-    acme_last_name: fields.acme_last_name.optional(),
-    acme_phone: fields.acme_phone.optional(),
-    acme_company: fields.acme_company.optional(),
-    acme_title: fields.acme_title.optional(),
-    acme_notes: fields.acme_notes.optional(),
-  })
-  .openapi("AcmeContactInput");
+  .strictObject(createShape)
+  .openapi("AcmeContactInput", { example: { acme_email: "ada@example.com", acme_first_name: "Ada" } });
 
 /**
  * PUT replaces the whole contact: the same fields as create, omitted optionals become null. What a
  * GET returned is accepted back as it is (the round-trip law): the read-only fields are ignored,
- * but `id` must be the contact's own.
+ * but `id` must be the contact's own. One closed object, not create's schema extended: the
+ * document would state that as an `allOf` of two closed schemas, which no value satisfies.
  */
-export const ContactReplaceSchema = ContactCreateSchema.extend({
-  id: z.string().optional(),
-  acme_version: z.number().int().optional(),
-  acme_created_at: z.string().optional(),
-  acme_updated_at: z.string().optional(),
-  acme_deleted_at: z.string().nullable().optional(),
-}).openapi("AcmeContactReplace");
+export const ContactReplaceSchema = z
+  .strictObject({
+    ...createShape,
+    id: z.string().min(1).max(64).optional().openapi({
+      description: "Ignored if it is the id in the path; any other value is refused (400 naming `id`)",
+    }),
+    acme_version: z.number().int().optional().openapi({
+      description: "Ignored: send If-Match for a write conditional on the version",
+    }),
+    acme_created_at: z.string().optional().openapi({ description: "Ignored" }),
+    acme_updated_at: z.string().optional().openapi({ description: "Ignored" }),
+    acme_deleted_at: z.string().nullable().optional().openapi({ description: "Ignored" }),
+  })
+  .openapi("AcmeContactReplace", {
+    description:
+      "The whole contact: omitted optional fields become null. A contact as GET returned it is " +
+      "accepted back: the read-only fields are ignored, but `id`, if sent, must be the path's.",
+    example: { acme_email: "ada@example.com", acme_first_name: "Ada", acme_last_name: "Lovelace" },
+  });
 
 /** PATCH is a JSON merge patch (RFC 7396): absent keeps, null clears (email cannot be cleared). */
 export const ContactPatchSchema = ContactCreateSchema.partial().openapi("AcmeContactPatch");
