@@ -8,13 +8,31 @@ import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
 import { accessToken, securedRoute } from "../secured-route.ts";
 import type { DeliveryMessage } from "./messages.ts";
 import { publicSubscription, SubscriptionRepository } from "./subscriptions.ts";
-import { webhookUrlProblem } from "./url-policy.ts";
+import { HTTPS_URL_SPELLING, webhookUrlProblem } from "./url-policy.ts";
 
 const EventsSchema = z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1);
 
+/**
+ * What the document can say of a webhook URL: https, written out plainly, at most 2000
+ * characters; the description says what the server checks beyond (the host, credentials).
+ */
+const WebhookUrlSchema = z
+  .string()
+  .max(2000)
+  .openapi({
+    pattern: HTTPS_URL_SPELLING.source,
+    example: "https://hooks.example.com/acme",
+    description:
+      "An absolute https URL to a public host, without credentials (else 400 naming `url`): a " +
+      "single-label name, a name under a special-use or private suffix (localhost, local, internal, " +
+      "test, example, invalid, onion, arpa, lan, home, corp...) and a literal private, loopback, " +
+      "link-local or other non-global address are refused. Where the deployment allows loopback " +
+      "(ACME_WEBHOOK_ALLOW_LOOPBACK, local development only) loopback hosts are accepted too, over http as well.",
+  });
+
 const SubscriptionInputSchema = z
   .strictObject({
-    url: z.string().max(2000),
+    url: WebhookUrlSchema,
     events: EventsSchema,
     description: z.string().max(200).nullable().optional(),
   })
@@ -22,7 +40,7 @@ const SubscriptionInputSchema = z
 
 const SubscriptionPatchSchema = z
   .strictObject({
-    url: z.string().max(2000).optional(),
+    url: WebhookUrlSchema.optional(),
     events: EventsSchema.optional(),
     description: z.string().max(200).nullable().optional(),
     enabled: z.boolean().optional(),
