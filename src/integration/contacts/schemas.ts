@@ -79,6 +79,7 @@ const READ_ONLY_ECHO = {
     ]),
   ) as { [F in Exclude<ApiField, WritableApiField>]: z.ZodOptional<ContactShape<"api">[F]> }),
   id: CONTACT_ID.optional().openapi({
+    example: "ct_01jd5x8m3q0000000000000000",
     description: "Read-only: may be sent back, but only as the id in the path (another is 400 naming `id`)",
   }),
   version: contactShape("api").version.optional().openapi({
@@ -139,8 +140,23 @@ export type ContactPatch = z.infer<typeof ContactPatchSchema>;
 /** What any write sets: the writable fields given (null clears, absent keeps). */
 export type ContactFields = Partial<Record<WritableApiField, string | null>>;
 
+/** A contact as the API returns it, for the document's examples. */
+export const CONTACT_EXAMPLE = {
+  id: "ct_01jd5x8m3q0000000000000000",
+  firstName: "Ada",
+  lastName: "Lovelace",
+  email: "ada@example.com",
+  phone: "+44 20 7946 0000",
+  company: "Analytical Engines",
+  title: null,
+  notes: null,
+  version: 3,
+  createdAt: "2026-01-15T09:30:00.000Z",
+  updatedAt: "2026-02-01T16:05:12.000Z",
+};
+
 /** The API's contact, every field of the mapping table under its API name. */
-export const ContactSchema = z.object(contactShape("api")).openapi("Contact");
+export const ContactSchema = z.object(contactShape("api")).openapi("Contact", { example: CONTACT_EXAMPLE });
 
 export type Contact = z.infer<typeof ContactSchema>;
 
@@ -153,7 +169,7 @@ export const ContactListQuerySchema = z.strictObject({
 
 export const ContactListSchema = z
   .object({ data: z.array(ContactSchema), nextCursor: z.string().nullable() })
-  .openapi("ContactList");
+  .openapi("ContactList", { example: { data: [CONTACT_EXAMPLE], nextCursor: "eyJhZnRlciI6ImN0XzAxIn0" } });
 
 export const ContactIdParamsSchema = z.object({
   id: CONTACT_ID.openapi({ param: { name: "id", in: "path" }, example: "ct_01jd5x8m3q0000000000000000" }),
