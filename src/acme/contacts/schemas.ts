@@ -61,7 +61,25 @@ export const ContactReplaceSchema = z
   });
 
 /** PATCH is a JSON merge patch (RFC 7396): absent keeps, null clears (email cannot be cleared). */
-export const ContactPatchSchema = ContactCreateSchema.partial().openapi("AcmeContactPatch");
+export const ContactPatchSchema = ContactCreateSchema.partial().openapi("AcmeContactPatch", {
+  example: { acme_title: "Countess", acme_phone: null },
+});
+
+/** A contact as Acme returns it, for the document's examples. */
+const ACME_CONTACT_EXAMPLE = {
+  id: "ct_01jd5x8m3q0000000000000000",
+  acme_first_name: "Ada",
+  acme_last_name: "Lovelace",
+  acme_email: "ada@example.com",
+  acme_phone: "+44 20 7946 0000",
+  acme_company: "Analytical Engines",
+  acme_title: null,
+  acme_notes: null,
+  acme_version: 3,
+  acme_created_at: "2026-01-15T09:30:00.000Z",
+  acme_updated_at: "2026-02-01T16:05:12.000Z",
+  acme_deleted_at: null,
+};
 
 export type ContactInput = z.infer<typeof ContactCreateSchema>;
 export type ContactPatch = z.infer<typeof ContactPatchSchema>;
@@ -81,7 +99,7 @@ export const ContactSchema = z
     acme_updated_at: z.string(),
     acme_deleted_at: z.string().nullable(),
   })
-  .openapi("AcmeContact");
+  .openapi("AcmeContact", { example: ACME_CONTACT_EXAMPLE });
 
 export type AcmeContact = z.infer<typeof ContactSchema>;
 
@@ -106,7 +124,9 @@ export const ContactListSchema = z
     results: z.array(ContactSchema),
     paging: z.object({ next: z.object({ after: z.string() }) }).optional(),
   })
-  .openapi("AcmeContactList");
+  .openapi("AcmeContactList", {
+    example: { results: [ACME_CONTACT_EXAMPLE], paging: { next: { after: "Y3RfMDFqZDV4OG0zcQ" } } },
+  });
 
 export const ContactIdParamsSchema = z.object({
   id: z

@@ -38,7 +38,9 @@ export const FaultProfileSchema = z
     /** Methods the profile applies to; empty means all. */
     methods: z.array(z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"])).default([]),
   })
-  .openapi("FaultProfile");
+  .openapi("FaultProfile", {
+    example: { enabled: true, errorRate: 0.2, statusMix: { "503": 1 }, methods: ["GET"] },
+  });
 
 export type FaultProfile = z.infer<typeof FaultProfileSchema>;
 

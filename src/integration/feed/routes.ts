@@ -3,7 +3,7 @@ import { queryInteger } from "../../lib/query-integer.ts";
 import { createRouter } from "../context.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { API_KEY, securedRoute } from "../secured-route.ts";
-import { ChangeEventSchema } from "./change-event.ts";
+import { CHANGE_EVENT_EXAMPLE, ChangeEventSchema } from "./change-event.ts";
 import { changesAfter } from "./read-feed.ts";
 
 /** GET /events: the connection's change feed, read after a cursor. */
@@ -32,7 +32,7 @@ export const eventsRouter = createRouter().openapi(
           "application/json": {
             schema: z
               .object({ data: z.array(ChangeEventSchema), nextAfter: z.number().int() })
-              .openapi("ChangeFeed"),
+              .openapi("ChangeFeed", { example: { data: [CHANGE_EVENT_EXAMPLE], nextAfter: 42 } }),
           },
         },
       },

@@ -13,6 +13,29 @@ import { IMPORT_MEDIA_TYPES, importMediaType, MAX_IMPORT_ROWS, parseImport } fro
 import { activeJob, findJob, listJobErrors, listJobs, requestCancel, toPublicJob } from "./job-store.ts";
 import { startJob } from "./start-job.ts";
 
+/** A job as the API shows it, for the document's examples. */
+const JOB_EXAMPLE = {
+  id: "job_01jd5x8m3q0000000000000000",
+  kind: "import",
+  status: "running",
+  total: 150,
+  processed: 60,
+  succeeded: 58,
+  failed: 2,
+  createdAt: "2026-02-01T16:00:00.000Z",
+  startedAt: "2026-02-01T16:00:01.000Z",
+  finishedAt: null,
+  etaSeconds: 12,
+};
+
+/** A failed row as the API lists it, for the document's examples. */
+const JOB_ERROR_EXAMPLE = {
+  row: 7,
+  email: "not-an-email",
+  code: "validation_failed",
+  errors: [{ field: "email", message: "Invalid email address" }],
+};
+
 const JobSchema = z
   .object({
     id: z.string(),
@@ -27,7 +50,7 @@ const JobSchema = z
     finishedAt: z.string().nullable(),
     etaSeconds: z.number().int().nullable().openapi({ description: "Seconds left at the rate so far" }),
   })
-  .openapi("Job");
+  .openapi("Job", { example: JOB_EXAMPLE });
 
 const JobErrorSchema = z
   .object({
@@ -36,7 +59,7 @@ const JobErrorSchema = z
     code: z.string().openapi({ description: "validation_failed, malformed_row, or Acme's refusal" }),
     errors: z.array(z.object({ field: z.string(), message: z.string() })),
   })
-  .openapi("JobError");
+  .openapi("JobError", { example: JOB_ERROR_EXAMPLE });
 
 const JobIdParams = z.object({
   id: z
@@ -225,7 +248,7 @@ jobsRouter
             "application/json": {
               schema: z
                 .object({ data: z.array(JobSchema), nextCursor: z.string().nullable() })
-                .openapi("JobList"),
+                .openapi("JobList", { example: { data: [JOB_EXAMPLE], nextCursor: null } }),
             },
           },
         },
@@ -278,7 +301,7 @@ jobsRouter
             "application/json": {
               schema: z
                 .object({ data: z.array(JobErrorSchema), nextCursor: z.number().int().nullable() })
-                .openapi("JobErrorList"),
+                .openapi("JobErrorList", { example: { data: [JOB_ERROR_EXAMPLE], nextCursor: 7 } }),
             },
           },
         },
