@@ -14,7 +14,7 @@ export const ProblemSchema = z
   })
   .openapi("Problem", {
     example: {
-      type: "https://acme-bridge.dev/problems/validation_failed",
+      type: "https://acme-bridge.dev/problems/validation-failed",
       title: "Validation failed",
       status: 400,
       detail: "The request is not valid.",
