@@ -100,6 +100,7 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
+                    /** @description 1 to 255 visible ASCII characters, e.g. a UUID; another value is refused (400 naming `Idempotency-Key`) once the body is valid */
                     "idempotency-key"?: string;
                 };
                 path?: never;
@@ -235,9 +236,9 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412. "*" or a list of entity tags such as "3", W/"2" (blank: no condition) */
                     "if-match"?: string;
-                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes. "*" or a list of entity tags (blank: no condition) */
                     "if-none-match"?: string;
                 };
                 path: {
@@ -353,9 +354,9 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412. "*" or a list of entity tags such as "3", W/"2" (blank: no condition) */
                     "if-match"?: string;
-                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes. "*" or a list of entity tags (blank: no condition) */
                     "if-none-match"?: string;
                 };
                 path: {
@@ -487,9 +488,9 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412. "*" or a list of entity tags such as "3", W/"2" (blank: no condition) */
                     "if-match"?: string;
-                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes. "*" or a list of entity tags (blank: no condition) */
                     "if-none-match"?: string;
                 };
                 path: {
@@ -587,9 +588,9 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412. "*" or a list of entity tags such as "3", W/"2" (blank: no condition) */
                     "if-match"?: string;
-                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes. "*" or a list of entity tags (blank: no condition) */
                     "if-none-match"?: string;
                 };
                 path: {
@@ -813,6 +814,7 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
+                    /** @description 1 to 255 visible ASCII characters, e.g. a UUID; another value is refused (400 naming `Idempotency-Key`) once the body is valid */
                     "idempotency-key"?: string;
                 };
                 path?: never;
@@ -948,9 +950,9 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412. "*" or a list of entity tags such as "3", W/"2" (blank: no condition) */
                     "if-match"?: string;
-                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes. "*" or a list of entity tags (blank: no condition) */
                     "if-none-match"?: string;
                 };
                 path: {
@@ -1066,9 +1068,9 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412. "*" or a list of entity tags such as "3", W/"2" (blank: no condition) */
                     "if-match"?: string;
-                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes. "*" or a list of entity tags (blank: no condition) */
                     "if-none-match"?: string;
                 };
                 path: {
@@ -1200,9 +1202,9 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412. "*" or a list of entity tags such as "3", W/"2" (blank: no condition) */
                     "if-match"?: string;
-                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes. "*" or a list of entity tags (blank: no condition) */
                     "if-none-match"?: string;
                 };
                 path: {
@@ -1300,9 +1302,9 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412 */
+                    /** @description Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412. "*" or a list of entity tags such as "3", W/"2" (blank: no condition) */
                     "if-match"?: string;
-                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes */
+                    /** @description Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; else 304 on GET, 412 on writes. "*" or a list of entity tags (blank: no condition) */
                     "if-none-match"?: string;
                 };
                 path: {
@@ -1444,6 +1446,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description The last sequence number seen (`nextAfter`); 0 or absent: from the start */
                     after?: number;
                     limit?: number;
                 };
@@ -2341,8 +2344,8 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    /** @description The last row seen */
-                    cursor?: number | null;
+                    /** @description The last row seen (`nextCursor`); 0 or absent: from the first row */
+                    cursor?: number;
                 };
                 header?: never;
                 path: {
@@ -2951,10 +2954,45 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "ct_01jd5x8m3q0000000000000000",
+         *           "firstName": "Ada",
+         *           "lastName": "Lovelace",
+         *           "email": "ada@example.com",
+         *           "phone": "+44 20 7946 0000",
+         *           "company": "Analytical Engines",
+         *           "title": null,
+         *           "notes": null,
+         *           "version": 3,
+         *           "createdAt": "2026-01-15T09:30:00.000Z",
+         *           "updatedAt": "2026-02-01T16:05:12.000Z"
+         *         }
+         *       ],
+         *       "nextCursor": "eyJhZnRlciI6ImN0XzAxIn0"
+         *     }
+         */
         ContactList: {
             data: components["schemas"]["Contact"][];
             nextCursor: string | null;
         };
+        /**
+         * @example {
+         *       "id": "ct_01jd5x8m3q0000000000000000",
+         *       "firstName": "Ada",
+         *       "lastName": "Lovelace",
+         *       "email": "ada@example.com",
+         *       "phone": "+44 20 7946 0000",
+         *       "company": "Analytical Engines",
+         *       "title": null,
+         *       "notes": null,
+         *       "version": 3,
+         *       "createdAt": "2026-01-15T09:30:00.000Z",
+         *       "updatedAt": "2026-02-01T16:05:12.000Z"
+         *     }
+         */
         Contact: {
             id: string;
             firstName: string | null;
@@ -2968,6 +3006,22 @@ export interface components {
             createdAt: string;
             updatedAt: string;
         };
+        /**
+         * @example {
+         *       "type": "https://acme-bridge.dev/problems/validation-failed",
+         *       "title": "Validation failed",
+         *       "status": 400,
+         *       "detail": "The request is not valid.",
+         *       "code": "validation_failed",
+         *       "requestId": "req_01jd5x8m3q0000000000000000",
+         *       "errors": [
+         *         {
+         *           "field": "email",
+         *           "message": "Invalid email address"
+         *         }
+         *       ]
+         *     }
+         */
         Problem: {
             type: string;
             title: string;
@@ -2981,6 +3035,13 @@ export interface components {
                 message: string;
             }[];
         };
+        /**
+         * @example {
+         *       "firstName": "Ada",
+         *       "lastName": "Lovelace",
+         *       "email": "ada@example.com"
+         *     }
+         */
         ContactInput: {
             /** @example Ada */
             firstName: string;
@@ -2997,6 +3058,15 @@ export interface components {
             title?: string | null;
             notes?: string | null;
         };
+        /**
+         * @description The whole contact: optional fields left out become null. A contact as GET returned it is accepted back: the read-only fields are ignored, but `id`, if sent, must be the path's.
+         * @example {
+         *       "firstName": "Ada",
+         *       "lastName": "Lovelace",
+         *       "email": "ada@example.com",
+         *       "company": "Analytical Engines"
+         *     }
+         */
         ContactReplace: {
             /** @example Ada */
             firstName: string | null;
@@ -3012,11 +3082,24 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Read-only: may be sent back, but only as the id in the path (another is 400 naming `id`)
+             * @example ct_01jd5x8m3q0000000000000000
+             */
             id?: string;
+            /** @description Ignored: send `If-Match` to write only at a version */
             version?: number;
+            /** @description Ignored (read-only) */
             createdAt?: string;
+            /** @description Ignored (read-only) */
             updatedAt?: string;
         };
+        /**
+         * @example {
+         *       "title": "Countess",
+         *       "phone": null
+         *     }
+         */
         ContactPatch: {
             /** @example Ada */
             firstName?: string;
@@ -3033,6 +3116,12 @@ export interface components {
             title?: string | null;
             notes?: string | null;
         };
+        /**
+         * @description The fields to change; the others are kept. Read-only fields are accepted back and ignored, but `id`, if sent, must be the path's.
+         * @example {
+         *       "company": "Analytical Engines"
+         *     }
+         */
         ContactSeedUpdate: {
             /** @example Ada */
             firstName?: string | null;
@@ -3048,15 +3137,85 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Read-only: may be sent back, but only as the id in the path (another is 400 naming `id`)
+             * @example ct_01jd5x8m3q0000000000000000
+             */
             id?: string;
+            /** @description Ignored: send `If-Match` to write only at a version */
             version?: number;
+            /** @description Ignored (read-only) */
             createdAt?: string;
+            /** @description Ignored (read-only) */
             updatedAt?: string;
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "seq": 42,
+         *           "id": "msg_2mKq9x7vTb0000000000000000",
+         *           "type": "contact.updated",
+         *           "occurredAt": "2026-02-01T16:05:12.000Z",
+         *           "recordedAt": "2026-02-01T16:05:12.480Z",
+         *           "contact": {
+         *             "id": "ct_01jd5x8m3q0000000000000000",
+         *             "firstName": "Ada",
+         *             "lastName": "Lovelace",
+         *             "email": "ada@example.com",
+         *             "phone": "+44 20 7946 0000",
+         *             "company": "Analytical Engines",
+         *             "title": null,
+         *             "notes": null,
+         *             "version": 3,
+         *             "createdAt": "2026-01-15T09:30:00.000Z",
+         *             "updatedAt": "2026-02-01T16:05:12.000Z"
+         *           },
+         *           "changes": {
+         *             "company": {
+         *               "from": null,
+         *               "to": "Analytical Engines"
+         *             }
+         *           },
+         *           "source": "webhook"
+         *         }
+         *       ],
+         *       "nextAfter": 42
+         *     }
+         */
         ChangeFeed: {
             data: components["schemas"]["ChangeEvent"][];
             nextAfter: number;
         };
+        /**
+         * @example {
+         *       "seq": 42,
+         *       "id": "msg_2mKq9x7vTb0000000000000000",
+         *       "type": "contact.updated",
+         *       "occurredAt": "2026-02-01T16:05:12.000Z",
+         *       "recordedAt": "2026-02-01T16:05:12.480Z",
+         *       "contact": {
+         *         "id": "ct_01jd5x8m3q0000000000000000",
+         *         "firstName": "Ada",
+         *         "lastName": "Lovelace",
+         *         "email": "ada@example.com",
+         *         "phone": "+44 20 7946 0000",
+         *         "company": "Analytical Engines",
+         *         "title": null,
+         *         "notes": null,
+         *         "version": 3,
+         *         "createdAt": "2026-01-15T09:30:00.000Z",
+         *         "updatedAt": "2026-02-01T16:05:12.000Z"
+         *       },
+         *       "changes": {
+         *         "company": {
+         *           "from": null,
+         *           "to": "Analytical Engines"
+         *         }
+         *       },
+         *       "source": "webhook"
+         *     }
+         */
         ChangeEvent: {
             seq: number;
             /** @description Acme's webhook id, or rec_… / bf_… for changes found by reconciliation / backfill */
@@ -3077,6 +3236,53 @@ export interface components {
             /** @enum {string} */
             source: "webhook" | "reconciliation" | "backfill";
         };
+        /**
+         * @example {
+         *       "connectionId": "conn_01jd5x8m3q0000000000000000",
+         *       "circuit": {
+         *         "state": "closed",
+         *         "recentFailures": 0,
+         *         "retryAfterMs": 0
+         *       },
+         *       "budgets": {
+         *         "read": {
+         *           "limit": 100,
+         *           "windowSeconds": 60,
+         *           "remaining": 97,
+         *           "scheduledNextWindow": 0,
+         *           "resetInMs": 41000
+         *         },
+         *         "write": {
+         *           "limit": 50,
+         *           "windowSeconds": 60,
+         *           "remaining": 50,
+         *           "scheduledNextWindow": 0,
+         *           "resetInMs": 41000
+         *         },
+         *         "delete": {
+         *           "limit": null,
+         *           "windowSeconds": null,
+         *           "remaining": null,
+         *           "scheduledNextWindow": 0,
+         *           "resetInMs": 0
+         *         }
+         *       },
+         *       "token": {
+         *         "expiresAt": "2026-02-01T17:00:00.000Z"
+         *       },
+         *       "counters": {
+         *         "calls": 3,
+         *         "retries": 0,
+         *         "acme429s": 0,
+         *         "throttledWaits": 0,
+         *         "throttledRefusals": 0,
+         *         "circuitRefusals": 0,
+         *         "staleFallbacks": 0,
+         *         "cacheWriteFailures": 0
+         *       },
+         *       "since": "2026-02-01T16:00:00.000Z"
+         *     }
+         */
         ConnectionStatus: {
             connectionId: string;
             circuit: {
@@ -3138,6 +3344,17 @@ export interface components {
             /** @description Counters count from this instant */
             since: string;
         };
+        /**
+         * @example {
+         *       "id": "conn_01jd5x8m3q0000000000000000",
+         *       "name": "Acme production",
+         *       "acmeBaseUrl": null,
+         *       "acmeClientId": "cl_01jd5x8m3q0000000000000000",
+         *       "webhookUrl": "https://bridge.example.com/webhooks/acme/conn_01jd5x8m3q0000000000000000",
+         *       "webhooksConfigured": true,
+         *       "createdAt": "2026-01-15T09:00:00.000Z"
+         *     }
+         */
         Connection: {
             id: string;
             name: string;
@@ -3148,6 +3365,13 @@ export interface components {
             webhooksConfigured: boolean;
             createdAt: string;
         };
+        /**
+         * @example {
+         *       "name": "Acme production",
+         *       "acmeClientId": "cl_01jd5x8m3q0000000000000000",
+         *       "acmeClientSecret": "cs_s3cr3t-from-acme"
+         *     }
+         */
         ConnectionInput: {
             name: string;
             /**
@@ -3166,6 +3390,15 @@ export interface components {
              */
             acmeWebhookSecret?: string;
         };
+        /**
+         * @example {
+         *       "id": "key_01jd5x8m3q0000000000000000",
+         *       "connectionId": "conn_01jd5x8m3q0000000000000000",
+         *       "prefix": "ab_4f9Kx2",
+         *       "apiKey": "ab_4f9Kx2pQ7mZ1vL8sT3wY6bN0cR5dE9gH",
+         *       "createdAt": "2026-01-15T09:00:05.000Z"
+         *     }
+         */
         ApiKeyCreated: {
             id: string;
             connectionId: string;
@@ -3174,6 +3407,17 @@ export interface components {
             apiKey: string;
             createdAt: string;
         };
+        /**
+         * @example {
+         *       "subscriptionId": "wh_01jd5x8m3q0000000000000000",
+         *       "url": "https://bridge.example.com/webhooks/acme/conn_01jd5x8m3q0000000000000000",
+         *       "events": [
+         *         "contact.created",
+         *         "contact.updated",
+         *         "contact.deleted"
+         *       ]
+         *     }
+         */
         WebhookSubscriptionCreated: {
             subscriptionId: string;
             url: string;
@@ -3191,6 +3435,21 @@ export interface components {
             /** @description The id of the current key (the first of ENCRYPTION_KEYS) */
             keyId: string;
         };
+        /**
+         * @example {
+         *       "id": "job_01jd5x8m3q0000000000000000",
+         *       "kind": "import",
+         *       "status": "running",
+         *       "total": 150,
+         *       "processed": 60,
+         *       "succeeded": 58,
+         *       "failed": 2,
+         *       "createdAt": "2026-02-01T16:00:00.000Z",
+         *       "startedAt": "2026-02-01T16:00:01.000Z",
+         *       "finishedAt": null,
+         *       "etaSeconds": 12
+         *     }
+         */
         Job: {
             id: string;
             /** @enum {string} */
@@ -3211,17 +3470,86 @@ export interface components {
             /** @description Seconds left at the rate so far */
             etaSeconds: number | null;
         };
+        /**
+         * @description Rows to upsert by email: 1 to 10000 (413 beyond); no other top-level field.
+         * @example {
+         *       "contacts": [
+         *         {
+         *           "firstName": "Ada",
+         *           "lastName": "Lovelace",
+         *           "email": "ada@example.com"
+         *         },
+         *         {
+         *           "firstName": "Grace",
+         *           "lastName": "Hopper",
+         *           "email": "grace@example.com",
+         *           "company": "Navy"
+         *         }
+         *       ]
+         *     }
+         */
         ImportBody: {
-            contacts: components["schemas"]["ContactInput"][];
+            contacts: unknown[];
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "job_01jd5x8m3q0000000000000000",
+         *           "kind": "import",
+         *           "status": "running",
+         *           "total": 150,
+         *           "processed": 60,
+         *           "succeeded": 58,
+         *           "failed": 2,
+         *           "createdAt": "2026-02-01T16:00:00.000Z",
+         *           "startedAt": "2026-02-01T16:00:01.000Z",
+         *           "finishedAt": null,
+         *           "etaSeconds": 12
+         *         }
+         *       ],
+         *       "nextCursor": null
+         *     }
+         */
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "row": 7,
+         *           "email": "not-an-email",
+         *           "code": "validation_failed",
+         *           "errors": [
+         *             {
+         *               "field": "email",
+         *               "message": "Invalid email address"
+         *             }
+         *           ]
+         *         }
+         *       ],
+         *       "nextCursor": 7
+         *     }
+         */
         JobErrorList: {
             data: components["schemas"]["JobError"][];
             nextCursor: number | null;
         };
+        /**
+         * @example {
+         *       "row": 7,
+         *       "email": "not-an-email",
+         *       "code": "validation_failed",
+         *       "errors": [
+         *         {
+         *           "field": "email",
+         *           "message": "Invalid email address"
+         *         }
+         *       ]
+         *     }
+         */
         JobError: {
             /** @description 1-based data row (a CSV header is not counted) */
             row: number;
@@ -3233,6 +3561,17 @@ export interface components {
                 message: string;
             }[];
         };
+        /**
+         * @example {
+         *       "id": "dl_01jd5x8m3q0000000000000000",
+         *       "connectionId": "conn_01jd5x8m3q0000000000000000",
+         *       "webhookId": "msg_2mKq9x7vTb0000000000000000",
+         *       "reason": "the connection no longer exists",
+         *       "body": "{\"type\":\"contact.updated\",\"data\":{\"id\":\"ct_01jd5x8m3q0000000000000000\"}}",
+         *       "receivedAt": "2026-02-01T16:05:12.480Z",
+         *       "replayedAt": null
+         *     }
+         */
         DeadLetter: {
             id: string;
             connectionId: string | null;

@@ -8,7 +8,15 @@ export const AcmeErrorSchema = z
       details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
     }),
   })
-  .openapi("AcmeError");
+  .openapi("AcmeError", {
+    example: {
+      error: {
+        code: "validation_failed",
+        message: "The request is not valid.",
+        details: [{ field: "acme_email", message: "Invalid email address" }],
+      },
+    },
+  });
 
 const DESCRIPTIONS: Record<number, string> = {
   400: "Invalid request (validation_failed, invalid_json, invalid_cursor, precondition_invalid)",

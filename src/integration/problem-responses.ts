@@ -13,7 +13,17 @@ export const ProblemSchema = z
     requestId: z.string(),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })
-  .openapi("Problem");
+  .openapi("Problem", {
+    example: {
+      type: "https://acme-bridge.dev/problems/validation-failed",
+      title: "Validation failed",
+      status: 400,
+      detail: "The request is not valid.",
+      code: "validation_failed",
+      requestId: "req_01jd5x8m3q0000000000000000",
+      errors: [{ field: "email", message: "Invalid email address" }],
+    },
+  });
 
 /** A status some ApiError code is answered with. */
 export type ProblemStatus = (typeof API_ERROR_STATUS)[ApiErrorCode];

@@ -24,6 +24,15 @@ export type EntityTagCondition = { kind: "any" } | { kind: "tags"; tags: EntityT
 const LIST_ELEMENT = /^[ \t]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)")?[ \t]*(,|$)/;
 
 /**
+ * Exactly the values `parseEntityTagCondition` accepts, as one plain ECMA-262 expression that the
+ * OpenAPI documents state as the fields' `pattern`: blank, `*` alone, or a comma-separated list of
+ * entity tags whose elements may be empty (RFC 9110 5.6.1), spaces and tabs around each.
+ * test/lib/etag.test.ts holds the two equal.
+ */
+export const ENTITY_TAG_CONDITION =
+  /^(?:[ \t]*\*[ \t]*|(?:[ \t]*(?:(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"[ \t]*)?,)*[ \t]*(?:(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"[ \t]*)?)$/;
+
+/**
  * Parses an `If-Match` or `If-None-Match` field value (RFC 9110 13.1.1, 13.1.2). Null when the
  * field is absent or blank (no precondition); "malformed" when it is neither `*` nor a list of
  * entity tags (`W/` is case-sensitive, quotes are required, `*` stands alone).

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { ENTITY_TAG_CONDITION } from "./etag.ts";
 
 // OpenAPI pieces both systems' routes describe the same way.
 
@@ -17,25 +18,23 @@ export const ETAG_HEADER = {
   ETag: { schema: { type: "string" as const }, description: 'The version, e.g. "3"' },
 };
 
-/** The optional `If-Match` request header of conditional writes. */
-export const IF_MATCH_HEADERS = z.object({
-  "if-match": z.string().optional().openapi({ description: 'Apply only at this version, e.g. "3"' }),
-});
+/** A conditional field's schema: its grammar as the server reads it, and an example. */
+const entityTagCondition = (description: string) =>
+  z.string().optional().openapi({ description, pattern: ENTITY_TAG_CONDITION.source, example: '"3"' });
 
-/** The optional conditional request headers (RFC 9110 13.1.1, 13.1.2) of routes honouring both. */
+/**
+ * The optional conditional request headers (RFC 9110 13.1.1, 13.1.2) of routes honouring both.
+ * A value outside the pattern is refused with 400 `precondition_invalid` naming the field.
+ */
 export const CONDITIONAL_HEADERS = z.object({
-  "if-match": z.string().optional().openapi({
-    description:
-      'Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; else 412',
-  }),
-  "if-none-match": z
-    .string()
-    .optional()
-    .openapi({
-      description:
-        'Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; ' +
-        "else 304 on GET, 412 on writes",
-    }),
+  "if-match": entityTagCondition(
+    'Proceed only if one listed ETag matches the current one strongly (weak tags never do), or "*"; ' +
+      'else 412. "*" or a list of entity tags such as "3", W/"2" (blank: no condition)',
+  ),
+  "if-none-match": entityTagCondition(
+    'Proceed only if no listed ETag matches the current one (weak comparison) and, for "*", none exists; ' +
+      'else 304 on GET, 412 on writes. "*" or a list of entity tags (blank: no condition)',
+  ),
 });
 
 /** 304 Not Modified: no body, and the current `ETag`. */

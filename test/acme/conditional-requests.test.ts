@@ -30,6 +30,41 @@ const writes = [
   ["DELETE", () => undefined],
 ] as const;
 
+/** Well-formed If-Match values that a contact at version 3 does not pass. */
+const WELL_FORMED_MISSES = [
+  ['"99999999999999999999999999999999"', "a number far beyond any version"],
+  ['"1234567890123456"', "a 16-digit number"],
+  ['"03"', "the version with a leading zero (not character for character equal)"],
+  ['"three"', "an opaque tag"],
+  ['","', "a tag holding a comma"],
+  ['W/"3", "4"', "a weak match and a strong miss"],
+  [",", "an empty list"],
+  [", ,", "a list of empty elements"],
+] as const;
+
+/** If-Match values a contact at version 3 passes. */
+const MATCHING = [
+  ['"3"', "the current version"],
+  ['"1", "2", "3"', "a list holding it"],
+  ['W/"3", "3"', "a list where the strong tag matches"],
+  ['"3",', "a trailing empty list element (RFC 9110 5.6.1)"],
+  [' , "3"', "a leading empty list element"],
+  ['"a,b", "3"', "a list whose first tag holds a comma"],
+  ["*", "any current version"],
+] as const;
+
+/** Values that are neither `*` nor a list of entity tags. */
+const MALFORMED = [
+  ["3", "unquoted"],
+  ['w/"3"', "a lower-case weak prefix"],
+  ['"3', "an unterminated quote"],
+  ['"3" "4"', "two tags without a comma"],
+  ['*, "3"', "* inside a list"],
+  ['"3"x', "text after a tag"],
+  ["'3'", "single quotes"],
+  ['"3 "', "a space inside the quotes (not an etagc)"],
+] as const;
+
 describe("If-Match on writes (strong comparison)", () => {
   it.each(writes)(
     '%s with W/"3" on a contact at version 3 is 412, not 400, and changes nothing',
@@ -41,53 +76,36 @@ describe("If-Match on writes (strong comparison)", () => {
     },
   );
 
-  it.each([
-    ['"99999999999999999999999999999999"', "a number far beyond any version"],
-    ['"1234567890123456"', "a 16-digit number"],
-    ['"03"', "the version with a leading zero (not character for character equal)"],
-    ['"three"', "an opaque tag"],
-    ['","', "a tag holding a comma"],
-    ['W/"3", "4"', "a weak match and a strong miss"],
-    [",", "an empty list"],
-    [", ,", "a list of empty elements"],
-  ])("PATCH with the well-formed If-Match %s (%s) is 412 and changes nothing", async (ifMatch, _label) => {
-    const { token, path, contact } = await contactAtVersion3();
-    const res = await patchTitle(token, path, { "if-match": ifMatch });
-    await expectAcmeError(res, 412, "version_mismatch");
-    expect(await (await acme(path, { token })).json()).toEqual(contact);
-  });
+  it.each(WELL_FORMED_MISSES)(
+    "PATCH with the well-formed If-Match %s (%s) is 412 and changes nothing",
+    async (ifMatch, _label) => {
+      const { token, path, contact } = await contactAtVersion3();
+      const res = await patchTitle(token, path, { "if-match": ifMatch });
+      await expectAcmeError(res, 412, "version_mismatch");
+      expect(await (await acme(path, { token })).json()).toEqual(contact);
+    },
+  );
 
-  it.each([
-    ['"3"', "the current version"],
-    ['"1", "2", "3"', "a list holding it"],
-    ['W/"3", "3"', "a list where the strong tag matches"],
-    ['"3",', "a trailing empty list element (RFC 9110 5.6.1)"],
-    [' , "3"', "a leading empty list element"],
-    ['"a,b", "3"', "a list whose first tag holds a comma"],
-    ["*", "any current version"],
-  ])("PATCH with If-Match %s (%s) applies and returns the next ETag", async (ifMatch, _label) => {
-    const { token, path } = await contactAtVersion3();
-    const res = await patchTitle(token, path, { "if-match": ifMatch });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("etag")).toBe('"4"');
-  });
+  it.each(MATCHING)(
+    "PATCH with If-Match %s (%s) applies and returns the next ETag",
+    async (ifMatch, _label) => {
+      const { token, path } = await contactAtVersion3();
+      const res = await patchTitle(token, path, { "if-match": ifMatch });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("etag")).toBe('"4"');
+    },
+  );
 
-  it.each([
-    ["3", "unquoted"],
-    ['w/"3"', "a lower-case weak prefix"],
-    ['"3', "an unterminated quote"],
-    ['"3" "4"', "two tags without a comma"],
-    ['*, "3"', "* inside a list"],
-    ['"3"x', "text after a tag"],
-    ["'3'", "single quotes"],
-    ['"3 "', "a space inside the quotes (not an etagc)"],
-  ])("PATCH with the malformed If-Match %s (%s) is 400 naming the header", async (ifMatch, _label) => {
-    const { token, path, contact } = await contactAtVersion3();
-    const res = await patchTitle(token, path, { "if-match": ifMatch });
-    const body = await expectAcmeError(res, 400, "precondition_invalid");
-    expect(body.error.details?.[0]?.field).toBe("If-Match");
-    expect(await (await acme(path, { token })).json()).toEqual(contact);
-  });
+  it.each(MALFORMED)(
+    "PATCH with the malformed If-Match %s (%s) is 400 naming the header",
+    async (ifMatch, _label) => {
+      const { token, path, contact } = await contactAtVersion3();
+      const res = await patchTitle(token, path, { "if-match": ifMatch });
+      const body = await expectAcmeError(res, 400, "precondition_invalid");
+      expect(body.error.details?.[0]?.field).toBe("If-Match");
+      expect(await (await acme(path, { token })).json()).toEqual(contact);
+    },
+  );
 
   it("answers 404 before 412 for a contact that does not exist", async () => {
     const { token } = await signedIn();
@@ -190,5 +208,29 @@ describe("If-None-Match on writes", () => {
     const { token, path } = await contactAtVersion3();
     const res = await patchTitle(token, path, { "if-none-match": '"2"' });
     expect(res.status).toBe(200);
+  });
+});
+
+describe("the document's pattern for If-Match and If-None-Match", () => {
+  it("accepts every well-formed value and refuses every malformed one, as the server does", async () => {
+    const doc = await (await acme("/openapi.json")).json<{
+      paths: Record<
+        string,
+        Record<string, { parameters?: { name: string; schema: { pattern?: string } }[] }>
+      >;
+    }>();
+    const operations = Object.values(doc.paths["/v1/contacts/{id}"] ?? {});
+    expect(operations.length).toBe(4);
+    for (const name of ["if-match", "if-none-match"]) {
+      for (const operation of operations) {
+        const pattern = operation.parameters?.find((p) => p.name === name)?.schema.pattern;
+        expect(pattern, name).toEqual(expect.any(String));
+        const documented = new RegExp(pattern ?? "", "u");
+        for (const [value] of [...WELL_FORMED_MISSES, ...MATCHING, ["", "blank"]]) {
+          expect(documented.test(value), `${name}: ${value}`).toBe(true);
+        }
+        for (const [value] of MALFORMED) expect(documented.test(value), `${name}: ${value}`).toBe(false);
+      }
+    }
   });
 });

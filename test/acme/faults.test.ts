@@ -1,4 +1,5 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { AcmeContact } from "../../src/acme/contacts/schemas.ts";
@@ -371,6 +372,24 @@ describe.sequential("fault injection over HTTP", () => {
       const body400 = await expectAcmeError(await putProfile(body), 400, "validation_failed");
       expect(detailFields(body400)).toEqual(expect.arrayContaining(fields));
       expect(await storedProfile()).toEqual(kept);
+    });
+
+    it("is documented as refusing the status mixes the server refuses", async () => {
+      const doc = await (await acme("/openapi.json")).json<{
+        components: { schemas: { FaultProfile: { properties: { statusMix: object } } } };
+      }>();
+      const documented = new Ajv2020({ strict: false }).compile(
+        doc.components.schemas.FaultProfile.properties.statusMix,
+      );
+      for (const mix of [{ "503": 1 }, { "500": 0, "503": 2 }, { "500": 1, "503": 1 }]) {
+        expect(documented(mix), JSON.stringify(mix)).toBe(true);
+        expect((await putProfile({ statusMix: mix })).status).toBe(200);
+      }
+      for (const mix of [{}, { "503": 0 }, { "418": 1 }, { "500": -1, "503": 1 }]) {
+        expect(documented(mix), JSON.stringify(mix)).toBe(false);
+        await expectAcmeError(await putProfile({ statusMix: mix }), 400, "validation_failed");
+      }
+      await putProfile({});
     });
 
     it("refuses malformed JSON, keeping the stored profile", async () => {

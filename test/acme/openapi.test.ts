@@ -85,6 +85,24 @@ describe("GET /acme/openapi.json", () => {
     expect(input?.properties?.acme_first_name?.maxLength).toBe(100);
   });
 
+  it("documents the replace as one closed object that takes back a contact as GET returned it", async () => {
+    const { doc } = await document();
+    const replace = doc.components.schemas.AcmeContactReplace;
+    // An allOf of two closed schemas matches nothing: each refuses the other's fields.
+    expect(replace).not.toHaveProperty("allOf");
+    expect(replace?.additionalProperties).toBe(false);
+    expect(replace?.required).toEqual(["acme_email"]);
+    const { token } = await signedIn();
+    const contact = await createContact(token, { acme_email: uniqueEmail() });
+    expect(Object.keys(replace?.properties ?? {}).sort()).toEqual(Object.keys(contact).sort());
+    const res = await SELF.fetch(`${ACME}/v1/contacts/${contact.id}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ ...contact, acme_title: "Countess" }),
+    });
+    expect(res.status).toBe(200);
+  });
+
   it("documents patterns that accept the values the API accepts", async () => {
     const { doc } = await document();
     const { token } = await signedIn();

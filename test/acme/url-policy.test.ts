@@ -1,6 +1,6 @@
 import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { classifyHost, webhookUrlProblem } from "../../src/acme/webhooks/url-policy.ts";
+import { classifyHost, HTTPS_URL_SPELLING, webhookUrlProblem } from "../../src/acme/webhooks/url-policy.ts";
 import { createApp } from "../../src/app.ts";
 import { ACME, acme, expectAcmeError, signedIn } from "./helpers.ts";
 
@@ -146,6 +146,65 @@ describe("webhookUrlProblem: loopback in local dev (ACME_WEBHOOK_ALLOW_LOOPBACK)
     ["ftp://127.0.0.1/x", "must use http or https"],
   ])("still refuses %s: only loopback is relaxed", (url, problem) => {
     expect(webhookUrlProblem(url, dev)).toBe(problem);
+  });
+});
+
+describe("webhookUrlProblem: spelling (what the document's pattern states)", () => {
+  const SPELLING = "must be written as https://host/path, without spaces, control characters or backslashes";
+  const documented = new RegExp(HTTPS_URL_SPELLING.source, "u");
+
+  it.each([
+    [" https://receiver.example.com/x", "a leading space"],
+    ["https://receiver.example.com/x ", "a trailing space"],
+    ["ht\ttps://receiver.example.com/x", "a tab inside the scheme"],
+    ["https://receiver.example.com/a b", "a space in the path"],
+    ["https:\\\\receiver.example.com\\x", "backslashes for slashes"],
+    ["https:receiver.example.com/x", "no slashes after the scheme"],
+    ["https:/receiver.example.com/x", "one slash after the scheme"],
+    ["https://receiver.example.com/\nx", "a newline"],
+  ])("refuses %j (%s), which URL parsing would repair", (url) => {
+    expect(webhookUrlProblem(url, strict)).toBe(SPELLING);
+    expect(documented.test(url)).toBe(false);
+  });
+
+  it("refuses the same spellings of a loopback target in local dev", () => {
+    expect(webhookUrlProblem(" http://127.0.0.1:8787/x", dev)).toBe(SPELLING);
+    expect(webhookUrlProblem("http:127.0.0.1:8787/x", dev)).toBe(SPELLING);
+  });
+
+  it.each([
+    "https://receiver.example.com/hooks",
+    "HTTPS://Receiver.Example.com/hooks?x=1#f",
+    "https://8.8.8.8:8443/x",
+    "https://[2606:4700:4700::1111]/x",
+    "https://xn--mnchen-3ya.de/x",
+    "https://münchen.de/x",
+  ])("accepts %s, and so does the document's pattern", (url) => {
+    expect(webhookUrlProblem(url, strict)).toBeNull();
+    expect(documented.test(url)).toBe(true);
+  });
+});
+
+describe("the document's webhook url", () => {
+  it("states the spelling the server checks, on create and on patch, and refuses what the server refuses", async () => {
+    const doc = await (await acme("/openapi.json")).json<{
+      components: {
+        schemas: Record<string, { properties: { url: { pattern?: string; description?: string } } }>;
+      };
+    }>();
+    for (const name of ["AcmeWebhookSubscriptionInput", "AcmeWebhookSubscriptionPatch"]) {
+      const url = doc.components.schemas[name]?.properties.url;
+      expect(url?.pattern, name).toBe(HTTPS_URL_SPELLING.source);
+      expect(url?.description, name).toMatch(/public host/);
+    }
+    const { token } = await signedIn({ scopes: ["webhooks.manage"] });
+    const res = await acme("/v1/webhooks", {
+      token,
+      method: "POST",
+      body: { url: "https:receiver.example.com/x", events: ["contact.created"] },
+    });
+    const body = await expectAcmeError(res, 400, "validation_failed");
+    expect(body.error.details?.[0]?.field).toBe("url");
   });
 });
 

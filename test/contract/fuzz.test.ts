@@ -1,8 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { generateSync, type JsonSchema } from "json-schema-faker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, tokenFor } from "../acme/helpers.ts";
-import { admin, createContact, newConnection, type TestConnection } from "../integration/helpers.ts";
+import { ContractFixture, disableAcmeFaults } from "./contract-fixture.ts";
 import { mediaTypeOf, type OpenApiDocument, type Operation, type Parameter } from "./openapi-contract.ts";
 import { type DocumentedOperation, documentedOperations, servedDocuments } from "./served-operations.ts";
 
@@ -59,86 +58,6 @@ function sample(document: OpenApiDocument, schema: unknown, seed: number): unkno
   return generateSync(root, { seed, optionalsProbability: 0.5, maxItems: 3, maxLength: 40 });
 }
 
-/** The real resources a request's path can name, made once and remade after a DELETE took them. */
-class Fixture {
-  integration!: TestConnection;
-  acmeContactsToken!: string;
-  /** A separate, quiet Acme account for webhook subscriptions: no contact changes, so no deliveries. */
-  acmeWebhooksToken!: string;
-  spareAcmeClientId!: string;
-  tokenClientCredentials!: { client_id: string; client_secret: string };
-  private cache = new Map<string, string>();
-
-  async setUp() {
-    this.integration = await newConnection();
-    const contactsClient = await createClient();
-    this.acmeContactsToken = await tokenFor(contactsClient);
-    this.acmeWebhooksToken = await tokenFor(await createClient());
-    this.spareAcmeClientId = (await createClient()).clientId;
-    const tokenClient = await createClient();
-    this.tokenClientCredentials = {
-      client_id: tokenClient.clientId,
-      client_secret: tokenClient.clientSecret,
-    };
-  }
-
-  /** The Authorization header an operation's security scheme asks for, or none. */
-  credentials(op: DocumentedOperation): string | undefined {
-    const scheme = Object.keys(op.operation.security?.[0] ?? {})[0];
-    if (scheme === "ApiKey") return this.integration.apiKey;
-    if (scheme === "AdminToken") return op.system === "acme" ? env.ACME_ADMIN_TOKEN : env.ADMIN_TOKEN;
-    if (scheme === "AcmeOAuth") {
-      return op.template.startsWith("/acme/v1/webhooks") ? this.acmeWebhooksToken : this.acmeContactsToken;
-    }
-    return undefined;
-  }
-
-  /** A real id for a path parameter, or null where only unknown ids make sense. */
-  async id(op: DocumentedOperation, name: string): Promise<string | null> {
-    const key = `${op.template}:${name}`;
-    const kept = this.cache.get(key);
-    if (kept) return kept;
-    const made = await this.make(op, name);
-    if (made) this.cache.set(key, made);
-    return made;
-  }
-
-  /** After a successful DELETE, the resource is gone: make another for the next case. */
-  forget(op: DocumentedOperation) {
-    for (const key of this.cache.keys()) if (key.startsWith(`${op.template}:`)) this.cache.delete(key);
-  }
-
-  private async make(op: DocumentedOperation, name: string): Promise<string | null> {
-    const t = op.template;
-    if (/^\/api(\/v1)?\/contacts\/\{id\}$/.test(t)) return (await createContact(this.integration.apiKey)).id;
-    if (t.startsWith("/api/v1/admin/connections/{id}") || name === "connectionId") {
-      return this.integration.connectionId;
-    }
-    if (t === "/api/v1/admin/api-keys/{id}") {
-      const res = await admin(`/connections/${this.integration.connectionId}/api-keys`, { method: "POST" });
-      return (await res.json<{ id: string }>()).id;
-    }
-    if (t === "/acme/v1/contacts/{id}") {
-      const res = await SELF.fetch(`${ORIGIN}/acme/v1/contacts`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${this.acmeContactsToken}`, "content-type": "application/json" },
-        body: JSON.stringify({ acme_email: `fuzz.${crypto.randomUUID()}@example.com` }),
-      });
-      return (await res.json<{ id: string }>()).id;
-    }
-    if (t.startsWith("/acme/v1/webhooks/{id}") && name === "id") {
-      const res = await SELF.fetch(`${ORIGIN}/acme/v1/webhooks`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${this.acmeWebhooksToken}`, "content-type": "application/json" },
-        body: JSON.stringify({ url: "https://hooks.example.com/acme", events: ["contact.created"] }),
-      });
-      return (await res.json<{ id: string }>()).id;
-    }
-    if (t === "/acme/admin/clients/{id}/rate-limits") return this.spareAcmeClientId;
-    return null;
-  }
-}
-
 interface FuzzRequest {
   label: string;
   path: string;
@@ -166,7 +85,12 @@ function encodeBody(mediaType: string, value: unknown): string {
   return JSON.stringify(value);
 }
 
-async function validRequest(fixture: Fixture, op: DocumentedOperation, seed: number, realIds: boolean) {
+async function validRequest(
+  fixture: ContractFixture,
+  op: DocumentedOperation,
+  seed: number,
+  realIds: boolean,
+) {
   const request: FuzzRequest = {
     label: realIds ? "valid" : "valid, unknown ids",
     path: op.template,
@@ -198,7 +122,7 @@ async function validRequest(fixture: Fixture, op: DocumentedOperation, seed: num
 }
 
 async function parameterValue(
-  fixture: Fixture,
+  fixture: ContractFixture,
   op: DocumentedOperation,
   param: Parameter,
   seed: number,
@@ -291,16 +215,9 @@ function errorMediaType(op: DocumentedOperation): string {
   return op.system === "integration" ? "application/problem+json" : "application/json";
 }
 
-const fixture = new Fixture();
+const fixture = new ContractFixture();
 beforeAll(() => fixture.setUp());
-afterAll(async () => {
-  // Faults are global to the mock: leave them as the other test files expect.
-  await SELF.fetch(`${ORIGIN}/acme/admin/faults`, {
-    method: "PUT",
-    headers: { authorization: `Bearer ${env.ACME_ADMIN_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ enabled: false }),
-  });
-});
+afterAll(disableAcmeFaults);
 
 describe(`contract fuzz (seed ${SEED}; rerun with CONTRACT_FUZZ_SEED=${SEED})`, () => {
   it("covers every operation of both documents", () => {
@@ -342,13 +259,7 @@ describe(`contract fuzz (seed ${SEED}; rerun with CONTRACT_FUZZ_SEED=${SEED})`, 
           expect(mediaTypeOf(res.headers.get("content-type")), where).toBe(errorMediaType(op));
         }
         if (op.method === "delete" && res.ok) fixture.forget(op);
-        if (op.template === "/acme/admin/faults" && op.method === "put") {
-          await SELF.fetch(`${ORIGIN}/acme/admin/faults`, {
-            method: "PUT",
-            headers: { authorization: `Bearer ${env.ACME_ADMIN_TOKEN}`, "content-type": "application/json" },
-            body: JSON.stringify({ enabled: false }),
-          });
-        }
+        if (op.template === "/acme/admin/faults" && op.method === "put") await disableAcmeFaults();
       }
     },
   );

@@ -143,10 +143,6 @@ export function serverPrefix(document: OpenApiDocument): string {
   return path.replace(/\/$/, "");
 }
 
-function pointerSegment(segment: string): string {
-  return segment.replace(/~/g, "~0").replace(/\//g, "~1");
-}
-
 /** The operation's methods a path has, as an `Allow` header would list them (upper case). */
 export function documentedMethods(pathItem: PathItem): string[] {
   return HTTP_METHODS.filter((method) => pathItem[method] !== undefined).map((m) => m.toUpperCase());
@@ -165,25 +161,9 @@ export class ContractChecker {
   private readonly validators = new Map<string, ValidateFunction>();
 
   constructor(private readonly systems: ContractSystem[]) {
-    this.ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, validateFormats: true });
-    // OpenAPI 3.1's dialect adds annotation keywords to JSON Schema 2020-12; the document's own
-    // fields are known too, since each document is added whole as one schema resource.
-    this.ajv.addVocabulary(["example", "discriminator", "xml", "externalDocs"]);
-    this.ajv.addVocabulary([
-      "openapi",
-      "info",
-      "servers",
-      "paths",
-      "webhooks",
-      "components",
-      "security",
-      "tags",
-    ]);
-    addFormats(this.ajv);
+    this.ajv = documentsValidator(systems.map((system) => system.document));
     this.templates = [];
-    for (const [index, system] of systems.entries()) {
-      // The whole document is one schema resource, so `#/components/schemas/...` resolves as written.
-      this.ajv.addSchema(system.document as object, documentId(index), undefined, false);
+    for (const system of systems) {
       for (const [template, pathItem] of Object.entries(system.document.paths)) {
         this.templates.push(compileTemplate(system, template, pathItem));
       }
@@ -350,11 +330,36 @@ export class ContractChecker {
   }
 }
 
-function documentId(index: number): string {
+/**
+ * An ajv (JSON Schema 2020-12, formats checked) holding each document whole as one schema
+ * resource with the id `documentId(index)`, so `#/components/schemas/...` inside it resolves as
+ * written and any place in it can be compiled as `${documentId(index)}#<JSON pointer>`.
+ */
+export function documentsValidator(documents: OpenApiDocument[]): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, validateFormats: true });
+  // OpenAPI 3.1's dialect adds annotation keywords to JSON Schema 2020-12; the document's own
+  // fields are known too, since each document is added whole as one schema resource.
+  ajv.addVocabulary(["example", "discriminator", "xml", "externalDocs"]);
+  ajv.addVocabulary(["openapi", "info", "servers", "paths", "webhooks", "components", "security", "tags"]);
+  addFormats(ajv);
+  for (const [index, document] of documents.entries()) {
+    ajv.addSchema(document as object, documentId(index), undefined, false);
+  }
+  return ajv;
+}
+
+/** The id under which documentsValidator holds the document at `index`. */
+export function documentId(index: number): string {
   return `https://contract.test/document-${index}.json`;
 }
 
-function documentPointer(index: number): string {
+/** A JSON pointer segment for a key (RFC 6901: `~` and `/` escaped). */
+export function pointerSegment(segment: string): string {
+  return segment.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
+/** A JSON pointer segment for a key (RFC 6901: `~` and `/` escaped). */
+export function documentPointer(index: number): string {
   return `${documentId(index)}#`;
 }
 

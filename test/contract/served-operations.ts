@@ -13,6 +13,8 @@ export interface DocumentedOperation {
   system: keyof typeof DOCUMENT_PATHS;
   document: OpenApiDocument;
   method: HttpMethod;
+  /** The path template as the document's `paths` key has it (without the server prefix). */
+  path: string;
   /** The full path template, server prefix included. */
   template: string;
   operation: Operation;
@@ -36,6 +38,7 @@ export function documentedOperations(
         system,
         document,
         method,
+        path: template,
         template: `${serverPrefix(document)}${template}`,
         operation: item[method] as Operation,
       })),

@@ -1,9 +1,10 @@
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalJson, IN_FLIGHT_LOCK_MS } from "../../src/integration/idempotency/idempotency-store.ts";
 import { sha256Hex } from "../../src/lib/crypto.ts";
 import {
   api,
+  BASE,
   type Contact,
   contactsWithEmail,
   createContact,
@@ -202,10 +203,22 @@ describe("keys in flight", () => {
   });
 });
 
+/** The `pattern` the served document gives the create's Idempotency-Key, as a regex. */
+async function documentedKeyPattern(): Promise<RegExp> {
+  const doc = await (await SELF.fetch(`${BASE}/api/openapi.json`)).json<{
+    paths: Record<string, { post: { parameters: { name: string; schema: { pattern?: string } }[] } }>;
+  }>();
+  const header = doc.paths["/api/v1/contacts"]?.post.parameters.find((p) => p.name === "idempotency-key");
+  expect(header?.schema.pattern).toEqual(expect.any(String));
+  return new RegExp(header?.schema.pattern ?? "", "u");
+}
+
 describe("key format and scope", () => {
-  it("keys of 1 to 255 visible ASCII characters are accepted", async () => {
+  it("keys of 1 to 255 visible ASCII characters are accepted, and the document's pattern says so", async () => {
+    const documented = await documentedKeyPattern();
     for (const idemKey of ["k", "x".repeat(255), "!~#$%&'*+-.^_`|"]) {
       expect((await create(a.apiKey, person(), idemKey)).status).toBe(201);
+      expect(documented.test(idemKey), idemKey).toBe(true);
     }
   });
 
@@ -220,6 +233,7 @@ describe("key format and scope", () => {
     const body = await expectProblem(res, 400, "validation_failed");
     expect(errorFields(body)).toEqual(["Idempotency-Key"]);
     expect(await contactsWithEmail(a.apiKey, input.email)).toEqual([]);
+    expect((await documentedKeyPattern()).test(idemKey)).toBe(false);
   });
 
   it("keys are per connection: B using A's key and body creates its own contact", async () => {

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { finishedStatus } from "../../src/integration/jobs/job-store.ts";
 import { acme, acmeContacts, tokenFor, uniqueEmail } from "../acme/helpers.ts";
-import { api, expectProblem, newConnection, type PublicJob, untilJob } from "./helpers.ts";
+import { api, errorFields, expectProblem, newConnection, type PublicJob, untilJob } from "./helpers.ts";
 
 interface JobError {
   row: number;
@@ -348,6 +348,51 @@ describe("jobs", { timeout: 120_000 }, () => {
       "validation_failed",
     );
     await expectProblem(await api("/api/v1/jobs/job_nope", { key: owner.apiKey }), 404, "not_found");
+  });
+
+  it("pages a job's errors by a cursor of digits: empty, null or a word is 400 naming cursor, as documented", async () => {
+    const { apiKey } = await newConnection();
+    const job = await untilJob(
+      apiKey,
+      (await startImport(apiKey, '{"contacts": [1, {"email": "no-names@example.com"}]}', "application/json"))
+        .id,
+    );
+    expect(job).toMatchObject({ total: 2, failed: 2 });
+    const rows = async (query: string) => {
+      const res = await api(`/api/v1/jobs/${job.id}/errors?${query}`, { key: apiKey });
+      expect(res.status, query).toBe(200);
+      return (await res.json<{ data: JobError[] }>()).data.map((e) => e.row);
+    };
+    expect(await rows("")).toEqual([1, 2]);
+    expect(await rows("cursor=0")).toEqual([1, 2]);
+    expect(await rows("cursor=1")).toEqual([2]);
+    for (const query of ["cursor=", "cursor=null", "cursor=one", "cursor=-1", "cursor=1.5"]) {
+      const res = await api(`/api/v1/jobs/${job.id}/errors?${query}`, { key: apiKey });
+      expect(errorFields(await expectProblem(res, 400, "validation_failed")), query).toEqual(["cursor"]);
+    }
+    const doc = await (await api("/api/openapi.json")).json<{
+      paths: Record<string, { get: { parameters: { name: string; schema: unknown }[] } }>;
+    }>();
+    const cursor = doc.paths["/api/v1/jobs/{id}/errors"]?.get.parameters.find((p) => p.name === "cursor");
+    expect(cursor?.schema).toMatchObject({ type: "integer", minimum: 0 });
+  });
+
+  it("documents the JSON import as the parser reads it: closed at the top, any value as a row", async () => {
+    const doc = await (await api("/api/openapi.json")).json<{
+      components: {
+        schemas: Record<
+          string,
+          { additionalProperties?: boolean; properties: { contacts: { items: object } } }
+        >;
+      };
+    }>();
+    const body = doc.components.schemas.ImportBody;
+    expect(body?.additionalProperties).toBe(false);
+    // Rows are validated one by one when the job runs (tests above): the body's schema leaves them open.
+    expect(body?.properties).toMatchObject({
+      contacts: { type: "array", minItems: 1, maxItems: 10_000, items: { description: expect.any(String) } },
+    });
+    expect(Object.keys(body?.properties.contacts.items ?? {})).toEqual(["description"]);
   });
 
   it("counts a repeated step once: the checkpoint moves only from where the step started", async () => {

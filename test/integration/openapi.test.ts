@@ -1,11 +1,25 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CONTACT_FIELDS as MAPPING } from "../../src/integration/contacts/mapping.ts";
-import { admin, BASE, createContact, expectProblem, newConnection, person } from "./helpers.ts";
+import {
+  admin,
+  api,
+  BASE,
+  createContact,
+  errorFields,
+  expectProblem,
+  newConnection,
+  person,
+} from "./helpers.ts";
 
 interface SchemaObject {
-  properties?: Record<string, { pattern?: string }>;
+  properties?: Record<string, { pattern?: string; description?: string }>;
   required?: string[];
+}
+
+interface Parameter {
+  name: string;
+  schema: { pattern?: string };
 }
 
 interface OpenApiDocument {
@@ -101,6 +115,54 @@ describe("OpenAPI document", () => {
       expect((await createContact(apiKey, person({ phone }))).phone).toBe(phone);
     }
     expect(documented.test("call me")).toBe(false);
+  });
+
+  it("states what a replace does with id and version: id only as the path's, version ignored", async () => {
+    const { doc } = await spec();
+    const { apiKey } = await newConnection();
+    const made = await createContact(apiKey);
+    const put = (body: unknown) => api(`/api/v1/contacts/${made.id}`, { key: apiKey, method: "PUT", body });
+    for (const name of ["ContactReplace", "ContactSeedUpdate"]) {
+      const id = doc.components.schemas[name]?.properties?.id;
+      expect(id, name).toMatchObject({
+        minLength: 1,
+        maxLength: 64,
+        description: expect.stringMatching(/path/),
+      });
+      const documented = new RegExp(id?.pattern ?? "", "u");
+      expect(documented.test(made.id)).toBe(true);
+      expect(documented.test("not an id")).toBe(false);
+      expect(doc.components.schemas[name]?.properties?.version?.description).toMatch(/If-Match/);
+    }
+    // The server's side of it: the contact as read goes back as is, an older version included.
+    expect((await put({ ...made, version: 99 })).status).toBe(200);
+    for (const id of ["ct_someone_else", "not an id", ""]) {
+      const body = await expectProblem(await put({ ...made, id }), 400, "validation_failed");
+      expect(new Set(errorFields(body)), id).toEqual(new Set(["id"]));
+    }
+  });
+
+  it("documents If-Match and If-None-Match with the grammar the server reads", async () => {
+    const { doc } = await spec();
+    const get = doc.paths["/api/v1/contacts/{id}"]?.get as { parameters?: Parameter[] } | undefined;
+    const parameters = get?.parameters;
+    const { apiKey } = await newConnection();
+    const made = await createContact(apiKey);
+    for (const name of ["if-match", "if-none-match"]) {
+      const pattern = parameters?.find((p) => p.name === name)?.schema.pattern;
+      expect(pattern, name).toEqual(expect.any(String));
+      const documented = new RegExp(pattern ?? "", "u");
+      for (const value of ['"1"', 'W/"1", "2"', "*", ""]) {
+        expect(documented.test(value), `${name}: ${value}`).toBe(true);
+        const res = await api(`/api/v1/contacts/${made.id}`, { key: apiKey, headers: { [name]: value } });
+        expect(res.status, `${name}: ${value}`).not.toBe(400);
+      }
+      for (const value of ["1", '"1" "2"', '*, "1"']) {
+        expect(documented.test(value), `${name}: ${value}`).toBe(false);
+        const res = await api(`/api/v1/contacts/${made.id}`, { key: apiKey, headers: { [name]: value } });
+        await expectProblem(res, 400, "precondition_invalid");
+      }
+    }
   });
 
   it("errors are documented as problem+json", async () => {

@@ -6,7 +6,7 @@ import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import { ContactCache } from "../../src/integration/contacts/contact-cache.ts";
 import type { InboxMessage } from "../../src/integration/webhooks/acme-event.ts";
 import { handleInboxDeadLetters } from "../../src/integration/webhooks/inbox-consumer.ts";
-import { admin, api, BASE, newConnection, problem } from "./helpers.ts";
+import { admin, api, BASE, errorFields, expectProblem, newConnection, problem } from "./helpers.ts";
 import {
   acmeContact,
   consume,
@@ -415,5 +415,25 @@ describe("GET /api/v1/events", () => {
       expect(res.status).toBe(400);
     }
     expect((await api("/api/v1/events")).status).toBe(401);
+  });
+
+  it("refuses an empty after like a word, naming after: absent means 0, empty is no number", async () => {
+    const { apiKey } = await newConnection();
+    for (const query of ["after=", "after=abc", "after=1e1", "after=%205", "after=-1"]) {
+      const body = await expectProblem(
+        await api(`/api/v1/events?${query}`, { key: apiKey }),
+        400,
+        "validation_failed",
+      );
+      expect(errorFields(body), query).toEqual(["after"]);
+    }
+    for (const query of ["", "after=0", "after=007"]) {
+      expect((await api(`/api/v1/events?${query}`, { key: apiKey })).status, query).toBe(200);
+    }
+    const doc = await (await api("/api/openapi.json")).json<{
+      paths: Record<string, { get: { parameters: { name: string; schema: unknown }[] } }>;
+    }>();
+    const after = doc.paths["/api/v1/events"]?.get.parameters.find((p) => p.name === "after");
+    expect(after?.schema).toMatchObject({ type: "integer", minimum: 0, default: 0 });
   });
 });

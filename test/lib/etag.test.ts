@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  ENTITY_TAG_CONDITION,
   type EntityTagCondition,
   evaluatePreconditions,
   formatEtag,
@@ -83,6 +84,51 @@ describe("parseEntityTagCondition", () => {
         const value = tags.map((t) => `${t.weak ? "W/" : ""}"${t.opaque}"`).join(" , ");
         expect(parseEntityTagCondition(value)).toEqual({ kind: "tags", tags });
       }),
+    );
+  });
+});
+
+describe("ENTITY_TAG_CONDITION (the grammar the documents state)", () => {
+  const accepted = (value: string) => parseEntityTagCondition(value) !== "malformed";
+
+  it.each([
+    [""],
+    [" \t "],
+    ["*"],
+    [" * "],
+    ['"3"'],
+    ['W/"3"'],
+    ['""'],
+    ['"a,b" , W/"c"'],
+    [', "1",,'],
+    [","],
+    ['"\x80\xff"'],
+    ["3"],
+    ['w/"3"'],
+    ['W/ "3"'],
+    ['"3'],
+    ['"3" "4"'],
+    ['*, "3"'],
+    ["**"],
+    ['"a b"'],
+    ['"a"b"'],
+    ['"3"x'],
+    ["'3'"],
+    ['"\u0100"'],
+  ])("accepts %j exactly when the parser does", (value) => {
+    expect(new RegExp(ENTITY_TAG_CONDITION.source, "u").test(value)).toBe(accepted(value));
+  });
+
+  it("property: agrees with the parser on strings made of the grammar's pieces", () => {
+    const piece = fc.constantFrom("*", ",", " ", "\t", '"', "W/", "w/", "3", "a", "\x80", "\x7f", "x y");
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const value = pieces.join("");
+        expect(new RegExp(ENTITY_TAG_CONDITION.source, "u").test(value), JSON.stringify(value)).toBe(
+          accepted(value),
+        );
+      }),
+      { numRuns: 2000 },
     );
   });
 });

@@ -21,7 +21,13 @@ const RateOverridesSchema = z
     token: RatePolicySchema.nullable().optional(),
     token_failure: RatePolicySchema.nullable().optional(),
   })
-  .openapi("AcmeRateLimitOverrides");
+  .openapi("AcmeRateLimitOverrides", {
+    example: {
+      read: { limit: 600, windowSeconds: 60 },
+      write: { limit: 120, windowSeconds: 60 },
+      delete: null,
+    },
+  });
 
 const ClientCreateSchema = z
   .strictObject({
@@ -38,7 +44,9 @@ const ClientCreateSchema = z
       .optional()
       .openapi({ example: "demo_client" }),
   })
-  .openapi("AcmeClientInput");
+  .openapi("AcmeClientInput", {
+    example: { name: "CRM sync", scopes: ["contacts.read", "contacts.write"] },
+  });
 
 const ClientCreatedSchema = z
   .object({
@@ -47,7 +55,14 @@ const ClientCreatedSchema = z
     name: z.string(),
     scopes: z.array(z.string()),
   })
-  .openapi("AcmeClientCreated");
+  .openapi("AcmeClientCreated", {
+    example: {
+      client_id: "cl_01jd5x8m3q0000000000000000",
+      client_secret: "cs_9fK2mQ7xVb4nT1pL6sW3yZ8cR0dE5gHj",
+      name: "CRM sync",
+      scopes: ["contacts.read", "contacts.write"],
+    },
+  });
 
 export const clientAdminRouter = createAcmeRouter();
 

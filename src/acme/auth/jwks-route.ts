@@ -5,7 +5,21 @@ import { publicJwk } from "./access-token.ts";
 
 const JwksSchema = z
   .object({ keys: z.array(z.object({ kty: z.string(), kid: z.string(), alg: z.string() }).loose()) })
-  .openapi("Jwks");
+  .openapi("Jwks", {
+    example: {
+      keys: [
+        {
+          kty: "EC",
+          kid: "k1",
+          alg: "ES256",
+          crv: "P-256",
+          use: "sig",
+          x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+          y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        },
+      ],
+    },
+  });
 
 export const jwksRouter = createAcmeRouter().openapi(
   createRoute({

@@ -36,7 +36,14 @@ const TokenRequestSchema = z
     client_secret: z.string().optional(),
     scope: z.string().optional(),
   })
-  .openapi("TokenRequest");
+  .openapi("TokenRequest", {
+    example: {
+      grant_type: "client_credentials",
+      client_id: "cl_01jd5x8m3q0000000000000000",
+      client_secret: "cs_9fK2mQ7xVb4nT1pL6sW3yZ8cR0dE5gHj",
+      scope: "contacts.read contacts.write",
+    },
+  });
 
 const TokenResponseSchema = z
   .object({
@@ -45,11 +52,20 @@ const TokenResponseSchema = z
     expires_in: z.number().int(),
     scope: z.string(),
   })
-  .openapi("TokenResponse");
+  .openapi("TokenResponse", {
+    example: {
+      access_token: "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJjbF8wMSJ9.c2lnbmF0dXJl",
+      token_type: "Bearer",
+      expires_in: 3600,
+      scope: "contacts.read contacts.write",
+    },
+  });
 
 const OAuthErrorSchema = z
   .object({ error: z.string(), error_description: z.string().optional() })
-  .openapi("OAuthError");
+  .openapi("OAuthError", {
+    example: { error: "invalid_client", error_description: "Unknown client or wrong secret." },
+  });
 
 interface Credentials {
   clientId: string;

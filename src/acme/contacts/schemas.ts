@@ -19,33 +19,67 @@ const fields = {
   acme_notes: text(10_000).nullable(),
 };
 
+/** What a create takes: the email, and any other writable field. */
+const createShape = {
+  acme_email: fields.acme_email,
+  acme_first_name: fields.acme_first_name.optional(),
+  acme_last_name: fields.acme_last_name.optional(),
+  acme_phone: fields.acme_phone.optional(),
+  acme_company: fields.acme_company.optional(),
+  acme_title: fields.acme_title.optional(),
+  acme_notes: fields.acme_notes.optional(),
+};
+
 export const ContactCreateSchema = z
-  .strictObject({
-    acme_email: fields.acme_email,
-    acme_first_name: fields.acme_first_name.optional(),
-    acme_last_name: fields.acme_last_name.optional(),
-    acme_phone: fields.acme_phone.optional(),
-    acme_company: fields.acme_company.optional(),
-    acme_title: fields.acme_title.optional(),
-    acme_notes: fields.acme_notes.optional(),
-  })
-  .openapi("AcmeContactInput");
+  .strictObject(createShape)
+  .openapi("AcmeContactInput", { example: { acme_email: "ada@example.com", acme_first_name: "Ada" } });
 
 /**
  * PUT replaces the whole contact: the same fields as create, omitted optionals become null. What a
  * GET returned is accepted back as it is (the round-trip law): the read-only fields are ignored,
- * but `id` must be the contact's own.
+ * but `id` must be the contact's own. One closed object, not create's schema extended: the
+ * document would state that as an `allOf` of two closed schemas, which no value satisfies.
  */
-export const ContactReplaceSchema = ContactCreateSchema.extend({
-  id: z.string().optional(),
-  acme_version: z.number().int().optional(),
-  acme_created_at: z.string().optional(),
-  acme_updated_at: z.string().optional(),
-  acme_deleted_at: z.string().nullable().optional(),
-}).openapi("AcmeContactReplace");
+export const ContactReplaceSchema = z
+  .strictObject({
+    ...createShape,
+    id: z.string().min(1).max(64).optional().openapi({
+      description: "Ignored if it is the id in the path; any other value is refused (400 naming `id`)",
+    }),
+    acme_version: z.number().int().optional().openapi({
+      description: "Ignored: send If-Match for a write conditional on the version",
+    }),
+    acme_created_at: z.string().optional().openapi({ description: "Ignored" }),
+    acme_updated_at: z.string().optional().openapi({ description: "Ignored" }),
+    acme_deleted_at: z.string().nullable().optional().openapi({ description: "Ignored" }),
+  })
+  .openapi("AcmeContactReplace", {
+    description:
+      "The whole contact: omitted optional fields become null. A contact as GET returned it is " +
+      "accepted back: the read-only fields are ignored, but `id`, if sent, must be the path's.",
+    example: { acme_email: "ada@example.com", acme_first_name: "Ada", acme_last_name: "Lovelace" },
+  });
 
 /** PATCH is a JSON merge patch (RFC 7396): absent keeps, null clears (email cannot be cleared). */
-export const ContactPatchSchema = ContactCreateSchema.partial().openapi("AcmeContactPatch");
+export const ContactPatchSchema = ContactCreateSchema.partial().openapi("AcmeContactPatch", {
+  example: { acme_title: "Countess", acme_phone: null },
+});
+
+/** A contact as Acme returns it, for the document's examples. */
+const ACME_CONTACT_EXAMPLE = {
+  id: "ct_01jd5x8m3q0000000000000000",
+  acme_first_name: "Ada",
+  acme_last_name: "Lovelace",
+  acme_email: "ada@example.com",
+  acme_phone: "+44 20 7946 0000",
+  acme_company: "Analytical Engines",
+  acme_title: null,
+  acme_notes: null,
+  acme_version: 3,
+  acme_created_at: "2026-01-15T09:30:00.000Z",
+  acme_updated_at: "2026-02-01T16:05:12.000Z",
+  acme_deleted_at: null,
+};
 
 export type ContactInput = z.infer<typeof ContactCreateSchema>;
 export type ContactPatch = z.infer<typeof ContactPatchSchema>;
@@ -65,7 +99,7 @@ export const ContactSchema = z
     acme_updated_at: z.string(),
     acme_deleted_at: z.string().nullable(),
   })
-  .openapi("AcmeContact");
+  .openapi("AcmeContact", { example: ACME_CONTACT_EXAMPLE });
 
 export type AcmeContact = z.infer<typeof ContactSchema>;
 
@@ -90,7 +124,9 @@ export const ContactListSchema = z
     results: z.array(ContactSchema),
     paging: z.object({ next: z.object({ after: z.string() }) }).optional(),
   })
-  .openapi("AcmeContactList");
+  .openapi("AcmeContactList", {
+    example: { results: [ACME_CONTACT_EXAMPLE], paging: { next: { after: "Y3RfMDFqZDV4OG0zcQ" } } },
+  });
 
 export const ContactIdParamsSchema = z.object({
   id: z

@@ -16,12 +16,24 @@ export const FaultProfileSchema = z
     statusMix: z
       .partialRecord(z.enum(FAULT_STATUSES), z.number().min(0))
       .default({ "500": 1, "503": 1 })
-      .refine((mix) => Object.values(mix).some((w) => (w ?? 0) > 0), "at least one status needs a weight"),
+      .refine((mix) => Object.values(mix).some((w) => (w ?? 0) > 0), "at least one status needs a weight")
+      // The document states what the server checks: only these statuses, some with a weight above 0.
+      .openapi({
+        description: "Relative weights of the injected 5xx statuses; at least one above 0",
+        additionalProperties: false,
+        anyOf: FAULT_STATUSES.map((status) => ({
+          required: [status],
+          properties: { [status]: { type: "number" as const, exclusiveMinimum: 0 } },
+        })),
+      }),
     /** `before`: fail without touching data; `after`: do the work, then fail (the ambiguous case). */
     errorPhase: z.enum(["before", "after"]).default("before"),
     latencyMs: z
       .object({ min: z.number().int().min(0).max(60_000), max: z.number().int().min(0).max(60_000) })
       .refine((l) => l.min <= l.max, "min must not exceed max")
+      .openapi({
+        description: "Added delay in ms, drawn between min and max; min must not exceed max (else 400)",
+      })
       .default({ min: 0, max: 0 }),
     /** Share of requests that stall for `timeoutMs` and then answer 504, as a hung upstream does. */
     timeoutRate: z.number().min(0).max(1).default(0),
@@ -38,7 +50,9 @@ export const FaultProfileSchema = z
     /** Methods the profile applies to; empty means all. */
     methods: z.array(z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"])).default([]),
   })
-  .openapi("FaultProfile");
+  .openapi("FaultProfile", {
+    example: { enabled: true, errorRate: 0.2, statusMix: { "503": 1 }, methods: ["GET"] },
+  });
 
 export type FaultProfile = z.infer<typeof FaultProfileSchema>;
 

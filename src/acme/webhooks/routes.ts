@@ -8,26 +8,62 @@ import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
 import { accessToken, securedRoute } from "../secured-route.ts";
 import type { DeliveryMessage } from "./messages.ts";
 import { publicSubscription, SubscriptionRepository } from "./subscriptions.ts";
-import { webhookUrlProblem } from "./url-policy.ts";
+import { HTTPS_URL_SPELLING, webhookUrlProblem } from "./url-policy.ts";
 
 const EventsSchema = z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1);
 
+/**
+ * What the document can say of a webhook URL: https, written out plainly, at most 2000
+ * characters; the description says what the server checks beyond (the host, credentials).
+ */
+const WebhookUrlSchema = z
+  .string()
+  .max(2000)
+  .openapi({
+    pattern: HTTPS_URL_SPELLING.source,
+    example: "https://hooks.example.com/acme",
+    description:
+      "An absolute https URL to a public host, without credentials (else 400 naming `url`): a " +
+      "single-label name, a name under a special-use or private suffix (localhost, local, internal, " +
+      "test, example, invalid, onion, arpa, lan, home, corp...) and a literal private, loopback, " +
+      "link-local or other non-global address are refused. Where the deployment allows loopback " +
+      "(ACME_WEBHOOK_ALLOW_LOOPBACK, local development only) loopback hosts are accepted too, over http as well.",
+  });
+
 const SubscriptionInputSchema = z
   .strictObject({
-    url: z.string().max(2000),
+    url: WebhookUrlSchema,
     events: EventsSchema,
     description: z.string().max(200).nullable().optional(),
   })
-  .openapi("AcmeWebhookSubscriptionInput");
+  .openapi("AcmeWebhookSubscriptionInput", {
+    example: {
+      url: "https://hooks.example.com/acme",
+      events: ["contact.created", "contact.updated", "contact.deleted"],
+      description: "CRM bridge",
+    },
+  });
 
 const SubscriptionPatchSchema = z
   .strictObject({
-    url: z.string().max(2000).optional(),
+    url: WebhookUrlSchema.optional(),
     events: EventsSchema.optional(),
     description: z.string().max(200).nullable().optional(),
     enabled: z.boolean().optional(),
   })
-  .openapi("AcmeWebhookSubscriptionPatch");
+  .openapi("AcmeWebhookSubscriptionPatch", { example: { events: ["contact.updated"], enabled: true } });
+
+/** A subscription as Acme shows it, for the document's examples. */
+const SUBSCRIPTION_EXAMPLE = {
+  id: "wh_01jd5x8m3q0000000000000000",
+  url: "https://hooks.example.com/acme",
+  events: ["contact.created", "contact.updated", "contact.deleted"],
+  description: "CRM bridge",
+  enabled: true,
+  disabled_reason: null,
+  created_at: "2026-01-15T09:00:00.000Z",
+  updated_at: "2026-01-15T09:00:00.000Z",
+};
 
 const SubscriptionSchema = z
   .object({
@@ -40,11 +76,13 @@ const SubscriptionSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .openapi("AcmeWebhookSubscription");
+  .openapi("AcmeWebhookSubscription", { example: SUBSCRIPTION_EXAMPLE });
 
 const SubscriptionCreatedSchema = SubscriptionSchema.extend({
   secret: z.string().openapi({ description: "Standard Webhooks signing secret (whsec_...), shown once" }),
-}).openapi("AcmeWebhookSubscriptionCreated");
+}).openapi("AcmeWebhookSubscriptionCreated", {
+  example: { ...SUBSCRIPTION_EXAMPLE, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" },
+});
 
 const DeliverySchema = z
   .object({
@@ -67,7 +105,28 @@ const DeliverySchema = z
       }),
     ),
   })
-  .openapi("AcmeWebhookDelivery");
+  .openapi("AcmeWebhookDelivery", {
+    example: {
+      id: "dlv_01jd5x8m3q0000000000000000",
+      event_id: "msg_2mKq9x7vTb0000000000000000",
+      status: "retrying",
+      attempts: 1,
+      last_status_code: 503,
+      last_error: null,
+      next_attempt_at: "2026-02-01T16:05:17.000Z",
+      created_at: "2026-02-01T16:05:12.000Z",
+      updated_at: "2026-02-01T16:05:12.300Z",
+      attempt_log: [
+        {
+          attempt: 1,
+          status_code: 503,
+          error: null,
+          duration_ms: 212,
+          created_at: "2026-02-01T16:05:12.300Z",
+        },
+      ],
+    },
+  });
 
 const IdParams = z.object({
   id: z

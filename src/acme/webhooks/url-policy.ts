@@ -93,9 +93,25 @@ export function classifyHost(hostname: string): HostClass {
 }
 
 /**
+ * How an accepted URL is written: `https://` (any case), then no space, control character or
+ * backslash. URL parsing would repair those (it strips surrounding spaces and inner tabs, reads
+ * `\` as `/` and `https:host` as `https://host`), so without this the document's pattern could
+ * not say exactly what is accepted. The OpenAPI document states it as the field's `pattern`.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+export const HTTPS_URL_SPELLING = /^[Hh][Tt][Tt][Pp][Ss]:\/\/[^\x00-\x20\x7f\\]+$/;
+/** The same for `http://`, which only loopback targets in local dev may use. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+const HTTP_URL_SPELLING = /^[Hh][Tt][Tt][Pp]:\/\/[^\x00-\x20\x7f\\]+$/;
+
+const SPELLING_PROBLEM =
+  "must be written as https://host/path, without spaces, control characters or backslashes";
+
+/**
  * Null when `raw` is an acceptable webhook target, otherwise why not: an absolute `https` URL
- * without credentials to a public host. With `allowLoopback` (local dev), loopback hosts are
- * also accepted, over `http` too; nothing else is relaxed.
+ * without credentials to a public host, written out plainly (HTTPS_URL_SPELLING). With
+ * `allowLoopback` (local dev), loopback hosts are also accepted, over `http` too; nothing else is
+ * relaxed.
  */
 export function webhookUrlProblem(raw: string, options: { allowLoopback: boolean }): string | null {
   let url: URL;
@@ -107,9 +123,12 @@ export function webhookUrlProblem(raw: string, options: { allowLoopback: boolean
   if (url.username || url.password) return "must not contain credentials";
   const web = url.protocol === "http:" || url.protocol === "https:";
   const host = classifyHost(url.hostname);
-  if (options.allowLoopback && host === "loopback") return web ? null : "must use http or https";
+  if (options.allowLoopback && host === "loopback") {
+    if (!web) return "must use http or https";
+    return HTTPS_URL_SPELLING.test(raw) || HTTP_URL_SPELLING.test(raw) ? null : SPELLING_PROBLEM;
+  }
   if (url.protocol !== "https:") return "must use https";
-  if (host === "public") return null;
+  if (host === "public") return HTTPS_URL_SPELLING.test(raw) ? null : SPELLING_PROBLEM;
   const literal = url.hostname.startsWith("[") || ipaddr.IPv4.isValidFourPartDecimal(url.hostname);
   return literal ? "must not target a private, loopback or link-local address" : "must be a public host";
 }

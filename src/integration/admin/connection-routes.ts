@@ -48,7 +48,13 @@ const ConnectionInputSchema = z
         "The whsec_ secret of a subscription made at Acme by hand (see also …/webhook-subscription)",
     }),
   })
-  .openapi("ConnectionInput");
+  .openapi("ConnectionInput", {
+    example: {
+      name: "Acme production",
+      acmeClientId: "cl_01jd5x8m3q0000000000000000",
+      acmeClientSecret: "cs_s3cr3t-from-acme",
+    },
+  });
 
 const ConnectionSchema = z
   .object({
@@ -60,7 +66,17 @@ const ConnectionSchema = z
     webhooksConfigured: z.boolean(),
     createdAt: z.string(),
   })
-  .openapi("Connection");
+  .openapi("Connection", {
+    example: {
+      id: "conn_01jd5x8m3q0000000000000000",
+      name: "Acme production",
+      acmeBaseUrl: null,
+      acmeClientId: "cl_01jd5x8m3q0000000000000000",
+      webhookUrl: "https://bridge.example.com/webhooks/acme/conn_01jd5x8m3q0000000000000000",
+      webhooksConfigured: true,
+      createdAt: "2026-01-15T09:00:00.000Z",
+    },
+  });
 
 const ApiKeyCreatedSchema = z
   .object({
@@ -70,7 +86,15 @@ const ApiKeyCreatedSchema = z
     apiKey: z.string().openapi({ description: "Shown once; only its hash is stored." }),
     createdAt: z.string(),
   })
-  .openapi("ApiKeyCreated");
+  .openapi("ApiKeyCreated", {
+    example: {
+      id: "key_01jd5x8m3q0000000000000000",
+      connectionId: "conn_01jd5x8m3q0000000000000000",
+      prefix: "ab_4f9Kx2",
+      apiKey: "ab_4f9Kx2pQ7mZ1vL8sT3wY6bN0cR5dE9gH",
+      createdAt: "2026-01-15T09:00:05.000Z",
+    },
+  });
 
 function publicConnection(row: ConnectionRow, origin: string) {
   return {
@@ -202,7 +226,13 @@ connectionAdminRouter
 
 const SubscriptionCreatedSchema = z
   .object({ subscriptionId: z.string(), url: z.string(), events: z.array(z.string()) })
-  .openapi("WebhookSubscriptionCreated");
+  .openapi("WebhookSubscriptionCreated", {
+    example: {
+      subscriptionId: "wh_01jd5x8m3q0000000000000000",
+      url: "https://bridge.example.com/webhooks/acme/conn_01jd5x8m3q0000000000000000",
+      events: ["contact.created", "contact.updated", "contact.deleted"],
+    },
+  });
 
 connectionAdminRouter
   .openapi(
@@ -217,7 +247,13 @@ connectionAdminRouter
         params: z.object({ id: z.string().min(1).max(64) }),
         body: {
           required: true,
-          content: { "application/json": { schema: z.strictObject({ secret: WebhookSecretSchema }) } },
+          content: {
+            "application/json": {
+              schema: z
+                .strictObject({ secret: WebhookSecretSchema })
+                .openapi({ example: { secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } }),
+            },
+          },
         },
       },
       responses: { 204: { description: "Stored (encrypted)" }, ...problemResponses(400, 401, 404, 413, 415) },

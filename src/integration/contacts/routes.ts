@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
   type EntityTagCondition,
@@ -15,7 +15,7 @@ import {
 } from "../../lib/openapi.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
-import { idempotency } from "../idempotency/idempotency-middleware.ts";
+import { IDEMPOTENCY_KEY_HEADER, idempotency } from "../idempotency/idempotency-middleware.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { API_KEY, securedRoute } from "../secured-route.ts";
@@ -186,7 +186,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
           idempotency({ operation: "contacts.create", body: ContactCreateSchema }),
         ] as const,
         request: {
-          headers: z.object({ "idempotency-key": z.string().optional() }),
+          headers: IDEMPOTENCY_KEY_HEADER,
           body: jsonRequestBody(ContactCreateSchema),
         },
         responses: {

@@ -51,17 +51,41 @@ function inputShape(): InputShape {
 }
 
 /** Create: every writable field, the required ones present; nothing else. */
-export const ContactCreateSchema = z.strictObject(inputShape()).openapi("ContactInput");
+export const ContactCreateSchema = z
+  .strictObject(inputShape())
+  .openapi("ContactInput", { example: { firstName: "Ada", lastName: "Lovelace", email: "ada@example.com" } });
 /** Merge patch: any writable field; null clears an optional one (a required one cannot be cleared). */
-export const ContactPatchSchema = ContactCreateSchema.partial().openapi("ContactPatch");
+export const ContactPatchSchema = ContactCreateSchema.partial().openapi("ContactPatch", {
+  example: { title: "Countess", phone: null },
+});
+
+/** A contact id as a path names it. */
+const CONTACT_ID = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/);
 
 /**
  * The fields a client reads but never sets, as a GET returns them: a replace accepts them back
- * and ignores them (the round-trip law of DESIGN.md), except `id`, which must name the contact.
+ * and ignores them (the round-trip law of DESIGN.md), except `id`, which must name the contact:
+ * the schema says what it can (an id as the path takes it), the description the rest.
  */
-const READ_ONLY_ECHO = Object.fromEntries(
-  CONTACT_FIELDS.filter((f) => !f.writable).map((f) => [f.api, contactShape("api")[f.api].optional()]),
-) as { [F in Exclude<ApiField, WritableApiField>]: z.ZodOptional<ContactShape<"api">[F]> };
+const READ_ONLY_ECHO = {
+  ...(Object.fromEntries(
+    CONTACT_FIELDS.filter((f) => !f.writable).map((f) => [
+      f.api,
+      contactShape("api")[f.api].optional().openapi({ description: "Ignored (read-only)" }),
+    ]),
+  ) as { [F in Exclude<ApiField, WritableApiField>]: z.ZodOptional<ContactShape<"api">[F]> }),
+  id: CONTACT_ID.optional().openapi({
+    example: "ct_01jd5x8m3q0000000000000000",
+    description: "Read-only: may be sent back, but only as the id in the path (another is 400 naming `id`)",
+  }),
+  version: contactShape("api").version.optional().openapi({
+    description: "Ignored: send `If-Match` to write only at a version",
+  }),
+};
 
 /**
  * A field that reads null (a name of a contact made at Acme without one) may be sent back null:
@@ -88,12 +112,27 @@ function nullableWhereReadable(shape: InputShape) {
  */
 export const ContactReplaceSchema = z
   .strictObject({ ...nullableWhereReadable(inputShape()), ...READ_ONLY_ECHO })
-  .openapi("ContactReplace");
+  .openapi("ContactReplace", {
+    description:
+      "The whole contact: optional fields left out become null. A contact as GET returned it is " +
+      "accepted back: the read-only fields are ignored, but `id`, if sent, must be the path's.",
+    example: {
+      firstName: "Ada",
+      lastName: "Lovelace",
+      email: "ada@example.com",
+      company: "Analytical Engines",
+    },
+  });
 /**
  * The seed's `PUT /api/contacts/{id}`: updates the fields it is given and keeps the others, and
  * takes back whatever a GET returned, as the full replace does.
  */
-export const ContactSeedUpdateSchema = ContactReplaceSchema.partial().openapi("ContactSeedUpdate");
+export const ContactSeedUpdateSchema = ContactReplaceSchema.partial().openapi("ContactSeedUpdate", {
+  description:
+    "The fields to change; the others are kept. Read-only fields are accepted back and ignored, but " +
+    "`id`, if sent, must be the path's.",
+  example: { company: "Analytical Engines" },
+});
 
 export type ContactInput = z.infer<typeof ContactCreateSchema>;
 export type ContactReplace = z.infer<typeof ContactReplaceSchema>;
@@ -101,8 +140,23 @@ export type ContactPatch = z.infer<typeof ContactPatchSchema>;
 /** What any write sets: the writable fields given (null clears, absent keeps). */
 export type ContactFields = Partial<Record<WritableApiField, string | null>>;
 
+/** A contact as the API returns it, for the document's examples. */
+export const CONTACT_EXAMPLE = {
+  id: "ct_01jd5x8m3q0000000000000000",
+  firstName: "Ada",
+  lastName: "Lovelace",
+  email: "ada@example.com",
+  phone: "+44 20 7946 0000",
+  company: "Analytical Engines",
+  title: null,
+  notes: null,
+  version: 3,
+  createdAt: "2026-01-15T09:30:00.000Z",
+  updatedAt: "2026-02-01T16:05:12.000Z",
+};
+
 /** The API's contact, every field of the mapping table under its API name. */
-export const ContactSchema = z.object(contactShape("api")).openapi("Contact");
+export const ContactSchema = z.object(contactShape("api")).openapi("Contact", { example: CONTACT_EXAMPLE });
 
 export type Contact = z.infer<typeof ContactSchema>;
 
@@ -115,13 +169,8 @@ export const ContactListQuerySchema = z.strictObject({
 
 export const ContactListSchema = z
   .object({ data: z.array(ContactSchema), nextCursor: z.string().nullable() })
-  .openapi("ContactList");
+  .openapi("ContactList", { example: { data: [CONTACT_EXAMPLE], nextCursor: "eyJhZnRlciI6ImN0XzAxIn0" } });
 
 export const ContactIdParamsSchema = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .openapi({ param: { name: "id", in: "path" }, example: "ct_01jd5x8m3q0000000000000000" }),
+  id: CONTACT_ID.openapi({ param: { name: "id", in: "path" }, example: "ct_01jd5x8m3q0000000000000000" }),
 });

@@ -1,7 +1,19 @@
 import { z } from "@hono/zod-openapi";
-import { ContactSchema } from "../contacts/schemas.ts";
+import { CONTACT_EXAMPLE, ContactSchema } from "../contacts/schemas.ts";
 import { CHANGE_SOURCES, type changeEvents } from "../db/schema.ts";
 import { CHANGE_TYPES, type ChangeType } from "./change-types.ts";
+
+/** A change as the feed shows it, for the document's examples. */
+export const CHANGE_EVENT_EXAMPLE = {
+  seq: 42,
+  id: "msg_2mKq9x7vTb0000000000000000",
+  type: "contact.updated",
+  occurredAt: "2026-02-01T16:05:12.000Z",
+  recordedAt: "2026-02-01T16:05:12.480Z",
+  contact: CONTACT_EXAMPLE,
+  changes: { company: { from: null, to: "Analytical Engines" } },
+  source: "webhook",
+};
 
 /** One change of the feed in the API's shape (GET /api/v1/events; the console shows the same). */
 export const ChangeEventSchema = z
@@ -17,7 +29,7 @@ export const ChangeEventSchema = z
     changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
     source: z.enum(CHANGE_SOURCES),
   })
-  .openapi("ChangeEvent");
+  .openapi("ChangeEvent", { example: CHANGE_EVENT_EXAMPLE });
 export type ChangeEvent = z.infer<typeof ChangeEventSchema>;
 
 /**

@@ -1,8 +1,9 @@
 import { z } from "@hono/zod-openapi";
+import { queryInteger } from "../../lib/query-integer.ts";
 import { createRouter } from "../context.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { API_KEY, securedRoute } from "../secured-route.ts";
-import { ChangeEventSchema } from "./change-event.ts";
+import { CHANGE_EVENT_EXAMPLE, ChangeEventSchema } from "./change-event.ts";
 import { changesAfter } from "./read-feed.ts";
 
 /** GET /events: the connection's change feed, read after a cursor. */
@@ -18,8 +19,9 @@ export const eventsRouter = createRouter().openapi(
     security: API_KEY,
     request: {
       query: z.strictObject({
-        // The generator would call a coerced number with a default of 0 nullable; a query value is never null.
-        after: z.coerce.number().int().min(0).default(0).openapi({ type: "integer" }),
+        after: queryInteger({ min: 0, fallback: 0 }).openapi({
+          description: "The last sequence number seen (`nextAfter`); 0 or absent: from the start",
+        }),
         limit: z.coerce.number().int().min(1).max(500).default(100),
       }),
     },
@@ -30,7 +32,7 @@ export const eventsRouter = createRouter().openapi(
           "application/json": {
             schema: z
               .object({ data: z.array(ChangeEventSchema), nextAfter: z.number().int() })
-              .openapi("ChangeFeed"),
+              .openapi("ChangeFeed", { example: { data: [CHANGE_EVENT_EXAMPLE], nextAfter: 42 } }),
           },
         },
       },

@@ -1,3 +1,4 @@
+import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { sha256Hex } from "../../lib/crypto.ts";
@@ -5,8 +6,22 @@ import type { IntegrationEnv } from "../context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE } from "../errors.ts";
 import { canonicalJson, IdempotencyStore, type StoredResponse } from "./idempotency-store.ts";
 
-/** RFC 9110 token-ish: 1-255 visible ASCII characters. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** RFC 9110 token-ish: 1-255 visible ASCII characters (the document states it as the pattern). */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The `Idempotency-Key` request header as the document states it: optional, its grammar, an example. */
+export const IDEMPOTENCY_KEY_HEADER = z.object({
+  "idempotency-key": z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        "1 to 255 visible ASCII characters, e.g. a UUID; another value is refused (400 naming " +
+        "`Idempotency-Key`) once the body is valid",
+      pattern: IDEMPOTENCY_KEY.source,
+      example: "0b6c3d5e-8f1a-4c2b-9d7e-1f2a3b4c5d6e",
+    }),
+});
 
 /** What the idempotency middleware guards: one operation, its body schema, the headers it replays. */
 export interface IdempotencyOptions {

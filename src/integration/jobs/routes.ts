@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { readLimited } from "../../lib/json-body.ts";
+import { queryInteger } from "../../lib/query-integer.ts";
 import { requireConnection } from "../connections/connection-store.ts";
-import { ContactCreateSchema } from "../contacts/schemas.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
 import { JOB_KINDS, JOB_STATUSES, type JobRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
@@ -12,6 +12,29 @@ import { loadJobConfig } from "./config.ts";
 import { IMPORT_MEDIA_TYPES, importMediaType, MAX_IMPORT_ROWS, parseImport } from "./import-parser.ts";
 import { activeJob, findJob, listJobErrors, listJobs, requestCancel, toPublicJob } from "./job-store.ts";
 import { startJob } from "./start-job.ts";
+
+/** A job as the API shows it, for the document's examples. */
+const JOB_EXAMPLE = {
+  id: "job_01jd5x8m3q0000000000000000",
+  kind: "import",
+  status: "running",
+  total: 150,
+  processed: 60,
+  succeeded: 58,
+  failed: 2,
+  createdAt: "2026-02-01T16:00:00.000Z",
+  startedAt: "2026-02-01T16:00:01.000Z",
+  finishedAt: null,
+  etaSeconds: 12,
+};
+
+/** A failed row as the API lists it, for the document's examples. */
+const JOB_ERROR_EXAMPLE = {
+  row: 7,
+  email: "not-an-email",
+  code: "validation_failed",
+  errors: [{ field: "email", message: "Invalid email address" }],
+};
 
 const JobSchema = z
   .object({
@@ -31,7 +54,7 @@ const JobSchema = z
     finishedAt: z.string().nullable(),
     etaSeconds: z.number().int().nullable().openapi({ description: "Seconds left at the rate so far" }),
   })
-  .openapi("Job");
+  .openapi("Job", { example: JOB_EXAMPLE });
 
 const JobErrorSchema = z
   .object({
@@ -40,7 +63,7 @@ const JobErrorSchema = z
     code: z.string().openapi({ description: "validation_failed, malformed_row, or Acme's refusal" }),
     errors: z.array(z.object({ field: z.string(), message: z.string() })),
   })
-  .openapi("JobError");
+  .openapi("JobError", { example: JOB_ERROR_EXAMPLE });
 
 const JobIdParams = z.object({
   id: z
@@ -66,6 +89,35 @@ async function jobOr404(c: Context<IntegrationEnv>, id: string): Promise<JobRow>
   return job;
 }
 
+/**
+ * The JSON import as the parser reads it (the parser, not this schema, checks it): closed at the
+ * top, 1 to MAX_IMPORT_ROWS rows. A row is any JSON value here: each is validated as its own
+ * create once the job runs, and one that fails is reported by itself, not refused with the body.
+ */
+const ImportBodySchema = z
+  .strictObject({
+    contacts: z
+      .array(
+        z.unknown().openapi({
+          description:
+            "One row, validated as a create (`ContactInput`) when the job runs: a row that is not " +
+            "one (even a value that is not an object) fails alone, listed by `GET /jobs/{id}/errors`, " +
+            "and does not stop the others",
+        }),
+      )
+      .min(1)
+      .max(MAX_IMPORT_ROWS),
+  })
+  .openapi("ImportBody", {
+    description: `Rows to upsert by email: 1 to ${MAX_IMPORT_ROWS} (413 beyond); no other top-level field.`,
+    example: {
+      contacts: [
+        { firstName: "Ada", lastName: "Lovelace", email: "ada@example.com" },
+        { firstName: "Grace", lastName: "Hopper", email: "grace@example.com", company: "Navy" },
+      ],
+    },
+  });
+
 const importRoute = securedRoute({
   method: "post",
   path: "/v1/imports",
@@ -85,13 +137,12 @@ const importRoute = securedRoute({
         "text/csv": {
           schema: z.string().openapi({ example: "firstName,lastName,email\nAda,Lovelace,ada@example.com" }),
         },
-        "application/x-ndjson": { schema: z.string() },
-        "application/json": {
-          // The document states the row bounds the parser enforces (1 to MAX_IMPORT_ROWS).
-          schema: z
-            .object({ contacts: z.array(ContactCreateSchema).min(1).max(MAX_IMPORT_ROWS) })
-            .openapi("ImportBody"),
+        "application/x-ndjson": {
+          schema: z.string().openapi({
+            example: '{"firstName":"Ada","lastName":"Lovelace","email":"ada@example.com"}\n',
+          }),
         },
+        "application/json": { schema: ImportBodySchema },
       },
     },
   },
@@ -201,7 +252,7 @@ jobsRouter
             "application/json": {
               schema: z
                 .object({ data: z.array(JobSchema), nextCursor: z.string().nullable() })
-                .openapi("JobList"),
+                .openapi("JobList", { example: { data: [JOB_EXAMPLE], nextCursor: null } }),
             },
           },
         },
@@ -242,7 +293,9 @@ jobsRouter
         params: JobIdParams,
         query: z.strictObject({
           limit: z.coerce.number().int().min(1).max(500).default(100),
-          cursor: z.coerce.number().int().min(0).default(0).openapi({ description: "The last row seen" }),
+          cursor: queryInteger({ min: 0, fallback: 0 }).openapi({
+            description: "The last row seen (`nextCursor`); 0 or absent: from the first row",
+          }),
         }),
       },
       responses: {
@@ -252,7 +305,7 @@ jobsRouter
             "application/json": {
               schema: z
                 .object({ data: z.array(JobErrorSchema), nextCursor: z.number().int().nullable() })
-                .openapi("JobErrorList"),
+                .openapi("JobErrorList", { example: { data: [JOB_ERROR_EXAMPLE], nextCursor: 7 } }),
             },
           },
         },

@@ -55,7 +55,29 @@ const StatusSchema = z
     }),
     since: z.string().openapi({ description: "Counters count from this instant" }),
   })
-  .openapi("ConnectionStatus");
+  .openapi("ConnectionStatus", {
+    example: {
+      connectionId: "conn_01jd5x8m3q0000000000000000",
+      circuit: { state: "closed", recentFailures: 0, retryAfterMs: 0 },
+      budgets: {
+        read: { limit: 100, windowSeconds: 60, remaining: 97, scheduledNextWindow: 0, resetInMs: 41_000 },
+        write: { limit: 50, windowSeconds: 60, remaining: 50, scheduledNextWindow: 0, resetInMs: 41_000 },
+        delete: { limit: null, windowSeconds: null, remaining: null, scheduledNextWindow: 0, resetInMs: 0 },
+      },
+      token: { expiresAt: "2026-02-01T17:00:00.000Z" },
+      counters: {
+        calls: 3,
+        retries: 0,
+        acme429s: 0,
+        throttledWaits: 0,
+        throttledRefusals: 0,
+        circuitRefusals: 0,
+        staleFallbacks: 0,
+        cacheWriteFailures: 0,
+      },
+      since: "2026-02-01T16:00:00.000Z",
+    },
+  });
 
 export const statusRouter = createRouter().openapi(
   securedRoute({

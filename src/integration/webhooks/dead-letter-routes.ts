@@ -18,7 +18,17 @@ const DeadLetterSchema = z
     receivedAt: z.string(),
     replayedAt: z.string().nullable(),
   })
-  .openapi("DeadLetter");
+  .openapi("DeadLetter", {
+    example: {
+      id: "dl_01jd5x8m3q0000000000000000",
+      connectionId: "conn_01jd5x8m3q0000000000000000",
+      webhookId: "msg_2mKq9x7vTb0000000000000000",
+      reason: "the connection no longer exists",
+      body: '{"type":"contact.updated","data":{"id":"ct_01jd5x8m3q0000000000000000"}}',
+      receivedAt: "2026-02-01T16:05:12.480Z",
+      replayedAt: null,
+    },
+  });
 
 export const deadLetterRouter = createRouter();
 
