@@ -88,6 +88,12 @@ export class ContactService {
     return toContact(await this.acme.create(mapToAcme(input)));
   }
 
+  /** The contact a create of `input` made, found by its email with every field as given; null if none. */
+  async findCreated(input: ContactInput): Promise<Contact | null> {
+    const found = await this.acme.findCreated(mapToAcme(input));
+    return found ? toContact(found) : null;
+  }
+
   /** Full replace: the writable fields given, null for each optional one left out (read-only ones are dropped). */
   async replace(id: string, input: ContactFields, conditions: WriteConditions = {}): Promise<Contact> {
     return this.write(id, () =>
