@@ -1,6 +1,7 @@
 import { HTTPException } from "hono/http-exception";
 import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
+import { noSniff } from "../lib/no-sniff.ts";
 import { OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
@@ -22,6 +23,7 @@ import { webhookRouter } from "./webhooks/routes.ts";
 export function createAcmeApp() {
   const app = createAcmeRouter();
 
+  app.use("*", noSniff());
   app.use("*", acmeRequestLog());
   app.use("*", async function acmeConfig(c, next) {
     c.set("config", loadAcmeConfig(c.env));
