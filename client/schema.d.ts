@@ -19,6 +19,8 @@ export interface paths {
                     cursor?: string;
                     email?: string;
                     updatedSince?: string;
+                    /** @description `true`: soft-deleted contacts too, each with its `deletedAt` (live ones have none) */
+                    includeDeleted?: "true" | "false";
                 };
                 header?: never;
                 path?: never;
@@ -732,6 +734,8 @@ export interface paths {
                     cursor?: string;
                     email?: string;
                     updatedSince?: string;
+                    /** @description `true`: soft-deleted contacts too, each with its `deletedAt` (live ones have none) */
+                    includeDeleted?: "true" | "false";
                 };
                 header?: never;
                 path?: never;
@@ -2905,6 +2909,7 @@ export interface components {
             version: number;
             createdAt: string;
             updatedAt: string;
+            deletedAt?: string | null;
         };
         Problem: {
             type: string;
@@ -2953,6 +2958,7 @@ export interface components {
             version?: number;
             createdAt?: string;
             updatedAt?: string;
+            deletedAt?: string | null;
         };
         ContactPatch: {
             /** @example Ada */
@@ -2989,6 +2995,7 @@ export interface components {
             version?: number;
             createdAt?: string;
             updatedAt?: string;
+            deletedAt?: string | null;
         };
         ChangeFeed: {
             data: components["schemas"]["ChangeEvent"][];

@@ -34,6 +34,7 @@ const CONTACT_FIELDS = [
   "version",
   "createdAt",
   "updatedAt",
+  "deletedAt",
 ];
 
 describe("OpenAPI document", () => {
@@ -72,6 +73,8 @@ describe("OpenAPI document", () => {
     expect(Object.keys(doc.components.schemas.Contact?.properties ?? {}).sort()).toEqual(
       [...CONTACT_FIELDS].sort(),
     );
+    // Only soft-deleted contacts have deletedAt, so it is not required.
+    expect(doc.components.schemas.Contact?.required).not.toContain("deletedAt");
     expect(text).not.toMatch(/acme_/);
   });
 

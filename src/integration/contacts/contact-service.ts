@@ -50,12 +50,20 @@ export class ContactService {
     return this.contacts;
   }
 
-  async list(query: { limit: number; cursor?: string; email?: string; updatedSince?: string }) {
+  /** A page of contacts; `includeDeleted`: soft-deleted ones too, each with its `deletedAt`. */
+  async list(query: {
+    limit: number;
+    cursor?: string;
+    email?: string;
+    updatedSince?: string;
+    includeDeleted?: boolean;
+  }) {
     const page = await this.acme.list({
       limit: query.limit,
       after: query.cursor,
       email: query.email,
       updatedSince: query.updatedSince,
+      includeDeleted: query.includeDeleted,
     });
     return { data: page.results.map(toContact), nextCursor: page.next };
   }

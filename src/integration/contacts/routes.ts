@@ -168,6 +168,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
           ...(query.cursor ? { cursor: query.cursor } : {}),
           ...(query.email ? { email: query.email } : {}),
           ...(query.updatedSince ? { updatedSince: new Date(query.updatedSince).toISOString() } : {}),
+          ...(query.includeDeleted ? { includeDeleted: true } : {}),
         });
         return c.json(page, 200);
       },
