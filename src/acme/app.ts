@@ -10,6 +10,7 @@ import { jwksRouter } from "./auth/jwks-route.ts";
 import { tokenBodyLimit, tokenRouter } from "./auth/token-route.ts";
 import { loadAcmeConfig } from "./config.ts";
 import { contactRouter } from "./contacts/routes.ts";
+import { identityBody } from "./content-coding.ts";
 import { createAcmeRouter } from "./context.ts";
 import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
@@ -33,6 +34,7 @@ export function createAcmeApp() {
   // smaller limit first, so its 413 keeps the RFC 6749 shape.
   app.use("/oauth/token", tokenBodyLimit);
   app.use("*", acmeBodyLimit());
+  app.use("*", identityBody());
   app.use("*", wellFormedQuery());
   // Faults before credentials: each /v1 route's guard (securedRoute) then checks the access token
   // and takes from the client's rate limit.

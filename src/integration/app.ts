@@ -10,6 +10,7 @@ import { accessLog } from "./access-log.ts";
 import { connectionAdminRouter } from "./admin/connection-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { contactRouter, seedContactRouter } from "./contacts/routes.ts";
+import { identityBody } from "./content-coding.ts";
 import { createRouter } from "./context.ts";
 import { docsSecurityHeaders } from "./docs-security-headers.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
@@ -34,6 +35,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   // Size and query text before anything else (auth, media type, parsing). Credentials are
   // checked by each route that declares security (securedRoute).
   app.use("*", apiBodyLimit(), wellFormedQuery());
+  app.use("*", identityBody());
   app.use("/docs", docsSecurityHeaders());
 
   app.route("/api/v1", contactRouter);
