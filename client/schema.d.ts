@@ -2770,6 +2770,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -3146,7 +3155,7 @@ export interface components {
             /** @description 1-based data row (a CSV header is not counted) */
             row: number;
             email?: string | null;
-            /** @description validation_failed, malformed_row, or Acme's refusal */
+            /** @description validation_failed, malformed_row, duplicate_in_file (a later row has the email), or Acme's refusal */
             code: string;
             errors: {
                 field: string;

@@ -34,12 +34,10 @@ const JobErrorSchema = z
   .object({
     row: z.number().int().openapi({ description: "1-based data row (a CSV header is not counted)" }),
     email: z.string().nullable().optional(),
-    code: z
-      .string()
-      .openapi({
-        description:
-          "validation_failed, malformed_row, duplicate_in_file (a later row has the email), or Acme's refusal",
-      }),
+    code: z.string().openapi({
+      description:
+        "validation_failed, malformed_row, duplicate_in_file (a later row has the email), or Acme's refusal",
+    }),
     errors: z.array(z.object({ field: z.string(), message: z.string() })),
   })
   .openapi("JobError");
