@@ -19,6 +19,8 @@ export interface paths {
                     cursor?: string;
                     email?: string;
                     updatedSince?: string;
+                    /** @description `true`: soft-deleted contacts too, each with its `deletedAt` (live ones have none) */
+                    includeDeleted?: "true" | "false";
                 };
                 header?: never;
                 path?: never;
@@ -733,6 +735,8 @@ export interface paths {
                     cursor?: string;
                     email?: string;
                     updatedSince?: string;
+                    /** @description `true`: soft-deleted contacts too, each with its `deletedAt` (live ones have none) */
+                    includeDeleted?: "true" | "false";
                 };
                 header?: never;
                 path?: never;
@@ -2831,6 +2835,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -3005,6 +3018,7 @@ export interface components {
             version: number;
             createdAt: string;
             updatedAt: string;
+            deletedAt?: string | null;
         };
         /**
          * @example {
@@ -3093,6 +3107,8 @@ export interface components {
             createdAt?: string;
             /** @description Ignored (read-only) */
             updatedAt?: string;
+            /** @description Ignored (read-only) */
+            deletedAt?: string | null;
         };
         /**
          * @example {
@@ -3148,6 +3164,8 @@ export interface components {
             createdAt?: string;
             /** @description Ignored (read-only) */
             updatedAt?: string;
+            /** @description Ignored (read-only) */
+            deletedAt?: string | null;
         };
         /**
          * @example {
@@ -3554,7 +3572,7 @@ export interface components {
             /** @description 1-based data row (a CSV header is not counted) */
             row: number;
             email?: string | null;
-            /** @description validation_failed, malformed_row, or Acme's refusal */
+            /** @description validation_failed, malformed_row, duplicate_in_file (a later row has the email), or Acme's refusal */
             code: string;
             errors: {
                 field: string;

@@ -1,6 +1,7 @@
 import { HTTPException } from "hono/http-exception";
 import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
+import { noSniff } from "../lib/no-sniff.ts";
 import { OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
@@ -10,6 +11,7 @@ import { jwksRouter } from "./auth/jwks-route.ts";
 import { tokenBodyLimit, tokenRouter } from "./auth/token-route.ts";
 import { loadAcmeConfig } from "./config.ts";
 import { contactRouter } from "./contacts/routes.ts";
+import { identityBody } from "./content-coding.ts";
 import { createAcmeRouter } from "./context.ts";
 import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
@@ -23,6 +25,7 @@ import { webhookRouter } from "./webhooks/routes.ts";
 export function createAcmeApp() {
   const app = createAcmeRouter();
 
+  app.use("*", noSniff());
   app.use("*", acmeRequestLog());
   app.use("*", async function acmeConfig(c, next) {
     c.set("config", loadAcmeConfig(c.env));
@@ -33,6 +36,7 @@ export function createAcmeApp() {
   // other method there is answered (405, or 413 first) in Acme's own format.
   app.on("POST", "/oauth/token", tokenBodyLimit);
   app.use("*", acmeBodyLimit());
+  app.use("*", identityBody());
   app.use("*", wellFormedQuery());
   // Faults before credentials: each /v1 route's guard (securedRoute) then checks the access token
   // and takes from the client's rate limit.

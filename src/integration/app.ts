@@ -3,6 +3,7 @@ import { type ApiReferenceConfiguration, Scalar } from "@scalar/hono-api-referen
 import { HTTPException } from "hono/http-exception";
 import { allowedMethods } from "../lib/allowed-methods.ts";
 import { errorFields, log } from "../lib/logger.ts";
+import { noSniff } from "../lib/no-sniff.ts";
 import { jsonResponse, OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { accessLog } from "./access-log.ts";
@@ -10,7 +11,9 @@ import { connectionAdminRouter } from "./admin/connection-routes.ts";
 import { encryptionAdminRouter } from "./admin/encryption-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { CONTACTS_TAG, contactRouter, SEED_CONTACTS_TAG, seedContactRouter } from "./contacts/routes.ts";
+import { identityBody } from "./content-coding.ts";
 import { createRouter } from "./context.ts";
+import { docsSecurityHeaders } from "./docs-security-headers.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./feed/routes.ts";
 import { jobsRouter } from "./jobs/routes.ts";
@@ -48,11 +51,14 @@ const DOCS_VIEWER: ApiReferenceConfiguration & { mcp: { disabled: boolean } } = 
 export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; selfFetch: SelfFetch }) {
   const app = createRouter();
 
+  app.use("*", noSniff());
   app.use("*", integrationContext(options));
   app.use("*", accessLog());
   // Size and query text before anything else (auth, media type, parsing). Credentials are
   // checked by each route that declares security (securedRoute).
   app.use("*", apiBodyLimit(), wellFormedQuery());
+  app.use("*", identityBody());
+  app.use("/docs", docsSecurityHeaders());
 
   app.route("/api/v1", contactRouter);
   app.route("/api", seedContactRouter);

@@ -529,4 +529,32 @@ describe("API docs in Chromium", () => {
     expect(docs.offOrigin).toEqual([]);
     await docs.context.close();
   });
+
+  it("renders under its Content-Security-Policy with no violation, and static files carry nosniff", async () => {
+    const docs = await localOnlyContext(browser, base);
+    const docsPage = await docs.context.newPage();
+    const violations: string[] = [];
+    docsPage.on("console", (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+    });
+    await docsPage.addInitScript(() => {
+      document.addEventListener("securitypolicyviolation", (event) => {
+        console.error(`Refused to: ${event.violatedDirective} ${event.blockedURI}`);
+      });
+    });
+    const response = await docsPage.goto(`${base}/docs`);
+    expect(response?.headers()["content-security-policy"]).toContain("frame-ancestors 'none'");
+    await docsPage.getByText("Create a contact").first().waitFor({ timeout: 30_000 });
+    await docsPage.waitForLoadState("networkidle");
+    expect(violations).toEqual([]);
+    await docs.context.close();
+
+    for (const path of ["/assets/console.css", "/assets/vendor/scalar-api-reference.js"]) {
+      const asset = await fetch(`${base}${path}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get("x-content-type-options")).toBe("nosniff");
+      await asset.body?.cancel();
+    }
+    expect((await fetch(`${base}/_headers`)).status).toBe(404);
+  });
 });

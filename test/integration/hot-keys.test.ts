@@ -54,7 +54,11 @@ function productionLikeKv(kv: KVNamespace, options: { failAll?: boolean; now?: (
 }
 
 /** The contact service of a real connection, over the given KV, counting Acme reads of single contacts. */
-async function serviceFor(connectionId: string, kv: KVNamespace) {
+async function serviceFor(
+  connectionId: string,
+  kv: KVNamespace,
+  options: { holdRead?: () => Promise<void> } = {},
+) {
   const config = loadIntegrationConfig(env);
   const connection = await drizzle(env.DB)
     .select()
@@ -72,6 +76,9 @@ async function serviceFor(connectionId: string, kv: KVNamespace) {
         inProcess: async (request) => {
           if (request.method === "GET" && /\/v1\/contacts\/[^/?]+$/.test(new URL(request.url).pathname)) {
             acmeReads.push(request.url);
+            const response = await SELF.fetch(request);
+            await options.holdRead?.();
+            return response;
           }
           return SELF.fetch(request);
         },
@@ -126,11 +133,11 @@ describe("hot keys on KV's one write per key per second", () => {
     }>();
     expect(status.counters.cacheWriteFailures).toBe(1);
 
-    // A delete KV refuses is tried again after the interval; refused twice, the write still answers.
+    // A tombstone KV refuses is tried again after the interval; refused twice, the write still answers.
     await expect(service.patch(contact.id, { title: "Still answers" })).resolves.toMatchObject({
       title: "Still answers",
     });
-    expect(counts.deletes).toBe(2);
+    expect(counts.puts).toBe(3);
   });
 
   it("50 concurrent no-cache reads of one contact within a second write KV at most once, and KV refuses none", async () => {
@@ -186,21 +193,19 @@ describe("hot keys on KV's one write per key per second", () => {
     expect(await service.get(contact.id)).toMatchObject({ cache: "HIT", contact: { title: "Newer" } });
   });
 
-  it("a read right after a webhook dropped the key serves the next reads from memory and writes KV once the second is over", async () => {
+  it("a read right after a webhook's invalidation writes its copy at once: the tombstone has its own key", async () => {
     const { connectionId, apiKey } = await newConnection();
     const contact = await someContact(apiKey);
     const { kv, counts } = productionLikeKv(env.CACHE);
     const { service, acmeReads, deferred } = await serviceFor(connectionId, kv);
-    // The inbox's invalidation after the create's webhook: a KV write of the key, this second.
-    await new ContactCache(kv, connectionId, 60).invalidate(contact.id);
+    // The inbox's invalidation after the create's webhook: a KV write of the tombstone, this second.
+    await new ContactCache(kv, connectionId, 60).invalidate(contact.id, contact.version);
 
     expect((await service.get(contact.id)).cache).toBe("MISS");
     expect(await service.get(contact.id)).toMatchObject({ cache: "HIT", contact: { id: contact.id } });
     expect(acmeReads).toHaveLength(1);
-    expect(counts).toMatchObject({ puts: 0, refused: 0 });
-    expect(deferred).toHaveLength(1);
-    await Promise.all(deferred);
-    expect(counts).toMatchObject({ puts: 1, deletes: 1, refused: 0 });
+    expect(deferred).toHaveLength(0);
+    expect(counts).toMatchObject({ puts: 2, deletes: 0, refused: 0 });
     const stored = await env.CACHE.get<{ contact: Contact }>(`contact:${connectionId}:${contact.id}`, "json");
     expect(stored?.contact.version).toBe(contact.version);
   });
@@ -223,11 +228,115 @@ describe("hot keys on KV's one write per key per second", () => {
     now += KV_KEY_WRITE_INTERVAL_MS;
     expect(await cache.store(v(2), null, now)).toBe("written");
     expect(counts).toMatchObject({ puts: 3, deletes: 0, refused: 0 });
-    // An invalidation counts as the key's write: a miss right after it waits its turn.
+    // An invalidation writes the tombstone's key, not the entry's: a copy read after it is
+    // written at once, one read before it is not written at all.
     now += KV_KEY_WRITE_INTERVAL_MS;
-    await cache.invalidate(v(2).id, now);
-    expect(await cache.store(v(3), null, now + 10)).toBe("throttled");
-    expect(counts).toMatchObject({ puts: 3, deletes: 1, refused: 0 });
+    await cache.invalidate(v(2).id, 3, now);
+    expect(await cache.store(v(2), null, now + 10, now - 10)).toBe("superseded");
+    expect(await cache.store(v(3), null, now + 10, now + 5)).toBe("written");
+    expect(counts).toMatchObject({ puts: 5, deletes: 0, refused: 0 });
+  });
+});
+
+describe("cache writes never go backwards", () => {
+  const tombstoneKey = (connectionId: string, id: string) => `contact-tombstone:${connectionId}:${id}`;
+
+  it("a read that began before a change does not put its older copy back after the change's invalidation", async () => {
+    const { connectionId, apiKey, acmeClient } = await newConnection();
+    const contact = await someContact(apiKey);
+    const { kv, counts } = productionLikeKv(env.CACHE);
+    let fetched: () => void = () => {};
+    const readFetched = new Promise<void>((resolve) => {
+      fetched = resolve;
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held = false;
+    const { service } = await serviceFor(connectionId, kv, {
+      holdRead: async () => {
+        if (held) return;
+        held = true;
+        fetched();
+        await gate;
+      },
+    });
+
+    // The read has Acme's copy (version 1) in hand when the change lands and its webhook invalidates.
+    const slowRead = service.get(contact.id);
+    await readFetched;
+    const changed = await acme(`/v1/contacts/${contact.id}`, {
+      token: await tokenFor(acmeClient),
+      method: "PATCH",
+      body: { acme_title: "Changed" },
+    });
+    const { acme_version: newVersion } = await changed.json<{ acme_version: number }>();
+    await new ContactCache(kv, connectionId, 60).invalidate(contact.id, newVersion);
+    release();
+    expect((await slowRead).contact.version).toBe(contact.version);
+
+    // The next read is not a HIT of the older copy: it asks Acme and gets the change.
+    expect(await service.get(contact.id)).toMatchObject({
+      cache: "MISS",
+      contact: { version: newVersion, title: "Changed" },
+    });
+    expect(counts.refused).toBe(0);
+  });
+
+  it("an older copy written after another isolate's tombstone (no compare-and-swap) is served neither fresh nor stale", async () => {
+    const { connectionId } = await newConnection();
+    const start = Date.now();
+    let clock = start;
+    const { kv } = productionLikeKv(env.CACHE, { now: () => clock });
+    const cache = new ContactCache(kv, connectionId, 60, { memoryTtlMs: 0 });
+    const copy = (version: number) =>
+      ({ id: `ct_backwards_${connectionId}`, version, firstName: "B" }) as unknown as Contact;
+    const { id } = copy(1);
+    // Another isolate handled the webhook of version 2.
+    await env.CACHE.put(tombstoneKey(connectionId, id), JSON.stringify({ minVersion: 2, at: start }));
+
+    // A read of version 1 that began earlier lands its copy afterwards: KV takes it, reads ignore it.
+    expect(await cache.store(copy(1), undefined, start + 20, start - 50)).toBe("written");
+    expect(await cache.get(id, start + 30)).toBeNull();
+    expect(await cache.get(id, start + 86_400_000)).toBeNull();
+    // The change's own version (or newer) counts again.
+    clock = start + 2000;
+    expect(await cache.store(copy(2), null, start + 2000, start + 1900)).toBe("written");
+    expect((await cache.get(id, start + 2001))?.contact.version).toBe(2);
+  });
+
+  it("a tombstone of unknown version (a failed write, a delete) outranks copies read before it, not after", async () => {
+    const { connectionId } = await newConnection();
+    const start = Date.now();
+    let clock = start;
+    const { kv } = productionLikeKv(env.CACHE, { now: () => clock });
+    const cache = new ContactCache(kv, connectionId, 60, { memoryTtlMs: 0 });
+    const copy = { id: `ct_unknown_${connectionId}`, version: 7, firstName: "U" } as unknown as Contact;
+    await env.CACHE.put(tombstoneKey(connectionId, copy.id), JSON.stringify({ minVersion: null, at: start }));
+
+    expect(await cache.store(copy, undefined, start + 10, start - 1)).toBe("written");
+    expect(await cache.get(copy.id, start + 20)).toBeNull();
+    clock = start + 2000;
+    expect(await cache.store(copy, null, start + 2000, start + 1)).toBe("written");
+    expect((await cache.get(copy.id, start + 2001))?.contact.version).toBe(7);
+  });
+
+  it("a delete outranks the copies read before it, whichever isolate writes them back", async () => {
+    const { connectionId, apiKey } = await newConnection();
+    const contact = await someContact(apiKey);
+    const { kv } = productionLikeKv(env.CACHE);
+    const { service } = await serviceFor(connectionId, kv);
+    expect((await service.get(contact.id)).cache).toBe("MISS");
+    const res = await api(`/api/v1/contacts/${contact.id}`, { key: apiKey, method: "DELETE" });
+    expect(res.status).toBe(204);
+    // Another isolate still holding the last copy writes it back after the delete.
+    const late = new ContactCache(kv, connectionId, 60, { memoryTtlMs: 0 });
+    await env.CACHE.put(
+      `contact:${connectionId}:${contact.id}`,
+      JSON.stringify({ contact, storedAt: Date.now(), readAt: Date.now() - 60_000 }),
+    );
+    expect(await late.get(contact.id)).toBeNull();
   });
 });
 
@@ -266,7 +375,7 @@ describe("a hot key read from memory for CACHE_MEMORY_TTL_MS", () => {
     const now = start + 3 * MEMORY_TTL_MS;
     clock = now;
     expect((await cache.get(id, now))?.contact.version).toBe(2);
-    await cache.invalidate(id, now);
+    await cache.invalidate(id, null, now);
     expect(await cache.get(id, now + 1)).toBeNull();
   });
 
@@ -279,12 +388,19 @@ describe("a hot key read from memory for CACHE_MEMORY_TTL_MS", () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
+    let readDone: () => void = () => {};
+    const read = new Promise<void>((resolve) => {
+      readDone = resolve;
+    });
     let gets = 0;
     const slowKv = {
       get: async (k: string, type: "json") => {
         gets += 1;
         const value = await env.CACHE.get(k, type);
-        if (gets === 1) await gate;
+        if (gets === 1) {
+          readDone();
+          await gate;
+        }
         return value;
       },
       put: env.CACHE.put.bind(env.CACHE),
@@ -293,7 +409,8 @@ describe("a hot key read from memory for CACHE_MEMORY_TTL_MS", () => {
     const cache = new ContactCache(slowKv, connectionId, 60, { memoryTtlMs: MEMORY_TTL_MS });
     const now = Date.now();
     const inFlight = cache.get(id, now);
-    await cache.invalidate(id, now + 1);
+    await read;
+    await cache.invalidate(id, null, now + 1);
     release();
     // The read that began before the change answers what it found, but nothing keeps it.
     expect((await inFlight)?.contact.version).toBe(1);

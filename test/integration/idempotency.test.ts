@@ -130,6 +130,97 @@ describe("replaying a create", () => {
   });
 });
 
+/**
+ * Makes D1 refuse to store the answer under this key (a trigger aborting the statement that marks
+ * it done), as a failed write would; returns the function that lifts the fault.
+ */
+async function failStoringAnswer(idemKey: string): Promise<() => Promise<void>> {
+  const trigger = `fail_store_${crypto.randomUUID().replaceAll("-", "")}`;
+  await env.DB.prepare(
+    `CREATE TRIGGER ${trigger} BEFORE UPDATE ON idempotency_keys
+     WHEN NEW.key = '${idemKey}' AND NEW.state = 'done'
+     BEGIN SELECT RAISE(ABORT, 'injected store failure'); END`,
+  ).run();
+  return async () => {
+    await env.DB.prepare(`DROP TRIGGER IF EXISTS ${trigger}`).run();
+  };
+}
+
+async function keyState(connectionId: string, idemKey: string) {
+  return env.DB.prepare(
+    "SELECT state, response_status FROM idempotency_keys WHERE connection_id = ? AND key = ?",
+  )
+    .bind(connectionId, idemKey)
+    .first<{ state: string; response_status: number | null }>();
+}
+
+describe("storing the answer fails", () => {
+  it("the client still gets the 201, and the answer is stored after the response, then replayed", async () => {
+    const idemKey = idempotencyKey();
+    const input = person();
+    const lift = await failStoringAnswer(idemKey);
+    let res: Response;
+    try {
+      res = await create(a.apiKey, input, idemKey);
+      expect(res.status).toBe(201);
+    } finally {
+      await lift();
+    }
+    const created = await res.json<Contact>();
+    expect(created.email).toBe(input.email);
+
+    // The store is retried after the response: the key becomes done with the 201.
+    await expect
+      .poll(() => keyState(a.connectionId, idemKey), { timeout: 5000 })
+      .toEqual({
+        state: "done",
+        response_status: 201,
+      });
+    const again = await create(a.apiKey, input, idemKey);
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect((await again.json<Contact>()).id).toBe(created.id);
+    expect((await contactsWithEmail(a.apiKey, input.email)).map((c) => c.id)).toEqual([created.id]);
+  });
+
+  it("a retry taking over the stale key of a create that landed gets that contact as the replayed 201", async () => {
+    // The first attempt created the contact and died before storing its answer.
+    const input = person({ company: "Analytical Engines" });
+    const landed = await createContact(a.apiKey, input);
+    const idemKey = idempotencyKey();
+    await insertKey(a.connectionId, idemKey, input, { state: "in_flight", lockedUntil: Date.now() - 1 });
+
+    const retry = await create(a.apiKey, input, idemKey);
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(retry.headers.get("location")).toBe(`/api/v1/contacts/${landed.id}`);
+    expect(retry.headers.get("etag")).toBe(`"${landed.version}"`);
+    expect(await retry.json<Contact>()).toEqual(landed);
+    expect(await keyState(a.connectionId, idemKey)).toEqual({ state: "done", response_status: 201 });
+
+    const again = await create(a.apiKey, input, idemKey);
+    expect(again.status).toBe(201);
+    expect((await again.json<Contact>()).id).toBe(landed.id);
+  });
+
+  it("a taken-over key meeting someone else's contact (other fields) under the email stays 409 duplicate_email", async () => {
+    const input = person({ company: "Analytical Engines" });
+    await createContact(a.apiKey, { ...input, company: "Difference Engines" });
+    const idemKey = idempotencyKey();
+    await insertKey(a.connectionId, idemKey, input, { state: "in_flight", lockedUntil: Date.now() - 1 });
+
+    const retry = await create(a.apiKey, input, idemKey);
+    await expectProblem(retry, 409, "duplicate_email");
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+  });
+
+  it("a fresh key (no takeover) meeting a duplicate stays 409 duplicate_email, even with the same fields", async () => {
+    const input = person();
+    await createContact(a.apiKey, input);
+    await expectProblem(await create(a.apiKey, input, idempotencyKey()), 409, "duplicate_email");
+  });
+});
+
 describe("keys in flight", () => {
   it("a key still in flight is 409 idempotency_key_in_flight with Retry-After, and creates nothing", async () => {
     const idemKey = idempotencyKey();

@@ -1,5 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, type Contact, createContact, newConnection, person } from "./helpers.ts";
+import {
+  api,
+  type Contact,
+  createContact,
+  errorFields,
+  expectProblem,
+  newConnection,
+  person,
+} from "./helpers.ts";
 
 const TOTAL = 250;
 const BATCH = 10;
@@ -77,6 +85,50 @@ describe("paging with an API key", () => {
     const ids = (await allPages("limit=100")).flatMap((p) => p.data.map((c) => c.id));
     expect(ids).not.toContain(doomed.id);
     expect(ids.length).toBe(TOTAL);
+  });
+});
+
+describe("deleted contacts", () => {
+  it("includeDeleted=true lists soft-deleted contacts with deletedAt; live ones have none", async () => {
+    const live = await createContact(key);
+    const doomed = await createContact(key);
+    const before = Date.now();
+    expect((await api(`/api/v1/contacts/${doomed.id}`, { key, method: "DELETE" })).status).toBe(204);
+
+    const listed = (await allPages("limit=100&includeDeleted=true")).flatMap((p) => p.data);
+    const deleted = listed.find((c) => c.id === doomed.id);
+    expect(deleted).toMatchObject({ id: doomed.id, email: doomed.email });
+    expect(Date.parse(deleted?.deletedAt ?? "")).toBeGreaterThanOrEqual(before - 1000);
+    const stillLive = listed.find((c) => c.id === live.id);
+    expect(stillLive).toEqual(live);
+    expect(stillLive).not.toHaveProperty("deletedAt");
+
+    // Without it (or with false) a deleted contact is not listed, and no contact has deletedAt.
+    for (const query of ["limit=100", "limit=100&includeDeleted=false"]) {
+      const data = (await allPages(query)).flatMap((p) => p.data);
+      expect(data.map((c) => c.id)).not.toContain(doomed.id);
+      expect(data.filter((c) => "deletedAt" in c)).toEqual([]);
+    }
+    // A deleted contact's own URL stays 404.
+    expect((await api(`/api/v1/contacts/${doomed.id}`, { key })).status).toBe(404);
+  });
+
+  it("the seed paths (/api/contacts) take includeDeleted too", async () => {
+    const doomed = await createContact(key);
+    expect((await api(`/api/contacts/${doomed.id}`, { key, method: "DELETE" })).status).toBe(204);
+    const res = await api(`/api/contacts?email=${encodeURIComponent(doomed.email)}&includeDeleted=true`, {
+      key,
+    });
+    expect(res.status).toBe(200);
+    const { data } = await res.json<Page>();
+    expect(data.map((c) => [c.id, typeof c.deletedAt])).toEqual([[doomed.id, "string"]]);
+  });
+
+  it("includeDeleted other than true or false is 400 naming it", async () => {
+    for (const value of ["yes", "1", "TRUE", ""]) {
+      const res = await api(`/api/v1/contacts?includeDeleted=${value}`, { key });
+      expect(errorFields(await expectProblem(res, 400, "validation_failed"))).toEqual(["includeDeleted"]);
+    }
   });
 });
 

@@ -1,5 +1,12 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
+import { createAcmeClient } from "../../src/integration/acme-client/create-acme-client.ts";
+import { DEFAULT_TOKEN_LIFETIME_SECONDS } from "../../src/integration/acme-client/token-exchange.ts";
+import { loadIntegrationConfig } from "../../src/integration/config.ts";
+import { AcmeContacts } from "../../src/integration/contacts/acme-contacts.ts";
+import { connections } from "../../src/integration/db/schema.ts";
 import type { AcmeSession } from "../../src/integration/session/acme-session.ts";
 import {
   isUsable,
@@ -114,6 +121,48 @@ describe("token single flight", () => {
     );
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(before - (await tokenRequestsLeft(conn))).toBe(1);
+  });
+});
+
+describe("a token endpoint that leaves out expires_in (optional, RFC 6749 5.1)", () => {
+  /** Acme's contacts for the connection through a token endpoint that drops expires_in. */
+  async function throughTokenWithoutLifetime(conn: TestConnection) {
+    const connection = await drizzle(env.DB)
+      .select()
+      .from(connections)
+      .where(eq(connections.id, conn.connectionId))
+      .get();
+    if (!connection) throw new Error("no connection");
+    let tokensIssued = 0;
+    const client = createAcmeClient(env, loadIntegrationConfig(env), connection, {
+      inProcess: async (request) => {
+        const response = await SELF.fetch(request);
+        if (!new URL(request.url).pathname.endsWith("/oauth/token") || response.status !== 200)
+          return response;
+        tokensIssued += 1;
+        const { expires_in: _, ...token } = await response.json<Record<string, unknown>>();
+        return Response.json(token);
+      },
+      stats: { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 },
+      priority: "background",
+    });
+    return { contacts: new AcmeContacts(client), tokensIssued: () => tokensIssued };
+  }
+
+  it("the connection stays usable: the token is taken for the default lifetime and reused", async () => {
+    const conn = await warmedUp();
+    await storeToken(conn, { accessToken: "x", expiresAt: Date.now() - 1000, lifetimeMs: 3_600_000 });
+    const { contacts, tokensIssued } = await throughTokenWithoutLifetime(conn);
+    const before = Date.now();
+
+    await expect(contacts.list({ limit: 5 })).resolves.toMatchObject({ results: expect.any(Array) });
+    await expect(contacts.list({ limit: 5 })).resolves.toMatchObject({ results: expect.any(Array) });
+    expect(tokensIssued()).toBe(1);
+    const stored = await storedToken(conn);
+    expect(stored?.accessToken).not.toBe("x");
+    expect(stored?.lifetimeMs).toBe(DEFAULT_TOKEN_LIFETIME_SECONDS * 1000);
+    expect(stored?.expiresAt).toBeGreaterThanOrEqual(before + DEFAULT_TOKEN_LIFETIME_SECONDS * 1000 - 1000);
+    expect(stored?.expiresAt).toBeLessThanOrEqual(Date.now() + DEFAULT_TOKEN_LIFETIME_SECONDS * 1000);
   });
 });
 

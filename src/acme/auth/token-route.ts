@@ -189,7 +189,7 @@ tokenRouter.openAPIRegistry.registerPath({
       description: `invalid_request: the body exceeds ${MAX_TOKEN_REQUEST_BYTES} bytes`,
       content: { "application/json": { schema: OAuthErrorSchema } },
     },
-    ...errorResponses(429, 500, 502, 503, 504),
+    ...errorResponses(415, 429, 500, 502, 503, 504),
   },
 });
 

@@ -7,9 +7,13 @@ import { OPERATOR_COOKIE, readOperatorCookie } from "./operator-cookie.ts";
 /** Where a browser without a sign-in is sent. */
 export const SIGN_IN_PATH = "/console/sign-in";
 
+/** How long a browser keeps to HTTPS for this host once it saw the console (a year, in seconds). */
+const HSTS_MAX_AGE_SECONDS = 31_536_000;
+
 /**
  * Console pages hold operator data: never cached, never framed, scripts and styles only from this
- * origin (the page has no inline script; htmx is configured not to add inline styles).
+ * origin (the page has no inline script; htmx is configured not to add inline styles), and, but in
+ * local development (ENVIRONMENT "development", plain http), HTTPS only (Strict-Transport-Security).
  */
 export function consoleSecurityHeaders(): MiddlewareHandler<ConsoleEnv> {
   return async function consoleHeaders(c, next) {
@@ -22,6 +26,9 @@ export function consoleSecurityHeaders(): MiddlewareHandler<ConsoleEnv> {
     );
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "same-origin");
+    if (c.var.config.environment !== "development") {
+      c.header("Strict-Transport-Security", `max-age=${HSTS_MAX_AGE_SECONDS}`);
+    }
   };
 }
 

@@ -4,12 +4,9 @@ import { contactShape } from "./mapping.ts";
 
 // The integration's own reading of Acme's contact contract (it never imports the mock's code),
 // derived from the mapping table: whatever Acme sends is checked before it is mapped and served.
-export const AcmeContactSchema = z.looseObject({
-  ...contactShape("acme"),
-  // Acme's soft-delete mark: no field of the API's contact, read by the change feed and
-  // reconciliation to tell a deletion apart.
-  acme_deleted_at: z.string().nullable().optional(),
-});
+// `acme_deleted_at` is Acme's soft-delete mark (the API's `deletedAt`), which the change feed and
+// reconciliation also read to tell a deletion apart.
+export const AcmeContactSchema = z.looseObject(contactShape("acme"));
 
 export const AcmeContactPageSchema = z.looseObject({
   results: z.array(AcmeContactSchema),

@@ -126,6 +126,19 @@ export class AcmeContacts {
     return parseAcme(AcmeContactPageSchema, expectContactStatus(response, 200).body).results[0] ?? null;
   }
 
+  /**
+   * The live contact a create of `body` (Acme's fields) left: the one with its email whose every
+   * field in `body` reads as given; null if there is none or it differs (someone else's contact).
+   */
+  async findCreated(body: Record<string, string | null>): Promise<AcmeContact | null> {
+    const found = await this.findByEmail(String(body.acme_email));
+    if (!found) return null;
+    const { acme_email: email, ...others } = body;
+    return found.acme_email.toLowerCase() === String(email).toLowerCase() && reflects(found, others)
+      ? found
+      : null;
+  }
+
   /** Creates a contact from Acme's fields (`acme_email` required); 409 duplicate_email if one has it. */
   async create(body: Record<string, string | null>): Promise<AcmeContact> {
     const request: AcmeRequest = { method: "POST", path: "/v1/contacts", body };

@@ -27,6 +27,26 @@ const RECENT_ENTRIES_SIZE = 1000;
 interface CachedContact {
   contact: Contact;
   storedAt: number;
+  /** When the read at Acme that gave the copy began, epoch ms (absent in older entries: storedAt). */
+  readAt?: number;
+}
+
+/**
+ * Written beside a contact's entry when a change invalidates it (KV has no compare-and-swap, so a
+ * read that began before the change may still write its older copy after the invalidation): an
+ * entry counts only if its version reaches `minVersion`, or (version unknown, null) if its read
+ * at Acme began after `at`. Older copies are neither HIT nor STALE, whenever they were written.
+ */
+interface Tombstone {
+  minVersion: number | null;
+  at: number;
+}
+
+/** Whether `entry` may be served despite `tombstone` (see {@link Tombstone}). */
+function outlives(entry: CachedContact, tombstone: Tombstone | null): boolean {
+  if (!tombstone) return true;
+  if (tombstone.minVersion !== null) return entry.contact.version >= tombstone.minVersion;
+  return (entry.readAt ?? entry.storedAt) > tombstone.at;
 }
 
 export interface CacheLookup {
@@ -40,9 +60,10 @@ export interface CacheLookup {
 /**
  * What `store` did: wrote the copy; left it (KV holds it already); did not write it because the
  * key was written too recently and there is no `defer` to write it later (the next miss writes
- * it); put it off until the key may be written again; or tried and failed (logged and counted).
+ * it); put it off until the key may be written again; tried and failed (logged and counted); or
+ * did not write it because this isolate invalidated the contact after the copy's read began.
  */
-export type StoreOutcome = "written" | "unchanged" | "throttled" | "deferred" | "failed";
+export type StoreOutcome = "written" | "unchanged" | "throttled" | "deferred" | "failed" | "superseded";
 
 /** How a ContactCache writes. */
 export interface ContactCacheOptions {
@@ -59,10 +80,14 @@ export interface ContactCacheOptions {
   memoryTtlMs?: number;
 }
 
-/** The last write this isolate made to a key: the version it stored (null: a delete), and when (epoch ms). */
+/**
+ * The last write this isolate made to a key: the version it stored (null: unknown, or outranked by
+ * a tombstone since), and when (epoch ms); and when this isolate last wrote its tombstone.
+ */
 interface LedgerEntry {
   version: number | null;
   at: number;
+  invalidatedAt?: number;
 }
 
 /**
@@ -124,16 +149,31 @@ export class ContactCache {
     return `contact:${this.connectionId}:${contactId}`;
   }
 
-  /** The cached copy, fresh or not; null if none. Throws what KV throws on a read. */
+  private tombstoneKey(contactId: string): string {
+    return `contact-tombstone:${this.connectionId}:${contactId}`;
+  }
+
+  private get expirationTtl(): number {
+    return Math.max(60, this.ttlSeconds + STALE_RETENTION_SECONDS);
+  }
+
+  /**
+   * The cached copy, fresh or not; null if none, or if a later change's tombstone outranks it.
+   * One KV read (entry and tombstone together). Throws what KV throws on a read.
+   */
   async get(contactId: string, now = Date.now()): Promise<CacheLookup | null> {
     const key = this.key(contactId);
     let entry = recentEntries.get(key, now);
     if (!entry) {
-      entry = (await this.kv.get<CachedContact>(key, "json")) ?? undefined;
-      if (!entry) return null;
+      const tombstoneKey = this.tombstoneKey(contactId);
+      const found = await this.kv.get<CachedContact | Tombstone>([key, tombstoneKey], "json");
+      entry = (found.get(key) as CachedContact | null) ?? undefined;
+      if (!entry || !outlives(entry, found.get(tombstoneKey) as Tombstone | null)) return null;
       // Not if this isolate wrote or dropped the key while the read was on its way.
       const last = ledger.get(key);
-      if (!last || last.at < now) recentEntries.set(key, entry, this.memoryTtlMs, now);
+      if (!last || Math.max(last.at, last.invalidatedAt ?? 0) < now) {
+        recentEntries.set(key, entry, this.memoryTtlMs, now);
+      }
     }
     const ageSeconds = Math.max(0, Math.floor((now - entry.storedAt) / 1000));
     return {
@@ -146,11 +186,20 @@ export class ContactCache {
 
   /**
    * Stores `contact` as the fresh copy, by the rules above; `known` is the copy this request read
-   * from KV (undefined if it did not look). Never throws.
+   * from KV (undefined if it did not look), `readAt` when the read at Acme that gave `contact`
+   * began (epoch ms). Never throws.
    */
-  async store(contact: Contact, known?: CacheLookup | null, now = Date.now()): Promise<StoreOutcome> {
+  async store(
+    contact: Contact,
+    known?: CacheLookup | null,
+    now = Date.now(),
+    readAt = now,
+  ): Promise<StoreOutcome> {
     const key = this.key(contact.id);
     const last = ledger.get(key);
+    // A change this isolate saw after the read began: the copy may predate it (other isolates'
+    // changes are caught by their tombstone when the copy is read).
+    if (last?.invalidatedAt !== undefined && readAt < last.invalidatedAt) return "superseded";
     // What KV holds: as this request read it if it looked, else as this isolate last wrote it.
     const inKv =
       known === undefined ? last : known ? { version: known.contact.version, at: known.storedAt } : null;
@@ -159,28 +208,31 @@ export class ContactCache {
     }
     if (last && now - last.at < this.writeIntervalMs) {
       // Not yet in KV, but this isolate's next reads need not ask Acme again meanwhile.
-      recentEntries.set(key, { contact, storedAt: now }, this.memoryTtlMs, now);
+      recentEntries.set(key, { contact, storedAt: now, readAt }, this.memoryTtlMs, now);
       if (!this.options.defer) return "throttled";
       const superseded = last;
       this.options.defer(
         (async () => {
           await sleep(last.at + this.writeIntervalMs - now);
           // Only if no other write of this key came meanwhile (it would be as new or newer).
-          if (ledger.get(key) === superseded) await this.write(key, contact, Date.now());
+          if (ledger.get(key) === superseded) await this.write(key, contact, Date.now(), readAt);
         })(),
       );
       return "deferred";
     }
-    return this.write(key, contact, now);
+    return this.write(key, contact, now, readAt);
   }
 
-  private async write(key: string, contact: Contact, now: number): Promise<"written" | "failed"> {
+  private async write(
+    key: string,
+    contact: Contact,
+    now: number,
+    readAt: number,
+  ): Promise<"written" | "failed"> {
     remember(key, { version: contact.version, at: now });
-    const entry: CachedContact = { contact, storedAt: now };
+    const entry: CachedContact = { contact, storedAt: now, readAt };
     try {
-      await this.kv.put(key, JSON.stringify(entry), {
-        expirationTtl: Math.max(60, this.ttlSeconds + STALE_RETENTION_SECONDS),
-      });
+      await this.kv.put(key, JSON.stringify(entry), { expirationTtl: this.expirationTtl });
       recentEntries.set(key, entry, this.memoryTtlMs, now);
       return "written";
     } catch (error) {
@@ -193,32 +245,45 @@ export class ContactCache {
   }
 
   /**
-   * Drops the cached copy after a change. A delete KV refuses (the key was written less than a
-   * second ago) is tried once more after the interval, since a copy left behind would be served
-   * as fresh for up to the TTL; if that fails too, it is logged and counted. Never throws.
+   * Drops the cached copy after a change: writes the contact's tombstone (its own KV key, so the
+   * entry's key is not written), which outranks any copy older than `minVersion` (the changed
+   * contact's version; one past it for a delete), or, when the version is unknown (null), any copy
+   * read at Acme before now. A write KV refuses (the tombstone was written less than a second ago)
+   * is tried once more after the interval, since a copy left standing would be served as fresh
+   * for up to the TTL; if that fails too, it is logged and counted. Never throws.
    */
-  async invalidate(contactId: string, now = Date.now()): Promise<void> {
+  async invalidate(contactId: string, minVersion: number | null = null, now = Date.now()): Promise<void> {
     const key = this.key(contactId);
-    remember(key, { version: null, at: now });
+    const tombstoneKey = this.tombstoneKey(contactId);
+    // The entry's key is not written, so its own write interval is not spent; what it holds may
+    // no longer count, though, so it is not taken as "unchanged" by the next store.
+    const dropped = (at: number) =>
+      remember(key, { version: null, at: ledger.get(key)?.at ?? 0, invalidatedAt: at });
+    dropped(now);
     recentEntries.delete(key);
+    const tombstone: Tombstone = { minVersion, at: now };
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.kv.delete(key);
+        await this.kv.put(tombstoneKey, JSON.stringify(tombstone), { expirationTtl: this.expirationTtl });
         // A read during a refused first try may have held the old entry again.
         recentEntries.delete(key);
         return;
       } catch (error) {
         if (attempt > 0) {
-          await this.writeFailed("delete", contactId, error);
+          await this.writeFailed("tombstone", contactId, error);
           return;
         }
         await sleep(Math.max(this.writeIntervalMs, KV_KEY_WRITE_INTERVAL_MS));
-        remember(key, { version: null, at: Date.now() });
+        dropped(Date.now());
       }
     }
   }
 
-  private async writeFailed(operation: "put" | "delete", contactId: string, error: unknown): Promise<void> {
+  private async writeFailed(
+    operation: "put" | "tombstone",
+    contactId: string,
+    error: unknown,
+  ): Promise<void> {
     log("warn", "cache write failed", {
       connectionId: this.connectionId,
       contactId,

@@ -15,7 +15,13 @@ function toContact(contact: AcmeContact): Contact {
  * Cold reads in flight in this isolate, by connection and contact. One that joins waits at most
  * this long (ms) for the first, beyond the 3 s interactive deadline the first is held to.
  */
-const coldReads = new SingleFlight<Contact>(4000);
+const coldReads = new SingleFlight<ReadAtAcme>(4000);
+
+/** A contact as read at Acme, and when that read began (epoch ms): the cache weighs it against tombstones. */
+interface ReadAtAcme {
+  contact: Contact;
+  readAt: number;
+}
 
 /** A single-contact read and where it came from: fresh cache, Acme, or (Acme failing) an old copy `ageSeconds` old. */
 export type ContactRead =
@@ -44,12 +50,20 @@ export class ContactService {
     return this.contacts;
   }
 
-  async list(query: { limit: number; cursor?: string; email?: string; updatedSince?: string }) {
+  /** A page of contacts; `includeDeleted`: soft-deleted ones too, each with its `deletedAt`. */
+  async list(query: {
+    limit: number;
+    cursor?: string;
+    email?: string;
+    updatedSince?: string;
+    includeDeleted?: boolean;
+  }) {
     const page = await this.acme.list({
       limit: query.limit,
       after: query.cursor,
       email: query.email,
       updatedSince: query.updatedSince,
+      includeDeleted: query.includeDeleted,
     });
     return { data: page.results.map(toContact), nextCursor: page.next };
   }
@@ -65,11 +79,11 @@ export class ContactService {
     let cached = revalidate ? undefined : await this.cache.get(id);
     if (cached?.fresh) return { cache: "HIT", contact: cached.contact };
     try {
-      const contact = revalidate
+      const { contact, readAt } = revalidate
         ? await this.readAtAcme(id)
         : await coldReads.run(`${this.connectionId}:${id}`, () => this.readAtAcme(id));
       // Awaited, not deferred: the next read (often the caller's own) should find it.
-      await this.cache.store(contact, cached);
+      await this.cache.store(contact, cached, Date.now(), readAt);
       return { cache: "MISS", contact };
     } catch (error) {
       if (!isAcmeUnavailable(error)) throw error;
@@ -80,12 +94,19 @@ export class ContactService {
     }
   }
 
-  private async readAtAcme(id: string): Promise<Contact> {
-    return toContact(await this.acme.get(id));
+  private async readAtAcme(id: string): Promise<ReadAtAcme> {
+    const readAt = Date.now();
+    return { contact: toContact(await this.acme.get(id)), readAt };
   }
 
   async create(input: ContactInput): Promise<Contact> {
     return toContact(await this.acme.create(mapToAcme(input)));
+  }
+
+  /** The contact a create of `input` made, found by its email with every field as given; null if none. */
+  async findCreated(input: ContactInput): Promise<Contact | null> {
+    const found = await this.acme.findCreated(mapToAcme(input));
+    return found ? toContact(found) : null;
   }
 
   /** Full replace: the writable fields given, null for each optional one left out (read-only ones are dropped). */
@@ -104,16 +125,22 @@ export class ContactService {
     try {
       await this.acme.remove(id, conditions);
     } finally {
+      // The deleted version is not known here: copies read before now no longer count.
       await this.cache.invalidate(id);
     }
   }
 
-  /** Runs a write at Acme; whatever happened, the cached copy may be out of date now. */
+  /**
+   * Runs a write at Acme; whatever happened, the cached copy may be out of date now: copies older
+   * than the version written no longer count (any read before now, if the write failed).
+   */
   private async write(id: string, atAcme: () => Promise<AcmeContact>): Promise<Contact> {
+    let written: Contact | undefined;
     try {
-      return toContact(await atAcme());
+      written = toContact(await atAcme());
+      return written;
     } finally {
-      await this.cache.invalidate(id);
+      await this.cache.invalidate(id, written?.version ?? null);
     }
   }
 }

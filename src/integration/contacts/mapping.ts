@@ -10,6 +10,8 @@ const VALUE = {
   string: z.string(),
   stringOrNull: z.string().nullable(),
   integer: z.number().int(),
+  /** Present only when set: absent (or null at Acme) reads as absent in the API. */
+  optionalString: z.string().nullable().optional(),
 } as const;
 
 /**
@@ -29,6 +31,8 @@ export const CONTACT_FIELDS = [
   { api: "version", acme: "acme_version", value: "integer", writable: false },
   { api: "createdAt", acme: "acme_created_at", value: "string", writable: false },
   { api: "updatedAt", acme: "acme_updated_at", value: "string", writable: false },
+  // Only soft-deleted contacts have it (listed with includeDeleted=true); live ones omit it.
+  { api: "deletedAt", acme: "acme_deleted_at", value: "optionalString", writable: false },
 ] as const;
 
 type Field = (typeof CONTACT_FIELDS)[number];
@@ -77,10 +81,17 @@ export function replacementAtAcme(
   return { ...mapToAcme(Object.fromEntries(OPTIONAL_FIELDS.map((f) => [f, null]))), ...mapToAcme(input) };
 }
 
-/** Acme's contact to the API's; Acme fields the table does not name are dropped, missing ones are null. */
+/**
+ * Acme's contact to the API's; Acme fields the table does not name are dropped, missing ones are
+ * null, and an optional one (`deletedAt`) is left out unless it has a value.
+ */
 export function fromAcme(acme: Record<string, unknown>): Record<ApiField, unknown> {
   const out = {} as Record<ApiField, unknown>;
-  for (const field of CONTACT_FIELDS) out[field.api] = acme[field.acme] ?? null;
+  for (const field of CONTACT_FIELDS) {
+    const value = acme[field.acme] ?? null;
+    if (field.value === "optionalString" && value === null) continue;
+    out[field.api] = value;
+  }
   return out;
 }
 

@@ -83,6 +83,23 @@ function withEtag(c: Context<IntegrationEnv>, contact: Contact) {
   return contact;
 }
 
+/**
+ * A create retried under a key whose first attempt never finished, and refused as a duplicate:
+ * if the contact with that email has exactly the body's fields, it is the first attempt's, and
+ * the answer is the 201 that attempt would have sent.
+ */
+async function createdByEarlierAttempt(
+  c: Context<IntegrationEnv>,
+  body: unknown,
+  error: ApiError,
+): Promise<Response | undefined> {
+  if (error.code !== "duplicate_email") return undefined;
+  const contact = await createContactService(c).findCreated(ContactCreateSchema.parse(body));
+  if (!contact) return undefined;
+  c.header("Location", `${c.req.path}/${contact.id}`);
+  return c.json(withEtag(c, contact), 201);
+}
+
 /** A replace's `id`, when sent back, must name the contact in the path. */
 function checkEchoedId(pathId: string, bodyId: string | undefined): void {
   if (bodyId !== undefined && bodyId !== pathId) {
@@ -167,6 +184,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
           ...(query.cursor ? { cursor: query.cursor } : {}),
           ...(query.email ? { email: query.email } : {}),
           ...(query.updatedSince ? { updatedSince: new Date(query.updatedSince).toISOString() } : {}),
+          ...(query.includeDeleted ? { includeDeleted: true } : {}),
         });
         return c.json(page, 200);
       },
@@ -183,7 +201,11 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
         security: API_KEY,
         middleware: [
           integrationJsonBody,
-          idempotency({ operation: "contacts.create", body: ContactCreateSchema }),
+          idempotency({
+            operation: "contacts.create",
+            body: ContactCreateSchema,
+            recoverTakeover: createdByEarlierAttempt,
+          }),
         ] as const,
         request: {
           headers: IDEMPOTENCY_KEY_HEADER,

@@ -165,6 +165,13 @@ export const ContactListQuerySchema = z.strictObject({
   cursor: z.string().max(200).optional(),
   email: z.string().max(254).optional(),
   updatedSince: z.iso.datetime({ offset: true }).optional(),
+  includeDeleted: z
+    .enum(["true", "false"])
+    .transform((value) => value === "true")
+    .optional()
+    .openapi({
+      description: "`true`: soft-deleted contacts too, each with its `deletedAt` (live ones have none)",
+    }),
 });
 
 export const ContactListSchema = z

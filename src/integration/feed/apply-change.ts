@@ -157,6 +157,7 @@ export async function applyChange(
   const outcome = outcomeOf(change, results, appendAt);
   await new ContactCache(env.CACHE, change.connectionId, options.cacheTtlSeconds).invalidate(
     change.contact.id,
+    cacheFloor(change),
   );
   return outcome;
 }
@@ -234,8 +235,13 @@ export async function applyChanges(
     });
   }
   const cache = new ContactCache(env.CACHE, connectionId, options.cacheTtlSeconds);
-  await Promise.all(changes.map((change) => cache.invalidate(change.contact.id)));
+  await Promise.all(changes.map((change) => cache.invalidate(change.contact.id, cacheFloor(change))));
   return count;
+}
+
+/** The oldest version a cached copy may hold after `change`: its own, or past it for a delete. */
+function cacheFloor(change: IncomingChange): number {
+  return change.type === "contact.deleted" ? change.contact.version + 1 : change.contact.version;
 }
 
 /** Whether `error` (or one of its causes) is D1 refusing a webhook id already processed. */

@@ -1,7 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { sha256Hex } from "../../lib/crypto.ts";
+import { errorFields, log } from "../../lib/logger.ts";
 import type { IntegrationEnv } from "../context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE } from "../errors.ts";
 import { canonicalJson, IdempotencyStore, type StoredResponse } from "./idempotency-store.ts";
@@ -34,7 +35,20 @@ export interface IdempotencyOptions {
   body: { safeParse(value: unknown): { success: boolean } };
   /** Response headers kept and replayed with the body; default content-type, etag, location. */
   headers?: readonly string[];
+  /**
+   * On a key taken over from an attempt that never finished, the answer for a final error that
+   * may only mean that attempt landed (a create meeting its own contact as a duplicate): the
+   * response the first attempt would have given, or undefined to keep the error.
+   */
+  recoverTakeover?: (
+    c: Context<IntegrationEnv>,
+    body: unknown,
+    error: ApiError,
+  ) => Promise<Response | undefined>;
 }
+
+/** Waits (ms) before each further try to store an answer after the response went out. */
+export const STORE_RETRY_DELAYS_MS = [200, 1000, 5000] as const;
 
 const REPLAYED_HEADERS = ["content-type", "etag", "location"] as const;
 
@@ -87,11 +101,46 @@ export function idempotency(options: IdempotencyOptions): MiddlewareHandler<Inte
     // Errors downstream are already rendered by the app's error handler: c.error says which.
     await next();
     if (c.error && !(c.error instanceof ApiError && c.error.status < 429)) {
-      await store.release(key);
+      try {
+        await store.release(key);
+      } catch (error) {
+        // The key stays in flight until its lock expires; the answer is the one already made.
+        log("warn", "idempotency key not released", { key, ...errorFields(error) });
+      }
       return;
     }
-    await store.complete(key, await storedResponse(c.res, kept));
+    if (start.takenOver && c.error instanceof ApiError && options.recoverTakeover) {
+      const recovered = await options.recoverTakeover(c, body, c.error);
+      if (recovered) {
+        c.res = undefined;
+        c.res = recovered;
+        c.header("Idempotent-Replayed", "true");
+      }
+    }
+    const stored = await storedResponse(c.res, kept);
+    // The answer is decided: failing to keep it must not change it (a 500 for a create that
+    // happened). Keep trying after the response; if all fail, the lock expires and a retry takes
+    // the key over (recoverTakeover).
+    if (!(await tryComplete(store, key, stored))) c.var.defer(completeLater(store, key, stored));
   };
+}
+
+async function tryComplete(store: IdempotencyStore, key: string, stored: StoredResponse): Promise<boolean> {
+  try {
+    await store.complete(key, stored);
+    return true;
+  } catch (error) {
+    log("warn", "idempotent answer not stored", { key, status: stored.status, ...errorFields(error) });
+    return false;
+  }
+}
+
+async function completeLater(store: IdempotencyStore, key: string, stored: StoredResponse): Promise<void> {
+  for (const delay of STORE_RETRY_DELAYS_MS) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (await tryComplete(store, key, stored)) return;
+  }
+  log("error", "idempotent answer never stored; the key is released when its lock expires", { key });
 }
 
 async function storedResponse(response: Response, names: readonly string[]): Promise<StoredResponse> {

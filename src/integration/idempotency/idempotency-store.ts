@@ -11,8 +11,12 @@ export interface StoredResponse {
   body: string;
 }
 
+/**
+ * What `start` found. `started` with `takenOver`: an earlier attempt with this key and body claimed
+ * it and never finished (its lock expired), so its operation may have happened.
+ */
 export type IdempotencyStart =
-  | { kind: "started" }
+  | { kind: "started"; takenOver: boolean }
   | { kind: "replay"; response: StoredResponse }
   | { kind: "in_flight" }
   | { kind: "mismatch" };
@@ -44,7 +48,7 @@ export class IdempotencyStore {
         .onConflictDoNothing()
         .returning({ key: idempotencyKeys.key })
         .get();
-      if (claimed) return { kind: "started" };
+      if (claimed) return { kind: "started", takenOver: false };
 
       const existing = await this.db.select().from(idempotencyKeys).where(this.where(key)).get();
       if (!existing) continue;
@@ -73,11 +77,12 @@ export class IdempotencyStore {
         .where(and(this.where(key), eq(idempotencyKeys.lockedUntil, existing.lockedUntil)))
         .returning({ key: idempotencyKeys.key })
         .get();
-      return takenOver ? { kind: "started" } : { kind: "in_flight" };
+      return takenOver ? { kind: "started", takenOver: true } : { kind: "in_flight" };
     }
     return { kind: "in_flight" };
   }
 
+  /** Stores the final answer under the key (still ours: in flight). Throws what D1 throws. */
   async complete(key: string, response: StoredResponse): Promise<void> {
     await this.db
       .update(idempotencyKeys)

@@ -1,4 +1,5 @@
 import Papa from "papaparse";
+import { decodeUtf8 } from "../../lib/unicode-text.ts";
 import type { FieldError } from "../../lib/validation.ts";
 import { CONTACT_FIELDS, REQUIRED_FIELDS } from "../contacts/mapping.ts";
 import { ApiError } from "../errors.ts";
@@ -15,7 +16,11 @@ export type ImportMediaType = (typeof IMPORT_MEDIA_TYPES)[number];
  * not even be read as one (a CSV line with the wrong number of fields). Row numbers are 1-based
  * over the data rows (a CSV header is not counted).
  */
-export type RawRow = { row: number; value: unknown } | { row: number; unreadable: FieldError[] };
+export type RawRow =
+  | { row: number; value: unknown }
+  | { row: number; unreadable: FieldError[] }
+  /** A valid row whose email a later valid row of the file also has: that row is imported instead. */
+  | { row: number; email: string; duplicateOf: number };
 
 const WRITABLE = new Set<string>(CONTACT_FIELDS.filter((f) => f.writable).map((f) => f.api));
 /** Required columns keep an empty cell as "" for the contact schema to judge; an optional one means null. */
@@ -39,13 +44,35 @@ export function importMediaType(header: string | undefined): ImportMediaType | n
 }
 
 /**
+ * Every line break outside a quoted field as LF: a file whose lines end in CRLF, LF or CR, mixed
+ * (files pasted together), parses the same, with no carriage return left at the end of a line's
+ * last cell. Breaks inside quoted fields are part of the value and kept as sent.
+ */
+export function normalizeLineBreaks(text: string): string {
+  let out = "";
+  let quoted = false;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '"') quoted = !quoted;
+    else if (char === "\r" && !quoted) {
+      out += `${text.slice(from, i)}\n`;
+      if (text[i + 1] === "\n") i++;
+      from = i + 1;
+    }
+  }
+  return out + text.slice(from);
+}
+
+/**
  * CSV (RFC 4180) with a header row naming API fields. Empty optional cells mean null; a quoting
  * error makes the whole file unreadable (400); a line with the wrong number of fields fails alone.
  */
 function parseCsv(text: string): RawRow[] {
-  const result = Papa.parse<Record<string, string>>(text, {
+  const result = Papa.parse<Record<string, string>>(normalizeLineBreaks(text), {
     header: true,
     delimiter: ",",
+    newline: "\n",
     skipEmptyLines: "greedy",
     transformHeader: (h) => h.trim(),
   });
@@ -84,7 +111,8 @@ function parseCsv(text: string): RawRow[] {
 /** One JSON value per non-blank line; a line that is not JSON makes the body unreadable (400). */
 function parseNdjson(text: string): RawRow[] {
   const rows: RawRow[] = [];
-  const lines = text.split(/\r?\n/);
+  // A raw CR cannot be inside a JSON value (strings escape it), so every CR, LF or CRLF ends a line.
+  const lines = text.split(/\r\n|\r|\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]?.trim() ?? "";
     if (line === "") continue;
@@ -129,10 +157,18 @@ function parseJson(text: string): RawRow[] {
 }
 
 /**
- * Reads an import body into rows. Throws ApiError: 400 `invalid_json` or `validation_failed`
- * for a body that cannot be read at all (or has no rows), 413 for more than MAX_IMPORT_ROWS rows.
+ * Reads an import body (bytes, UTF-8) into rows. Throws ApiError: 400 `validation_failed` naming
+ * `body` for bytes that are not UTF-8 (the whole body is refused: U+FFFD would be stored in their
+ * place), 400 `invalid_json` or `validation_failed` for a body that cannot be read at all (or has
+ * no rows), 413 for more than MAX_IMPORT_ROWS rows.
  */
-export function parseImport(type: ImportMediaType, text: string): RawRow[] {
+export function parseImport(type: ImportMediaType, bytes: Uint8Array): RawRow[] {
+  const text = decodeUtf8(bytes);
+  if (text === null) {
+    throw malformed("The body is not UTF-8.", [
+      { field: "body", message: "must be UTF-8 text (found bytes that are not)" },
+    ]);
+  }
   const rows =
     type === "text/csv"
       ? parseCsv(text)

@@ -20,8 +20,22 @@ function emailOf(value: unknown): string | null {
   return typeof email === "string" ? email : null;
 }
 
-/** Validates one raw row with the API's contact schema; errors carry the API's field names. */
+/**
+ * Validates one raw row with the API's contact schema; errors carry the API's field names. A row
+ * marked as a duplicate of a later one (markDuplicateEmails) fails as `duplicate_in_file`.
+ */
 export function checkRow(raw: RawRow): CheckedRow {
+  if ("duplicateOf" in raw) {
+    return {
+      row: raw.row,
+      error: {
+        row: raw.row,
+        email: raw.email,
+        code: "duplicate_in_file",
+        errors: [{ field: "email", message: `also on row ${raw.duplicateOf}, which is imported instead` }],
+      },
+    };
+  }
   if ("unreadable" in raw) {
     return {
       row: raw.row,

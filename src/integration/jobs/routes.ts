@@ -9,6 +9,7 @@ import { ApiError } from "../errors.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { ADMIN_TOKEN, API_KEY, securedRoute } from "../secured-route.ts";
 import { loadJobConfig } from "./config.ts";
+import { markDuplicateEmails } from "./import-duplicates.ts";
 import { IMPORT_MEDIA_TYPES, importMediaType, MAX_IMPORT_ROWS, parseImport } from "./import-parser.ts";
 import { activeJob, findJob, listJobErrors, listJobs, requestCancel, toPublicJob } from "./job-store.ts";
 import { startJob } from "./start-job.ts";
@@ -60,7 +61,10 @@ const JobErrorSchema = z
   .object({
     row: z.number().int().openapi({ description: "1-based data row (a CSV header is not counted)" }),
     email: z.string().nullable().optional(),
-    code: z.string().openapi({ description: "validation_failed, malformed_row, or Acme's refusal" }),
+    code: z.string().openapi({
+      description:
+        "validation_failed, malformed_row, duplicate_in_file (a later row has the email), or Acme's refusal",
+    }),
     errors: z.array(z.object({ field: z.string(), message: z.string() })),
   })
   .openapi("JobError", { example: JOB_ERROR_EXAMPLE });
@@ -205,7 +209,7 @@ async function startImport(c: Context<IntegrationEnv>, connectionId: string) {
   if (Number(c.req.header("content-length") ?? "0") > maxBytes) throw tooLarge();
   const raw = c.req.raw.body ? await readLimited(c.req.raw.body, maxBytes) : new Uint8Array();
   if (raw === null) throw tooLarge();
-  const rows = parseImport(type, new TextDecoder().decode(raw));
+  const rows = markDuplicateEmails(parseImport(type, raw));
   const job = await startJob(c.env, { connectionId, kind: "import", rows });
   return accepted(c, job);
 }

@@ -31,7 +31,7 @@ export const webhookReceiverRouter = createRouter().openapi(
         description: "Queued",
         content: { "application/json": { schema: z.object({ received: z.literal(true) }) } },
       },
-      ...problemResponses(400, 401, 413),
+      ...problemResponses(400, 401, 413, 415),
     },
   }),
   async (c) => {

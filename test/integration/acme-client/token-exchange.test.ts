@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { requestAccessToken } from "../../../src/integration/acme-client/token-exchange.ts";
+import {
+  DEFAULT_TOKEN_LIFETIME_SECONDS,
+  requestAccessToken,
+} from "../../../src/integration/acme-client/token-exchange.ts";
 import { timedExchange } from "../../../src/integration/acme-client/transport.ts";
 import { toBase64Url } from "../../../src/lib/ids.ts";
 import { SecretKeyRing } from "../../../src/lib/secret-box.ts";
@@ -88,6 +91,24 @@ describe("token exchange (client credentials grant)", () => {
     ["a fractional lifetime", { access_token: "tok", expires_in: 1.5 }],
     ["a lifetime as text", { access_token: "tok", expires_in: "3600" }],
   ])("a 200 with %s is acme_bad_response, never used", async (_, body) => {
+    const { result } = await grant(() => Response.json(body));
+    expect((await problemOf(result)).code).toBe("acme_bad_response");
+  });
+
+  it.each([
+    ["without expires_in (optional, RFC 6749 5.1)", { access_token: "tok", token_type: "Bearer" }],
+    ["with expires_in null", { access_token: "tok", token_type: "Bearer", expires_in: null }],
+  ])("a 200 %s is a token of the default lifetime", async (_, body) => {
+    const { result } = await grant(() => Response.json(body));
+    expect(await result).toEqual({ accessToken: "tok", expiresIn: DEFAULT_TOKEN_LIFETIME_SECONDS });
+    expect(DEFAULT_TOKEN_LIFETIME_SECONDS).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ["a zero lifetime", { access_token: "tok", expires_in: 0 }],
+    ["a lifetime as an object", { access_token: "tok", expires_in: {} }],
+    ["no token, only a lifetime", { expires_in: 3600 }],
+  ])("but a 200 with %s is still acme_bad_response", async (_, body) => {
     const { result } = await grant(() => Response.json(body));
     expect((await problemOf(result)).code).toBe("acme_bad_response");
   });
