@@ -537,11 +537,11 @@ describe("API docs in Chromium", () => {
     docsPage.on("console", (message) => {
       if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
     });
-    await docsPage.addInitScript(() => {
-      document.addEventListener("securitypolicyviolation", (event) => {
-        console.error(`Refused to: ${event.violatedDirective} ${event.blockedURI}`);
-      });
-    });
+    // Runs in the page (a script, as this file is compiled without the DOM library).
+    await docsPage.addInitScript(
+      "document.addEventListener('securitypolicyviolation', (event) => " +
+        "console.error('Refused to: ' + event.violatedDirective + ' ' + event.blockedURI));",
+    );
     const response = await docsPage.goto(`${base}/docs`);
     expect(response?.headers()["content-security-policy"]).toContain("frame-ancestors 'none'");
     await docsPage.getByText("Create a contact").first().waitFor({ timeout: 30_000 });
