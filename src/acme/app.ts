@@ -11,7 +11,6 @@ import { jwksRouter } from "./auth/jwks-route.ts";
 import { tokenBodyLimit, tokenRouter } from "./auth/token-route.ts";
 import { loadAcmeConfig } from "./config.ts";
 import { contactRouter } from "./contacts/routes.ts";
-import { identityBody } from "./content-coding.ts";
 import { createAcmeRouter } from "./context.ts";
 import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
@@ -36,7 +35,6 @@ export function createAcmeApp() {
   // other method there is answered (405, or 413 first) in Acme's own format.
   app.on("POST", "/oauth/token", tokenBodyLimit);
   app.use("*", acmeBodyLimit());
-  app.use("*", identityBody());
   app.use("*", wellFormedQuery());
   // Faults before credentials: each /v1 route's guard (securedRoute) then checks the access token
   // and takes from the client's rate limit.

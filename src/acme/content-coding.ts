@@ -3,14 +3,19 @@ import { ACCEPTED_REQUEST_ENCODING, identityBodyOf } from "../lib/content-coding
 import type { AcmeEnv } from "./context.ts";
 import { AcmeError } from "./errors.ts";
 
-/** 415 `unsupported_media_type` with `Accept-Encoding: identity` for a body sent with a content coding. */
-export function identityBody(): MiddlewareHandler<AcmeEnv> {
-  return identityBodyOf<AcmeEnv>(
-    (codings) =>
-      new AcmeError(
-        "unsupported_media_type",
-        `Content-Encoding ${codings.join(", ")} is not accepted; send the body uncompressed.`,
-        { headers: { "Accept-Encoding": ACCEPTED_REQUEST_ENCODING } },
-      ),
+/** 415 `unsupported_media_type` with `Accept-Encoding: identity`, for a body sent with `codings`. */
+export function codedBodyError(codings: string[]): AcmeError {
+  return new AcmeError(
+    "unsupported_media_type",
+    `Content-Encoding ${codings.join(", ")} is not accepted; send the body uncompressed.`,
+    { headers: { "Accept-Encoding": ACCEPTED_REQUEST_ENCODING } },
   );
+}
+
+/**
+ * For a route that reads its body as it is (not through the JSON body check, which refuses a
+ * coded body itself): 415 for a body sent with a content coding.
+ */
+export function identityBody(): MiddlewareHandler<AcmeEnv> {
+  return identityBodyOf<AcmeEnv>(codedBodyError);
 }

@@ -1,4 +1,5 @@
 import { jsonBody } from "../lib/json-body.ts";
+import { codedBodyError } from "./content-coding.ts";
 import type { AcmeEnv } from "./context.ts";
 import { AcmeError } from "./errors.ts";
 
@@ -22,6 +23,8 @@ export const acmeJsonBody = jsonBody<AcmeEnv>({
   },
   onProblem(problem): never {
     switch (problem.kind) {
+      case "content_coding":
+        throw codedBodyError(problem.codings);
       case "unsupported_media_type":
         throw new AcmeError("unsupported_media_type", "Send the body as application/json.");
       case "payload_too_large":

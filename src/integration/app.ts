@@ -11,7 +11,6 @@ import { connectionAdminRouter } from "./admin/connection-routes.ts";
 import { encryptionAdminRouter } from "./admin/encryption-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { CONTACTS_TAG, contactRouter, SEED_CONTACTS_TAG, seedContactRouter } from "./contacts/routes.ts";
-import { identityBody } from "./content-coding.ts";
 import { createRouter } from "./context.ts";
 import { docsSecurityHeaders } from "./docs-security-headers.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
@@ -57,7 +56,6 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   // Size and query text before anything else (auth, media type, parsing). Credentials are
   // checked by each route that declares security (securedRoute).
   app.use("*", apiBodyLimit(), wellFormedQuery());
-  app.use("*", identityBody());
   app.use("/docs", docsSecurityHeaders());
 
   app.route("/api/v1", contactRouter);

@@ -1,4 +1,5 @@
 import { jsonBody } from "../lib/json-body.ts";
+import { codedBodyError } from "./content-coding.ts";
 import type { IntegrationEnv } from "./context.ts";
 import { ApiError } from "./errors.ts";
 
@@ -8,6 +9,8 @@ export const integrationJsonBody = jsonBody<IntegrationEnv>({
   extraMediaTypes: ["application/merge-patch+json"],
   onProblem(problem): never {
     switch (problem.kind) {
+      case "content_coding":
+        throw codedBodyError(problem.codings);
       case "unsupported_media_type":
         throw new ApiError("unsupported_media_type", "Send the body as application/json.");
       case "payload_too_large":

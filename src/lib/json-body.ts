@@ -1,7 +1,9 @@
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { requestContentCodings } from "./content-coding.ts";
 import { decodeUtf8, illFormedTextPath } from "./unicode-text.ts";
 
 export type JsonBodyProblem =
+  | { kind: "content_coding"; codings: string[] }
   | { kind: "unsupported_media_type"; contentType: string | undefined }
   | { kind: "payload_too_large"; maxBytes: number }
   | { kind: "invalid_json"; reason: string };
@@ -55,7 +57,7 @@ export async function readLimited(
 }
 
 /**
- * Checks size, media type, encoding and JSON syntax of a request body before any schema sees it,
+ * Checks size, content coding, media type, encoding and JSON syntax of a request body before any schema sees it,
  * so that each failure gets its own status (413, 415, 400) instead of one generic validation error.
  * The body text is left in Hono's body cache, so later `c.req.json()` calls reuse it.
  */
@@ -66,6 +68,9 @@ export function jsonBody<E extends Env>(options: JsonBodyOptions<E>): Middleware
     // Size first: an oversized body is refused for its size whatever else is wrong with it.
     const declared = Number(c.req.header("content-length") ?? "0");
     if (declared > maxBytes) options.onProblem({ kind: "payload_too_large", maxBytes });
+    // Coded bytes read as if plain would parse garbage (RFC 9110 15.5.16): neither system decodes.
+    const codings = requestContentCodings(c.req.header("content-encoding"));
+    if (codings.length > 0 && c.req.raw.body !== null) options.onProblem({ kind: "content_coding", codings });
     const type = mediaType(c.req.header("content-type"));
     if (!type || !(accepted.has(type) || JSON_TYPE.test(type))) {
       options.onProblem({ kind: "unsupported_media_type", contentType: type });

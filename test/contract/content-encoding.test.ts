@@ -1,12 +1,14 @@
 import { SELF } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { expectAcmeError } from "../acme/helpers.ts";
 import { expectProblem, newConnection, person } from "../integration/helpers.ts";
+import { ContractFixture } from "./contract-fixture.ts";
 import { type DocumentedOperation, documentedOperations, servedDocuments } from "./served-operations.ts";
 
 // A body with a content coding the server does not decode (RFC 9110 15.5.16, RFC 7694): every
 // operation that takes a body answers 415 with Accept-Encoding, in its system's format, and
 // declares that 415 in its document. Read as if plain, the coded bytes would be parsed as garbage.
+// The requests carry the operation's credentials: the body is looked at once the caller is known.
 
 const ORIGIN = "http://bridge.test";
 const WITH_BODY = documentedOperations(await servedDocuments()).filter((o) => o.operation.requestBody);
@@ -20,12 +22,20 @@ async function gzipped(text: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+const fixture = new ContractFixture();
+beforeAll(() => fixture.setUp());
+
 async function codedRequest(operation: DocumentedOperation, coding: string): Promise<Response> {
   const content = operation.operation.requestBody?.content ?? {};
   const mediaType = "application/json" in content ? "application/json" : (Object.keys(content)[0] ?? "");
+  const credentials = fixture.credentials(operation);
   return SELF.fetch(`${ORIGIN}${concretePath(operation)}`, {
     method: operation.method.toUpperCase(),
-    headers: { "content-type": mediaType, "content-encoding": coding },
+    headers: {
+      "content-type": mediaType,
+      "content-encoding": coding,
+      ...(credentials ? { authorization: `Bearer ${credentials}` } : {}),
+    },
     body: await gzipped("{}"),
   });
 }

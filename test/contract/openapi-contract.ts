@@ -105,9 +105,15 @@ const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
 
 /**
  * Refusals that middleware may give before routing finds the method missing (RFC 9110 leaves the
- * order open): a malformed query (400), credentials (401, 403), the body limit (413).
+ * order open): a malformed query (400), credentials (401, 403), the body limit (413), and a body
+ * sent with a content coding (415 with `Accept-Encoding`, RFC 7694 3), which no route can read.
  */
 const CHECKED_BEFORE_ROUTING = [400, 401, 403, 413];
+
+function checkedBeforeRouting(exchange: ObservedExchange): boolean {
+  if (CHECKED_BEFORE_ROUTING.includes(exchange.status)) return true;
+  return exchange.status === 415 && exchange.headers.has("accept-encoding");
+}
 
 /** `application/json; charset=utf-8` -> `application/json`; null when absent. */
 export function mediaTypeOf(contentType: string | null): string | null {
@@ -222,7 +228,7 @@ export class ContractChecker {
     if (!operation) {
       const where = `${fullTemplate} has no ${method.toUpperCase()} (${system.name})`;
       const problems = this.checkErrorFormat(system, exchange, where);
-      if (CHECKED_BEFORE_ROUTING.includes(exchange.status)) return problems;
+      if (checkedBeforeRouting(exchange)) return problems;
       if (exchange.status !== 405) problems.push(`${where}: expected 405, got ${exchange.status}`);
       const allow = (exchange.headers.get("allow") ?? "")
         .split(",")

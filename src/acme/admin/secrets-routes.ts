@@ -21,7 +21,9 @@ const ResealReportSchema = z
     next: z.string().nullable().openapi({ description: "Pass as `after` to go on; null: the scan is done" }),
     key_id: z.string().openapi({ description: "The id of the current key (the first of ACME_SECRET_KEYS)" }),
   })
-  .openapi("AcmeSecretResealReport");
+  .openapi("AcmeSecretResealReport", {
+    example: { resealed: 50, unreadable: 0, remaining: 0, next: null, key_id: "k3f9a1c2" },
+  });
 
 /** Admin: bring webhook signing secrets sealed with an older key of ACME_SECRET_KEYS to the current one. */
 export const secretAdminRouter = createAcmeRouter().openapi(

@@ -4,6 +4,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Context, MiddlewareHandler } from "hono";
 import { BROKEN_OFF_MESSAGE, bodyLimitOf } from "../../lib/request-limits.ts";
 import { decodeForm, decodeUtf8, illFormedTextPath } from "../../lib/unicode-text.ts";
+import { identityBody } from "../content-coding.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { clients } from "../db/schema.ts";
 import { OAuthError } from "../errors.ts";
@@ -193,7 +194,7 @@ tokenRouter.openAPIRegistry.registerPath({
   },
 });
 
-tokenRouter.post("/oauth/token", async (c) => {
+tokenRouter.post("/oauth/token", identityBody(), async (c) => {
   const config = c.var.config;
   const params = await readParameters(c);
   if (!params.grant_type) throw new OAuthError("invalid_request", '"grant_type" is required.');

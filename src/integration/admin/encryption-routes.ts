@@ -33,7 +33,15 @@ const ResealReportSchema = z
     next: z.string().nullable().openapi({ description: "Pass as `after` to go on; null: the scan is done" }),
     keyId: z.string().openapi({ description: "The id of the current key (the first of ENCRYPTION_KEYS)" }),
   })
-  .openapi("EncryptionResealReport");
+  .openapi("EncryptionResealReport", {
+    example: {
+      resealed: 50,
+      unreadable: 0,
+      remaining: 120,
+      next: "conn_01jd5x8m3q0000000000000000",
+      keyId: "k3f9a1c2",
+    },
+  });
 
 /** Admin: bring connection secrets sealed with an older key of ENCRYPTION_KEYS to the current one. */
 export const encryptionAdminRouter = createRouter().openapi(

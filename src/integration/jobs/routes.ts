@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { readLimited } from "../../lib/json-body.ts";
 import { queryInteger } from "../../lib/query-integer.ts";
 import { requireConnection } from "../connections/connection-store.ts";
+import { identityBody } from "../content-coding.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
 import { JOB_KINDS, JOB_STATUSES, type JobRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
@@ -223,12 +224,19 @@ function documented<R extends { middleware: unknown }>({
 }
 
 jobsRouter.openAPIRegistry.registerPath(documented(importRoute));
-jobsRouter.post("/v1/imports", ...importRoute.middleware, (c) => startImport(c, c.var.connection.id));
+jobsRouter.post("/v1/imports", ...importRoute.middleware, identityBody(), (c) =>
+  startImport(c, c.var.connection.id),
+);
 jobsRouter.openAPIRegistry.registerPath(documented(adminImportRoute));
-jobsRouter.post("/v1/admin/connections/:id/imports", ...adminImportRoute.middleware, async (c) => {
-  const connection = await requireConnection(c.env.DB, c.req.param("id"));
-  return startImport(c, connection.id);
-});
+jobsRouter.post(
+  "/v1/admin/connections/:id/imports",
+  ...adminImportRoute.middleware,
+  identityBody(),
+  async (c) => {
+    const connection = await requireConnection(c.env.DB, c.req.param("id"));
+    return startImport(c, connection.id);
+  },
+);
 
 jobsRouter
   .openapi(

@@ -65,6 +65,8 @@ const StatusSchema = z
         delete: { limit: null, windowSeconds: null, remaining: null, scheduledNextWindow: 0, resetInMs: 0 },
       },
       token: { expiresAt: "2026-02-01T17:00:00.000Z" },
+      tokenObtainedAt: "2026-02-01T16:00:00.000Z",
+      tokenFailure: null,
       counters: {
         calls: 3,
         retries: 0,

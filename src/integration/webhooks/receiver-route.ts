@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { hasValidIdTag } from "../../lib/id-tag.ts";
 import { log } from "../../lib/logger.ts";
+import { identityBody } from "../content-coding.ts";
 import { createRouter } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { problemResponses } from "../problem-responses.ts";
@@ -26,6 +27,7 @@ export const webhookReceiverRouter = createRouter().openapi(
       "space-separated signatures may match), requires `webhook-timestamp` within 5 minutes, then " +
       "queues the event and answers 202. Anything else: 401, nothing queued.",
     request: { params: z.object({ connectionId: z.string().min(1).max(64) }) },
+    middleware: [identityBody()] as const,
     responses: {
       202: {
         description: "Queued",
