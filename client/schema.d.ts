@@ -3288,6 +3288,8 @@ export interface components {
          *       "token": {
          *         "expiresAt": "2026-02-01T17:00:00.000Z"
          *       },
+         *       "tokenObtainedAt": "2026-02-01T16:00:00.000Z",
+         *       "tokenFailure": null,
          *       "counters": {
          *         "calls": 3,
          *         "retries": 0,
@@ -3441,6 +3443,15 @@ export interface components {
             url: string;
             events: string[];
         };
+        /**
+         * @example {
+         *       "resealed": 50,
+         *       "unreadable": 0,
+         *       "remaining": 120,
+         *       "next": "conn_01jd5x8m3q0000000000000000",
+         *       "keyId": "k3f9a1c2"
+         *     }
+         */
         EncryptionResealReport: {
             /** @description Connections whose secrets now use the current key */
             resealed: number;
