@@ -10,6 +10,7 @@ import type autocannon from "autocannon";
 import { type AcmeBridgeClient, createAcmeBridgeClient } from "../client/index.ts";
 import { ROOT } from "../scripts/wrangler-dev.ts";
 import { processGroupCpuMs } from "./cpu.ts";
+import { startCpuBurner } from "./cpu-burner.ts";
 import { jobsBench } from "./jobs.ts";
 import { expectData, json, load, type Setup, setUp, startBenchServer } from "./setup.ts";
 
@@ -24,7 +25,11 @@ const PIPELINE_CHANGES = Number(process.env.BENCH_PIPELINE_CHANGES ?? 300);
 const PIPELINE_RATE = Number(process.env.BENCH_PIPELINE_RATE ?? 25);
 const BUDGET_WRITES = Number(process.env.BENCH_BUDGET_WRITES ?? 300);
 /** Run one part only: routes, pipeline, budget or jobs (for profiling). */
-const ONLY = process.env.BENCH_ONLY;
+/** `BENCH_ONLY=budget,jobs` runs those parts alone (routes, pipeline, budget, jobs). */
+const ONLY = process.env.BENCH_ONLY?.split(",").map((part) => part.trim());
+const runs = (part: string) => !ONLY || ONLY.includes(part);
+/** `BENCH_CPU_BURNER=2` runs two busy processes beside the server for the whole bench. */
+const CPU_BURNER = Number(process.env.BENCH_CPU_BURNER ?? 0);
 /** `BENCH_SLOTS_AHEAD=0` runs the Worker with SESSION_SLOTS_AHEAD=false; 1 or unset, with it on. */
 const SLOTS_AHEAD = slotsAhead(process.env.BENCH_SLOTS_AHEAD);
 
@@ -446,21 +451,22 @@ async function main() {
   console.log(`Starting wrangler dev (slots ahead ${SLOTS_AHEAD ? "on" : "off"})...`);
   const bench = await startBenchServer({ extraVars: { SESSION_SLOTS_AHEAD: String(SLOTS_AHEAD) } });
   const { server, vars } = bench;
+  const burner = startCpuBurner(CPU_BURNER);
+  if (burner.count > 0) console.log(`CPU burner: ${burner.count} busy processes beside the server`);
   try {
     const setup = await setUp(server.url, vars);
     console.log(
       `Measuring ${CONNECTIONS} connections x ${DURATION_S} s per route (after ${WARMUP_S} s warm-up)...`,
     );
-    const rows =
-      ONLY && ONLY !== "routes"
-        ? []
-        : await throughputRows(server.url, setup, () => processGroupCpuMs(server.processGroup));
+    const rows = !runs("routes")
+      ? []
+      : await throughputRows(server.url, setup, () => processGroupCpuMs(server.processGroup));
     console.log(`Webhook pipeline: ${PIPELINE_CHANGES} changes at Acme...`);
-    const webhook = ONLY && ONLY !== "pipeline" ? null : await pipeline(server.url, setup);
+    const webhook = runs("pipeline") ? await pipeline(server.url, setup) : null;
     console.log(`Rate budget: ${BUDGET_WRITES} writes offered...`);
-    const budget = ONLY && ONLY !== "budget" ? null : await rateBudget(server.url, vars);
+    const budget = runs("budget") ? await rateBudget(server.url, vars) : null;
     console.log("Sync jobs: backfill, import...");
-    const jobs = ONLY && ONLY !== "jobs" ? null : await jobsBench(server.url, vars, server.output);
+    const jobs = runs("jobs") ? await jobsBench(server.url, vars, server.output) : null;
     const bundle = bundleSize();
 
     const hit = rows.find((r) => r.name.includes("hit"));
@@ -468,6 +474,7 @@ async function main() {
     const baseline = rows[0];
     const results = {
       at: new Date().toISOString(),
+      cpuBurner: burner.count,
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
       settings: {
         connections: CONNECTIONS,
@@ -524,6 +531,7 @@ async function main() {
     writeFileSync(join(ROOT, "bench", "results.json"), `${JSON.stringify(results, null, 2)}\n`);
     console.log("\nwritten to bench/results.json");
   } finally {
+    burner.stop();
     if (process.env.BENCH_SERVER_LOG) writeFileSync(process.env.BENCH_SERVER_LOG, server.output());
     await bench.close({ keepState: Boolean(process.env.BENCH_KEEP_STATE) });
     if (process.env.BENCH_KEEP_STATE) console.log(`state kept in ${bench.persistTo}`);
