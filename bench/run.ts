@@ -2,7 +2,7 @@
 // the webhook pipeline's latency, the rate-budget run, and the bundle size. Ratios against a
 // baseline measured in the same run are what a noisy shared machine can compare.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -398,13 +398,18 @@ function bundleSize() {
         join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
         "deploy",
         "--dry-run",
+        "--env",
+        "production",
         "--outdir",
         outdir,
       ],
       { cwd: ROOT, encoding: "utf8" },
     );
     if (result.status !== 0) throw new Error(result.stderr);
-    const code = readFileSync(join(outdir, "index.js"));
+    // The product as deployed (env.production: the integration alone, without the mock Acme).
+    const entry = readdirSync(outdir).find((name) => name.endsWith(".js"));
+    if (!entry) throw new Error(`no bundle in ${outdir}`);
+    const code = readFileSync(join(outdir, entry));
     return { bytes: code.length, gzipBytes: gzipSync(code).length };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
