@@ -1,4 +1,5 @@
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { concatBytes } from "./json-body.ts";
 import { log } from "./logger.ts";
 import { illFormedQueryParameter } from "./unicode-text.ts";
 
@@ -73,13 +74,7 @@ async function readUpTo(
     }
     chunks.push(chunk.value);
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
 
 /** `body` as it comes, except that a failed read errors the stream with `brokenOff()`. */
