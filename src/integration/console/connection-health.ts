@@ -1,10 +1,10 @@
 import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, max, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { findConnection } from "../connections/connection-store.ts";
+import { containsText } from "../db/contains-text.ts";
 import { apiKeys, type ConnectionRow, connections, contactMirror, jobs } from "../db/schema.ts";
 import type { AcmeSession } from "../session/acme-session.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
-import { containsText } from "./filters.ts";
 import { keysetPage } from "./paging.ts";
 
 /** The connection's AcmeSession status (circuit, budgets, token expiry, counters). */

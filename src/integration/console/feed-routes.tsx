@@ -1,10 +1,11 @@
 import type { ChangeEvent } from "../feed/change-event.ts";
 import { CHANGE_TYPES } from "../feed/change-types.ts";
+import { changesAfter, changesBefore } from "../feed/read-feed.ts";
 import { connectionHealth } from "./connection-health.ts";
 import { ConnectionTabs } from "./connection-views.tsx";
 import { createConsoleRouter } from "./context.ts";
 import { ConsoleError } from "./errors.tsx";
-import { type FeedFilter, feedFilter, filteredChangesAfter, filteredChangesBefore } from "./feed-filter.ts";
+import { type FeedFilter, feedFilter } from "./feed-filter.ts";
 import { ChoiceField, FilterForm, SearchField } from "./filter-form.tsx";
 import { withQuery } from "./filters.ts";
 import { Page, Time } from "./layout.tsx";
@@ -107,7 +108,7 @@ export const feedRouter = createConsoleRouter()
     const before = cursor(c.req.query("before"));
     const filter = feedFilter({ contact: c.req.query("contact"), type: c.req.query("type") });
     const filtered = filter.contact !== undefined || filter.type !== undefined;
-    const rows = await filteredChangesBefore(c.env.DB, found.row.id, filter, before, FEED_PAGE_SIZE + 1);
+    const rows = await changesBefore(c.env.DB, found.row.id, before, FEED_PAGE_SIZE + 1, filter);
     const { data, next: nextBefore } = keysetPage(rows, FEED_PAGE_SIZE, (change) => change.seq);
     const newest = data[0]?.seq ?? 0;
     const feedPath = `/console/connections/${found.row.id}/feed`;
@@ -141,7 +142,7 @@ export const feedRouter = createConsoleRouter()
     const id = c.req.param("id");
     const after = cursor(c.req.query("after")) ?? 0;
     const filter = feedFilter({ contact: c.req.query("contact"), type: c.req.query("type") });
-    const fresh = await filteredChangesAfter(c.env.DB, id, filter, after, FEED_POLL_LIMIT);
+    const fresh = await changesAfter(c.env.DB, id, after, FEED_POLL_LIMIT, filter);
     if (fresh.length === 0) return c.body(null, 204);
     const last = fresh[fresh.length - 1]?.seq ?? after;
     return c.html(

@@ -1,4 +1,3 @@
-import { type AnyColumn, type SQL, sql } from "drizzle-orm";
 import { ConsoleError } from "./errors.tsx";
 
 /** The longest search text a list filter takes, in characters. */
@@ -33,15 +32,6 @@ export function choice<T extends string>(
   if (value === undefined || value === "") return undefined;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new ConsoleError(400, `There is no such ${what}; choose one of ${allowed.join(", ")}.`);
-}
-
-/**
- * The SQL condition "`column` (or JSON text) contains `text`", case-insensitive for ASCII. instr,
- * not LIKE: D1 refuses LIKE patterns over 50 bytes, and `text` needs no escaping (`%`, `_` are
- * plain characters).
- */
-export function containsText(column: AnyColumn | SQL, text: string): SQL {
-  return sql`instr(lower(${column}), lower(${text})) > 0`;
 }
 
 /** `path` with the query parameters that have a value (empty and undefined ones left out). */
