@@ -72,6 +72,37 @@ async function jobOr404(c: Context<ConsoleEnv>) {
   return { connectionId, job: toPublicJob(row), failure: row.failure };
 }
 
+/**
+ * The job's detail and its failed rows after the request's `after`, as its page shows them and
+ * its live progress sends them again (`outOfBand`: the rows swapped in beside the progress).
+ * Throws ConsoleError 404 for an unknown job or connection.
+ */
+async function jobPanels(c: Context<ConsoleEnv>, outOfBand: boolean) {
+  const { connectionId, job, failure } = await jobOr404(c);
+  const after = errorCursor(c.req.query("after"));
+  const { data, next } = await jobErrorsPage(c.env, job.id, after);
+  const panels = (
+    <>
+      <JobDetail
+        connectionId={connectionId}
+        job={job}
+        failure={failure}
+        errorsAfter={after}
+        operator={c.var.operator}
+      />
+      <FailedRowsSection
+        connectionId={connectionId}
+        jobId={job.id}
+        errors={data}
+        after={after}
+        next={next}
+        outOfBand={outOfBand}
+      />
+    </>
+  );
+  return { connectionId, job, panels };
+}
+
 /** A connection's jobs: progress bars that move while a job runs, a job's failed rows, cancel, and an import from a file. */
 export const jobRouter = createConsoleRouter()
   .get("/:id/jobs", (c) => renderJobsPage(c))
@@ -112,10 +143,8 @@ export const jobRouter = createConsoleRouter()
     return c.redirect(`/console/connections/${id}/jobs/${job.id}?started=1`, 303);
   })
   .get("/:id/jobs/:jobId", async (c) => {
-    const { connectionId, job, failure } = await jobOr404(c);
+    const { connectionId, job, panels } = await jobPanels(c, false);
     const found = await connectionHealth(c.env, connectionId);
-    const after = errorCursor(c.req.query("after"));
-    const { data, next } = await jobErrorsPage(c.env, job.id, after);
     const notice: Notice | undefined =
       c.req.query("started") !== undefined
         ? { kind: "status", text: `Import ${job.id} started.` }
@@ -134,47 +163,13 @@ export const jobRouter = createConsoleRouter()
           <a href={`/console/connections/${connectionId}/jobs`}>All jobs</a> · {job.kind}, created{" "}
           <Time iso={job.createdAt} />
         </p>
-        <JobDetail
-          connectionId={connectionId}
-          job={job}
-          failure={failure}
-          errorsAfter={after}
-          operator={c.var.operator}
-        />
-        <FailedRowsSection
-          connectionId={connectionId}
-          jobId={job.id}
-          errors={data}
-          after={after}
-          next={next}
-        />
+        {panels}
       </Page>,
     );
   })
   .get("/:id/jobs/:jobId/progress", async (c) => {
-    const { connectionId, job, failure } = await jobOr404(c);
-    const after = errorCursor(c.req.query("after"));
-    const { data, next } = await jobErrorsPage(c.env, job.id, after);
     // The failed rows come with the progress (out of band), so they never lag behind its count.
-    return c.html(
-      <>
-        <JobDetail
-          connectionId={connectionId}
-          job={job}
-          failure={failure}
-          errorsAfter={after}
-          operator={c.var.operator}
-        />
-        <FailedRowsSection
-          connectionId={connectionId}
-          jobId={job.id}
-          errors={data}
-          after={after}
-          next={next}
-          outOfBand
-        />
-      </>,
-    );
+    return c.html((await jobPanels(c, true)).panels);
   })
   .post("/:id/jobs/:jobId/cancel", async (c) => {
     const connectionId = c.req.param("id");
