@@ -1,6 +1,11 @@
 import { and, count, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { RESEAL_BATCH_MAX, type ResealReport, sealedWithOtherKey } from "../../lib/reseal-batch.ts";
+import {
+  finishReseal,
+  RESEAL_BATCH_MAX,
+  type ResealReport,
+  sealedWithOtherKey,
+} from "../../lib/reseal-batch.ts";
 import { SealedSecretError, type SecretKeyRing } from "../../lib/secret-box.ts";
 import { webhookSubscriptions } from "../db/schema.ts";
 
@@ -46,14 +51,7 @@ export async function resealSubscriptions(
         .returning({ id: webhookSubscriptions.id }),
     );
   }
-  const [first, ...rest] = updates;
-  const written = first ? await db.batch([first, ...rest]) : [];
-  const left = await db.select({ rows: count() }).from(webhookSubscriptions).where(stale).get();
-  return {
-    resealed: written.reduce((sum, changed) => sum + changed.length, 0),
-    unreadable,
-    remaining: left?.rows ?? 0,
-    next: rows.length === options.limit ? (rows.at(-1)?.id ?? null) : null,
-    keyId: await keys.currentKeyId(),
-  };
+  const countStale = async () =>
+    (await db.select({ rows: count() }).from(webhookSubscriptions).where(stale).get())?.rows ?? 0;
+  return finishReseal(db, updates, countStale, { page: rows, limit: options.limit, unreadable, keys });
 }
