@@ -354,91 +354,24 @@ describe("throttling against Acme's fixed windows (virtual time)", () => {
 
 /**
  * Closed loop in virtual time: `clients` callers, each sending its next call as soon as the last
- * one is answered, and honouring the integration's Retry-After as an HTTP client must (whole
- * seconds, rounded up). Acme's real fixed-window logic counts what reaches it.
+ * one is answered (from the very first window, before anything is known), and coming back after a
+ * refusal when `comeBackAfterMs` of the integration's Retry-After says. A call reaches Acme
+ * `sendDelayMs()` after it was meant to go, Acme answers `latencyMs()` later, the report waits
+ * `reportDelayMs()` in the isolate's batch, and the isolate's clock runs `skewMs` apart from the
+ * session's (only durations travel between them). Acme's real fixed-window logic counts what
+ * reaches it; the quota used is measured from the second window Acme opened to the last.
  */
-function simulateClients(options: {
+function simulateClosedLoop(options: {
   limit: number;
   windowSeconds: number;
   clients: number;
   windows: number;
-}) {
-  const latencyMs = 5;
-  const maxWaitMs = 3000 - 50;
-  const state = new SessionState();
-  const policy = { limit: options.limit, windowSeconds: options.windowSeconds };
-  const endAt = options.windows * options.windowSeconds * 1000;
-  let acme: WindowState | null = null;
-  const windowStarts: number[] = [];
-  const allowed: number[] = [];
-  let acme429s = 0;
-  const { schedule, run } = virtualTime();
-
-  const call = (at: number) => {
-    if (at >= endAt) return;
-    const permit = state.admit(at, "write", "interactive", maxWaitMs);
-    if (!permit.admitted) {
-      const back = at + Math.ceil(permit.retryAfterMs / 1000) * 1000;
-      schedule(back, () => call(back));
-      return;
-    }
-    const sentAt = at + permit.waitMs;
-    schedule(sentAt, () => {
-      const { decision, state: next } = consumeWindow(acme, policy, sentAt);
-      if (next.windowStart !== acme?.windowStart) windowStarts.push(next.windowStart);
-      acme = next;
-      if (decision.allowed) allowed.push(sentAt);
-      else acme429s += 1;
-      const answeredAt = sentAt + latencyMs;
-      schedule(answeredAt, () => {
-        state.record(answeredAt, answerReport("write", permit.probe, decision, answeredAt));
-        call(answeredAt);
-      });
-    });
-  };
-  for (let i = 0; i < options.clients; i++) schedule(i, () => call(i));
-  run();
-  // Steady state: from the second window Acme opened to the last one it opened.
-  const from = windowStarts[1] ?? 0;
-  const to = windowStarts[windowStarts.length - 1] ?? 0;
-  const used = allowed.filter((t) => t >= from && t < to).length;
-  const quota = ((to - from) / (options.windowSeconds * 1000)) * options.limit;
-  return { quotaUsed: used / quota, acme429s, windows: windowStarts.length };
-}
-
-describe("clients that honour Retry-After (virtual time)", () => {
-  it.each([
-    { limit: 30, windowSeconds: 5, clients: 40 },
-    { limit: 10, windowSeconds: 2, clients: 15 },
-    { limit: 60, windowSeconds: 10, clients: 100 },
-  ])("use at least 97% of $limit per $windowSeconds s with $clients clients, and draw no 429", (quota) => {
-    const run = simulateClients({ ...quota, windows: 30 });
-    expect(run.windows).toBeGreaterThanOrEqual(25);
-    expect(run.acme429s).toBe(0);
-    expect(run.quotaUsed).toBeGreaterThanOrEqual(0.97);
-    expect(run.quotaUsed).toBeLessThanOrEqual(1);
-  });
-});
-
-/**
- * Closed loop in virtual time on a machine that is busy and far away: `clients` callers each send
- * their next call once the last is answered (from the very first window, before anything is
- * known); a call reaches Acme up to `sendDelayMs` after it was meant to go, Acme answers within
- * `latencyMs`, reports wait up to `reportDelayMs` in the isolate's batch, and the isolate's clock
- * runs `skewMs` apart from the session's (only durations travel between them).
- */
-function simulateFarAndBusy(options: {
-  limit: number;
-  windowSeconds: number;
-  clients: number;
-  windows: number;
-  sendDelayMs: number;
-  latencyMs: number;
-  reportDelayMs: number;
+  comeBackAfterMs: (retryAfterMs: number) => number;
+  sendDelayMs: () => number;
+  latencyMs: () => number;
+  reportDelayMs: () => number;
   skewMs: number;
-  seed: number;
 }) {
-  const random = seededRandom(options.seed);
   const state = new SessionState();
   const policy = { limit: options.limit, windowSeconds: options.windowSeconds };
   const endAt = options.windows * options.windowSeconds * 1000;
@@ -449,22 +382,22 @@ function simulateFarAndBusy(options: {
   const { schedule, run } = virtualTime();
   const call = (at: number) => {
     if (at >= endAt) return;
-    const permit = state.admit(at, "write", "interactive", 2950);
+    const permit = state.admit(at, "write", "interactive", 3000 - 50);
     if (!permit.admitted) {
-      const back = at + permit.retryAfterMs;
+      const back = at + options.comeBackAfterMs(permit.retryAfterMs);
       schedule(back, () => call(back));
       return;
     }
     const sentAt = at + permit.waitMs;
-    const arrivesAt = sentAt + random() * options.sendDelayMs;
+    const arrivesAt = sentAt + options.sendDelayMs();
     schedule(arrivesAt, () => {
       const { decision, state: next } = consumeWindow(acme, policy, arrivesAt);
       if (next.windowStart !== acme?.windowStart) windowStarts.push(next.windowStart);
       acme = next;
       if (decision.allowed) allowed.push(arrivesAt);
       else acme429s += 1;
-      const answeredAt = arrivesAt + random() * options.latencyMs;
-      const reportedAt = answeredAt + random() * options.reportDelayMs;
+      const answeredAt = arrivesAt + options.latencyMs();
+      const reportedAt = answeredAt + options.reportDelayMs();
       schedule(reportedAt, () => {
         const report = answerReport("write", permit.probe, decision, answeredAt + options.skewMs);
         state.record(reportedAt, {
@@ -482,7 +415,63 @@ function simulateFarAndBusy(options: {
   const to = windowStarts[windowStarts.length - 1] ?? 0;
   const used = allowed.filter((t) => t >= from && t < to).length;
   const quota = ((to - from) / (options.windowSeconds * 1000)) * options.limit;
-  return { quotaUsed: used / quota, acme429s };
+  return { quotaUsed: used / quota, acme429s, windows: windowStarts.length };
+}
+
+/** Clients on a quiet machine near Acme (5 ms answers) that honour Retry-After in whole seconds, rounded up. */
+function simulateClients(options: {
+  limit: number;
+  windowSeconds: number;
+  clients: number;
+  windows: number;
+}) {
+  return simulateClosedLoop({
+    ...options,
+    comeBackAfterMs: (retryAfterMs) => Math.ceil(retryAfterMs / 1000) * 1000,
+    sendDelayMs: () => 0,
+    latencyMs: () => 5,
+    reportDelayMs: () => 0,
+    skewMs: 0,
+  });
+}
+
+describe("clients that honour Retry-After (virtual time)", () => {
+  it.each([
+    { limit: 30, windowSeconds: 5, clients: 40 },
+    { limit: 10, windowSeconds: 2, clients: 15 },
+    { limit: 60, windowSeconds: 10, clients: 100 },
+  ])("use at least 97% of $limit per $windowSeconds s with $clients clients, and draw no 429", (quota) => {
+    const run = simulateClients({ ...quota, windows: 30 });
+    expect(run.windows).toBeGreaterThanOrEqual(25);
+    expect(run.acme429s).toBe(0);
+    expect(run.quotaUsed).toBeGreaterThanOrEqual(0.97);
+    expect(run.quotaUsed).toBeLessThanOrEqual(1);
+  });
+});
+
+/**
+ * The closed loop on a machine that is busy and far away: each delay drawn up to its bound (seeded),
+ * refused callers back exactly when told.
+ */
+function simulateFarAndBusy(options: {
+  limit: number;
+  windowSeconds: number;
+  clients: number;
+  windows: number;
+  sendDelayMs: number;
+  latencyMs: number;
+  reportDelayMs: number;
+  skewMs: number;
+  seed: number;
+}) {
+  const random = seededRandom(options.seed);
+  return simulateClosedLoop({
+    ...options,
+    comeBackAfterMs: (retryAfterMs) => retryAfterMs,
+    sendDelayMs: () => random() * options.sendDelayMs,
+    latencyMs: () => random() * options.latencyMs,
+    reportDelayMs: () => random() * options.reportDelayMs,
+  });
 }
 
 /** A small deterministic generator of numbers in [0, 1). */
