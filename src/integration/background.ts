@@ -1,6 +1,6 @@
 import type { QueueConsumers } from "../lib/queue-dispatch.ts";
 import type { ScheduledJobs } from "../lib/scheduled-jobs.ts";
-import { restartStalledJobs, startReconciliations } from "./jobs/cron-tasks.ts";
+import { restartStalledJobs, scheduleOverdueReconciliations } from "./jobs/cron-tasks.ts";
 import { handleInboxBatch, handleInboxDeadLetters } from "./webhooks/inbox-consumer.ts";
 
 /** The integration's queue consumers (queue names as in wrangler.toml). */
@@ -11,6 +11,7 @@ export const INTEGRATION_QUEUE_CONSUMERS: QueueConsumers = {
 
 /** The integration's cron work. */
 export const INTEGRATION_SCHEDULED_JOBS: ScheduledJobs = {
-  "integration reconciliation": (env) => startReconciliations(env),
+  // Each connection's object schedules its own reconciliation; this only catches a schedule lost.
+  "integration overdue reconciliations": (env, now) => scheduleOverdueReconciliations(env, now.getTime()),
   "integration job restart sweep": (env, now) => restartStalledJobs(env, now.getTime()),
 };

@@ -11,6 +11,7 @@ export const API_ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
+  feed_cursor_expired: 410,
   duplicate_email: 409,
   conflict: 409,
   idempotency_key_in_flight: 409,
@@ -38,6 +39,7 @@ const TITLES: Record<ApiErrorCode, string> = {
   forbidden: "Forbidden",
   not_found: "Not found",
   method_not_allowed: "Method not allowed",
+  feed_cursor_expired: "Feed cursor expired",
   duplicate_email: "Duplicate email",
   conflict: "Conflict",
   idempotency_key_in_flight: "Request with this Idempotency-Key in progress",
@@ -67,6 +69,8 @@ export class ApiError extends Error {
        * that sleeps on it (sync jobs) wakes when the slot opens, not up to a second later.
        */
       retryAfterMs?: number;
+      /** The smallest `after` the change feed still serves (410 `feed_cursor_expired`). */
+      oldestAfter?: number;
     } = {},
   ) {
     super(detail);
@@ -87,5 +91,6 @@ export function problemBody(error: ApiError, requestId: string) {
     code: error.code,
     requestId,
     ...(error.options.errors ? { errors: error.options.errors } : {}),
+    ...(error.options.oldestAfter !== undefined ? { oldestAfter: error.options.oldestAfter } : {}),
   };
 }

@@ -12,6 +12,15 @@ export const ProblemSchema = z
     code: z.enum(Object.keys(API_ERROR_STATUS) as [ApiErrorCode, ...ApiErrorCode[]]),
     requestId: z.string(),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    oldestAfter: z
+      .number()
+      .int()
+      .optional()
+      .openapi({
+        description:
+          "410 `feed_cursor_expired` only: the smallest `after` the change feed still serves. Re-read " +
+          "the contacts list, then go on polling from here.",
+      }),
   })
   .openapi("Problem", {
     example: {
@@ -34,6 +43,7 @@ const DESCRIPTIONS: Record<ProblemStatus, string> = {
   403: "Not allowed",
   404: "No such resource for this connection",
   405: "The path does not have this method; see Allow",
+  410: "The change feed's entries after this cursor were pruned; `oldestAfter` says where it resumes",
   409: "Conflict with the current state (duplicate email, Idempotency-Key in flight)",
   412: "If-Match does not match the current version",
   413: "Body too large",

@@ -1,8 +1,12 @@
-import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, max, or } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { ConnectionDataOverview } from "../connection-data/connection-data.ts";
+import type { ReconcileState } from "../connection-data/schedule.ts";
+import type { JobRow } from "../connection-data/schema.ts";
+import { connectionData } from "../connection-data/stub.ts";
 import { findConnection } from "../connections/connection-store.ts";
 import { containsText } from "../db/contains-text.ts";
-import { apiKeys, type ConnectionRow, connections, contactMirror, jobs } from "../db/schema.ts";
+import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
 import type { AcmeSession } from "../session/acme-session.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
 import { keysetPage } from "./paging.ts";
@@ -35,6 +39,8 @@ export interface ConnectionHealth {
   /** The largest share (0-1) of an Acme rate class's quota used in its current window; null until learned. */
   quotaUsed: number | null;
   lastSync: LastSync | null;
+  /** The reconciliation schedule kept by the connection's object: next due, last started, a failure to start. */
+  reconcile: ReconcileState;
   verdict: HealthVerdict;
 }
 
@@ -53,6 +59,8 @@ export interface HealthInputs {
   status: SessionStatus;
   webhooksConfigured: boolean;
   lastSync: LastSync | null;
+  /** The reconciliation schedule (absent: not known). */
+  reconcile?: ReconcileState;
 }
 
 /** The most used rate class's share of its quota in the current window (null until a limit is learned). */
@@ -108,6 +116,13 @@ function healthProblems(inputs: HealthInputs, now: number): { level: HealthLevel
       reason: `The last ${SYNC_NAMES[lastSync.kind]} failed${lastSync.failure ? `: ${lastSync.failure}` : "."}`,
     });
   }
+  const stuck = inputs.reconcile?.failure;
+  if (stuck) {
+    problems.push({
+      level: "degraded",
+      reason: `The scheduled reconciliation could not start (${stuck.attempts} attempts; retrying): ${stuck.message}`,
+    });
+  }
   if (!verified && !status.tokenFailure) {
     problems.push({ level: "unknown", reason: "Not verified yet: no call to Acme has succeeded." });
   }
@@ -147,62 +162,28 @@ export function healthVerdict(inputs: HealthInputs, now = Date.now()): HealthVer
   };
 }
 
-/** Each connection's last finished backfill or reconciliation, by connection id. */
-async function lastSyncs(env: Env, ids: string[]): Promise<Map<string, LastSync>> {
-  if (ids.length === 0) return new Map();
-  const d = drizzle(env.DB);
-  const latest = d
-    .select({ id: max(jobs.id) })
-    .from(jobs)
-    .where(
-      and(
-        inArray(jobs.connectionId, ids),
-        inArray(jobs.kind, ["backfill", "reconcile"]),
-        inArray(jobs.status, ["succeeded", "failed"]),
-      ),
-    )
-    .groupBy(jobs.connectionId);
-  const rows = await d
-    .select({
-      connectionId: jobs.connectionId,
-      kind: jobs.kind,
-      status: jobs.status,
-      failure: jobs.failure,
-      finishedAt: jobs.finishedAt,
-    })
-    .from(jobs)
-    .where(inArray(jobs.id, latest));
-  return new Map(
-    rows.map((r) => [
-      r.connectionId,
-      {
-        kind: r.kind === "reconcile" ? "reconcile" : "backfill",
-        status: r.status === "failed" ? "failed" : "succeeded",
-        failure: r.failure,
-        finishedAt: r.finishedAt,
-      },
-    ]),
-  );
+/** The last backfill or reconciliation that ended, as the console shows it. */
+function toLastSync(job: JobRow | null): LastSync | null {
+  if (!job) return null;
+  return {
+    kind: job.kind === "reconcile" ? "reconcile" : "backfill",
+    status: job.status === "failed" ? "failed" : "succeeded",
+    failure: job.failure,
+    finishedAt: job.finishedAt,
+  };
 }
 
 async function healthOf(env: Env, rows: ConnectionRow[]): Promise<ConnectionHealth[]> {
-  const ids = rows.map((r) => r.id);
-  const [sizes, statuses, syncs] = await Promise.all([
-    ids.length === 0
-      ? []
-      : drizzle(env.DB)
-          .select({ connectionId: contactMirror.connectionId, size: count() })
-          .from(contactMirror)
-          .where(and(inArray(contactMirror.connectionId, ids), isNull(contactMirror.deletedAt)))
-          .groupBy(contactMirror.connectionId),
-    Promise.all(ids.map((id) => acmeSessionStub(env, id).status() as Promise<SessionStatus>)),
-    lastSyncs(env, ids),
+  // Each connection's data is in its own objects: one call to each, side by side.
+  const [statuses, overviews] = await Promise.all([
+    Promise.all(rows.map((row) => acmeSessionStub(env, row.id).status() as Promise<SessionStatus>)),
+    Promise.all(rows.map((row) => connectionData(env, row.id).overview() as Promise<ConnectionDataOverview>)),
   ]);
-  const sizeOf = new Map(sizes.map((s) => [s.connectionId, s.size]));
   return rows.map((row, i) => {
     const status = statuses[i] as SessionStatus;
+    const overview = overviews[i] as ConnectionDataOverview;
     const webhooksConfigured = row.webhookSecretEnc !== null;
-    const lastSync = syncs.get(row.id) ?? null;
+    const lastSync = toLastSync(overview.lastSync);
     return {
       id: row.id,
       name: row.name,
@@ -211,11 +192,12 @@ async function healthOf(env: Env, rows: ConnectionRow[]): Promise<ConnectionHeal
       webhooksConfigured,
       reconciledThrough: row.reconciledThrough,
       createdAt: row.createdAt,
-      mirrorSize: sizeOf.get(row.id) ?? 0,
+      mirrorSize: overview.contacts,
+      reconcile: overview.reconcile,
       status,
       quotaUsed: quotaUsed(status.budgets),
       lastSync,
-      verdict: healthVerdict({ status, webhooksConfigured, lastSync }),
+      verdict: healthVerdict({ status, webhooksConfigured, lastSync, reconcile: overview.reconcile }),
     };
   });
 }

@@ -1,5 +1,5 @@
 import { CHANGE_TYPES } from "../feed/change-types.ts";
-import type { FeedSelection } from "../feed/read-feed.ts";
+import type { FeedSelection } from "../feed/feed-store.ts";
 import { choice, searchText } from "./filters.ts";
 
 /** Which changes a feed page shows (the feed's own selection: a contact's id or part of its email, a type). */

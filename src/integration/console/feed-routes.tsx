@@ -1,6 +1,6 @@
+import { connectionData } from "../connection-data/stub.ts";
 import type { ChangeEvent } from "../feed/change-event.ts";
 import { CHANGE_TYPES } from "../feed/change-types.ts";
-import { changesAfter, changesBefore } from "../feed/read-feed.ts";
 import { connectionHealth } from "./connection-health.ts";
 import { ConnectionTabs } from "./connection-views.tsx";
 import { createConsoleRouter } from "./context.ts";
@@ -108,7 +108,7 @@ export const feedRouter = createConsoleRouter()
     const before = cursor(c.req.query("before"));
     const filter = feedFilter({ contact: c.req.query("contact"), type: c.req.query("type") });
     const filtered = filter.contact !== undefined || filter.type !== undefined;
-    const rows = await changesBefore(c.env.DB, found.row.id, before, FEED_PAGE_SIZE + 1, filter);
+    const rows = await connectionData(c.env, found.row.id).changesBefore(before, FEED_PAGE_SIZE + 1, filter);
     const { data, next: nextBefore } = keysetPage(rows, FEED_PAGE_SIZE, (change) => change.seq);
     const newest = data[0]?.seq ?? 0;
     const feedPath = `/console/connections/${found.row.id}/feed`;
@@ -142,7 +142,11 @@ export const feedRouter = createConsoleRouter()
     const id = c.req.param("id");
     const after = cursor(c.req.query("after")) ?? 0;
     const filter = feedFilter({ contact: c.req.query("contact"), type: c.req.query("type") });
-    const fresh = await changesAfter(c.env.DB, id, after, FEED_POLL_LIMIT, filter);
+    const data = connectionData(c.env, id);
+    let page = await data.changesAfter(after, FEED_POLL_LIMIT, filter);
+    // The page stayed open past the feed's retention: go on from the oldest entry still kept.
+    if (page.expired) page = await data.changesAfter(page.oldestAfter, FEED_POLL_LIMIT, filter);
+    const fresh = page.expired ? [] : page.events;
     if (fresh.length === 0) return c.body(null, 204);
     const last = fresh[fresh.length - 1]?.seq ?? after;
     return c.html(

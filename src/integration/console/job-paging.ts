@@ -1,8 +1,7 @@
-import { and, desc, eq, lt } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { JOB_KINDS, JOB_STATUSES, type JobKind, type JobStatus, jobs } from "../db/schema.ts";
+import { JOB_KINDS, JOB_STATUSES, type JobKind, type JobStatus } from "../connection-data/schema.ts";
+import { connectionData } from "../connection-data/stub.ts";
 import type { RowError } from "../jobs/import-row.ts";
-import { listJobErrors, type PublicJob, toPublicJob } from "../jobs/job-store.ts";
+import { type PublicJob, toPublicJob } from "../jobs/job-store.ts";
 import { ConsoleError } from "./errors.tsx";
 import { choice } from "./filters.ts";
 import { keysetPage } from "./paging.ts";
@@ -36,19 +35,12 @@ export async function jobsPage(
   before: string | undefined,
   filter: JobFilter = {},
 ): Promise<{ data: PublicJob[]; next: string | null }> {
-  const rows = await drizzle(env.DB)
-    .select()
-    .from(jobs)
-    .where(
-      and(
-        eq(jobs.connectionId, connectionId),
-        before ? lt(jobs.id, before) : undefined,
-        filter.kind ? eq(jobs.kind, filter.kind) : undefined,
-        filter.status ? eq(jobs.status, filter.status) : undefined,
-      ),
-    )
-    .orderBy(desc(jobs.id))
-    .limit(JOBS_PAGE_SIZE + 1);
+  const rows = await connectionData(env, connectionId).listJobs({
+    limit: JOBS_PAGE_SIZE + 1,
+    before,
+    kind: filter.kind,
+    status: filter.status,
+  });
   const now = Date.now();
   return keysetPage(
     rows.map((row) => toPublicJob(row, now)),
@@ -60,10 +52,14 @@ export async function jobsPage(
 /** A page of a job's failed rows after row `after` (in row order), and the next page's cursor. */
 export async function jobErrorsPage(
   env: Env,
+  connectionId: string,
   jobId: string,
   after: number,
 ): Promise<{ data: RowError[]; next: number | null }> {
-  const rows = await listJobErrors(env.DB, jobId, { after, limit: JOB_ERRORS_PAGE_SIZE + 1 });
+  const rows = await connectionData(env, connectionId).jobErrors(jobId, {
+    after,
+    limit: JOB_ERRORS_PAGE_SIZE + 1,
+  });
   return keysetPage(rows, JOB_ERRORS_PAGE_SIZE, (e) => e.row);
 }
 

@@ -1,8 +1,10 @@
 import type { Context } from "hono";
-import { JOB_KINDS, JOB_STATUSES } from "../db/schema.ts";
+import { JOB_KINDS, JOB_STATUSES } from "../connection-data/schema.ts";
+import { connectionData } from "../connection-data/stub.ts";
+import { findConnection } from "../connections/connection-store.ts";
 import { loadJobConfig } from "../jobs/config.ts";
 import { IMPORT_MEDIA_TYPES, type ImportMediaType } from "../jobs/import-parser.ts";
-import { findJob, type PublicJob, toPublicJob } from "../jobs/job-store.ts";
+import { type PublicJob, toPublicJob } from "../jobs/job-store.ts";
 import { problemDetail } from "./admin-api.ts";
 import { connectionHealth } from "./connection-health.ts";
 import { ConnectionTabs } from "./connection-views.tsx";
@@ -67,7 +69,10 @@ async function renderJobsPage(c: Context<ConsoleEnv>, notice?: Notice, status?: 
 async function jobOr404(c: Context<ConsoleEnv>) {
   const connectionId = c.req.param("id") ?? "";
   const jobId = c.req.param("jobId") ?? "";
-  const row = await findJob(c.env.DB, connectionId, jobId);
+  // An id that names no connection gets no object made for it.
+  const row = (await findConnection(c.env.DB, connectionId))
+    ? await connectionData(c.env, connectionId).findJob(jobId)
+    : null;
   if (!row) throw new ConsoleError(404, "There is no such job.");
   return { connectionId, job: toPublicJob(row), failure: row.failure };
 }
@@ -80,7 +85,7 @@ async function jobOr404(c: Context<ConsoleEnv>) {
 async function jobPanels(c: Context<ConsoleEnv>, outOfBand: boolean) {
   const { connectionId, job, failure } = await jobOr404(c);
   const after = errorCursor(c.req.query("after"));
-  const { data, next } = await jobErrorsPage(c.env, job.id, after);
+  const { data, next } = await jobErrorsPage(c.env, connectionId, job.id, after);
   const panels = (
     <>
       <JobDetail

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { CHANGE_SOURCES, type changeEvents } from "../connection-data/schema.ts";
 import { CONTACT_EXAMPLE, ContactSchema } from "../contacts/schemas.ts";
-import { CHANGE_SOURCES, type changeEvents } from "../db/schema.ts";
 import { CHANGE_TYPES, type ChangeType } from "./change-types.ts";
 
 /** A change as the feed shows it, for the document's examples. */

@@ -1,10 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { queryInteger } from "../../lib/query-integer.ts";
+import { connectionData } from "../connection-data/stub.ts";
 import { createRouter } from "../context.ts";
+import { ApiError } from "../errors.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { API_KEY, securedRoute } from "../secured-route.ts";
 import { CHANGE_EVENT_EXAMPLE, ChangeEventSchema } from "./change-event.ts";
-import { changesAfter } from "./read-feed.ts";
 
 /** GET /events: the connection's change feed, read after a cursor. */
 export const eventsRouter = createRouter().openapi(
@@ -15,7 +16,10 @@ export const eventsRouter = createRouter().openapi(
     summary: "The connection's change feed, oldest first",
     description:
       "Poll with `after` set to the last `nextAfter`: sequence numbers grow by one per change, with no " +
-      "gaps or repeats. A change Acme sent twice, or that reconciliation also found, appears once.",
+      "gaps or repeats. A change Acme sent twice, or that reconciliation also found, appears once. " +
+      "Entries are kept for FEED_RETENTION_SECONDS (30 days by default); a cursor whose next entry " +
+      "was pruned gets 410 `feed_cursor_expired` with `oldestAfter`: re-read the contacts list, then " +
+      "poll on from `oldestAfter`.",
     security: API_KEY,
     request: {
       query: z.strictObject({
@@ -36,12 +40,20 @@ export const eventsRouter = createRouter().openapi(
           },
         },
       },
-      ...problemResponses(400, 401),
+      ...problemResponses(400, 401, 410),
     },
   }),
   async (c) => {
     const { after, limit } = c.req.valid("query");
-    const data = await changesAfter(c.env.DB, c.var.connection.id, after, limit);
+    const page = await connectionData(c.env, c.var.connection.id).changesAfter(after, limit);
+    if (page.expired) {
+      throw new ApiError(
+        "feed_cursor_expired",
+        `The change feed's entries after ${after} were pruned (kept for FEED_RETENTION_SECONDS); re-read the contacts list and continue from oldestAfter ${page.oldestAfter}.`,
+        { oldestAfter: page.oldestAfter },
+      );
+    }
+    const data = page.events;
     return c.json({ data, nextAfter: data[data.length - 1]?.seq ?? after }, 200);
   },
 );

@@ -3,9 +3,10 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { sha256Hex } from "../../lib/crypto.ts";
 import { errorFields, log } from "../../lib/logger.ts";
+import { connectionData } from "../connection-data/stub.ts";
 import type { IntegrationEnv } from "../context.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE } from "../errors.ts";
-import { canonicalJson, IdempotencyStore, type StoredResponse } from "./idempotency-store.ts";
+import { canonicalJson, type IdempotencyStart, type StoredResponse } from "./idempotency-store.ts";
 
 /** RFC 9110 token-ish: 1-255 visible ASCII characters (the document states it as the pattern). */
 export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -71,7 +72,7 @@ export function idempotency(options: IdempotencyOptions): MiddlewareHandler<Inte
         errors: [{ field: "Idempotency-Key", message: "1-255 visible ASCII characters" }],
       });
     }
-    const store = new IdempotencyStore(c.env.DB, c.var.connection.id, c.var.config.idempotencyTtlSeconds);
+    const store = idempotencyKeysOf(c.env, c.var.connection.id);
     const start = await store.start(key, await sha256Hex(`${options.operation}\n${canonicalJson(body)}`));
     if (start.kind === "replay") {
       // The stored copy of the first response, sent through the context so it carries this
@@ -125,7 +126,23 @@ export function idempotency(options: IdempotencyOptions): MiddlewareHandler<Inte
   };
 }
 
-async function tryComplete(store: IdempotencyStore, key: string, stored: StoredResponse): Promise<boolean> {
+/** The connection's `Idempotency-Key` records, in its `ConnectionData` object (one call each). */
+interface IdempotencyKeys {
+  start(key: string, requestHash: string): Promise<IdempotencyStart>;
+  complete(key: string, response: StoredResponse): Promise<void>;
+  release(key: string): Promise<void>;
+}
+
+function idempotencyKeysOf(env: Env, connectionId: string): IdempotencyKeys {
+  const data = connectionData(env, connectionId);
+  return {
+    start: (key, requestHash) => data.idempotencyStart(key, requestHash),
+    complete: (key, response) => data.idempotencyComplete(key, response),
+    release: (key) => data.idempotencyRelease(key),
+  };
+}
+
+async function tryComplete(store: IdempotencyKeys, key: string, stored: StoredResponse): Promise<boolean> {
   try {
     await store.complete(key, stored);
     return true;
@@ -135,7 +152,7 @@ async function tryComplete(store: IdempotencyStore, key: string, stored: StoredR
   }
 }
 
-async function completeLater(store: IdempotencyStore, key: string, stored: StoredResponse): Promise<void> {
+async function completeLater(store: IdempotencyKeys, key: string, stored: StoredResponse): Promise<void> {
   for (const delay of STORE_RETRY_DELAYS_MS) {
     await new Promise((resolve) => setTimeout(resolve, delay));
     if (await tryComplete(store, key, stored)) return;

@@ -1,6 +1,6 @@
-import { and, eq, lte } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { idempotencyKeys } from "../db/schema.ts";
+import { and, eq } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import { idempotencyKeys } from "../connection-data/schema.ts";
 
 /** How long a request holds its key before another attempt may take it over (a crashed Worker). */
 export const IN_FLIGHT_LOCK_MS = 60_000;
@@ -21,70 +21,69 @@ export type IdempotencyStart =
   | { kind: "in_flight" }
   | { kind: "mismatch" };
 
-/** `Idempotency-Key` records per connection in D1: claim, then complete or release. */
+/**
+ * `Idempotency-Key` records of one connection, in its `ConnectionData` object's SQLite storage:
+ * claim, then complete or release. Synchronous: each call is atomic in the object's one thread.
+ */
 export class IdempotencyStore {
-  private readonly db;
-
   constructor(
-    d1: D1Database,
-    private readonly connectionId: string,
+    private readonly db: DrizzleSqliteDODatabase,
+    private readonly sql: SqlStorage,
     private readonly ttlSeconds: number,
-  ) {
-    this.db = drizzle(d1);
-  }
+  ) {}
 
-  async start(key: string, requestHash: string, now = Date.now()): Promise<IdempotencyStart> {
-    for (let round = 0; round < 2; round++) {
-      const claimed = await this.db
+  /** Claims `key` for a request whose canonical hash is `requestHash` (see {@link IdempotencyStart}). */
+  start(key: string, requestHash: string, now = Date.now()): IdempotencyStart {
+    const existing = this.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, key)).get();
+    if (!existing || existing.expiresAt <= now) {
+      this.db
         .insert(idempotencyKeys)
         .values({
-          connectionId: this.connectionId,
           key,
           requestHash,
           state: "in_flight",
           lockedUntil: now + IN_FLIGHT_LOCK_MS,
           expiresAt: now + this.ttlSeconds * 1000,
         })
-        .onConflictDoNothing()
-        .returning({ key: idempotencyKeys.key })
-        .get();
-      if (claimed) return { kind: "started", takenOver: false };
-
-      const existing = await this.db.select().from(idempotencyKeys).where(this.where(key)).get();
-      if (!existing) continue;
-      if (existing.expiresAt <= now) {
-        await this.db
-          .delete(idempotencyKeys)
-          .where(and(this.where(key), lte(idempotencyKeys.expiresAt, now)));
-        continue;
-      }
-      if (existing.requestHash !== requestHash) return { kind: "mismatch" };
-      if (existing.state === "done") {
-        return {
-          kind: "replay",
-          response: {
-            status: existing.responseStatus ?? 200,
-            headers: JSON.parse(existing.responseHeaders ?? "{}") as Record<string, string>,
-            body: existing.responseBody ?? "",
+        .onConflictDoUpdate({
+          target: idempotencyKeys.key,
+          set: {
+            requestHash,
+            state: "in_flight",
+            responseStatus: null,
+            responseHeaders: null,
+            responseBody: null,
+            lockedUntil: now + IN_FLIGHT_LOCK_MS,
+            expiresAt: now + this.ttlSeconds * 1000,
           },
-        };
-      }
-      if (existing.lockedUntil > now) return { kind: "in_flight" };
-      // The first attempt died without finishing: take the key over, exactly once.
-      const takenOver = await this.db
-        .update(idempotencyKeys)
-        .set({ lockedUntil: now + IN_FLIGHT_LOCK_MS })
-        .where(and(this.where(key), eq(idempotencyKeys.lockedUntil, existing.lockedUntil)))
-        .returning({ key: idempotencyKeys.key })
-        .get();
-      return takenOver ? { kind: "started", takenOver: true } : { kind: "in_flight" };
+        })
+        .run();
+      return { kind: "started", takenOver: false };
     }
-    return { kind: "in_flight" };
+    if (existing.requestHash !== requestHash) return { kind: "mismatch" };
+    if (existing.state === "done") {
+      return {
+        kind: "replay",
+        response: {
+          status: existing.responseStatus ?? 200,
+          headers: JSON.parse(existing.responseHeaders ?? "{}") as Record<string, string>,
+          body: existing.responseBody ?? "",
+        },
+      };
+    }
+    if (existing.lockedUntil > now) return { kind: "in_flight" };
+    // The first attempt died without finishing: take the key over, exactly once.
+    this.db
+      .update(idempotencyKeys)
+      .set({ lockedUntil: now + IN_FLIGHT_LOCK_MS })
+      .where(eq(idempotencyKeys.key, key))
+      .run();
+    return { kind: "started", takenOver: true };
   }
 
-  /** Stores the final answer under the key (still ours: in flight). Throws what D1 throws. */
-  async complete(key: string, response: StoredResponse): Promise<void> {
-    await this.db
+  /** Stores the final answer under the key (still ours: in flight). */
+  complete(key: string, response: StoredResponse): void {
+    this.db
       .update(idempotencyKeys)
       .set({
         state: "done",
@@ -92,16 +91,28 @@ export class IdempotencyStore {
         responseHeaders: JSON.stringify(response.headers),
         responseBody: response.body,
       })
-      .where(this.where(key));
+      .where(eq(idempotencyKeys.key, key))
+      .run();
   }
 
   /** The request failed in a way worth retrying: free the key so the retry runs anew. */
-  async release(key: string): Promise<void> {
-    await this.db.delete(idempotencyKeys).where(and(this.where(key), eq(idempotencyKeys.state, "in_flight")));
+  release(key: string): void {
+    this.db
+      .delete(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.key, key), eq(idempotencyKeys.state, "in_flight")))
+      .run();
   }
 
-  private where(key: string) {
-    return and(eq(idempotencyKeys.connectionId, this.connectionId), eq(idempotencyKeys.key, key));
+  /** Deletes at most `limit` keys expired by `now` (epoch ms); returns how many. */
+  prune(now: number, limit: number): number {
+    return this.sql
+      .exec(
+        `DELETE FROM idempotency_keys WHERE key IN
+         (SELECT key FROM idempotency_keys WHERE expires_at <= ?1 LIMIT ?2) RETURNING key`,
+        now,
+        limit,
+      )
+      .toArray().length;
   }
 }
 

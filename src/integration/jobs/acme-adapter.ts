@@ -17,7 +17,8 @@ export type { AcmePage } from "../contacts/acme-contacts.ts";
  * of holding an invocation open.
  */
 export const JOB_CALL_WAIT_MS = 5000;
-const PAGE_SIZE = 100;
+/** Contacts per page of Acme's list a sync reads. */
+export const ACME_PAGE_SIZE = 100;
 
 /** Acme as the jobs use it: at background priority, errors as the integration's ApiError. */
 export interface JobAcme {
@@ -48,6 +49,6 @@ export function jobAcme(
     create: (body) => contacts.create(body),
     update: (id, version, body) => contacts.write(id, "PATCH", body, { "if-match": formatEtag(version) }),
     page: (after, updatedSince) =>
-      contacts.list({ limit: PAGE_SIZE, after, updatedSince, includeDeleted: true }),
+      contacts.list({ limit: ACME_PAGE_SIZE, after, updatedSince, includeDeleted: true }),
   };
 }

@@ -3,7 +3,7 @@ import type { JobAcme } from "./acme-adapter.ts";
 import { readImportCheckpoint, writeImportCheckpoint } from "./import-checkpoint.ts";
 import type { RawRow } from "./import-parser.ts";
 import { checkRow, planUpsert, type RowError } from "./import-row.ts";
-import { commitProgress, finishJob, loadChunkAt, loadJob } from "./job-store.ts";
+import { endJob } from "./job-end.ts";
 import { type StepContext, type StepOutcome, transientWaitMs } from "./step-context.ts";
 
 /** Creates or updates one row's contact at Acme; one more look after a race (409, 412, 404). */
@@ -66,11 +66,11 @@ function nextWave(rows: RawRow[]): RawRow[] {
  * this one, which commits nothing) skips them.
  */
 export async function importStep(context: StepContext): Promise<StepOutcome> {
-  const { env, job } = context;
+  const { data, job } = context;
   const total = job.total ?? 0;
   const checkpoint = readImportCheckpoint(job.checkpoint);
   if (checkpoint.next > total) return finishImport(context);
-  const chunk = await loadChunkAt(env.DB, job.id, checkpoint.next);
+  const chunk = await data.chunkAt(job.id, checkpoint.next);
   if (!chunk) throw new Error(`import ${job.id} has no chunk for row ${checkpoint.next}`);
   const began = context.now();
   const errors: RowError[] = [];
@@ -97,11 +97,11 @@ export async function importStep(context: StepContext): Promise<StepOutcome> {
     });
     pending = [...waiting, ...pending.slice(wave.length)];
     if (waitMs > 0 || context.now() - began > STEP_BUDGET_MS) break;
-    if (pending.length > 0 && (await loadJob(env.DB, job.id))?.cancelRequested) break;
+    if (pending.length > 0 && (await data.findJob(job.id))?.cancelRequested) break;
   }
   let next = checkpoint.next;
   while (done.delete(next)) next += 1;
-  await commitProgress(env.DB, job.id, {
+  await data.commitProgress(job.id, {
     from: job.checkpoint,
     to: writeImportCheckpoint({ next, doneBeyond: done }),
     processed,
@@ -116,9 +116,5 @@ export async function importStep(context: StepContext): Promise<StepOutcome> {
 
 /** Ends the import: succeeded, or failed when every row failed (see `finishedStatus`). */
 async function finishImport(context: StepContext): Promise<StepOutcome> {
-  const status = await finishJob(context.env.DB, context.job.id, "succeeded", new Date());
-  return {
-    done: true,
-    status: status ?? (await loadJob(context.env.DB, context.job.id))?.status ?? "succeeded",
-  };
+  return { done: true, status: await endJob(context, "succeeded") };
 }

@@ -1,40 +1,48 @@
 import { errorFields, log } from "../../lib/logger.ts";
 import type { AcmeTransport } from "../acme-client/transport.ts";
 import { loadIntegrationConfig } from "../config.ts";
+import { connectionData } from "../connection-data/stub.ts";
 import { findConnection } from "../connections/connection-store.ts";
 import { ApiError } from "../errors.ts";
 import type { RequestStats } from "../request-stats.ts";
 import { jobAcme } from "./acme-adapter.ts";
+import { unindexJob } from "./active-jobs.ts";
 import { loadJobConfig } from "./config.ts";
 import { importStep } from "./import-step.ts";
-import { finishJob, loadJob, markRunning } from "./job-store.ts";
+import { endJob } from "./job-end.ts";
+import type { SyncJobParams } from "./start-job.ts";
 import type { StepContext, StepOutcome } from "./step-context.ts";
 import { syncStep } from "./sync-step.ts";
 
 /**
- * One step of a job, idempotent against the job's D1 checkpoint: it reads where the job stands,
+ * One step of a job, idempotent against the job's checkpoint (in the connection's object): it reads where the job stands,
  * does the next piece of work (one import chunk, or up to PAGES_PER_STEP pages of a sync), and
  * moves the checkpoint with the counts only from where it started. Run twice, the second run
  * finds the work in place (Acme already holds the row, the mirror the version) and counts
  * nothing. A cancel request is honoured here, so a job stops after the step in flight.
  */
-export async function runJobStep(env: Env, inProcess: AcmeTransport, jobId: string): Promise<StepOutcome> {
+export async function runJobStep(
+  env: Env,
+  inProcess: AcmeTransport,
+  params: Pick<SyncJobParams, "jobId" | "connectionId">,
+): Promise<StepOutcome> {
   const now = () => Date.now();
-  let job = await loadJob(env.DB, jobId);
-  if (!job) return { done: true, status: "failed" };
-  if (job.status !== "queued" && job.status !== "running") return { done: true, status: job.status };
-  if (job.cancelRequested) {
-    await finishJob(env.DB, jobId, "cancelled", new Date());
-    return { done: true, status: "cancelled" };
-  }
-  if (job.status === "queued") {
-    await markRunning(env.DB, jobId, new Date());
-    job = (await loadJob(env.DB, jobId)) ?? job;
-  }
-  const connection = await findConnection(env.DB, job.connectionId);
-  if (!connection) {
-    await finishJob(env.DB, jobId, "failed", new Date(), "The connection no longer exists.");
+  const { jobId, connectionId } = params;
+  const data = connectionData(env, connectionId);
+  let job = await data.findJob(jobId);
+  if (!job) {
+    await unindexJob(env.DB, jobId);
     return { done: true, status: "failed" };
+  }
+  if (job.status !== "queued" && job.status !== "running") return { done: true, status: job.status };
+  if (job.cancelRequested) return { done: true, status: await endJob({ env, data, job }, "cancelled") };
+  if (job.status === "queued") job = (await data.markRunning(jobId, new Date())) ?? job;
+  const connection = await findConnection(env.DB, connectionId);
+  if (!connection) {
+    return {
+      done: true,
+      status: await endJob({ env, data, job }, "failed", "The connection no longer exists."),
+    };
   }
   const config = loadIntegrationConfig(env);
   const stats: RequestStats = { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 };
@@ -44,6 +52,7 @@ export async function runJobStep(env: Env, inProcess: AcmeTransport, jobId: stri
     leaseMs: loadJobConfig(env).leaseMs,
     job,
     connection,
+    data,
     acme: jobAcme(env, config, connection, inProcess, stats),
     now,
   };
@@ -53,13 +62,13 @@ export async function runJobStep(env: Env, inProcess: AcmeTransport, jobId: stri
   } catch (error) {
     // Credentials Acme refuses will not work on a retry either; the next cron run tries anew.
     if (!(error instanceof ApiError && error.code === "acme_auth_failed")) throw error;
-    await failJob(env, jobId, error);
+    await failJob(env, params, error);
     return { done: true, status: "failed" };
   }
   log("info", "job step", {
     jobId,
     kind: job.kind,
-    connection: job.connectionId,
+    connection: connectionId,
     done: outcome.done,
     waitMs: outcome.done ? 0 : outcome.waitMs,
     acmeAttempts: stats.acmeAttempts,
@@ -70,8 +79,13 @@ export async function runJobStep(env: Env, inProcess: AcmeTransport, jobId: stri
 }
 
 /** Records a job as failed after its step gave up (the workflow's retries are spent). */
-export async function failJob(env: Env, jobId: string, error: unknown): Promise<void> {
-  log("error", "job failed", { jobId, ...errorFields(error) });
+export async function failJob(
+  env: Env,
+  params: Pick<SyncJobParams, "jobId" | "connectionId">,
+  error: unknown,
+): Promise<void> {
+  log("error", "job failed", { ...params, ...errorFields(error) });
   const reason = error instanceof ApiError ? error.message : "The job stopped on an internal error.";
-  await finishJob(env.DB, jobId, "failed", new Date(), reason);
+  const data = connectionData(env, params.connectionId);
+  await endJob({ env, data, job: { id: params.jobId } }, "failed", reason);
 }

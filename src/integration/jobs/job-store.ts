@@ -1,8 +1,14 @@
-import { and, asc, desc, eq, gt, inArray, lt } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { chunkForStatement } from "../../lib/d1-limits.ts";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { newId } from "../../lib/ids.ts";
-import { type JobKind, type JobRow, type JobStatus, jobChunks, jobErrors, jobs } from "../db/schema.ts";
+import {
+  type JobKind,
+  type JobRow,
+  type JobStatus,
+  jobChunks,
+  jobErrors,
+  jobs,
+} from "../connection-data/schema.ts";
 import type { RawRow } from "./import-parser.ts";
 import type { RowError } from "./import-row.ts";
 
@@ -75,146 +81,11 @@ export function chunkRows(rows: RawRow[]): RawRow[][] {
 }
 
 export interface NewJob {
-  connectionId: string;
   kind: JobKind;
   /** Import rows; they are stored in chunks with the job. */
   rows?: RawRow[];
   updatedSince?: string | null;
   leaseMs: number;
-}
-
-/** Stores a queued job (and an import's rows, chunked within D1's parameter limit) in one batch. */
-export async function createJob(db: D1Database, input: NewJob, now = new Date()): Promise<JobRow> {
-  const chunks = input.rows ? chunkRows(input.rows) : [];
-  const row: JobRow = {
-    id: newId("job"),
-    connectionId: input.connectionId,
-    kind: input.kind,
-    status: "queued",
-    total: input.rows ? input.rows.length : null,
-    processed: 0,
-    succeeded: 0,
-    failed: 0,
-    chunks: chunks.length,
-    checkpoint: null,
-    updatedSince: input.updatedSince ?? null,
-    cancelRequested: false,
-    failure: null,
-    createdAt: now.toISOString(),
-    startedAt: null,
-    finishedAt: null,
-    leaseUntil: now.getTime() + input.leaseMs,
-    instanceId: null,
-  };
-  const d = drizzle(db);
-  const chunkValues = chunks.map((rows, index) => ({
-    jobId: row.id,
-    chunk: index,
-    firstRow: rows[0]?.row ?? 1,
-    rows: JSON.stringify(rows),
-  }));
-  const inserts = chunkForStatement(chunkValues, { perItem: 4 }).map((values) =>
-    d.insert(jobChunks).values(values),
-  );
-  await d.batch([d.insert(jobs).values(row), ...inserts]);
-  return row;
-}
-
-/** The connection's job, or null (another connection's job is as good as absent). */
-export async function findJob(db: D1Database, connectionId: string, id: string): Promise<JobRow | null> {
-  const row = await drizzle(db)
-    .select()
-    .from(jobs)
-    .where(and(eq(jobs.id, id), eq(jobs.connectionId, connectionId)))
-    .get();
-  return row ?? null;
-}
-
-export async function loadJob(db: D1Database, id: string): Promise<JobRow | null> {
-  return (await drizzle(db).select().from(jobs).where(eq(jobs.id, id)).get()) ?? null;
-}
-
-/** Newest first; `before` is the last id of the previous page. */
-export async function listJobs(
-  db: D1Database,
-  connectionId: string,
-  page: { limit: number; before?: string | undefined },
-): Promise<JobRow[]> {
-  return drizzle(db)
-    .select()
-    .from(jobs)
-    .where(and(eq(jobs.connectionId, connectionId), page.before ? lt(jobs.id, page.before) : undefined))
-    .orderBy(desc(jobs.id))
-    .limit(page.limit);
-}
-
-/** An active job of these kinds for the connection, if any. */
-export async function activeJob(
-  db: D1Database,
-  connectionId: string,
-  kinds: JobKind[],
-): Promise<JobRow | null> {
-  const row = await drizzle(db)
-    .select()
-    .from(jobs)
-    .where(
-      and(
-        eq(jobs.connectionId, connectionId),
-        inArray(jobs.kind, kinds),
-        inArray(jobs.status, ACTIVE_STATUSES),
-      ),
-    )
-    .get();
-  return row ?? null;
-}
-
-/** Asks an active job to stop after its step in flight; false if it had already finished. */
-export async function requestCancel(db: D1Database, id: string): Promise<boolean> {
-  const updated = await drizzle(db)
-    .update(jobs)
-    .set({ cancelRequested: true })
-    .where(and(eq(jobs.id, id), inArray(jobs.status, ACTIVE_STATUSES)))
-    .returning({ id: jobs.id });
-  return updated.length > 0;
-}
-
-/** Per-row errors after row `after`, in row order. */
-export async function listJobErrors(
-  db: D1Database,
-  jobId: string,
-  page: { after: number; limit: number },
-): Promise<RowError[]> {
-  const rows = await drizzle(db)
-    .select()
-    .from(jobErrors)
-    .where(and(eq(jobErrors.jobId, jobId), gt(jobErrors.row, page.after)))
-    .orderBy(asc(jobErrors.row))
-    .limit(page.limit);
-  return rows.map((r) => ({ row: r.row, email: r.email, code: r.code, errors: JSON.parse(r.errors) }));
-}
-
-/** queued → running, once; later steps find it running already. */
-export async function markRunning(db: D1Database, id: string, now: Date): Promise<void> {
-  await drizzle(db)
-    .update(jobs)
-    .set({ status: "running", startedAt: now.toISOString() })
-    .where(and(eq(jobs.id, id), eq(jobs.status, "queued")));
-}
-
-/** The chunk holding row `row` of an import. */
-export async function loadChunkAt(
-  db: D1Database,
-  jobId: string,
-  row: number,
-): Promise<{ firstRow: number; rows: RawRow[] } | null> {
-  const found = await drizzle(db)
-    .select()
-    .from(jobChunks)
-    .where(and(eq(jobChunks.jobId, jobId), lt(jobChunks.firstRow, row + 1)))
-    .orderBy(desc(jobChunks.firstRow))
-    .limit(1)
-    .get();
-  return found ? { firstRow: found.firstRow, rows: JSON.parse(found.rows) as RawRow[] } : null;
 }
 
 /** What one step did, to be added to the job's counters. */
@@ -228,49 +99,6 @@ export interface Progress {
   errors: RowError[];
   /** When progress is next expected (epoch ms). */
   leaseUntil: number;
-}
-
-/**
- * Moves the checkpoint and adds the step's counts in one batch, only if the checkpoint is still
- * where the step started: a step run twice (a retry, a restart, a second instance) counts once.
- * Row errors are keyed by row, so a repeated one adds nothing. True when this call moved it.
- */
-export async function commitProgress(db: D1Database, jobId: string, progress: Progress): Promise<boolean> {
-  const statements: D1PreparedStatement[] = chunkForStatement(progress.errors, { perItem: 5 }).map((errors) =>
-    db
-      .prepare(
-        `INSERT OR IGNORE INTO job_errors (job_id, row, email, code, errors) VALUES ${errors.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
-      )
-      .bind(...errors.flatMap((e) => [jobId, e.row, e.email, e.code, JSON.stringify(e.errors)])),
-  );
-  statements.push(
-    db
-      .prepare(
-        `UPDATE jobs SET checkpoint = ?, processed = processed + ?, succeeded = succeeded + ?, failed = failed + ?,
-           lease_until = ? WHERE id = ? AND status = 'running' AND checkpoint IS ?`,
-      )
-      .bind(
-        progress.to,
-        progress.processed,
-        progress.succeeded,
-        progress.failed,
-        progress.leaseUntil,
-        jobId,
-        progress.from,
-      ),
-  );
-  const results = await db.batch(statements);
-  return (results[results.length - 1]?.meta.changes ?? 0) > 0;
-}
-
-/** Puts off the restart sweep while a step waits for quota. */
-export async function extendLease(db: D1Database, jobId: string, leaseUntil: number): Promise<void> {
-  await drizzle(db).update(jobs).set({ leaseUntil }).where(eq(jobs.id, jobId));
-}
-
-/** Records the Workflow instance that runs the job from now on (see `continueJob`). */
-export async function setJobInstance(db: D1Database, jobId: string, instanceId: string): Promise<void> {
-  await drizzle(db).update(jobs).set({ instanceId }).where(eq(jobs.id, jobId));
 }
 
 /** The statuses a job ends in. */
@@ -294,42 +122,257 @@ export function finishedStatus(
   return { status: requested, failure: null };
 }
 
-/**
- * Ends an active job (a finished one stays as it is) and returns the status it ended in (see
- * `finishedStatus`: asked to succeed, a job whose every row failed fails), or null when it had
- * already finished. A job that ends without error has processed everything: its total becomes
- * what it processed.
- */
-export async function finishJob(
-  db: D1Database,
-  jobId: string,
-  requested: FinishedStatus,
-  now: Date,
-  failure: string | null = null,
-): Promise<FinishedStatus | null> {
-  const current = await loadJob(db, jobId);
-  if (!current || !ACTIVE_STATUSES.includes(current.status)) return null;
-  const outcome = finishedStatus(requested, current);
-  const updated = await drizzle(db)
-    .update(jobs)
-    .set({
-      status: outcome.status,
-      finishedAt: now.toISOString(),
-      startedAt: current.startedAt ?? now.toISOString(),
-      failure: outcome.failure ?? failure,
-      ...(requested === "succeeded" ? { total: current.processed } : {}),
-    })
-    .where(and(eq(jobs.id, jobId), inArray(jobs.status, ACTIVE_STATUSES)))
-    .returning({ id: jobs.id });
-  return updated.length > 0 ? outcome.status : null;
+/** Which jobs a list shows: newest first, older than `before`, of one kind or status when given. */
+export interface JobPage {
+  limit: number;
+  before?: string | undefined;
+  kind?: JobKind | undefined;
+  status?: JobStatus | undefined;
 }
 
-/** Active jobs whose lease ran out before `now` (epoch ms): at most `limit`, oldest lease first. */
-export async function expiredJobs(db: D1Database, now: number, limit = 50): Promise<JobRow[]> {
-  return drizzle(db)
-    .select()
-    .from(jobs)
-    .where(and(inArray(jobs.status, ACTIVE_STATUSES), lt(jobs.leaseUntil, now)))
-    .orderBy(asc(jobs.leaseUntil))
-    .limit(limit);
+/**
+ * One connection's jobs, their import chunks and per-row errors, in its `ConnectionData` object's
+ * SQLite storage. Synchronous: each method is atomic in the object's one thread.
+ */
+export class JobStore {
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly db: DrizzleSqliteDODatabase,
+  ) {}
+
+  /** Stores a queued job and an import's rows (chunked) in one transaction. */
+  create(input: NewJob, now = new Date()): JobRow {
+    const chunks = input.rows ? chunkRows(input.rows) : [];
+    const row: JobRow = {
+      id: newId("job"),
+      kind: input.kind,
+      status: "queued",
+      total: input.rows ? input.rows.length : null,
+      processed: 0,
+      succeeded: 0,
+      failed: 0,
+      chunks: chunks.length,
+      checkpoint: null,
+      updatedSince: input.updatedSince ?? null,
+      cancelRequested: false,
+      failure: null,
+      createdAt: now.toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      leaseUntil: now.getTime() + input.leaseMs,
+      instanceId: null,
+    };
+    this.storage.transactionSync(() => {
+      this.db.insert(jobs).values(row).run();
+      chunks.forEach((rows, index) => {
+        this.db
+          .insert(jobChunks)
+          .values({ jobId: row.id, chunk: index, firstRow: rows[0]?.row ?? 1, rows: JSON.stringify(rows) })
+          .run();
+      });
+    });
+    return row;
+  }
+
+  /** The job, or null. */
+  find(id: string): JobRow | null {
+    return this.db.select().from(jobs).where(eq(jobs.id, id)).get() ?? null;
+  }
+
+  /** Newest first; `before` is the last id of the previous page. */
+  list(page: JobPage): JobRow[] {
+    return this.db
+      .select()
+      .from(jobs)
+      .where(
+        and(
+          page.before ? lt(jobs.id, page.before) : undefined,
+          page.kind ? eq(jobs.kind, page.kind) : undefined,
+          page.status ? eq(jobs.status, page.status) : undefined,
+        ),
+      )
+      .orderBy(desc(jobs.id))
+      .limit(page.limit)
+      .all();
+  }
+
+  /** The newest backfill or reconciliation that ended (succeeded or failed), if any. */
+  lastSync(): JobRow | null {
+    return (
+      this.db
+        .select()
+        .from(jobs)
+        .where(
+          and(inArray(jobs.kind, ["backfill", "reconcile"]), inArray(jobs.status, ["succeeded", "failed"])),
+        )
+        .orderBy(desc(jobs.id))
+        .limit(1)
+        .get() ?? null
+    );
+  }
+
+  /** An active job of these kinds, if any. */
+  active(kinds: JobKind[]): JobRow | null {
+    return (
+      this.db
+        .select()
+        .from(jobs)
+        .where(and(inArray(jobs.kind, kinds), inArray(jobs.status, ACTIVE_STATUSES)))
+        .get() ?? null
+    );
+  }
+
+  /** Asks an active job to stop after its step in flight; false if it had already finished. */
+  requestCancel(id: string): boolean {
+    return (
+      this.db
+        .update(jobs)
+        .set({ cancelRequested: true })
+        .where(and(eq(jobs.id, id), inArray(jobs.status, ACTIVE_STATUSES)))
+        .returning({ id: jobs.id })
+        .all().length > 0
+    );
+  }
+
+  /** Per-row errors after row `after`, in row order. */
+  errors(jobId: string, page: { after: number; limit: number }): RowError[] {
+    return this.db
+      .select()
+      .from(jobErrors)
+      .where(and(eq(jobErrors.jobId, jobId), gt(jobErrors.row, page.after)))
+      .orderBy(asc(jobErrors.row))
+      .limit(page.limit)
+      .all()
+      .map((r) => ({ row: r.row, email: r.email, code: r.code, errors: JSON.parse(r.errors) }));
+  }
+
+  /** queued → running, once; later steps find it running already. */
+  markRunning(id: string, now: Date): void {
+    this.db
+      .update(jobs)
+      .set({ status: "running", startedAt: now.toISOString() })
+      .where(and(eq(jobs.id, id), eq(jobs.status, "queued")))
+      .run();
+  }
+
+  /** The chunk holding row `row` of an import. */
+  chunkAt(jobId: string, row: number): { firstRow: number; rows: RawRow[] } | null {
+    const found = this.db
+      .select()
+      .from(jobChunks)
+      .where(and(eq(jobChunks.jobId, jobId), lt(jobChunks.firstRow, row + 1)))
+      .orderBy(desc(jobChunks.firstRow))
+      .limit(1)
+      .get();
+    return found ? { firstRow: found.firstRow, rows: JSON.parse(found.rows) as RawRow[] } : null;
+  }
+
+  /**
+   * Moves the checkpoint and adds the step's counts in one transaction, only if the checkpoint is
+   * still where the step started: a step run twice (a retry, a restart, a second instance) counts
+   * once. Row errors are keyed by row, so a repeated one adds nothing. True when this call moved it.
+   */
+  commitProgress(jobId: string, progress: Progress): boolean {
+    return this.storage.transactionSync(() => {
+      const moved = this.db
+        .update(jobs)
+        .set({
+          checkpoint: progress.to,
+          processed: sql`${jobs.processed} + ${progress.processed}`,
+          succeeded: sql`${jobs.succeeded} + ${progress.succeeded}`,
+          failed: sql`${jobs.failed} + ${progress.failed}`,
+          leaseUntil: progress.leaseUntil,
+        })
+        .where(
+          and(
+            eq(jobs.id, jobId),
+            eq(jobs.status, "running"),
+            progress.from === null ? isNull(jobs.checkpoint) : eq(jobs.checkpoint, progress.from),
+          ),
+        )
+        .returning({ id: jobs.id })
+        .all();
+      if (moved.length === 0) return false;
+      for (const e of progress.errors) {
+        this.db
+          .insert(jobErrors)
+          .values({ jobId, row: e.row, email: e.email, code: e.code, errors: JSON.stringify(e.errors) })
+          .onConflictDoNothing()
+          .run();
+      }
+      return true;
+    });
+  }
+
+  /** Puts off the restart sweep while a step waits for quota. */
+  extendLease(jobId: string, leaseUntil: number): void {
+    this.db.update(jobs).set({ leaseUntil }).where(eq(jobs.id, jobId)).run();
+  }
+
+  /** Records the Workflow instance that runs the job from now on (see `continueJob`). */
+  setInstance(jobId: string, instanceId: string): void {
+    this.db.update(jobs).set({ instanceId }).where(eq(jobs.id, jobId)).run();
+  }
+
+  /**
+   * Ends an active job (a finished one stays as it is) and returns the status it ended in (see
+   * `finishedStatus`: asked to succeed, a job whose every row failed fails), or null when it had
+   * already finished. A job that ends without error has processed everything: its total becomes
+   * what it processed. An import's chunks are deleted with it.
+   */
+  finish(
+    jobId: string,
+    requested: FinishedStatus,
+    now: Date,
+    failure: string | null = null,
+  ): FinishedStatus | null {
+    return this.storage.transactionSync(() => {
+      const current = this.find(jobId);
+      if (!current || !ACTIVE_STATUSES.includes(current.status)) return null;
+      const outcome = finishedStatus(requested, current);
+      this.db
+        .update(jobs)
+        .set({
+          status: outcome.status,
+          finishedAt: now.toISOString(),
+          startedAt: current.startedAt ?? now.toISOString(),
+          failure: outcome.failure ?? failure,
+          ...(requested === "succeeded" ? { total: current.processed } : {}),
+        })
+        .where(eq(jobs.id, jobId))
+        .run();
+      this.db.delete(jobChunks).where(eq(jobChunks.jobId, jobId)).run();
+      return outcome.status;
+    });
+  }
+
+  /**
+   * Deletes at most `limit` jobs finished before `before`, with their errors and any chunks left
+   * (errors: at most `limit` rows per call; a job goes once its errors are gone). Returns rows deleted.
+   */
+  prune(before: Date, limit: number): number {
+    return this.storage.transactionSync(() => {
+      const cutoff = before.toISOString();
+      const errors = this.storage.sql
+        .exec(
+          `DELETE FROM job_errors WHERE rowid IN (
+             SELECT e.rowid FROM job_errors e JOIN jobs j ON j.id = e.job_id
+             WHERE j.finished_at IS NOT NULL AND j.finished_at < ?1 LIMIT ?2) RETURNING job_id`,
+          cutoff,
+          limit,
+        )
+        .toArray().length;
+      const finished = this.storage.sql
+        .exec(
+          `DELETE FROM jobs WHERE id IN (
+             SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM job_errors e WHERE e.job_id = jobs.id)
+             LIMIT ?2) RETURNING id`,
+          cutoff,
+          Math.max(0, limit - errors),
+        )
+        .toArray().length;
+      return errors + finished;
+    });
+  }
 }

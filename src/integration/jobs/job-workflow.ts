@@ -21,7 +21,7 @@ const STEP_CONFIG: WorkflowStepConfig = {
 
 /**
  * A sync job (import, backfill, reconcile) as a Workflow: one durable step per chunk, each
- * idempotent against the job's D1 checkpoint (see runJobStep), with a durable sleep wherever the
+ * idempotent against the job's checkpoint (see runJobStep), with a durable sleep wherever the
  * connection's quota says to wait. A job longer than JOB_ITERATIONS_PER_INSTANCE iterations runs
  * on in a chain of instances, one after another. The subclass says how to reach the in-Worker
  * Acme mock.
@@ -34,24 +34,24 @@ export abstract class SyncJobRunner extends WorkflowEntrypoint<Env, SyncJobParam
     event: Readonly<WorkflowEvent<SyncJobParams>>,
     step: WorkflowStep,
   ): Promise<InstanceOutcome> {
-    const { jobId, generation = 0 } = event.payload;
+    const { jobId, connectionId, generation = 0 } = event.payload;
     const { iterationsPerInstance } = loadJobConfig(this.env);
     try {
       for (let i = 1; i <= iterationsPerInstance; i++) {
         const outcome = await step.do(`chunk ${i}`, STEP_CONFIG, () =>
-          runJobStep(this.env, this.inProcessAcme(), jobId),
+          runJobStep(this.env, this.inProcessAcme(), { jobId, connectionId }),
         );
         if (outcome.done) return outcome;
         if (outcome.waitMs > 0) await step.sleep(`quota wait ${i}`, outcome.waitMs);
       }
       // Before Workflows' per-instance step limit: the job goes on in a fresh instance, from
-      // the checkpoint in D1, and this one ends.
+      // the job's checkpoint, and this one ends.
       const continuedIn = await step.do("continue in a new instance", STEP_CONFIG, () =>
-        continueJob(this.env, jobId, generation + 1),
+        continueJob(this.env, connectionId, jobId, generation + 1),
       );
       return { done: false, continuedIn };
     } catch (error) {
-      await step.do("record failure", () => failJob(this.env, jobId, error));
+      await step.do("record failure", () => failJob(this.env, { jobId, connectionId }, error));
       throw error;
     }
   }

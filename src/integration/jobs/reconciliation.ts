@@ -1,3 +1,4 @@
+import { and, isNull, lt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { type ConnectionRow, connections } from "../db/schema.ts";
 
@@ -5,15 +6,10 @@ import { type ConnectionRow, connections } from "../db/schema.ts";
 export const RECONCILE_OVERLAP_MS = 5 * 60_000;
 
 /** Where a reconciliation of this connection starts reading Acme's changes; null: from the beginning. */
-export function reconcileSince(connection: ConnectionRow): string | null {
+export function reconcileSince(connection: Pick<ConnectionRow, "reconciledThrough">): string | null {
   return connection.reconciledThrough
     ? new Date(Date.parse(connection.reconciledThrough) - RECONCILE_OVERLAP_MS).toISOString()
     : null;
-}
-
-/** Every connection, for the cron to start its reconciliation. */
-export async function allConnections(db: D1Database): Promise<ConnectionRow[]> {
-  return drizzle(db).select().from(connections).orderBy(connections.id);
 }
 
 /** Marks the connection reconciled through `through` (ISO), never moving the mark back. */
@@ -25,4 +21,24 @@ export async function markReconciled(db: D1Database, connectionId: string, throu
     )
     .bind(through, connectionId, through)
     .run();
+}
+
+/**
+ * Ids of connections whose last reconciliation finished before `before` (ISO), or never did and
+ * that were made before it: at most `limit`, in random order, so connections that stay overdue
+ * (an account Acme refuses) cannot keep the others out of a page run after run.
+ */
+export async function overdueConnections(db: D1Database, before: string, limit: number): Promise<string[]> {
+  const rows = await drizzle(db)
+    .select({ id: connections.id })
+    .from(connections)
+    .where(
+      or(
+        lt(connections.reconciledThrough, before),
+        and(isNull(connections.reconciledThrough), lt(connections.createdAt, before)),
+      ),
+    )
+    .orderBy(sql`random()`)
+    .limit(limit);
+  return rows.map((r) => r.id);
 }

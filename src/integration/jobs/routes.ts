@@ -2,17 +2,18 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { readLimited } from "../../lib/json-body.ts";
 import { queryInteger } from "../../lib/query-integer.ts";
+import { JOB_KINDS, JOB_STATUSES, type JobRow } from "../connection-data/schema.ts";
+import { connectionData } from "../connection-data/stub.ts";
 import { requireConnection } from "../connections/connection-store.ts";
 import { identityBody } from "../content-coding.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
-import { JOB_KINDS, JOB_STATUSES, type JobRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { ADMIN_TOKEN, API_KEY, securedRoute } from "../secured-route.ts";
 import { loadJobConfig } from "./config.ts";
 import { markDuplicateEmails } from "./import-duplicates.ts";
 import { IMPORT_MEDIA_TYPES, importMediaType, MAX_IMPORT_ROWS, parseImport } from "./import-parser.ts";
-import { activeJob, findJob, listJobErrors, listJobs, requestCancel, toPublicJob } from "./job-store.ts";
+import { toPublicJob } from "./job-store.ts";
 import { startJob } from "./start-job.ts";
 
 /** A job as the API shows it, for the document's examples. */
@@ -89,7 +90,7 @@ function accepted(c: Context<IntegrationEnv>, job: JobRow) {
 }
 
 async function jobOr404(c: Context<IntegrationEnv>, id: string): Promise<JobRow> {
-  const job = await findJob(c.env.DB, c.var.connection.id, id);
+  const job = await connectionData(c.env, c.var.connection.id).findJob(id);
   if (!job) throw new ApiError("not_found", `Job ${id} does not exist.`);
   return job;
 }
@@ -191,8 +192,8 @@ const CANCEL_RESPONSES = {
 };
 
 /** Asks an active job to stop (409 `conflict` if it has already finished); the job as it stands. */
-async function cancelJob(db: D1Database, job: JobRow) {
-  if (!(await requestCancel(db, job.id))) {
+async function cancelJob(env: Env, connectionId: string, job: JobRow) {
+  if (!(await connectionData(env, connectionId).requestCancel(job.id))) {
     throw new ApiError("conflict", `Job ${job.id} has already finished (${job.status}).`);
   }
   return toPublicJob(job);
@@ -273,7 +274,7 @@ jobsRouter
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const rows = await listJobs(c.env.DB, c.var.connection.id, { limit, before: cursor });
+      const rows = await connectionData(c.env, c.var.connection.id).listJobs({ limit, before: cursor });
       const now = Date.now();
       const nextCursor = rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null;
       return c.json({ data: rows.map((row) => toPublicJob(row, now)), nextCursor }, 200);
@@ -327,7 +328,10 @@ jobsRouter
     async (c) => {
       const job = await jobOr404(c, c.req.valid("param").id);
       const { limit, cursor } = c.req.valid("query");
-      const data = await listJobErrors(c.env.DB, job.id, { after: cursor, limit });
+      const data = await connectionData(c.env, c.var.connection.id).jobErrors(job.id, {
+        after: cursor,
+        limit,
+      });
       const nextCursor = data.length === limit ? (data[data.length - 1]?.row ?? null) : null;
       return c.json({ data, nextCursor }, 200);
     },
@@ -344,7 +348,8 @@ jobsRouter
       request: { params: JobIdParams },
       responses: CANCEL_RESPONSES,
     }),
-    async (c) => c.json(await cancelJob(c.env.DB, await jobOr404(c, c.req.valid("param").id)), 202),
+    async (c) =>
+      c.json(await cancelJob(c.env, c.var.connection.id, await jobOr404(c, c.req.valid("param").id)), 202),
   )
   .openapi(
     securedRoute({
@@ -362,9 +367,10 @@ jobsRouter
     }),
     async (c) => {
       const { id, jobId } = c.req.valid("param");
-      const job = await findJob(c.env.DB, id, jobId);
+      await requireConnection(c.env.DB, id);
+      const job = await connectionData(c.env, id).findJob(jobId);
       if (!job) throw new ApiError("not_found", `Job ${jobId} does not exist.`);
-      return c.json(await cancelJob(c.env.DB, job), 202);
+      return c.json(await cancelJob(c.env, id, job), 202);
     },
   )
   .openapi(
@@ -390,7 +396,7 @@ jobsRouter
     async (c) => {
       const connectionId = c.req.valid("param").id;
       await requireConnection(c.env.DB, connectionId);
-      const running = await activeJob(c.env.DB, connectionId, ["backfill", "reconcile"]);
+      const running = await connectionData(c.env, connectionId).activeJob(["backfill", "reconcile"]);
       if (running) throw new ApiError("conflict", `Job ${running.id} is already syncing this connection.`);
       return accepted(c, await startJob(c.env, { connectionId, kind: "backfill" }));
     },

@@ -1,6 +1,8 @@
 import { isAcmeUnavailable } from "../acme-client/acme-errors.ts";
 import type { IntegrationConfig } from "../config.ts";
-import type { ConnectionRow, JobRow, JobStatus } from "../db/schema.ts";
+import type { JobRow, JobStatus } from "../connection-data/schema.ts";
+import type { connectionData } from "../connection-data/stub.ts";
+import type { ConnectionRow } from "../db/schema.ts";
 import type { JobAcme } from "./acme-adapter.ts";
 
 /** What one step tells the workflow: the job is over, or go on (after a durable sleep of `waitMs`). */
@@ -14,6 +16,8 @@ export interface StepContext {
   leaseMs: number;
   job: JobRow;
   connection: ConnectionRow;
+  /** The connection's own data (its `ConnectionData` object), where the job lives. */
+  data: ReturnType<typeof connectionData>;
   acme: JobAcme;
   /** The clock, ms since the epoch. */
   now: () => number;

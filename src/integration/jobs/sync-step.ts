@@ -1,11 +1,18 @@
-import type { AcmePage } from "./acme-adapter.ts";
+import { KV_OPS_PER_INVALIDATION } from "../feed/invalidate-copies.ts";
+import { ACME_PAGE_SIZE, type AcmePage } from "./acme-adapter.ts";
 import { applyAcmePage } from "./apply-acme-page.ts";
-import { commitProgress, extendLease, finishJob, loadJob } from "./job-store.ts";
+import { endJob } from "./job-end.ts";
 import { markReconciled } from "./reconciliation.ts";
 import { type StepContext, type StepOutcome, transientWaitMs } from "./step-context.ts";
 
 /** Pages of Acme's list one sync step reads at most. */
-const PAGES_PER_STEP = 10;
+export const PAGES_PER_STEP = 10;
+/**
+ * KV operations a step's cache invalidations may reach: a step reads no further page once one
+ * more page's worth (ACME_PAGE_SIZE contacts, each KV_OPS_PER_INVALIDATION) could pass it, so a
+ * step stays well inside an invocation's 1,000 KV operations.
+ */
+export const KV_OPS_PER_STEP = 600;
 /** A sync's checkpoint once its last page is applied. */
 const SYNC_END = "end";
 
@@ -26,26 +33,32 @@ function readPage(context: StepContext, after: string | null): Promise<PageRead>
  * as its rate slots come (a window's short tail included), not a page's D1 work apart.
  */
 export async function syncStep(context: StepContext): Promise<StepOutcome> {
-  const { env, job, config } = context;
+  const { env, job, config, data } = context;
   const source = job.kind === "backfill" ? "backfill" : "reconciliation";
   let from = job.checkpoint;
   if (from === SYNC_END) return finishSync(context);
-  let reading = readPage(context, from);
+  let reading: Promise<PageRead> | null = null;
+  let kvOps = 0;
   for (let i = 0; i < PAGES_PER_STEP; i++) {
-    const read = await reading;
+    const read = await (reading ?? readPage(context, from));
+    reading = null;
     if ("error" in read) {
       const wait = transientWaitMs(read.error);
       if (wait === null) throw read.error;
-      await extendLease(env.DB, job.id, context.now() + wait + context.leaseMs);
+      await data.extendLease(job.id, context.now() + wait + context.leaseMs);
       return { done: false, waitMs: wait };
     }
     const { page } = read;
-    if (page.next && i + 1 < PAGES_PER_STEP) reading = readPage(context, page.next);
-    await applyAcmePage(env, config, job.connectionId, page.results, source);
+    const room = KV_OPS_PER_STEP - kvOps - ACME_PAGE_SIZE * KV_OPS_PER_INVALIDATION;
+    const more = page.next !== null && i + 1 < PAGES_PER_STEP;
+    // Read ahead only if the page after this one can be applied in this step whatever it holds.
+    if (more && room >= ACME_PAGE_SIZE * KV_OPS_PER_INVALIDATION) reading = readPage(context, page.next);
+    const applied = await applyAcmePage(env, config, context.connection.id, page.results, source);
+    kvOps += applied.invalidated * KV_OPS_PER_INVALIDATION;
     // The last page moves the checkpoint to a marker no cursor looks like, so a repeat of this
     // step after it ends the job instead of paging again.
     const to = page.next ?? SYNC_END;
-    await commitProgress(env.DB, job.id, {
+    await data.commitProgress(job.id, {
       from,
       to,
       processed: page.results.length,
@@ -56,6 +69,7 @@ export async function syncStep(context: StepContext): Promise<StepOutcome> {
     });
     if (!page.next) return finishSync(context);
     from = to;
+    if (kvOps + ACME_PAGE_SIZE * KV_OPS_PER_INVALIDATION > KV_OPS_PER_STEP) break;
   }
   return { done: false, waitMs: 0 };
 }
@@ -63,7 +77,6 @@ export async function syncStep(context: StepContext): Promise<StepOutcome> {
 async function finishSync(context: StepContext): Promise<StepOutcome> {
   const { env, job } = context;
   // Changes made after the run began are read by the next run (which also re-reads an overlap).
-  await markReconciled(env.DB, job.connectionId, job.startedAt ?? job.createdAt);
-  const status = await finishJob(env.DB, job.id, "succeeded", new Date());
-  return { done: true, status: status ?? (await loadJob(env.DB, job.id))?.status ?? "succeeded" };
+  await markReconciled(env.DB, context.connection.id, job.startedAt ?? job.createdAt);
+  return { done: true, status: await endJob(context, "succeeded") };
 }

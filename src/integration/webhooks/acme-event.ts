@@ -2,8 +2,8 @@ import { z } from "zod";
 import { AcmeContactSchema } from "../contacts/acme-contact-schema.ts";
 import { fromAcme } from "../contacts/mapping.ts";
 import type { Contact } from "../contacts/schemas.ts";
-import type { IncomingChange } from "../feed/apply-change.ts";
 import { CHANGE_TYPES } from "../feed/change-types.ts";
+import type { IncomingChange } from "../feed/feed-store.ts";
 
 /** What the receiver puts on `integration-inbox`: the verified webhook, body untouched. */
 export const InboxMessageSchema = z.object({
@@ -28,8 +28,8 @@ export function changeFromWebhook(
   body: z.infer<typeof AcmeWebhookSchema>,
 ): IncomingChange {
   return {
-    connectionId: message.connectionId,
     eventId: message.webhookId,
+    webhookId: message.webhookId,
     type: body.type,
     occurredAt: body.timestamp,
     contact: fromAcme(body.data) as Contact,
