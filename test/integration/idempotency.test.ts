@@ -1,7 +1,8 @@
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalJson, IN_FLIGHT_LOCK_MS } from "../../src/integration/idempotency/idempotency-store.ts";
 import { sha256Hex } from "../../src/lib/crypto.ts";
+import { sqlIn } from "./connection-data-helpers.ts";
 import {
   api,
   BASE,
@@ -41,19 +42,15 @@ async function insertKey(
   body: unknown,
   row: { state: "in_flight" | "done"; lockedUntil: number; expiresAt?: number },
 ) {
-  await env.DB.prepare(
-    `INSERT INTO idempotency_keys (connection_id, key, request_hash, state, locked_until, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?)`,
-  )
-    .bind(
-      connectionId,
-      idemKey,
-      await requestHash(body),
-      row.state,
-      row.lockedUntil,
-      row.expiresAt ?? Date.now() + 3_600_000,
-    )
-    .run();
+  await sqlIn(
+    connectionId,
+    `INSERT INTO idempotency_keys (key, request_hash, state, locked_until, expires_at) VALUES (?, ?, ?, ?, ?)`,
+    idemKey,
+    await requestHash(body),
+    row.state,
+    row.lockedUntil,
+    row.expiresAt ?? Date.now() + 3_600_000,
+  );
 }
 
 describe("replaying a create", () => {
@@ -131,34 +128,36 @@ describe("replaying a create", () => {
 });
 
 /**
- * Makes D1 refuse to store the answer under this key (a trigger aborting the statement that marks
- * it done), as a failed write would; returns the function that lifts the fault.
+ * Makes the connection's object refuse to store the answer under this key (a trigger aborting the
+ * statement that marks it done), as a failed write would; returns the function that lifts the fault.
  */
-async function failStoringAnswer(idemKey: string): Promise<() => Promise<void>> {
+async function failStoringAnswer(connectionId: string, idemKey: string): Promise<() => Promise<void>> {
   const trigger = `fail_store_${crypto.randomUUID().replaceAll("-", "")}`;
-  await env.DB.prepare(
+  await sqlIn(
+    connectionId,
     `CREATE TRIGGER ${trigger} BEFORE UPDATE ON idempotency_keys
      WHEN NEW.key = '${idemKey}' AND NEW.state = 'done'
      BEGIN SELECT RAISE(ABORT, 'injected store failure'); END`,
-  ).run();
+  );
   return async () => {
-    await env.DB.prepare(`DROP TRIGGER IF EXISTS ${trigger}`).run();
+    await sqlIn(connectionId, `DROP TRIGGER IF EXISTS ${trigger}`);
   };
 }
 
 async function keyState(connectionId: string, idemKey: string) {
-  return env.DB.prepare(
-    "SELECT state, response_status FROM idempotency_keys WHERE connection_id = ? AND key = ?",
-  )
-    .bind(connectionId, idemKey)
-    .first<{ state: string; response_status: number | null }>();
+  const [row] = await sqlIn<{ state: string; response_status: number | null }>(
+    connectionId,
+    "SELECT state, response_status FROM idempotency_keys WHERE key = ?",
+    idemKey,
+  );
+  return row ?? null;
 }
 
 describe("storing the answer fails", () => {
   it("the client still gets the 201, and the answer is stored after the response, then replayed", async () => {
     const idemKey = idempotencyKey();
     const input = person();
-    const lift = await failStoringAnswer(idemKey);
+    const lift = await failStoringAnswer(a.connectionId, idemKey);
     let res: Response;
     try {
       res = await create(a.apiKey, input, idemKey);
@@ -250,11 +249,7 @@ describe("keys in flight", () => {
     expect(res.headers.get("idempotent-replayed")).toBeNull();
     const { id } = await res.json<Contact>();
 
-    const row = await env.DB.prepare(
-      "SELECT state, response_status FROM idempotency_keys WHERE connection_id = ? AND key = ?",
-    )
-      .bind(a.connectionId, idemKey)
-      .first<{ state: string; response_status: number }>();
+    const row = await keyState(a.connectionId, idemKey);
     expect(row).toEqual({ state: "done", response_status: 201 });
     const again = await create(a.apiKey, input, idemKey);
     expect((await again.json<Contact>()).id).toBe(id);

@@ -1,7 +1,7 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { finishedStatus } from "../../src/integration/jobs/job-store.ts";
 import { acme, acmeContacts, tokenFor, uniqueEmail } from "../acme/helpers.ts";
+import { dataOf } from "./connection-data-helpers.ts";
 import { api, errorFields, expectProblem, newConnection, type PublicJob, untilJob } from "./helpers.ts";
 
 interface JobError {
@@ -196,14 +196,12 @@ describe("POST /api/v1/imports", { timeout: 120_000 }, () => {
   });
 
   it("ends an import in which every row failed as failed, not succeeded; one good row is enough to succeed", async () => {
-    const { apiKey } = await newConnection();
+    const { apiKey, connectionId } = await newConnection();
     const bad = [1, 2, 3].map((i) => ({ ...people(1, `bad${i}`)[0], email: "not-an-email" }) as Person);
     const allBad = await untilJob(apiKey, (await startImport(apiKey, csv(bad), "text/csv")).id);
     expect(allBad).toMatchObject({ status: "failed", total: 3, processed: 3, succeeded: 0, failed: 3 });
     expect((await allErrors(apiKey, allBad.id, 10)).map((e) => e.row)).toEqual([1, 2, 3]);
-    const stored = await env.DB.prepare("SELECT failure FROM jobs WHERE id = ?")
-      .bind(allBad.id)
-      .first<{ failure: string }>();
+    const stored = await dataOf(connectionId).findJob(allBad.id);
     expect(stored?.failure).toBe("Every row failed (3 of 3); none succeeded.");
 
     const oneGood = await untilJob(
@@ -396,11 +394,10 @@ describe("jobs", { timeout: 120_000 }, () => {
   });
 
   it("counts a repeated step once: the checkpoint moves only from where the step started", async () => {
-    const { commitProgress, createJob, markRunning, loadJob } = await import(
-      "../../src/integration/jobs/job-store.ts"
-    );
-    const row = await createJob(env.DB, { connectionId: "conn_x", kind: "backfill", leaseMs: 60_000 });
-    await markRunning(env.DB, row.id, new Date());
+    const { connectionId } = await newConnection();
+    const data = dataOf(connectionId);
+    const row = await data.createJob(connectionId, { kind: "import", rows: [], leaseMs: 60_000 });
+    await data.markRunning(row.id, new Date());
     const progress = {
       from: null,
       to: "cursor-1",
@@ -410,9 +407,9 @@ describe("jobs", { timeout: 120_000 }, () => {
       errors: [],
       leaseUntil: 0,
     };
-    expect(await commitProgress(env.DB, row.id, progress)).toBe(true);
-    expect(await commitProgress(env.DB, row.id, progress)).toBe(false);
-    expect(await loadJob(env.DB, row.id)).toMatchObject({ processed: 100, checkpoint: "cursor-1" });
+    expect(await data.commitProgress(row.id, progress)).toBe(true);
+    expect(await data.commitProgress(row.id, progress)).toBe(false);
+    expect(await data.findJob(row.id)).toMatchObject({ processed: 100, checkpoint: "cursor-1" });
   });
 });
 

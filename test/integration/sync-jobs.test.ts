@@ -1,9 +1,11 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { restartStalledJobs, startReconciliations } from "../../src/integration/jobs/cron-tasks.ts";
-import { createJob } from "../../src/integration/jobs/job-store.ts";
+import { indexActiveJob } from "../../src/integration/jobs/active-jobs.ts";
+import { restartStalledJobs } from "../../src/integration/jobs/cron-tasks.ts";
+import type { NewJob } from "../../src/integration/jobs/job-store.ts";
 import { startJob } from "../../src/integration/jobs/start-job.ts";
 import { acme, acmeContacts, createClient, tokenFor, uniqueEmail } from "../acme/helpers.ts";
+import { dataOf, reconcileNow, sqlIn } from "./connection-data-helpers.ts";
 import { admin, api, connect, expectProblem, newConnection, type PublicJob, untilJob } from "./helpers.ts";
 
 interface FeedEvent {
@@ -41,10 +43,15 @@ async function createAtAcme(token: string, count: number): Promise<string[]> {
 }
 
 async function mirrorSize(connectionId: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM contact_mirror WHERE connection_id = ?")
-    .bind(connectionId)
-    .first<{ n: number }>();
+  const [row] = await sqlIn<{ n: number }>(connectionId, "SELECT COUNT(*) AS n FROM contact_mirror");
   return row?.n ?? 0;
+}
+
+/** A job stored in the connection's object and D1's index, but whose Workflow instance was never created. */
+async function orphanJob(connectionId: string, input: NewJob) {
+  const job = await dataOf(connectionId).createJob(connectionId, input);
+  await indexActiveJob(env.DB, { jobId: job.id, connectionId, kind: job.kind, leaseUntil: job.leaseUntil });
+  return job;
 }
 
 async function jobsOf(key: string): Promise<PublicJob[]> {
@@ -101,7 +108,7 @@ describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
     const acmeClient = await createClient();
     const token = await tokenFor(acmeClient);
     const ids = await createAtAcme(token, 130);
-    const { apiKey } = await connect(acmeClient);
+    const { apiKey, connectionId } = await connect(acmeClient);
     expect(await feed(apiKey)).toHaveLength(130);
     // No webhook subscription: these changes reach the feed only through reconciliation.
     for (const id of ids.slice(0, 120)) {
@@ -112,9 +119,10 @@ describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
       });
       expect(res.status).toBe(200);
     }
-    const { started } = await startReconciliations(env);
+    // The connection's object starts its reconciliation when its alarm finds it due.
+    expect(await reconcileNow(connectionId)).toBe(true);
     const mine = (await jobsOf(apiKey)).find((j) => j.kind === "reconcile");
-    expect(mine && started).toContain(mine?.id);
+    expect(mine).toBeDefined();
     const done = await untilJob(apiKey, mine?.id as string);
     expect(done.status).toBe("succeeded");
     // It read from the backfill's start (less the overlap): every contact, none skipped.
@@ -124,8 +132,8 @@ describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
     expect(healed).toHaveLength(120);
     expect(healed.every((e) => e.type === "contact.updated" && e.contact.version === 2)).toBe(true);
 
-    const { started: next } = await startReconciliations(env);
-    const rerun = (await jobsOf(apiKey)).find((j) => j.kind === "reconcile" && next.includes(j.id));
+    expect(await reconcileNow(connectionId)).toBe(true);
+    const rerun = (await jobsOf(apiKey)).find((j) => j.kind === "reconcile" && j.id !== mine?.id);
     expect(await untilJob(apiKey, rerun?.id as string)).toMatchObject({ status: "succeeded" });
     expect(await feed(apiKey)).toHaveLength(events.length);
   });
@@ -136,13 +144,14 @@ describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
       row: i + 1,
       value: { firstName: "S", lastName: "W", email: uniqueEmail(`sweep${i}`) },
     }));
-    // A job stored without its instance (as if creating it had failed): only the sweep starts it.
-    const orphan = await createJob(env.DB, { connectionId, kind: "import", rows, leaseMs: 1000 });
+    // A job stored and indexed without its instance (as if creating it had failed): only the sweep starts it.
+    const orphan = await orphanJob(connectionId, { kind: "import", rows, leaseMs: 1000 });
     const later = Date.now() + 60_000;
     expect((await restartStalledJobs(env, later)).restarted).toContain(orphan.id);
     // Restarted once more while it runs: steps already done are not counted again.
     await untilJob(apiKey, orphan.id, (j) => j.processed > 0 || j.status === "succeeded");
-    await env.DB.prepare("UPDATE jobs SET lease_until = 0 WHERE id = ?").bind(orphan.id).run();
+    await sqlIn(connectionId, "UPDATE jobs SET lease_until = 0 WHERE id = ?", orphan.id);
+    await env.DB.prepare("UPDATE active_jobs SET lease_until = 0 WHERE job_id = ?").bind(orphan.id).run();
     await restartStalledJobs(env, later);
     const done = await untilJob(apiKey, orphan.id);
     expect(done).toMatchObject({
@@ -170,16 +179,14 @@ describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
       succeeded: 450,
       failed: 0,
     });
-    const row = await env.DB.prepare("SELECT instance_id FROM jobs WHERE id = ?")
-      .bind(job.id)
-      .first<{ instance_id: string | null }>();
-    const generation = Number(/_g(\d+)$/.exec(row?.instance_id ?? "")?.[1] ?? 0);
+    const row = await dataOf(connectionId).findJob(job.id);
+    const generation = Number(/_g(\d+)$/.exec(row?.instanceId ?? "")?.[1] ?? 0);
     expect(generation).toBeGreaterThanOrEqual(2);
     // Every instance of the chain ended; the first handed the job on.
     const first = await env.SYNC_JOBS.get(job.id);
     expect((await first.status()).status).toBe("complete");
     expect((await first.status()).output).toEqual({ done: false, continuedIn: `${job.id}_g1` });
-    const last = await env.SYNC_JOBS.get(row?.instance_id as string);
+    const last = await env.SYNC_JOBS.get(row?.instanceId as string);
     expect((await last.status()).output).toEqual({ done: true, status: "succeeded" });
     // Acme holds each row once.
     const atAcme = await acmeContacts(await tokenFor(acmeClient));
@@ -189,11 +196,9 @@ describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
 
   it("the sweep restarts the instance a job was handed on to, not the first", async () => {
     const { connectionId } = await newConnection();
-    const orphan = await createJob(env.DB, { connectionId, kind: "backfill", leaseMs: 1000 });
+    const orphan = await orphanJob(connectionId, { kind: "backfill", leaseMs: 1000 });
     // As if handed on to generation 3 whose creation was lost: the sweep creates that one.
-    await env.DB.prepare("UPDATE jobs SET instance_id = ? WHERE id = ?")
-      .bind(`${orphan.id}_g3`, orphan.id)
-      .run();
+    await dataOf(connectionId).setJobInstance(orphan.id, `${orphan.id}_g3`);
     expect((await restartStalledJobs(env, Date.now() + 60_000)).restarted).toContain(orphan.id);
     const instance = await env.SYNC_JOBS.get(`${orphan.id}_g3`);
     expect(["queued", "running", "complete"]).toContain((await instance.status()).status);

@@ -6,6 +6,7 @@ import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import { ContactCache } from "../../src/integration/contacts/contact-cache.ts";
 import type { InboxMessage } from "../../src/integration/webhooks/acme-event.ts";
 import { handleInboxDeadLetters } from "../../src/integration/webhooks/inbox-consumer.ts";
+import { sqlIn } from "./connection-data-helpers.ts";
 import { admin, api, BASE, errorFields, expectProblem, newConnection, problem } from "./helpers.ts";
 import {
   acmeContact,
@@ -211,11 +212,11 @@ describe("inbox consumer", () => {
     expect(Date.parse((data[0] as unknown as { recordedAt: string }).recordedAt)).toBeGreaterThan(
       Date.now() - 60_000,
     );
-    const mirror = await env.DB.prepare(
-      "SELECT version FROM contact_mirror WHERE connection_id = ? AND contact_id = ?",
-    )
-      .bind(connectionId, "ct_f")
-      .first();
+    const [mirror] = await sqlIn(
+      connectionId,
+      "SELECT version FROM contact_mirror WHERE contact_id = ?",
+      "ct_f",
+    );
     expect(mirror).toEqual({ version: 2 });
   });
 
@@ -242,11 +243,11 @@ describe("inbox consumer", () => {
         },
       ]);
     }
-    const mirror = await env.DB.prepare(
-      "SELECT version, data FROM contact_mirror WHERE connection_id = ? AND contact_id = ?",
-    )
-      .bind(connectionId, "ct_h")
-      .first<{ version: number; data: string }>();
+    const [mirror] = await sqlIn<{ version: number; data: string }>(
+      connectionId,
+      "SELECT version, data FROM contact_mirror WHERE contact_id = ?",
+      "ct_h",
+    );
     expect(mirror?.version).toBe(3);
     expect(JSON.parse(mirror?.data ?? "{}").firstName).toBe("First v3");
     expect((await feed(apiKey)).data.map((e) => e.contact.version)).toEqual([3]);
@@ -366,13 +367,12 @@ describe("inbox consumer", () => {
     }
     expectFeedOrder(all, contacts, versions);
     expect(all.length).toBeLessThan(contacts * versions);
-    const mirror = await env.DB.prepare(
-      "SELECT contact_id, version FROM contact_mirror WHERE connection_id = ?",
-    )
-      .bind(connectionId)
-      .all<{ contact_id: string; version: number }>();
-    expect(mirror.results).toHaveLength(contacts);
-    expect(mirror.results.every((row) => row.version === versions)).toBe(true);
+    const mirror = await sqlIn<{ contact_id: string; version: number }>(
+      connectionId,
+      "SELECT contact_id, version FROM contact_mirror",
+    );
+    expect(mirror).toHaveLength(contacts);
+    expect(mirror.every((row) => row.version === versions)).toBe(true);
     const letters = await env.DB.prepare(
       "SELECT webhook_id FROM dead_letters WHERE connection_id = ? ORDER BY webhook_id",
     )

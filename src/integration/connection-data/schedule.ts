@@ -39,6 +39,14 @@ export class Schedule {
     );
   }
 
+  /** Sets when the first reconciliation is due (epoch ms), if none is scheduled yet. Returns it. */
+  initialize(nextAt: number): number {
+    const state = this.state();
+    if (state.nextAt !== null) return state.nextAt;
+    this.save({ ...state, nextAt });
+    return nextAt;
+  }
+
   /**
    * When due by `now` (epoch ms; a schedule never run is due), runs `start`: true, started (or
    * nothing to start); false, the connection is gone, so nothing more is scheduled; a throw is

@@ -8,6 +8,7 @@ import {
 
 import { SessionState } from "../../../src/integration/session/session-state.ts";
 import { createClient } from "../../acme/helpers.ts";
+import { sqlIn } from "../connection-data-helpers.ts";
 import { consoleFetch, postForm, type SignedIn, signIn } from "./helpers.ts";
 
 async function page(session: SignedIn, path: string): Promise<string> {
@@ -27,11 +28,10 @@ async function tableRow(session: SignedIn, id: string): Promise<string> {
 /** Waits until the connection's backfill has finished, and returns its status. */
 async function backfillFinished(connectionId: string): Promise<string> {
   for (let i = 0; i < 200; i++) {
-    const job = await env.DB.prepare(
-      "SELECT status FROM jobs WHERE connection_id = ? AND kind = 'backfill' ORDER BY id DESC LIMIT 1",
-    )
-      .bind(connectionId)
-      .first<{ status: string }>();
+    const [job] = await sqlIn<{ status: string }>(
+      connectionId,
+      "SELECT status FROM jobs WHERE kind = 'backfill' ORDER BY id DESC LIMIT 1",
+    );
     if (job && job.status !== "queued" && job.status !== "running") return job.status;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -1,7 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createJob } from "../../../src/integration/jobs/job-store.ts";
 import { uniqueEmail } from "../../acme/helpers.ts";
+import { dataOf, sqlIn } from "../connection-data-helpers.ts";
 import { admin, api, BASE, newConnection, untilJob } from "../helpers.ts";
 import { COOKIE_NAME, consoleFetch, postForm, type SignedIn, signIn } from "./helpers.ts";
 
@@ -34,11 +34,10 @@ function csv(count: number, badEvery = 0): string {
 }
 
 async function importJobs(connectionId: string): Promise<number> {
-  const row = await env.DB.prepare(
-    "SELECT count(*) AS n FROM jobs WHERE connection_id = ? AND kind = 'import'",
-  )
-    .bind(connectionId)
-    .first<{ n: number }>();
+  const [row] = await sqlIn<{ n: number }>(
+    connectionId,
+    "SELECT count(*) AS n FROM jobs WHERE kind = 'import'",
+  );
   return row?.n ?? 0;
 }
 
@@ -101,8 +100,7 @@ describe("console: jobs", () => {
     const connection = await newConnection();
     const session = await signIn();
     // A queued job that no workflow runs, so it stays active for the test.
-    const job = await createJob(env.DB, {
-      connectionId: connection.connectionId,
+    const job = await dataOf(connection.connectionId).createJob(connection.connectionId, {
       kind: "import",
       rows: [],
       leaseMs: 60_000,
@@ -121,9 +119,11 @@ describe("console: jobs", () => {
     );
     expect(cancel.status).toBe(303);
     expect(cancel.headers.get("location")).toMatch(/\?cancelled=1$/);
-    const stored = await env.DB.prepare("SELECT cancel_requested FROM jobs WHERE id = ?")
-      .bind(job.id)
-      .first();
+    const [stored] = await sqlIn(
+      connection.connectionId,
+      "SELECT cancel_requested FROM jobs WHERE id = ?",
+      job.id,
+    );
     expect(stored?.cancel_requested).toBe(1);
   });
 
@@ -154,8 +154,7 @@ describe("console: jobs", () => {
     const connection = await newConnection();
     const session = await signIn();
     // A queued job that no workflow runs; its failures are written as a step would.
-    const job = await createJob(env.DB, {
-      connectionId: connection.connectionId,
+    const job = await dataOf(connection.connectionId).createJob(connection.connectionId, {
       kind: "import",
       rows: [],
       leaseMs: 60_000,
@@ -167,12 +166,17 @@ describe("console: jobs", () => {
     );
     expect(before).toContain("No row has failed.");
 
-    await env.DB.batch([
-      env.DB.prepare(
-        "INSERT INTO job_errors (job_id, row, email, code, errors) VALUES (?, 7, 'x', 'validation_failed', ?)",
-      ).bind(job.id, JSON.stringify([{ field: "email", message: "must be an email" }])),
-      env.DB.prepare("UPDATE jobs SET processed = 20, failed = 1, total = 20 WHERE id = ?").bind(job.id),
-    ]);
+    await sqlIn(
+      connection.connectionId,
+      "INSERT INTO job_errors (job_id, row, email, code, errors) VALUES (?, 7, 'x', 'validation_failed', ?)",
+      job.id,
+      JSON.stringify([{ field: "email", message: "must be an email" }]),
+    );
+    await sqlIn(
+      connection.connectionId,
+      "UPDATE jobs SET processed = 20, failed = 1, total = 20 WHERE id = ?",
+      job.id,
+    );
     const after = await page(session, `${base}/progress`);
     expect(after).toContain("20 of 20 rows, 1 failed");
     expect(after).toContain('data-error-row="7"');

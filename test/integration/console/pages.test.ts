@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MAX_SEARCH_LENGTH } from "../../../src/integration/console/filters.ts";
 import { newId } from "../../../src/lib/ids.ts";
+import { inConnectionData } from "../connection-data-helpers.ts";
 import { admin, api, createContact, newConnection, person } from "../helpers.ts";
 import { consoleFetch, postForm, type SignedIn, signIn } from "./helpers.ts";
 
@@ -25,7 +26,7 @@ async function insertChanges(
   type = "contact.created",
   email?: string,
 ): Promise<void> {
-  const statements = [];
+  const rows: unknown[][] = [];
   for (let i = 0; i < count; i++) {
     const seq = firstSeq + i;
     const contact = {
@@ -35,28 +36,30 @@ async function insertChanges(
       email: email ?? `p${seq}@example.com`,
       version: 1,
     };
-    statements.push(
-      env.DB.prepare(
-        "INSERT INTO change_events (connection_id, seq, event_id, type, contact_id, version, occurred_at, contact, changes, source, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ).bind(
-        connectionId,
-        seq,
-        `msg_${seq}`,
-        type,
-        contact.id,
-        1,
-        new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
-        JSON.stringify(contact),
-        JSON.stringify({
-          firstName: { from: null, to: contact.firstName },
-          email: { from: null, to: contact.email },
-        }),
-        "webhook",
-        new Date().toISOString(),
-      ),
-    );
+    rows.push([
+      seq,
+      `msg_${seq}`,
+      type,
+      contact.id,
+      1,
+      new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+      JSON.stringify(contact),
+      JSON.stringify({
+        firstName: { from: null, to: contact.firstName },
+        email: { from: null, to: contact.email },
+      }),
+      "webhook",
+      new Date().toISOString(),
+    ]);
   }
-  for (let i = 0; i < statements.length; i += 50) await env.DB.batch(statements.slice(i, i + 50));
+  await inConnectionData(connectionId, (_, state) => {
+    for (const row of rows) {
+      state.storage.sql.exec(
+        "INSERT INTO change_events (seq, event_id, type, contact_id, version, occurred_at, contact, changes, source, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ...row,
+      );
+    }
+  });
 }
 
 function seqsIn(html: string): number[] {
@@ -429,9 +432,7 @@ describe("console: list filters", () => {
 
   it("filters a connection's jobs by kind and status, keeping the filter while paging", async () => {
     const connection = await newConnection();
-    const insert = env.DB.prepare(
-      "INSERT INTO jobs (id, connection_id, kind, status, created_at, lease_until) VALUES (?, ?, ?, ?, ?, ?)",
-    );
+    const insert = "INSERT INTO jobs (id, kind, status, created_at, lease_until) VALUES (?, ?, ?, ?, ?)";
     const kinds: [string, string, number][] = [
       ["import", "succeeded", 25],
       ["reconcile", "failed", 3],
@@ -439,24 +440,17 @@ describe("console: list filters", () => {
       ["backfill", "queued", 1],
     ];
     const ids: Record<string, string[]> = {};
-    const statements = [];
+    const statements: unknown[][] = [];
     for (const [kind, status, count] of kinds) {
       for (let i = 0; i < count; i++) {
         const id = newId("job");
         ids[`${kind}/${status}`] = [...(ids[`${kind}/${status}`] ?? []), id];
-        statements.push(
-          insert.bind(
-            id,
-            connection.connectionId,
-            kind,
-            status,
-            new Date().toISOString(),
-            Date.now() + 86_400_000,
-          ),
-        );
+        statements.push([id, kind, status, new Date().toISOString(), Date.now() + 86_400_000]);
       }
     }
-    await env.DB.batch(statements);
+    await inConnectionData(connection.connectionId, (_, state) => {
+      for (const values of statements) state.storage.sql.exec(insert, ...values);
+    });
     const session = await signIn();
     const jobs = `/console/connections/${connection.connectionId}/jobs`;
     const sorted = (list: string[] | undefined) => (list ?? []).toSorted();
