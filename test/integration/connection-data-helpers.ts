@@ -45,7 +45,8 @@ export async function reconcileNow(connectionId: string): Promise<boolean> {
     state.storage.sql.exec(
       "UPDATE meta SET value = json_set(value, '$.nextAt', 0) WHERE key = 'reconcile_schedule'",
     );
-    await state.storage.setAlarm(Date.now());
+    // Far enough ahead that it cannot fire by itself first: runDurableObjectAlarm runs it now.
+    await state.storage.setAlarm(Date.now() + 60_000);
   });
   return runDurableObjectAlarm(env.CONNECTION_DATA.get(env.CONNECTION_DATA.idFromName(connectionId)));
 }

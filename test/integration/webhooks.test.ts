@@ -6,8 +6,17 @@ import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import { ContactCache } from "../../src/integration/contacts/contact-cache.ts";
 import type { InboxMessage } from "../../src/integration/webhooks/acme-event.ts";
 import { handleInboxDeadLetters } from "../../src/integration/webhooks/inbox-consumer.ts";
-import { sqlIn } from "./connection-data-helpers.ts";
-import { admin, api, BASE, errorFields, expectProblem, newConnection, problem } from "./helpers.ts";
+import { dataOf, sqlIn } from "./connection-data-helpers.ts";
+import {
+  admin,
+  api,
+  BASE,
+  type Contact,
+  errorFields,
+  expectProblem,
+  newConnection,
+  problem,
+} from "./helpers.ts";
 import {
   acmeContact,
   consume,
@@ -176,7 +185,10 @@ describe("inbox consumer", () => {
   it("applies a change to the mirror and the feed, with a diff in API field names, and drops the cached copy", async () => {
     const { connectionId, apiKey } = await newConnection();
     const config = loadIntegrationConfig(env);
-    const cache = new ContactCache(env.CACHE, connectionId, config.cacheTtlSeconds);
+    // As the read path writes it: noted in the connection's object first.
+    const cache = new ContactCache(env.CACHE, connectionId, config.cacheTtlSeconds, {
+      beforeWrite: (contact, until) => dataOf(connectionId).noteCached(contact.id, contact.version, until),
+    });
     const v1 = acmeContact("ct_f", 1);
     const v2 = acmeContact("ct_f", 2, { acme_title: "Engineer" });
     const stored = await cache.store({
@@ -218,6 +230,46 @@ describe("inbox consumer", () => {
       "ct_f",
     );
     expect(mirror).toEqual({ version: 2 });
+  });
+
+  it("writes no KV tombstone for a contact never cached, and refuses to cache a copy older than the mirror", async () => {
+    const { connectionId, apiKey } = await newConnection();
+    const config = loadIntegrationConfig(env);
+    const cache = new ContactCache(env.CACHE, connectionId, config.cacheTtlSeconds, {
+      beforeWrite: (contact, until) => dataOf(connectionId).noteCached(contact.id, contact.version, until),
+    });
+    await consume([
+      { body: inboxMessage(connectionId, "msg_u1", eventBody("contact.created", acmeContact("ct_u", 1))) },
+      { body: inboxMessage(connectionId, "msg_u2", eventBody("contact.created", acmeContact("ct_w", 1))) },
+    ]);
+    expect(await env.CACHE.get(`contact-tombstone:${connectionId}:ct_u`)).toBeNull();
+    // A read of version 1 that began before version 2 was applied is not cached after it.
+    const { data: v1 } = await feed(apiKey);
+    await consume([
+      {
+        body: inboxMessage(
+          connectionId,
+          "msg_u3",
+          eventBody("contact.updated", acmeContact("ct_u", 2), acmeContact("ct_u", 1)),
+        ),
+      },
+    ]);
+    expect(await cache.store(v1[0]?.contact as Contact)).toBe("superseded");
+    expect(await env.CACHE.get(`contact:${connectionId}:ct_u`)).toBeNull();
+    // A copy that is current is cached and noted, so the next change drops it.
+    const current = v1[1]?.contact as Contact;
+    expect(await cache.store(current)).toBe("written");
+    await consume([
+      {
+        body: inboxMessage(
+          connectionId,
+          "msg_w2",
+          eventBody("contact.updated", acmeContact("ct_w", 2), acmeContact("ct_w", 1)),
+        ),
+      },
+    ]);
+    expect(await env.CACHE.get(`contact-tombstone:${connectionId}:ct_w`)).not.toBeNull();
+    expect(await cache.get("ct_w")).toBeNull();
   });
 
   it("treats a redelivered webhook-id as a no-op", async () => {

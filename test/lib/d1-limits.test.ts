@@ -13,7 +13,7 @@ describe("D1 limits", () => {
   it("matches the platform: 100 bound values run, 101 fail with too many SQL variables", async () => {
     const ids = Array.from({ length: D1_MAX_BOUND_PARAMETERS + 1 }, (_, i) => `id${i}`);
     const at = (n: number) =>
-      env.DB.prepare(`SELECT contact_id FROM contact_mirror WHERE contact_id IN (${inList(n)})`)
+      env.DB.prepare(`SELECT id FROM api_keys WHERE id IN (${inList(n)})`)
         .bind(...ids.slice(0, n))
         .all();
     await expect(at(D1_MAX_BOUND_PARAMETERS)).resolves.toMatchObject({ success: true });
@@ -27,7 +27,7 @@ describe("D1 limits", () => {
     expect(runs.flat()).toEqual(ids);
     for (const run of runs) {
       const result = await env.DB.prepare(
-        `SELECT contact_id FROM contact_mirror WHERE connection_id = ? AND contact_id IN (${inList(run.length)}) AND version > ?`,
+        `SELECT id FROM api_keys WHERE connection_id = ? AND id IN (${inList(run.length)}) AND created_at > ?`,
       )
         .bind("conn_none", ...run, 0)
         .all();

@@ -109,24 +109,32 @@ export class ConnectionData extends DurableObject<Env> {
     this.connectionIdCache = connectionId;
   }
 
-  /** Makes sure the alarm is set (once per instance life; the alarm re-arms itself). */
+  /**
+   * Makes sure the alarm is set (checked once per instance life; the alarm re-arms itself). A
+   * connection's first write schedules its first reconciliation an interval later: it starts with
+   * a backfill, which is its first sync.
+   */
   private async ensureAlarm(): Promise<void> {
     if (this.alarmChecked) return;
     this.alarmChecked = true;
-    if ((await this.ctx.storage.getAlarm()) === null)
-      await this.ctx.storage.setAlarm(Date.now() + BACKLOG_RETRY_MS);
+    const now = Date.now();
+    const due = this.schedule.initialize(now + this.config.reconcileIntervalSeconds * 1000);
+    const next = Math.max(now, Math.min(due, now + this.config.retentionIntervalSeconds * 1000));
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null || alarm > next) await this.ctx.storage.setAlarm(next);
   }
 
   /**
-   * Records the connection id and makes sure the object's alarm is set, so its reconciliation
-   * and pruning run; called when a connection is made, and by the cron for a connection whose
-   * reconciliation is overdue. Returns the schedule's state.
+   * Records the connection id and makes sure the object's alarm is set for its next
+   * reconciliation (due at once if none was ever scheduled); called by the cron for a connection
+   * whose reconciliation is overdue. Returns the schedule's state.
    */
   async ensureScheduled(connectionId: string): Promise<ReconcileState> {
     this.attach(connectionId);
+    const now = Date.now();
+    const due = Math.max(now, this.schedule.initialize(now));
     const alarm = await this.ctx.storage.getAlarm();
-    const due = this.schedule.state().nextAt ?? Date.now();
-    if (alarm === null || alarm > due) await this.ctx.storage.setAlarm(Math.max(Date.now(), due));
+    if (alarm === null || alarm > due) await this.ctx.storage.setAlarm(due);
     this.alarmChecked = true;
     return this.schedule.state();
   }

@@ -78,6 +78,13 @@ export interface ContactCacheOptions {
    * MEMORY_TTL_MS; 0: always KV).
    */
   memoryTtlMs?: number;
+  /**
+   * Called before a copy is written to KV, with the contact and when KV drops the copy (epoch
+   * ms): the connection's object records that the contact may be cached, so a later change
+   * invalidates it (a change to a contact never cached costs no KV write). False: a newer
+   * version is known, the copy is not written. A rejection counts as a failed write.
+   */
+  beforeWrite?: (contact: Contact, until: number) => Promise<boolean>;
 }
 
 /**
@@ -228,10 +235,17 @@ export class ContactCache {
     contact: Contact,
     now: number,
     readAt: number,
-  ): Promise<"written" | "failed"> {
+  ): Promise<"written" | "failed" | "superseded"> {
     remember(key, { version: contact.version, at: now });
     const entry: CachedContact = { contact, storedAt: now, readAt };
     try {
+      if (
+        this.options.beforeWrite &&
+        !(await this.options.beforeWrite(contact, now + this.expirationTtl * 1000))
+      ) {
+        remember(key, { version: null, at: now });
+        return "superseded";
+      }
       await this.kv.put(key, JSON.stringify(entry), { expirationTtl: this.expirationTtl });
       recentEntries.set(key, entry, this.memoryTtlMs, now);
       return "written";

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { connectionData } from "../connection-data/stub.ts";
 import type { IntegrationEnv } from "../context.ts";
 import { acmeClientFor } from "../context.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
@@ -7,8 +8,8 @@ import { ContactService } from "./contact-service.ts";
 
 /**
  * The contact service for the request's connection: its Acme client (made only when a call to
- * Acme is needed), its slice of the KV cache, and its session, which counts stale reads and
- * failed cache writes.
+ * Acme is needed), its slice of the KV cache (each write first noted in the connection's object),
+ * and its session, which counts stale reads and failed cache writes.
  */
 export function createContactService(c: Context<IntegrationEnv>): ContactService {
   const { config, connection } = c.var;
@@ -21,6 +22,9 @@ export function createContactService(c: Context<IntegrationEnv>): ContactService
       memoryTtlMs: config.cacheMemoryTtlMs,
       onWriteFailure: () => session().recordCacheWriteFailure(),
       defer: c.var.defer,
+      // The connection's object learns which contacts may be cached, so only their changes cost a KV write.
+      beforeWrite: (contact, until) =>
+        connectionData(c.env, connection.id).noteCached(contact.id, contact.version, until),
     }),
     { recordStaleFallback: () => session().recordStaleFallback() },
   );
