@@ -1445,7 +1445,7 @@ export interface paths {
         };
         /**
          * The connection's change feed, oldest first
-         * @description Poll with `after` set to the last `nextAfter`: sequence numbers grow by one per change, with no gaps or repeats. A change Acme sent twice, or that reconciliation also found, appears once.
+         * @description Poll with `after` set to the last `nextAfter`: sequence numbers grow by one per change, with no gaps or repeats. A change Acme sent twice, or that reconciliation also found, appears once. Entries are kept for FEED_RETENTION_SECONDS (30 days by default); a cursor whose next entry was pruned gets 410 `feed_cursor_expired` with `oldestAfter`: re-read the contacts list, then poll on from `oldestAfter`.
          */
         get: {
             parameters: {
@@ -1480,6 +1480,15 @@ export interface paths {
                 };
                 /** @description Missing or invalid credentials */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The change feed's entries after this cursor were pruned; `oldestAfter` says where it resumes */
+                410: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3042,12 +3051,14 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "invalid_json" | "validation_failed" | "invalid_cursor" | "precondition_invalid" | "unauthorized" | "invalid_signature" | "forbidden" | "not_found" | "method_not_allowed" | "duplicate_email" | "conflict" | "idempotency_key_in_flight" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "acme_rate_limited" | "internal_error" | "acme_auth_failed" | "acme_bad_response" | "acme_unavailable" | "acme_timeout";
+            code: "invalid_json" | "validation_failed" | "invalid_cursor" | "precondition_invalid" | "unauthorized" | "invalid_signature" | "forbidden" | "not_found" | "method_not_allowed" | "feed_cursor_expired" | "duplicate_email" | "conflict" | "idempotency_key_in_flight" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "acme_rate_limited" | "internal_error" | "acme_auth_failed" | "acme_bad_response" | "acme_unavailable" | "acme_timeout";
             requestId: string;
             errors?: {
                 field: string;
                 message: string;
             }[];
+            /** @description 410 `feed_cursor_expired` only: the smallest `after` the change feed still serves. Re-read the contacts list, then go on polling from here. */
+            oldestAfter?: number;
         };
         /**
          * @example {

@@ -128,6 +128,8 @@ export interface Problem {
   code: string;
   requestId: string;
   errors?: { field: string; message: string }[];
+  /** 410 `feed_cursor_expired` only. */
+  oldestAfter?: number;
 }
 
 export async function problem(res: Response): Promise<Problem> {

@@ -143,6 +143,7 @@ connectionAdminRouter
           : null,
         webhookSubscriptionId: null,
         reconciledThrough: null,
+        scheduleCheckedAt: null,
         createdAt: new Date().toISOString(),
       };
       await drizzle(c.env.DB).insert(connections).values(row);

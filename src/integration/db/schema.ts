@@ -14,6 +14,11 @@ export const connections = sqliteTable("connections", {
   webhookSubscriptionId: text("webhook_subscription_id"),
   /** Reconciliation has pulled Acme's changes up to this instant. */
   reconciledThrough: text("reconciled_through"),
+  /**
+   * When the cron's overdue sweep last checked this connection's schedule (ISO): the sweep takes
+   * the connections it checked longest ago first, so every overdue one is reached in turn.
+   */
+  scheduleCheckedAt: text("schedule_checked_at"),
   createdAt: text("created_at").notNull(),
 });
 

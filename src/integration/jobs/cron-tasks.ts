@@ -3,7 +3,7 @@ import { loadConnectionDataConfig } from "../connection-data/config.ts";
 import { connectionData } from "../connection-data/stub.ts";
 import { expiredIndexEntries, setIndexedLease, unindexJob } from "./active-jobs.ts";
 import { loadJobConfig } from "./config.ts";
-import { overdueConnections } from "./reconciliation.ts";
+import { takeOverdueConnections } from "./reconciliation.ts";
 import { currentInstance } from "./start-job.ts";
 
 /**
@@ -63,7 +63,8 @@ export async function restartStalledJobs(env: Env, now = Date.now()): Promise<{ 
 /**
  * The safety net under each connection's own schedule (its object's alarm starts its
  * reconciliations): connections whose last reconciliation is more than three intervals old get
- * their object's schedule checked, at most OVERDUE_PAGE per run. Returns the connections poked
+ * their object's schedule checked, at most OVERDUE_PAGE per run, those checked longest ago first (so
+ * every overdue connection is reached in turn: 1,000 within five runs). Returns the connections poked
  * and those whose object reports a failure to start (also logged).
  */
 export async function scheduleOverdueReconciliations(
@@ -74,7 +75,7 @@ export async function scheduleOverdueReconciliations(
   const before = new Date(now - 3 * intervalMs).toISOString();
   const poked: string[] = [];
   const failing: string[] = [];
-  for (const id of await overdueConnections(env.DB, before, OVERDUE_PAGE)) {
+  for (const id of await takeOverdueConnections(env.DB, before, OVERDUE_PAGE, new Date(now))) {
     try {
       const state = await connectionData(env, id).ensureScheduled(id);
       poked.push(id);

@@ -1,6 +1,4 @@
-import { and, isNull, lt, or, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { type ConnectionRow, connections } from "../db/schema.ts";
+import type { ConnectionRow } from "../db/schema.ts";
 
 /** Each reconciliation re-reads this much before the last checkpoint, against clock skew and slow commits. */
 export const RECONCILE_OVERLAP_MS = 5 * 60_000;
@@ -25,20 +23,28 @@ export async function markReconciled(db: D1Database, connectionId: string, throu
 
 /**
  * Ids of connections whose last reconciliation finished before `before` (ISO), or never did and
- * that were made before it: at most `limit`, in random order, so connections that stay overdue
- * (an account Acme refuses) cannot keep the others out of a page run after run.
+ * that were made before it: at most `limit`, those the sweep checked longest ago (or never)
+ * first, and marks them checked at `now` in the same batch, so the next run takes the next ones
+ * and connections that stay overdue (an account Acme refuses) cannot keep the others out.
+ * One D1 statement, whatever `limit`.
  */
-export async function overdueConnections(db: D1Database, before: string, limit: number): Promise<string[]> {
-  const rows = await drizzle(db)
-    .select({ id: connections.id })
-    .from(connections)
-    .where(
-      or(
-        lt(connections.reconciledThrough, before),
-        and(isNull(connections.reconciledThrough), lt(connections.createdAt, before)),
-      ),
+export async function takeOverdueConnections(
+  db: D1Database,
+  before: string,
+  limit: number,
+  now: Date,
+): Promise<string[]> {
+  const taken = await db
+    .prepare(
+      `UPDATE connections SET schedule_checked_at = ?1
+       WHERE id IN (
+         SELECT id FROM connections
+         WHERE reconciled_through < ?2 OR (reconciled_through IS NULL AND created_at < ?2)
+         ORDER BY schedule_checked_at IS NOT NULL, schedule_checked_at, id
+         LIMIT ?3)
+       RETURNING id`,
     )
-    .orderBy(sql`random()`)
-    .limit(limit);
-  return rows.map((r) => r.id);
+    .bind(now.toISOString(), before, limit)
+    .all<{ id: string }>();
+  return taken.results.map((r) => r.id);
 }

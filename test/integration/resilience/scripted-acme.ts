@@ -105,6 +105,7 @@ export function client(
       webhookSecretEnc: null,
       webhookSubscriptionId: null,
       reconciledThrough: null,
+      scheduleCheckedAt: null,
       createdAt: "",
     },
     session,

@@ -1,0 +1,1 @@
+ALTER TABLE `connections` ADD `schedule_checked_at` text;
