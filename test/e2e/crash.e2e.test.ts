@@ -18,10 +18,25 @@ import {
 interface FeedEvent {
   seq: number;
   type: string;
+  source: string;
   contact: { id: string; email: string };
 }
 
+/** One tenant: its own Acme client (account), connection, API key and webhook subscription. */
+interface Tenant {
+  index: number;
+  client: { client_id: string; client_secret: string };
+  connectionId: string;
+  apiKey: string;
+  /** Emails of its creates answered 201. */
+  acknowledged: string[];
+}
+
+const CONNECTIONS = 3;
 const IMPORT_ROWS = 300;
+/** Each connection's object starts a reconciliation this often (s): what the crash lost heals in seconds. */
+const RECONCILE_INTERVAL_SECONDS = 5;
+const CRON = "/__scheduled?cron=*/5+*+*+*+*";
 const persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-crash-"));
 let server: DevServer | undefined;
 
@@ -47,13 +62,22 @@ function until<T>(
   })();
 }
 
-describe("a crash of wrangler dev mid-import and mid-stream of creates", () => {
-  it("loses no acknowledged write and duplicates none, at Acme or in the change feed", async () => {
+const isSync = (job: Job) => job.kind === "backfill" || job.kind === "reconcile";
+const isActive = (job: Job) => job.status === "queued" || job.status === "running";
+
+describe("a crash of wrangler dev mid-import and mid-stream of creates, across connections", () => {
+  it("loses no acknowledged write and duplicates none, at Acme or in any connection's change feed", async () => {
     applyLocalMigrations(persistTo);
     const port = await freePort();
     const secrets = await generateSecrets();
-    // A short job lease, so the cron sweep restarts the interrupted instance soon after the restart.
-    const vars = { ...localSettings(port), ...secrets, JOB_LEASE_MS: "3000" };
+    // A short job lease, so the cron sweep restarts the interrupted instances soon after the
+    // restart; a short reconciliation interval, so each connection's own schedule heals its feed.
+    const vars = {
+      ...localSettings(port),
+      ...secrets,
+      JOB_LEASE_MS: "3000",
+      RECONCILE_INTERVAL_SECONDS: String(RECONCILE_INTERVAL_SECONDS),
+    };
     const start = () => startDevServer({ port, persistTo, testScheduled: true, vars });
     server = await start();
     const base = server.url;
@@ -67,84 +91,109 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates", () => {
         headers: { authorization: `Bearer ${token}`, "content-type": init.type ?? "application/json" },
         ...(init.body !== undefined ? { body: init.body } : {}),
       });
+    const cron = () => fetch(`${base}${CRON}`);
 
-    const client = (await (
-      await call("/acme/admin/clients", secrets.ACME_ADMIN_TOKEN ?? "", {
-        method: "POST",
-        // Quota enough that the import is quick: this test is about the crash, not pacing.
-        body: JSON.stringify({
-          name: "crash",
-          rate_limits: {
-            read: { limit: 2000, windowSeconds: 10 },
-            write: { limit: 1000, windowSeconds: 10 },
-          },
-        }),
-      })
-    ).json()) as { client_id: string; client_secret: string };
-    const connection = (await (
-      await call("/api/v1/admin/connections", secrets.ADMIN_TOKEN ?? "", {
-        method: "POST",
-        body: JSON.stringify({
-          name: "crash",
-          acmeClientId: client.client_id,
-          acmeClientSecret: client.client_secret,
-        }),
-      })
-    ).json()) as { id: string };
-    const { apiKey } = (await (
-      await call(`/api/v1/admin/connections/${connection.id}/api-keys`, secrets.ADMIN_TOKEN ?? "", {
-        method: "POST",
-      })
-    ).json()) as { apiKey: string };
-    const subscribed = await call(
-      `/api/v1/admin/connections/${connection.id}/webhook-subscription`,
-      secrets.ADMIN_TOKEN ?? "",
-      {
-        method: "POST",
-      },
-    );
-    expect(subscribed.status).toBe(201);
+    const connect = async (index: number): Promise<Tenant> => {
+      const client = (await (
+        await call("/acme/admin/clients", secrets.ACME_ADMIN_TOKEN ?? "", {
+          method: "POST",
+          // Quota enough that the import is quick: this test is about the crash, not pacing.
+          body: JSON.stringify({
+            name: `crash-${index}`,
+            rate_limits: {
+              read: { limit: 2000, windowSeconds: 10 },
+              write: { limit: 1000, windowSeconds: 10 },
+            },
+          }),
+        })
+      ).json()) as Tenant["client"];
+      const connection = (await (
+        await call("/api/v1/admin/connections", secrets.ADMIN_TOKEN ?? "", {
+          method: "POST",
+          body: JSON.stringify({
+            name: `crash-${index}`,
+            acmeClientId: client.client_id,
+            acmeClientSecret: client.client_secret,
+          }),
+        })
+      ).json()) as { id: string };
+      const { apiKey } = (await (
+        await call(`/api/v1/admin/connections/${connection.id}/api-keys`, secrets.ADMIN_TOKEN ?? "", {
+          method: "POST",
+        })
+      ).json()) as { apiKey: string };
+      const subscribed = await call(
+        `/api/v1/admin/connections/${connection.id}/webhook-subscription`,
+        secrets.ADMIN_TOKEN ?? "",
+        { method: "POST" },
+      );
+      expect(subscribed.status).toBe(201);
+      return { index, client, connectionId: connection.id, apiKey, acknowledged: [] };
+    };
+    const tenants: Tenant[] = [];
+    for (let i = 0; i < CONNECTIONS; i++) tenants.push(await connect(i));
+    const [importer] = tenants as [Tenant];
+    /** The connection's backfills and reconciliations, newest first. */
+    const syncJobs = async (tenant: Tenant): Promise<Job[]> => {
+      const res = await call("/api/v1/jobs?limit=100", tenant.apiKey);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { data: Job[] }).data.filter(isSync);
+    };
 
+    // Emails carry their connection's index, so one found at another connection's stands out.
     const run = crypto.randomUUID().slice(0, 8);
-    const importEmails = Array.from({ length: IMPORT_ROWS }, (_, i) => `import${i}.${run}@example.com`);
+    const importEmails = Array.from({ length: IMPORT_ROWS }, (_, i) => `c0.import${i}.${run}@example.com`);
     const csv = ["firstName,lastName,email", ...importEmails.map((e, i) => `Row,${i},${e}`)].join("\n");
-    const started = await call("/api/v1/imports", apiKey, { method: "POST", body: csv, type: "text/csv" });
+    const started = await call("/api/v1/imports", importer.apiKey, {
+      method: "POST",
+      body: csv,
+      type: "text/csv",
+    });
     expect(started.status).toBe(202);
     const job = (await started.json()) as Job;
 
-    // Creates stream in while the import runs; only those answered 201 were acknowledged.
-    const acknowledged: string[] = [];
+    // Creates stream in while the import runs, round-robin over the connections; only those
+    // answered 201 were acknowledged.
     const refused: string[] = [];
     let processed = 0;
     let streaming = true;
     const stream = (async () => {
       for (let i = 0; streaming; i++) {
-        const email = `stream${i}.${run}@example.com`;
+        const tenant = tenants[i % CONNECTIONS] as Tenant;
+        const email = `c${tenant.index}.stream${i}.${run}@example.com`;
         try {
-          const res = await call("/api/v1/contacts", apiKey, {
+          const res = await call("/api/v1/contacts", tenant.apiKey, {
             method: "POST",
             body: JSON.stringify({ firstName: "Stream", lastName: String(i), email }),
           });
-          if (res.status === 201) acknowledged.push(email);
+          if (res.status === 201) tenant.acknowledged.push(email);
           else refused.push(`${res.status} ${await res.text()}`);
         } catch {
           // the server is gone: not acknowledged
         }
       }
     })();
+    const acknowledgedCounts = () => tenants.map((t) => t.acknowledged.length).join("/");
 
-    // Kill mid-import and mid-stream: some rows done, most not, and some creates acknowledged.
+    // Kill mid-import and mid-stream: some rows done, most not, and some creates acknowledged on
+    // every connection; and while at least one connection runs no backfill or reconciliation,
+    // so that after the restart its object's alarm must start its next one (see below).
+    let idleAtKill = 0;
     await until(
       async () => {
-        const current = (await (await call(`/api/v1/jobs/${job.id}`, apiKey)).json()) as Job;
+        const current = (await (await call(`/api/v1/jobs/${job.id}`, importer.apiKey)).json()) as Job;
         processed = current.processed;
-        return current.processed >= 20 && acknowledged.length >= 5 ? current : undefined;
+        if (processed < 20 || tenants.some((t) => t.acknowledged.length < 3)) return undefined;
+        const running = await Promise.all(tenants.map(async (t) => (await syncJobs(t)).some(isActive)));
+        idleAtKill = running.filter((r) => !r).length;
+        return idleAtKill > 0 ? current : undefined;
       },
       60_000,
       "the import and the stream of creates to get going",
       () =>
-        `(rows processed ${processed}, creates acknowledged ${acknowledged.length}, refused: ${refused.join("; ")})`,
+        `(rows processed ${processed}, creates acknowledged ${acknowledgedCounts()}, refused: ${refused.join("; ")})`,
     );
+    const killedAt = Date.now();
     await server.kill();
     streaming = false;
     await stream;
@@ -155,15 +204,52 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates", () => {
     ).toEqual([]);
 
     server = await start();
-    // The interrupted instance does not resume by itself: the cron sweep restarts it once its
-    // lease ran out; the same cron run reconciles what the webhooks lost in the crash.
+    const restartedAt = Date.now();
+
+    // Alarms set before the kill fire after the restart. Only a connection object's alarm starts
+    // a reconciliation; until each connection that was running no sync job has one started after
+    // the kill, nothing but reads: no cron run (it pokes overdue connections' schedules, and makes
+    // Acme hand its undelivered webhooks again) and no write (each sets the object's alarm when it
+    // finds none). Queued webhook deliveries died with the process, and the interrupted import
+    // waits for the cron sweep, so the alarm stored with the object before the kill is what fires.
+    const stalled = new Set<number>();
+    for (const tenant of tenants) {
+      const jobs = await syncJobs(tenant);
+      if (jobs.some((j) => isActive(j) && Date.parse(j.createdAt) < killedAt)) stalled.add(tenant.index);
+    }
+    const quiet = tenants.filter((t) => !stalled.has(t.index));
+    // A connection with a backfill or reconciliation cut off by the kill waits for the cron sweep:
+    // its alarm finds one still active and starts none.
+    expect(quiet.length, "every connection had a sync job cut off by the kill").toBeGreaterThan(0);
+    const startedByAlarm = new Map<number, number>();
+    await until(
+      async () => {
+        for (const tenant of quiet) {
+          if (startedByAlarm.has(tenant.index)) continue;
+          const fresh = (await syncJobs(tenant)).find(
+            (j) => j.kind === "reconcile" && Date.parse(j.createdAt) >= killedAt,
+          );
+          if (fresh) startedByAlarm.set(tenant.index, Date.parse(fresh.createdAt) - restartedAt);
+        }
+        return startedByAlarm.size === quiet.length ? true : undefined;
+      },
+      6 * RECONCILE_INTERVAL_SECONDS * 1000,
+      "alarms set before the kill to start reconciliations after the restart",
+      () =>
+        `(connections without a sync job cut off: ${quiet.map((t) => t.index).join(", ")}; started: ${[
+          ...startedByAlarm.keys(),
+        ].join(", ")})`,
+    );
+
+    // The interrupted import (and any interrupted sync job) does not resume by itself: the cron
+    // sweep restarts it once its lease ran out.
     const finished = await until(
       async () => {
-        await fetch(`${base}/__scheduled?cron=*/5+*+*+*+*`);
-        const current = (await (await call(`/api/v1/jobs/${job.id}`, apiKey)).json()) as Job;
+        await cron();
+        const current = (await (await call(`/api/v1/jobs/${job.id}`, importer.apiKey)).json()) as Job;
         return current.status === "succeeded" ? current : undefined;
       },
-      180_000,
+      120_000,
       "the import to finish after the restart",
     );
     expect(finished).toMatchObject({
@@ -173,54 +259,105 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates", () => {
       failed: 0,
     });
 
-    const token = (
-      (await (
-        await fetch(`${base}/acme/oauth/token`, {
-          method: "POST",
-          headers: { authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}` },
-          body: new URLSearchParams({ grant_type: "client_credentials" }),
-        })
-      ).json()) as { access_token: string }
-    ).access_token;
-    const atAcme: { id: string; acme_email: string }[] = [];
-    let after: string | undefined;
-    do {
-      const res = await call(`/acme/v1/contacts?limit=100${after ? `&after=${after}` : ""}`, token);
-      const page = (await res.json()) as {
-        results: { id: string; acme_email: string }[];
-        paging?: { next: { after: string } };
-      };
-      atAcme.push(...page.results);
-      after = page.paging?.next.after;
-    } while (after);
-    const acmeCount = new Map<string, number>();
-    for (const c of atAcme) acmeCount.set(c.acme_email, (acmeCount.get(c.acme_email) ?? 0) + 1);
-    for (const email of [...importEmails, ...acknowledged]) expect(acmeCount.get(email), email).toBe(1);
-    expect([...acmeCount.values()].every((n) => n === 1)).toBe(true);
+    // Each Acme account holds its connection's acknowledged creates and import rows once each,
+    // and nothing of another connection's.
+    const acmeContacts = async (tenant: Tenant) => {
+      const { client } = tenant;
+      const token = (
+        (await (
+          await fetch(`${base}/acme/oauth/token`, {
+            method: "POST",
+            headers: { authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}` },
+            body: new URLSearchParams({ grant_type: "client_credentials" }),
+          })
+        ).json()) as { access_token: string }
+      ).access_token;
+      const contacts: { id: string; acme_email: string }[] = [];
+      let after: string | undefined;
+      do {
+        const res = await call(`/acme/v1/contacts?limit=100${after ? `&after=${after}` : ""}`, token);
+        expect(res.status).toBe(200);
+        const page = (await res.json()) as {
+          results: { id: string; acme_email: string }[];
+          paging?: { next: { after: string } };
+        };
+        contacts.push(...page.results);
+        after = page.paging?.next.after;
+      } while (after);
+      return contacts;
+    };
+    const atAcme = new Map<number, { id: string; acme_email: string }[]>();
+    for (const tenant of tenants) {
+      const contacts = await acmeContacts(tenant);
+      atAcme.set(tenant.index, contacts);
+      const count = new Map<string, number>();
+      for (const c of contacts) count.set(c.acme_email, (count.get(c.acme_email) ?? 0) + 1);
+      const expected = [...(tenant === importer ? importEmails : []), ...tenant.acknowledged];
+      for (const email of expected) expect(count.get(email), email).toBe(1);
+      expect([...count.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+      expect(contacts.filter((c) => !c.acme_email.startsWith(`c${tenant.index}.`))).toEqual([]);
+    }
 
-    // Every contact at Acme reaches the feed as exactly one creation.
-    const wanted = new Set(atAcme.map((c) => c.id));
-    const created = await until(
+    // Each connection's feed gets every contact of its Acme account as exactly one creation,
+    // and nothing else's: webhooks lost in the crash are made good by the connection's own
+    // reconciliations, every RECONCILE_INTERVAL_SECONDS. (The cron runs restart stalled jobs; Acme
+    // hands an undelivered webhook again no sooner than 30 s after its change.)
+    const feed = async (tenant: Tenant) => {
+      const events: FeedEvent[] = [];
+      let seq = 0;
+      for (;;) {
+        const res = await call(`/api/v1/events?after=${seq}&limit=500`, tenant.apiKey);
+        expect(res.status).toBe(200);
+        const page = (await res.json()) as { data: FeedEvent[]; nextAfter: number };
+        events.push(...page.data);
+        if (page.data.length === 0) break;
+        seq = page.nextAfter;
+      }
+      return events;
+    };
+    const feeds = new Map<number, FeedEvent[]>();
+    await until(
       async () => {
-        await fetch(`${base}/__scheduled?cron=*/5+*+*+*+*`);
-        const events: FeedEvent[] = [];
-        let seq = 0;
-        for (;;) {
-          const res = await call(`/api/v1/events?after=${seq}&limit=500`, apiKey);
-          const page = (await res.json()) as { data: FeedEvent[]; nextAfter: number };
-          events.push(...page.data);
-          if (page.data.length === 0) break;
-          seq = page.nextAfter;
+        await cron();
+        for (const tenant of tenants) {
+          if (feeds.has(tenant.index)) continue;
+          const events = await feed(tenant);
+          const created = new Set(
+            events.filter((e) => e.type === "contact.created").map((e) => e.contact.id),
+          );
+          if ((atAcme.get(tenant.index) ?? []).every((c) => created.has(c.id)))
+            feeds.set(tenant.index, events);
         }
-        const creations = events.filter((e) => e.type === "contact.created");
-        return [...wanted].every((id) => creations.some((e) => e.contact.id === id)) ? creations : undefined;
+        return feeds.size === tenants.length ? true : undefined;
       },
-      180_000,
-      "every contact in the change feed",
+      120_000,
+      "every contact in its connection's change feed",
+      () => `(feeds complete: ${[...feeds.keys()].join(", ")})`,
     );
-    const perContact = new Map<string, number>();
-    for (const e of created) perContact.set(e.contact.id, (perContact.get(e.contact.id) ?? 0) + 1);
-    expect([...perContact.values()].every((n) => n === 1)).toBe(true);
-    expect(perContact.size).toBe(atAcme.length);
+    for (const tenant of tenants) {
+      const events = feeds.get(tenant.index) ?? [];
+      const ids = new Set((atAcme.get(tenant.index) ?? []).map((c) => c.id));
+      const creations = new Map<string, number>();
+      for (const e of events.filter((e) => e.type === "contact.created")) {
+        creations.set(e.contact.id, (creations.get(e.contact.id) ?? 0) + 1);
+      }
+      expect([...creations.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+      expect(creations.size).toBe(ids.size);
+      expect(events.filter((e) => !ids.has(e.contact.id))).toEqual([]);
+    }
+
+    const bySource = (events: FeedEvent[]) => {
+      const count: Record<string, number> = {};
+      for (const e of events) count[e.source] = (count[e.source] ?? 0) + 1;
+      return JSON.stringify(count);
+    };
+    console.info(
+      `crash: ${finished.succeeded}/${IMPORT_ROWS} import rows; creates acknowledged ${acknowledgedCounts()}; ` +
+        `at Acme ${tenants.map((t) => atAcme.get(t.index)?.length).join("/")}; ` +
+        `feeds ${tenants.map((t) => `${feeds.get(t.index)?.length} ${bySource(feeds.get(t.index) ?? [])}`).join(", ")}; ` +
+        `${idleAtKill} connection(s) idle at the kill; reconciliation started by the alarm after the restart on ` +
+        `${[...startedByAlarm].map(([i, ms]) => `c${i} (${ms} ms from the restarted server's first healthy answer)`).join(", ")}` +
+        (stalled.size > 0 ? `; sync job cut off on ${[...stalled].map((i) => `c${i}`).join(", ")}` : ""),
+    );
   }, 420_000);
 });
