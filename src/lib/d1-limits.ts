@@ -7,6 +7,13 @@
 export const D1_MAX_BOUND_PARAMETERS = 100;
 
 /**
+ * The most queries one Worker invocation may make on Workers Paid: "Queries per Worker invocation:
+ * 1000 (Workers Paid) / 50 (Free)" (https://developers.cloudflare.com/d1/platform/limits/). Each
+ * statement counts, so a `batch()` of n statements is n queries, not one.
+ */
+export const D1_MAX_QUERIES_PER_INVOCATION = 1000;
+
+/**
  * The most statements this code puts in one `batch()`. D1 names no count of its own, but each
  * statement counts toward the queries one invocation may make (1,000 on Workers Paid, 50 on Free,
  * same page) and a batch is one transaction that holds the database's writers while it runs; 50
