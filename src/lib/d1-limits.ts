@@ -1,3 +1,5 @@
+import { type SQL, sql } from "drizzle-orm";
+
 /**
  * The most values one D1 statement may bind: "Maximum bound parameters per query: 100"
  * (https://developers.cloudflare.com/d1/platform/limits/). A statement that binds more fails
@@ -54,4 +56,30 @@ export function itemsPerStatement({ perItem, fixed = 0 }: BindShape): number {
  */
 export function chunkForStatement<T>(items: readonly T[], shape: BindShape): T[][] {
   return chunk(items, itemsPerStatement(shape));
+}
+
+/**
+ * `(SELECT value FROM json_each(?))` over `values`, for `inArray(column, jsonList(ids))`: a list of
+ * any length bound as one JSON parameter, so a statement over a whole batch stays one statement
+ * (and one query) instead of a run per {@link D1_MAX_BOUND_PARAMETERS}.
+ */
+export function jsonList(values: readonly (string | number)[]): SQL {
+  return sql`(SELECT value FROM json_each(${JSON.stringify(values)}))`;
+}
+
+/**
+ * `(SELECT value ->> 'a' AS a, ... FROM json_each(?)) AS alias`: `rows` as a table of `fields`,
+ * bound as one JSON parameter, for an `INSERT ... SELECT` or an `UPDATE ... FROM` over any number
+ * of rows in one statement. Throws a RangeError for a field or alias that is not a plain name.
+ */
+export function jsonRows<Row extends object>(
+  rows: readonly Row[],
+  fields: readonly (keyof Row & string)[],
+  alias: string,
+): SQL {
+  for (const name of [...fields, alias]) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new RangeError(`not a plain SQL name: ${name}`);
+  }
+  const columns = fields.map((field) => `value ->> '${field}' AS ${field}`).join(", ");
+  return sql`(SELECT ${sql.raw(columns)} FROM json_each(${JSON.stringify(rows)})) AS ${sql.raw(alias)}`;
 }
