@@ -67,8 +67,6 @@ export const webhookReceiverRouter = createRouter().openapi(
       "webhook-timestamp": c.req.header("webhook-timestamp") ?? "",
       "webhook-signature": c.req.header("webhook-signature") ?? "",
     };
-    if (!/^\d{1,12}$/.test(headers["webhook-timestamp"]) || headers["webhook-id"].length > 200)
-      throw rejected();
     const webhookId = headers["webhook-id"];
     // Each byte of the body takes at least one in the queue message: a declared length too large
     // is refused before the body is read, and any body too large before its signature is checked.
@@ -79,6 +77,7 @@ export const webhookReceiverRouter = createRouter().openapi(
     }
     const body = await c.req.text();
     ensureQueueable({ connectionId, webhookId, body });
+    if (!/^\d{1,12}$/.test(headers["webhook-timestamp"]) || webhookId.length > 200) throw rejected();
     const secret = await cachedWebhookSecret(c.env, c.var.config.secretKeys, connectionId);
     if (!secret) throw rejected();
     try {
