@@ -35,9 +35,15 @@ export interface OperationCounts {
   d1Queries: number;
   /** D1 round trips: a `batch()` is one, however many statements it holds. */
   d1Calls: number;
-  /** KV operations: `put`, `delete`, `list` one each, `get` and `getWithMetadata` one per key asked. */
+  /**
+   * KV operations: `put`, `delete`, `list` one each, `get` and `getWithMetadata` one per key asked
+   * (the KV limits page counts a bulk read of up to 100 keys as one; counted here per key).
+   */
   kvOperations: number;
-  /** `send` and `sendBatch` calls on queues. */
+  /**
+   * `send` and `sendBatch` calls on queues: one subrequest each however many messages it carries
+   * (the runtime makes one request per call; a `sendBatch` takes at most 100 messages).
+   */
   queueCalls: number;
   /** Messages those calls carried. */
   queueMessages: number;
