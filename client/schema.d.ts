@@ -2792,7 +2792,7 @@ export interface paths {
         put?: never;
         /**
          * Acme's webhooks for one connection (Standard Webhooks v1)
-         * @description Verifies `webhook-signature` over the raw body with the connection's secret (any of several space-separated signatures may match), requires `webhook-timestamp` within 5 minutes, then queues the event and answers 202. Anything else: 401, nothing queued.
+         * @description Verifies `webhook-signature` over the raw body with the connection's secret (any of several space-separated signatures may match), requires `webhook-timestamp` within 5 minutes, then queues the event and answers 202. Anything else: 401, nothing queued. A body whose queue message (the body with the connection id, `webhook-id` and receipt time, as JSON) would pass the queue's 128 KB: 413 before its signature is checked, nothing queued.
          */
         post: {
             parameters: {
