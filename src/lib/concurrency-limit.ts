@@ -28,3 +28,20 @@ export class ConcurrencyLimit {
     }
   }
 }
+
+/**
+ * Runs `work` over `items` at most `max` at a time (see {@link ConcurrencyLimit}); the results in
+ * the order of `items`. Rejects with the first rejection, once every started call has settled.
+ * Throws a RangeError unless `max` is a positive integer.
+ */
+export async function mapWithLimit<T, R>(
+  items: readonly T[],
+  max: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const limit = new ConcurrencyLimit(max);
+  const settled = await Promise.allSettled(items.map((item, i) => limit.run(() => work(item, i))));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConcurrencyLimit } from "../../src/lib/concurrency-limit.ts";
+import { ConcurrencyLimit, mapWithLimit } from "../../src/lib/concurrency-limit.ts";
 
 /** A task that starts when called and finishes when `finish(i)` is called. */
 function heldTasks(count: number) {
@@ -68,5 +68,27 @@ describe("ConcurrencyLimit", () => {
 
   it.each([0, -1, 1.5, Number.NaN])("refuses a limit of %s", (max) => {
     expect(() => new ConcurrencyLimit(max)).toThrow(RangeError);
+  });
+});
+
+describe("mapWithLimit", () => {
+  it("maps 20 items at most 3 at a time, results in order, and rejects with the first failure once all settled", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const work = async (n: number) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      inFlight -= 1;
+      if (n === 13) throw new Error("thirteen");
+      return n * 2;
+    };
+    const items = Array.from({ length: 20 }, (_, i) => i);
+    await expect(mapWithLimit(items, 3, work)).rejects.toThrow("thirteen");
+    expect(inFlight).toBe(0);
+    expect(most).toBe(3);
+    most = 0;
+    expect(await mapWithLimit(items.slice(0, 10), 3, work)).toEqual(items.slice(0, 10).map((n) => n * 2));
+    expect(most).toBe(3);
   });
 });
