@@ -2645,6 +2645,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/connections/{id}/reconcile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reconcile the connection now, instead of at its next scheduled time
+         * @description Each connection reconciles every RECONCILE_INTERVAL_SECONDS on its own schedule (pulling Acme's changes since its checkpoint; healed changes appear in the feed with `source: "reconciliation"`). This starts one now and counts as the scheduled one: the next comes an interval later. 409 while a backfill or reconciliation of the connection is still running.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The reconciliation job, queued */
+                202: {
+                    headers: {
+                        /** @description /api/v1/jobs/{id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Job"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/dead-letters": {
         parameters: {
             query?: never;
@@ -2792,7 +2871,7 @@ export interface paths {
         put?: never;
         /**
          * Acme's webhooks for one connection (Standard Webhooks v1)
-         * @description Verifies `webhook-signature` over the raw body with the connection's secret (any of several space-separated signatures may match), requires `webhook-timestamp` within 5 minutes, then queues the event and answers 202. Anything else: 401, nothing queued.
+         * @description Verifies `webhook-signature` over the raw body with the connection's secret (any of several space-separated signatures may match), requires `webhook-timestamp` within 5 minutes, then queues the event and answers 202. Anything else: 401, nothing queued. A body whose queue message (the body with the connection id, `webhook-id` and receipt time, as JSON) would pass the queue's 128 KB: 413 before its signature is checked, nothing queued.
          */
         post: {
             parameters: {

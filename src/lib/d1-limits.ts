@@ -1,3 +1,5 @@
+import { type SQL, sql } from "drizzle-orm";
+
 /**
  * The most values one D1 statement may bind: "Maximum bound parameters per query: 100"
  * (https://developers.cloudflare.com/d1/platform/limits/). A statement that binds more fails
@@ -5,6 +7,13 @@
  * with k columns binds k per row, and an `IN (...)` list binds one per item on top of the rest.
  */
 export const D1_MAX_BOUND_PARAMETERS = 100;
+
+/**
+ * The most queries one Worker invocation may make on Workers Paid: "Queries per Worker invocation:
+ * 1000 (Workers Paid) / 50 (Free)" (https://developers.cloudflare.com/d1/platform/limits/). Each
+ * statement counts, so a `batch()` of n statements is n queries, not one.
+ */
+export const D1_MAX_QUERIES_PER_INVOCATION = 1000;
 
 /**
  * The most statements this code puts in one `batch()`. D1 names no count of its own, but each
@@ -47,4 +56,30 @@ export function itemsPerStatement({ perItem, fixed = 0 }: BindShape): number {
  */
 export function chunkForStatement<T>(items: readonly T[], shape: BindShape): T[][] {
   return chunk(items, itemsPerStatement(shape));
+}
+
+/**
+ * `(SELECT value FROM json_each(?))` over `values`, for `inArray(column, jsonList(ids))`: a list of
+ * any length bound as one JSON parameter, so a statement over a whole batch stays one statement
+ * (and one query) instead of a run per {@link D1_MAX_BOUND_PARAMETERS}.
+ */
+export function jsonList(values: readonly (string | number)[]): SQL {
+  return sql`(SELECT value FROM json_each(${JSON.stringify(values)}))`;
+}
+
+/**
+ * `(SELECT value ->> 'a' AS a, ... FROM json_each(?)) AS alias`: `rows` as a table of `fields`,
+ * bound as one JSON parameter, for an `INSERT ... SELECT` or an `UPDATE ... FROM` over any number
+ * of rows in one statement. Throws a RangeError for a field or alias that is not a plain name.
+ */
+export function jsonRows<Row extends object>(
+  rows: readonly Row[],
+  fields: readonly (keyof Row & string)[],
+  alias: string,
+): SQL {
+  for (const name of [...fields, alias]) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new RangeError(`not a plain SQL name: ${name}`);
+  }
+  const columns = fields.map((field) => `value ->> '${field}' AS ${field}`).join(", ");
+  return sql`(SELECT ${sql.raw(columns)} FROM json_each(${JSON.stringify(rows)})) AS ${sql.raw(alias)}`;
 }

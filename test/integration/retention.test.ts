@@ -5,6 +5,7 @@ import { PRUNE_SLICE_ROWS } from "../../src/integration/connection-data/connecti
 import { fromAcme } from "../../src/integration/contacts/mapping.ts";
 import type { Contact } from "../../src/integration/contacts/schemas.ts";
 import type { IncomingChange } from "../../src/integration/feed/feed-store.ts";
+import { pruneDeadLetters } from "../../src/integration/jobs/cron-tasks.ts";
 import { inConnectionData, sqlIn, withFeedStore } from "./connection-data-helpers.ts";
 import { api, expectProblem, newConnection, untilJob } from "./helpers.ts";
 import { acmeContact, consume, eventBody, inboxMessage } from "./inbox-helpers.ts";
@@ -185,5 +186,21 @@ describe("retention of a connection's data", () => {
     });
     expect(quiet).toBeGreaterThan(Date.now() + 60_000);
     expect(await count(connectionId, "change_events")).toBe(1);
+  });
+});
+
+describe("retention of dead letters (D1)", () => {
+  it("the cron deletes dead letters older than DEAD_LETTER_RETENTION_SECONDS and keeps younger ones", async () => {
+    const marker = `retention-${crypto.randomUUID()}`;
+    const old = new Date(Date.now() - config.deadLetterRetentionSeconds * 1000 - 60_000).toISOString();
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO dead_letters (id, body, reason, received_at) VALUES (?, ?, 'old', ?), (?, ?, 'young', ?)",
+      ).bind(`dl_old_${marker}`, marker, old, `dl_young_${marker}`, marker, new Date().toISOString()),
+    ]);
+    const { deleted } = await pruneDeadLetters(env);
+    expect(deleted).toBeGreaterThanOrEqual(1);
+    const left = await env.DB.prepare("SELECT reason FROM dead_letters WHERE body = ?").bind(marker).all();
+    expect(left.results).toEqual([{ reason: "young" }]);
   });
 });

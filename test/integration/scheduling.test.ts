@@ -3,9 +3,16 @@ import { describe, expect, it } from "vitest";
 import { loadConnectionDataConfig } from "../../src/integration/connection-data/config.ts";
 import type { ConnectionData } from "../../src/integration/connection-data/connection-data.ts";
 import { connectionData } from "../../src/integration/connection-data/stub.ts";
-import { OVERDUE_PAGE, scheduleOverdueReconciliations } from "../../src/integration/jobs/cron-tasks.ts";
+import { indexActiveJob } from "../../src/integration/jobs/active-jobs.ts";
+import {
+  OVERDUE_PAGE,
+  restartStalledJobs,
+  SWEEP_PAGE,
+  scheduleOverdueReconciliations,
+} from "../../src/integration/jobs/cron-tasks.ts";
 import type { SyncJobParams } from "../../src/integration/jobs/start-job.ts";
 import { newId } from "../../src/lib/ids.ts";
+import { countOperations, describeCounts, expectWithinBudget } from "../budget/count-operations.ts";
 
 // Scheduling at the scale of a deployment: 1,000 connections, each with its own object whose alarm
 // starts its reconciliation, and the cron's sweep as the net under lost schedules. The Workflow
@@ -108,6 +115,28 @@ async function cleanUp(ids: string[]): Promise<void> {
   }
 }
 
+describe("the stalled-job sweep", () => {
+  it("a full page of 100 index entries whose jobs are gone: one call to each object and one D1 write each, within budget", async () => {
+    const connections = Array.from({ length: SWEEP_PAGE }, () => `${newId("conn")}_sweep`);
+    for (const connectionId of connections) {
+      await indexActiveJob(env.DB, { jobId: newId("job"), connectionId, kind: "import", leaseUntil: 0 });
+    }
+    const counter = countOperations(env);
+    await restartStalledJobs(counter.env, Date.now());
+    const { counts } = counter;
+    expect(counts.durableObjectCalls, describeCounts(counts)).toBeGreaterThanOrEqual(SWEEP_PAGE);
+    expect(counts.durableObjectCalls).toBeLessThanOrEqual(SWEEP_PAGE);
+    expect(counts.d1Queries).toBeLessThanOrEqual(1 + SWEEP_PAGE);
+    expectWithinBudget(counts, { margin: 0.5 });
+    const left = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM active_jobs WHERE connection_id IN (SELECT value FROM json_each(?))",
+    )
+      .bind(JSON.stringify(connections))
+      .first<{ n: number }>();
+    expect(left?.n).toBe(0);
+  });
+});
+
 describe("scheduling reconciliations for 1,000 connections", { timeout: 240_000 }, () => {
   it("the cron reaches every overdue connection within five runs, and each object's alarm starts the reconciliation that is due", async () => {
     const ids = await directory(CONNECTIONS, "sched");
@@ -118,7 +147,12 @@ describe("scheduling reconciliations for 1,000 connections", { timeout: 240_000 
       const runs = Math.ceil(CONNECTIONS / OVERDUE_PAGE);
       const now = Date.now();
       for (let run = 0; run < runs; run++) {
-        const result = await scheduleOverdueReconciliations(env, now + run * 1000);
+        const counter = countOperations(env);
+        const result = await scheduleOverdueReconciliations(counter.env, now + run * 1000);
+        // One D1 statement and one call per connection's object, whatever the directory's size.
+        expect(counter.counts.d1Queries, describeCounts(counter.counts)).toBe(1);
+        expect(counter.counts.durableObjectCalls).toBe(result.poked.length);
+        expectWithinBudget(counter.counts, { margin: 0.5 });
         const mine = result.poked.filter((id) => id.endsWith("_sched"));
         expect(result.poked.length).toBeLessThanOrEqual(OVERDUE_PAGE);
         for (const id of mine) poked.add(id);

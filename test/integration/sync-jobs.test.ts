@@ -138,6 +138,28 @@ describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
     expect(await feed(apiKey)).toHaveLength(events.length);
   });
 
+  it("an operator reconciles a connection now: 202 with the job, 409 while it runs, 404 for no such connection; the schedule moves an interval on", async () => {
+    const { apiKey, connectionId } = await newConnection();
+    const before = Date.now();
+    const started = await admin(`/connections/${connectionId}/reconcile`, { method: "POST" });
+    expect(started.status).toBe(202);
+    const job = await started.json<PublicJob>();
+    expect(job).toMatchObject({ kind: "reconcile", status: "queued" });
+    expect(started.headers.get("location")).toBe(`/api/v1/jobs/${job.id}`);
+    const again = await admin(`/connections/${connectionId}/reconcile`, { method: "POST" });
+    if (again.status !== 409) expect((await untilJob(apiKey, job.id)).status).toBe("succeeded");
+    else await expectProblem(again, 409, "conflict");
+    expect(await untilJob(apiKey, job.id)).toMatchObject({ status: "succeeded" });
+    const state = await dataOf(connectionId).reconcileState();
+    expect(state.nextAt).toBeGreaterThanOrEqual(before + 299_000);
+    expect(state.failure).toBeNull();
+    await expectProblem(
+      await admin("/connections/conn_nope/reconcile", { method: "POST" }),
+      404,
+      "not_found",
+    );
+  });
+
   it("the sweep restarts a job whose instance is gone or stalled; the job ends with every row counted once", async () => {
     const { apiKey, connectionId, acmeClient } = await newConnection();
     const rows = Array.from({ length: 120 }, (_, i) => ({

@@ -1,10 +1,14 @@
 import { env } from "cloudflare:test";
+import { sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
 import {
   chunk,
   chunkForStatement,
   D1_MAX_BOUND_PARAMETERS,
   itemsPerStatement,
+  jsonList,
+  jsonRows,
 } from "../../src/lib/d1-limits.ts";
 
 const inList = (n: number) => Array.from({ length: n }, () => "?").join(",");
@@ -52,5 +56,30 @@ describe("D1 limits", () => {
   it("chunks keep order and cover every item once, the last run shorter", () => {
     expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
     expect(chunk([], 3)).toEqual([]);
+  });
+
+  it("binds a list of any length as one JSON parameter", async () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => `id${i}`);
+    const db = drizzle(env.DB);
+    const rows = await db.all<{ value: string }>(
+      sql`SELECT value FROM json_each(${JSON.stringify(ids)}) WHERE value IN ${jsonList(ids)}`,
+    );
+    expect(rows.map((r) => r.value)).toEqual(ids);
+    expect(db.all(sql`SELECT 1 WHERE 'a' IN ${jsonList(["a"])}`).getQuery().params).toEqual(['["a"]']);
+  });
+
+  it("reads rows bound as one JSON parameter as a table of their fields, and refuses names that are not plain", async () => {
+    const rows = Array.from({ length: 300 }, (_, i) => ({
+      id: `r${i}`,
+      n: i,
+      note: i % 2 ? null : `it's "${i}"`,
+    }));
+    const db = drizzle(env.DB);
+    const read = await db.all<{ id: string; n: number; note: string | null }>(
+      sql`SELECT r.id, r.n, r.note FROM ${jsonRows(rows, ["id", "n", "note"], "r")}`,
+    );
+    expect(read).toEqual(rows);
+    expect(() => jsonRows(rows, ["id", "n; DROP TABLE x" as "id"], "r")).toThrow(RangeError);
+    expect(() => jsonRows(rows, ["id"], "r s")).toThrow(RangeError);
   });
 });

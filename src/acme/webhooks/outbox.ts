@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, isNull, lte, notExists, notInArray, sql } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
-import { chunk, chunkForStatement } from "../../lib/d1-limits.ts";
+import { chunk, chunkForStatement, jsonList, jsonRows } from "../../lib/d1-limits.ts";
 import { newId } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
 import { QUEUE_MAX_BATCH_MESSAGES } from "../../lib/queue-limits.ts";
@@ -19,7 +19,7 @@ import type { DeliveryMessage, DeliveryQueue } from "./messages.ts";
  * How long one hand-off to the deliveries queue has to finish its event before the cron sweep
  * hands it again (ms); `ACME_OUTBOX_LEASE_MS` overrides it (see {@link outboxLeaseMs}). Far above a fan-out's first attempts (`ACME_WEBHOOK_TIMEOUT_MS`, 10 s by
  * default) plus the queue's batching, so a live hand-off is rarely doubled; a delivery waiting for
- * a retry extends it (see {@link extendLease}). A doubled hand-off is harmless: deliveries are
+ * a retry extends it (see {@link extendLeases}). A doubled hand-off is harmless: deliveries are
  * unique per event and subscription, and receivers dedupe by `webhook-id`.
  */
 export const OUTBOX_LEASE_MS = 5 * 60_000;
@@ -59,17 +59,18 @@ export function outboxEvent(
 }
 
 /**
- * The statement that marks an event finished if every delivery it has ended (see
- * `ENDED_DELIVERY_STATUSES`); with no deliveries (no matching subscription) it finishes at once.
- * Run it after the fan-out made the deliveries and whenever one of them ends.
+ * The statement that marks each of `eventIds` finished if every delivery it has ended (see
+ * `ENDED_DELIVERY_STATUSES`); one with no deliveries (no matching subscription) finishes at once.
+ * Run it after the fan-out made the deliveries and whenever some of them end. One statement for
+ * any number of events (their ids bound as one JSON list).
  */
-export function finishIfDelivered(db: DrizzleD1Database, eventId: string, now: Date) {
+export function finishIfDelivered(db: DrizzleD1Database, eventIds: readonly string[], now: Date) {
   return db
     .update(webhookEvents)
     .set({ finishedAt: now.toISOString() })
     .where(
       and(
-        eq(webhookEvents.id, eventId),
+        inArray(webhookEvents.id, jsonList(eventIds)),
         isNull(webhookEvents.finishedAt),
         notExists(
           db
@@ -77,7 +78,7 @@ export function finishIfDelivered(db: DrizzleD1Database, eventId: string, now: D
             .from(webhookDeliveries)
             .where(
               and(
-                eq(webhookDeliveries.eventId, eventId),
+                eq(webhookDeliveries.eventId, webhookEvents.id),
                 notInArray(webhookDeliveries.status, [...ENDED_DELIVERY_STATUSES]),
               ),
             ),
@@ -86,15 +87,23 @@ export function finishIfDelivered(db: DrizzleD1Database, eventId: string, now: D
     );
 }
 
+/** An unfinished event's lease to keep until at least `until` (ISO). */
+export interface LeaseExtension {
+  eventId: string;
+  until: string;
+}
+
 /**
- * The statement that keeps an unfinished event's lease until at least `until` (ISO), so a
- * delivery waiting for its retry is not handed again before that retry had its chance.
+ * The statement that keeps each unfinished event's lease until at least its `until`, so a
+ * delivery waiting for its retry is not handed again before that retry had its chance. One
+ * statement for any number of events; give each event once (the latest `until` of its deliveries).
  */
-export function extendLease(db: DrizzleD1Database, eventId: string, until: string) {
+export function extendLeases(db: DrizzleD1Database, leases: readonly LeaseExtension[]) {
   return db
     .update(webhookEvents)
-    .set({ leaseUntil: sql`MAX(${webhookEvents.leaseUntil}, ${until})` })
-    .where(and(eq(webhookEvents.id, eventId), isNull(webhookEvents.finishedAt)));
+    .set({ leaseUntil: sql`MAX(${webhookEvents.leaseUntil}, lease.until)` })
+    .from(jsonRows(leases, ["eventId", "until"], "lease"))
+    .where(and(eq(webhookEvents.id, sql`lease.eventId`), isNull(webhookEvents.finishedAt)));
 }
 
 /** Options of {@link publishEvents} and {@link sweepOutbox}; tests pass a recording queue. */

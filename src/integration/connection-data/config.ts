@@ -24,9 +24,18 @@ const ConnectionDataEnvSchema = z.object({
     .default(30 * DAY),
   RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(DAY).default(300),
   RETENTION_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(DAY).default(3600),
+  DEAD_LETTER_RETENTION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3650 * DAY)
+    .default(30 * DAY),
 });
 
-/** How long a connection's data is kept, and how often its object's alarm runs the periodic work. */
+/**
+ * How long a connection's data is kept, how often its object's alarm runs the periodic work, and
+ * how long the dead letters are kept.
+ */
 export interface ConnectionDataConfig {
   /** Change-feed entries older than this (s, by when recorded) are pruned; a cursor before them gets 410. */
   feedRetentionSeconds: number;
@@ -38,6 +47,8 @@ export interface ConnectionDataConfig {
   reconcileIntervalSeconds: number;
   /** Pruning runs at least this often (s); sooner while a backlog is left. */
   retentionIntervalSeconds: number;
+  /** Dead letters (in D1, across connections) are kept this long (s) after they arrived; the cron prunes them. */
+  deadLetterRetentionSeconds: number;
 }
 
 /** Reads the retention and schedule vars once per env; throws naming every bad one. */
@@ -50,5 +61,6 @@ export const loadConnectionDataConfig = configLoader(
     jobRetentionSeconds: e.JOB_RETENTION_SECONDS,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     retentionIntervalSeconds: e.RETENTION_INTERVAL_SECONDS,
+    deadLetterRetentionSeconds: e.DEAD_LETTER_RETENTION_SECONDS,
   }),
 );

@@ -139,6 +139,30 @@ export class ConnectionData extends DurableObject<Env> {
     return this.schedule.state();
   }
 
+  /**
+   * Starts the connection's reconciliation now (an operator's request), unless a backfill or a
+   * reconciliation is active; it counts as the scheduled one, so the next is due an interval
+   * later. Throws when the job could not be started (nothing is left queued).
+   */
+  async reconcileNow(connectionId: string): Promise<{ started: JobRow } | { active: JobRow }> {
+    this.attach(connectionId);
+    await this.ensureAlarm();
+    const active = this.jobs.active(["backfill", "reconcile"]);
+    if (active) return { active };
+    let started: JobRow | null = null;
+    await startReconcileJob(this.env, connectionId, {
+      active: () => null,
+      create: (input) => {
+        started = this.jobs.create(input);
+        return started;
+      },
+      abandon: (id, reason) => void this.jobs.finish(id, "failed", new Date(), reason),
+    });
+    if (!started) throw new Error(`connection ${connectionId} no longer exists`);
+    this.schedule.restart(Date.now() + this.config.reconcileIntervalSeconds * 1000);
+    return { started };
+  }
+
   /** The reconciliation schedule: when next due, and the last failure to start one, if any. */
   reconcileState(): ReconcileState {
     return this.schedule.state();

@@ -47,6 +47,11 @@ export class Schedule {
     return nextAt;
   }
 
+  /** Records a reconciliation started out of turn: the next is due at `nextAt` (epoch ms), no failure stands. */
+  restart(nextAt: number): void {
+    this.save({ nextAt, lastStartedAt: Date.now(), failure: null });
+  }
+
   /**
    * When due by `now` (epoch ms; a schedule never run is due), runs `start`: true, started (or
    * nothing to start); false, the connection is gone, so nothing more is scheduled; a throw is

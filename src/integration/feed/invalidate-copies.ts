@@ -1,4 +1,5 @@
-import { MAX_OPEN_CONNECTIONS, mapWithConcurrency } from "../../lib/concurrency.ts";
+import { mapWithLimit } from "../../lib/concurrency-limit.ts";
+import { WORKER_MAX_OPEN_CONNECTIONS } from "../../lib/worker-limits.ts";
 import { ContactCache } from "../contacts/contact-cache.ts";
 import type { CacheInvalidation } from "./feed-store.ts";
 
@@ -10,7 +11,7 @@ export const KV_OPS_PER_INVALIDATION = 2;
 
 /**
  * Drops the cached copies of changed contacts (only those the connection's object says may be
- * cached), at most MAX_OPEN_CONNECTIONS KV writes in flight. Never throws (a failed write is
+ * cached), at most WORKER_MAX_OPEN_CONNECTIONS KV writes in flight. Never throws (a failed write is
  * logged and counted by the cache).
  */
 export async function invalidateCopies(
@@ -21,7 +22,7 @@ export async function invalidateCopies(
 ): Promise<void> {
   if (invalidations.length === 0) return;
   const cache = new ContactCache(env.CACHE, connectionId, cacheTtlSeconds);
-  await mapWithConcurrency(invalidations, MAX_OPEN_CONNECTIONS, (i) =>
+  await mapWithLimit(invalidations, WORKER_MAX_OPEN_CONNECTIONS, (i) =>
     cache.invalidate(i.contactId, i.minVersion),
   );
 }

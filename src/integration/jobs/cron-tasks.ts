@@ -93,3 +93,23 @@ export async function scheduleOverdueReconciliations(
   }
   return { poked, failing };
 }
+
+/** Dead letters one run deletes at most (one D1 statement); more wait for the next run. */
+export const DEAD_LETTER_PRUNE_PAGE = 1000;
+
+/**
+ * Deletes dead letters that arrived more than DEAD_LETTER_RETENTION_SECONDS before `now`, oldest
+ * first, at most DEAD_LETTER_PRUNE_PAGE per run, in one D1 statement. Returns how many.
+ */
+export async function pruneDeadLetters(env: Env, now = Date.now()): Promise<{ deleted: number }> {
+  const { deadLetterRetentionSeconds } = loadConnectionDataConfig(env);
+  const before = new Date(now - deadLetterRetentionSeconds * 1000).toISOString();
+  const { results } = await env.DB.prepare(
+    `DELETE FROM dead_letters WHERE id IN (
+       SELECT id FROM dead_letters WHERE received_at < ? ORDER BY received_at LIMIT ?)
+     RETURNING id`,
+  )
+    .bind(before, DEAD_LETTER_PRUNE_PAGE)
+    .all<{ id: string }>();
+  return { deleted: results.length };
+}

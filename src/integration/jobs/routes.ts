@@ -400,4 +400,36 @@ jobsRouter
       if (running) throw new ApiError("conflict", `Job ${running.id} is already syncing this connection.`);
       return accepted(c, await startJob(c.env, { connectionId, kind: "backfill" }));
     },
+  )
+  .openapi(
+    securedRoute({
+      method: "post",
+      path: "/v1/admin/connections/{id}/reconcile",
+      tags: ["Admin"],
+      summary: "Reconcile the connection now, instead of at its next scheduled time",
+      description:
+        "Each connection reconciles every RECONCILE_INTERVAL_SECONDS on its own schedule (pulling Acme's " +
+        'changes since its checkpoint; healed changes appear in the feed with `source: "reconciliation"`). ' +
+        "This starts one now and counts as the scheduled one: the next comes an interval later. " +
+        "409 while a backfill or reconciliation of the connection is still running.",
+      security: ADMIN_TOKEN,
+      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      responses: {
+        202: {
+          description: "The reconciliation job, queued",
+          headers: LOCATION_HEADER,
+          content: { "application/json": { schema: JobSchema } },
+        },
+        ...problemResponses(400, 401, 404, 409),
+      },
+    }),
+    async (c) => {
+      const connectionId = c.req.valid("param").id;
+      await requireConnection(c.env.DB, connectionId);
+      const result = await connectionData(c.env, connectionId).reconcileNow(connectionId);
+      if ("active" in result) {
+        throw new ApiError("conflict", `Job ${result.active.id} is already syncing this connection.`);
+      }
+      return accepted(c, result.started);
+    },
   );

@@ -1,9 +1,10 @@
 import { drizzle } from "drizzle-orm/d1";
 import { fullJitterDelay } from "../../lib/backoff.ts";
-import { MAX_OPEN_CONNECTIONS, mapWithConcurrency } from "../../lib/concurrency.ts";
+import { mapWithLimit } from "../../lib/concurrency-limit.ts";
 import { chunkForStatement } from "../../lib/d1-limits.ts";
 import { newId } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
+import { WORKER_MAX_OPEN_CONNECTIONS } from "../../lib/worker-limits.ts";
 import { loadIntegrationConfig } from "../config.ts";
 import type { WebhookApplyResult } from "../connection-data/connection-data.ts";
 import { connectionData } from "../connection-data/stub.ts";
@@ -92,7 +93,7 @@ function retry(message: Message<unknown>, fields: Record<string, unknown>, error
 /**
  * Consumer of `integration-inbox`. Messages are grouped by connection, and each connection's
  * changes go to its `ConnectionData` object in one call (applied there in order, each in its own
- * transaction, deduplicated by webhook id), at most MAX_OPEN_CONNECTIONS connections at once; then
+ * transaction, deduplicated by webhook id), at most WORKER_MAX_OPEN_CONNECTIONS connections at once; then
  * the cached copies of the changed contacts that may be cached are dropped. A duplicate is acked
  * as a no-op, a message that can never apply (poison) goes straight to the dead letters (one D1
  * batch for the whole), anything else that fails is retried with backoff and reaches the
@@ -127,7 +128,7 @@ export async function handleInboxBatch(batch: MessageBatch<unknown>, env: Env): 
     group.push(c);
     byConnection.set(c.connectionId, group);
   }
-  await mapWithConcurrency([...byConnection], MAX_OPEN_CONNECTIONS, async ([connectionId, group]) => {
+  await mapWithLimit([...byConnection], WORKER_MAX_OPEN_CONNECTIONS, async ([connectionId, group]) => {
     let result: WebhookApplyResult;
     try {
       result = await connectionData(env, connectionId).applyWebhookChanges(
