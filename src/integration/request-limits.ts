@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { QUEUE_MAX_BODY_BYTES } from "../lib/queue-limits.ts";
 import {
   BROKEN_OFF_MESSAGE,
   bodyLimitOf,
@@ -15,22 +16,31 @@ import { loadJobConfig } from "./jobs/config.ts";
  */
 const IMPORTS_PATH =
   /^(?:\/api\/v1\/imports|\/api\/v1\/admin\/connections\/[^/]+\/imports|\/console\/connections\/[^/]+\/jobs\/import)\/?$/;
+/**
+ * Acme's webhooks in: their limit is what fits in an inbox queue message (the receiver refines it
+ * with the message's envelope), not API_MAX_BODY_BYTES, so a large contact with its previous
+ * version is not refused on every retry.
+ */
+const WEBHOOKS_PATH = /^\/webhooks\/acme\/[^/]+\/?$/;
 /** Room for the multipart framing and form fields around an uploaded file (bytes). */
 const MULTIPART_ALLOWANCE = 16_384;
 
 /**
  * 413 `payload_too_large` for a body over the route's limit, before any other check (auth, media
- * type, parsing): API_MAX_BODY_BYTES, or IMPORT_MAX_BODY_BYTES on `POST /api/v1/imports`. A
+ * type, parsing): API_MAX_BODY_BYTES, IMPORT_MAX_BODY_BYTES on the import routes, or a queue
+ * message's size on Acme's webhooks. A
  * declared Content-Length decides at once; a body without one is read up to the limit. A body
  * that breaks off (the client went, bad chunked encoding) is 400 `validation_failed`.
  */
 export function apiBodyLimit(): MiddlewareHandler<IntegrationEnv> {
   return bodyLimitOf<IntegrationEnv>(
-    (c) =>
-      IMPORTS_PATH.test(c.req.path)
+    (c) => {
+      if (WEBHOOKS_PATH.test(c.req.path)) return QUEUE_MAX_BODY_BYTES;
+      return IMPORTS_PATH.test(c.req.path)
         ? loadJobConfig(c.env).importMaxBodyBytes +
-          (c.req.path.startsWith("/console/") ? MULTIPART_ALLOWANCE : 0)
-        : c.var.config.maxBodyBytes,
+            (c.req.path.startsWith("/console/") ? MULTIPART_ALLOWANCE : 0)
+        : c.var.config.maxBodyBytes;
+    },
     {
       tooLarge: (max) => new ApiError("payload_too_large", `The body exceeds ${max} bytes.`),
       brokenOff: () => new ApiError("validation_failed", BROKEN_OFF_MESSAGE),

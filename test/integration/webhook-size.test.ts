@@ -2,6 +2,7 @@ import { createExecutionContext, env } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.ts";
+import { loadIntegrationConfig } from "../../src/integration/config.ts";
 import type { InboxMessage } from "../../src/integration/webhooks/acme-event.ts";
 import {
   QUEUE_MAX_BODY_BYTES,
@@ -17,9 +18,9 @@ import { acmeContact, eventBody } from "./inbox-helpers.ts";
 // queue's metadata; a webhook whose message would not fit must be refused, or it fails on every retry.
 
 /**
- * A deployment whose API body limit (API_MAX_BODY_BYTES, up to 10 MB) lets larger webhooks through
- * to the receiver, with an inbox queue that records what is sent to it and, like the real one,
- * throws for a message over 128,000 bytes.
+ * The deployment as configured (API_MAX_BODY_BYTES at its 64 KiB default: the webhook route's limit
+ * is the queue's, not the API's), with an inbox queue that records what is sent to it and, like
+ * the real one, throws for a message over 128,000 bytes.
  */
 function receiverEnv() {
   const sent: InboxMessage[] = [];
@@ -32,7 +33,7 @@ function receiverEnv() {
   };
   return {
     sent,
-    env: { ...env, API_MAX_BODY_BYTES: String(1024 * 1024), INBOX_QUEUE: inbox as unknown as Queue },
+    env: { ...env, INBOX_QUEUE: inbox as unknown as Queue },
   };
 }
 
@@ -134,7 +135,7 @@ describe("POST /webhooks/acme/{connectionId}: bodies that do not fit in a queue 
     expect(sent).toEqual([]);
   });
 
-  it("refuses a body too large before checking its signature, and an unknown connection before that", async () => {
+  it("refuses a body too large before checking its signature or the connection (413 comes first, as on every route)", async () => {
     const { connectionId } = await connectionWithSecret();
     const { sent, env: receiving } = receiverEnv();
     const body = webhookOfSize(connectionId, "msg_unsigned", QUEUE_MAX_BODY_BYTES + 1000);
@@ -144,7 +145,15 @@ describe("POST /webhooks/acme/{connectionId}: bodies that do not fit in a queue 
     const unsigned = await fetch(`${BASE}/webhooks/acme/${connectionId}`, { method: "POST", headers, body });
     await expectProblem(unsigned, 413, "payload_too_large");
     const stranger = await fetch(`${BASE}/webhooks/acme/conn_unknown`, { method: "POST", headers, body });
-    await expectProblem(stranger, 401, "invalid_signature");
+    await expectProblem(stranger, 413, "payload_too_large");
+    // Within the limit, an unknown connection is refused before its signature is looked at.
+    const small = webhookOfSize(connectionId, "msg_small", 1000);
+    const strangerSmall = await fetch(`${BASE}/webhooks/acme/conn_unknown`, {
+      method: "POST",
+      headers: signed("whsec_d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldA==", "msg_small", small),
+      body: small,
+    });
+    await expectProblem(strangerSmall, 401, "invalid_signature");
     expect(sent).toEqual([]);
   });
 
@@ -176,7 +185,25 @@ describe("POST /webhooks/acme/{connectionId}: bodies that do not fit in a queue 
     const problem = await expectProblem(res, 413, "payload_too_large");
     // At most what the body guard reads ahead, never the body.
     expect(pulled).toBeLessThanOrEqual(2);
-    expect(problem.detail).toMatch(/at least \d+ bytes/);
+    expect(problem.detail).toContain(`${QUEUE_MAX_BODY_BYTES} bytes`);
     expect(sent).toEqual([]);
+  });
+});
+
+describe("the webhook route's own limit", () => {
+  it("queues a signed webhook larger than API_MAX_BODY_BYTES (a big contact with its previous version), which the API's own routes would refuse", async () => {
+    const { connectionId, secret } = await connectionWithSecret();
+    const { sent, env: receiving } = receiverEnv();
+    const body = webhookOfSize(connectionId, "msg_large", 100_000);
+    expect(new TextEncoder().encode(body).byteLength).toBeGreaterThan(
+      loadIntegrationConfig(env).maxBodyBytes,
+    );
+    const res = await contractCheckedApp(receiving)(`${BASE}/webhooks/acme/${connectionId}`, {
+      method: "POST",
+      headers: signed(secret, "msg_large", body),
+      body,
+    });
+    expect(res.status).toBe(202);
+    expect(sent.map((m) => m.webhookId)).toEqual(["msg_large"]);
   });
 });
