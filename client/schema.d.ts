@@ -1515,7 +1515,7 @@ export interface paths {
         };
         /**
          * How the connection's calls to Acme are doing
-         * @description Circuit state, throttle budgets per rate class, token expiry (never the token), when a token was last obtained and why the latest token exchange failed, and counters.
+         * @description Circuit state, throttle budgets per rate class, token expiry (never the token), when a token was last obtained and why the latest token exchange failed, counters, and the connection's reconciliation schedule (a reconciliation that could not start shows here until one does).
          */
         get: {
             parameters: {
@@ -3390,7 +3390,12 @@ export interface components {
          *         "staleFallbacks": 0,
          *         "cacheWriteFailures": 0
          *       },
-         *       "since": "2026-02-01T16:00:00.000Z"
+         *       "since": "2026-02-01T16:00:00.000Z",
+         *       "reconciliation": {
+         *         "nextAt": "2026-02-01T16:05:00.000Z",
+         *         "lastStartedAt": "2026-02-01T16:00:00.000Z",
+         *         "failure": null
+         *       }
          *     }
          */
         ConnectionStatus: {
@@ -3453,6 +3458,18 @@ export interface components {
             };
             /** @description Counters count from this instant */
             since: string;
+            /** @description The connection's own reconciliation schedule (every RECONCILE_INTERVAL_SECONDS) */
+            reconciliation: {
+                /** @description When the next scheduled reconciliation is due */
+                nextAt: string | null;
+                lastStartedAt: string | null;
+                /** @description Why the last attempts to start one failed (it is retried with backoff); null: none */
+                failure: {
+                    at: string;
+                    message: string;
+                    attempts: number;
+                } | null;
+            };
         };
         /**
          * @example {

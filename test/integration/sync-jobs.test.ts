@@ -153,6 +153,12 @@ describe("backfill and reconciliation jobs", { timeout: 120_000 }, () => {
     const state = await dataOf(connectionId).reconcileState();
     expect(state.nextAt).toBeGreaterThanOrEqual(before + 299_000);
     expect(state.failure).toBeNull();
+    // The API's status shows the same schedule.
+    const status = await (await api("/api/v1/status", { key: apiKey })).json<{
+      reconciliation: { nextAt: string | null; lastStartedAt: string | null; failure: unknown };
+    }>();
+    expect(Date.parse(status.reconciliation.nextAt ?? "")).toBe(state.nextAt);
+    expect(status.reconciliation.failure).toBeNull();
     await expectProblem(
       await admin("/connections/conn_nope/reconcile", { method: "POST" }),
       404,

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { connectionData } from "../connection-data/stub.ts";
 import { createRouter } from "../context.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { API_KEY, securedRoute } from "../secured-route.ts";
@@ -54,6 +55,23 @@ const StatusSchema = z
         .openapi({ description: "KV writes and deletes of cached contacts that failed; the calls went on" }),
     }),
     since: z.string().openapi({ description: "Counters count from this instant" }),
+    reconciliation: z
+      .object({
+        nextAt: z
+          .string()
+          .nullable()
+          .openapi({ description: "When the next scheduled reconciliation is due" }),
+        lastStartedAt: z.string().nullable(),
+        failure: z
+          .object({ at: z.string(), message: z.string(), attempts: z.number().int() })
+          .nullable()
+          .openapi({
+            description: "Why the last attempts to start one failed (it is retried with backoff); null: none",
+          }),
+      })
+      .openapi({
+        description: "The connection's own reconciliation schedule (every RECONCILE_INTERVAL_SECONDS)",
+      }),
   })
   .openapi("ConnectionStatus", {
     example: {
@@ -78,6 +96,11 @@ const StatusSchema = z
         cacheWriteFailures: 0,
       },
       since: "2026-02-01T16:00:00.000Z",
+      reconciliation: {
+        nextAt: "2026-02-01T16:05:00.000Z",
+        lastStartedAt: "2026-02-01T16:00:00.000Z",
+        failure: null,
+      },
     },
   });
 
@@ -89,7 +112,8 @@ export const statusRouter = createRouter().openapi(
     summary: "How the connection's calls to Acme are doing",
     description:
       "Circuit state, throttle budgets per rate class, token expiry (never the token), when a token " +
-      "was last obtained and why the latest token exchange failed, and counters.",
+      "was last obtained and why the latest token exchange failed, counters, and the connection's " +
+      "reconciliation schedule (a reconciliation that could not start shows here until one does).",
     security: API_KEY,
     responses: {
       200: { description: "Status", content: { "application/json": { schema: StatusSchema } } },
@@ -98,7 +122,18 @@ export const statusRouter = createRouter().openapi(
   }),
   async (c) => {
     const connectionId = c.var.connection.id;
-    const status = await acmeSessionStub(c.env, connectionId).status();
-    return c.json({ connectionId, ...status }, 200);
+    const [status, schedule] = await Promise.all([
+      acmeSessionStub(c.env, connectionId).status(),
+      connectionData(c.env, connectionId).reconcileState(),
+    ]);
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    const reconciliation = {
+      nextAt: iso(schedule.nextAt),
+      lastStartedAt: iso(schedule.lastStartedAt),
+      failure: schedule.failure
+        ? { ...schedule.failure, at: new Date(schedule.failure.at).toISOString() }
+        : null,
+    };
+    return c.json({ connectionId, ...status, reconciliation }, 200);
   },
 );
