@@ -18,6 +18,7 @@ export default defineConfig(async () => {
             LOG_FORMAT: "json",
             ACME_ISSUER: "https://acme.test/acme",
             ACME_WEBHOOK_ALLOW_LOOPBACK: "false",
+            DESTINATION_ALLOW_LOOPBACK: "false",
             ACME_FAULTS_ENABLED: "true",
             ACME_TOKEN_TTL_SECONDS: "3600",
             ACME_RATE_LIMITS: JSON.stringify({

@@ -12,6 +12,7 @@ export function localSettings(port: number): Record<string, string> {
     ENVIRONMENT: "development",
     ACME_FAULTS_ENABLED: "true",
     ACME_WEBHOOK_ALLOW_LOOPBACK: "true",
+    DESTINATION_ALLOW_LOOPBACK: "true",
     ACME_ISSUER: `http://localhost:${port}/acme`,
   };
 }

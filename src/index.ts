@@ -4,6 +4,7 @@ import { runScheduled } from "./scheduled.ts";
 
 export { RateLimiter } from "./acme/rate-limit/rate-limiter.ts";
 export { ConnectionData } from "./integration/connection-data/connection-data.ts";
+export { DestinationCourier } from "./integration/destinations/courier.ts";
 export { AcmeSession } from "./integration/session/acme-session.ts";
 export { SyncJobWorkflow } from "./workflows.ts";
 

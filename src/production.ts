@@ -5,6 +5,7 @@ import { scheduledRunner } from "./lib/scheduled-jobs.ts";
 import { createProductionApp } from "./production-app.ts";
 
 export { ConnectionData } from "./integration/connection-data/connection-data.ts";
+export { DestinationCourier } from "./integration/destinations/courier.ts";
 export { AcmeSession } from "./integration/session/acme-session.ts";
 export { SyncJobWorkflow } from "./production-workflows.ts";
 

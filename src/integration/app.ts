@@ -12,6 +12,7 @@ import { encryptionAdminRouter } from "./admin/encryption-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { CONTACTS_TAG, contactRouter, SEED_CONTACTS_TAG, seedContactRouter } from "./contacts/routes.ts";
 import { createRouter } from "./context.ts";
+import { destinationsRouter } from "./destinations/routes.ts";
 import { docsSecurityHeaders } from "./docs-security-headers.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./feed/routes.ts";
@@ -61,6 +62,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   app.route("/api/v1", contactRouter);
   app.route("/api", seedContactRouter);
   app.route("/api/v1", eventsRouter);
+  app.route("/api/v1", destinationsRouter);
   app.route("/api/v1", statusRouter);
   app.route("/api", connectionAdminRouter);
   app.route("/api", encryptionAdminRouter);

@@ -2,9 +2,17 @@ import { DurableObject } from "cloudflare:workers";
 import { type DrizzleSqliteDODatabase, drizzle } from "drizzle-orm/durable-sqlite";
 import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import migrations from "../../../migrations/connection-data/migrations.js";
+import { newId } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
+import { newWebhookSecret } from "../../lib/webhook-secret.ts";
 import { loadIntegrationConfig } from "../config.ts";
 import type { AcmeContact } from "../contacts/acme-contact-schema.ts";
+import { courierOf } from "../destinations/courier.ts";
+import {
+  type AttemptReport,
+  type ClaimedDelivery,
+  DestinationStore,
+} from "../destinations/destination-store.ts";
 import type { ChangeEvent } from "../feed/change-event.ts";
 import {
   type ApplyOutcome,
@@ -32,7 +40,15 @@ import {
 import { startReconcileJob } from "../jobs/start-job.ts";
 import { type ConnectionDataConfig, loadConnectionDataConfig } from "./config.ts";
 import { type ReconcileState, Schedule } from "./schedule.ts";
-import { type JobKind, type JobRow, meta } from "./schema.ts";
+import {
+  type DeliveryAttemptRow,
+  type DeliveryStatus,
+  type DestinationRow,
+  type DestinationStatus,
+  type JobKind,
+  type JobRow,
+  meta,
+} from "./schema.ts";
 
 /** Rows each kind of data may lose per alarm: a bounded slice, so an alarm stays short. */
 export const PRUNE_SLICE_ROWS = 500;
@@ -72,6 +88,9 @@ export class ConnectionData extends DurableObject<Env> {
   private readonly idempotency: IdempotencyStore;
   private readonly jobs: JobStore;
   private readonly schedule: Schedule;
+  private readonly destinations: DestinationStore;
+  /** Destinations that got deliveries in the transaction just run (their couriers are woken after it). */
+  private woken = new Set<string>();
   private connectionIdCache: string | null = null;
   /** Whether this instance has made sure an alarm is set. */
   private alarmChecked = false;
@@ -87,6 +106,7 @@ export class ConnectionData extends DurableObject<Env> {
     );
     this.jobs = new JobStore(ctx.storage, this.db);
     this.schedule = new Schedule(ctx.storage.sql);
+    this.destinations = new DestinationStore(ctx.storage, this.db);
     void ctx.blockConcurrencyWhile(async () => migrate(this.db, migrations));
   }
 
@@ -179,6 +199,11 @@ export class ConnectionData extends DurableObject<Env> {
       );
       if (reconcileAt !== null) next = Math.min(next, reconcileAt);
     }
+    if (connectionId !== null) {
+      // The net under a courier's lost alarm: every destination with a delivery due is woken.
+      for (const id of this.destinations.dueDestinations(now)) this.woken.add(id);
+      await this.wakeCouriers(connectionId);
+    }
     if (backlog) next = now + BACKLOG_RETRY_MS;
     await this.ctx.storage.setAlarm(next);
   }
@@ -210,6 +235,7 @@ export class ConnectionData extends DurableObject<Env> {
         .toArray().length,
       idempotencyKeys: this.idempotency.prune(now, PRUNE_SLICE_ROWS),
       jobs: this.jobs.prune(new Date(now - c.jobRetentionSeconds * 1000), PRUNE_SLICE_ROWS),
+      deliveries: this.destinations.prune(now - c.feedRetentionSeconds * 1000, PRUNE_SLICE_ROWS),
       cachedContacts: this.ctx.storage.sql
         .exec(
           `DELETE FROM cached_contacts WHERE contact_id IN
@@ -227,7 +253,29 @@ export class ConnectionData extends DurableObject<Env> {
   // ---- mirror and feed ----
 
   private feed(): FeedStore {
-    return new FeedStore(this.ctx.storage, this.db, this.connectionId ?? "");
+    return new FeedStore(this.ctx.storage, this.db, this.connectionId ?? "", (entries) => {
+      for (const id of this.destinations.enqueue(entries, Date.now())) this.woken.add(id);
+    });
+  }
+
+  /** Wakes the couriers of the destinations that got deliveries since the last call. */
+  private async wakeCouriers(connectionId: string): Promise<void> {
+    const ids = [...this.woken];
+    this.woken.clear();
+    await Promise.all(
+      ids.map((id) =>
+        courierOf(this.env, connectionId, id)
+          .wake(connectionId, id)
+          .catch((error: unknown) =>
+            // The object's alarm wakes couriers of due deliveries: nothing is lost, only later.
+            log("warn", "destination courier not woken", {
+              connectionId,
+              destinationId: id,
+              ...errorFields(error),
+            }),
+          ),
+      ),
+    );
   }
 
   /**
@@ -249,6 +297,7 @@ export class ConnectionData extends DurableObject<Env> {
       }
     });
     const applied = changes.filter((_, i) => outcomes[i] === "appended" || outcomes[i] === "stale");
+    await this.wakeCouriers(connectionId);
     return { outcomes, invalidate: this.invalidations(applied, now.getTime()) };
   }
 
@@ -266,6 +315,7 @@ export class ConnectionData extends DurableObject<Env> {
     await this.ensureAlarm();
     const now = new Date();
     const { changes, appended } = this.feed().applyAcmePage(contacts, source, now);
+    await this.wakeCouriers(connectionId);
     return { appended, invalidate: this.invalidations(changes, now.getTime()) };
   }
 
@@ -449,5 +499,134 @@ export class ConnectionData extends DurableObject<Env> {
     if (job.leaseUntil >= now) return { state: "alive", leaseUntil: job.leaseUntil, job };
     this.jobs.extendLease(jobId, now + leaseMs);
     return { state: "stalled", leaseUntil: now + leaseMs, job };
+  }
+
+  // ---- destinations ----
+
+  private sealContext(connectionId: string, destinationId: string): string {
+    return `${connectionId}:destination:${destinationId}`;
+  }
+
+  /** Creates an enabled destination with a new signing secret; the secret is returned this once. */
+  async createDestination(
+    connectionId: string,
+    input: { url: string; events: string[]; description: string | null },
+  ): Promise<{ destination: DestinationRow; secret: string }> {
+    this.attach(connectionId);
+    await this.ensureAlarm();
+    const id = newId("dst");
+    const secret = newWebhookSecret();
+    const secretEnc = await loadIntegrationConfig(this.env).secretKeys.seal(
+      secret,
+      this.sealContext(connectionId, id),
+    );
+    return { destination: this.destinations.create({ ...input, id, secretEnc }, new Date()), secret };
+  }
+
+  /** Every destination of the connection. */
+  listDestinations(): DestinationRow[] {
+    return this.destinations.list();
+  }
+
+  /** The destination, or null. */
+  getDestination(id: string): DestinationRow | null {
+    return this.destinations.get(id);
+  }
+
+  /** See `DestinationStore.update`. */
+  updateDestination(
+    id: string,
+    patch: { url?: string; events?: string[]; description?: string | null; status?: DestinationStatus },
+  ): DestinationRow | null {
+    return this.destinations.update(id, patch, new Date());
+  }
+
+  /** See `DestinationStore.delete`. */
+  deleteDestination(id: string): boolean {
+    return this.destinations.delete(id);
+  }
+
+  /** A new signing secret, returned this once; the previous one signs too for 24 hours. Null: no such destination. */
+  async rotateDestinationSecret(
+    connectionId: string,
+    id: string,
+  ): Promise<{ destination: DestinationRow; secret: string } | null> {
+    if (!this.destinations.get(id)) return null;
+    const secret = newWebhookSecret();
+    const secretEnc = await loadIntegrationConfig(this.env).secretKeys.seal(
+      secret,
+      this.sealContext(connectionId, id),
+    );
+    const destination = this.destinations.rotate(id, secretEnc, new Date());
+    return destination ? { destination, secret } : null;
+  }
+
+  /**
+   * For the destination's courier: up to `limit` due deliveries, leased to it, with the URL and the
+   * secrets to sign with (the previous one too while it is valid); no destination when it was
+   * deleted or disabled. `nextDue`: when the next is due once these are done (epoch ms), or null.
+   */
+  async claimDeliveries(
+    destinationId: string,
+    limit: number,
+  ): Promise<{
+    destination: { url: string; secrets: string[] } | null;
+    deliveries: ClaimedDelivery[];
+    nextDue: number | null;
+  }> {
+    const now = Date.now();
+    const row = this.destinations.get(destinationId);
+    const connectionId = this.connectionId;
+    if (!row || row.status !== "enabled" || connectionId === null) {
+      return { destination: null, deliveries: [], nextDue: null };
+    }
+    const deliveries = this.destinations.claim(destinationId, limit, now);
+    if (deliveries.length === 0) {
+      return { destination: null, deliveries, nextDue: this.destinations.nextDue(destinationId) };
+    }
+    const keys = loadIntegrationConfig(this.env).secretKeys;
+    const context = this.sealContext(connectionId, destinationId);
+    const secrets = [await keys.open(row.secretEnc, context)];
+    if (row.previousSecretEnc && (row.previousUntil ?? 0) > now) {
+      secrets.push(await keys.open(row.previousSecretEnc, context));
+    }
+    return { destination: { url: row.url, secrets }, deliveries, nextDue: null };
+  }
+
+  /** See `DestinationStore.record`; returns when the destination's next delivery is due, or null. */
+  recordDeliveries(destinationId: string, reports: AttemptReport[]): number | null {
+    return this.destinations.record(destinationId, reports, Date.now());
+  }
+
+  /** Sends one delivery again now; null when the destination has no such delivery. */
+  async retryDelivery(
+    connectionId: string,
+    destinationId: string,
+    deliveryId: string,
+  ): Promise<{ id: string; seq: number } | null> {
+    const retried = this.destinations.retry(destinationId, deliveryId, Date.now());
+    if (retried) {
+      this.woken.add(destinationId);
+      await this.wakeCouriers(connectionId);
+    }
+    return retried;
+  }
+
+  /** Sends again every entry since `since` (ISO) not delivered to the destination; how many. */
+  async recoverDeliveries(connectionId: string, destinationId: string, since: string): Promise<number> {
+    const count = this.destinations.recover(destinationId, since, Date.now());
+    if (count > 0) {
+      this.woken.add(destinationId);
+      await this.wakeCouriers(connectionId);
+    }
+    return count;
+  }
+
+  /** The destination's delivery log, newest first. */
+  deliveryAttempts(
+    destinationId: string,
+    page: { limit: number; before?: string | undefined; status?: DeliveryStatus | undefined },
+  ): DeliveryAttemptRow[] {
+    return this.destinations.attempts(destinationId, page);
   }
 }

@@ -161,3 +161,88 @@ export const meta = sqliteTable("meta", {
 });
 
 export type JobRow = typeof jobs.$inferSelect;
+
+export const DESTINATION_STATUSES = ["enabled", "disabled"] as const;
+export type DestinationStatus = (typeof DESTINATION_STATUSES)[number];
+
+/**
+ * Where the connection's changes are pushed (the product's own app), as Standard Webhooks. The
+ * signing secret is sealed with the integration's key ring; after a rotation the previous one
+ * signs too, until `previous_until`.
+ */
+export const destinations = sqliteTable("destinations", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  /** The change types delivered, as a JSON array (`contact.*` expanded when stored). */
+  events: text("events").notNull(),
+  description: text("description"),
+  status: text("status", { enum: DESTINATION_STATUSES }).notNull(),
+  /** Why it was disabled, when the integration disabled it (a 410 from the receiver). */
+  disabledReason: text("disabled_reason"),
+  secretEnc: text("secret_enc").notNull(),
+  previousSecretEnc: text("previous_secret_enc"),
+  /** Epoch ms until which the previous secret signs too. */
+  previousUntil: integer("previous_until"),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+export const DELIVERY_STATUSES = ["pending", "succeeded", "failed"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/**
+ * One feed entry to one destination: written in the same transaction as the entry, so an event
+ * in the feed is delivered or stays visibly `failed`. `lease_until`: a courier has it in hand.
+ */
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    destinationId: text("destination_id").notNull(),
+    seq: integer("seq").notNull(),
+    eventId: text("event_id").notNull(),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** Epoch ms of the next attempt while pending. */
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    /** Epoch ms of the first attempt (the retry horizon counts from it). */
+    firstAttemptAt: integer("first_attempt_at"),
+    leaseUntil: integer("lease_until").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [
+    uniqueIndex("deliveries_destination_seq_uq").on(t.destinationId, t.seq),
+    index("deliveries_due_idx").on(t.destinationId, t.status, t.nextAttemptAt),
+    index("deliveries_finished_idx").on(t.finishedAt),
+  ],
+);
+
+/** The delivery log: one row per attempt, newest first in the API. */
+export const deliveryAttempts = sqliteTable(
+  "delivery_attempts",
+  {
+    id: text("id").primaryKey(),
+    deliveryId: text("delivery_id").notNull(),
+    destinationId: text("destination_id").notNull(),
+    seq: integer("seq").notNull(),
+    eventId: text("event_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    /** What the delivery was after this attempt: pending (tried again later), succeeded, failed. */
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
+    responseStatus: integer("response_status"),
+    responseExcerpt: text("response_excerpt"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+    attemptedAt: integer("attempted_at").notNull(),
+    nextAttemptAt: integer("next_attempt_at"),
+  },
+  (t) => [
+    index("delivery_attempts_destination_idx").on(t.destinationId, t.id),
+    index("delivery_attempts_at_idx").on(t.attemptedAt),
+  ],
+);
+
+export type DestinationRow = typeof destinations.$inferSelect;
+export type DeliveryRow = typeof deliveries.$inferSelect;
+export type DeliveryAttemptRow = typeof deliveryAttempts.$inferSelect;

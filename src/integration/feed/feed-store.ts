@@ -78,10 +78,15 @@ type Row = Record<string, SqlStorageValue>;
  * against the others; the multi-statement ones run in a transaction.
  */
 export class FeedStore {
+  /**
+   * `onAppended` runs inside the transaction that appended entries, with their sequence numbers
+   * and types (the destinations record their deliveries there, so an entry never lacks them).
+   */
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly db: DrizzleSqliteDODatabase,
     private readonly connectionId: string,
+    private readonly onAppended: (entries: { seq: number; type: string }[]) => void = () => {},
   ) {}
 
   private exec<T extends Row>(query: string, ...bindings: unknown[]): T[] {
@@ -138,10 +143,11 @@ export class FeedStore {
       }
       // The mirror never trails the feed, so a version it holds was recorded (and maybe pruned since).
       if (newest === contact.version) return "duplicate";
-      this.storage.sql.exec(
+      const appended = this.exec<{ seq: number; type: string }>(
         `INSERT INTO change_events
            (seq, event_id, type, contact_id, version, occurred_at, contact, changes, source, recorded_at)
-         SELECT COALESCE(MAX(seq), ?) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM change_events`,
+         SELECT COALESCE(MAX(seq), ?) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM change_events
+         RETURNING seq, type`,
         this.prunedThrough(),
         change.eventId,
         change.type,
@@ -153,6 +159,7 @@ export class FeedStore {
         change.source,
         at,
       );
+      this.onAppended(appended);
       return "appended";
     });
   }
@@ -182,7 +189,7 @@ export class FeedStore {
     const field = (name: string) => `json_extract(c.value, '$.${name}')`;
     const appended = this.storage.transactionSync(() => {
       // Numbered before the mirror moves, and only the changes that pass the filter take a number.
-      const rows = this.exec(
+      const rows = this.exec<{ seq: number; type: string }>(
         `INSERT INTO change_events
            (seq, event_id, type, contact_id, version, occurred_at, contact, changes, source, recorded_at)
          SELECT last.seq + ROW_NUMBER() OVER (ORDER BY c.key), ${field("eventId")}, ${field("type")},
@@ -194,11 +201,12 @@ export class FeedStore {
                              WHERE m.contact_id = ${field("id")} AND m.version > ${field("version")})
            AND NOT EXISTS (SELECT 1 FROM change_events e
                              WHERE e.contact_id = ${field("id")} AND e.version >= ${field("version")})
-         RETURNING contact_id`,
+         RETURNING seq, type`,
         at,
         page,
         this.prunedThrough(),
-      ).length;
+      );
+      this.onAppended(rows);
       // "WHERE true" tells SQLite's parser the ON CONFLICT belongs to the INSERT, not to a join.
       this.storage.sql.exec(
         `INSERT INTO contact_mirror (contact_id, version, data, deleted_at, synced_at)
@@ -210,7 +218,7 @@ export class FeedStore {
         at,
         page,
       );
-      return rows;
+      return rows.length;
     });
     if (appended < changes.length) {
       log("info", "changes already in the feed not appended", {
