@@ -562,19 +562,19 @@ export class ConnectionData extends DurableObject<Env> {
   }
 
   /**
-   * For the destination's courier: up to `limit` due deliveries, leased to it, with the URL and the
+   * For the destination's courier: up to `limit` deliveries due by `now` (its clock, epoch ms), leased to it, with the URL and the
    * secrets to sign with (the previous one too while it is valid); no destination when it was
    * deleted or disabled. `nextDue`: when the next is due once these are done (epoch ms), or null.
    */
   async claimDeliveries(
     destinationId: string,
     limit: number,
+    now: number,
   ): Promise<{
     destination: { url: string; secrets: string[] } | null;
     deliveries: ClaimedDelivery[];
     nextDue: number | null;
   }> {
-    const now = Date.now();
     const row = this.destinations.get(destinationId);
     const connectionId = this.connectionId;
     if (!row || row.status !== "enabled" || connectionId === null) {
@@ -593,9 +593,12 @@ export class ConnectionData extends DurableObject<Env> {
     return { destination: { url: row.url, secrets }, deliveries, nextDue: null };
   }
 
-  /** See `DestinationStore.record`; returns when the destination's next delivery is due, or null. */
-  recordDeliveries(destinationId: string, reports: AttemptReport[]): number | null {
-    return this.destinations.record(destinationId, reports, Date.now());
+  /**
+   * See `DestinationStore.record` (`now`: the courier's clock, epoch ms); returns when the
+   * destination's next delivery is due, or null.
+   */
+  recordDeliveries(destinationId: string, reports: AttemptReport[], now: number): number | null {
+    return this.destinations.record(destinationId, reports, now);
   }
 
   /** Sends one delivery again now; null when the destination has no such delivery. */

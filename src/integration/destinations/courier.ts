@@ -30,6 +30,16 @@ export interface CourierDeps {
   timeout?: (ms: number) => AbortSignal;
 }
 
+/**
+ * What every courier's alarm runs with: the network, the clock and randomness of the runtime.
+ * Tests of this isolate replace its members (a receiver handed in, injected time) and restore them.
+ */
+export const courierRuntime: CourierDeps = {
+  fetch: (url, init) => fetch(url, init),
+  now: () => Date.now(),
+  random: () => Math.random(),
+};
+
 interface Target {
   connectionId: string;
   destinationId: string;
@@ -69,7 +79,7 @@ export class DestinationCourier extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    await this.run({ fetch: (url, init) => fetch(url, init), now: Date.now, random: Math.random });
+    await this.run(courierRuntime);
   }
 
   /**
@@ -92,7 +102,7 @@ export class DestinationCourier extends DurableObject<Env> {
     let attempts = 0;
     let nextDue: number | null = null;
     for (;;) {
-      const claim = await data.claimDeliveries(target.destinationId, CLAIM_SIZE);
+      const claim = await data.claimDeliveries(target.destinationId, CLAIM_SIZE, deps.now());
       if (!claim.destination || claim.deliveries.length === 0) {
         nextDue = claim.nextDue;
         break;
@@ -109,7 +119,7 @@ export class DestinationCourier extends DurableObject<Env> {
           }),
         ),
       );
-      nextDue = await data.recordDeliveries(target.destinationId, reports);
+      nextDue = await data.recordDeliveries(target.destinationId, reports, deps.now());
       if (reports.some((r) => r.outcome === null)) break;
     }
     if (nextDue !== null) await this.ctx.storage.setAlarm(Math.max(deps.now(), nextDue));
