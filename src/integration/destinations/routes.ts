@@ -41,6 +41,17 @@ const UrlSchema = z
 
 const DescriptionSchema = z.string().max(500).nullable();
 
+const DESTINATION_EXAMPLE = {
+  id: "dst_01jd5x8m3q0000000000000000",
+  url: "https://app.example.com/hooks/acme-bridge",
+  events: [...CHANGE_TYPES],
+  description: "Our app",
+  status: "enabled" as const,
+  disabledReason: null,
+  createdAt: "2026-02-01T16:00:00.000Z",
+  updatedAt: "2026-02-01T16:00:00.000Z",
+};
+
 const DestinationSchema = z
   .object({
     id: z.string(),
@@ -55,18 +66,7 @@ const DestinationSchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
   })
-  .openapi("Destination");
-
-const DESTINATION_EXAMPLE = {
-  id: "dst_01jd5x8m3q0000000000000000",
-  url: "https://app.example.com/hooks/acme-bridge",
-  events: [...CHANGE_TYPES],
-  description: "Our app",
-  status: "enabled" as const,
-  disabledReason: null,
-  createdAt: "2026-02-01T16:00:00.000Z",
-  updatedAt: "2026-02-01T16:00:00.000Z",
-};
+  .openapi("Destination", { example: DESTINATION_EXAMPLE });
 
 const WithSecretSchema = DestinationSchema.extend({
   secret: z.string().openapi({
@@ -75,6 +75,21 @@ const WithSecretSchema = DestinationSchema.extend({
 }).openapi("DestinationWithSecret", {
   example: { ...DESTINATION_EXAMPLE, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwAAAAAAAAAAA=" },
 });
+
+const ATTEMPT_EXAMPLE = {
+  id: "att_01jd5x8m3q0000000000000000",
+  deliveryId: "dlv_5f0c2a9e8b7d6c5b4a3f2e1d",
+  eventId: "msg_2mKq9x7vTb0000000000000000",
+  seq: 42,
+  attempt: 1,
+  status: "pending" as const,
+  responseStatus: 503,
+  responseExcerpt: "Service Unavailable",
+  error: "endpoint answered 503",
+  durationMs: 84,
+  attemptedAt: "2026-02-01T16:05:13.000Z",
+  nextAttemptAt: "2026-02-01T16:05:21.000Z",
+};
 
 const AttemptSchema = z
   .object({
@@ -94,7 +109,7 @@ const AttemptSchema = z
     attemptedAt: z.string(),
     nextAttemptAt: z.string().nullable(),
   })
-  .openapi("DeliveryAttempt");
+  .openapi("DeliveryAttempt", { example: ATTEMPT_EXAMPLE });
 
 const IdParams = z.object({
   id: z
@@ -174,11 +189,15 @@ export const destinationsRouter = createRouter()
       middleware: [integrationJsonBody] as const,
       request: {
         body: jsonRequestBody(
-          z.strictObject({
-            url: UrlSchema,
-            events: EventsSchema.optional(),
-            description: DescriptionSchema.optional(),
-          }),
+          z
+            .strictObject({
+              url: UrlSchema,
+              events: EventsSchema.optional(),
+              description: DescriptionSchema.optional(),
+            })
+            .openapi({
+              example: { url: DESTINATION_EXAMPLE.url, events: ["contact.*"], description: "Our app" },
+            }),
         ),
       },
       responses: {
@@ -252,12 +271,14 @@ export const destinationsRouter = createRouter()
       request: {
         params: IdParams,
         body: jsonRequestBody(
-          z.strictObject({
-            url: UrlSchema.optional(),
-            events: EventsSchema.optional(),
-            description: DescriptionSchema.optional(),
-            status: z.enum(DESTINATION_STATUSES).optional(),
-          }),
+          z
+            .strictObject({
+              url: UrlSchema.optional(),
+              events: EventsSchema.optional(),
+              description: DescriptionSchema.optional(),
+              status: z.enum(DESTINATION_STATUSES).optional(),
+            })
+            .openapi({ example: { status: "disabled" } }),
         ),
       },
       responses: {
@@ -337,7 +358,7 @@ export const destinationsRouter = createRouter()
             .max(64)
             .regex(/^att_[a-z0-9]+$/)
             .optional()
-            .openapi({ description: "`nextCursor` of the previous page" }),
+            .openapi({ description: "`nextCursor` of the previous page", example: ATTEMPT_EXAMPLE.id }),
           status: z.enum(DELIVERY_STATUSES).optional(),
         }),
       },
@@ -346,7 +367,7 @@ export const destinationsRouter = createRouter()
           "Attempts",
           z
             .object({ data: z.array(AttemptSchema), nextCursor: z.string().nullable() })
-            .openapi("DeliveryAttemptList"),
+            .openapi("DeliveryAttemptList", { example: { data: [ATTEMPT_EXAMPLE], nextCursor: null } }),
         ),
         ...problemResponses(400, 401, 404),
       },
@@ -378,7 +399,7 @@ export const destinationsRouter = createRouter()
             .min(1)
             .max(64)
             .regex(/^dlv_[a-z0-9]+$/)
-            .openapi({ param: { name: "deliveryId", in: "path" } }),
+            .openapi({ param: { name: "deliveryId", in: "path" }, example: ATTEMPT_EXAMPLE.deliveryId }),
         }),
       },
       responses: {
@@ -386,7 +407,9 @@ export const destinationsRouter = createRouter()
           "It is pending again, due now",
           z
             .object({ id: z.string(), seq: z.number().int(), status: z.literal("pending") })
-            .openapi("DeliveryRetried"),
+            .openapi("DeliveryRetried", {
+              example: { id: ATTEMPT_EXAMPLE.deliveryId, seq: 42, status: "pending" },
+            }),
         ),
         ...problemResponses(400, 401, 404),
       },
@@ -414,15 +437,17 @@ export const destinationsRouter = createRouter()
       request: {
         params: IdParams,
         body: jsonRequestBody(
-          z.strictObject({
-            since: z.iso.datetime({ offset: true }).openapi({ example: "2026-02-01T00:00:00Z" }),
-          }),
+          z
+            .strictObject({ since: z.iso.datetime({ offset: true }) })
+            .openapi({ example: { since: "2026-02-01T00:00:00Z" } }),
         ),
       },
       responses: {
         202: jsonResponse(
           "How many are pending again",
-          z.object({ pending: z.number().int() }).openapi("DeliveriesRecovered"),
+          z
+            .object({ pending: z.number().int() })
+            .openapi("DeliveriesRecovered", { example: { pending: 12 } }),
         ),
         ...problemResponses(400, 401, 404, 413, 415),
       },
@@ -454,7 +479,7 @@ destinationsRouter.openAPIRegistry.registerWebhook({
   request: {
     headers: z.object({
       "webhook-id": z.string(),
-      "webhook-timestamp": z.string().regex(/^\d+$/),
+      "webhook-timestamp": z.string().regex(/^\d+$/).openapi({ example: "1769961913" }),
       "webhook-signature": z.string(),
     }),
     body: jsonRequestBody(DestinationPayloadSchema),
