@@ -13,10 +13,10 @@ import {
   redeliveryDelaySeconds,
 } from "../../src/acme/webhooks/delivery-consumer.ts";
 import { OUTBOX_FIRST_HAND_OFF_MS, sweepOutbox } from "../../src/acme/webhooks/outbox.ts";
-import { webhookUrlProblem } from "../../src/acme/webhooks/url-policy.ts";
 import { createApp } from "../../src/app.ts";
 import { chunk } from "../../src/lib/d1-limits.ts";
 import { decodeWebhookSecret } from "../../src/lib/webhook-secret.ts";
+import { webhookUrlProblem } from "../../src/lib/webhook-url-policy.ts";
 import { ACME, acme, signedIn, uniqueEmail } from "./helpers.ts";
 import {
   RECEIVER,

@@ -6,6 +6,7 @@ import { chunk } from "../../lib/d1-limits.ts";
 import { newId } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
 import { QUEUE_MAX_BATCH_MESSAGES } from "../../lib/queue-limits.ts";
+import { webhookUrlProblem } from "../../lib/webhook-url-policy.ts";
 import { WORKER_MAX_OPEN_CONNECTIONS } from "../../lib/worker-limits.ts";
 import { type AcmeConfig, loadAcmeConfig } from "../config.ts";
 import {
@@ -30,7 +31,6 @@ import { type DeliveryMessage, DeliveryMessageSchema, type DeliveryQueue } from 
 import { finishIfDelivered, outboxLeaseMs } from "./outbox.ts";
 import { signedHeaders } from "./signing.ts";
 import { signingSecret } from "./subscriptions.ts";
-import { webhookUrlProblem } from "./url-policy.ts";
 
 /** What the consumer reaches outside itself; tests pass their own receiver, clock and queue. */
 export interface DeliveryDeps {
