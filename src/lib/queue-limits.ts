@@ -8,6 +8,12 @@ import { chunk } from "./d1-limits.ts";
 export const QUEUE_MAX_BATCH_MESSAGES = 100;
 
 /**
+ * The longest delay (seconds) a message may be sent or retried with: 12 hours
+ * (https://developers.cloudflare.com/queues/platform/limits/, "Per-message delay").
+ */
+export const QUEUE_MAX_DELAY_SECONDS = 43_200;
+
+/**
  * The largest message a queue takes: "Maximum message size: 128 KB", where "1 KB is measured as
  * 1000 bytes" and "messages can include up to ~100 bytes of internal metadata that counts towards
  * total message limits" (https://developers.cloudflare.com/queues/platform/limits/). A larger

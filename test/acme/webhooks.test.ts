@@ -7,16 +7,12 @@ import {
 } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import {
-  handleDeadDeliveries,
-  handleDeliveryBatch,
-  redeliveryDelaySeconds,
-} from "../../src/acme/webhooks/delivery-consumer.ts";
+import { handleDeadDeliveries, handleDeliveryBatch } from "../../src/acme/webhooks/delivery-consumer.ts";
 import { OUTBOX_FIRST_HAND_OFF_MS, sweepOutbox } from "../../src/acme/webhooks/outbox.ts";
-import { webhookUrlProblem } from "../../src/acme/webhooks/url-policy.ts";
 import { createApp } from "../../src/app.ts";
 import { chunk } from "../../src/lib/d1-limits.ts";
 import { decodeWebhookSecret } from "../../src/lib/webhook-secret.ts";
+import { webhookUrlProblem } from "../../src/lib/webhook-url-policy.ts";
 import { ACME, acme, signedIn, uniqueEmail } from "./helpers.ts";
 import {
   RECEIVER,
@@ -520,10 +516,44 @@ describe("webhook delivery consumer", () => {
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["junk"]);
   });
 
-  it("grows redelivery delays and never undercuts Retry-After", () => {
-    const delays = [1, 2, 3, 4, 5, 6].map((attempt) => redeliveryDelaySeconds(attempt, null, () => 0));
-    expect(delays).toEqual([1, 2, 4, 8, 16, 32]);
-    expect(redeliveryDelaySeconds(20, null, () => 0.999)).toBeLessThanOrEqual(600);
-    expect(redeliveryDelaySeconds(1, 90_000, () => 0)).toBe(90);
+  it("queues retries on Acme's schedule: 1 s after a first failure with the lowest draw, 2 s with the highest", async () => {
+    const { client, token } = await signedIn();
+    await subscribe(token);
+    const delaysWith = async (draw: number) => {
+      const { delays, queue } = recordingQueue();
+      const event = await storedEvent(client.clientId);
+      await runBatch([{ body: { kind: "fanout", eventId: event.id } }], {
+        queue,
+        fetch: receiver([500]).fetch,
+        random: () => draw,
+      });
+      return delays;
+    };
+    expect(await delaysWith(0)).toEqual([1]);
+    expect(await delaysWith(0.999)).toEqual([2]);
+  });
+
+  it("caps a Retry-After beyond the longest delay a queue takes at 12 hours", async () => {
+    const { client, token } = await signedIn();
+    await subscribe(token);
+    const { delays, queue } = recordingQueue();
+    await runBatch([{ body: { kind: "fanout", eventId: (await storedEvent(client.clientId)).id } }], {
+      queue,
+      fetch: receiver([429], { "retry-after": "100000" }).fetch,
+      random: () => 0,
+    });
+    expect(delays).toEqual([43_200]);
+  });
+
+  it("ignores a Retry-After on an answer other than 429 or 503", async () => {
+    const { client, token } = await signedIn();
+    await subscribe(token);
+    const { delays, queue } = recordingQueue();
+    await runBatch([{ body: { kind: "fanout", eventId: (await storedEvent(client.clientId)).id } }], {
+      queue,
+      fetch: receiver([500], { "retry-after": "120" }).fetch,
+      random: () => 0,
+    });
+    expect(delays).toEqual([1]);
   });
 });

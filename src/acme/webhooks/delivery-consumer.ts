@@ -1,11 +1,17 @@
 import { eq } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
-import { parseRetryAfter } from "../../lib/backoff.ts";
 import { ConcurrencyLimit } from "../../lib/concurrency-limit.ts";
 import { chunk } from "../../lib/d1-limits.ts";
 import { newId } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
-import { QUEUE_MAX_BATCH_MESSAGES } from "../../lib/queue-limits.ts";
+import { QUEUE_MAX_BATCH_MESSAGES, QUEUE_MAX_DELAY_SECONDS } from "../../lib/queue-limits.ts";
+import {
+  ACME_WEBHOOK_SCHEDULE,
+  classifyAnswer,
+  postSigned,
+  retryDelayMs,
+} from "../../lib/webhook-delivery.ts";
+import { webhookUrlProblem } from "../../lib/webhook-url-policy.ts";
 import { WORKER_MAX_OPEN_CONNECTIONS } from "../../lib/worker-limits.ts";
 import { type AcmeConfig, loadAcmeConfig } from "../config.ts";
 import {
@@ -28,9 +34,7 @@ import {
 } from "./delivery-store.ts";
 import { type DeliveryMessage, DeliveryMessageSchema, type DeliveryQueue } from "./messages.ts";
 import { finishIfDelivered, outboxLeaseMs } from "./outbox.ts";
-import { signedHeaders } from "./signing.ts";
 import { signingSecret } from "./subscriptions.ts";
-import { webhookUrlProblem } from "./url-policy.ts";
 
 /** What the consumer reaches outside itself; tests pass their own receiver, clock and queue. */
 export interface DeliveryDeps {
@@ -83,15 +87,13 @@ function resolveDeps(env: Env, deps: Partial<DeliveryDeps>): DeliveryDeps {
   };
 }
 
-/** Redelivery delays grow 2 s, 4 s, 8 s ... up to 10 min, with "equal jitter" so they always grow. */
-export function redeliveryDelaySeconds(
-  attempt: number,
-  retryAfterMs: number | null,
-  random: () => number,
-): number {
-  const ceiling = Math.min(600, 2 * 2 ** Math.max(0, attempt - 1));
-  const jittered = ceiling / 2 + random() * (ceiling / 2);
-  return Math.min(43_200, Math.max(1, Math.ceil(jittered), Math.ceil((retryAfterMs ?? 0) / 1000)));
+/**
+ * The queue's delay (whole seconds) before retry number `attempts` + 1: Acme's schedule
+ * (ACME_WEBHOOK_SCHEDULE), a `Retry-After` honoured up to the longest delay a queue takes.
+ */
+function redeliveryDelaySeconds(attempts: number, retryAfterMs: number | null, random: () => number): number {
+  const delayMs = retryDelayMs(ACME_WEBHOOK_SCHEDULE, attempts, retryAfterMs, random);
+  return Math.min(QUEUE_MAX_DELAY_SECONDS, Math.ceil(delayMs / 1000));
 }
 
 type ParsedMessage = { message: Message<unknown>; body: DeliveryMessage };
@@ -459,34 +461,22 @@ async function attempt(
   secretOf: (subscription: WebhookSubscriptionRow) => Promise<string>,
 ): Promise<{ record: AttemptRecord; delaySeconds: number | null }> {
   const now = deps.now();
-  const headers = {
-    ...signedHeaders(await secretOf(subscription), event.id, event.payload, now),
-    "content-type": "application/json",
-    "user-agent": "Acme-Webhooks/1.0",
-  };
-  const started = Date.now();
-  let status: number | null = null;
-  let error: string | null = null;
-  let retryAfterMs: number | null = null;
-  try {
-    const response = await deps.fetch(subscription.url, {
-      method: "POST",
-      headers,
-      body: event.payload,
-      redirect: "manual",
-      signal: deps.timeout(config.webhookTimeoutMs),
-    });
-    status = response.status;
-    retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now.getTime());
-    await response.body?.cancel();
-  } catch (cause) {
-    error = cause instanceof Error && cause.name === "TimeoutError" ? "timed out" : "could not connect";
-  }
+  const result = await postSigned(deps.fetch, {
+    url: subscription.url,
+    id: event.id,
+    body: event.payload,
+    secrets: [await secretOf(subscription)],
+    now,
+    timeoutMs: config.webhookTimeoutMs,
+    userAgent: "Acme-Webhooks/1.0",
+    timeout: deps.timeout,
+  });
   const attempt = delivery.attempts + 1;
-  const ok = status !== null && status >= 200 && status < 300;
-  const gone = status === 410;
-  const delaySeconds = redeliveryDelaySeconds(attempt, retryAfterMs, deps.random);
-  const ended = ok || gone;
+  const answer = classifyAnswer(result.status, result.retryAfter, now.getTime());
+  const ok = answer.kind === "delivered";
+  const gone = answer.kind === "gone";
+  const delaySeconds =
+    answer.kind === "retry" ? redeliveryDelaySeconds(attempt, answer.retryAfterMs, deps.random) : null;
   const record: AttemptRecord = {
     kind: "attempt",
     id: newId("att"),
@@ -495,14 +485,14 @@ async function attempt(
     subscriptionId: subscription.id,
     attempt,
     status: ok ? "succeeded" : gone ? "failed" : "retrying",
-    statusCode: status,
-    error: ok ? null : (error ?? `endpoint answered ${status}`),
-    durationMs: Date.now() - started,
-    nextAttemptAt: ended ? null : new Date(now.getTime() + delaySeconds * 1000).toISOString(),
+    statusCode: result.status,
+    error: ok ? null : (result.error ?? `endpoint answered ${result.status}`),
+    durationMs: result.durationMs,
+    nextAttemptAt: delaySeconds === null ? null : new Date(now.getTime() + delaySeconds * 1000).toISOString(),
     gone,
     at: new Date().toISOString(),
   };
-  return { record, delaySeconds: ended ? null : delaySeconds };
+  return { record, delaySeconds };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { jsonRequestBody, jsonResponse } from "../../lib/openapi.ts";
+import { HTTPS_URL_SPELLING, webhookUrlProblem } from "../../lib/webhook-url-policy.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
 import { WEBHOOK_EVENT_TYPES } from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
@@ -8,7 +9,6 @@ import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
 import { accessToken, securedRoute } from "../secured-route.ts";
 import type { DeliveryMessage } from "./messages.ts";
 import { publicSubscription, SubscriptionRepository } from "./subscriptions.ts";
-import { HTTPS_URL_SPELLING, webhookUrlProblem } from "./url-policy.ts";
 
 const EventsSchema = z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1);
 

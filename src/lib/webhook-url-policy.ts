@@ -1,10 +1,11 @@
 import ipaddr from "ipaddr.js";
 
-// Which URLs a webhook subscription may point at. The host is classified as written: names are
-// not resolved (Workers have no resolver API, and Cloudflare's network cannot reach private
-// addresses anyway); these checks keep every literal internal target out, however it is spelled.
-// URL parsing has already normalised the spelling: decimal, octal and hex IPv4 forms become
-// dotted decimal, IPv6 is compressed, names are lower-cased and IDNA-mapped.
+// Which URLs a webhook may be sent to: Acme's subscriptions and the integration's destinations
+// pass this one policy. The host is classified as written: names are not resolved (Workers have no
+// resolver API, and Cloudflare's network cannot reach private addresses anyway); these checks keep
+// every literal internal target out, however it is spelled. URL parsing has already normalised the
+// spelling: decimal, octal and hex IPv4 forms become dotted decimal, IPv6 is compressed, names are
+// lower-cased and IDNA-mapped.
 
 /**
  * Special-use and private-use names (RFC 6761, RFC 6762 `.local`, RFC 7686 `.onion`, RFC 8375
@@ -33,7 +34,8 @@ const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR("2000::/3");
 /** The NAT64 well-known prefix (RFC 6052); the local-use 64:ff9b:1::/48 is not global. */
 const NAT64_WELL_KNOWN = ipaddr.parseCIDR("64:ff9b::/96");
 
-type HostClass = "public" | "loopback" | "local";
+/** Where a host leads: the public internet, this machine, or anywhere else (private, reserved...). */
+export type HostClass = "public" | "loopback" | "local";
 
 function ipv4FromBits(high: number, low: number): ipaddr.IPv4 {
   return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
@@ -111,7 +113,9 @@ const SPELLING_PROBLEM =
  * Null when `raw` is an acceptable webhook target, otherwise why not: an absolute `https` URL
  * without credentials to a public host, written out plainly (HTTPS_URL_SPELLING). With
  * `allowLoopback` (local dev), loopback hosts are also accepted, over `http` too; nothing else is
- * relaxed.
+ * relaxed. The deployment's allowance comes in as that flag (Acme: ACME_WEBHOOK_ALLOW_LOOPBACK),
+ * never read here. The problem is a phrase to follow "the URL", such as "must use https"; never
+ * throws.
  */
 export function webhookUrlProblem(raw: string, options: { allowLoopback: boolean }): string | null {
   let url: URL;
