@@ -19,6 +19,12 @@ export type Problem = components["schemas"]["Problem"];
 export type ProblemCode = Problem["code"];
 /** A sync job (import, backfill, reconcile) and its progress. */
 export type Job = components["schemas"]["Job"];
+/** A destination: where the connection's changes are pushed (its secret only when just made or rotated). */
+export type Destination = components["schemas"]["Destination"];
+/** One attempt of the delivery log of a destination. */
+export type DeliveryAttempt = components["schemas"]["DeliveryAttempt"];
+/** What a destination receives: `{type, timestamp, data}` with `data` the change-feed entry. */
+export type DestinationPayload = components["schemas"]["DestinationPayload"];
 
 /** A client of every route of the API; each call resolves to `{ data }` or `{ error }` by status. */
 export type AcmeBridgeClient = Client<paths>;

@@ -1506,6 +1506,617 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/destinations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The connection's destinations */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Destinations, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DestinationList"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Push the connection's changes to a URL of yours
+         * @description Every change-feed entry whose type the destination takes is POSTed to it as a Standard Webhooks v1 request (see the `webhooks` section): at least once, not ordered (each carries `seq` and the contact's `version`: keep the newest), retried with exponential backoff and full jitter for at least 24 hours, a 429 or 503 after its Retry-After; 410 disables the destination. The signing secret is returned this once.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Where changes are POSTed: https, on a public host (no private, loopback, link-local or special-purpose address in any spelling; loopback only where the deployment allows it)
+                         * @example https://app.example.com/hooks/acme-bridge
+                         */
+                        url: string;
+                        /** @description Change types to deliver; `contact.*` for every contact type (the default) */
+                        events?: ("contact.created" | "contact.updated" | "contact.deleted" | "contact.*")[];
+                        description?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Created, with its secret */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DestinationWithSecret"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destinations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One destination */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The destination */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Destination"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a destination, its deliveries and their log */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Change a destination's URL, events, description or status
+         * @description Disabling ends its pending deliveries as failed (recoverable with `…/recover`); enabling clears why it was disabled.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Where changes are POSTed: https, on a public host (no private, loopback, link-local or special-purpose address in any spelling; loopback only where the deployment allows it)
+                         * @example https://app.example.com/hooks/acme-bridge
+                         */
+                        url?: string;
+                        /** @description Change types to deliver; `contact.*` for every contact type (the default) */
+                        events?: ("contact.created" | "contact.updated" | "contact.deleted" | "contact.*")[];
+                        description?: string | null;
+                        /** @enum {string} */
+                        status?: "enabled" | "disabled";
+                    };
+                };
+            };
+            responses: {
+                /** @description The destination as it is now */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Destination"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/destinations/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new signing secret; the old one signs too for 24 hours
+         * @description For 24 hours every delivery carries two signatures, space-separated as Standard Webhooks allows: one with the new secret, one with the old, so the receiver can switch when it likes.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The destination and its new secret, shown this once */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DestinationWithSecret"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destinations/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The destination's delivery log: attempts, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description `nextCursor` of the previous page */
+                    cursor?: string;
+                    status?: "pending" | "succeeded" | "failed";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Attempts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeliveryAttemptList"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destinations/{id}/deliveries/{deliveryId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send one delivery again now */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    deliveryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description It is pending again, due now */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeliveryRetried"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destinations/{id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send again every change since a time that has not been delivered
+         * @description Every feed entry recorded since `since` that the destination takes and that did not succeed (failed, or never sent because the destination was disabled or made later) is sent again, now.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        since: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description How many are pending again */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeliveriesRecovered"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/status": {
         parameters: {
             query?: never;
@@ -3052,13 +3663,73 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "/api/v1/contact.changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A change of the connection's contacts, pushed to a destination
+         * @description Standard Webhooks v1: `webhook-id` is the change's id (the same on every attempt), `webhook-timestamp` the attempt's time in seconds, `webhook-signature` one `v1,<base64>` per secret, space-separated (two for 24 hours after a rotation). Answer 2xx to acknowledge; 410 disables the destination; anything else, or no answer within DESTINATION_TIMEOUT_MS, is retried.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    "webhook-id": string;
+                    "webhook-timestamp": string;
+                    "webhook-signature": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DestinationPayload"];
+                };
+            };
+            responses: {
+                /** @description Received (any 2xx) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Gone: the destination is disabled at once */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /**
          * @example {
-         *       "data": [
-         *         {
+         *       "type": "contact.updated",
+         *       "timestamp": "2026-02-01T16:05:12.000Z",
+         *       "data": {
+         *         "seq": 42,
+         *         "id": "msg_2mKq9x7vTb0000000000000000",
+         *         "type": "contact.updated",
+         *         "occurredAt": "2026-02-01T16:05:12.000Z",
+         *         "recordedAt": "2026-02-01T16:05:12.480Z",
+         *         "contact": {
          *           "id": "ct_01jd5x8m3q0000000000000000",
          *           "firstName": "Ada",
          *           "lastName": "Lovelace",
@@ -3070,14 +3741,72 @@ export interface components {
          *           "version": 3,
          *           "createdAt": "2026-01-15T09:30:00.000Z",
          *           "updatedAt": "2026-02-01T16:05:12.000Z"
-         *         }
-         *       ],
-         *       "nextCursor": "eyJhZnRlciI6ImN0XzAxIn0"
+         *         },
+         *         "changes": {
+         *           "company": {
+         *             "from": null,
+         *             "to": "Analytical Engines"
+         *           }
+         *         },
+         *         "source": "webhook"
+         *       }
          *     }
          */
-        ContactList: {
-            data: components["schemas"]["Contact"][];
-            nextCursor: string | null;
+        DestinationPayload: {
+            /** @enum {string} */
+            type: "contact.created" | "contact.updated" | "contact.deleted";
+            /** @description When the change happened at Acme (the entry's occurredAt) */
+            timestamp: string;
+            data: components["schemas"]["ChangeEvent"];
+        };
+        /**
+         * @example {
+         *       "seq": 42,
+         *       "id": "msg_2mKq9x7vTb0000000000000000",
+         *       "type": "contact.updated",
+         *       "occurredAt": "2026-02-01T16:05:12.000Z",
+         *       "recordedAt": "2026-02-01T16:05:12.480Z",
+         *       "contact": {
+         *         "id": "ct_01jd5x8m3q0000000000000000",
+         *         "firstName": "Ada",
+         *         "lastName": "Lovelace",
+         *         "email": "ada@example.com",
+         *         "phone": "+44 20 7946 0000",
+         *         "company": "Analytical Engines",
+         *         "title": null,
+         *         "notes": null,
+         *         "version": 3,
+         *         "createdAt": "2026-01-15T09:30:00.000Z",
+         *         "updatedAt": "2026-02-01T16:05:12.000Z"
+         *       },
+         *       "changes": {
+         *         "company": {
+         *           "from": null,
+         *           "to": "Analytical Engines"
+         *         }
+         *       },
+         *       "source": "webhook"
+         *     }
+         */
+        ChangeEvent: {
+            seq: number;
+            /** @description Acme's webhook id, or rec_… / bf_… for changes found by reconciliation / backfill */
+            id: string;
+            /** @enum {string} */
+            type: "contact.created" | "contact.updated" | "contact.deleted";
+            /** @description When the change happened at Acme */
+            occurredAt: string;
+            /** @description When the integration recorded it */
+            recordedAt: string;
+            contact: components["schemas"]["Contact"];
+            changes: {
+                [key: string]: {
+                    from?: unknown;
+                    to?: unknown;
+                };
+            };
+            /** @enum {string} */
+            source: "webhook" | "reconciliation" | "backfill";
         };
         /**
          * @example {
@@ -3107,6 +3836,30 @@ export interface components {
             createdAt: string;
             updatedAt: string;
             deletedAt?: string | null;
+        };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "ct_01jd5x8m3q0000000000000000",
+         *           "firstName": "Ada",
+         *           "lastName": "Lovelace",
+         *           "email": "ada@example.com",
+         *           "phone": "+44 20 7946 0000",
+         *           "company": "Analytical Engines",
+         *           "title": null,
+         *           "notes": null,
+         *           "version": 3,
+         *           "createdAt": "2026-01-15T09:30:00.000Z",
+         *           "updatedAt": "2026-02-01T16:05:12.000Z"
+         *         }
+         *       ],
+         *       "nextCursor": "eyJhZnRlciI6ImN0XzAxIn0"
+         *     }
+         */
+        ContactList: {
+            data: components["schemas"]["Contact"][];
+            nextCursor: string | null;
         };
         /**
          * @example {
@@ -3297,52 +4050,157 @@ export interface components {
         };
         /**
          * @example {
-         *       "seq": 42,
-         *       "id": "msg_2mKq9x7vTb0000000000000000",
-         *       "type": "contact.updated",
-         *       "occurredAt": "2026-02-01T16:05:12.000Z",
-         *       "recordedAt": "2026-02-01T16:05:12.480Z",
-         *       "contact": {
-         *         "id": "ct_01jd5x8m3q0000000000000000",
-         *         "firstName": "Ada",
-         *         "lastName": "Lovelace",
-         *         "email": "ada@example.com",
-         *         "phone": "+44 20 7946 0000",
-         *         "company": "Analytical Engines",
-         *         "title": null,
-         *         "notes": null,
-         *         "version": 3,
-         *         "createdAt": "2026-01-15T09:30:00.000Z",
-         *         "updatedAt": "2026-02-01T16:05:12.000Z"
-         *       },
-         *       "changes": {
-         *         "company": {
-         *           "from": null,
-         *           "to": "Analytical Engines"
-         *         }
-         *       },
-         *       "source": "webhook"
+         *       "id": "dst_01jd5x8m3q0000000000000000",
+         *       "url": "https://app.example.com/hooks/acme-bridge",
+         *       "events": [
+         *         "contact.created",
+         *         "contact.updated",
+         *         "contact.deleted"
+         *       ],
+         *       "description": "Our app",
+         *       "status": "enabled",
+         *       "disabledReason": null,
+         *       "createdAt": "2026-02-01T16:00:00.000Z",
+         *       "updatedAt": "2026-02-01T16:00:00.000Z",
+         *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwAAAAAAAAAAA="
          *     }
          */
-        ChangeEvent: {
-            seq: number;
-            /** @description Acme's webhook id, or rec_… / bf_… for changes found by reconciliation / backfill */
+        DestinationWithSecret: components["schemas"]["Destination"] & {
+            /** @description The Standard Webhooks signing secret (`whsec_` + 32 random bytes, base64), shown this once */
+            secret: string;
+        };
+        /**
+         * @example {
+         *       "id": "dst_01jd5x8m3q0000000000000000",
+         *       "url": "https://app.example.com/hooks/acme-bridge",
+         *       "events": [
+         *         "contact.created",
+         *         "contact.updated",
+         *         "contact.deleted"
+         *       ],
+         *       "description": "Our app",
+         *       "status": "enabled",
+         *       "disabledReason": null,
+         *       "createdAt": "2026-02-01T16:00:00.000Z",
+         *       "updatedAt": "2026-02-01T16:00:00.000Z"
+         *     }
+         */
+        Destination: {
             id: string;
+            url: string;
+            events: ("contact.created" | "contact.updated" | "contact.deleted")[];
+            description: string | null;
             /** @enum {string} */
-            type: "contact.created" | "contact.updated" | "contact.deleted";
-            /** @description When the change happened at Acme */
-            occurredAt: string;
-            /** @description When the integration recorded it */
-            recordedAt: string;
-            contact: components["schemas"]["Contact"];
-            changes: {
-                [key: string]: {
-                    from?: unknown;
-                    to?: unknown;
-                };
-            };
+            status: "enabled" | "disabled";
+            /** @description Why the integration disabled it (a 410 from the receiver) */
+            disabledReason: string | null;
+            createdAt: string;
+            updatedAt: string;
+        };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "dst_01jd5x8m3q0000000000000000",
+         *           "url": "https://app.example.com/hooks/acme-bridge",
+         *           "events": [
+         *             "contact.created",
+         *             "contact.updated",
+         *             "contact.deleted"
+         *           ],
+         *           "description": "Our app",
+         *           "status": "enabled",
+         *           "disabledReason": null,
+         *           "createdAt": "2026-02-01T16:00:00.000Z",
+         *           "updatedAt": "2026-02-01T16:00:00.000Z"
+         *         }
+         *       ]
+         *     }
+         */
+        DestinationList: {
+            data: components["schemas"]["Destination"][];
+        };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "att_01jd5x8m3q0000000000000000",
+         *           "deliveryId": "dlv_5f0c2a9e8b7d6c5b4a3f2e1d",
+         *           "eventId": "msg_2mKq9x7vTb0000000000000000",
+         *           "seq": 42,
+         *           "attempt": 1,
+         *           "status": "pending",
+         *           "responseStatus": 503,
+         *           "responseExcerpt": "Service Unavailable",
+         *           "error": "endpoint answered 503",
+         *           "durationMs": 84,
+         *           "attemptedAt": "2026-02-01T16:05:13.000Z",
+         *           "nextAttemptAt": "2026-02-01T16:05:21.000Z"
+         *         }
+         *       ],
+         *       "nextCursor": null
+         *     }
+         */
+        DeliveryAttemptList: {
+            data: components["schemas"]["DeliveryAttempt"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @example {
+         *       "id": "att_01jd5x8m3q0000000000000000",
+         *       "deliveryId": "dlv_5f0c2a9e8b7d6c5b4a3f2e1d",
+         *       "eventId": "msg_2mKq9x7vTb0000000000000000",
+         *       "seq": 42,
+         *       "attempt": 1,
+         *       "status": "pending",
+         *       "responseStatus": 503,
+         *       "responseExcerpt": "Service Unavailable",
+         *       "error": "endpoint answered 503",
+         *       "durationMs": 84,
+         *       "attemptedAt": "2026-02-01T16:05:13.000Z",
+         *       "nextAttemptAt": "2026-02-01T16:05:21.000Z"
+         *     }
+         */
+        DeliveryAttempt: {
+            id: string;
+            deliveryId: string;
+            /** @description The change's id: the `webhook-id` of every attempt */
+            eventId: string;
+            seq: number;
+            attempt: number;
+            /**
+             * @description The delivery after this attempt: pending (tried again at nextAttemptAt), succeeded, failed
+             * @enum {string}
+             */
+            status: "pending" | "succeeded" | "failed";
+            responseStatus: number | null;
+            /** @description The first 1 KB of the receiver's answer */
+            responseExcerpt: string;
+            error: string | null;
+            durationMs: number;
+            attemptedAt: string;
+            nextAttemptAt: string | null;
+        };
+        /**
+         * @example {
+         *       "id": "dlv_5f0c2a9e8b7d6c5b4a3f2e1d",
+         *       "seq": 42,
+         *       "status": "pending"
+         *     }
+         */
+        DeliveryRetried: {
+            id: string;
+            seq: number;
             /** @enum {string} */
-            source: "webhook" | "reconciliation" | "backfill";
+            status: "pending";
+        };
+        /**
+         * @example {
+         *       "pending": 12
+         *     }
+         */
+        DeliveriesRecovered: {
+            pending: number;
         };
         /**
          * @example {
