@@ -172,7 +172,11 @@ export class DestinationCourier extends DurableObject<Env> {
     if (answer.kind === "retry") {
       const at =
         attemptedAt + retryDelayMs(schedule, delivery.attempts + 1, answer.retryAfterMs, deps.random);
-      nextAttemptAt = withinHorizon(schedule, delivery.firstAttemptAt ?? attemptedAt, at) ? at : null;
+      // Tried again while this attempt was made within the horizon, however long the wait (a
+      // Retry-After past the horizon still gets its attempt): retries cover at least the horizon.
+      nextAttemptAt = withinHorizon(schedule, delivery.firstAttemptAt ?? attemptedAt, attemptedAt)
+        ? at
+        : null;
     }
     return {
       deliveryId: delivery.id,
