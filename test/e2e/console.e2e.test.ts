@@ -3,6 +3,7 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, localOnlyContext, screenshot } from "./browser.ts";
 import { acmeAdmin, admin, base, type E2eConnection, eventually, newConnection, post } from "./helpers.ts";
+import { startWebhookReceiver } from "./webhook-receiver.ts";
 
 /** The browser's own, inside `evaluate` callbacks (this file is compiled without the DOM library). */
 declare function getComputedStyle(element: unknown): { color: string };
@@ -13,6 +14,8 @@ let offOrigin: string[];
 let page: Page;
 /** A connection subscribed to its Acme account's webhooks, as `npm start`'s demo connection is. */
 let demo: E2eConnection;
+/** The destination pages the destinations test made, for the phone-width check to visit too. */
+const destinationPages: string[] = [];
 
 async function signInThroughTheForm(target: Page, next = "/console"): Promise<void> {
   await target.goto(`${base}${next}`);
@@ -398,6 +401,116 @@ describe("operator console in Chromium", () => {
     expect(offOrigin).toEqual([]);
   });
 
+  it("pushes a connection's changes to a destination added in the page: secret once, log, disable, enable, rotate, recover", async () => {
+    // The receiver's first answer is 503 with an hour's Retry-After: that change stays undelivered
+    // until the page sends it again. Every later request is 200.
+    const receiver = await startWebhookReceiver((n) =>
+      n === 1 ? { status: 503, headers: { "retry-after": "3600" }, body: "busy" } : { status: 200 },
+    );
+    try {
+      const connection = await newConnection();
+      await post(`/api/v1/admin/connections/${connection.connectionId}/webhook-subscription`, admin, {});
+      const list = `${base}/console/connections/${connection.connectionId}/destinations`;
+      await page.goto(`${base}/console/connections/${connection.connectionId}`);
+      await page.getByRole("link", { name: "Destinations", exact: true }).click();
+      await page.waitForURL(list);
+
+      // A URL the policy refuses is answered beside its field, with what was typed kept.
+      await page.getByLabel("URL", { exact: true }).fill("https://10.0.0.7/hooks");
+      await page.getByLabel("Description (optional)").fill("e2e receiver");
+      await page.getByRole("button", { name: "Add destination" }).click();
+      await expect(page.locator("#url-error").textContent()).resolves.toBe(
+        "The destination URL is not allowed: must not target a private, loopback or link-local address",
+      );
+      await expect(page.getByLabel("Description (optional)").inputValue()).resolves.toBe("e2e receiver");
+
+      await page.getByLabel("URL", { exact: true }).fill(receiver.url);
+      await expect(page.getByLabel("All contact changes (contact.*)").isChecked()).resolves.toBe(true);
+      await page.getByRole("button", { name: "Add destination" }).click();
+      const secret = (await page.locator("#destination-secret").textContent()) ?? "";
+      expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+      const row = page.locator("tr[data-destination-id]");
+      await expect(row.textContent()).resolves.toContain(receiver.url);
+      await screenshot(page, "destination-added");
+      await page.getByRole("link", { name: "its delivery log" }).click();
+      await page.waitForURL(/\/destinations\/dst_[a-z0-9]+$/);
+      const detail = page.url();
+      destinationPages.push(new URL(list).pathname, new URL(detail).pathname);
+      expect(await page.content()).not.toContain(secret);
+
+      // A contact created through the API reaches the receiver, and its attempt shows in the open
+      // page's log without a reload.
+      await page.evaluate("window.notReloaded = true");
+      const since = new Date(Date.now() - 60_000).toISOString().slice(0, 16);
+      const created = await fetch(`${base}/api/v1/contacts`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${connection.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          firstName: "Pushed",
+          lastName: "Out",
+          email: `pushed-${crypto.randomUUID()}@example.com`,
+        }),
+      });
+      expect(created.status).toBe(201);
+      const contact = (await created.json()) as { id: string };
+      const first = await eventually(async () => receiver.received[0], 30_000);
+      const payload = new Webhook(secret).verify(first.body, first.headers) as {
+        type: string;
+        data: { contact: { id: string } };
+      };
+      expect(payload).toMatchObject({ type: "contact.created", data: { contact: { id: contact.id } } });
+      const attempt = page.locator('tr[data-attempt-id][data-status="pending"]');
+      await attempt.waitFor({ timeout: 10_000 });
+      await expect(attempt.textContent()).resolves.toContain("503");
+      await expect(page.evaluate("window.notReloaded")).resolves.toBe(true);
+      const deliveryId = (await attempt.getAttribute("data-delivery-id")) ?? "";
+      await expect(page.getByRole("button", { name: `Retry delivery ${deliveryId}` }).count()).resolves.toBe(
+        0,
+      );
+
+      // Disabled: the pending delivery ends as failed, and Retry appears.
+      await page.getByRole("button", { name: "Disable this destination" }).click();
+      await page.waitForURL(/done=disabled/);
+      await expect(page.locator("dl.facts [data-destination-status]").textContent()).resolves.toBe(
+        "disabled",
+      );
+      await page.getByRole("button", { name: `Retry delivery ${deliveryId}` }).waitFor();
+      await page.getByRole("button", { name: "Enable this destination" }).click();
+      await page.waitForURL(/done=enabled/);
+      await expect(page.locator("dl.facts [data-destination-status]").textContent()).resolves.toBe("enabled");
+
+      // A new secret, shown once; the old one goes on signing beside it.
+      await page.getByRole("button", { name: "Rotate the signing secret" }).click();
+      const rotated = (await page.locator("#destination-secret").textContent()) ?? "";
+      expect(rotated).toMatch(/^whsec_/);
+      expect(rotated).not.toBe(secret);
+      await expect(page.getByText("The old secret keeps signing for 24 hours").count()).resolves.toBe(1);
+
+      // Sent again since a time (UTC): the receiver gets the same change again, signed with both secrets.
+      await page.getByLabel("Send again everything not delivered since (UTC)").fill(since);
+      await page.getByRole("button", { name: "Send again since then" }).click();
+      await page.waitForURL(/recovered=1$/);
+      await expect(page.getByRole("status").textContent()).resolves.toBe(
+        "1 delivery is being sent again now.",
+      );
+      const again = await eventually(async () => receiver.received[1], 20_000);
+      expect(again.headers["webhook-id"]).toBe(first.headers["webhook-id"]);
+      expect(again.headers["webhook-signature"]?.split(" ")).toHaveLength(2);
+      for (const key of [rotated, secret]) {
+        expect(new Webhook(key).verify(again.body, again.headers)).toMatchObject({
+          data: { contact: { id: contact.id } },
+        });
+      }
+      await page
+        .locator(`tr[data-delivery-id="${deliveryId}"][data-status="succeeded"]`)
+        .waitFor({ timeout: 10_000 });
+      await screenshot(page, "destination");
+      expect(offOrigin).toEqual([]);
+    } finally {
+      await receiver.close();
+    }
+  }, 120_000);
+
   it("reads on a phone's width without sideways scrolling, and works from the keyboard", async () => {
     const phone = await localOnlyContext(browser, base, { viewport: { width: 390, height: 844 } });
     const small = await phone.context.newPage();
@@ -427,6 +540,8 @@ describe("operator console in Chromium", () => {
       `${connection}/jobs`,
       jobHref ?? `${connection}/jobs`,
       `${connection}/feed`,
+      `${connection}/destinations`,
+      ...destinationPages,
       `${connection}/webhooks`,
       "/console/dead-letters",
     ]) {

@@ -11,6 +11,7 @@ import { courierOf } from "../destinations/courier.ts";
 import {
   type AttemptReport,
   type ClaimedDelivery,
+  type DeliveryState,
   DestinationStore,
 } from "../destinations/destination-store.ts";
 import type { ChangeEvent } from "../feed/change-event.ts";
@@ -631,5 +632,10 @@ export class ConnectionData extends DurableObject<Env> {
     page: { limit: number; before?: string | undefined; status?: DeliveryStatus | undefined },
   ): DeliveryAttemptRow[] {
     return this.destinations.attempts(destinationId, page);
+  }
+
+  /** See `DestinationStore.deliveryStates`. */
+  deliveryStates(destinationId: string, ids: string[]): DeliveryState[] {
+    return this.destinations.deliveryStates(destinationId, ids);
   }
 }

@@ -4,6 +4,7 @@ import { chartRouter } from "./chart-routes.tsx";
 import { connectionRouter } from "./connection-routes.tsx";
 import { createConsoleRouter } from "./context.ts";
 import { deadLetterRouter } from "./dead-letter-routes.tsx";
+import { destinationRouter } from "./destination-routes.tsx";
 import { ConsoleError, renderConsoleError } from "./errors.tsx";
 import { feedRouter } from "./feed-routes.tsx";
 import { jobRouter } from "./job-routes.tsx";
@@ -39,6 +40,7 @@ export function createConsoleApp(options: { selfFetch: SelfFetch }) {
   app.route("/connections", chartRouter);
   app.route("/connections", jobRouter);
   app.route("/connections", feedRouter);
+  app.route("/connections", destinationRouter);
   app.route("/connections", webhookDeliveryRouter);
   app.route("/dead-letters", deadLetterRouter);
   app.all("*", () => {

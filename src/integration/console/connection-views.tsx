@@ -149,13 +149,14 @@ export function ConnectionsTable(props: {
 /** The tabs of one connection's pages. */
 export function ConnectionTabs(props: {
   id: string;
-  current: "overview" | "charts" | "jobs" | "feed" | "webhooks";
+  current: "overview" | "charts" | "jobs" | "feed" | "destinations" | "webhooks";
 }) {
   const tabs = [
     { key: "overview", href: `/console/connections/${props.id}`, label: "Overview and API keys" },
     { key: "charts", href: `/console/connections/${props.id}/charts`, label: "Last hour" },
     { key: "jobs", href: `/console/connections/${props.id}/jobs`, label: "Jobs" },
     { key: "feed", href: `/console/connections/${props.id}/feed`, label: "Change feed" },
+    { key: "destinations", href: `/console/connections/${props.id}/destinations`, label: "Destinations" },
     { key: "webhooks", href: `/console/connections/${props.id}/webhooks`, label: "Acme webhook deliveries" },
   ] as const;
   return (

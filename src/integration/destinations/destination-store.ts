@@ -48,6 +48,13 @@ export interface AttemptReport {
   };
 }
 
+/** A delivery as it stands now; `nextAttemptAt` (epoch ms) while it is pending. */
+export interface DeliveryState {
+  id: string;
+  status: DeliveryStatus;
+  nextAttemptAt: number | null;
+}
+
 /**
  * The connection's destinations and the state of their deliveries, in its `ConnectionData`
  * object's SQLite storage. Synchronous: each method is atomic in the object's one thread; those
@@ -380,6 +387,24 @@ export class DestinationStore {
       ).length;
       return reset + added;
     });
+  }
+
+  /**
+   * Where each of the destination's deliveries among `ids` stands now (those it still has): the
+   * log's status is as of each attempt, and disabling or a retry moves a delivery without one.
+   */
+  deliveryStates(destinationId: string, ids: readonly string[]): DeliveryState[] {
+    if (ids.length === 0) return [];
+    return this.exec<{ id: string; status: DeliveryStatus; next_attempt_at: number }>(
+      `SELECT id, status, next_attempt_at FROM deliveries
+       WHERE destination_id = ?1 AND id IN (SELECT value FROM json_each(?2))`,
+      destinationId,
+      JSON.stringify(ids),
+    ).map((r) => ({
+      id: r.id,
+      status: r.status,
+      nextAttemptAt: r.status === "pending" ? r.next_attempt_at : null,
+    }));
   }
 
   /** The destination's attempts, newest first, older than attempt `before`, only those with `status`. */

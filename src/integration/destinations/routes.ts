@@ -1,13 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { jsonRequestBody, jsonResponse } from "../../lib/openapi.ts";
-import { webhookUrlProblem } from "../../lib/webhook-url-policy.ts";
-import {
-  DELIVERY_STATUSES,
-  DESTINATION_STATUSES,
-  type DeliveryAttemptRow,
-  type DestinationRow,
-} from "../connection-data/schema.ts";
+import { DELIVERY_STATUSES, DESTINATION_STATUSES, type DestinationRow } from "../connection-data/schema.ts";
 import { connectionData } from "../connection-data/stub.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
@@ -15,13 +9,17 @@ import { CHANGE_TYPES } from "../feed/change-types.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { API_KEY, securedRoute } from "../secured-route.ts";
-import { loadDestinationConfig } from "./config.ts";
+import {
+  DESTINATION_DESCRIPTION_MAX_LENGTH,
+  DESTINATION_URL_MAX_LENGTH,
+  destinationUrlRefusal,
+  EVENT_FILTERS,
+  expandEvents,
+} from "./destination-rules.ts";
 import { DestinationPayloadSchema } from "./payload.ts";
+import { toAttempt, toDestination } from "./public-destination.ts";
 
 const TAG = "Destinations";
-
-/** An event filter as a client may write it: a change type, or `contact.*` for all of them. */
-const EVENT_FILTERS = [...CHANGE_TYPES, "contact.*"] as const;
 
 const EventsSchema = z
   .array(z.enum(EVENT_FILTERS))
@@ -31,7 +29,7 @@ const EventsSchema = z
 
 const UrlSchema = z
   .string()
-  .max(2048)
+  .max(DESTINATION_URL_MAX_LENGTH)
   .openapi({
     description:
       "Where changes are POSTed: https, on a public host (no private, loopback, link-local or special-purpose " +
@@ -39,7 +37,7 @@ const UrlSchema = z
     example: "https://app.example.com/hooks/acme-bridge",
   });
 
-const DescriptionSchema = z.string().max(500).nullable();
+const DescriptionSchema = z.string().max(DESTINATION_DESCRIPTION_MAX_LENGTH).nullable();
 
 const DESTINATION_EXAMPLE = {
   id: "dst_01jd5x8m3q0000000000000000",
@@ -120,47 +118,12 @@ const IdParams = z.object({
     .openapi({ param: { name: "id", in: "path" }, example: DESTINATION_EXAMPLE.id }),
 });
 
-function expandEvents(events: readonly string[] | undefined): string[] {
-  if (!events || events.includes("contact.*")) return [...CHANGE_TYPES];
-  return CHANGE_TYPES.filter((t) => events.includes(t));
-}
-
-function toDestination(row: DestinationRow) {
-  return {
-    id: row.id,
-    url: row.url,
-    events: JSON.parse(row.events) as (typeof CHANGE_TYPES)[number][],
-    description: row.description,
-    status: row.status,
-    disabledReason: row.disabledReason,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
-
-function toAttempt(row: DeliveryAttemptRow) {
-  return {
-    id: row.id,
-    deliveryId: row.deliveryId,
-    eventId: row.eventId,
-    seq: row.seq,
-    attempt: row.attempt,
-    status: row.status,
-    responseStatus: row.responseStatus,
-    responseExcerpt: row.responseExcerpt ?? "",
-    error: row.error,
-    durationMs: row.durationMs,
-    attemptedAt: new Date(row.attemptedAt).toISOString(),
-    nextAttemptAt: row.nextAttemptAt === null ? null : new Date(row.nextAttemptAt).toISOString(),
-  };
-}
-
 /** 400 naming `url` unless the URL passes the webhook URL policy (the one Acme's subscriptions pass too). */
 function checkUrl(c: Context<IntegrationEnv>, url: string): void {
-  const problem = webhookUrlProblem(url, { allowLoopback: loadDestinationConfig(c.env).allowLoopback });
-  if (problem) {
-    throw new ApiError("validation_failed", `The destination URL is not allowed: ${problem}`, {
-      errors: [{ field: "url", message: problem }],
+  const refusal = destinationUrlRefusal(c.env, url);
+  if (refusal) {
+    throw new ApiError("validation_failed", refusal.sentence, {
+      errors: [{ field: "url", message: refusal.problem }],
     });
   }
 }

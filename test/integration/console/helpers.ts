@@ -5,13 +5,16 @@ import { BASE } from "../helpers.ts";
 /** The session cookie's full name (hono's `host` prefix). */
 export const COOKIE_NAME = "__Host-acme_bridge_console";
 
+/** A form's fields; a list is a field sent once per value (checkboxes). */
+export type FormFields = Record<string, string | string[]>;
+
 /** A browser's request to the console: same-origin unless `origin` says otherwise; no redirects followed. */
 export function consoleFetch(
   path: string,
   init: {
     method?: string;
     cookie?: string | null;
-    form?: Record<string, string>;
+    form?: FormFields;
     origin?: string | null;
     headers?: Record<string, string>;
   } = {},
@@ -23,7 +26,11 @@ export function consoleFetch(
   let body: string | undefined;
   if (init.form) {
     headers["content-type"] = "application/x-www-form-urlencoded";
-    body = new URLSearchParams(init.form).toString();
+    body = new URLSearchParams(
+      Object.entries(init.form).flatMap(([name, value]) =>
+        (Array.isArray(value) ? value : [value]).map((v) => [name, v]),
+      ),
+    ).toString();
   }
   return SELF.fetch(`${BASE}${path}`, { method, headers, body, redirect: "manual" });
 }
@@ -58,10 +65,6 @@ export function csrfFrom(html: string): string {
 }
 
 /** Posts a console form as the signed-in operator (with the CSRF token). */
-export function postForm(
-  session: SignedIn,
-  path: string,
-  form: Record<string, string> = {},
-): Promise<Response> {
+export function postForm(session: SignedIn, path: string, form: FormFields = {}): Promise<Response> {
   return consoleFetch(path, { cookie: session.cookie, form: { _csrf: session.csrf, ...form } });
 }
