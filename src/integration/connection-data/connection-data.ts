@@ -578,7 +578,7 @@ export class ConnectionData extends DurableObject<Env> {
   }> {
     const row = this.destinations.get(destinationId);
     const connectionId = this.connectionId;
-    if (!row || row.status !== "enabled" || connectionId === null) {
+    if (row?.status !== "enabled" || connectionId === null) {
       return { destination: null, deliveries: [], nextDue: null };
     }
     const deliveries = this.destinations.claim(destinationId, limit, now);
