@@ -262,6 +262,31 @@ describe("destinations: delivery", () => {
     ).toBeGreaterThanOrEqual(2000);
   });
 
+  it("counts a Retry-After from when the answer came, not from when the attempt began: a slow 429 still gets its full wait", async () => {
+    const connection = await newConnection();
+    const destination = await createDestination(connection.apiKey);
+    // The receiver takes 1.5 s (on the courier's clock) to answer 429 with Retry-After: 10.
+    let offset = 0;
+    courierRuntime.now = () => Date.now() + offset;
+    answer = () => {
+      offset += 1500;
+      return new Response("slow down", { status: 429, headers: { "retry-after": "10" } });
+    };
+    await webhookChange(connection, "ct_r2", 1);
+    await until(async () => (await attempts(connection.apiKey, destination.id)).length === 1, "the attempt");
+    const [first] = await attempts(connection.apiKey, destination.id);
+    expect(first).toMatchObject({ status: "pending", responseStatus: 429 });
+    // RFC 9110 10.2.3: delay-seconds is "the number of seconds to delay after the response is received".
+    expect(
+      Date.parse(first?.nextAttemptAt ?? "") - Date.parse(first?.attemptedAt ?? ""),
+    ).toBeGreaterThanOrEqual(1500 + 10_000);
+    // Its alarm, 10 s away, would send to a later test's receiver.
+    expect(
+      (await api(`/api/v1/destinations/${destination.id}`, { key: connection.apiKey, method: "DELETE" }))
+        .status,
+    ).toBe(204);
+  });
+
   it("a 410 disables the destination at once and ends its pending deliveries as failed; re-enabled and recovered, each is delivered once", async () => {
     const connection = await newConnection();
     const destination = await createDestination(connection.apiKey);

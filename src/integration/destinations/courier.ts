@@ -167,11 +167,15 @@ export class DestinationCourier extends DurableObject<Env> {
       });
       result = { status: null, retryAfter: null, excerpt: "", durationMs: 0, error: "could not connect" };
     }
-    const answer = classifyAnswer(result.status, result.retryAfter, attemptedAt);
+    // The wait before a retry counts from the answer (or the timeout), not from the attempt's start:
+    // a Retry-After's delay-seconds is "the number of seconds to delay after the response is
+    // received" (RFC 9110 10.2.3), so a receiver that takes a while to say "429, come back in 2 s"
+    // still gets its 2 s.
+    const answeredAt = deps.now();
+    const answer = classifyAnswer(result.status, result.retryAfter, answeredAt);
     let nextAttemptAt: number | null = null;
     if (answer.kind === "retry") {
-      const at =
-        attemptedAt + retryDelayMs(schedule, delivery.attempts + 1, answer.retryAfterMs, deps.random);
+      const at = answeredAt + retryDelayMs(schedule, delivery.attempts + 1, answer.retryAfterMs, deps.random);
       // Tried again while this attempt was made within the horizon, however long the wait (a
       // Retry-After past the horizon still gets its attempt): retries cover at least the horizon.
       nextAttemptAt = withinHorizon(schedule, delivery.firstAttemptAt ?? attemptedAt, attemptedAt)
