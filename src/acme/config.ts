@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { hmacSha256 } from "../lib/crypto.ts";
-import { configLoader } from "../lib/env-config.ts";
+import { booleanString, configLoader } from "../lib/env-config.ts";
 import { toBase64Url } from "../lib/ids.ts";
 import { SecretKeyRing } from "../lib/secret-box.ts";
 
@@ -22,7 +22,6 @@ export const RateLimitsSchema = z.strictObject({
 });
 export type RateLimits = z.infer<typeof RateLimitsSchema>;
 
-const booleanString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const jsonString = z.string().transform((text, ctx) => {
   try {
     return JSON.parse(text) as unknown;

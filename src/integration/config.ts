@@ -1,9 +1,7 @@
 import { z } from "zod";
-import { configLoader } from "../lib/env-config.ts";
+import { booleanString, configLoader } from "../lib/env-config.ts";
 import { SECRET_KEY_PATTERN, SecretKeyRing } from "../lib/secret-box.ts";
 import { type BreakerSettings, DEFAULT_BREAKER } from "./resilience/circuit-breaker.ts";
-
-const booleanString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 /** One or more 32-byte base64url keys separated by commas (spaces around them allowed). */
 const KEY_LIST = /^\s*[A-Za-z0-9_-]{43}(\s*,\s*[A-Za-z0-9_-]{43})*\s*$/;

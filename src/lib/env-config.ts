@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { z } from "zod";
 
 /**
  * A loader of one part's settings from the Worker's `env`: validated with `schema` and shaped by
@@ -24,3 +24,6 @@ export function configLoader<S extends z.ZodType, C>(
     return config;
   };
 }
+
+/** A boolean var as Wrangler passes it: "true"/"1" or "false"/"0" (anything else is refused). */
+export const booleanString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");

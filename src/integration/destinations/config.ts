@@ -1,7 +1,5 @@
 import { z } from "zod";
-import { configLoader } from "../../lib/env-config.ts";
-
-const booleanString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+import { booleanString, configLoader } from "../../lib/env-config.ts";
 
 const DestinationEnvSchema = z.object({
   DESTINATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),

@@ -374,24 +374,10 @@ jobsRouter
     },
   )
   .openapi(
-    securedRoute({
-      method: "post",
-      path: "/v1/admin/connections/{id}/backfill",
-      tags: ["Admin"],
+    syncRoute("backfill", {
       summary: "Pull every Acme contact into the mirror and the change feed, as a job",
       description:
-        'Changes appear in the feed with `source: "backfill"`. Also started when a connection is created. ' +
-        "409 while a backfill or reconciliation of the connection is still running.",
-      security: ADMIN_TOKEN,
-      request: { params: z.object({ id: z.string().min(1).max(64) }) },
-      responses: {
-        202: {
-          description: "The backfill job, queued",
-          headers: LOCATION_HEADER,
-          content: { "application/json": { schema: JobSchema } },
-        },
-        ...problemResponses(400, 401, 404, 409),
-      },
+        'Changes appear in the feed with `source: "backfill"`. Also started when a connection is created.',
     }),
     async (c) => {
       const connectionId = c.req.valid("param").id;
@@ -402,26 +388,12 @@ jobsRouter
     },
   )
   .openapi(
-    securedRoute({
-      method: "post",
-      path: "/v1/admin/connections/{id}/reconcile",
-      tags: ["Admin"],
+    syncRoute("reconcile", {
       summary: "Reconcile the connection now, instead of at its next scheduled time",
       description:
         "Each connection reconciles every RECONCILE_INTERVAL_SECONDS on its own schedule (pulling Acme's " +
         'changes since its checkpoint; healed changes appear in the feed with `source: "reconciliation"`). ' +
-        "This starts one now and counts as the scheduled one: the next comes an interval later. " +
-        "409 while a backfill or reconciliation of the connection is still running.",
-      security: ADMIN_TOKEN,
-      request: { params: z.object({ id: z.string().min(1).max(64) }) },
-      responses: {
-        202: {
-          description: "The reconciliation job, queued",
-          headers: LOCATION_HEADER,
-          content: { "application/json": { schema: JobSchema } },
-        },
-        ...problemResponses(400, 401, 404, 409),
-      },
+        "This starts one now and counts as the scheduled one: the next comes an interval later.",
     }),
     async (c) => {
       const connectionId = c.req.valid("param").id;
@@ -433,3 +405,27 @@ jobsRouter
       return accepted(c, result.started);
     },
   );
+
+/** The admin route that starts a backfill or a reconciliation of a connection now (202, or 409 while one runs). */
+function syncRoute<const K extends "backfill" | "reconcile">(
+  kind: K,
+  text: { summary: string; description: string },
+) {
+  return securedRoute({
+    method: "post",
+    path: `/v1/admin/connections/{id}/${kind}` as const,
+    tags: ["Admin"],
+    summary: text.summary,
+    description: `${text.description} 409 while a backfill or reconciliation of the connection is still running.`,
+    security: ADMIN_TOKEN,
+    request: { params: z.object({ id: z.string().min(1).max(64) }) },
+    responses: {
+      202: {
+        description: `The ${kind === "backfill" ? "backfill" : "reconciliation"} job, queued`,
+        headers: LOCATION_HEADER,
+        content: { "application/json": { schema: JobSchema } },
+      },
+      ...problemResponses(400, 401, 404, 409),
+    },
+  });
+}
