@@ -1,26 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import type { Job } from "../../client/index.ts";
-import { localSettings } from "../../scripts/dev-vars.ts";
-import { generateSecrets } from "../../scripts/secrets.ts";
-import {
-  applyLocalMigrations,
-  type DevServer,
-  freePort,
-  startDevServer,
-} from "../../scripts/wrangler-dev.ts";
+import { describe, expect, it } from "vitest";
+import type { components, Job } from "../../client/index.ts";
+import { ContractViolation } from "../contract/openapi-contract.ts";
+import { until } from "./helpers.ts";
+import { useOwnServer } from "./own-server.ts";
 
 // Its own wrangler dev (not the suite's shared one): this test kills it and starts it again on
 // the same state directory and port.
 
-interface FeedEvent {
-  seq: number;
-  type: string;
-  source: string;
-  contact: { id: string; email: string };
-}
+type FeedEvent = components["schemas"]["ChangeEvent"];
 
 /** One tenant: its own Acme client (account), connection, API key and webhook subscription. */
 interface Tenant {
@@ -37,50 +24,22 @@ const IMPORT_ROWS = 300;
 /** Each connection's object starts a reconciliation this often (s): what the crash lost heals in seconds. */
 const RECONCILE_INTERVAL_SECONDS = 5;
 const CRON = "/__scheduled?cron=*/5+*+*+*+*";
-const persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-crash-"));
-let server: DevServer | undefined;
-
-afterAll(async () => {
-  await server?.stop();
-  rmSync(persistTo, { recursive: true, force: true });
+/** How often the test polls (ms): its checks read every connection's jobs or feed. */
+const POLL_MS = 500;
+// A short job lease, so the cron sweep restarts the interrupted instances soon after the restart;
+// a short reconciliation interval, so each connection's own schedule heals its feed.
+const own = useOwnServer("crash", {
+  JOB_LEASE_MS: "3000",
+  RECONCILE_INTERVAL_SECONDS: String(RECONCILE_INTERVAL_SECONDS),
 });
-
-function until<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-  detail: () => string = () => "",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  return (async () => {
-    for (;;) {
-      const value = await check();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms ${detail()}`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  })();
-}
 
 const isSync = (job: Job) => job.kind === "backfill" || job.kind === "reconcile";
 const isActive = (job: Job) => job.status === "queued" || job.status === "running";
 
 describe("a crash of wrangler dev mid-import and mid-stream of creates, across connections", () => {
   it("loses no acknowledged write and duplicates none, at Acme or in any connection's change feed", async () => {
-    applyLocalMigrations(persistTo);
-    const port = await freePort();
-    const secrets = await generateSecrets();
-    // A short job lease, so the cron sweep restarts the interrupted instances soon after the
-    // restart; a short reconciliation interval, so each connection's own schedule heals its feed.
-    const vars = {
-      ...localSettings(port),
-      ...secrets,
-      JOB_LEASE_MS: "3000",
-      RECONCILE_INTERVAL_SECONDS: String(RECONCILE_INTERVAL_SECONDS),
-    };
-    const start = () => startDevServer({ port, persistTo, testScheduled: true, vars });
-    server = await start();
-    const base = server.url;
+    const server = own();
+    const { url: base, fetch, acmeAdmin, admin } = server;
     const call = async (
       path: string,
       token: string,
@@ -95,7 +54,7 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates, across c
 
     const connect = async (index: number): Promise<Tenant> => {
       const client = (await (
-        await call("/acme/admin/clients", secrets.ACME_ADMIN_TOKEN ?? "", {
+        await call("/acme/admin/clients", acmeAdmin, {
           method: "POST",
           // Quota enough that the import is quick: this test is about the crash, not pacing.
           body: JSON.stringify({
@@ -108,7 +67,7 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates, across c
         })
       ).json()) as Tenant["client"];
       const connection = (await (
-        await call("/api/v1/admin/connections", secrets.ADMIN_TOKEN ?? "", {
+        await call("/api/v1/admin/connections", admin, {
           method: "POST",
           body: JSON.stringify({
             name: `crash-${index}`,
@@ -118,13 +77,13 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates, across c
         })
       ).json()) as { id: string };
       const { apiKey } = (await (
-        await call(`/api/v1/admin/connections/${connection.id}/api-keys`, secrets.ADMIN_TOKEN ?? "", {
+        await call(`/api/v1/admin/connections/${connection.id}/api-keys`, admin, {
           method: "POST",
         })
       ).json()) as { apiKey: string };
       const subscribed = await call(
         `/api/v1/admin/connections/${connection.id}/webhook-subscription`,
-        secrets.ADMIN_TOKEN ?? "",
+        admin,
         { method: "POST" },
       );
       expect(subscribed.status).toBe(201);
@@ -168,8 +127,10 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates, across c
           });
           if (res.status === 201) tenant.acknowledged.push(email);
           else refused.push(`${res.status} ${await res.text()}`);
-        } catch {
-          // the server is gone: not acknowledged
+        } catch (error) {
+          // A response that breaks the OpenAPI documents is a fault; otherwise the server is gone:
+          // not acknowledged.
+          if (error instanceof ContractViolation) refused.push(`contract: ${error.message}`);
         }
       }
     })();
@@ -192,6 +153,7 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates, across c
       "the import and the stream of creates to get going",
       () =>
         `(rows processed ${processed}, creates acknowledged ${acknowledgedCounts()}, refused: ${refused.join("; ")})`,
+      POLL_MS,
     );
     const killedAt = Date.now();
     await server.kill();
@@ -203,7 +165,7 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates, across c
       refused.join("\n"),
     ).toEqual([]);
 
-    server = await start();
+    await server.restart();
     const restartedAt = Date.now();
 
     // Alarms set before the kill fire after the restart. Only a connection object's alarm starts
@@ -239,6 +201,7 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates, across c
         `(connections without a sync job cut off: ${quiet.map((t) => t.index).join(", ")}; started: ${[
           ...startedByAlarm.keys(),
         ].join(", ")})`,
+      POLL_MS,
     );
 
     // The interrupted import (and any interrupted sync job) does not resume by itself: the cron
@@ -251,6 +214,8 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates, across c
       },
       120_000,
       "the import to finish after the restart",
+      undefined,
+      POLL_MS,
     );
     expect(finished).toMatchObject({
       total: IMPORT_ROWS,
@@ -333,6 +298,7 @@ describe("a crash of wrangler dev mid-import and mid-stream of creates, across c
       120_000,
       "every contact in its connection's change feed",
       () => `(feeds complete: ${[...feeds.keys()].join(", ")})`,
+      POLL_MS,
     );
     for (const tenant of tenants) {
       const events = feeds.get(tenant.index) ?? [];

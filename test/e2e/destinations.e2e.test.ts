@@ -1,20 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { localSettings } from "../../scripts/dev-vars.ts";
-import { generateSecrets } from "../../scripts/secrets.ts";
-import {
-  applyLocalMigrations,
-  type DevServer,
-  freePort,
-  startDevServer,
-} from "../../scripts/wrangler-dev.ts";
-import { checkingFetch, isDocumentedSurface } from "../contract/check-responses.ts";
-import { acmeAdmin, admin, base } from "./helpers.ts";
+import { afterEach, describe, expect, it } from "vitest";
+import type { components, DeliveryAttempt, Destination, DestinationPayload } from "../../client/index.ts";
+import { acmeAdmin, admin, base, sleep, until } from "./helpers.ts";
+import { type OwnServer, useOwnServer } from "./own-server.ts";
 
 // Destinations end to end: a connection's changes pushed by a real `wrangler dev` to receivers
 // this test runs (node:http on 127.0.0.1, allowed because the local settings set
@@ -25,16 +15,7 @@ import { acmeAdmin, admin, base } from "./helpers.ts";
 
 // ---------- a receiver ----------
 
-interface FeedEvent {
-  seq: number;
-  id: string;
-  type: string;
-  occurredAt: string;
-  recordedAt: string;
-  source: string;
-  contact: { id: string; email: string; version: number };
-  changes: Record<string, unknown>;
-}
+type FeedEvent = components["schemas"]["ChangeEvent"];
 
 /** What a receiver answers one request with: a status, headers, after a delay. */
 interface Answer {
@@ -147,8 +128,8 @@ class Receiver {
   }
 
   /** The parsed body of a request. */
-  static payload(request: Received): { type: string; timestamp: string; data: FeedEvent } {
-    return JSON.parse(request.body) as { type: string; timestamp: string; data: FeedEvent };
+  static payload(request: Received): DestinationPayload {
+    return JSON.parse(request.body) as DestinationPayload;
   }
 
   /** Stops listening and drops every connection, held requests too (their sender sees an error). */
@@ -162,15 +143,8 @@ class Receiver {
 
 // ---------- the product, over HTTP ----------
 
-type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
-
 /** A running product: where it is, how to call it (checked against its OpenAPI documents), its tokens. */
-interface Bridge {
-  base: string;
-  fetch: Fetch;
-  acmeAdmin: string;
-  admin: string;
-}
+type Bridge = Pick<OwnServer, "url" | "fetch" | "acmeAdmin" | "admin">;
 
 interface Connection {
   connectionId: string;
@@ -179,36 +153,13 @@ interface Connection {
   acmeClientSecret: string;
 }
 
-interface Destination {
-  id: string;
-  url: string;
-  events: string[];
-  status: string;
-  disabledReason: string | null;
-  secret?: string;
-}
-
-interface Attempt {
-  id: string;
-  deliveryId: string;
-  eventId: string;
-  seq: number;
-  attempt: number;
-  status: "pending" | "succeeded" | "failed";
-  responseStatus: number | null;
-  responseExcerpt: string;
-  error: string | null;
-  attemptedAt: string;
-  nextAttemptAt: string | null;
-}
-
 function call(
   b: Bridge,
   path: string,
   token: string,
   init: { method?: string; body?: unknown } = {},
 ): Promise<Response> {
-  return b.fetch(`${b.base}${path}`, {
+  return b.fetch(`${b.url}${path}`, {
     method: init.method ?? "GET",
     headers: {
       authorization: `Bearer ${token}`,
@@ -306,7 +257,7 @@ async function createContact(b: Bridge, connection: Connection, email: string): 
 /** A contact created directly at Acme, as another of the account's apps would. */
 async function createAtAcme(b: Bridge, connection: Connection, email: string): Promise<string> {
   const token = await expectJson<{ access_token: string }>(
-    await b.fetch(`${b.base}/acme/oauth/token`, {
+    await b.fetch(`${b.url}/acme/oauth/token`, {
       method: "POST",
       headers: {
         authorization: `Basic ${btoa(`${connection.acmeClientId}:${connection.acmeClientSecret}`)}`,
@@ -348,15 +299,15 @@ async function attempts(
   b: Bridge,
   connection: Connection,
   destinationId: string,
-  status?: Attempt["status"],
-): Promise<Attempt[]> {
-  const all: Attempt[] = [];
+  status?: DeliveryAttempt["status"],
+): Promise<DeliveryAttempt[]> {
+  const all: DeliveryAttempt[] = [];
   let cursor: string | null = null;
   do {
     const query = new URLSearchParams({ limit: "100" });
     if (status) query.set("status", status);
     if (cursor) query.set("cursor", cursor);
-    const page: { data: Attempt[]; nextCursor: string | null } = await expectJson(
+    const page: { data: DeliveryAttempt[]; nextCursor: string | null } = await expectJson(
       await call(b, `/api/v1/destinations/${destinationId}/deliveries?${query}`, connection.apiKey),
       200,
       "deliveries",
@@ -366,24 +317,6 @@ async function attempts(
   } while (cursor);
   return all;
 }
-
-/** Polls `check` until it returns a value; fails after `timeoutMs` saying what, with `detail()`. */
-async function until<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs: number,
-  what: string,
-  detail: () => string = () => "",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms ${detail()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Feed entries of these contacts (matched by contact id and type), once all are there. */
 async function entriesFor(
@@ -450,7 +383,7 @@ async function destination(
 // ---------- the suite's server: the default schedule (5 s doubling, full jitter, 25 h) ----------
 
 const shared: Bridge = {
-  base,
+  url: base,
   // The suite's setup file checks every response of this server against its OpenAPI documents.
   fetch: (input, init) => fetch(input, init),
   acmeAdmin,
@@ -553,7 +486,7 @@ describe("destinations on the suite's server", () => {
       expect.objectContaining({ eventId: entry.id, attempt: 2, status: "succeeded", responseStatus: 200 }),
       expect.objectContaining({ eventId: entry.id, attempt: 1, status: "pending", responseStatus: 429 }),
     ]);
-    const [done, waited] = log as [Attempt, Attempt];
+    const [done, waited] = log as [DeliveryAttempt, DeliveryAttempt];
     expect(done.deliveryId).toBe(waited.deliveryId);
     expect(Date.parse(waited.nextAttemptAt ?? "") - Date.parse(waited.attemptedAt)).toBeGreaterThanOrEqual(
       2000,
@@ -682,43 +615,14 @@ const RETRY_CAP_MS = 1000;
 const RETRY_HORIZON_S = 10;
 
 describe("destinations on a server of their own: retries run out, and a crash", () => {
-  let persistTo = "";
-  let server: DevServer | undefined;
-  let start: () => Promise<DevServer> = () => Promise.reject(new Error("not set up"));
-  const own: Bridge = { base: "", fetch: globalThis.fetch, acmeAdmin: "", admin: "" };
-  // The suite's setup file checks only the shared server's responses: this one's are checked here
-  // the same way, against the OpenAPI documents it serves itself.
-  own.fetch = checkingFetch(
-    globalThis.fetch,
-    (url) => own.base !== "" && url.origin === new URL(own.base).origin && isDocumentedSurface(url.pathname),
-  );
-
-  beforeAll(async () => {
-    persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-destinations-"));
-    applyLocalMigrations(persistTo);
-    const port = await freePort();
-    const secrets = await generateSecrets();
-    const vars = {
-      ...localSettings(port),
-      ...(secrets as Record<string, string>),
-      DESTINATION_RETRY_BASE_MS: String(RETRY_BASE_MS),
-      DESTINATION_RETRY_CAP_MS: String(RETRY_CAP_MS),
-      DESTINATION_RETRY_HORIZON_SECONDS: String(RETRY_HORIZON_S),
-    };
-    start = () => startDevServer({ port, persistTo, vars });
-    server = await start();
-    own.base = server.url;
-    own.acmeAdmin = secrets.ACME_ADMIN_TOKEN ?? "";
-    own.admin = secrets.ADMIN_TOKEN ?? "";
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-    if (persistTo !== "") rmSync(persistTo, { recursive: true, force: true });
+  const own = useOwnServer("destinations", {
+    DESTINATION_RETRY_BASE_MS: String(RETRY_BASE_MS),
+    DESTINATION_RETRY_CAP_MS: String(RETRY_CAP_MS),
+    DESTINATION_RETRY_HORIZON_SECONDS: String(RETRY_HORIZON_S),
   });
 
   it("a receiver answering 500 until the retries run out leaves the delivery failed; recover sends it exactly once, and not what succeeded", async () => {
-    const b = own;
+    const b = own();
     const connection = await connect(b, "dest-e2e-500");
     const r = await receiver();
     let failing = false;
@@ -800,7 +704,7 @@ describe("destinations on a server of their own: retries run out, and a crash", 
   }, 60_000);
 
   it("a crash with deliveries pending loses none: after the restart every event of the feed reaches the receiver", async () => {
-    const b = own;
+    const b = own();
     const connection = await connect(b, "dest-e2e-crash");
     const r = await receiver();
     // Down for now: 503, come back in RETRY_AFTER_S (every retry waits exactly that: it is more
@@ -849,12 +753,12 @@ describe("destinations on a server of their own: retries run out, and a crash", 
       const nextDue = (sent.at(-1)?.answeredAt ?? 0) + RETRY_AFTER_S * 1000;
       expect(nextDue - (sent[0]?.arrivedAt ?? 0)).toBeLessThan(RETRY_HORIZON_S * 1000);
     }
-    await server?.kill();
+    await own().kill();
     const beforeRestart = r.requests.length;
 
     // The receiver is well again before the server is back.
     down = false;
-    server = await start();
+    await own().restart();
     const restartedAt = Date.now();
     const deliveredWhileStarting = r.delivered().size;
 

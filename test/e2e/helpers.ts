@@ -64,15 +64,29 @@ export async function setFaults(profile: Record<string, unknown>): Promise<void>
   expect(res.status).toBe(200);
 }
 
-/** Polls until `check` returns a value, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+/**
+ * Polls `check` every `everyMs` until it returns a value; fails after `timeoutMs` with an error
+ * saying `what` was not reached, and `detail()` (the state last seen).
+ */
+export async function until<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  what: string,
+  detail: () => string = () => "",
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms ${detail()}`);
+    await sleep(everyMs);
   }
+}
+
+/** Polls until `check` returns a value, or fails after `timeoutMs`. */
+export function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  return until(check, timeoutMs, "condition not met", undefined, 200);
 }
 
 export function sleep(ms: number): Promise<void> {

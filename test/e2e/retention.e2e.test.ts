@@ -1,17 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Job, Problem } from "../../client/index.ts";
-import { localSettings } from "../../scripts/dev-vars.ts";
-import { generateSecrets } from "../../scripts/secrets.ts";
-import {
-  applyLocalMigrations,
-  type DevServer,
-  freePort,
-  startDevServer,
-} from "../../scripts/wrangler-dev.ts";
-import { checkingFetch, isDocumentedSurface } from "../contract/check-responses.ts";
+import { describe, expect, it } from "vitest";
+import type { components, Job, Problem } from "../../client/index.ts";
+import { until } from "./helpers.ts";
+import { useOwnServer } from "./own-server.ts";
 
 // Retention with settings in seconds, on its own wrangler dev (the suite's shared one keeps the
 // defaults of days): each connection's ConnectionData object prunes its change feed and its
@@ -22,59 +12,18 @@ const JOB_RETENTION_S = 3;
 const RETENTION_INTERVAL_S = 1;
 /** An entry (or a finished job) older than the retention is gone by the next alarm: a margin over that. */
 const PRUNED_WITHIN_MS = 20_000;
+/** How often the test polls (ms). */
+const POLL_MS = 250;
 
-interface FeedEvent {
-  seq: number;
-  type: string;
-  source: string;
-  contact: { id: string; email: string; version: number };
-}
+type FeedEvent = components["schemas"]["ChangeEvent"];
+type FeedPage = components["schemas"]["ChangeFeed"];
 
-interface FeedPage {
-  data: FeedEvent[];
-  nextAfter: number;
-}
-
-const persistTo = mkdtempSync(join(tmpdir(), "acme-bridge-retention-"));
-let server: DevServer | undefined;
-let base = "";
-let secrets: Record<string, string | undefined> = {};
-
-// The suite's setup file checks only the shared server's responses: this server's are checked
-// here the same way, against the OpenAPI documents it serves itself.
-const fetch = checkingFetch(
-  globalThis.fetch,
-  (url) =>
-    base !== "" &&
-    url.origin === new URL(base).origin &&
-    url.pathname !== "/__scheduled" &&
-    isDocumentedSurface(url.pathname),
-);
-
-beforeAll(async () => {
-  applyLocalMigrations(persistTo);
-  const port = await freePort();
-  secrets = await generateSecrets();
-  server = await startDevServer({
-    port,
-    persistTo,
-    testScheduled: true,
-    vars: {
-      ...localSettings(port),
-      ...(secrets as Record<string, string>),
-      FEED_RETENTION_SECONDS: String(FEED_RETENTION_S),
-      JOB_RETENTION_SECONDS: String(JOB_RETENTION_S),
-      RETENTION_INTERVAL_SECONDS: String(RETENTION_INTERVAL_S),
-      WEBHOOK_ID_RETENTION_SECONDS: "3",
-      IDEMPOTENCY_TTL_SECONDS: "60",
-    },
-  });
-  base = server.url;
-});
-
-afterAll(async () => {
-  await server?.stop();
-  rmSync(persistTo, { recursive: true, force: true });
+const own = useOwnServer("retention", {
+  FEED_RETENTION_SECONDS: String(FEED_RETENTION_S),
+  JOB_RETENTION_SECONDS: String(JOB_RETENTION_S),
+  RETENTION_INTERVAL_SECONDS: String(RETENTION_INTERVAL_S),
+  WEBHOOK_ID_RETENTION_SECONDS: "3",
+  IDEMPOTENCY_TTL_SECONDS: "60",
 });
 
 function call(
@@ -82,53 +31,37 @@ function call(
   token: string,
   init: { method?: string; body?: string; type?: string } = {},
 ): Promise<Response> {
-  return fetch(`${base}${path}`, {
+  const { fetch, url } = own();
+  return fetch(`${url}${path}`, {
     method: init.method ?? "GET",
     headers: { authorization: `Bearer ${token}`, "content-type": init.type ?? "application/json" },
     ...(init.body !== undefined ? { body: init.body } : {}),
   });
 }
 
-async function until<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-  detail: () => string = () => "",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms ${detail()}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /** An Acme account, a connection to it, an API key, and (when asked) its webhook subscription. */
 async function connect(name: string, subscribe: boolean): Promise<{ id: string; apiKey: string }> {
-  const clientRes = await call("/acme/admin/clients", secrets.ACME_ADMIN_TOKEN ?? "", {
+  const clientRes = await call("/acme/admin/clients", own().acmeAdmin, {
     method: "POST",
     body: JSON.stringify({ name }),
   });
   expect(clientRes.status).toBe(201);
   const client = (await clientRes.json()) as { client_id: string; client_secret: string };
-  const connectionRes = await call("/api/v1/admin/connections", secrets.ADMIN_TOKEN ?? "", {
+  const connectionRes = await call("/api/v1/admin/connections", own().admin, {
     method: "POST",
     body: JSON.stringify({ name, acmeClientId: client.client_id, acmeClientSecret: client.client_secret }),
   });
   expect(connectionRes.status).toBe(201);
   const { id } = (await connectionRes.json()) as { id: string };
-  const keyRes = await call(`/api/v1/admin/connections/${id}/api-keys`, secrets.ADMIN_TOKEN ?? "", {
+  const keyRes = await call(`/api/v1/admin/connections/${id}/api-keys`, own().admin, {
     method: "POST",
   });
   expect(keyRes.status).toBe(201);
   const { apiKey } = (await keyRes.json()) as { apiKey: string };
   if (subscribe) {
-    const subscribed = await call(
-      `/api/v1/admin/connections/${id}/webhook-subscription`,
-      secrets.ADMIN_TOKEN ?? "",
-      { method: "POST" },
-    );
+    const subscribed = await call(`/api/v1/admin/connections/${id}/webhook-subscription`, own().admin, {
+      method: "POST",
+    });
     expect(subscribed.status).toBe(201);
   }
   return { id, apiKey };
@@ -179,6 +112,7 @@ describe.concurrent("retention with short settings (seconds, not days)", () => {
       15_000,
       "the creates in the change feed",
       () => JSON.stringify(seen),
+      POLL_MS,
     );
     const allSeenAt = Date.now();
     expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
@@ -195,6 +129,7 @@ describe.concurrent("retention with short settings (seconds, not days)", () => {
       PRUNED_WITHIN_MS,
       "after=0 to answer 410",
       () => JSON.stringify(last),
+      POLL_MS,
     );
     const firstExpiryAfterMs = Date.now() - allSeenAt;
     expect(firstExpiry.type).toBe("application/problem+json");
@@ -218,6 +153,7 @@ describe.concurrent("retention with short settings (seconds, not days)", () => {
       PRUNED_WITHIN_MS,
       `the feed pruned through ${lastSeq - 1}`,
       () => JSON.stringify(last),
+      POLL_MS,
     );
     const expired = await events(connection.apiKey, 0);
     expect(expired.status).toBe(410);
@@ -250,6 +186,8 @@ describe.concurrent("retention with short settings (seconds, not days)", () => {
       },
       15_000,
       "the new create in the change feed",
+      undefined,
+      POLL_MS,
     );
     expect(next).toMatchObject({ seq: lastSeq + 1, type: "contact.created" });
 
@@ -263,6 +201,7 @@ describe.concurrent("retention with short settings (seconds, not days)", () => {
       PRUNED_WITHIN_MS,
       `the feed pruned through ${lastSeq}`,
       () => JSON.stringify(last),
+      POLL_MS,
     );
     const caughtUp = await events(connection.apiKey, lastSeq);
     expect(caughtUp.status).toBe(200);
@@ -301,6 +240,7 @@ describe.concurrent("retention with short settings (seconds, not days)", () => {
       20_000,
       "the import to finish",
       () => JSON.stringify(current),
+      POLL_MS,
     );
     expect(finished).toMatchObject({ status: "succeeded", total: 2, processed: 2, succeeded: 2, failed: 0 });
     const finishedAt = Date.parse(finished.finishedAt ?? "");
@@ -323,6 +263,7 @@ describe.concurrent("retention with short settings (seconds, not days)", () => {
       PRUNED_WITHIN_MS,
       "the finished job to be pruned",
       () => `(last status ${lastStatus})`,
+      POLL_MS,
     );
     const goneAt = Date.now();
     expect(gone.status).toBe(404);
