@@ -494,7 +494,9 @@ async function main() {
     console.log("Sync jobs: backfill, import...");
     const jobs = runs("jobs") ? await jobsBench(server.url, vars, server.output) : null;
     console.log("Webhook storm: many accounts written to at Acme...");
-    const storm = runs("storm") ? await stormBench(server.url, vars, bench.persistTo) : null;
+    const storm = runs("storm")
+      ? await stormBench(server.url, vars, bench.persistTo, () => processGroupCpuMs(server.processGroup))
+      : null;
     const bundle = bundleSize();
 
     const hit = rows.find((r) => r.name.includes("hit"));
@@ -557,10 +559,11 @@ async function main() {
       console.log(
         `webhook storm: ${storm.events} events over ${storm.connections} connections (${storm.writeLimitPerAccount} each): ` +
           `written in ${storm.writes.seconds} s (${storm.writes.perSecond}/s, ${storm.writes.acme429s} 429s); ` +
-          `feeds complete ${storm.complete ? `${storm.completeSeconds} s after the first write, ${storm.appliedPerSecond} events/s applied` : "NEVER"}; ` +
+          `feeds complete ${storm.complete ? `${storm.completeSeconds} s after the first write, ${storm.appliedPerSecond} events/s applied (${storm.whileWriting.perSecond}/s while writing, ${storm.afterWriting?.perSecond}/s after)` : "NEVER"}; ` +
           `${storm.feed.present}/${storm.feed.expected} present, ${storm.feed.lost} lost, ${storm.feed.duplicated} duplicated, ${storm.feed.unexpected} unexpected; ` +
           `lag p50 ${storm.lagMs.p50} ms, p99 ${storm.lagMs.p99} ms; ` +
-          `D1 +${storm.d1.growthBytes} bytes (${storm.d1.bytesPerEvent} per event); ${storm.deadLetters} dead letters`,
+          `D1 +${storm.d1.growthBytes} bytes (${storm.d1.bytesPerEvent} per event); ${storm.deadLetters} dead letters; ` +
+          `server CPU ${storm.serverCpuMsPerEvent} ms per event`,
       );
     }
     console.log(

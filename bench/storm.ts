@@ -256,7 +256,16 @@ function rateLimitLeft(res: Response): { remaining: number; resetSeconds: number
   return match ? { remaining: Number(match[1]), resetSeconds: Number(match[2]) } : null;
 }
 
-export async function stormBench(base: string, vars: Record<string, string>, persistTo: string) {
+/**
+ * The storm on a running bench server: `persistTo` is its state directory (for the D1 file),
+ * `cpuMs` the server's CPU time so far (wrangler dev and workerd).
+ */
+export async function stormBench(
+  base: string,
+  vars: Record<string, string>,
+  persistTo: string,
+  cpuMs: () => number,
+) {
   const wallStarted = Date.now();
   const limits = defaultAcmeRateLimits();
   const write = limits.write;
@@ -292,6 +301,7 @@ export async function stormBench(base: string, vars: Record<string, string>, per
   let lastWriteAt = 0;
 
   const d1Before = d1Size(d1File);
+  const cpuBefore = cpuMs();
   const firstWriteAt = Date.now();
   const writer = async (account: Account, plan: Step[]) => {
     const contactIds: string[] = [];
@@ -346,6 +356,7 @@ export async function stormBench(base: string, vars: Record<string, string>, per
   let writing = true;
   let lastProgressAt = Date.now();
   let observedCompleteAt: number | null = null;
+  let cpuUsed = Number.NaN;
   const incomplete = (i: number) => {
     const want = expected[i] ?? new Set();
     if (writing) return true;
@@ -391,6 +402,7 @@ export async function stormBench(base: string, vars: Record<string, string>, per
     writing = false;
     const failed = await poller;
     if (failed) throw failed;
+    cpuUsed = cpuMs() - cpuBefore;
   } finally {
     writing = false;
     clearInterval(progress);
@@ -408,6 +420,7 @@ export async function stormBench(base: string, vars: Record<string, string>, per
   let duplicated = 0;
   let unexpected = 0;
   let lastRecordedAt = 0;
+  let appliedWhileWriting = 0;
   const sources: Record<string, number> = {};
   const lags: number[] = [];
   const lost: string[] = [];
@@ -427,6 +440,7 @@ export async function stormBench(base: string, vars: Record<string, string>, per
       }
       lags.push(e.recordedAt - e.occurredAt);
       lastRecordedAt = Math.max(lastRecordedAt, e.recordedAt);
+      if (e.recordedAt <= lastWriteAt) appliedWhileWriting += 1;
     }
     expectedCount += want.size;
     for (const key of want) {
@@ -474,6 +488,21 @@ export async function stormBench(base: string, vars: Record<string, string>, per
       observedCompleteAt === null ? null : round(((observedCompleteAt as number) - firstWriteAt) / 1000, 2),
     /** Events that reached the feeds per second, from the first write to the feeds' completion. */
     appliedPerSecond: completeSeconds ? round(present / completeSeconds) : null,
+    /** Split at the last write: how fast changes were applied beside the writes, and after them. */
+    whileWriting: { applied: appliedWhileWriting, perSecond: round(appliedWhileWriting / writeSeconds) },
+    afterWriting: completeSeconds
+      ? {
+          applied: present - appliedWhileWriting,
+          seconds: round(completeSeconds - writeSeconds),
+          // Not a rate when the feeds were complete within a second of the last write.
+          perSecond:
+            completeSeconds - writeSeconds >= 1
+              ? round((present - appliedWhileWriting) / (completeSeconds - writeSeconds))
+              : null,
+        }
+      : null,
+    /** The server's CPU time (wrangler dev and workerd) from the first write until the readers saw the feeds complete, per event: writes, deliveries, applies and feed reads. */
+    serverCpuMsPerEvent: round(cpuUsed / STORM_EVENTS, 2),
     lagMs: { p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags[lags.length - 1] ?? null },
     deadLetters: deadLettersAfter - deadLettersBefore,
     d1: {
