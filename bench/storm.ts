@@ -48,6 +48,8 @@ interface Account {
   index: number;
   acmeToken: string;
   connectionId: string;
+  /** Its webhook subscription at Acme, whose delivery log tells when each change was sent. */
+  subscriptionId: string;
   api: AcmeBridgeClient;
 }
 
@@ -122,11 +124,15 @@ async function account(
   );
   const byId = { params: { path: { id: connection.id } } };
   const key = expectData(await admin.POST("/api/v1/admin/connections/{id}/api-keys", byId), 201);
-  expectData(await admin.POST("/api/v1/admin/connections/{id}/webhook-subscription", byId), 201);
+  const subscription = expectData(
+    await admin.POST("/api/v1/admin/connections/{id}/webhook-subscription", byId),
+    201,
+  );
   return {
     index,
     acmeToken,
     connectionId: connection.id,
+    subscriptionId: subscription.subscriptionId,
     api: createAcmeBridgeClient({ baseUrl: base, apiKey: key.apiKey }),
   };
 }
@@ -162,6 +168,8 @@ async function deadLetters(base: string, adminToken: string, connectionIds: Set<
 
 /** A feed entry, as far as this row reads it. */
 interface FeedEntry {
+  /** Acme's event id (the `webhook-id`) for a change a webhook brought. */
+  id: string;
   contactId: string;
   version: number;
   occurredAt: number;
@@ -182,6 +190,7 @@ async function feedAfter(
     );
     for (const e of page.data) {
       entries.push({
+        id: e.id,
         contactId: e.contact.id,
         version: e.contact.version,
         occurredAt: Date.parse(e.occurredAt),
@@ -193,6 +202,55 @@ async function feedAfter(
     if (page.data.length < 500) return { entries, after };
   }
 }
+
+/** One change as Acme delivered it: when its first attempt was sent, and when the successful one was answered. */
+interface Delivery {
+  attempts: number;
+  firstSentAt: number;
+  answeredAt: number | null;
+}
+
+/**
+ * Acme's delivery log of the account's subscription (Acme's own API, with the account's token),
+ * by event id: how many attempts each change took and when they went.
+ */
+async function deliveries(base: string, account: Account): Promise<Map<string, Delivery>> {
+  const byEvent = new Map<string, Delivery>();
+  let before: string | undefined;
+  do {
+    const page = await json<{
+      results: {
+        event_id: string;
+        attempts: number;
+        attempt_log: { status_code: number | null; duration_ms: number; created_at: string }[];
+      }[];
+      paging?: { next: { before: string } };
+    }>(
+      await fetch(
+        `${base}/acme/v1/webhooks/${account.subscriptionId}/deliveries?limit=100${before ? `&before=${before}` : ""}`,
+        { headers: { authorization: `Bearer ${account.acmeToken}` } },
+      ),
+      200,
+    );
+    for (const d of page.results) {
+      // An attempt is logged when its answer came: it was sent duration_ms before.
+      const sent = d.attempt_log.map((a) => Date.parse(a.created_at) - a.duration_ms);
+      const ok = d.attempt_log.find((a) => a.status_code !== null && a.status_code < 300);
+      byEvent.set(d.event_id, {
+        attempts: d.attempts,
+        firstSentAt: Math.min(...sent),
+        answeredAt: ok ? Date.parse(ok.created_at) : null,
+      });
+    }
+    before = page.paging?.next.before;
+  } while (before);
+  return byEvent;
+}
+
+const spread = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? null };
+};
 
 /** The sizes of the integration's local D1 database (binding DB), see `integrationD1File`. */
 interface D1Size {
@@ -414,6 +472,7 @@ export async function stormBench(
   const entries = await eachLimited(accounts, 5, async (a) => (await feedAfter(a.api, 0)).entries);
   const d1After = d1Size(d1File);
   const deadLettersAfter = await deadLetters(base, vars.ADMIN_TOKEN ?? "", ids);
+  const delivered = await eachLimited(accounts, 5, (a) => deliveries(base, a));
 
   let expectedCount = 0;
   let present = 0;
@@ -423,6 +482,12 @@ export async function stormBench(
   let appliedWhileWriting = 0;
   const sources: Record<string, number> = {};
   const lags: number[] = [];
+  // The lag in three parts, from Acme's delivery log: waiting at Acme until the first attempt went
+  // (the mock's outbox and deliveries queue), the attempt that succeeded (the integration's
+  // receiver), and from its answer to the feed (the integration's inbox queue and apply).
+  const atAcme: number[] = [];
+  const receiver: number[] = [];
+  const afterAccepted: number[] = [];
   const lost: string[] = [];
   for (const [i, want] of expected.entries()) {
     const counts = new Map<string, number>();
@@ -439,6 +504,12 @@ export async function stormBench(
         continue;
       }
       lags.push(e.recordedAt - e.occurredAt);
+      const delivery = delivered[i]?.get(e.id);
+      if (delivery?.answeredAt) {
+        atAcme.push(delivery.firstSentAt - e.occurredAt);
+        receiver.push(delivery.answeredAt - delivery.firstSentAt);
+        afterAccepted.push(e.recordedAt - delivery.answeredAt);
+      }
       lastRecordedAt = Math.max(lastRecordedAt, e.recordedAt);
       if (e.recordedAt <= lastWriteAt) appliedWhileWriting += 1;
     }
@@ -504,6 +575,22 @@ export async function stormBench(
     /** The server's CPU time (wrangler dev and workerd) from the first write until the readers saw the feeds complete, per event: writes, deliveries, applies and feed reads. */
     serverCpuMsPerEvent: round(cpuUsed / STORM_EVENTS, 2),
     lagMs: { p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags[lags.length - 1] ?? null },
+    /** `lagMs` in three parts, for the changes found in Acme's delivery log (see where they are counted). */
+    lagPartsMs: {
+      changes: atAcme.length,
+      beforeFirstAttempt: spread(atAcme),
+      untilAccepted: spread(receiver),
+      acceptedToFeed: spread(afterAccepted),
+    },
+    /** Acme's delivery log: deliveries made, and those that took more than one attempt. */
+    deliveries: {
+      count: delivered.reduce((n, d) => n + d.size, 0),
+      retried: delivered.reduce((n, d) => n + [...d.values()].filter((x) => x.attempts > 1).length, 0),
+      unanswered: delivered.reduce(
+        (n, d) => n + [...d.values()].filter((x) => x.answeredAt === null).length,
+        0,
+      ),
+    },
     deadLetters: deadLettersAfter - deadLettersBefore,
     d1: {
       file: d1File.slice(persistTo.length + 1),
