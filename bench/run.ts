@@ -562,7 +562,7 @@ async function main() {
           `feeds complete ${storm.complete ? `${storm.completeSeconds} s after the first write, ${storm.appliedPerSecond} events/s applied (${storm.whileWriting.perSecond}/s while writing, ${storm.afterWriting?.perSecond ?? "n/a"}/s after)` : "NEVER"}; ` +
           `${storm.feed.present}/${storm.feed.expected} present, ${storm.feed.lost} lost, ${storm.feed.duplicated} duplicated, ${storm.feed.unexpected} unexpected; ` +
           `lag p50 ${storm.lagMs.p50} ms, p99 ${storm.lagMs.p99} ms (p50 at Acme before the first attempt ${storm.lagPartsMs.beforeFirstAttempt.p50} ms, ` +
-          `until accepted ${storm.lagPartsMs.untilAccepted.p50} ms, accepted to feed ${storm.lagPartsMs.acceptedToFeed.p50} ms); ` +
+          `then to the feed ${storm.lagPartsMs.firstAttemptToFeed.p50} ms); ` +
           `${storm.deliveries.count} deliveries at Acme, ${storm.deliveries.retried} retried; ` +
           `D1 +${storm.d1.growthBytes} bytes (${storm.d1.bytesPerEvent} per event); ${storm.deadLetters} dead letters; ` +
           `server CPU ${storm.serverCpuMsPerEvent} ms per event`,
