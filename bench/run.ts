@@ -13,6 +13,7 @@ import { processGroupCpuMs } from "./cpu.ts";
 import { startCpuBurner } from "./cpu-burner.ts";
 import { jobsBench } from "./jobs.ts";
 import { expectData, json, load, type Setup, setUp, startBenchServer } from "./setup.ts";
+import { stormBench } from "./storm.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
@@ -24,8 +25,7 @@ const PIPELINE_CHANGES = Number(process.env.BENCH_PIPELINE_CHANGES ?? 300);
 /** Changes per second made at Acme during the pipeline run. */
 const PIPELINE_RATE = Number(process.env.BENCH_PIPELINE_RATE ?? 25);
 const BUDGET_WRITES = Number(process.env.BENCH_BUDGET_WRITES ?? 300);
-/** Run one part only: routes, pipeline, budget or jobs (for profiling). */
-/** `BENCH_ONLY=budget,jobs` runs those parts alone (routes, pipeline, budget, jobs). */
+/** `BENCH_ONLY=budget,jobs` runs those parts alone (routes, pipeline, budget, jobs, storm). */
 const ONLY = process.env.BENCH_ONLY?.split(",").map((part) => part.trim());
 const runs = (part: string) => !ONLY || ONLY.includes(part);
 /** `BENCH_CPU_BURNER=2` runs two busy processes beside the server for the whole bench. */
@@ -452,10 +452,31 @@ function table(rows: Row[]): string {
   return [fmt(header), fmt(widths.map((w) => "-".repeat(w))), ...lines.map(fmt)].join("\n");
 }
 
+/**
+ * Stops the server however the bench ends: Ctrl-C or SIGTERM stop it (and remove its state) before
+ * exiting; any other exit (an uncaught error) still sends its process group SIGTERM.
+ */
+function stopOnExit(bench: { server: { processGroup: number }; close: () => Promise<void> }) {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: stopping the bench server...`);
+      void bench.close().finally(() => process.exit(130));
+    });
+  }
+  process.once("exit", () => {
+    try {
+      process.kill(-bench.server.processGroup, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  });
+}
+
 async function main() {
   console.log(`Starting wrangler dev (slots ahead ${SLOTS_AHEAD ? "on" : "off"})...`);
   const bench = await startBenchServer({ extraVars: { SESSION_SLOTS_AHEAD: String(SLOTS_AHEAD) } });
   const { server, vars } = bench;
+  stopOnExit(bench);
   const burner = startCpuBurner(CPU_BURNER);
   if (burner.count > 0) console.log(`CPU burner: ${burner.count} busy processes beside the server`);
   try {
@@ -472,6 +493,10 @@ async function main() {
     const budget = runs("budget") ? await rateBudget(server.url, vars) : null;
     console.log("Sync jobs: backfill, import...");
     const jobs = runs("jobs") ? await jobsBench(server.url, vars, server.output) : null;
+    console.log("Webhook storm: many accounts written to at Acme...");
+    const storm = runs("storm")
+      ? await stormBench(server.url, vars, bench.persistTo, () => processGroupCpuMs(server.processGroup))
+      : null;
     const bundle = bundleSize();
 
     const hit = rows.find((r) => r.name.includes("hit"));
@@ -491,6 +516,7 @@ async function main() {
       webhookPipeline: webhook,
       rateBudget: budget,
       jobs,
+      storm,
       bundle,
       targets: {
         kvReadRatio: { value: hit?.ratio, target: ">= 0.85" },
@@ -512,6 +538,8 @@ async function main() {
         importQuotaUsed: { value: jobs?.import.quotaUsed, target: ">= 0.95" },
         importAcme429s: { value: jobs?.import.acme429s, target: "0" },
         importAgainAcmeWrites: { value: jobs?.import.again.acmeWrites, target: "0" },
+        stormLost: { value: storm?.feed.lost, target: "0" },
+        stormDuplicated: { value: storm?.feed.duplicated, target: "0" },
         bundleGzipKB: { value: Math.round(bundle.gzipBytes / 102.4) / 10, target: "< 250" },
       },
     };
@@ -527,6 +555,19 @@ async function main() {
       );
     }
     if (jobs) console.log(`sync jobs:\n${JSON.stringify(jobs, null, 2)}`);
+    if (storm) {
+      console.log(
+        `webhook storm: ${storm.events} events over ${storm.connections} connections (${storm.writeLimitPerAccount} each): ` +
+          `written in ${storm.writes.seconds} s (${storm.writes.perSecond}/s, ${storm.writes.acme429s} 429s); ` +
+          `feeds complete ${storm.complete ? `${storm.completeSeconds} s after the first write, ${storm.appliedPerSecond} events/s applied (${storm.whileWriting.perSecond}/s while writing, ${storm.afterWriting?.perSecond ?? "n/a"}/s after)` : "NEVER"}; ` +
+          `${storm.feed.present}/${storm.feed.expected} present, ${storm.feed.lost} lost, ${storm.feed.duplicated} duplicated, ${storm.feed.unexpected} unexpected; ` +
+          `lag p50 ${storm.lagMs.p50} ms, p99 ${storm.lagMs.p99} ms (p50 at Acme before the first attempt ${storm.lagPartsMs.beforeFirstAttempt.p50} ms, ` +
+          `then to the feed ${storm.lagPartsMs.firstAttemptToFeed.p50} ms); ` +
+          `${storm.deliveries.count} deliveries at Acme, ${storm.deliveries.retried} retried; ` +
+          `D1 +${storm.d1.growthBytes} bytes (${storm.d1.bytesPerEvent} per event); ${storm.deadLetters} dead letters; ` +
+          `server CPU ${storm.serverCpuMsPerEvent} ms per event`,
+      );
+    }
     console.log(
       `bundle: ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzip (${(bundle.bytes / 1024).toFixed(0)} KB raw)`,
     );
