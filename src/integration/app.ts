@@ -12,7 +12,7 @@ import { encryptionAdminRouter } from "./admin/encryption-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { CONTACTS_TAG, contactRouter, SEED_CONTACTS_TAG, seedContactRouter } from "./contacts/routes.ts";
 import { createRouter } from "./context.ts";
-import { destinationsRouter } from "./destinations/routes.ts";
+import { destinationsRouter, registerDestinationWebhook } from "./destinations/routes.ts";
 import { docsSecurityHeaders } from "./docs-security-headers.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./feed/routes.ts";
@@ -77,6 +77,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
     description: "An API key issued for one connection",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
+  registerDestinationWebhook(app.openAPIRegistry);
   app.openAPIRegistry.registerPath({ ...OPENAPI_DOCUMENT_ROUTE, path: "/api/openapi.json" });
   app.openAPIRegistry.registerPath({
     method: "get",

@@ -417,3 +417,34 @@ describe("destinations: delivery", () => {
     await until(async () => (await attempts(connection.apiKey, slow.id)).length === 1, "the slow delivery");
   });
 });
+
+describe("destinations: found by a first-hour user", () => {
+  it("recovered while disabled, deliveries go as soon as the destination is enabled again", async () => {
+    const connection = await newConnection();
+    const destination = await createDestination(connection.apiKey);
+    await api(`/api/v1/destinations/${destination.id}`, {
+      key: connection.apiKey,
+      method: "PATCH",
+      body: { status: "disabled" },
+    });
+    await webhookChange(connection, "ct_late1", 1);
+    const recovered = await api(`/api/v1/destinations/${destination.id}/recover`, {
+      key: connection.apiKey,
+      method: "POST",
+      body: { since: new Date(Date.now() - 60_000).toISOString() },
+    });
+    expect(await recovered.json()).toEqual({ pending: 1 });
+    expect(received).toEqual([]);
+    await api(`/api/v1/destinations/${destination.id}`, {
+      key: connection.apiKey,
+      method: "PATCH",
+      body: { status: "enabled" },
+    });
+    await until(() => received.length === 1, "the delivery after enabling", 5000);
+  });
+
+  it("declares the payload under the document's webhooks section as contact.changed", async () => {
+    const doc = await (await api("/api/openapi.json")).json<{ webhooks?: Record<string, unknown> }>();
+    expect(Object.keys(doc.webhooks ?? {})).toEqual(["contact.changed"]);
+  });
+});

@@ -535,11 +535,20 @@ export class ConnectionData extends DurableObject<Env> {
   }
 
   /** See `DestinationStore.update`. */
-  updateDestination(
+  async updateDestination(
     id: string,
     patch: { url?: string; events?: string[]; description?: string | null; status?: DestinationStatus },
-  ): DestinationRow | null {
-    return this.destinations.update(id, patch, new Date());
+  ): Promise<DestinationRow | null> {
+    const row = this.destinations.update(id, patch, new Date());
+    // Enabled again: what is pending for it (recovered while it was disabled, say) goes now.
+    const connectionId = this.connectionId;
+    if (row?.status === "enabled" && patch.status === "enabled" && connectionId !== null) {
+      if (this.destinations.nextDue(id) !== null) {
+        this.woken.add(id);
+        await this.wakeCouriers(connectionId);
+      }
+    }
+    return row;
   }
 
   /** See `DestinationStore.delete`. */

@@ -1,3 +1,4 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { jsonRequestBody, jsonResponse } from "../../lib/openapi.ts";
@@ -429,26 +430,32 @@ export const destinationsRouter = createRouter()
     },
   );
 
-destinationsRouter.openAPIRegistry.registerWebhook({
-  method: "post",
-  path: "contact.changed",
-  tags: [TAG],
-  summary: "A change of the connection's contacts, pushed to a destination",
-  description:
-    "Standard Webhooks v1: `webhook-id` is the change's id (the same on every attempt), `webhook-timestamp` " +
-    "the attempt's time in seconds, `webhook-signature` one `v1,<base64>` per secret, space-separated (two " +
-    "for 24 hours after a rotation). Answer 2xx to acknowledge; 410 disables the destination; anything " +
-    "else, or no answer within DESTINATION_TIMEOUT_MS, is retried.",
-  request: {
-    headers: z.object({
-      "webhook-id": z.string(),
-      "webhook-timestamp": z.string().regex(/^\d+$/).openapi({ example: "1769961913" }),
-      "webhook-signature": z.string(),
-    }),
-    body: jsonRequestBody(DestinationPayloadSchema),
-  },
-  responses: {
-    200: { description: "Received (any 2xx)" },
-    410: { description: "Gone: the destination is disabled at once" },
-  },
-});
+/**
+ * Declares what destinations receive in the document's `webhooks` section (on the app's own
+ * registry: a router's would prefix the name with its mount path).
+ */
+export function registerDestinationWebhook(registry: OpenAPIHono["openAPIRegistry"]): void {
+  registry.registerWebhook({
+    method: "post",
+    path: "contact.changed",
+    tags: [TAG],
+    summary: "A change of the connection's contacts, pushed to a destination",
+    description:
+      "Standard Webhooks v1: `webhook-id` is the change's id (the same on every attempt), `webhook-timestamp` " +
+      "the attempt's time in seconds, `webhook-signature` one `v1,<base64>` per secret, space-separated (two " +
+      "for 24 hours after a rotation). Answer 2xx to acknowledge; 410 disables the destination; anything " +
+      "else, or no answer within DESTINATION_TIMEOUT_MS, is retried.",
+    request: {
+      headers: z.object({
+        "webhook-id": z.string(),
+        "webhook-timestamp": z.string().regex(/^\d+$/).openapi({ example: "1769961913" }),
+        "webhook-signature": z.string(),
+      }),
+      body: jsonRequestBody(DestinationPayloadSchema),
+    },
+    responses: {
+      200: { description: "Received (any 2xx)" },
+      410: { description: "Gone: the destination is disabled at once" },
+    },
+  });
+}
