@@ -16,6 +16,7 @@ import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
 import { faultRouter } from "./faults/routes.ts";
 import { errorResponses, PUBLIC_ERROR_STATUSES } from "./openapi-schemas.ts";
+import { propertyRouter } from "./properties/routes.ts";
 import { acmeBodyLimit, wellFormedQuery } from "./request-limits.ts";
 import { acmeRequestLog } from "./request-log.ts";
 import { webhookRouter } from "./webhooks/routes.ts";
@@ -44,6 +45,7 @@ export function createAcmeApp() {
   app.route("/", tokenRouter);
   app.route("/", jwksRouter);
   app.route("/", contactRouter);
+  app.route("/", propertyRouter);
   app.route("/", webhookRouter);
   app.route("/", faultRouter);
   app.route("/", clientAdminRouter);
