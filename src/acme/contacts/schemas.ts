@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { UNKNOWN_PROPERTY_MESSAGE } from "../properties/custom-values.ts";
 import { MAX_CUSTOM_BYTES, MAX_STRING_VALUE_LENGTH } from "../properties/limits.ts";
 
 const text = (max: number) => z.string().max(max);
@@ -14,7 +15,24 @@ const customValue = z.union(
   { error: CUSTOM_VALUE_RULE },
 );
 
-const customInput = z.record(z.string(), customValue.nullable()).openapi({
+/**
+ * zod's records drop a `__proto__` key without a word (against prototype pollution), which would
+ * accept a write naming a property that cannot exist: refused here first, as any unknown name is.
+ */
+const withoutProtoKey = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value, ctx) => {
+    if (value && typeof value === "object" && Object.hasOwn(value, "__proto__")) {
+      ctx.issues.push({
+        code: "custom",
+        path: ["__proto__"],
+        message: UNKNOWN_PROPERTY_MESSAGE,
+        input: value,
+      });
+    }
+    return value;
+  }, schema);
+
+const customInput = withoutProtoKey(z.record(z.string(), customValue.nullable())).openapi({
   description:
     "Custom property values by property name (GET /v1/properties lists the account's). Each name must be " +
     "a property of the account and each value of its type: `string` (at most " +
@@ -111,7 +129,7 @@ export const ContactPatchSchema = z
   });
 
 /** A contact as Acme returns it, for the document's examples. */
-const ACME_CONTACT_EXAMPLE = {
+export const ACME_CONTACT_EXAMPLE = {
   id: "ct_01jd5x8m3q0000000000000000",
   acme_first_name: "Ada",
   acme_last_name: "Lovelace",

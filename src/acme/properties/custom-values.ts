@@ -28,6 +28,9 @@ export type CustomWriteMode = "merge" | "replace";
 
 export type CustomWriteOutcome = { ok: true; values: CustomValues } | { ok: false; errors: FieldError[] };
 
+/** What a write naming a property the account does not have is told. */
+export const UNKNOWN_PROPERTY_MESSAGE = "no such property in this account";
+
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** Whether `text` is an ISO 8601 calendar date `YYYY-MM-DD` that exists (no 2026-02-30). */
@@ -92,7 +95,7 @@ export function applyCustomWrite(
     const field = `acme_custom.${name}`;
     const property = properties.get(name);
     if (!property) {
-      errors.push({ field, message: "no such property in this account" });
+      errors.push({ field, message: UNKNOWN_PROPERTY_MESSAGE });
       continue;
     }
     if (property.archived) {
