@@ -19,6 +19,7 @@ import { errorResponses, PUBLIC_ERROR_STATUSES } from "./openapi-schemas.ts";
 import { propertyRouter } from "./properties/routes.ts";
 import { acmeBodyLimit, wellFormedQuery } from "./request-limits.ts";
 import { acmeRequestLog } from "./request-log.ts";
+import { CONTACT_WEBHOOKS } from "./webhooks/payload-schema.ts";
 import { webhookRouter } from "./webhooks/routes.ts";
 
 /** The mock Acme CRM. Mounted at /acme by src/app.ts; its routes are written without the prefix. */
@@ -61,6 +62,7 @@ export function createAcmeApp() {
     },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
+  for (const webhook of CONTACT_WEBHOOKS) app.openAPIRegistry.registerWebhook(webhook);
   app.openAPIRegistry.registerPath({
     ...OPENAPI_DOCUMENT_ROUTE,
     path: "/openapi.json",

@@ -8,7 +8,6 @@ import { acmeJsonBody } from "../json-body.ts";
 import { errorResponses, V1_ERROR_STATUSES } from "../openapi-schemas.ts";
 import { accessToken, securedRoute } from "../secured-route.ts";
 import type { DeliveryMessage } from "./messages.ts";
-import { WebhookEventPayloadSchema } from "./payload-schema.ts";
 import { publicSubscription, SubscriptionRepository } from "./subscriptions.ts";
 
 const EventsSchema = z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1);
@@ -324,33 +323,3 @@ webhookRouter
       return c.json({ id: delivery.id, status: "pending" as const }, 202);
     },
   );
-
-// What subscribers receive, one entry per event type, so the document describes the payload too.
-for (const type of WEBHOOK_EVENT_TYPES) {
-  webhookRouter.openAPIRegistry.registerWebhook({
-    method: "post",
-    path: type,
-    tags: ["Webhooks"],
-    summary: `A contact was ${type.slice("contact.".length)}: sent to each enabled subscription for ${type}`,
-    description:
-      "Standard Webhooks v1: `webhook-id` is the event's id (the same on every attempt), `webhook-timestamp` " +
-      "the attempt's time in seconds, `webhook-signature` `v1,<base64 HMAC-SHA256 of id.timestamp.body>`. " +
-      "`data` is the contact as the API returns it (custom values in `acme_custom`), `previous` the contact " +
-      "before the change. Answer 2xx to acknowledge; 410 disables the subscription; anything else, or no " +
-      "answer within ACME_WEBHOOK_TIMEOUT_MS, is retried.",
-    request: {
-      headers: z.object({
-        "webhook-id": z.string().openapi({ example: "msg_01jd5x8m3q0000000000000000" }),
-        "webhook-timestamp": z.string().regex(/^\d+$/).openapi({ example: "1769961913" }),
-        "webhook-signature": z
-          .string()
-          .openapi({ example: "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=" }),
-      }),
-      body: jsonRequestBody(WebhookEventPayloadSchema),
-    },
-    responses: {
-      200: { description: "Received (any 2xx)" },
-      410: { description: "Gone: the subscription is disabled at once" },
-    },
-  });
-}
