@@ -541,7 +541,7 @@ describe("acme_custom on contacts", () => {
   });
 
   describe("PUT replaces acme_custom", () => {
-    it("sets exactly what it sends; omitted acme_custom clears every value", async () => {
+    it("sets exactly what it sends; `{}` clears every value; omitted, the values stay", async () => {
       const { token } = await accountWithProperties();
       const made = await createContact(token, {
         acme_email: uniqueEmail(),
@@ -553,8 +553,15 @@ describe("acme_custom on contacts", () => {
       });
       expect(replaced.status).toBe(200);
       expect(await replaced.json()).toMatchObject({ acme_custom: { vip: true }, acme_version: 2 });
-      const cleared = await write(token, "PUT", made.id, { acme_email: made.acme_email });
-      expect(await cleared.json()).toMatchObject({ acme_custom: {}, acme_version: 3 });
+      // A client that knows no custom properties (the standard fields only) keeps them.
+      const kept = await write(token, "PUT", made.id, { acme_email: made.acme_email, acme_title: "CTO" });
+      expect(await kept.json()).toMatchObject({
+        acme_custom: { vip: true },
+        acme_title: "CTO",
+        acme_version: 3,
+      });
+      const cleared = await write(token, "PUT", made.id, { acme_email: made.acme_email, acme_custom: {} });
+      expect(await cleared.json()).toMatchObject({ acme_custom: {}, acme_version: 4 });
     });
 
     it("honours If-Match: a stale version is 412 and the values stay", async () => {
@@ -574,7 +581,7 @@ describe("acme_custom on contacts", () => {
         token,
         "PUT",
         made.id,
-        { acme_email: made.acme_email },
+        { acme_email: made.acme_email, acme_custom: {} },
         { "if-match": '"2"' },
       );
       expect(await current.json()).toMatchObject({ acme_custom: {}, acme_version: 3 });
@@ -666,8 +673,14 @@ describe("acme_custom on contacts", () => {
         acme_custom: { seats: 4, tier: "gold", vip: false },
         acme_version: 2,
       });
+      // Omitted, every value stays (a no-op here); `{}` clears the live ones, the archived stay.
       const omitted = await write(token, "PUT", made.id, { acme_email: made.acme_email });
       expect(await omitted.json()).toMatchObject({
+        acme_custom: { seats: 4, tier: "gold", vip: false },
+        acme_version: 2,
+      });
+      const emptied = await write(token, "PUT", made.id, { acme_email: made.acme_email, acme_custom: {} });
+      expect(await emptied.json()).toMatchObject({
         acme_custom: { seats: 4, tier: "gold" },
         acme_version: 3,
       });

@@ -197,8 +197,17 @@ export class ContactRepository {
     preconditions: Preconditions,
     now = new Date(),
   ): Promise<ContactChange> {
-    const { acme_custom: values = {}, ...fields } = input;
-    return this.update(id, () => fields, { mode: "replace", values }, preconditions, now);
+    // A PUT that does not name acme_custom keeps the custom values (a client unaware of custom
+    // properties, such as one written before them, must not wipe them); one that names it
+    // replaces them all.
+    const { acme_custom: values, ...fields } = input;
+    return this.update(
+      id,
+      () => fields,
+      values === undefined ? null : { mode: "replace", values },
+      preconditions,
+      now,
+    );
   }
 
   async patch(

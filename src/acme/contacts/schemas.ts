@@ -92,8 +92,9 @@ export const ContactReplaceSchema = z
     ...createShape,
     acme_custom: customInput.optional().openapi({
       description:
-        "Replaces the contact's custom values: omitted or `{}` clears every live property's value " +
-        "(an archived property's value is kept: it is read-only). Rules as on create.",
+        "Replaces the contact's custom values when given (`{}` clears every live property's value; an " +
+        "archived property's value is kept: it is read-only); omitted, they stay as they are, so a client " +
+        "that knows no custom properties never wipes them. Rules as on create.",
     }),
     id: z.string().min(1).max(64).optional().openapi({
       description: "Ignored if it is the id in the path; any other value is refused (400 naming `id`)",
