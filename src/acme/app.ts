@@ -16,8 +16,10 @@ import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
 import { faultRouter } from "./faults/routes.ts";
 import { errorResponses, PUBLIC_ERROR_STATUSES } from "./openapi-schemas.ts";
+import { propertyRouter } from "./properties/routes.ts";
 import { acmeBodyLimit, wellFormedQuery } from "./request-limits.ts";
 import { acmeRequestLog } from "./request-log.ts";
+import { CONTACT_WEBHOOKS } from "./webhooks/payload-schema.ts";
 import { webhookRouter } from "./webhooks/routes.ts";
 
 /** The mock Acme CRM. Mounted at /acme by src/app.ts; its routes are written without the prefix. */
@@ -44,6 +46,7 @@ export function createAcmeApp() {
   app.route("/", tokenRouter);
   app.route("/", jwksRouter);
   app.route("/", contactRouter);
+  app.route("/", propertyRouter);
   app.route("/", webhookRouter);
   app.route("/", faultRouter);
   app.route("/", clientAdminRouter);
@@ -59,6 +62,7 @@ export function createAcmeApp() {
     },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
+  for (const webhook of CONTACT_WEBHOOKS) app.openAPIRegistry.registerWebhook(webhook);
   app.openAPIRegistry.registerPath({
     ...OPENAPI_DOCUMENT_ROUTE,
     path: "/openapi.json",

@@ -12,6 +12,8 @@ export const ACME_ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   duplicate_email: 409,
+  duplicate_property: 409,
+  property_limit_reached: 409,
   conflict: 409,
   version_mismatch: 412,
   precondition_invalid: 400,

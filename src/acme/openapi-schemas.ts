@@ -23,7 +23,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: "Missing, invalid or expired token",
   403: "Token lacks the needed scope",
   404: "No such resource in this account",
-  409: "Conflict (duplicate_email)",
+  409: "Conflict (duplicate_email, duplicate_property, property_limit_reached)",
   412: "A precondition (If-Match, If-None-Match) does not hold",
   413: "Body too large",
   415: "Body is not JSON",

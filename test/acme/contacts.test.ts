@@ -325,6 +325,7 @@ describe("PUT /acme/v1/contacts/{id}", () => {
       acme_company: null,
       acme_title: null,
       acme_notes: null,
+      acme_custom: {},
       acme_version: 2,
       acme_created_at: created.acme_created_at,
       acme_updated_at: replaced.acme_updated_at,

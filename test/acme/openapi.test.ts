@@ -26,6 +26,7 @@ interface OpenApiDocument {
     >
   >;
   components: { schemas: Record<string, SchemaObject>; securitySchemes: Record<string, { type: string }> };
+  webhooks?: Record<string, { post?: { requestBody?: { content: Record<string, { schema?: unknown }> } } }>;
 }
 
 async function document(): Promise<{ res: Response; doc: OpenApiDocument; text: string }> {
@@ -162,6 +163,62 @@ describe("GET /acme/openapi.json", () => {
     }
     expect(operations).toBeGreaterThan(12);
     expect(Object.keys(doc.paths["/admin/clients/{id}/rate-limits"]?.put?.responses ?? {})).toContain("404");
+  });
+
+  it("documents the custom property routes with every status they answer", async () => {
+    const { doc } = await document();
+    const statuses = (path: string, method: string) =>
+      Object.keys(doc.paths[path]?.[method]?.responses ?? {});
+    expect(Object.keys(doc.paths["/v1/properties"] ?? {}).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.paths["/v1/properties/{name}"] ?? {})).toEqual(["delete"]);
+    expect(statuses("/v1/properties", "get")).toContain("200");
+    expect(statuses("/v1/properties", "post")).toEqual(expect.arrayContaining(["201", "400", "409", "415"]));
+    expect(statuses("/v1/properties/{name}", "delete")).toEqual(
+      expect.arrayContaining(["204", "400", "404"]),
+    );
+    const input = JSON.stringify(doc.components.schemas.AcmePropertyInput);
+    expect(input).toContain('"pattern":"^[a-z][a-z0-9_]{0,62}$"');
+    expect(input).toContain('"uniqueItems":true');
+    expect(doc.components.schemas.AcmeProperty?.required?.sort()).toEqual([
+      "archived",
+      "label",
+      "name",
+      "type",
+    ]);
+  });
+
+  it("declares acme_custom on every contact schema, required in the contact, and states its limits", async () => {
+    const { doc, text } = await document();
+    for (const name of ["AcmeContact", "AcmeContactInput", "AcmeContactReplace", "AcmeContactPatch"]) {
+      const custom = doc.components.schemas[name]?.properties?.acme_custom as
+        | (SchemaObject & { additionalProperties?: { anyOf?: { type: string }[] } })
+        | undefined;
+      expect(custom?.type, name).toBe("object");
+      expect(custom?.additionalProperties?.anyOf?.map((s) => s.type)).toEqual(
+        expect.arrayContaining(["string", "number", "boolean"]),
+      );
+    }
+    expect(doc.components.schemas.AcmeContact?.required).toContain("acme_custom");
+    expect(doc.components.schemas.AcmeContactInput?.required).toEqual(["acme_email"]);
+    for (const limit of ["100", "1000", "16384"]) expect(text).toContain(` ${limit} `);
+  });
+
+  it("describes each contact webhook's payload: data and previous are the contact, acme_custom included", async () => {
+    const { doc } = await document();
+    expect(Object.keys(doc.webhooks ?? {}).sort()).toEqual([
+      "contact.created",
+      "contact.deleted",
+      "contact.updated",
+    ]);
+    for (const hook of Object.values(doc.webhooks ?? {})) {
+      expect(hook.post?.requestBody?.content["application/json"]?.schema).toEqual({
+        $ref: "#/components/schemas/AcmeWebhookEvent",
+      });
+    }
+    const event = doc.components.schemas.AcmeWebhookEvent;
+    expect(event?.properties?.data).toEqual({ $ref: "#/components/schemas/AcmeContact" });
+    expect(JSON.stringify(event?.properties?.previous)).toContain("#/components/schemas/AcmeContact");
+    expect(event?.required?.sort()).toEqual(["data", "timestamp", "type"]);
   });
 
   it("answers other methods on the document with a JSON 405 and Allow", async () => {

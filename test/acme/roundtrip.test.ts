@@ -16,6 +16,28 @@ describe("the round-trip law at Acme: whatever a GET returns, a PUT accepts", ()
     expect(await put.json()).toEqual(body);
   });
 
+  it("a contact with custom values, one of an archived property, PUTs back as it was read", async () => {
+    const { token } = await signedIn();
+    for (const property of [
+      { name: "tier", label: "Tier", type: "enumeration", options: ["silver", "gold"] },
+      { name: "renewal_date", label: "Renewal", type: "date" },
+      { name: "legacy_id", label: "Legacy id", type: "number" },
+    ]) {
+      expect((await acme("/v1/properties", { token, method: "POST", body: property })).status).toBe(201);
+    }
+    const made = await createContact(token, {
+      acme_email: uniqueEmail(),
+      acme_custom: { tier: "gold", renewal_date: "2026-09-30", legacy_id: 4711 },
+    });
+    expect((await acme("/v1/properties/legacy_id", { token, method: "DELETE" })).status).toBe(204);
+    const body = await (await acme(`/v1/contacts/${made.id}`, { token })).json<Record<string, unknown>>();
+    expect(body.acme_custom).toEqual({ legacy_id: 4711, renewal_date: "2026-09-30", tier: "gold" });
+    const put = await acme(`/v1/contacts/${made.id}`, { token, method: "PUT", body });
+    expect(put.status).toBe(200);
+    expect(put.headers.get("etag")).toBe('"1"');
+    expect(await put.json()).toEqual(body);
+  });
+
   it("read-only fields are ignored: a changed version or timestamp in the body changes nothing", async () => {
     const { token } = await signedIn();
     const made = await createContact(token, { acme_email: uniqueEmail() });

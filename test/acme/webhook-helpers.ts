@@ -32,6 +32,7 @@ function contactFor(): AcmeContact {
     acme_company: null,
     acme_title: null,
     acme_notes: null,
+    acme_custom: {},
     acme_version: 1,
     acme_created_at: new Date().toISOString(),
     acme_updated_at: new Date().toISOString(),

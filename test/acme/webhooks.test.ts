@@ -383,6 +383,48 @@ describe("webhook delivery consumer", () => {
     ).toThrow();
   });
 
+  it("delivers a contact's custom values in data and previous, signed like any other body", async () => {
+    const { token } = await signedIn();
+    const subscription = await subscribe(token, { events: ["contact.updated"] });
+    const defined = await acme("/v1/properties", {
+      token,
+      method: "POST",
+      body: { name: "tier", label: "Tier", type: "enumeration", options: ["silver", "gold"] },
+    });
+    expect(defined.status).toBe(201);
+    const made = await (
+      await acme("/v1/contacts", {
+        token,
+        method: "POST",
+        body: { acme_email: uniqueEmail(), acme_custom: { tier: "silver" } },
+      })
+    ).json<{ id: string }>();
+    const patched = await acme(`/v1/contacts/${made.id}`, {
+      token,
+      method: "PATCH",
+      body: { acme_custom: { tier: "gold" } },
+    });
+    expect(patched.status).toBe(200);
+    const event = await env.ACME_DB.prepare(
+      "SELECT id FROM webhook_events WHERE contact_id = ? AND type = 'contact.updated'",
+    )
+      .bind(made.id)
+      .first<{ id: string }>();
+    const { received, fetch } = receiver([200]);
+    await runBatch([{ body: { kind: "fanout", eventId: event?.id ?? "" } }], {
+      fetch,
+      queue: recordingQueue().queue,
+    });
+    expect(received).toHaveLength(1);
+    const delivered = new Webhook(subscription.secret).verify(
+      received[0]?.body ?? "",
+      received[0]?.headers ?? {},
+    ) as { type: string; data: { acme_custom: unknown }; previous: { acme_custom: unknown } };
+    expect(delivered.type).toBe("contact.updated");
+    expect(delivered.data.acme_custom).toEqual({ tier: "gold" });
+    expect(delivered.previous.acme_custom).toEqual({ tier: "silver" });
+  });
+
   it("sends nothing to a stored URL the policy now refuses, and marks the delivery failed", async () => {
     const { client, token } = await signedIn();
     const subscription = await subscribe(token);

@@ -72,6 +72,15 @@ export class ContractFixture {
       });
       return (await res.json<{ id: string }>()).id;
     }
+    if (t === "/acme/v1/properties/{name}") {
+      const property = `fuzz_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`;
+      const res = await SELF.fetch(`${ORIGIN}/acme/v1/properties`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.acmeContactsToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: property, label: "Fuzz", type: "string" }),
+      });
+      return (await res.json<{ name: string }>()).name;
+    }
     if (t.startsWith("/acme/v1/webhooks/{id}") && name === "id") {
       const res = await SELF.fetch(`${ORIGIN}/acme/v1/webhooks`, {
         method: "POST",

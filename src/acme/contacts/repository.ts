@@ -9,11 +9,20 @@ import {
   type WebhookEventType,
   webhookEvents,
 } from "../db/schema.ts";
+import { isUniqueViolation } from "../db/unique-violation.ts";
 import { AcmeError } from "../errors.ts";
+import {
+  applyCustomWrite,
+  type CustomValues,
+  type CustomWrite,
+  type CustomWriteMode,
+  type PropertyDefinition,
+} from "../properties/custom-values.ts";
+import { accountProperties, definitionsOf } from "../properties/repository.ts";
 import { outboxEvent } from "../webhooks/outbox.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { checkPreconditions, type Preconditions, versionMismatch } from "./preconditions.ts";
-import type { AcmeContact, ContactInput, ContactPatch } from "./schemas.ts";
+import type { AcmeContact, ContactFields, ContactInput, ContactPatch } from "./schemas.ts";
 
 export function toAcmeContact(row: ContactRow): AcmeContact {
   return {
@@ -25,6 +34,7 @@ export function toAcmeContact(row: ContactRow): AcmeContact {
     acme_company: row.company,
     acme_title: row.title,
     acme_notes: row.notes,
+    acme_custom: JSON.parse(row.custom) as CustomValues,
     acme_version: row.version,
     acme_created_at: row.createdAt,
     acme_updated_at: row.updatedAt,
@@ -32,7 +42,7 @@ export function toAcmeContact(row: ContactRow): AcmeContact {
   };
 }
 
-function writableColumns(input: ContactInput) {
+function writableColumns(input: ContactFields) {
   return {
     firstName: input.acme_first_name ?? null,
     lastName: input.acme_last_name ?? null,
@@ -45,17 +55,10 @@ function writableColumns(input: ContactInput) {
   };
 }
 
-function fromRow(row: ContactRow): ContactInput {
+function fromRow(row: ContactRow): ContactFields {
   const { acme_first_name, acme_last_name, acme_email, acme_phone, acme_company, acme_title, acme_notes } =
     toAcmeContact(row);
   return { acme_first_name, acme_last_name, acme_email, acme_phone, acme_company, acme_title, acme_notes };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if (/UNIQUE constraint failed/i.test(e.message)) return true;
-  }
-  return false;
 }
 
 const duplicateEmail = (email: string) =>
@@ -69,6 +72,35 @@ export interface ListOptions {
   updatedSince?: string | undefined;
   email?: string | undefined;
   includeDeleted?: boolean | undefined;
+}
+
+/** What a write does to `acme_custom`: its values and how they apply (see applyCustomWrite). */
+interface CustomChange {
+  mode: CustomWriteMode;
+  values: CustomWrite;
+}
+
+/**
+ * The `acme_custom` column after `change` to the values `current` holds (JSON, keys in order);
+ * 400 `validation_failed` naming each offending `acme_custom.<name>` (nothing is written).
+ */
+function customAfter(
+  current: string,
+  change: CustomChange,
+  definitions: ReadonlyMap<string, PropertyDefinition>,
+): string {
+  const outcome = applyCustomWrite(
+    JSON.parse(current) as CustomValues,
+    change.values,
+    change.mode,
+    definitions,
+  );
+  if (!outcome.ok) {
+    throw new AcmeError("validation_failed", "The contact's custom property values are not valid.", {
+      details: outcome.errors,
+    });
+  }
+  return JSON.stringify(outcome.values);
 }
 
 export interface ContactChange {
@@ -125,11 +157,19 @@ export class ContactRepository {
    * cost a round trip and still race with a concurrent create.
    */
   async create(input: ContactInput, now = new Date()): Promise<ContactChange> {
+    const { acme_custom: customValues = {}, ...fields } = input;
+    // Properties are read only for a contact that sets some (one query, before the write).
+    const definitions =
+      Object.keys(customValues).length > 0
+        ? definitionsOf(await accountProperties(this.db, this.accountId))
+        : new Map();
+    const custom = customAfter("{}", { mode: "replace", values: customValues }, definitions);
     const timestamp = now.toISOString();
     const row: ContactRow = {
       id: newId("ct", now.getTime()),
       accountId: this.accountId,
-      ...writableColumns(input),
+      ...writableColumns(fields),
+      custom,
       version: 1,
       createdAt: timestamp,
       updatedAt: timestamp,
@@ -157,7 +197,17 @@ export class ContactRepository {
     preconditions: Preconditions,
     now = new Date(),
   ): Promise<ContactChange> {
-    return this.update(id, () => input, preconditions, now);
+    // A PUT that does not name acme_custom keeps the custom values (a client unaware of custom
+    // properties, such as one written before them, must not wipe them); one that names it
+    // replaces them all.
+    const { acme_custom: values, ...fields } = input;
+    return this.update(
+      id,
+      () => fields,
+      values === undefined ? null : { mode: "replace", values },
+      preconditions,
+      now,
+    );
   }
 
   async patch(
@@ -166,7 +216,14 @@ export class ContactRepository {
     preconditions: Preconditions,
     now = new Date(),
   ): Promise<ContactChange> {
-    return this.update(id, (current) => ({ ...current, ...patch }) as ContactInput, preconditions, now);
+    const { acme_custom: values, ...fields } = patch;
+    return this.update(
+      id,
+      (current) => ({ ...current, ...fields }) as ContactFields,
+      values === undefined ? null : { mode: "merge", values },
+      preconditions,
+      now,
+    );
   }
 
   async softDelete(id: string, preconditions: Preconditions, now = new Date()): Promise<ContactChange> {
@@ -182,16 +239,21 @@ export class ContactRepository {
     return this.commitChange(current, next, "contact.deleted", now);
   }
 
+  /** `custom`: what the write does to `acme_custom`; null leaves it as it is. */
   private async update(
     id: string,
-    next: (current: ContactInput) => ContactInput,
+    next: (current: ContactFields) => ContactFields,
+    custom: CustomChange | null,
     preconditions: Preconditions,
     now: Date,
   ): Promise<ContactChange> {
-    const current = await this.row(id, false);
+    const { current, definitions } = await this.rowForWrite(id, custom !== null);
     checkPreconditions(preconditions, current.version);
     const input = next(fromRow(current));
-    const columns = writableColumns(input);
+    const columns = {
+      ...writableColumns(input),
+      custom: custom ? customAfter(current.custom, custom, definitions) : current.custom,
+    };
     const unchanged = (Object.keys(columns) as (keyof typeof columns)[]).every(
       (key) => columns[key] === current[key],
     );
@@ -265,8 +327,28 @@ export class ContactRepository {
     return { contact: toAcmeContact(row), previous: toAcmeContact(current), eventId: event.id };
   }
 
+  /**
+   * The live contact a write changes and, when the write sets custom values, the account's
+   * properties to check them against: both in one round trip (a batch of two reads).
+   */
+  private async rowForWrite(
+    id: string,
+    withDefinitions: boolean,
+  ): Promise<{ current: ContactRow; definitions: Map<string, PropertyDefinition> }> {
+    if (!withDefinitions) return { current: await this.row(id, false), definitions: new Map() };
+    const [rows, properties] = await this.db.batch([
+      this.rowQuery(id, false),
+      accountProperties(this.db, this.accountId),
+    ]);
+    return { current: found(id, rows[0]), definitions: definitionsOf(properties) };
+  }
+
   private async row(id: string, includeDeleted: boolean): Promise<ContactRow> {
-    const row = await this.db
+    return found(id, await this.rowQuery(id, includeDeleted).get());
+  }
+
+  private rowQuery(id: string, includeDeleted: boolean) {
+    return this.db
       .select()
       .from(contacts)
       .where(
@@ -275,9 +357,11 @@ export class ContactRepository {
           eq(contacts.accountId, this.accountId),
           includeDeleted ? undefined : isNull(contacts.deletedAt),
         ),
-      )
-      .get();
-    if (!row) throw new AcmeError("not_found", `Contact ${id} was not found.`);
-    return row;
+      );
   }
+}
+
+function found(id: string, row: ContactRow | undefined): ContactRow {
+  if (!row) throw new AcmeError("not_found", `Contact ${id} was not found.`);
+  return row;
 }

@@ -1,6 +1,50 @@
 import { z } from "@hono/zod-openapi";
+import { UNKNOWN_PROPERTY_MESSAGE } from "../properties/custom-values.ts";
+import { MAX_CUSTOM_BYTES, MAX_STRING_VALUE_LENGTH } from "../properties/limits.ts";
 
 const text = (max: number) => z.string().max(max);
+
+const CUSTOM_VALUE_RULE = "must be a string, a finite number, true or false (or null to clear it)";
+
+/**
+ * A custom property's value as a write sends it. Which names exist and which type each takes is
+ * the account's (GET /v1/properties), checked after this: see properties/custom-values.ts.
+ */
+const customValue = z.union(
+  [z.string().openapi({ maxLength: MAX_STRING_VALUE_LENGTH }), z.number(), z.boolean()],
+  { error: CUSTOM_VALUE_RULE },
+);
+
+/**
+ * zod's records drop a `__proto__` key without a word (against prototype pollution), which would
+ * accept a write naming a property that cannot exist: refused here first, as any unknown name is.
+ */
+const withoutProtoKey = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value, ctx) => {
+    if (value && typeof value === "object" && Object.hasOwn(value, "__proto__")) {
+      ctx.issues.push({
+        code: "custom",
+        path: ["__proto__"],
+        message: UNKNOWN_PROPERTY_MESSAGE,
+        input: value,
+      });
+    }
+    return value;
+  }, schema);
+
+const customInput = withoutProtoKey(z.record(z.string(), customValue.nullable())).openapi({
+  description:
+    "Custom property values by property name (GET /v1/properties lists the account's). Each name must be " +
+    "a property of the account and each value of its type: `string` (at most " +
+    `${MAX_STRING_VALUE_LENGTH} characters), \`number\` (finite), \`boolean\` (true or false, not "true"), ` +
+    "`date` (YYYY-MM-DD, a real date), `enumeration` (one of its options); `null` clears a value. An " +
+    "archived property's value is read-only: sending back the value the contact holds is accepted, any " +
+    `other is refused. The whole object may take ${MAX_CUSTOM_BYTES} bytes as JSON. Anything else is 400 ` +
+    "`validation_failed` naming `acme_custom.<name>` (or `acme_custom` for the size).",
+  // `examples`, not `example`: json-schema-faker (the contract fuzz) takes an `example` beside
+  // `additionalProperties` for a property named "example".
+  examples: [{ contract_tier: "gold", renewal_date: "2026-09-30", seats: 25, churn_risk: null }],
+});
 
 /** The writable Acme fields and their rules; create, replace and patch derive from this. */
 const fields = {
@@ -19,6 +63,8 @@ const fields = {
   acme_notes: text(10_000).nullable(),
 };
 
+export type CustomInput = z.infer<typeof customInput>;
+
 /** What a create takes: the email, and any other writable field. */
 const createShape = {
   acme_email: fields.acme_email,
@@ -28,6 +74,7 @@ const createShape = {
   acme_company: fields.acme_company.optional(),
   acme_title: fields.acme_title.optional(),
   acme_notes: fields.acme_notes.optional(),
+  acme_custom: customInput.optional(),
 };
 
 export const ContactCreateSchema = z
@@ -43,6 +90,12 @@ export const ContactCreateSchema = z
 export const ContactReplaceSchema = z
   .strictObject({
     ...createShape,
+    acme_custom: customInput.optional().openapi({
+      description:
+        "Replaces the contact's custom values when given (`{}` clears every live property's value; an " +
+        "archived property's value is kept: it is read-only); omitted, they stay as they are, so a client " +
+        "that knows no custom properties never wipes them. Rules as on create.",
+    }),
     id: z.string().min(1).max(64).optional().openapi({
       description: "Ignored if it is the id in the path; any other value is refused (400 naming `id`)",
     }),
@@ -60,13 +113,24 @@ export const ContactReplaceSchema = z
     example: { acme_email: "ada@example.com", acme_first_name: "Ada", acme_last_name: "Lovelace" },
   });
 
-/** PATCH is a JSON merge patch (RFC 7396): absent keeps, null clears (email cannot be cleared). */
-export const ContactPatchSchema = ContactCreateSchema.partial().openapi("AcmeContactPatch", {
-  example: { acme_title: "Countess", acme_phone: null },
-});
+/**
+ * PATCH is a JSON merge patch (RFC 7396): absent keeps, null clears (email cannot be cleared);
+ * `acme_custom` merges per property in the same way.
+ */
+export const ContactPatchSchema = z
+  .strictObject({
+    ...ContactCreateSchema.partial().shape,
+    acme_custom: customInput.optional().openapi({
+      description:
+        "Merged per property: a property not named keeps its value, `null` clears one. Rules as on create.",
+    }),
+  })
+  .openapi("AcmeContactPatch", {
+    example: { acme_title: "Countess", acme_phone: null },
+  });
 
 /** A contact as Acme returns it, for the document's examples. */
-const ACME_CONTACT_EXAMPLE = {
+export const ACME_CONTACT_EXAMPLE = {
   id: "ct_01jd5x8m3q0000000000000000",
   acme_first_name: "Ada",
   acme_last_name: "Lovelace",
@@ -75,6 +139,7 @@ const ACME_CONTACT_EXAMPLE = {
   acme_company: "Analytical Engines",
   acme_title: null,
   acme_notes: null,
+  acme_custom: { contract_tier: "gold", renewal_date: "2026-09-30" },
   acme_version: 3,
   acme_created_at: "2026-01-15T09:30:00.000Z",
   acme_updated_at: "2026-02-01T16:05:12.000Z",
@@ -82,6 +147,8 @@ const ACME_CONTACT_EXAMPLE = {
 };
 
 export type ContactInput = z.infer<typeof ContactCreateSchema>;
+/** A contact's built-in writable fields: what the columns hold, without `acme_custom`. */
+export type ContactFields = Omit<ContactInput, "acme_custom">;
 export type ContactPatch = z.infer<typeof ContactPatchSchema>;
 
 export const ContactSchema = z
@@ -94,6 +161,12 @@ export const ContactSchema = z
     acme_company: z.string().nullable(),
     acme_title: z.string().nullable(),
     acme_notes: z.string().nullable(),
+    acme_custom: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).openapi({
+      description:
+        "Custom property values by property name; `{}` when the contact has none. Values of archived " +
+        "properties stay here, read-only.",
+      example: { contract_tier: "gold", renewal_date: "2026-09-30" },
+    }),
     acme_version: z.number().int(),
     acme_created_at: z.string(),
     acme_updated_at: z.string(),

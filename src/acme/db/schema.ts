@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * OAuth clients. Each client is its own account (contacts.account_id is the client id); the secret
@@ -31,6 +31,11 @@ export const contacts = sqliteTable(
     createdAt: text("acme_created_at").notNull(),
     updatedAt: text("acme_updated_at").notNull(),
     deletedAt: text("acme_deleted_at"),
+    /**
+     * The contact's custom property values, a JSON object with its keys sorted (so equal values are
+     * equal text): `{}` when it has none. Validated against the account's `custom_properties`.
+     */
+    custom: text("acme_custom").notNull().default("{}"),
     /** The outbox event of the last change, so the event row is written only with its change. */
     lastEventId: text("last_event_id"),
   },
@@ -40,6 +45,30 @@ export const contacts = sqliteTable(
     uniqueIndex("contacts_live_email_uq").on(t.accountId, t.emailKey).where(sql`acme_deleted_at IS NULL`),
   ],
 );
+
+export const CUSTOM_PROPERTY_TYPES = ["string", "number", "boolean", "date", "enumeration"] as const;
+export type CustomPropertyType = (typeof CUSTOM_PROPERTY_TYPES)[number];
+
+/**
+ * An account's custom contact properties. Never deleted: archiving (`archivedAt`) stops new
+ * writes while the values contacts hold stay readable, and keeps the name taken.
+ */
+export const customProperties = sqliteTable(
+  "custom_properties",
+  {
+    accountId: text("account_id").notNull(),
+    name: text("name").notNull(),
+    label: text("label").notNull(),
+    type: text("type", { enum: CUSTOM_PROPERTY_TYPES }).notNull(),
+    /** JSON array of the allowed values of an `enumeration`; null for the other types. */
+    options: text("options"),
+    createdAt: text("created_at").notNull(),
+    archivedAt: text("archived_at"),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.name] })],
+);
+
+export type CustomPropertyRow = typeof customProperties.$inferSelect;
 
 /** Single-row settings such as the fault profile, stored as JSON under a key. */
 export const settings = sqliteTable("settings", {

@@ -14,6 +14,7 @@ import {
   webhookEvents,
 } from "../db/schema.ts";
 import type { DeliveryMessage, DeliveryQueue } from "./messages.ts";
+import type { WebhookEventPayload } from "./payload-schema.ts";
 
 /**
  * How long one hand-off to the deliveries queue has to finish its event before the cron sweep
@@ -44,7 +45,7 @@ export function outboxEvent(
   now: Date,
 ): WebhookEventRow {
   const timestamp = now.toISOString();
-  const body = { type, timestamp, data: contact, ...(previous ? { previous } : {}) };
+  const body: WebhookEventPayload = { type, timestamp, data: contact, ...(previous ? { previous } : {}) };
   return {
     id: newId("msg", now.getTime()),
     accountId,

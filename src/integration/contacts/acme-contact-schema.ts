@@ -6,7 +6,11 @@ import { contactShape } from "./mapping.ts";
 // derived from the mapping table: whatever Acme sends is checked before it is mapped and served.
 // `acme_deleted_at` is Acme's soft-delete mark (the API's `deletedAt`), which the change feed and
 // reconciliation also read to tell a deletion apart.
-export const AcmeContactSchema = z.looseObject(contactShape("acme"));
+export const AcmeContactSchema = z.looseObject({
+  ...contactShape("acme"),
+  // Acme's custom property values (issue 25): read as Acme states them, not yet mapped.
+  acme_custom: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+});
 
 export const AcmeContactPageSchema = z.looseObject({
   results: z.array(AcmeContactSchema),
