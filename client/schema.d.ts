@@ -3664,7 +3664,7 @@ export interface paths {
     };
 }
 export interface webhooks {
-    "/api/v1/contact.changed": {
+    "contact.changed": {
         parameters: {
             query?: never;
             header?: never;
