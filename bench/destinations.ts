@@ -37,6 +37,8 @@ const LATENCY_CHANGES = Number(process.env.BENCH_DEST_CHANGES ?? 300);
 const LATENCY_RATE = Number(process.env.BENCH_DEST_RATE ?? 5);
 /** Creates made at Acme for the burst row, each delivered to three destinations. */
 const BURST_CHANGES = Number(process.env.BENCH_DEST_BURST ?? 1000);
+/** Creates for the burst row's backlog (0: none): made while its destinations are disabled, then sent at once. */
+const BACKLOG_CHANGES = Number(process.env.BENCH_DEST_BACKLOG ?? BURST_CHANGES);
 /** Burst writes in flight at once. */
 const BURST_PARALLEL = Number(process.env.BENCH_DEST_BURST_PARALLEL ?? 10);
 /** How long a row waits without a new arrival (after its last write) before it reports what is missing. */
@@ -66,6 +68,8 @@ interface Arrival {
   change: string | null;
   /** performance.now() when its body had arrived. */
   at: number;
+  /** The feed entry's `recordedAt` (the server's clock, epoch ms), from the payload. */
+  recordedAt: number | null;
   headers: Record<string, string>;
   body: string;
 }
@@ -121,9 +125,11 @@ class Receiver {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
     }
     let change: string | null = null;
+    let recordedAt: number | null = null;
     try {
       const payload = JSON.parse(body) as DestinationPayload;
       change = `${payload.data.contact.id}:${payload.data.contact.version}`;
+      recordedAt = Date.parse(payload.data.recordedAt);
     } catch {
       // counted as a bad request
     }
@@ -132,6 +138,7 @@ class Receiver {
       webhookId: headers["webhook-id"] ?? "",
       change,
       at,
+      recordedAt,
       headers,
       body,
     });
@@ -189,7 +196,7 @@ async function deliveryLog(a: Account, dest: Dest) {
 
 /**
  * What a destination got, against the changes written (`contactId:version`): each change's first
- * arrival (on the receiver's clock, performance.now()), copies beyond the first by webhook-id,
+ * arrival (on the receiver's clock, performance.now()) and its feed entry's `recordedAt`, copies beyond the first by webhook-id,
  * changes arriving under more than one webhook-id, requests for changes not written, requests the
  * reference library refused, and the missing changes.
  */
@@ -198,6 +205,7 @@ function tally(arrivals: Arrival[], dest: Dest, expected: Set<string>) {
   const byId = new Map<string, number>();
   const idsByChange = new Map<string, Set<string>>();
   const first = new Map<string, number>();
+  const recorded = new Map<string, number>();
   let duplicated = 0;
   let unexpected = 0;
   let unverified = 0;
@@ -217,12 +225,16 @@ function tally(arrivals: Arrival[], dest: Dest, expected: Set<string>) {
     const ids = idsByChange.get(a.change) ?? new Set<string>();
     ids.add(a.webhookId);
     idsByChange.set(a.change, ids);
-    if (!first.has(a.change)) first.set(a.change, a.at);
+    if (!first.has(a.change)) {
+      first.set(a.change, a.at);
+      if (a.recordedAt !== null) recorded.set(a.change, a.recordedAt);
+    }
   }
   const missing = [...expected].filter((change) => !first.has(change));
   return {
     requests: mine.length,
     first,
+    recorded,
     arrived: first.size,
     duplicated,
     changeUnderSeveralIds: [...idsByChange.values()].filter((ids) => ids.size > 1).length,
@@ -248,6 +260,25 @@ async function arrived(missing: () => number, lastActivity: () => number): Promi
 interface Written {
   startedAt: number;
   answeredAt: number;
+}
+
+/**
+ * The lag in two parts, cut at the feed entry's `recordedAt` (the server's clock; the bench's
+ * times are taken to the epoch with `performance.timeOrigin`, the same machine's clock): from the
+ * write's answer to the feed (Acme's outbox and webhook delivery, the integration's receiver, inbox
+ * queue and apply), then from the feed to the receiver (the destination's courier and its POST).
+ */
+function lagParts() {
+  const toFeed: number[] = [];
+  const feedToArrival: number[] = [];
+  return {
+    add(w: Written, arrivedAt: number, recordedAt: number | undefined) {
+      if (recordedAt === undefined) return;
+      toFeed.push(recordedAt - (performance.timeOrigin + w.answeredAt));
+      feedToArrival.push(performance.timeOrigin + arrivedAt - recordedAt);
+    },
+    result: () => ({ answerToFeedMs: spread(toFeed), feedToArrivalMs: spread(feedToArrival) }),
+  };
 }
 
 /** The latency row: one destination, changes at a steady pace within the account's write limit. */
@@ -334,11 +365,13 @@ async function latencyRow(base: string, vars: Record<string, string>, receiver: 
     const t = tally(receiver.arrivals, dest, expected);
     const fromAnswer: number[] = [];
     const fromStart: number[] = [];
+    const parts = lagParts();
     for (const [change, at] of t.first) {
       const w = written.get(change);
       if (!w) continue;
       fromAnswer.push(at - w.answeredAt);
       fromStart.push(at - w.startedAt);
+      parts.add(w, at, t.recorded.get(change));
     }
     const log = await deliveryLog(a, dest);
     return {
@@ -366,6 +399,8 @@ async function latencyRow(base: string, vars: Record<string, string>, receiver: 
       fromAnswerMs: spread(fromAnswer),
       /** From the write's request start. */
       fromRequestStartMs: spread(fromStart),
+      /** `fromAnswerMs` in two parts, at the feed entry's `recordedAt` (see lagParts). */
+      ...parts.result(),
       deliveryLog: log,
       wallSeconds: round((now() - wallStarted) / 1000),
     };
@@ -375,7 +410,54 @@ async function latencyRow(base: string, vars: Record<string, string>, receiver: 
   }
 }
 
-/** The burst row: three destinations, BURST_CHANGES creates as fast as the bench makes them. */
+/** Deliveries per second over `times` (ms, any one clock), from the first to the last. */
+function rate(times: number[]) {
+  if (times.length < 2) return { deliveries: times.length, seconds: null, perSecond: null };
+  const seconds = (Math.max(...times) - Math.min(...times)) / 1000;
+  return { deliveries: times.length, seconds: round(seconds, 2), perSecond: round(times.length / seconds) };
+}
+
+/** `n` creates at Acme, BURST_PARALLEL at a time, as fast as they are answered; each recorded in `written`. */
+async function writeBurst(base: string, a: Account, n: number, tag: string, written: Map<string, Written>) {
+  const firstWriteAt = now();
+  let lastWriteAt = firstWriteAt;
+  await eachLimited(
+    Array.from({ length: n }, (_, i) => i),
+    BURST_PARALLEL,
+    async (i) => {
+      const startedAt = now();
+      const res = await post(`${base}/acme/v1/contacts`, a.acmeToken, {
+        acme_first_name: "Dest",
+        acme_last_name: `${tag}-${i}`,
+        acme_email: `dest-${tag}-${i}-${crypto.randomUUID()}@example.com`,
+      });
+      const answeredAt = now();
+      const contact = await json<{ id: string; acme_version: number }>(res, 201);
+      written.set(`${contact.id}:${contact.acme_version}`, { startedAt, answeredAt });
+      lastWriteAt = now();
+    },
+  );
+  const seconds = (lastWriteAt - firstWriteAt) / 1000;
+  return { firstWriteAt, lastWriteAt, seconds: round(seconds, 2), perSecond: round(n / seconds) };
+}
+
+/** The three destinations' first copies of `expected` among the receiver's arrivals from index `from` on. */
+function copiesArrived(receiver: Receiver, from: number, dests: Dest[], expected: Set<string>): number {
+  const got = new Map(dests.map((d) => [d.path, new Set<string>()]));
+  for (let i = from; i < receiver.arrivals.length; i++) {
+    const x = receiver.arrivals[i] as Arrival;
+    if (x.change && expected.has(x.change)) got.get(x.path)?.add(x.change);
+  }
+  return [...got.values()].reduce((n, set) => n + set.size, 0);
+}
+
+/**
+ * The burst row: three destinations, BURST_CHANGES creates as fast as the bench makes them. The
+ * destinations can go no faster than the feed records the changes, so the row then measures them
+ * on a backlog too (BACKLOG_CHANGES): the three disabled, the creates made and recorded in the feed,
+ * `recover` since before them (pending, not sent while disabled), then the three enabled at once:
+ * from the first arrival to the last, what the couriers deliver with nothing upstream to wait for.
+ */
 async function burstRow(base: string, vars: Record<string, string>, receiver: Receiver) {
   const wallStarted = now();
   const limits = JSON.parse(vars.ACME_RATE_LIMITS ?? "{}") as Record<string, RatePolicy>;
@@ -385,88 +467,120 @@ async function burstRow(base: string, vars: Record<string, string>, receiver: Re
   for (const path of ["/burst/a", "/burst/b", "/burst/c"])
     dests.push(await createDestination(a, receiver, path));
   const written = new Map<string, Written>();
-  const expected = new Set<string>();
-  let lastWriteAt = now();
-  let firstByPath = new Map<string, Set<string>>();
-  const count = () => {
-    firstByPath = new Map(dests.map((d) => [d.path, new Set<string>()]));
-    for (const x of receiver.arrivals) if (x.change) firstByPath.get(x.path)?.add(x.change);
-    return [...firstByPath.values()].reduce((n, s) => n + s.size, 0);
-  };
+  let phase = "burst";
+  let phaseFrom = receiver.arrivals.length;
+  let phaseExpected = new Set<string>();
   const progress = setInterval(() => {
     console.log(
-      `  burst: ${written.size}/${BURST_CHANGES} written, ${count()}/${3 * BURST_CHANGES} arrived (${round((now() - wallStarted) / 1000)} s)`,
+      `  ${phase}: ${written.size} written, ${copiesArrived(receiver, phaseFrom, dests, phaseExpected)} arrived (${round((now() - wallStarted) / 1000)} s)`,
     );
   }, 10_000);
   try {
-    const firstWriteAt = now();
-    await eachLimited(
-      Array.from({ length: BURST_CHANGES }, (_, i) => i),
-      BURST_PARALLEL,
-      async (i) => {
-        const startedAt = now();
-        const res = await post(`${base}/acme/v1/contacts`, a.acmeToken, {
-          acme_first_name: "Dest",
-          acme_last_name: `burst-${i}`,
-          acme_email: `dest-burst-${i}-${crypto.randomUUID()}@example.com`,
-        });
-        const answeredAt = now();
-        const contact = await json<{ id: string; acme_version: number }>(res, 201);
-        const key = `${contact.id}:${contact.acme_version}`;
-        written.set(key, { startedAt, answeredAt });
-        expected.add(key);
-        lastWriteAt = now();
-      },
-    );
-    const writeSeconds = (lastWriteAt - firstWriteAt) / 1000;
+    const writes = await writeBurst(base, a, BURST_CHANGES, "burst", written);
+    const expected = new Set(written.keys());
+    phaseExpected = expected;
     const complete = await arrived(
-      () => expected.size * dests.length - count(),
-      () => Math.max(lastWriteAt, receiver.lastArrivalAt),
+      () => expected.size * dests.length - copiesArrived(receiver, phaseFrom, dests, expected),
+      () => Math.max(writes.lastWriteAt, receiver.lastArrivalAt),
     );
     await sleep(LINGER_MS);
-    const tallies = dests.map((d) => tally(receiver.arrivals, d, expected));
+    const tallies = dests.map((d) => tally(receiver.arrivals.slice(phaseFrom), d, expected));
     const allFirst = tallies.flatMap((t) => [...t.first.values()]);
-    const rate = (times: number[]) => {
-      if (times.length < 2) return { deliveries: times.length, seconds: null, perSecond: null };
-      const seconds = (Math.max(...times) - Math.min(...times)) / 1000;
-      return {
-        deliveries: times.length,
-        seconds: round(seconds, 2),
-        perSecond: round(times.length / seconds),
-      };
-    };
     const fromAnswer: number[] = [];
+    const parts = lagParts();
+    const recordedAt = new Map<string, number>();
     for (const t of tallies)
       for (const [change, at] of t.first) {
         const w = written.get(change);
-        if (w) fromAnswer.push(at - w.answeredAt);
+        if (!w) continue;
+        fromAnswer.push(at - w.answeredAt);
+        parts.add(w, at, t.recorded.get(change));
+        const r = t.recorded.get(change);
+        if (r !== undefined) recordedAt.set(change, r);
       }
-    const logs = await Promise.all(dests.map((d) => deliveryLog(a, d)));
     const lastArrival = allFirst.length ? Math.max(...allFirst) : Number.NaN;
-    return {
-      changes: written.size,
+    const burst = {
+      changes: expected.size,
       destinations: dests.length,
       parallelWrites: BURST_PARALLEL,
-      writes: { seconds: round(writeSeconds, 2), perSecond: round(written.size / writeSeconds) },
+      writes: { seconds: writes.seconds, perSecond: writes.perSecond },
       complete,
       expected: expected.size * dests.length,
-      arrived: tallies.reduce((n, t) => n + t.arrived, 0),
-      duplicated: tallies.reduce((n, t) => n + t.duplicated, 0),
-      changeUnderSeveralIds: tallies.reduce((n, t) => n + t.changeUnderSeveralIds, 0),
-      unexpected: tallies.reduce((n, t) => n + t.unexpected, 0),
-      unverified: tallies.reduce((n, t) => n + t.unverified, 0),
-      missing: tallies.reduce((n, t) => n + t.missing.length, 0),
-      missingSample: tallies.flatMap((t, i) => t.missing.slice(0, 10).map((m) => `${dests[i]?.path} ${m}`)),
+      ...counts(tallies, dests),
       /** First arrival to last (every destination's first copy of every change). */
       together: rate(allFirst),
       perDestination: Object.fromEntries(
         dests.map((d, i) => [d.path, rate([...(tallies[i]?.first.values() ?? [])])]),
       ),
       /** From the first write's start to the last arrival: the whole burst. */
-      firstWriteToLastArrivalSeconds: round((lastArrival - firstWriteAt) / 1000, 2),
-      firstWriteToFirstArrivalMs: allFirst.length ? round(Math.min(...allFirst) - firstWriteAt) : null,
+      firstWriteToLastArrivalSeconds: round((lastArrival - writes.firstWriteAt) / 1000, 2),
       /** From each write's answer to each destination's copy. */
       fromAnswerMs: spread(fromAnswer),
+      /** `fromAnswerMs` in two parts, at the feed entry's `recordedAt` (see lagParts). */
+      ...parts.result(),
+      /** The changes' feed entries, recorded from the first to the last (`recordedAt`): what the destinations can follow at most. */
+      feedRecorded: rate([...recordedAt.values()]),
+    };
+
+    // The backlog: the three disabled, the creates recorded in the feed, then all three enabled.
+    let backlog = null;
+    if (BACKLOG_CHANGES > 0) {
+      phase = "backlog";
+      const since = new Date().toISOString();
+      const feedFrom = await feedCursor(a);
+      for (const d of dests) await patchStatus(a, d, "disabled");
+      phaseFrom = receiver.arrivals.length;
+      written.clear();
+      const backlogWrites = await writeBurst(base, a, BACKLOG_CHANGES, "backlog", written);
+      const want = new Set(written.keys());
+      phaseExpected = want;
+      const inFeedSeconds = await feedHolds(a, feedFrom, want);
+      const pending = [];
+      for (const d of dests)
+        pending.push(
+          expectData(
+            await a.api.POST("/api/v1/destinations/{id}/recover", {
+              params: { path: { id: d.id } },
+              body: { since },
+            }),
+            202,
+          ).pending,
+        );
+      const sentWhileDisabled = receiver.arrivals.length - phaseFrom;
+      const enableAt = now();
+      await Promise.all(dests.map((d) => patchStatus(a, d, "enabled")));
+      const backlogComplete = await arrived(
+        () => want.size * dests.length - copiesArrived(receiver, phaseFrom, dests, want),
+        () => Math.max(enableAt, receiver.lastArrivalAt),
+      );
+      await sleep(LINGER_MS);
+      const backlogTallies = dests.map((d) => tally(receiver.arrivals.slice(phaseFrom), d, want));
+      const backlogFirst = backlogTallies.flatMap((t) => [...t.first.values()]);
+      backlog = {
+        changes: want.size,
+        writes: { seconds: backlogWrites.seconds, perSecond: backlogWrites.perSecond },
+        /** From the last backlog write until the feed held every change (polled). */
+        inFeedSeconds,
+        pendingRecovered: pending,
+        sentWhileDisabled,
+        complete: backlogComplete,
+        expected: want.size * dests.length,
+        ...counts(backlogTallies, dests),
+        together: rate(backlogFirst),
+        perDestination: Object.fromEntries(
+          dests.map((d, i) => [d.path, rate([...(backlogTallies[i]?.first.values() ?? [])])]),
+        ),
+        /** From the enabling PATCHes' start to the first and to the last arrival. */
+        enableToFirstArrivalMs: backlogFirst.length ? round(Math.min(...backlogFirst) - enableAt) : null,
+        enableToLastArrivalSeconds: backlogFirst.length
+          ? round((Math.max(...backlogFirst) - enableAt) / 1000, 2)
+          : null,
+      };
+    }
+    const logs = await Promise.all(dests.map((d) => deliveryLog(a, d)));
+    return {
+      ...burst,
+      backlog,
       deliveryLog: Object.fromEntries(dests.map((d, i) => [d.path, logs[i]])),
       wallSeconds: round((now() - wallStarted) / 1000),
     };
@@ -475,6 +589,64 @@ async function burstRow(base: string, vars: Record<string, string>, receiver: Re
     for (const d of dests)
       await a.api.DELETE("/api/v1/destinations/{id}", { params: { path: { id: d.id } } });
   }
+}
+
+/** The counts of a phase over the three destinations. */
+function counts(tallies: ReturnType<typeof tally>[], dests: Dest[]) {
+  return {
+    arrived: tallies.reduce((n, t) => n + t.arrived, 0),
+    duplicated: tallies.reduce((n, t) => n + t.duplicated, 0),
+    changeUnderSeveralIds: tallies.reduce((n, t) => n + t.changeUnderSeveralIds, 0),
+    unexpected: tallies.reduce((n, t) => n + t.unexpected, 0),
+    unverified: tallies.reduce((n, t) => n + t.unverified, 0),
+    missing: tallies.reduce((n, t) => n + t.missing.length, 0),
+    missingSample: tallies.flatMap((t, i) => t.missing.slice(0, 10).map((m) => `${dests[i]?.path} ${m}`)),
+  };
+}
+
+async function patchStatus(a: Account, d: Dest, status: "enabled" | "disabled"): Promise<void> {
+  expectData(
+    await a.api.PATCH("/api/v1/destinations/{id}", { params: { path: { id: d.id } }, body: { status } }),
+    200,
+  );
+}
+
+/** The connection's feed cursor now (the `after` of its next entry). */
+async function feedCursor(a: Account): Promise<number> {
+  let after = 0;
+  for (;;) {
+    const page = expectData(
+      await a.api.GET("/api/v1/events", { params: { query: { after, limit: 500 } } }),
+      200,
+    );
+    after = page.nextAfter;
+    if (page.data.length < 500) return after;
+  }
+}
+
+/** Waits until the feed after `after` holds every change in `want`; seconds it waited. */
+async function feedHolds(a: Account, after: number, want: Set<string>): Promise<number> {
+  const started = now();
+  const seen = new Set<string>();
+  let lastProgressAt = now();
+  while ([...want].some((k) => !seen.has(k))) {
+    if (now() - lastProgressAt > QUIET_S * 1000)
+      throw new Error(`backlog: ${want.size - seen.size} changes never reached the feed`);
+    const page = expectData(
+      await a.api.GET("/api/v1/events", { params: { query: { after, limit: 500 } } }),
+      200,
+    );
+    for (const e of page.data) {
+      const key = `${e.contact.id}:${e.contact.version}`;
+      if (want.has(key) && !seen.has(key)) {
+        seen.add(key);
+        lastProgressAt = now();
+      }
+    }
+    after = page.nextAfter;
+    if (page.data.length < 500) await sleep(250);
+  }
+  return round((now() - started) / 1000, 2);
 }
 
 /** Both rows on a running bench server, with the receiver open for their length. */
@@ -504,13 +676,17 @@ export function destinationsTable(d: Awaited<ReturnType<typeof destinationsBench
     "arrived",
     "dup.",
     "answer to arrival p50/p99/max ms",
+    "of which feed to arrival p50/p99",
     "deliveries/s (first to last arrival)",
+    "feed recorded/s",
     "writes",
     "wall s",
   ];
-  const perDestination = Object.entries(b.perDestination)
-    .map(([path, r]) => `${path.split("/").pop()} ${r.perSecond}`)
-    .join(", ");
+  const perDestination = (rates: Record<string, { perSecond: number | null }>) =>
+    Object.entries(rates)
+      .map(([path, r]) => `${path.split("/").pop()} ${r.perSecond}`)
+      .join(", ");
+  const k = b.backlog;
   const lines = [
     [
       "latency",
@@ -519,6 +695,8 @@ export function destinationsTable(d: Awaited<ReturnType<typeof destinationsBench
       `${l.arrived}/${l.changes}`,
       String(l.duplicated),
       lag(l.fromAnswerMs),
+      `${l.feedToArrivalMs.p50} / ${l.feedToArrivalMs.p99}`,
+      "",
       "",
       `${l.writes.seconds} s at ${l.writes.perSecond}/s, ${l.writes.acme429s} 429s`,
       String(l.wallSeconds),
@@ -530,10 +708,29 @@ export function destinationsTable(d: Awaited<ReturnType<typeof destinationsBench
       `${b.arrived}/${b.expected}`,
       String(b.duplicated),
       lag(b.fromAnswerMs),
-      `${b.together.perSecond} (${perDestination})`,
+      `${b.feedToArrivalMs.p50} / ${b.feedToArrivalMs.p99}`,
+      `${b.together.perSecond} (${perDestination(b.perDestination)})`,
+      String(b.feedRecorded.perSecond),
       `${b.writes.seconds} s at ${b.writes.perSecond}/s`,
       String(b.wallSeconds),
     ],
+    ...(k
+      ? [
+          [
+            "backlog (enabled at once)",
+            String(k.changes),
+            String(b.destinations),
+            `${k.arrived}/${k.expected}`,
+            String(k.duplicated),
+            `enable to first ${k.enableToFirstArrivalMs} ms, to last ${k.enableToLastArrivalSeconds} s`,
+            "",
+            `${k.together.perSecond} (${perDestination(k.perDestination)})`,
+            "",
+            `${k.writes.seconds} s at ${k.writes.perSecond}/s`,
+            "",
+          ],
+        ]
+      : []),
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((x) => (x[i] ?? "").length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");

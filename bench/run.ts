@@ -545,11 +545,19 @@ async function main() {
         stormLost: { value: storm?.feed.lost, target: "0" },
         stormDuplicated: { value: storm?.feed.duplicated, target: "0" },
         destinationsMissing: {
-          value: destinations ? destinations.latency.missing + destinations.burst.missing : undefined,
+          value: destinations
+            ? destinations.latency.missing +
+              destinations.burst.missing +
+              (destinations.burst.backlog?.missing ?? 0)
+            : undefined,
           target: "0",
         },
         destinationsDuplicated: {
-          value: destinations ? destinations.latency.duplicated + destinations.burst.duplicated : undefined,
+          value: destinations
+            ? destinations.latency.duplicated +
+              destinations.burst.duplicated +
+              (destinations.burst.backlog?.duplicated ?? 0)
+            : undefined,
           target: "0",
         },
         bundleGzipKB: { value: Math.round(bundle.gzipBytes / 102.4) / 10, target: "< 250" },
@@ -592,8 +600,14 @@ async function main() {
         `  burst: ${b.together.deliveries} first copies over ${b.together.seconds} s; first write to last arrival ${b.firstWriteToLastArrivalSeconds} s; ` +
           `${b.missing} missing, ${b.unexpected} unexpected, ${b.unverified} unverified, ${Object.values(b.deliveryLog).reduce((n, x) => n + (x?.retries ?? 0), 0)} retried attempts`,
       );
-      if (l.missing + b.missing > 0)
-        console.log(`  MISSING: ${JSON.stringify([...l.missingSample, ...b.missingSample])}`);
+      if (b.backlog)
+        console.log(
+          `  backlog: ${b.backlog.together.deliveries} first copies over ${b.backlog.together.seconds} s; in the feed ${b.backlog.inFeedSeconds} s after the last write; ` +
+            `recovered pending ${b.backlog.pendingRecovered.join(", ")}, ${b.backlog.sentWhileDisabled} sent while disabled; ` +
+            `${b.backlog.missing} missing, ${b.backlog.unexpected} unexpected, ${b.backlog.unverified} unverified`,
+        );
+      const missing = [...l.missingSample, ...b.missingSample, ...(b.backlog?.missingSample ?? [])];
+      if (missing.length > 0) console.log(`  MISSING: ${JSON.stringify(missing)}`);
     }
     console.log(
       `bundle: ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzip (${(bundle.bytes / 1024).toFixed(0)} KB raw)`,
