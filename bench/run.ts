@@ -11,6 +11,7 @@ import { type AcmeBridgeClient, createAcmeBridgeClient } from "../client/index.t
 import { ROOT } from "../scripts/wrangler-dev.ts";
 import { processGroupCpuMs } from "./cpu.ts";
 import { startCpuBurner } from "./cpu-burner.ts";
+import { destinationsBench, destinationsTable } from "./destinations.ts";
 import { jobsBench } from "./jobs.ts";
 import { expectData, json, load, type Setup, setUp, startBenchServer } from "./setup.ts";
 import { stormBench } from "./storm.ts";
@@ -25,7 +26,7 @@ const PIPELINE_CHANGES = Number(process.env.BENCH_PIPELINE_CHANGES ?? 300);
 /** Changes per second made at Acme during the pipeline run. */
 const PIPELINE_RATE = Number(process.env.BENCH_PIPELINE_RATE ?? 25);
 const BUDGET_WRITES = Number(process.env.BENCH_BUDGET_WRITES ?? 300);
-/** `BENCH_ONLY=budget,jobs` runs those parts alone (routes, pipeline, budget, jobs, storm). */
+/** `BENCH_ONLY=budget,jobs` runs those parts alone (routes, pipeline, budget, jobs, storm, destinations). */
 const ONLY = process.env.BENCH_ONLY?.split(",").map((part) => part.trim());
 const runs = (part: string) => !ONLY || ONLY.includes(part);
 /** `BENCH_CPU_BURNER=2` runs two busy processes beside the server for the whole bench. */
@@ -497,6 +498,8 @@ async function main() {
     const storm = runs("storm")
       ? await stormBench(server.url, vars, bench.persistTo, () => processGroupCpuMs(server.processGroup))
       : null;
+    if (runs("destinations")) console.log("Destinations: changes at Acme pushed to local receivers...");
+    const destinations = runs("destinations") ? await destinationsBench(server.url, vars) : null;
     const bundle = bundleSize();
 
     const hit = rows.find((r) => r.name.includes("hit"));
@@ -517,6 +520,7 @@ async function main() {
       rateBudget: budget,
       jobs,
       storm,
+      destinations,
       bundle,
       targets: {
         kvReadRatio: { value: hit?.ratio, target: ">= 0.85" },
@@ -540,6 +544,22 @@ async function main() {
         importAgainAcmeWrites: { value: jobs?.import.again.acmeWrites, target: "0" },
         stormLost: { value: storm?.feed.lost, target: "0" },
         stormDuplicated: { value: storm?.feed.duplicated, target: "0" },
+        destinationsMissing: {
+          value: destinations
+            ? destinations.latency.missing +
+              destinations.burst.missing +
+              (destinations.burst.backlog?.missing ?? 0)
+            : undefined,
+          target: "0",
+        },
+        destinationsDuplicated: {
+          value: destinations
+            ? destinations.latency.duplicated +
+              destinations.burst.duplicated +
+              (destinations.burst.backlog?.duplicated ?? 0)
+            : undefined,
+          target: "0",
+        },
         bundleGzipKB: { value: Math.round(bundle.gzipBytes / 102.4) / 10, target: "< 250" },
       },
     };
@@ -567,6 +587,27 @@ async function main() {
           `D1 +${storm.d1.growthBytes} bytes (${storm.d1.bytesPerEvent} per event); ${storm.deadLetters} dead letters; ` +
           `server CPU ${storm.serverCpuMsPerEvent} ms per event`,
       );
+    }
+    if (destinations) {
+      console.log(`\ndestinations (times from each Acme write's answer to the change's arrival):`);
+      console.log(`${destinationsTable(destinations)}\n`);
+      const { latency: l, burst: b } = destinations;
+      console.log(
+        `  latency: from the write's request start p50 ${l.fromRequestStartMs.p50} / p99 ${l.fromRequestStartMs.p99} ms; ` +
+          `${l.missing} missing, ${l.unexpected} unexpected, ${l.unverified} unverified, ${l.deliveryLog.retries} retried attempts`,
+      );
+      console.log(
+        `  burst: ${b.together.deliveries} first copies over ${b.together.seconds} s; first write to last arrival ${b.firstWriteToLastArrivalSeconds} s; ` +
+          `${b.missing} missing, ${b.unexpected} unexpected, ${b.unverified} unverified, ${Object.values(b.deliveryLog).reduce((n, x) => n + (x?.retries ?? 0), 0)} retried attempts`,
+      );
+      if (b.backlog)
+        console.log(
+          `  backlog: ${b.backlog.together.deliveries} first copies over ${b.backlog.together.seconds} s; in the feed ${b.backlog.inFeedSeconds} s after the last write; ` +
+            `recovered pending ${b.backlog.pendingRecovered.join(", ")}, ${b.backlog.sentWhileDisabled} sent while disabled; ` +
+            `${b.backlog.missing} missing, ${b.backlog.unexpected} unexpected, ${b.backlog.unverified} unverified`,
+        );
+      const missing = [...l.missingSample, ...b.missingSample, ...(b.backlog?.missingSample ?? [])];
+      if (missing.length > 0) console.log(`  MISSING: ${JSON.stringify(missing)}`);
     }
     console.log(
       `bundle: ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzip (${(bundle.bytes / 1024).toFixed(0)} KB raw)`,

@@ -27,7 +27,7 @@ const STORM_QUIET_S = Number(process.env.BENCH_STORM_QUIET_S ?? 60);
 /** An update of a contact comes at least this many seconds' worth of its account's writes after its create. */
 const UPDATE_GAP_S = 5;
 
-interface RatePolicy {
+export interface RatePolicy {
   limit: number;
   windowSeconds: number;
 }
@@ -44,7 +44,7 @@ export function defaultAcmeRateLimits(): Record<string, RatePolicy> {
 }
 
 /** One storm account: its Acme client and token, and its connection's id and API key. */
-interface Account {
+export interface Account {
   index: number;
   acmeToken: string;
   connectionId: string;
@@ -76,16 +76,20 @@ export function stormPlan(events: number, gap: number): Step[] {
   return steps;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const round = (n: number, places = 1) => Math.round(n * 10 ** places) / 10 ** places;
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /** Runs `work` over `items`, `parallel` at a time. */
-async function eachLimited<T, R>(items: T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function eachLimited<T, R>(
+  items: T[],
+  parallel: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(
@@ -96,16 +100,17 @@ async function eachLimited<T, R>(items: T[], parallel: number, work: (item: T) =
   return results;
 }
 
-/** An Acme account with the given limits and a connection to it, subscribed to its webhooks. */
-async function account(
+/** An Acme account with the given limits and a connection to it (named `name`), subscribed to its webhooks. */
+export async function account(
   base: string,
   vars: Record<string, string>,
   index: number,
   rateLimits: Record<string, RatePolicy>,
+  name = `bench storm ${index}`,
 ): Promise<Account> {
   const client = await json<{ client_id: string; client_secret: string }>(
     await post(`${base}/acme/admin/clients`, vars.ACME_ADMIN_TOKEN ?? "", {
-      name: `bench storm ${index}`,
+      name,
       rate_limits: rateLimits,
     }),
     201,
@@ -115,7 +120,7 @@ async function account(
   const connection = expectData(
     await admin.POST("/api/v1/admin/connections", {
       body: {
-        name: `bench storm ${index}`,
+        name,
         acmeClientId: client.client_id,
         acmeClientSecret: client.client_secret,
       },
@@ -138,7 +143,7 @@ async function account(
 }
 
 /** Waits until the account's jobs (the backfill connecting started) have all finished. */
-async function jobsFinished(account: Account): Promise<void> {
+export async function jobsFinished(account: Account): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     const jobs = expectData(await account.api.GET("/api/v1/jobs"), 200).data;
@@ -309,7 +314,7 @@ export function d1Size(path: string): D1Size {
 }
 
 /** The window Acme counted a write in, from its `RateLimit` header: calls left and seconds to its end. */
-function rateLimitLeft(res: Response): { remaining: number; resetSeconds: number } | null {
+export function rateLimitLeft(res: Response): { remaining: number; resetSeconds: number } | null {
   const match = /r=(\d+);\s*t=(\d+)/.exec(res.headers.get("ratelimit") ?? "");
   return match ? { remaining: Number(match[1]), resetSeconds: Number(match[2]) } : null;
 }
