@@ -106,3 +106,29 @@ export function acmeFieldToApi(path: string): string {
 export function apiFieldToAcme(field: string): string | undefined {
   return API_TO_ACME.get(field);
 }
+
+// ---- the per-connection part: custom fields ----
+//
+// Each connection maps some of its Acme account's custom properties (`acme_custom.<name>`) to API
+// names of its own (`customFields.<apiName>`). The integration keeps Acme's raw values (in the
+// KV copies, the mirror and the feed) and applies the connection's mapping on the way out, so a
+// mapping change applies to every read at once without asking Acme again.
+
+/** The value types of Acme's custom properties, as the integration reads Acme's contract. */
+export const CUSTOM_FIELD_TYPES = ["string", "number", "boolean", "date", "enumeration"] as const;
+export type CustomFieldType = (typeof CUSTOM_FIELD_TYPES)[number];
+
+/** A custom property's value, the same on both sides. */
+export type CustomValue = string | number | boolean;
+
+/** One mapped custom field of a connection: its API name, the Acme property, and that property's type. */
+export interface CustomFieldMapping {
+  apiName: string;
+  /** The Acme property's name (the key in `acme_custom`). */
+  remote: string;
+  type: CustomFieldType;
+  /** An enumeration's options, as Acme stated them when the field was mapped; null for other types. */
+  options: string[] | null;
+  /** Acme's label of the property, when the field was mapped. */
+  label: string;
+}
