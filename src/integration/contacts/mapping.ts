@@ -132,3 +132,120 @@ export interface CustomFieldMapping {
   /** Acme's label of the property, when the field was mapped. */
   label: string;
 }
+
+/** What a custom field's API name looks like. */
+export const CUSTOM_FIELD_NAME = /^[a-z][A-Za-z0-9]{0,63}$/;
+
+/** Names a custom field may not take: the contact's own fields, and the key that holds the custom ones. */
+export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
+  ...CONTACT_FIELDS.map((f) => f.api),
+  "customFields",
+]);
+
+/** The longest `string` value, as Acme's contract states it (`GET /acme/v1/properties`' description). */
+export const MAX_CUSTOM_STRING_LENGTH = 1_000;
+
+const CALENDAR_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Whether `text` is an ISO 8601 calendar date `YYYY-MM-DD` that exists (no 2026-02-30). */
+export function isCalendarDate(text: string): boolean {
+  const match = CALENDAR_DATE.exec(text);
+  if (!match) return false;
+  const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
+  const date = new Date(0);
+  // setUTCFullYear, not Date.UTC: that one reads years 0-99 as 1900-1999.
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+/**
+ * Why `value` is not one the mapped field takes (null: it is). Rules no looser than Acme's, so a
+ * bad value fails here, named by the API's field, before any call to Acme.
+ */
+export function customValueProblem(field: CustomFieldMapping, value: unknown): string | null {
+  switch (field.type) {
+    case "string":
+      return typeof value === "string" && value.length <= MAX_CUSTOM_STRING_LENGTH && value.isWellFormed()
+        ? null
+        : `must be a string of at most ${MAX_CUSTOM_STRING_LENGTH} characters (well-formed Unicode)`;
+    case "number":
+      return typeof value === "number" && Number.isFinite(value) ? null : "must be a finite number";
+    case "boolean":
+      return typeof value === "boolean" ? null : "must be true or false";
+    case "date":
+      return typeof value === "string" && isCalendarDate(value) ? null : "must be a date as YYYY-MM-DD";
+    case "enumeration": {
+      const options = field.options ?? [];
+      if (typeof value === "string" && options.includes(value)) return null;
+      const shown = options.slice(0, 10).map((o) => JSON.stringify(o));
+      return `must be one of: ${shown.join(", ")}${options.length > 10 ? ", ..." : ""}`;
+    }
+  }
+}
+
+/** A contact's custom values as Acme keeps them, by property name (`acme_custom`). */
+export type AcmeCustomValues = Record<string, CustomValue>;
+
+/** The API's `customFields`: every mapped field, by API name, null when the contact holds no value. */
+export function customFieldsFromAcme(
+  raw: AcmeCustomValues | null | undefined,
+  mapping: readonly CustomFieldMapping[],
+): Record<string, CustomValue | null> {
+  return Object.fromEntries(
+    mapping.map((m) => [m.apiName, raw && Object.hasOwn(raw, m.remote) ? (raw[m.remote] ?? null) : null]),
+  );
+}
+
+/** A write's `customFields` (checked: every name mapped) as Acme's `acme_custom`, null kept (it clears). */
+export function customFieldsToAcme(
+  input: Record<string, CustomValue | null>,
+  mapping: readonly CustomFieldMapping[],
+): Record<string, CustomValue | null> {
+  const byName = new Map(mapping.map((m) => [m.apiName, m]));
+  const out: Record<string, CustomValue | null> = {};
+  for (const [apiName, value] of Object.entries(input)) {
+    const field = byName.get(apiName);
+    if (field) out[field.remote] = value;
+  }
+  return out;
+}
+
+/**
+ * The problems of a write's `customFields` under the connection's mapping, each naming
+ * `customFields.<apiName>`: a name not mapped, or a value the mapped property does not take (null
+ * always passes: it clears the value).
+ */
+export function customFieldProblems(
+  input: Record<string, unknown>,
+  mapping: readonly CustomFieldMapping[],
+): { field: string; message: string }[] {
+  const byName = new Map(mapping.map((m) => [m.apiName, m]));
+  const problems: { field: string; message: string }[] = [];
+  for (const [apiName, value] of Object.entries(input)) {
+    const field = `customFields.${apiName}`;
+    const mapped = byName.get(apiName);
+    if (!mapped) {
+      problems.push({ field, message: "not a custom field of this connection (GET /api/v1/field-mappings)" });
+      continue;
+    }
+    if (value === null) continue;
+    const problem = customValueProblem(mapped, value);
+    if (problem) problems.push({ field, message: problem });
+  }
+  return problems;
+}
+
+/**
+ * Renames a field path from Acme's error details to the API's under the connection's mapping:
+ * `acme_custom.<remote>` is `customFields.<apiName>` (`customFields` when the property is not
+ * mapped, or for the whole object); the fixed table renames the rest.
+ */
+export function acmeFieldToApiWith(path: string, mapping: readonly CustomFieldMapping[]): string {
+  if (path === "acme_custom") return "customFields";
+  if (path.startsWith("acme_custom.")) {
+    const remote = path.slice("acme_custom.".length);
+    const field = mapping.find((m) => m.remote === remote);
+    return field ? `customFields.${field.apiName}` : "customFields";
+  }
+  return acmeFieldToApi(path);
+}

@@ -1,0 +1,183 @@
+import { jsonRequestBody, jsonResponse } from "../../lib/openapi.ts";
+import type { FieldError } from "../../lib/validation.ts";
+import { connectionData } from "../connection-data/stub.ts";
+import { type CustomFieldMapping, RESERVED_FIELD_NAMES } from "../contacts/mapping.ts";
+import { acmeClientFor, createRouter } from "../context.ts";
+import { ApiError } from "../errors.ts";
+import { integrationJsonBody } from "../json-body.ts";
+import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
+import { API_KEY, securedRoute } from "../secured-route.ts";
+import { acmeProperties } from "./acme-properties.ts";
+import { connectionMapping, rememberMapping } from "./connection-mapping.ts";
+import { contactJsonSchema } from "./contact-json-schema.ts";
+import {
+  ContactJsonSchemaSchema,
+  type FieldMappingsInput,
+  FieldMappingsSchema,
+  RemoteFieldListSchema,
+} from "./schemas.ts";
+
+const TAG = "Custom fields";
+
+/** The mapping as the API shows it: each custom field's Acme property, by API name. */
+function toFieldMappings(mapping: readonly CustomFieldMapping[]) {
+  return { customFields: Object.fromEntries(mapping.map((m) => [m.apiName, { remote: m.remote }])) };
+}
+
+/** 400 for names the API keeps for itself and for an Acme property mapped twice; nothing asked of Acme yet. */
+function namingProblems(input: FieldMappingsInput): FieldError[] {
+  const problems: FieldError[] = [];
+  const mappedBy = new Map<string, string>();
+  for (const [apiName, { remote }] of Object.entries(input.customFields)) {
+    if (RESERVED_FIELD_NAMES.has(apiName)) {
+      problems.push({ field: `customFields.${apiName}`, message: "is one of the contact's own fields" });
+    }
+    const earlier = mappedBy.get(remote);
+    if (earlier !== undefined) {
+      problems.push({
+        field: `customFields.${apiName}.remote`,
+        message: `Acme property "${remote}" is already mapped by customFields.${earlier}`,
+      });
+    } else {
+      mappedBy.set(remote, apiName);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Discovery of the connection's Acme properties and its custom-field mapping: which Acme property
+ * each `customFields.<apiName>` of its contacts reads and writes.
+ */
+export const fieldMappingsRouter = createRouter()
+  .openapi(
+    securedRoute({
+      method: "get",
+      path: "/remote-fields",
+      tags: [TAG],
+      summary: "The connection's Acme properties (live from Acme), archived ones included",
+      security: API_KEY,
+      responses: {
+        200: jsonResponse("The properties of the connection's Acme account", RemoteFieldListSchema),
+        ...problemResponses(401, ...ACME_FAILURE_STATUSES),
+      },
+    }),
+    async (c) => {
+      const properties = await acmeProperties(acmeClientFor(c));
+      const data = properties.map((p) => ({
+        name: p.name,
+        label: p.label,
+        type: p.type,
+        ...(p.options !== undefined ? { options: p.options } : {}),
+        archived: p.archived,
+      }));
+      return c.json({ data }, 200);
+    },
+  )
+  .openapi(
+    securedRoute({
+      method: "get",
+      path: "/field-mappings",
+      tags: [TAG],
+      summary: "The connection's custom-field mapping",
+      security: API_KEY,
+      responses: {
+        200: jsonResponse("Each custom field's Acme property, by API name", FieldMappingsSchema),
+        ...problemResponses(401),
+      },
+    }),
+    async (c) => {
+      const mapping = await connectionMapping(c.env, c.var.connection.id, {
+        memoryTtlMs: c.var.config.cacheMemoryTtlMs,
+        fresh: true,
+      });
+      return c.json(toFieldMappings(mapping), 200);
+    },
+  )
+  .openapi(
+    securedRoute({
+      method: "put",
+      path: "/field-mappings",
+      tags: [TAG],
+      summary: "Replace the connection's custom-field mapping",
+      description:
+        "Applies at once to every read of the connection's contacts, lists, the change feed and " +
+        "destinations, with no call to Acme and no resync: the integration keeps Acme's values as Acme " +
+        "holds them and maps them on the way out. A name that is one of the contact's own fields, or one " +
+        "Acme property mapped twice: 400 naming it. An Acme property the account does not have, or has " +
+        "archived: 422 `unknown_remote_field` naming it. A refused PUT changes nothing.",
+      security: API_KEY,
+      middleware: [integrationJsonBody] as const,
+      request: { body: jsonRequestBody(FieldMappingsSchema) },
+      responses: {
+        200: jsonResponse("The mapping as stored", FieldMappingsSchema),
+        ...problemResponses(400, 401, 413, 415, 422, ...ACME_FAILURE_STATUSES),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const naming = namingProblems(input);
+      if (naming.length > 0) {
+        throw new ApiError("validation_failed", "The mapping names fields the API cannot take.", {
+          errors: naming,
+        });
+      }
+      const properties = new Map((await acmeProperties(acmeClientFor(c))).map((p) => [p.name, p]));
+      const unknown: FieldError[] = [];
+      const unknownNames: string[] = [];
+      const mapping: CustomFieldMapping[] = [];
+      for (const [apiName, { remote }] of Object.entries(input.customFields)) {
+        const property = properties.get(remote);
+        if (!property || property.archived) {
+          unknownNames.push(remote);
+          unknown.push({
+            field: `customFields.${apiName}.remote`,
+            message: property
+              ? `Acme property "${remote}" is archived`
+              : `Acme property "${remote}" does not exist in the connection's account`,
+          });
+          continue;
+        }
+        mapping.push({
+          apiName,
+          remote,
+          type: property.type,
+          options: property.options ?? null,
+          label: property.label,
+        });
+      }
+      if (unknown.length > 0) {
+        throw new ApiError(
+          "unknown_remote_field",
+          `No such live Acme property: ${unknownNames.join(", ")} (see GET /api/v1/remote-fields).`,
+          { errors: unknown },
+        );
+      }
+      const connectionId = c.var.connection.id;
+      const stored = await connectionData(c.env, connectionId).replaceFieldMappings(connectionId, mapping);
+      // Checked above, so never null; if it were, nothing changed, and that is an internal fault.
+      if (stored === null) throw new Error("field mapping refused by the connection's object");
+      rememberMapping(connectionId, stored, c.var.config.cacheMemoryTtlMs);
+      return c.json(toFieldMappings(stored), 200);
+    },
+  )
+  .openapi(
+    securedRoute({
+      method: "get",
+      path: "/field-mappings/schema",
+      tags: [TAG],
+      summary: "The JSON Schema of this connection's contact, custom fields typed as mapped",
+      security: API_KEY,
+      responses: {
+        200: jsonResponse("A JSON Schema (draft 2020-12)", ContactJsonSchemaSchema),
+        ...problemResponses(401),
+      },
+    }),
+    async (c) => {
+      const mapping = await connectionMapping(c.env, c.var.connection.id, {
+        memoryTtlMs: c.var.config.cacheMemoryTtlMs,
+        fresh: true,
+      });
+      return c.json(ContactJsonSchemaSchema.parse(contactJsonSchema(mapping)), 200);
+    },
+  );
