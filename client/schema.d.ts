@@ -4019,12 +4019,20 @@ export interface components {
          *           "notes": null,
          *           "version": 3,
          *           "createdAt": "2026-01-15T09:30:00.000Z",
-         *           "updatedAt": "2026-02-01T16:05:12.000Z"
+         *           "updatedAt": "2026-02-01T16:05:12.000Z",
+         *           "customFields": {
+         *             "contractTier": "gold",
+         *             "renewalDate": null
+         *           }
          *         },
          *         "changes": {
          *           "company": {
          *             "from": null,
          *             "to": "Analytical Engines"
+         *           },
+         *           "customFields.contractTier": {
+         *             "from": "silver",
+         *             "to": "gold"
          *           }
          *         },
          *         "source": "webhook"
@@ -4056,12 +4064,20 @@ export interface components {
          *         "notes": null,
          *         "version": 3,
          *         "createdAt": "2026-01-15T09:30:00.000Z",
-         *         "updatedAt": "2026-02-01T16:05:12.000Z"
+         *         "updatedAt": "2026-02-01T16:05:12.000Z",
+         *         "customFields": {
+         *           "contractTier": "gold",
+         *           "renewalDate": null
+         *         }
          *       },
          *       "changes": {
          *         "company": {
          *           "from": null,
          *           "to": "Analytical Engines"
+         *         },
+         *         "customFields.contractTier": {
+         *           "from": "silver",
+         *           "to": "gold"
          *         }
          *       },
          *       "source": "webhook"
@@ -4078,6 +4094,7 @@ export interface components {
             /** @description When the integration recorded it */
             recordedAt: string;
             contact: components["schemas"]["Contact"];
+            /** @description Each changed field's `{from, to}`, by API name; a custom field as `customFields.<name>` (only those the connection maps now). */
             changes: {
                 [key: string]: {
                     from?: unknown;
@@ -4099,7 +4116,11 @@ export interface components {
          *       "notes": null,
          *       "version": 3,
          *       "createdAt": "2026-01-15T09:30:00.000Z",
-         *       "updatedAt": "2026-02-01T16:05:12.000Z"
+         *       "updatedAt": "2026-02-01T16:05:12.000Z",
+         *       "customFields": {
+         *         "contractTier": "gold",
+         *         "renewalDate": null
+         *       }
          *     }
          */
         Contact: {
@@ -4115,6 +4136,16 @@ export interface components {
             createdAt: string;
             updatedAt: string;
             deletedAt?: string | null;
+            /**
+             * @description The connection's custom fields (GET /api/v1/field-mappings), every mapped one by its API name, null when the contact holds no value; `{}` when the connection maps none.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": null
+             *     }
+             */
+            customFields: {
+                [key: string]: string | number | boolean | null;
+            };
         };
         /**
          * @example {
@@ -4130,7 +4161,11 @@ export interface components {
          *           "notes": null,
          *           "version": 3,
          *           "createdAt": "2026-01-15T09:30:00.000Z",
-         *           "updatedAt": "2026-02-01T16:05:12.000Z"
+         *           "updatedAt": "2026-02-01T16:05:12.000Z",
+         *           "customFields": {
+         *             "contractTier": "gold",
+         *             "renewalDate": null
+         *           }
          *         }
          *       ],
          *       "nextCursor": "eyJhZnRlciI6ImN0XzAxIn0"
@@ -4193,6 +4228,16 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": "2026-09-30"
+             *     }
+             */
+            customFields?: {
+                [key: string]: string | number | boolean | null;
+            };
         };
         /**
          * @description The whole contact: optional fields left out become null. A contact as GET returned it is accepted back: the read-only fields are ignored, but `id`, if sent, must be the path's.
@@ -4218,6 +4263,16 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Given, it replaces the contact's custom fields: each mapped field it leaves out becomes null. Left out, they stay as they are (a client that knows no custom fields never wipes them). Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": "2026-09-30"
+             *     }
+             */
+            customFields?: {
+                [key: string]: string | number | boolean | null;
+            };
             /**
              * @description Read-only: may be sent back, but only as the id in the path (another is 400 naming `id`)
              * @example ct_01jd5x8m3q0000000000000000
@@ -4253,6 +4308,16 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Merged per field: a custom field not named keeps its value, null clears one. Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": "2026-09-30"
+             *     }
+             */
+            customFields?: {
+                [key: string]: string | number | boolean | null;
+            };
         };
         /**
          * @description The fields to change; the others are kept. Read-only fields are accepted back and ignored, but `id`, if sent, must be the path's.
@@ -4275,6 +4340,16 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Given, it replaces the contact's custom fields: each mapped field it leaves out becomes null. Left out, they stay as they are (a client that knows no custom fields never wipes them). Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": "2026-09-30"
+             *     }
+             */
+            customFields?: {
+                [key: string]: string | number | boolean | null;
+            };
             /**
              * @description Read-only: may be sent back, but only as the id in the path (another is 400 naming `id`)
              * @example ct_01jd5x8m3q0000000000000000
@@ -4309,12 +4384,20 @@ export interface components {
          *             "notes": null,
          *             "version": 3,
          *             "createdAt": "2026-01-15T09:30:00.000Z",
-         *             "updatedAt": "2026-02-01T16:05:12.000Z"
+         *             "updatedAt": "2026-02-01T16:05:12.000Z",
+         *             "customFields": {
+         *               "contractTier": "gold",
+         *               "renewalDate": null
+         *             }
          *           },
          *           "changes": {
          *             "company": {
          *               "from": null,
          *               "to": "Analytical Engines"
+         *             },
+         *             "customFields.contractTier": {
+         *               "from": "silver",
+         *               "to": "gold"
          *             }
          *           },
          *           "source": "webhook"

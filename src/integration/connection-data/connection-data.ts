@@ -258,9 +258,15 @@ export class ConnectionData extends DurableObject<Env> {
   // ---- mirror and feed ----
 
   private feed(): FeedStore {
-    return new FeedStore(this.ctx.storage, this.db, this.connectionId ?? "", (entries) => {
-      for (const id of this.destinations.enqueue(entries, Date.now())) this.woken.add(id);
-    });
+    return new FeedStore(
+      this.ctx.storage,
+      this.db,
+      this.connectionId ?? "",
+      (entries) => {
+        for (const id of this.destinations.enqueue(entries, Date.now())) this.woken.add(id);
+      },
+      () => this.mappings.list(),
+    );
   }
 
   /** Wakes the couriers of the destinations that got deliveries since the last call. */
@@ -611,7 +617,7 @@ export class ConnectionData extends DurableObject<Env> {
     if (row?.status !== "enabled" || connectionId === null) {
       return { destination: null, deliveries: [], nextDue: null };
     }
-    const deliveries = this.destinations.claim(destinationId, limit, now);
+    const deliveries = this.destinations.claim(destinationId, limit, now, this.mappings.list());
     if (deliveries.length === 0) {
       return { destination: null, deliveries, nextDue: this.destinations.nextDue(destinationId) };
     }

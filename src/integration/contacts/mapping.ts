@@ -82,16 +82,23 @@ export function replacementAtAcme(
 }
 
 /**
- * Acme's contact to the API's; Acme fields the table does not name are dropped, missing ones are
- * null, and an optional one (`deletedAt`) is left out unless it has a value.
+ * Acme's contact as the integration keeps it (in KV copies, the mirror and the feed): the table's
+ * fields under the API's names, and Acme's custom values as Acme holds them (`acmeCustom`, by
+ * property name; `{}` when Acme sent none), which `withCustomFields` maps per connection on the
+ * way out. Acme fields the table does not name are dropped, missing ones are null, and an optional
+ * one (`deletedAt`) is left out unless it has a value.
  */
-export function fromAcme(acme: Record<string, unknown>): Record<ApiField, unknown> {
-  const out = {} as Record<ApiField, unknown>;
+export function fromAcme(
+  acme: Record<string, unknown>,
+): Record<ApiField, unknown> & { acmeCustom: AcmeCustomValues } {
+  const out = {} as Record<ApiField, unknown> & { acmeCustom: AcmeCustomValues };
   for (const field of CONTACT_FIELDS) {
     const value = acme[field.acme] ?? null;
     if (field.value === "optionalString" && value === null) continue;
     out[field.api] = value;
   }
+  const custom = acme.acme_custom;
+  out.acmeCustom = custom && typeof custom === "object" ? { ...(custom as AcmeCustomValues) } : {};
   return out;
 }
 
@@ -248,4 +255,47 @@ export function acmeFieldToApiWith(path: string, mapping: readonly CustomFieldMa
     return field ? `customFields.${field.apiName}` : "customFields";
   }
   return acmeFieldToApi(path);
+}
+
+/**
+ * A kept contact as the connection sees it: Acme's raw custom values (`acmeCustom`) replaced by
+ * `customFields`, every mapped field by its API name (null when unset). A property the
+ * connection does not map never shows, whatever the copy holds.
+ */
+export function withCustomFields<T extends { acmeCustom?: AcmeCustomValues }>(
+  kept: T,
+  mapping: readonly CustomFieldMapping[],
+): Omit<T, "acmeCustom"> & { customFields: Record<string, CustomValue | null> } {
+  const { acmeCustom, ...fields } = kept;
+  return { ...fields, customFields: customFieldsFromAcme(acmeCustom, mapping) };
+}
+
+/** How a kept change names a custom value it changed: by Acme's property (`acme_custom.<name>`), mapped on the way out. */
+const RAW_CUSTOM_PREFIX = "acme_custom.";
+
+/** The key a kept change's diff gives a change of Acme property `remote`. */
+export function rawCustomChangeKey(remote: string): string {
+  return `${RAW_CUSTOM_PREFIX}${remote}`;
+}
+
+/**
+ * A kept change's `{field: {from, to}}` as the connection sees it: each change of a mapped Acme
+ * property named `customFields.<apiName>`, those of properties it does not map left out, the
+ * table's fields as they are.
+ */
+export function changesWithCustomFields<V>(
+  changes: Record<string, V>,
+  mapping: readonly CustomFieldMapping[],
+): Record<string, V> {
+  const byRemote = new Map(mapping.map((m) => [m.remote, m.apiName]));
+  const out: Record<string, V> = {};
+  for (const [key, change] of Object.entries(changes)) {
+    if (!key.startsWith(RAW_CUSTOM_PREFIX)) {
+      out[key] = change;
+      continue;
+    }
+    const apiName = byRemote.get(key.slice(RAW_CUSTOM_PREFIX.length));
+    if (apiName !== undefined) out[`customFields.${apiName}`] = change;
+  }
+  return out;
 }
