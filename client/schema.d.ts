@@ -2947,7 +2947,7 @@ export interface paths {
         put?: never;
         /**
          * Bulk upsert of contacts, matched by email (case-insensitive), as a job
-         * @description Up to 10000 rows, or IMPORT_MAX_BODY_BYTES, as `text/csv` (a header row of API field names; empty optional cells are null), `application/x-ndjson` (one contact per line) or `application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the same import run again makes no new versions.
+         * @description Up to 10000 rows, or IMPORT_MAX_BODY_BYTES, as `text/csv` (a header row of API field names, `customFields.<name>` for a custom field; empty optional cells are null, a custom field's cell is read as its type: `3`, `true`), `application/x-ndjson` (one contact per line) or `application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the same import run again makes no new versions.
          */
         post: {
             parameters: {
@@ -3030,7 +3030,7 @@ export interface paths {
         put?: never;
         /**
          * Bulk upsert of contacts, matched by email (case-insensitive), as a job
-         * @description Up to 10000 rows, or IMPORT_MAX_BODY_BYTES, as `text/csv` (a header row of API field names; empty optional cells are null), `application/x-ndjson` (one contact per line) or `application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the same import run again makes no new versions.
+         * @description Up to 10000 rows, or IMPORT_MAX_BODY_BYTES, as `text/csv` (a header row of API field names, `customFields.<name>` for a custom field; empty optional cells are null, a custom field's cell is read as its type: `3`, `true`), `application/x-ndjson` (one contact per line) or `application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the same import run again makes no new versions.
          */
         post: {
             parameters: {
@@ -4995,7 +4995,10 @@ export interface components {
          *           "firstName": "Grace",
          *           "lastName": "Hopper",
          *           "email": "grace@example.com",
-         *           "company": "Navy"
+         *           "company": "Navy",
+         *           "customFields": {
+         *             "contractTier": "gold"
+         *           }
          *         }
          *       ]
          *     }
