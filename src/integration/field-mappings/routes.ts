@@ -1,48 +1,20 @@
 import { jsonRequestBody, jsonResponse } from "../../lib/openapi.ts";
-import type { FieldError } from "../../lib/validation.ts";
-import { connectionData } from "../connection-data/stub.ts";
-import { type CustomFieldMapping, RESERVED_FIELD_NAMES } from "../contacts/mapping.ts";
+import type { CustomFieldMapping } from "../contacts/mapping.ts";
 import { acmeClientFor, createRouter } from "../context.ts";
-import { ApiError } from "../errors.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { API_KEY, securedRoute } from "../secured-route.ts";
 import { acmeProperties } from "./acme-properties.ts";
-import { connectionMapping, rememberMapping } from "./connection-mapping.ts";
+import { connectionMapping } from "./connection-mapping.ts";
 import { contactJsonSchema } from "./contact-json-schema.ts";
-import {
-  ContactJsonSchemaSchema,
-  type FieldMappingsInput,
-  FieldMappingsSchema,
-  RemoteFieldListSchema,
-} from "./schemas.ts";
+import { replaceMapping } from "./replace-mapping.ts";
+import { ContactJsonSchemaSchema, FieldMappingsSchema, RemoteFieldListSchema } from "./schemas.ts";
 
 const TAG = "Custom fields";
 
 /** The mapping as the API shows it: each custom field's Acme property, by API name. */
 function toFieldMappings(mapping: readonly CustomFieldMapping[]) {
   return { customFields: Object.fromEntries(mapping.map((m) => [m.apiName, { remote: m.remote }])) };
-}
-
-/** 400 for names the API keeps for itself and for an Acme property mapped twice; nothing asked of Acme yet. */
-function namingProblems(input: FieldMappingsInput): FieldError[] {
-  const problems: FieldError[] = [];
-  const mappedBy = new Map<string, string>();
-  for (const [apiName, { remote }] of Object.entries(input.customFields)) {
-    if (RESERVED_FIELD_NAMES.has(apiName)) {
-      problems.push({ field: `customFields.${apiName}`, message: "is one of the contact's own fields" });
-    }
-    const earlier = mappedBy.get(remote);
-    if (earlier !== undefined) {
-      problems.push({
-        field: `customFields.${apiName}.remote`,
-        message: `Acme property "${remote}" is already mapped by customFields.${earlier}`,
-      });
-    } else {
-      mappedBy.set(remote, apiName);
-    }
-  }
-  return problems;
 }
 
 /**
@@ -115,49 +87,13 @@ export const fieldMappingsRouter = createRouter()
       },
     }),
     async (c) => {
-      const input = c.req.valid("json");
-      const naming = namingProblems(input);
-      if (naming.length > 0) {
-        throw new ApiError("validation_failed", "The mapping names fields the API cannot take.", {
-          errors: naming,
-        });
-      }
-      const properties = new Map((await acmeProperties(acmeClientFor(c))).map((p) => [p.name, p]));
-      const unknown: FieldError[] = [];
-      const unknownNames: string[] = [];
-      const mapping: CustomFieldMapping[] = [];
-      for (const [apiName, { remote }] of Object.entries(input.customFields)) {
-        const property = properties.get(remote);
-        if (!property || property.archived) {
-          unknownNames.push(remote);
-          unknown.push({
-            field: `customFields.${apiName}.remote`,
-            message: property
-              ? `Acme property "${remote}" is archived`
-              : `Acme property "${remote}" does not exist in the connection's account`,
-          });
-          continue;
-        }
-        mapping.push({
-          apiName,
-          remote,
-          type: property.type,
-          options: property.options ?? null,
-          label: property.label,
-        });
-      }
-      if (unknown.length > 0) {
-        throw new ApiError(
-          "unknown_remote_field",
-          `No such live Acme property: ${unknownNames.join(", ")} (see GET /api/v1/remote-fields).`,
-          { errors: unknown },
-        );
-      }
-      const connectionId = c.var.connection.id;
-      const stored = await connectionData(c.env, connectionId).replaceFieldMappings(connectionId, mapping);
-      // Checked above, so never null; if it were, nothing changed, and that is an internal fault.
-      if (stored === null) throw new Error("field mapping refused by the connection's object");
-      rememberMapping(connectionId, stored, c.var.config.cacheMemoryTtlMs);
+      const stored = await replaceMapping(
+        c.env,
+        c.var.connection.id,
+        c.req.valid("json").customFields,
+        () => acmeProperties(acmeClientFor(c)),
+        c.var.config.cacheMemoryTtlMs,
+      );
       return c.json(toFieldMappings(stored), 200);
     },
   )
