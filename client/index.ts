@@ -25,6 +25,10 @@ export type Destination = components["schemas"]["Destination"];
 export type DeliveryAttempt = components["schemas"]["DeliveryAttempt"];
 /** What a destination receives: `{type, timestamp, data}` with `data` the change-feed entry. */
 export type DestinationPayload = components["schemas"]["DestinationPayload"];
+/** One of the connection's Acme properties, as discovery lists it. */
+export type RemoteField = components["schemas"]["RemoteField"];
+/** The connection's custom fields: each one's Acme property, by API name. */
+export type FieldMappings = components["schemas"]["FieldMappings"];
 
 /** A client of every route of the API; each call resolves to `{ data }` or `{ error }` by status. */
 export type AcmeBridgeClient = Client<paths>;

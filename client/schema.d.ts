@@ -170,7 +170,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Idempotency-Key reused with another body */
+                /** @description Idempotency-Key reused with another body, or a field mapping names an Acme property that does not exist or is archived */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -886,7 +886,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Idempotency-Key reused with another body */
+                /** @description Idempotency-Key reused with another body, or a field mapping names an Acme property that does not exist or is archived */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -2117,6 +2117,285 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/remote-fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The connection's Acme properties (live from Acme), archived ones included */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The properties of the connection's Acme account */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RemoteFieldList"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Acme's rate limit is reached; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Acme is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Acme timed out; see Retry-After */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/field-mappings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The connection's custom-field mapping */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Each custom field's Acme property, by API name */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FieldMappings"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        /**
+         * Replace the connection's custom-field mapping
+         * @description Applies at once to every read of the connection's contacts, lists, the change feed and destinations, with no call to Acme and no resync: the integration keeps Acme's values as Acme holds them and maps them on the way out. A name that is one of the contact's own fields, or one Acme property mapped twice: 400 naming it. An Acme property the account does not have, or has archived: 422 `unknown_remote_field` naming it. A refused PUT changes nothing.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["FieldMappings"];
+                };
+            };
+            responses: {
+                /** @description The mapping as stored */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FieldMappings"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Idempotency-Key reused with another body, or a field mapping names an Acme property that does not exist or is archived */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Acme's rate limit is reached; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Acme is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Acme timed out; see Retry-After */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/field-mappings/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON Schema of this connection's contact, custom fields typed as mapped */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A JSON Schema (draft 2020-12) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContactJsonSchema"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/status": {
         parameters: {
             query?: never;
@@ -2668,7 +2947,7 @@ export interface paths {
         put?: never;
         /**
          * Bulk upsert of contacts, matched by email (case-insensitive), as a job
-         * @description Up to 10000 rows, or IMPORT_MAX_BODY_BYTES, as `text/csv` (a header row of API field names; empty optional cells are null), `application/x-ndjson` (one contact per line) or `application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the same import run again makes no new versions.
+         * @description Up to 10000 rows, or IMPORT_MAX_BODY_BYTES, as `text/csv` (a header row of API field names, `customFields.<name>` for a custom field; empty optional cells are null, a custom field's cell is read as its type: `3`, `true`), `application/x-ndjson` (one contact per line) or `application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the same import run again makes no new versions.
          */
         post: {
             parameters: {
@@ -2751,7 +3030,7 @@ export interface paths {
         put?: never;
         /**
          * Bulk upsert of contacts, matched by email (case-insensitive), as a job
-         * @description Up to 10000 rows, or IMPORT_MAX_BODY_BYTES, as `text/csv` (a header row of API field names; empty optional cells are null), `application/x-ndjson` (one contact per line) or `application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the same import run again makes no new versions.
+         * @description Up to 10000 rows, or IMPORT_MAX_BODY_BYTES, as `text/csv` (a header row of API field names, `customFields.<name>` for a custom field; empty optional cells are null, a custom field's cell is read as its type: `3`, `true`), `application/x-ndjson` (one contact per line) or `application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the same import run again makes no new versions.
          */
         post: {
             parameters: {
@@ -3740,12 +4019,20 @@ export interface components {
          *           "notes": null,
          *           "version": 3,
          *           "createdAt": "2026-01-15T09:30:00.000Z",
-         *           "updatedAt": "2026-02-01T16:05:12.000Z"
+         *           "updatedAt": "2026-02-01T16:05:12.000Z",
+         *           "customFields": {
+         *             "contractTier": "gold",
+         *             "renewalDate": null
+         *           }
          *         },
          *         "changes": {
          *           "company": {
          *             "from": null,
          *             "to": "Analytical Engines"
+         *           },
+         *           "customFields.contractTier": {
+         *             "from": "silver",
+         *             "to": "gold"
          *           }
          *         },
          *         "source": "webhook"
@@ -3777,12 +4064,20 @@ export interface components {
          *         "notes": null,
          *         "version": 3,
          *         "createdAt": "2026-01-15T09:30:00.000Z",
-         *         "updatedAt": "2026-02-01T16:05:12.000Z"
+         *         "updatedAt": "2026-02-01T16:05:12.000Z",
+         *         "customFields": {
+         *           "contractTier": "gold",
+         *           "renewalDate": null
+         *         }
          *       },
          *       "changes": {
          *         "company": {
          *           "from": null,
          *           "to": "Analytical Engines"
+         *         },
+         *         "customFields.contractTier": {
+         *           "from": "silver",
+         *           "to": "gold"
          *         }
          *       },
          *       "source": "webhook"
@@ -3799,6 +4094,7 @@ export interface components {
             /** @description When the integration recorded it */
             recordedAt: string;
             contact: components["schemas"]["Contact"];
+            /** @description Each changed field's `{from, to}`, by API name; a custom field as `customFields.<name>` (only those the connection maps now). */
             changes: {
                 [key: string]: {
                     from?: unknown;
@@ -3820,7 +4116,11 @@ export interface components {
          *       "notes": null,
          *       "version": 3,
          *       "createdAt": "2026-01-15T09:30:00.000Z",
-         *       "updatedAt": "2026-02-01T16:05:12.000Z"
+         *       "updatedAt": "2026-02-01T16:05:12.000Z",
+         *       "customFields": {
+         *         "contractTier": "gold",
+         *         "renewalDate": null
+         *       }
          *     }
          */
         Contact: {
@@ -3836,6 +4136,16 @@ export interface components {
             createdAt: string;
             updatedAt: string;
             deletedAt?: string | null;
+            /**
+             * @description The connection's custom fields (GET /api/v1/field-mappings), every mapped one by its API name, null when the contact holds no value; `{}` when the connection maps none.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": null
+             *     }
+             */
+            customFields: {
+                [key: string]: string | number | boolean | null;
+            };
         };
         /**
          * @example {
@@ -3851,7 +4161,11 @@ export interface components {
          *           "notes": null,
          *           "version": 3,
          *           "createdAt": "2026-01-15T09:30:00.000Z",
-         *           "updatedAt": "2026-02-01T16:05:12.000Z"
+         *           "updatedAt": "2026-02-01T16:05:12.000Z",
+         *           "customFields": {
+         *             "contractTier": "gold",
+         *             "renewalDate": null
+         *           }
          *         }
          *       ],
          *       "nextCursor": "eyJhZnRlciI6ImN0XzAxIn0"
@@ -3883,7 +4197,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "invalid_json" | "validation_failed" | "invalid_cursor" | "precondition_invalid" | "unauthorized" | "invalid_signature" | "forbidden" | "not_found" | "method_not_allowed" | "feed_cursor_expired" | "duplicate_email" | "conflict" | "idempotency_key_in_flight" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "acme_rate_limited" | "internal_error" | "acme_auth_failed" | "acme_bad_response" | "acme_unavailable" | "acme_timeout";
+            code: "invalid_json" | "validation_failed" | "invalid_cursor" | "precondition_invalid" | "unauthorized" | "invalid_signature" | "forbidden" | "not_found" | "method_not_allowed" | "feed_cursor_expired" | "duplicate_email" | "conflict" | "idempotency_key_in_flight" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "unknown_remote_field" | "acme_rate_limited" | "internal_error" | "acme_auth_failed" | "acme_bad_response" | "acme_unavailable" | "acme_timeout";
             requestId: string;
             errors?: {
                 field: string;
@@ -3914,6 +4228,16 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": "2026-09-30"
+             *     }
+             */
+            customFields?: {
+                [key: string]: string | number | boolean | null;
+            };
         };
         /**
          * @description The whole contact: optional fields left out become null. A contact as GET returned it is accepted back: the read-only fields are ignored, but `id`, if sent, must be the path's.
@@ -3939,6 +4263,16 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Given, it replaces the contact's custom fields: each mapped field it leaves out becomes null. Left out, they stay as they are (a client that knows no custom fields never wipes them). Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": "2026-09-30"
+             *     }
+             */
+            customFields?: {
+                [key: string]: string | number | boolean | null;
+            };
             /**
              * @description Read-only: may be sent back, but only as the id in the path (another is 400 naming `id`)
              * @example ct_01jd5x8m3q0000000000000000
@@ -3974,6 +4308,16 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Merged per field: a custom field not named keeps its value, null clears one. Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": "2026-09-30"
+             *     }
+             */
+            customFields?: {
+                [key: string]: string | number | boolean | null;
+            };
         };
         /**
          * @description The fields to change; the others are kept. Read-only fields are accepted back and ignored, but `id`, if sent, must be the path's.
@@ -3996,6 +4340,16 @@ export interface components {
             company?: string | null;
             title?: string | null;
             notes?: string | null;
+            /**
+             * @description Given, it replaces the contact's custom fields: each mapped field it leaves out becomes null. Left out, they stay as they are (a client that knows no custom fields never wipes them). Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @example {
+             *       "contractTier": "gold",
+             *       "renewalDate": "2026-09-30"
+             *     }
+             */
+            customFields?: {
+                [key: string]: string | number | boolean | null;
+            };
             /**
              * @description Read-only: may be sent back, but only as the id in the path (another is 400 naming `id`)
              * @example ct_01jd5x8m3q0000000000000000
@@ -4030,12 +4384,20 @@ export interface components {
          *             "notes": null,
          *             "version": 3,
          *             "createdAt": "2026-01-15T09:30:00.000Z",
-         *             "updatedAt": "2026-02-01T16:05:12.000Z"
+         *             "updatedAt": "2026-02-01T16:05:12.000Z",
+         *             "customFields": {
+         *               "contractTier": "gold",
+         *               "renewalDate": null
+         *             }
          *           },
          *           "changes": {
          *             "company": {
          *               "from": null,
          *               "to": "Analytical Engines"
+         *             },
+         *             "customFields.contractTier": {
+         *               "from": "silver",
+         *               "to": "gold"
          *             }
          *           },
          *           "source": "webhook"
@@ -4201,6 +4563,162 @@ export interface components {
          */
         DeliveriesRecovered: {
             pending: number;
+        };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "name": "contract_tier",
+         *           "label": "Contract tier",
+         *           "type": "enumeration",
+         *           "options": [
+         *             "bronze",
+         *             "silver",
+         *             "gold"
+         *           ],
+         *           "archived": false
+         *         },
+         *         {
+         *           "name": "renewal_date",
+         *           "label": "Renewal date",
+         *           "type": "date",
+         *           "archived": false
+         *         },
+         *         {
+         *           "name": "seats",
+         *           "label": "Seats",
+         *           "type": "number",
+         *           "archived": true
+         *         }
+         *       ]
+         *     }
+         */
+        RemoteFieldList: {
+            data: components["schemas"]["RemoteField"][];
+        };
+        /**
+         * @example {
+         *       "name": "contract_tier",
+         *       "label": "Contract tier",
+         *       "type": "enumeration",
+         *       "options": [
+         *         "bronze",
+         *         "silver",
+         *         "gold"
+         *       ],
+         *       "archived": false
+         *     }
+         */
+        RemoteField: {
+            /** @description The property's name at Acme: what a mapping's `remote` names */
+            name: string;
+            label: string;
+            /**
+             * @description `date`: YYYY-MM-DD; `enumeration`: one of `options`
+             * @enum {string}
+             */
+            type: "string" | "number" | "boolean" | "date" | "enumeration";
+            /** @description Only on an enumeration: its values */
+            options?: string[];
+            /** @description An archived property cannot be mapped; it takes no new values */
+            archived: boolean;
+        };
+        /**
+         * @example {
+         *       "customFields": {
+         *         "contractTier": {
+         *           "remote": "contract_tier"
+         *         },
+         *         "renewalDate": {
+         *           "remote": "renewal_date"
+         *         }
+         *       }
+         *     }
+         */
+        FieldMappings: {
+            /**
+             * @description Each custom field by its API name (a lowercase letter, then up to 63 letters or digits; not one of the contact's own fields), mapped to one Acme property; at most 100, each property mapped once. `{}` maps none.
+             * @example {
+             *       "contractTier": {
+             *         "remote": "contract_tier"
+             *       },
+             *       "renewalDate": {
+             *         "remote": "renewal_date"
+             *       }
+             *     }
+             */
+            customFields: {
+                [key: string]: components["schemas"]["CustomFieldMapping"];
+            };
+        };
+        /**
+         * @example {
+         *       "remote": "contract_tier"
+         *     }
+         */
+        CustomFieldMapping: {
+            /**
+             * @description An Acme property of the connection's account (GET /api/v1/remote-fields), not archived
+             * @example contract_tier
+             */
+            remote: string;
+        };
+        /**
+         * @description The JSON Schema (draft 2020-12) of this connection's contact as the API returns it, with `customFields` typed by the mapped Acme properties (each value or null).
+         * @example {
+         *       "$schema": "https://json-schema.org/draft/2020-12/schema",
+         *       "title": "Contact",
+         *       "type": "object",
+         *       "properties": {
+         *         "id": {
+         *           "type": "string"
+         *         },
+         *         "email": {
+         *           "type": "string"
+         *         },
+         *         "customFields": {
+         *           "type": "object",
+         *           "properties": {
+         *             "contractTier": {
+         *               "anyOf": [
+         *                 {
+         *                   "type": "string",
+         *                   "enum": [
+         *                     "bronze",
+         *                     "silver",
+         *                     "gold"
+         *                   ]
+         *                 },
+         *                 {
+         *                   "type": "null"
+         *                 }
+         *               ]
+         *             }
+         *           },
+         *           "required": [
+         *             "contractTier"
+         *           ],
+         *           "additionalProperties": false
+         *         }
+         *       },
+         *       "required": [
+         *         "id",
+         *         "email",
+         *         "customFields"
+         *       ]
+         *     }
+         */
+        ContactJsonSchema: {
+            $schema: string;
+            title: string;
+            /** @enum {string} */
+            type: "object";
+            properties: {
+                [key: string]: unknown;
+            };
+            required: string[];
+        } & {
+            [key: string]: unknown;
         };
         /**
          * @example {
@@ -4477,7 +4995,10 @@ export interface components {
          *           "firstName": "Grace",
          *           "lastName": "Hopper",
          *           "email": "grace@example.com",
-         *           "company": "Navy"
+         *           "company": "Navy",
+         *           "customFields": {
+         *             "contractTier": "gold"
+         *           }
          *         }
          *       ]
          *     }

@@ -16,6 +16,7 @@ import { destinationsRouter, registerDestinationWebhook } from "./destinations/r
 import { docsSecurityHeaders } from "./docs-security-headers.ts";
 import { ApiError, PROBLEM_CONTENT_TYPE, problemBody } from "./errors.ts";
 import { eventsRouter } from "./feed/routes.ts";
+import { fieldMappingsRouter } from "./field-mappings/routes.ts";
 import { jobsRouter } from "./jobs/routes.ts";
 import { type InProcessAcme, integrationContext } from "./request-context.ts";
 import { apiBodyLimit, wellFormedQuery } from "./request-limits.ts";
@@ -63,6 +64,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   app.route("/api", seedContactRouter);
   app.route("/api/v1", eventsRouter);
   app.route("/api/v1", destinationsRouter);
+  app.route("/api/v1", fieldMappingsRouter);
   app.route("/api/v1", statusRouter);
   app.route("/api", connectionAdminRouter);
   app.route("/api", encryptionAdminRouter);

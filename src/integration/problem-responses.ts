@@ -48,7 +48,7 @@ const DESCRIPTIONS: Record<ProblemStatus, string> = {
   412: "If-Match does not match the current version",
   413: "Body too large",
   415: "Body is not JSON",
-  422: "Idempotency-Key reused with another body",
+  422: "Idempotency-Key reused with another body, or a field mapping names an Acme property that does not exist or is archived",
   429: "Acme's rate limit is reached; see Retry-After",
   500: "Internal error; quote the requestId",
   502: "Acme refused the connection or answered in a way the integration cannot use",

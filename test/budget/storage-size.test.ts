@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { fromAcme } from "../../src/integration/contacts/mapping.ts";
-import type { Contact } from "../../src/integration/contacts/schemas.ts";
+import type { StoredContact } from "../../src/integration/contacts/schemas.ts";
 import type { IncomingChange } from "../../src/integration/feed/feed-store.ts";
 import { newId } from "../../src/lib/ids.ts";
 import { withFeedStore } from "../integration/connection-data-helpers.ts";
@@ -25,12 +25,12 @@ function realistic(id: string, version: number): Record<string, unknown> {
   });
 }
 
-function change(id: string, version: number, previous: Contact | null): IncomingChange {
+function change(id: string, version: number, previous: StoredContact | null): IncomingChange {
   return {
     eventId: `msg_${id}_${version}`,
     type: version === 1 ? "contact.created" : "contact.updated",
     occurredAt: new Date().toISOString(),
-    contact: fromAcme(realistic(id, version) as never) as Contact,
+    contact: fromAcme(realistic(id, version) as never) as StoredContact,
     previous,
     deletedAt: null,
     source: version === 1 ? "backfill" : "webhook",

@@ -1,5 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { createClient, tokenFor } from "../acme/helpers.ts";
+import { defineProperties } from "../integration/custom-field-helpers.ts";
 import { admin, createContact, newConnection, type TestConnection } from "../integration/helpers.ts";
 import type { DocumentedOperation } from "./served-operations.ts";
 
@@ -17,6 +18,16 @@ export class ContractFixture {
 
   async setUp() {
     this.integration = await newConnection();
+    // The Acme properties the field-mapping examples name, so the examples map real ones.
+    await defineProperties(this.integration, [
+      {
+        name: "contract_tier",
+        label: "Contract tier",
+        type: "enumeration",
+        options: ["bronze", "silver", "gold"],
+      },
+      { name: "renewal_date", label: "Renewal date", type: "date" },
+    ]);
     const contactsClient = await createClient();
     this.acmeContactsToken = await tokenFor(contactsClient);
     this.acmeWebhooksToken = await tokenFor(await createClient());

@@ -23,6 +23,7 @@ const CONTACT = {
   version: 1,
   createdAt: "2026-01-01T00:00:00.000Z",
   updatedAt: "2026-01-01T00:00:00.000Z",
+  customFields: {},
 };
 
 function exchange(

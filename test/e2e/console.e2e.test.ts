@@ -2,7 +2,16 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, localOnlyContext, screenshot } from "./browser.ts";
-import { acmeAdmin, admin, base, type E2eConnection, eventually, newConnection, post } from "./helpers.ts";
+import {
+  acmeAdmin,
+  acmeToken,
+  admin,
+  base,
+  type E2eConnection,
+  eventually,
+  newConnection,
+  post,
+} from "./helpers.ts";
 import { startWebhookReceiver } from "./webhook-receiver.ts";
 
 /** The browser's own, inside `evaluate` callbacks (this file is compiled without the DOM library). */
@@ -511,6 +520,38 @@ describe("operator console in Chromium", () => {
     }
   }, 120_000);
 
+  it("maps a custom field in the custom-fields page, refusing a bad name on its row, and the API applies it at once", async () => {
+    const token = await acmeToken(demo);
+    const defined = await fetch(`${base}/acme/v1/properties`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        name: "contract_tier",
+        label: "Contract tier",
+        type: "enumeration",
+        options: ["silver", "gold"],
+      }),
+    });
+    expect(defined.status).toBe(201);
+    await page.goto(`${base}/console/connections/${demo.connectionId}/custom-fields`);
+    const field = page.getByLabel("Custom field for contract_tier");
+    await field.fill("Tier");
+    await page.getByRole("button", { name: "Save the mapping" }).click();
+    await page.locator("#field\\.contract_tier-error").waitFor();
+    await expect(page.getByRole("alert").first().textContent()).resolves.toContain("not saved");
+    await page.getByLabel("Custom field for contract_tier").fill("tier");
+    await page.getByRole("button", { name: "Save the mapping" }).click();
+    await page.waitForURL(/saved=1/);
+    await expect(page.getByRole("status").first().textContent()).resolves.toContain("Mapping saved");
+    await expect(page.locator("#contact-schema").textContent()).resolves.toContain('"tier"');
+    await screenshot(page, "custom-fields");
+    const mapping = await fetch(`${base}/api/v1/field-mappings`, {
+      headers: { authorization: `Bearer ${demo.apiKey}` },
+    });
+    expect(await mapping.json()).toEqual({ customFields: { tier: { remote: "contract_tier" } } });
+    expect(offOrigin).toEqual([]);
+  });
+
   it("reads on a phone's width without sideways scrolling, and works from the keyboard", async () => {
     const phone = await localOnlyContext(browser, base, { viewport: { width: 390, height: 844 } });
     const small = await phone.context.newPage();
@@ -541,6 +582,7 @@ describe("operator console in Chromium", () => {
       jobHref ?? `${connection}/jobs`,
       `${connection}/feed`,
       `${connection}/destinations`,
+      `${connection}/custom-fields`,
       ...destinationPages,
       `${connection}/webhooks`,
       "/console/dead-letters",

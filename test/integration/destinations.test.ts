@@ -7,6 +7,7 @@ import {
   courierRuntime,
   type DestinationCourier,
 } from "../../src/integration/destinations/courier.ts";
+import { defineProperties, mapFields } from "./custom-field-helpers.ts";
 import { api, expectProblem, newConnection, type TestConnection } from "./helpers.ts";
 import { acmeContact, consume, eventBody, inboxMessage } from "./inbox-helpers.ts";
 
@@ -226,6 +227,58 @@ describe("destinations: delivery", () => {
       responseExcerpt: "ok",
       seq: payload.data.seq,
     });
+  });
+
+  it("carries the connection's custom fields as the mapping stands when the entry is sent, never its raw or unmapped values", async () => {
+    const connection = await newConnection();
+    await defineProperties(connection, [
+      { name: "contract_tier", label: "Contract tier", type: "enumeration", options: ["silver", "gold"] },
+      { name: "region", label: "Region", type: "string" },
+    ]);
+    await mapFields(connection.apiKey, { tier: { remote: "contract_tier" } });
+    const destination = await createDestination(connection.apiKey);
+    const v1 = acmeContact("ct_dcf", 1, { acme_custom: { contract_tier: "silver", region: "EU" } });
+    const v2 = acmeContact("ct_dcf", 2, {
+      acme_first_name: v1.acme_first_name,
+      acme_custom: { contract_tier: "gold", region: "EU" },
+    });
+    await consume([
+      { body: inboxMessage(connection.connectionId, "msg_dcf_1", eventBody("contact.created", v1)) },
+    ]);
+    await consume([
+      { body: inboxMessage(connection.connectionId, "msg_dcf_2", eventBody("contact.updated", v2, v1)) },
+    ]);
+    await until(
+      async () => (await attempts(connection.apiKey, destination.id)).length === 2,
+      "the deliveries",
+    );
+    const verify = (body: string, headers: Record<string, string>) =>
+      new Webhook(destination.secret as string).verify(body, headers) as {
+        data: { contact: { customFields: unknown }; changes: unknown };
+      };
+    const payloads = received.map((r) => verify(r.body, r.headers));
+    expect(payloads.map((p) => p.data.contact.customFields)).toEqual([{ tier: "silver" }, { tier: "gold" }]);
+    expect(payloads[1]?.data.changes).toEqual({ "customFields.tier": { from: "silver", to: "gold" } });
+    for (const r of received) {
+      expect(r.body).not.toContain("region");
+      expect(r.body).not.toContain("acme_custom");
+    }
+    // Sent again after a mapping change: the entry goes out under the new one.
+    await mapFields(connection.apiKey, { plan: { remote: "contract_tier" }, area: { remote: "region" } });
+    const latest = (await attempts(connection.apiKey, destination.id)).sort((x, y) => y.seq - x.seq)[0];
+    const retried = await api(
+      `/api/v1/destinations/${destination.id}/deliveries/${latest?.deliveryId}/retry`,
+      {
+        key: connection.apiKey,
+        method: "POST",
+      },
+    );
+    expect(retried.status).toBe(202);
+    await runCourier(connection, destination.id);
+    await until(() => received.length === 3, "the delivery sent again");
+    const again = verify(received[2]?.body as string, received[2]?.headers as Record<string, string>);
+    expect(again.data.contact.customFields).toEqual({ area: "EU", plan: "gold" });
+    expect(again.data.changes).toEqual({ "customFields.plan": { from: "silver", to: "gold" } });
   });
 
   it("delivers only the types a destination takes", async () => {

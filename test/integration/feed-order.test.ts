@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { fromAcme } from "../../src/integration/contacts/mapping.ts";
-import type { Contact } from "../../src/integration/contacts/schemas.ts";
+import type { StoredContact } from "../../src/integration/contacts/schemas.ts";
 import type { IncomingChange } from "../../src/integration/feed/feed-store.ts";
 import type { InboxOutcome } from "../../src/integration/webhooks/inbox-consumer.ts";
 import { chunk } from "../../src/lib/d1-limits.ts";
@@ -197,7 +197,7 @@ describe("change feed order across paths", () => {
       eventId: `${source}_${contactId}_${version}`,
       type: version === 1 ? "contact.created" : "contact.updated",
       occurredAt: new Date().toISOString(),
-      contact: fromAcme(acmeContact(contactId, version)) as Contact,
+      contact: fromAcme(acmeContact(contactId, version)) as StoredContact,
       previous: null,
       deletedAt: null,
       source,

@@ -85,8 +85,9 @@ describe("OpenAPI document", () => {
 
   it("the Contact schema has exactly the API's fields, and no Acme field name appears anywhere", async () => {
     const { doc, text } = await spec();
+    // The table's fields, and the connection's own custom fields in one object.
     expect(Object.keys(doc.components.schemas.Contact?.properties ?? {}).sort()).toEqual(
-      [...CONTACT_FIELDS].sort(),
+      [...CONTACT_FIELDS, "customFields"].sort(),
     );
     // Acme's field names stay behind the mapping (the API's own codes, acme_unavailable and the
     // like, name Acme as the upstream and are fine).
@@ -101,7 +102,7 @@ describe("OpenAPI document", () => {
     const { doc } = await spec();
     const input = doc.components.schemas.ContactInput;
     expect(Object.keys(input?.properties ?? {}).sort()).toEqual(
-      ["company", "email", "firstName", "lastName", "notes", "phone", "title"].sort(),
+      ["company", "customFields", "email", "firstName", "lastName", "notes", "phone", "title"].sort(),
     );
     expect([...(input?.required ?? [])].sort()).toEqual(["email", "firstName", "lastName"]);
   });

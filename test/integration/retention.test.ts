@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { loadConnectionDataConfig } from "../../src/integration/connection-data/config.ts";
 import { PRUNE_SLICE_ROWS } from "../../src/integration/connection-data/connection-data.ts";
 import { fromAcme } from "../../src/integration/contacts/mapping.ts";
-import type { Contact } from "../../src/integration/contacts/schemas.ts";
+import type { StoredContact } from "../../src/integration/contacts/schemas.ts";
 import type { IncomingChange } from "../../src/integration/feed/feed-store.ts";
 import { pruneDeadLetters } from "../../src/integration/jobs/cron-tasks.ts";
 import { inConnectionData, sqlIn, withFeedStore } from "./connection-data-helpers.ts";
@@ -33,7 +33,7 @@ function backfillChange(contactId: string): IncomingChange {
     eventId: `bf_${contactId}_v1`,
     type: "contact.created",
     occurredAt: new Date().toISOString(),
-    contact: fromAcme(acmeContact(contactId, 1)) as Contact,
+    contact: fromAcme(acmeContact(contactId, 1)) as StoredContact,
     previous: null,
     deletedAt: null,
     source: "backfill",

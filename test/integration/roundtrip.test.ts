@@ -131,8 +131,14 @@ describe("mapping", () => {
     });
   });
 
-  it("fromAcme renames every field and drops Acme fields the table does not name", () => {
-    const api = fromAcme({ ...acmeContact, acme_deleted_at: null, acme_internal_score: 7, owner: "x" });
+  it("fromAcme renames every field, drops Acme fields the table does not name, and keeps the custom values raw", () => {
+    const api = fromAcme({
+      ...acmeContact,
+      acme_deleted_at: null,
+      acme_internal_score: 7,
+      owner: "x",
+      acme_custom: { contract_tier: "gold" },
+    });
     expect(api).toEqual({
       id: "ct_1",
       firstName: "Ada",
@@ -145,8 +151,10 @@ describe("mapping", () => {
       version: 3,
       createdAt: "2024-01-01T00:00:00.000Z",
       updatedAt: "2024-01-02T00:00:00.000Z",
+      acmeCustom: { contract_tier: "gold" },
     });
     expect(Object.keys(api).some((k) => k.startsWith("acme_"))).toBe(false);
+    expect(fromAcme(acmeContact).acmeCustom).toEqual({});
   });
 
   it("fromAcme gives null for fields Acme left out", () => {

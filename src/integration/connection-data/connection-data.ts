@@ -7,6 +7,7 @@ import { errorFields, log } from "../../lib/logger.ts";
 import { newWebhookSecret } from "../../lib/webhook-secret.ts";
 import { loadIntegrationConfig } from "../config.ts";
 import type { AcmeContact } from "../contacts/acme-contact-schema.ts";
+import type { CustomFieldMapping } from "../contacts/mapping.ts";
 import { courierOf } from "../destinations/courier.ts";
 import {
   type AttemptReport,
@@ -24,6 +25,7 @@ import {
   FeedStore,
   type IncomingChange,
 } from "../feed/feed-store.ts";
+import { FieldMappingStore } from "../field-mappings/field-mapping-store.ts";
 import {
   type IdempotencyStart,
   IdempotencyStore,
@@ -90,6 +92,7 @@ export class ConnectionData extends DurableObject<Env> {
   private readonly jobs: JobStore;
   private readonly schedule: Schedule;
   private readonly destinations: DestinationStore;
+  private readonly mappings: FieldMappingStore;
   /** Destinations that got deliveries in the transaction just run (their couriers are woken after it). */
   private woken = new Set<string>();
   private connectionIdCache: string | null = null;
@@ -108,6 +111,7 @@ export class ConnectionData extends DurableObject<Env> {
     this.jobs = new JobStore(ctx.storage, this.db);
     this.schedule = new Schedule(ctx.storage.sql);
     this.destinations = new DestinationStore(ctx.storage, this.db);
+    this.mappings = new FieldMappingStore(ctx.storage, this.db);
     void ctx.blockConcurrencyWhile(async () => migrate(this.db, migrations));
   }
 
@@ -254,9 +258,15 @@ export class ConnectionData extends DurableObject<Env> {
   // ---- mirror and feed ----
 
   private feed(): FeedStore {
-    return new FeedStore(this.ctx.storage, this.db, this.connectionId ?? "", (entries) => {
-      for (const id of this.destinations.enqueue(entries, Date.now())) this.woken.add(id);
-    });
+    return new FeedStore(
+      this.ctx.storage,
+      this.db,
+      this.connectionId ?? "",
+      (entries) => {
+        for (const id of this.destinations.enqueue(entries, Date.now())) this.woken.add(id);
+      },
+      () => this.mappings.list(),
+    );
   }
 
   /** Wakes the couriers of the destinations that got deliveries since the last call. */
@@ -395,6 +405,23 @@ export class ConnectionData extends DurableObject<Env> {
       )
       .toArray()[0];
     return row ? { version: row.version, data: row.data, deletedAt: row.deleted_at } : null;
+  }
+
+  // ---- custom fields ----
+
+  /** The connection's custom-field mapping, by API name. */
+  fieldMappings(): CustomFieldMapping[] {
+    return this.mappings.list();
+  }
+
+  /**
+   * Replaces the connection's custom-field mapping as a whole (checked by the caller against the
+   * API's names and Acme's properties); returns it as stored, or null (nothing changed) when an
+   * API name or an Acme property comes twice.
+   */
+  replaceFieldMappings(connectionId: string, mappings: CustomFieldMapping[]): CustomFieldMapping[] | null {
+    this.attach(connectionId);
+    return this.mappings.replace(mappings);
   }
 
   // ---- idempotency ----
@@ -590,7 +617,7 @@ export class ConnectionData extends DurableObject<Env> {
     if (row?.status !== "enabled" || connectionId === null) {
       return { destination: null, deliveries: [], nextDue: null };
     }
-    const deliveries = this.destinations.claim(destinationId, limit, now);
+    const deliveries = this.destinations.claim(destinationId, limit, now, this.mappings.list());
     if (deliveries.length === 0) {
       return { destination: null, deliveries, nextDue: this.destinations.nextDue(destinationId) };
     }

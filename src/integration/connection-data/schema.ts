@@ -1,4 +1,5 @@
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { CUSTOM_FIELD_TYPES } from "../contacts/mapping.ts";
 
 // The tables of one connection's `ConnectionData` Durable Object (SQLite storage). Every row here
 // belongs to that one connection, so no table carries a connection id: the object is the tenant.
@@ -246,3 +247,23 @@ export const deliveryAttempts = sqliteTable(
 export type DestinationRow = typeof destinations.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
 export type DeliveryAttemptRow = typeof deliveryAttempts.$inferSelect;
+
+/**
+ * The connection's custom fields: which Acme property each API name maps to, with the property's
+ * type (and an enumeration's options) as Acme stated them when it was mapped (Acme never changes
+ * a property's type). Replaced as a whole by `PUT /api/v1/field-mappings`.
+ */
+export const fieldMappings = sqliteTable(
+  "field_mappings",
+  {
+    apiName: text("api_name").primaryKey(),
+    remote: text("remote").notNull(),
+    type: text("type", { enum: CUSTOM_FIELD_TYPES }).notNull(),
+    /** An enumeration's options, as a JSON array; null for the other types. */
+    options: text("options"),
+    label: text("label").notNull(),
+  },
+  (t) => [uniqueIndex("field_mappings_remote_uq").on(t.remote)],
+);
+
+export type FieldMappingRow = typeof fieldMappings.$inferSelect;

@@ -3,6 +3,7 @@ import { adminApiFor, type SelfFetch } from "./admin-api.ts";
 import { chartRouter } from "./chart-routes.tsx";
 import { connectionRouter } from "./connection-routes.tsx";
 import { createConsoleRouter } from "./context.ts";
+import { customFieldRouter } from "./custom-field-routes.tsx";
 import { deadLetterRouter } from "./dead-letter-routes.tsx";
 import { destinationRouter } from "./destination-routes.tsx";
 import { ConsoleError, renderConsoleError } from "./errors.tsx";
@@ -41,6 +42,7 @@ export function createConsoleApp(options: { selfFetch: SelfFetch }) {
   app.route("/connections", jobRouter);
   app.route("/connections", feedRouter);
   app.route("/connections", destinationRouter);
+  app.route("/connections", customFieldRouter);
   app.route("/connections", webhookDeliveryRouter);
   app.route("/dead-letters", deadLetterRouter);
   app.all("*", () => {

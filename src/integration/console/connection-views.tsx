@@ -149,7 +149,7 @@ export function ConnectionsTable(props: {
 /** The tabs of one connection's pages. */
 export function ConnectionTabs(props: {
   id: string;
-  current: "overview" | "charts" | "jobs" | "feed" | "destinations" | "webhooks";
+  current: "overview" | "charts" | "jobs" | "feed" | "destinations" | "custom-fields" | "webhooks";
 }) {
   const tabs = [
     { key: "overview", href: `/console/connections/${props.id}`, label: "Overview and API keys" },
@@ -157,6 +157,7 @@ export function ConnectionTabs(props: {
     { key: "jobs", href: `/console/connections/${props.id}/jobs`, label: "Jobs" },
     { key: "feed", href: `/console/connections/${props.id}/feed`, label: "Change feed" },
     { key: "destinations", href: `/console/connections/${props.id}/destinations`, label: "Destinations" },
+    { key: "custom-fields", href: `/console/connections/${props.id}/custom-fields`, label: "Custom fields" },
     { key: "webhooks", href: `/console/connections/${props.id}/webhooks`, label: "Acme webhook deliveries" },
   ] as const;
   return (

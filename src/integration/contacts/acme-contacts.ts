@@ -9,7 +9,7 @@ import {
   AcmeContactSchema,
   parseAcme,
 } from "./acme-contact-schema.ts";
-import { acmeFieldToApi } from "./mapping.ts";
+import { acmeFieldToApi, type CustomValue } from "./mapping.ts";
 
 // Every call to Acme's contact endpoints, for the interactive contact service and the jobs alike:
 // what makes a retry safe (look before writing again) is written once, so it cannot drift apart.
@@ -19,6 +19,12 @@ import { acmeFieldToApi } from "./mapping.ts";
  * go to Acme: Acme compares them with the contact's version and answers 412 when one fails.
  */
 export type WriteConditions = { "if-match"?: string; "if-none-match"?: string };
+
+/** A write's `acme_custom`: values by Acme property name, null clearing one. */
+export type AcmeCustomWrite = Record<string, CustomValue | null>;
+
+/** A write's body in Acme's names: the table's fields, and `acme_custom` when the write sets custom values. */
+export type AcmeWriteBody = Record<string, string | null | AcmeCustomWrite>;
 
 /** One page of Acme's contact list. */
 export interface AcmePage {
@@ -46,29 +52,34 @@ const LIST_PARAMS: Record<string, string> = {
   limit: "limit",
 };
 
-function renameField(field: string): string {
-  return LIST_PARAMS[field] ?? acmeFieldToApi(field);
-}
-
 /**
  * `response` if its status is one of `ok`; otherwise the caller's problem: 400 invalid_cursor
- * for a cursor Acme does not know, else acmeProblem with field names as the API names them.
+ * for a cursor Acme does not know, else acmeProblem with field names as the API names them
+ * (`renameField` for a contact's fields).
  */
-function expectContactStatus(response: AcmeResponse, ...ok: number[]): AcmeResponse {
+function expectContactStatus(
+  response: AcmeResponse,
+  ok: number[],
+  renameField: (field: string) => string,
+): AcmeResponse {
   const code = (response.body as { error?: { code?: string } } | null)?.error?.code;
   if (response.status === 400 && code === "invalid_cursor" && !ok.includes(400)) {
     throw new ApiError("invalid_cursor", "The cursor is not valid; start again without it.", {
       errors: [{ field: "cursor", message: "not a cursor issued by this API" }],
     });
   }
-  return expectAcmeStatus(response, ok, renameField);
+  return expectAcmeStatus(response, ok, (field) => LIST_PARAMS[field] ?? renameField(field));
 }
 
-/** True when every field the write set already has that value at Acme. */
-function reflects(contact: AcmeContact, fields: Record<string, string | null>): boolean {
-  return Object.entries(fields).every(
-    ([field, value]) => (contact as Record<string, unknown>)[field] === value,
-  );
+/** True when every field the write set already has that value at Acme (each custom value it set too). */
+function reflects(contact: AcmeContact, fields: AcmeWriteBody): boolean {
+  return Object.entries(fields).every(([field, value]) => {
+    if (field !== "acme_custom" || value === null || typeof value !== "object") {
+      return (contact as Record<string, unknown>)[field] === value;
+    }
+    const held = contact.acme_custom ?? {};
+    return Object.entries(value).every(([name, v]) => (Object.hasOwn(held, name) ? held[name] : null) === v);
+  });
 }
 
 function synthesized(status: number, body: unknown): AcmeResponse {
@@ -86,6 +97,11 @@ export class AcmeContacts {
     private readonly client: AcmeClient,
     /** The absolute deadline (epoch ms) of a new call; undefined leaves the client's own. */
     private readonly deadline: () => number | undefined = () => undefined,
+    /**
+     * Acme's field names in its error details as the API names them (the connection's custom
+     * fields among them: see `acmeFieldToApiWith`).
+     */
+    private readonly renameField: (field: string) => string = acmeFieldToApi,
   ) {}
 
   /** One page of the list, oldest first; throws 400 invalid_cursor for a cursor Acme refuses. */
@@ -104,7 +120,10 @@ export class AcmeContacts {
       },
       { deadline: this.deadline() },
     );
-    const page = parseAcme(AcmeContactPageSchema, expectContactStatus(response, 200).body);
+    const page = parseAcme(
+      AcmeContactPageSchema,
+      expectContactStatus(response, [200], this.renameField).body,
+    );
     return { results: page.results, next: page.paging?.next.after ?? null };
   }
 
@@ -114,7 +133,7 @@ export class AcmeContacts {
       { method: "GET", path: `/v1/contacts/${id}` },
       { deadline: this.deadline() },
     );
-    return parseAcme(AcmeContactSchema, expectContactStatus(response, 200).body);
+    return parseAcme(AcmeContactSchema, expectContactStatus(response, [200], this.renameField).body);
   }
 
   /** The live contact with this email (Acme matches case-insensitively), or null. */
@@ -123,14 +142,17 @@ export class AcmeContacts {
       { method: "GET", path: "/v1/contacts", query: { email, limit: "1" } },
       { deadline },
     );
-    return parseAcme(AcmeContactPageSchema, expectContactStatus(response, 200).body).results[0] ?? null;
+    return (
+      parseAcme(AcmeContactPageSchema, expectContactStatus(response, [200], this.renameField).body)
+        .results[0] ?? null
+    );
   }
 
   /**
    * The live contact a create of `body` (Acme's fields) left: the one with its email whose every
    * field in `body` reads as given; null if there is none or it differs (someone else's contact).
    */
-  async findCreated(body: Record<string, string | null>): Promise<AcmeContact | null> {
+  async findCreated(body: AcmeWriteBody): Promise<AcmeContact | null> {
     const found = await this.findByEmail(String(body.acme_email));
     if (!found) return null;
     const { acme_email: email, ...others } = body;
@@ -140,7 +162,7 @@ export class AcmeContacts {
   }
 
   /** Creates a contact from Acme's fields (`acme_email` required); 409 duplicate_email if one has it. */
-  async create(body: Record<string, string | null>): Promise<AcmeContact> {
+  async create(body: AcmeWriteBody): Promise<AcmeContact> {
     const request: AcmeRequest = { method: "POST", path: "/v1/contacts", body };
     // A create that failed ambiguously may have landed: look the email up before trying again.
     const verify: Verify = async ({ deadline }) => {
@@ -148,7 +170,7 @@ export class AcmeContacts {
       return found ? { applied: synthesized(201, found) } : { retry: request };
     };
     const response = await this.client.send(request, { deadline: this.deadline(), verify });
-    return parseAcme(AcmeContactSchema, expectContactStatus(response, 201).body);
+    return parseAcme(AcmeContactSchema, expectContactStatus(response, [201], this.renameField).body);
   }
 
   /**
@@ -161,9 +183,9 @@ export class AcmeContacts {
   async write(
     id: string,
     method: "PUT" | "PATCH",
-    body: Record<string, string | null>,
+    body: AcmeWriteBody,
     conditions: WriteConditions = {},
-    expected: Record<string, string | null> = body,
+    expected: AcmeWriteBody = body,
   ): Promise<AcmeContact> {
     const headers: Record<string, string> = { ...conditions };
     const request: AcmeRequest = { method, path: `/v1/contacts/${id}`, body, headers };
@@ -181,7 +203,7 @@ export class AcmeContacts {
       };
     };
     const response = await this.client.send(request, { deadline: this.deadline(), verify });
-    return parseAcme(AcmeContactSchema, expectContactStatus(response, 200).body);
+    return parseAcme(AcmeContactSchema, expectContactStatus(response, [200], this.renameField).body);
   }
 
   /** Deletes the contact under `conditions`; 404 not_found when there is none. */
@@ -192,6 +214,10 @@ export class AcmeContacts {
       const current = await this.client.send({ method: "GET", path: `/v1/contacts/${id}` }, { deadline });
       return current.status === 404 ? { applied: synthesized(204, null) } : { retry: request };
     };
-    expectContactStatus(await this.client.send(request, { deadline: this.deadline(), verify }), 204);
+    expectContactStatus(
+      await this.client.send(request, { deadline: this.deadline(), verify }),
+      [204],
+      this.renameField,
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { ExpiringMap } from "../../lib/expiring-map.ts";
 import { errorFields, log } from "../../lib/logger.ts";
-import type { Contact } from "./schemas.ts";
+import type { StoredContact } from "./schemas.ts";
 
 /** How long KV keeps a copy after it stops being fresh, so reads can fall back to it. */
 export const STALE_RETENTION_SECONDS = 7 * 86_400;
@@ -25,7 +25,7 @@ const LEDGER_SIZE = 10_000;
 const RECENT_ENTRIES_SIZE = 1000;
 
 interface CachedContact {
-  contact: Contact;
+  contact: StoredContact;
   storedAt: number;
   /** When the read at Acme that gave the copy began, epoch ms (absent in older entries: storedAt). */
   readAt?: number;
@@ -50,7 +50,7 @@ function outlives(entry: CachedContact, tombstone: Tombstone | null): boolean {
 }
 
 export interface CacheLookup {
-  contact: Contact;
+  contact: StoredContact;
   fresh: boolean;
   ageSeconds: number;
   /** When the copy was stored, epoch ms. */
@@ -84,7 +84,7 @@ export interface ContactCacheOptions {
    * invalidates it (a change to a contact never cached costs no KV write). False: a newer
    * version is known, the copy is not written. A rejection counts as a failed write.
    */
-  beforeWrite?: (contact: Contact, until: number) => Promise<boolean>;
+  beforeWrite?: (contact: StoredContact, until: number) => Promise<boolean>;
 }
 
 /**
@@ -197,7 +197,7 @@ export class ContactCache {
    * began (epoch ms). Never throws.
    */
   async store(
-    contact: Contact,
+    contact: StoredContact,
     known?: CacheLookup | null,
     now = Date.now(),
     readAt = now,
@@ -232,7 +232,7 @@ export class ContactCache {
 
   private async write(
     key: string,
-    contact: Contact,
+    contact: StoredContact,
     now: number,
     readAt: number,
   ): Promise<"written" | "failed" | "superseded"> {

@@ -82,16 +82,23 @@ export function replacementAtAcme(
 }
 
 /**
- * Acme's contact to the API's; Acme fields the table does not name are dropped, missing ones are
- * null, and an optional one (`deletedAt`) is left out unless it has a value.
+ * Acme's contact as the integration keeps it (in KV copies, the mirror and the feed): the table's
+ * fields under the API's names, and Acme's custom values as Acme holds them (`acmeCustom`, by
+ * property name; `{}` when Acme sent none), which `withCustomFields` maps per connection on the
+ * way out. Acme fields the table does not name are dropped, missing ones are null, and an optional
+ * one (`deletedAt`) is left out unless it has a value.
  */
-export function fromAcme(acme: Record<string, unknown>): Record<ApiField, unknown> {
-  const out = {} as Record<ApiField, unknown>;
+export function fromAcme(
+  acme: Record<string, unknown>,
+): Record<ApiField, unknown> & { acmeCustom: AcmeCustomValues } {
+  const out = {} as Record<ApiField, unknown> & { acmeCustom: AcmeCustomValues };
   for (const field of CONTACT_FIELDS) {
     const value = acme[field.acme] ?? null;
     if (field.value === "optionalString" && value === null) continue;
     out[field.api] = value;
   }
+  const custom = acme.acme_custom;
+  out.acmeCustom = custom && typeof custom === "object" ? { ...(custom as AcmeCustomValues) } : {};
   return out;
 }
 
@@ -105,4 +112,190 @@ export function acmeFieldToApi(path: string): string {
 /** The Acme name of an API field; undefined for names the table does not have. */
 export function apiFieldToAcme(field: string): string | undefined {
   return API_TO_ACME.get(field);
+}
+
+// ---- the per-connection part: custom fields ----
+//
+// Each connection maps some of its Acme account's custom properties (`acme_custom.<name>`) to API
+// names of its own (`customFields.<apiName>`). The integration keeps Acme's raw values (in the
+// KV copies, the mirror and the feed) and applies the connection's mapping on the way out, so a
+// mapping change applies to every read at once without asking Acme again.
+
+/** The value types of Acme's custom properties, as the integration reads Acme's contract. */
+export const CUSTOM_FIELD_TYPES = ["string", "number", "boolean", "date", "enumeration"] as const;
+export type CustomFieldType = (typeof CUSTOM_FIELD_TYPES)[number];
+
+/** A custom property's value, the same on both sides. */
+export type CustomValue = string | number | boolean;
+
+/** One mapped custom field of a connection: its API name, the Acme property, and that property's type. */
+export interface CustomFieldMapping {
+  apiName: string;
+  /** The Acme property's name (the key in `acme_custom`). */
+  remote: string;
+  type: CustomFieldType;
+  /** An enumeration's options, as Acme stated them when the field was mapped; null for other types. */
+  options: string[] | null;
+  /** Acme's label of the property, when the field was mapped. */
+  label: string;
+}
+
+/** What a custom field's API name looks like. */
+export const CUSTOM_FIELD_NAME = /^[a-z][A-Za-z0-9]{0,63}$/;
+
+/** Names a custom field may not take: the contact's own fields, and the key that holds the custom ones. */
+export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
+  ...CONTACT_FIELDS.map((f) => f.api),
+  "customFields",
+]);
+
+/** The longest `string` value, as Acme's contract states it (`GET /acme/v1/properties`' description). */
+export const MAX_CUSTOM_STRING_LENGTH = 1_000;
+
+const CALENDAR_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Whether `text` is an ISO 8601 calendar date `YYYY-MM-DD` that exists (no 2026-02-30). */
+export function isCalendarDate(text: string): boolean {
+  const match = CALENDAR_DATE.exec(text);
+  if (!match) return false;
+  const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
+  const date = new Date(0);
+  // setUTCFullYear, not Date.UTC: that one reads years 0-99 as 1900-1999.
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+/**
+ * Why `value` is not one the mapped field takes (null: it is). Rules no looser than Acme's, so a
+ * bad value fails here, named by the API's field, before any call to Acme.
+ */
+export function customValueProblem(field: CustomFieldMapping, value: unknown): string | null {
+  switch (field.type) {
+    case "string":
+      return typeof value === "string" && value.length <= MAX_CUSTOM_STRING_LENGTH && value.isWellFormed()
+        ? null
+        : `must be a string of at most ${MAX_CUSTOM_STRING_LENGTH} characters (well-formed Unicode)`;
+    case "number":
+      return typeof value === "number" && Number.isFinite(value) ? null : "must be a finite number";
+    case "boolean":
+      return typeof value === "boolean" ? null : "must be true or false";
+    case "date":
+      return typeof value === "string" && isCalendarDate(value) ? null : "must be a date as YYYY-MM-DD";
+    case "enumeration": {
+      const options = field.options ?? [];
+      if (typeof value === "string" && options.includes(value)) return null;
+      const shown = options.slice(0, 10).map((o) => JSON.stringify(o));
+      return `must be one of: ${shown.join(", ")}${options.length > 10 ? ", ..." : ""}`;
+    }
+  }
+}
+
+/** A contact's custom values as Acme keeps them, by property name (`acme_custom`). */
+export type AcmeCustomValues = Record<string, CustomValue>;
+
+/** The API's `customFields`: every mapped field, by API name, null when the contact holds no value. */
+export function customFieldsFromAcme(
+  raw: AcmeCustomValues | null | undefined,
+  mapping: readonly CustomFieldMapping[],
+): Record<string, CustomValue | null> {
+  return Object.fromEntries(
+    mapping.map((m) => [m.apiName, raw && Object.hasOwn(raw, m.remote) ? (raw[m.remote] ?? null) : null]),
+  );
+}
+
+/** A write's `customFields` (checked: every name mapped) as Acme's `acme_custom`, null kept (it clears). */
+export function customFieldsToAcme(
+  input: Record<string, CustomValue | null>,
+  mapping: readonly CustomFieldMapping[],
+): Record<string, CustomValue | null> {
+  const byName = new Map(mapping.map((m) => [m.apiName, m]));
+  const out: Record<string, CustomValue | null> = {};
+  for (const [apiName, value] of Object.entries(input)) {
+    const field = byName.get(apiName);
+    if (field) out[field.remote] = value;
+  }
+  return out;
+}
+
+/**
+ * The problems of a write's `customFields` under the connection's mapping, each naming
+ * `customFields.<apiName>`: a name not mapped, or a value the mapped property does not take (null
+ * always passes: it clears the value).
+ */
+export function customFieldProblems(
+  input: Record<string, unknown>,
+  mapping: readonly CustomFieldMapping[],
+): { field: string; message: string }[] {
+  const byName = new Map(mapping.map((m) => [m.apiName, m]));
+  const problems: { field: string; message: string }[] = [];
+  for (const [apiName, value] of Object.entries(input)) {
+    const field = `customFields.${apiName}`;
+    const mapped = byName.get(apiName);
+    if (!mapped) {
+      problems.push({ field, message: "not a custom field of this connection (GET /api/v1/field-mappings)" });
+      continue;
+    }
+    if (value === null) continue;
+    const problem = customValueProblem(mapped, value);
+    if (problem) problems.push({ field, message: problem });
+  }
+  return problems;
+}
+
+/**
+ * Renames a field path from Acme's error details to the API's under the connection's mapping:
+ * `acme_custom.<remote>` is `customFields.<apiName>` (`customFields` when the property is not
+ * mapped, or for the whole object); the fixed table renames the rest.
+ */
+export function acmeFieldToApiWith(path: string, mapping: readonly CustomFieldMapping[]): string {
+  if (path === "acme_custom") return "customFields";
+  if (path.startsWith("acme_custom.")) {
+    const remote = path.slice("acme_custom.".length);
+    const field = mapping.find((m) => m.remote === remote);
+    return field ? `customFields.${field.apiName}` : "customFields";
+  }
+  return acmeFieldToApi(path);
+}
+
+/**
+ * A kept contact as the connection sees it: Acme's raw custom values (`acmeCustom`) replaced by
+ * `customFields`, every mapped field by its API name (null when unset). A property the
+ * connection does not map never shows, whatever the copy holds.
+ */
+export function withCustomFields<T extends { acmeCustom?: AcmeCustomValues }>(
+  kept: T,
+  mapping: readonly CustomFieldMapping[],
+): Omit<T, "acmeCustom"> & { customFields: Record<string, CustomValue | null> } {
+  const { acmeCustom, ...fields } = kept;
+  return { ...fields, customFields: customFieldsFromAcme(acmeCustom, mapping) };
+}
+
+/** How a kept change names a custom value it changed: by Acme's property (`acme_custom.<name>`), mapped on the way out. */
+const RAW_CUSTOM_PREFIX = "acme_custom.";
+
+/** The key a kept change's diff gives a change of Acme property `remote`. */
+export function rawCustomChangeKey(remote: string): string {
+  return `${RAW_CUSTOM_PREFIX}${remote}`;
+}
+
+/**
+ * A kept change's `{field: {from, to}}` as the connection sees it: each change of a mapped Acme
+ * property named `customFields.<apiName>`, those of properties it does not map left out, the
+ * table's fields as they are.
+ */
+export function changesWithCustomFields<V>(
+  changes: Record<string, V>,
+  mapping: readonly CustomFieldMapping[],
+): Record<string, V> {
+  const byRemote = new Map(mapping.map((m) => [m.remote, m.apiName]));
+  const out: Record<string, V> = {};
+  for (const [key, change] of Object.entries(changes)) {
+    if (!key.startsWith(RAW_CUSTOM_PREFIX)) {
+      out[key] = change;
+      continue;
+    }
+    const apiName = byRemote.get(key.slice(RAW_CUSTOM_PREFIX.length));
+    if (apiName !== undefined) out[`customFields.${apiName}`] = change;
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import type { z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import {
   type EntityTagCondition,
   evaluatePreconditions,
@@ -15,11 +15,13 @@ import {
 } from "../../lib/openapi.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { connectionMapping } from "../field-mappings/connection-mapping.ts";
 import { IDEMPOTENCY_KEY_HEADER, idempotency } from "../idempotency/idempotency-middleware.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { API_KEY, securedRoute } from "../secured-route.ts";
 import type { WriteConditions } from "./acme-contacts.ts";
+import { customWrite } from "./contact-service.ts";
 import { createContactService } from "./create-contact-service.ts";
 import {
   type Contact,
@@ -99,6 +101,27 @@ async function createdByEarlierAttempt(
   c.header("Location", `${c.req.path}/${contact.id}`);
   return c.json(withEtag(c, contact), 201);
 }
+
+/**
+ * A create's `customFields` checked against the connection's mapping before an `Idempotency-Key`
+ * is taken, as the route's schema is: a body refused for them takes no key, so the same request
+ * under the same key runs once the fields are mapped. (Without a key the service checks them.)
+ */
+const customFieldsBeforeKey: MiddlewareHandler<IntegrationEnv> = async function customFieldsBeforeKey(
+  c,
+  next,
+) {
+  if (c.req.header("idempotency-key") === undefined) return next();
+  const parsed = ContactCreateSchema.safeParse(JSON.parse(c.var.rawBody));
+  if (parsed.success && parsed.data.customFields !== undefined) {
+    const mapping = await connectionMapping(c.env, c.var.connection.id, {
+      memoryTtlMs: c.var.config.cacheMemoryTtlMs,
+      fresh: true,
+    });
+    customWrite(parsed.data.customFields, mapping);
+  }
+  return next();
+};
 
 /** A replace's `id`, when sent back, must name the contact in the path. */
 function checkEchoedId(pathId: string, bodyId: string | undefined): void {
@@ -201,6 +224,7 @@ function contactRoutes(options: { seedCompatiblePut: boolean }) {
         security: API_KEY,
         middleware: [
           integrationJsonBody,
+          customFieldsBeforeKey,
           idempotency({
             operation: "contacts.create",
             body: ContactCreateSchema,

@@ -1,5 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { refuseProtoKey } from "../../lib/proto-key.ts";
 import {
+  type AcmeCustomValues,
   type ApiField,
   CONTACT_FIELDS,
   type ContactShape,
@@ -40,6 +42,26 @@ type InputShape = {
   [F in WritableApiField]: F extends RequiredApiField ? Rules[F] : z.ZodOptional<z.ZodNullable<Rules[F]>>;
 };
 
+/** A custom field's value as it reads: what its Acme property holds, or null. */
+const customValue = z.union([z.string(), z.number(), z.boolean()]).nullable();
+
+const CUSTOM_FIELDS_RULE =
+  "Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its " +
+  "Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a " +
+  "finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null " +
+  "clears one. Otherwise 400 naming `customFields.<name>`.";
+
+/** `customFields` as a write sends it; which names exist and what each takes is the connection's mapping, checked after this. */
+const customFieldsInput = refuseProtoKey(
+  z.record(z.string(), customValue),
+  "not a custom field of this connection (GET /api/v1/field-mappings)",
+).openapi({
+  description: CUSTOM_FIELDS_RULE,
+  // `examples`, not `example`: json-schema-faker (the contract fuzz) takes an `example` beside
+  // `additionalProperties` for a property named "example".
+  examples: [{ contractTier: "gold", renewalDate: "2026-09-30" }],
+});
+
 function inputShape(): InputShape {
   const shape: Partial<Record<WritableApiField, z.ZodType>> = {};
   for (const field of CONTACT_FIELDS) {
@@ -50,14 +72,24 @@ function inputShape(): InputShape {
   return shape as InputShape;
 }
 
-/** Create: every writable field, the required ones present; nothing else. */
+/** Create: every writable field, the required ones present, and custom fields; nothing else. */
 export const ContactCreateSchema = z
-  .strictObject(inputShape())
+  .strictObject({ ...inputShape(), customFields: customFieldsInput.optional() })
   .openapi("ContactInput", { example: { firstName: "Ada", lastName: "Lovelace", email: "ada@example.com" } });
-/** Merge patch: any writable field; null clears an optional one (a required one cannot be cleared). */
-export const ContactPatchSchema = ContactCreateSchema.partial().openapi("ContactPatch", {
-  example: { title: "Countess", phone: null },
-});
+/**
+ * Merge patch: any writable field; null clears an optional one (a required one cannot be cleared);
+ * `customFields` merges per field.
+ */
+export const ContactPatchSchema = z
+  .strictObject({
+    ...ContactCreateSchema.partial().shape,
+    customFields: customFieldsInput.optional().openapi({
+      description: `Merged per field: a custom field not named keeps its value, null clears one. ${CUSTOM_FIELDS_RULE}`,
+    }),
+  })
+  .openapi("ContactPatch", {
+    example: { title: "Countess", phone: null },
+  });
 
 /** A contact id as a path names it. */
 const CONTACT_ID = z
@@ -111,7 +143,16 @@ function nullableWhereReadable(shape: InputShape) {
  * they may read), the optional ones become null when left out, the read-only ones accepted back.
  */
 export const ContactReplaceSchema = z
-  .strictObject({ ...nullableWhereReadable(inputShape()), ...READ_ONLY_ECHO })
+  .strictObject({
+    ...nullableWhereReadable(inputShape()),
+    customFields: customFieldsInput.optional().openapi({
+      description:
+        "Given, it replaces the contact's custom fields: each mapped field it leaves out becomes null. " +
+        "Left out, they stay as they are (a client that knows no custom fields never wipes them). " +
+        CUSTOM_FIELDS_RULE,
+    }),
+    ...READ_ONLY_ECHO,
+  })
   .openapi("ContactReplace", {
     description:
       "The whole contact: optional fields left out become null. A contact as GET returned it is " +
@@ -137,8 +178,12 @@ export const ContactSeedUpdateSchema = ContactReplaceSchema.partial().openapi("C
 export type ContactInput = z.infer<typeof ContactCreateSchema>;
 export type ContactReplace = z.infer<typeof ContactReplaceSchema>;
 export type ContactPatch = z.infer<typeof ContactPatchSchema>;
-/** What any write sets: the writable fields given (null clears, absent keeps). */
-export type ContactFields = Partial<Record<WritableApiField, string | null>>;
+/** A write's custom fields, by API name (null clears one). */
+export type CustomFieldsInput = Record<string, string | number | boolean | null>;
+/** What any write sets: the writable fields given (null clears, absent keeps), and custom fields. */
+export type ContactFields = Partial<Record<WritableApiField, string | null>> & {
+  customFields?: CustomFieldsInput | undefined;
+};
 
 /** A contact as the API returns it, for the document's examples. */
 export const CONTACT_EXAMPLE = {
@@ -153,12 +198,30 @@ export const CONTACT_EXAMPLE = {
   version: 3,
   createdAt: "2026-01-15T09:30:00.000Z",
   updatedAt: "2026-02-01T16:05:12.000Z",
+  customFields: { contractTier: "gold", renewalDate: null },
 };
 
-/** The API's contact, every field of the mapping table under its API name. */
-export const ContactSchema = z.object(contactShape("api")).openapi("Contact", { example: CONTACT_EXAMPLE });
+/** The API's contact: every field of the mapping table under its API name, and the connection's custom fields. */
+export const ContactSchema = z
+  .object({
+    ...contactShape("api"),
+    customFields: z.record(z.string(), customValue).openapi({
+      description:
+        "The connection's custom fields (GET /api/v1/field-mappings), every mapped one by its API name, " +
+        "null when the contact holds no value; `{}` when the connection maps none.",
+      examples: [{ contractTier: "gold", renewalDate: null }],
+    }),
+  })
+  .openapi("Contact", { example: CONTACT_EXAMPLE });
 
 export type Contact = z.infer<typeof ContactSchema>;
+
+/**
+ * A contact as the integration keeps it (KV copies, the mirror, the feed): the table's fields,
+ * and Acme's custom values raw, by Acme's property names, mapped per connection on the way out
+ * (`withCustomFields`). Copies kept before custom fields existed have no `acmeCustom`.
+ */
+export type StoredContact = Omit<Contact, "customFields"> & { acmeCustom?: AcmeCustomValues };
 
 export const ContactListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),

@@ -9,6 +9,7 @@ import {
   deliveryAttempts,
   destinations,
 } from "../connection-data/schema.ts";
+import type { CustomFieldMapping } from "../contacts/mapping.ts";
 import { type ChangeEvent, toChangeEvent } from "../feed/change-event.ts";
 
 /** How long a courier holds the deliveries it claimed before they are due again, ms. */
@@ -186,9 +187,15 @@ export class DestinationStore {
 
   /**
    * Up to `limit` deliveries of the destination due by `now` and not in a courier's hand, oldest
-   * entry first, leased for CLAIM_LEASE_MS, each with its feed entry (null if it was pruned).
+   * entry first, leased for CLAIM_LEASE_MS, each with its feed entry (null if it was pruned) as the
+   * connection's custom-field `mapping` shows it now.
    */
-  claim(destinationId: string, limit: number, now: number): ClaimedDelivery[] {
+  claim(
+    destinationId: string,
+    limit: number,
+    now: number,
+    mapping: readonly CustomFieldMapping[] = [],
+  ): ClaimedDelivery[] {
     return this.storage.transactionSync(() => {
       const rows = this.exec<{ id: string; seq: number; attempts: number; first_attempt_at: number | null }>(
         `UPDATE deliveries SET lease_until = ?1
@@ -208,18 +215,21 @@ export class DestinationStore {
           "SELECT * FROM change_events WHERE seq IN (SELECT value FROM json_each(?))",
           JSON.stringify(rows.map((r) => r.seq)),
         ).map((row) => {
-          const event = toChangeEvent({
-            seq: row.seq as number,
-            eventId: row.event_id as string,
-            type: row.type as string,
-            contactId: row.contact_id as string,
-            version: row.version as number,
-            occurredAt: row.occurred_at as string,
-            contact: row.contact as string,
-            changes: row.changes as string,
-            source: row.source as ChangeEvent["source"],
-            recordedAt: row.recorded_at as string,
-          });
+          const event = toChangeEvent(
+            {
+              seq: row.seq as number,
+              eventId: row.event_id as string,
+              type: row.type as string,
+              contactId: row.contact_id as string,
+              version: row.version as number,
+              occurredAt: row.occurred_at as string,
+              contact: row.contact as string,
+              changes: row.changes as string,
+              source: row.source as ChangeEvent["source"],
+              recordedAt: row.recorded_at as string,
+            },
+            mapping,
+          );
           return [event.seq, event] as const;
         }),
       );

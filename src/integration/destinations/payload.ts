@@ -23,7 +23,11 @@ export const DestinationPayloadSchema = z
     },
   });
 
-/** The body POSTed for a feed entry: the same bytes on every attempt. */
+/**
+ * The body POSTed for a feed entry: the same bytes on every attempt, unless the connection's
+ * custom-field mapping changed in between (entries are mapped when sent, as the feed maps them
+ * when read).
+ */
 export function deliveryBody(event: ChangeEvent): string {
   return JSON.stringify({ type: event.type, timestamp: event.occurredAt, data: event });
 }

@@ -3,19 +3,28 @@ import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { log } from "../../lib/logger.ts";
 import { type ChangeSource, changeEvents } from "../connection-data/schema.ts";
 import type { AcmeContact } from "../contacts/acme-contact-schema.ts";
-import { CONTACT_FIELDS, fromAcme } from "../contacts/mapping.ts";
-import type { Contact } from "../contacts/schemas.ts";
+import {
+  CONTACT_FIELDS,
+  type CustomFieldMapping,
+  type CustomValue,
+  fromAcme,
+  rawCustomChangeKey,
+} from "../contacts/mapping.ts";
+import type { StoredContact } from "../contacts/schemas.ts";
 import { containsText } from "../db/contains-text.ts";
 import { type ChangeEvent, toChangeEvent } from "./change-event.ts";
 import type { ChangeType, FieldChanges } from "./change-types.ts";
 
-/** One change to one contact, from a webhook, a backfill or a reconciliation, in the API's shape. */
+/**
+ * One change to one contact, from a webhook, a backfill or a reconciliation, as the integration
+ * keeps it (custom values raw, mapped per connection when read).
+ */
 export interface IncomingChange {
   eventId: string;
   type: ChangeType;
   occurredAt: string;
-  contact: Contact;
-  previous: Contact | null;
+  contact: StoredContact;
+  previous: StoredContact | null;
   deletedAt: string | null;
   source: ChangeSource;
   /** A webhook's `webhook-id`: a second change with the same id is a redelivery, applied once. */
@@ -53,14 +62,30 @@ export interface FeedSelection {
 
 const WRITABLE = CONTACT_FIELDS.filter((f) => f.writable).map((f) => f.api);
 
-/** `{field: {from, to}}` over the writable fields, in API names. */
-export function fieldChanges(previous: Contact | null, next: Contact, type: ChangeType): FieldChanges {
+/**
+ * `{field: {from, to}}` over the writable fields, in API names, and over Acme's custom values, by
+ * Acme's property names (`acme_custom.<name>`: the feed maps them per connection when read).
+ */
+export function fieldChanges(
+  previous: StoredContact | null,
+  next: StoredContact,
+  type: ChangeType,
+): FieldChanges {
   if (type === "contact.deleted") return {};
   const changes: FieldChanges = {};
   for (const field of WRITABLE) {
     const from = previous ? (previous[field] ?? null) : null;
     const to = next[field] ?? null;
     if (from !== to) changes[field] = { from, to };
+  }
+  const before = previous?.acmeCustom ?? {};
+  const after = next.acmeCustom ?? {};
+  const held = (values: Record<string, CustomValue>, name: string) =>
+    Object.hasOwn(values, name) ? (values[name] ?? null) : null;
+  for (const name of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
+    const from = held(before, name);
+    const to = held(after, name);
+    if (from !== to) changes[rawCustomChangeKey(name)] = { from, to };
   }
   return changes;
 }
@@ -87,6 +112,8 @@ export class FeedStore {
     private readonly db: DrizzleSqliteDODatabase,
     private readonly connectionId: string,
     private readonly onAppended: (entries: { seq: number; type: string }[]) => void = () => {},
+    /** The connection's custom-field mapping, applied to every entry read. */
+    private readonly mapping: () => readonly CustomFieldMapping[] = () => [],
   ) {}
 
   private exec<T extends Row>(query: string, ...bindings: unknown[]): T[] {
@@ -263,8 +290,8 @@ export class FeedStore {
         eventId: `${source === "backfill" ? "bf" : "rec"}_${acmeContact.id}_v${acmeContact.acme_version}`,
         type,
         occurredAt: acmeContact.acme_updated_at,
-        contact: fromAcme(acmeContact) as Contact,
-        previous: mirrored ? (JSON.parse(mirrored.data) as Contact) : null,
+        contact: fromAcme(acmeContact) as StoredContact,
+        previous: mirrored ? (JSON.parse(mirrored.data) as StoredContact) : null,
         deletedAt,
         source,
       });
@@ -286,7 +313,8 @@ export class FeedStore {
       .orderBy(asc(changeEvents.seq))
       .limit(limit)
       .all();
-    return { expired: false, events: rows.map(toChangeEvent) };
+    const mapping = this.mapping();
+    return { expired: false, events: rows.map((row) => toChangeEvent(row, mapping)) };
   }
 
   /** The newest changes (those before `before`, when given), newest first, at most `limit`. */
@@ -298,7 +326,7 @@ export class FeedStore {
       .orderBy(desc(changeEvents.seq))
       .limit(limit)
       .all()
-      .map(toChangeEvent);
+      .map((row) => toChangeEvent(row, this.mapping()));
   }
 
   /** The highest sequence number pruned (0: none); the feed's next entry is always after it. */

@@ -5,7 +5,8 @@ import { createAcmeClient } from "../acme-client/create-acme-client.ts";
 import type { AcmeTransport } from "../acme-client/transport.ts";
 import type { IntegrationConfig } from "../config.ts";
 import type { AcmeContact } from "../contacts/acme-contact-schema.ts";
-import { AcmeContacts, type AcmePage } from "../contacts/acme-contacts.ts";
+import { AcmeContacts, type AcmePage, type AcmeWriteBody } from "../contacts/acme-contacts.ts";
+import { acmeFieldToApiWith, type CustomFieldMapping } from "../contacts/mapping.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import type { RequestStats } from "../request-stats.ts";
 
@@ -24,25 +25,30 @@ export const ACME_PAGE_SIZE = 100;
 export interface JobAcme {
   /** The live contact with this email (Acme matches case-insensitively), or null. */
   findByEmail(email: string): Promise<AcmeContact | null>;
-  create(body: Record<string, string | null>): Promise<AcmeContact>;
+  create(body: AcmeWriteBody): Promise<AcmeContact>;
   /** PATCH with If-Match `version`: 412 if the contact changed since it was read. */
-  update(id: string, version: number, body: Record<string, string | null>): Promise<AcmeContact>;
+  update(id: string, version: number, body: AcmeWriteBody): Promise<AcmeContact>;
   /** A page of Acme's contact list, deleted ones included. */
   page(after: string | null, updatedSince: string | null): Promise<AcmePage>;
 }
 
-/** The Acme calls of one job step for one connection; `stats` counts attempts and waits. */
+/**
+ * The Acme calls of one job step for one connection; `stats` counts attempts and waits; Acme's
+ * field errors name custom fields as `mapping` does.
+ */
 export function jobAcme(
   env: Env,
   config: IntegrationConfig,
   connection: ConnectionRow,
   inProcess: AcmeTransport,
   stats: RequestStats,
+  mapping: readonly CustomFieldMapping[] = [],
 ): JobAcme {
   const client = createAcmeClient(env, config, connection, { inProcess, stats, priority: "background" });
   const contacts = new AcmeContacts(
     client,
     () => Date.now() + Math.min(JOB_CALL_WAIT_MS, config.backgroundDeadlineMs),
+    (field) => acmeFieldToApiWith(field, mapping),
   );
   return {
     findByEmail: (email) => contacts.findByEmail(email),

@@ -1,7 +1,12 @@
 import Papa from "papaparse";
 import { decodeUtf8 } from "../../lib/unicode-text.ts";
 import type { FieldError } from "../../lib/validation.ts";
-import { CONTACT_FIELDS, REQUIRED_FIELDS } from "../contacts/mapping.ts";
+import {
+  CONTACT_FIELDS,
+  type CustomFieldMapping,
+  type CustomValue,
+  REQUIRED_FIELDS,
+} from "../contacts/mapping.ts";
 import { ApiError } from "../errors.ts";
 
 /** The most rows one import may hold (413 beyond). */
@@ -64,11 +69,31 @@ export function normalizeLineBreaks(text: string): string {
   return out + text.slice(from);
 }
 
+/** A CSV column of a custom field: `customFields.<name>`. */
+const CUSTOM_COLUMN = "customFields.";
+
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
 /**
- * CSV (RFC 4180) with a header row naming API fields. Empty optional cells mean null; a quoting
- * error makes the whole file unreadable (400); a line with the wrong number of fields fails alone.
+ * A CSV cell of a custom field as the value its mapped property takes: a number or a boolean read
+ * from its text (`true`/`false` in any case), other types as the text; an empty cell is null (it
+ * clears the value). Text that is not of the type stays text, for the row's check to name.
  */
-function parseCsv(text: string): RawRow[] {
+function customCell(cell: string, field: CustomFieldMapping): CustomValue | null {
+  if (cell === "") return null;
+  const text = cell.trim();
+  if (field.type === "number" && NUMBER.test(text)) return Number(text);
+  if (field.type === "boolean" && /^(true|false)$/i.test(text)) return text.toLowerCase() === "true";
+  return cell;
+}
+
+/**
+ * CSV (RFC 4180) with a header row naming API fields, and `customFields.<name>` for the
+ * connection's custom fields. Empty optional cells mean null; a quoting error makes the whole file
+ * unreadable (400), as does a column that names no field (a custom one the connection does not
+ * map included); a line with the wrong number of fields fails alone.
+ */
+function parseCsv(text: string, mapping: readonly CustomFieldMapping[]): RawRow[] {
   const result = Papa.parse<Record<string, string>>(normalizeLineBreaks(text), {
     header: true,
     delimiter: ",",
@@ -83,10 +108,16 @@ function parseCsv(text: string): RawRow[] {
     ]);
   }
   const header = result.meta.fields ?? [];
-  const unknown = header.filter((h) => !WRITABLE.has(h));
+  const custom = new Map(mapping.map((m) => [`${CUSTOM_COLUMN}${m.apiName}`, m]));
+  const unknown = header.filter((h) => !WRITABLE.has(h) && !custom.has(h));
   if (unknown.length > 0 || !header.includes("email")) {
     throw malformed("The CSV header must name API fields, email among them.", [
-      ...unknown.map((field) => ({ field, message: "unknown field" })),
+      ...unknown.map((field) => ({
+        field,
+        message: field.startsWith(CUSTOM_COLUMN)
+          ? "not a custom field of this connection (GET /api/v1/field-mappings)"
+          : "unknown field",
+      })),
       ...(header.includes("email") ? [] : [{ field: "email", message: "missing from the header row" }]),
     ]);
   }
@@ -99,11 +130,15 @@ function parseCsv(text: string): RawRow[] {
     const row = index + 1;
     const mismatch = mismatched.get(index);
     if (mismatch) return { row, unreadable: [{ field: "row", message: mismatch }] };
-    const value: Record<string, string | null> = {};
+    const value: Record<string, unknown> = {};
+    const customFields: Record<string, CustomValue | null> = {};
     for (const field of header) {
       const cell = record[field] ?? "";
-      value[field] = cell === "" && !REQUIRED.has(field) ? null : cell;
+      const mapped = custom.get(field);
+      if (mapped) customFields[mapped.apiName] = customCell(cell, mapped);
+      else value[field] = cell === "" && !REQUIRED.has(field) ? null : cell;
     }
+    if (Object.keys(customFields).length > 0) value.customFields = customFields;
     return { row, value };
   });
 }
@@ -157,12 +192,17 @@ function parseJson(text: string): RawRow[] {
 }
 
 /**
- * Reads an import body (bytes, UTF-8) into rows. Throws ApiError: 400 `validation_failed` naming
+ * Reads an import body (bytes, UTF-8) into rows; a CSV's custom-field columns are read by the
+ * connection's `mapping`. Throws ApiError: 400 `validation_failed` naming
  * `body` for bytes that are not UTF-8 (the whole body is refused: U+FFFD would be stored in their
  * place), 400 `invalid_json` or `validation_failed` for a body that cannot be read at all (or has
  * no rows), 413 for more than MAX_IMPORT_ROWS rows.
  */
-export function parseImport(type: ImportMediaType, bytes: Uint8Array): RawRow[] {
+export function parseImport(
+  type: ImportMediaType,
+  bytes: Uint8Array,
+  mapping: readonly CustomFieldMapping[] = [],
+): RawRow[] {
   const text = decodeUtf8(bytes);
   if (text === null) {
     throw malformed("The body is not UTF-8.", [
@@ -171,7 +211,7 @@ export function parseImport(type: ImportMediaType, bytes: Uint8Array): RawRow[] 
   }
   const rows =
     type === "text/csv"
-      ? parseCsv(text)
+      ? parseCsv(text, mapping)
       : type === "application/x-ndjson"
         ? parseNdjson(text)
         : parseJson(text);

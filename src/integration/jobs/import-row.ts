@@ -1,6 +1,12 @@
 import { type FieldError, fieldErrors } from "../../lib/validation.ts";
 import type { AcmeContact } from "../contacts/acme-contact-schema.ts";
-import { mapToAcme } from "../contacts/mapping.ts";
+import type { AcmeCustomWrite, AcmeWriteBody } from "../contacts/acme-contacts.ts";
+import {
+  type CustomFieldMapping,
+  customFieldProblems,
+  customFieldsToAcme,
+  mapToAcme,
+} from "../contacts/mapping.ts";
 import { ContactCreateSchema, type ContactInput } from "../contacts/schemas.ts";
 import type { RawRow } from "./import-parser.ts";
 
@@ -21,10 +27,11 @@ function emailOf(value: unknown): string | null {
 }
 
 /**
- * Validates one raw row with the API's contact schema; errors carry the API's field names. A row
- * marked as a duplicate of a later one (markDuplicateEmails) fails as `duplicate_in_file`.
+ * Validates one raw row with the API's contact schema and its custom fields with the connection's
+ * `mapping`, as a single create is; errors carry the API's field names. A row marked as a
+ * duplicate of a later one (markDuplicateEmails) fails as `duplicate_in_file`.
  */
-export function checkRow(raw: RawRow): CheckedRow {
+export function checkRow(raw: RawRow, mapping: readonly CustomFieldMapping[] = []): CheckedRow {
   if ("duplicateOf" in raw) {
     return {
       row: raw.row,
@@ -43,33 +50,47 @@ export function checkRow(raw: RawRow): CheckedRow {
     };
   }
   const parsed = ContactCreateSchema.safeParse(raw.value);
-  if (parsed.success) return { row: raw.row, input: parsed.data };
+  const errors = parsed.success
+    ? customFieldProblems(parsed.data.customFields ?? {}, mapping)
+    : fieldErrors(parsed.error);
+  if (parsed.success && errors.length === 0) return { row: raw.row, input: parsed.data };
   return {
     row: raw.row,
-    error: {
-      row: raw.row,
-      email: emailOf(raw.value),
-      code: "validation_failed",
-      errors: fieldErrors(parsed.error),
-    },
+    error: { row: raw.row, email: emailOf(raw.value), code: "validation_failed", errors },
   };
 }
 
 /** What an upsert has to do at Acme for one valid row. */
 export type UpsertPlan =
-  | { kind: "create"; body: Record<string, string | null> }
-  | { kind: "update"; id: string; version: number; body: Record<string, string | null> }
+  | { kind: "create"; body: AcmeWriteBody }
+  | { kind: "update"; id: string; version: number; body: AcmeWriteBody }
   | { kind: "unchanged"; id: string };
 
 /**
  * Compares a row with the contact Acme holds under its email (case-insensitive) and keeps only
  * what differs, so a row already in place costs no write and makes no new version. Fields the
- * row does not carry (absent CSV columns) are left as they are.
+ * row does not carry (absent CSV columns, custom fields it does not name) are left as they are.
+ * Custom fields go under Acme's property names (`mapping`, the row checked against it).
  */
-export function planUpsert(input: ContactInput, current: AcmeContact | null): UpsertPlan {
+export function planUpsert(
+  input: ContactInput,
+  current: AcmeContact | null,
+  mapping: readonly CustomFieldMapping[] = [],
+): UpsertPlan {
   const wanted = mapToAcme(input);
-  if (!current) return { kind: "create", body: wanted };
-  const body: Record<string, string | null> = {};
+  const custom = input.customFields ? customFieldsToAcme(input.customFields, mapping) : {};
+  if (!current) {
+    return {
+      kind: "create",
+      body: Object.keys(custom).length > 0 ? { ...wanted, acme_custom: custom } : wanted,
+    };
+  }
+  const held = current.acme_custom ?? {};
+  const changedCustom: AcmeCustomWrite = {};
+  for (const [name, value] of Object.entries(custom)) {
+    if ((Object.hasOwn(held, name) ? held[name] : null) !== value) changedCustom[name] = value;
+  }
+  const body: AcmeWriteBody = Object.keys(changedCustom).length > 0 ? { acme_custom: changedCustom } : {};
   for (const [field, value] of Object.entries(wanted)) {
     const have = (current as Record<string, unknown>)[field] ?? null;
     const same =

@@ -1,3 +1,4 @@
+import type { CustomFieldMapping } from "../contacts/mapping.ts";
 import { ApiError } from "../errors.ts";
 import type { JobAcme } from "./acme-adapter.ts";
 import { readImportCheckpoint, writeImportCheckpoint } from "./import-checkpoint.ts";
@@ -7,9 +8,13 @@ import { endJob } from "./job-end.ts";
 import { type StepContext, type StepOutcome, transientWaitMs } from "./step-context.ts";
 
 /** Creates or updates one row's contact at Acme; one more look after a race (409, 412, 404). */
-async function upsert(acme: JobAcme, input: Parameters<typeof planUpsert>[0]): Promise<void> {
+async function upsert(
+  acme: JobAcme,
+  input: Parameters<typeof planUpsert>[0],
+  mapping: readonly CustomFieldMapping[],
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const plan = planUpsert(input, await acme.findByEmail(input.email));
+    const plan = planUpsert(input, await acme.findByEmail(input.email), mapping);
     try {
       if (plan.kind === "create") await acme.create(plan.body);
       else if (plan.kind === "update") await acme.update(plan.id, plan.version, plan.body);
@@ -30,11 +35,15 @@ const STEP_BUDGET_MS = 10_000;
 
 type RowResult = { kind: "ok" } | { kind: "failed"; error: RowError } | { kind: "wait"; waitMs: number };
 
-async function importRow(acme: JobAcme, raw: RawRow): Promise<RowResult> {
-  const checked = checkRow(raw);
+async function importRow(
+  acme: JobAcme,
+  raw: RawRow,
+  mapping: readonly CustomFieldMapping[],
+): Promise<RowResult> {
+  const checked = checkRow(raw, mapping);
   if ("error" in checked) return { kind: "failed", error: checked.error };
   try {
-    await upsert(acme, checked.input);
+    await upsert(acme, checked.input, mapping);
     return { kind: "ok" };
   } catch (error) {
     const waitMs = transientWaitMs(error);
@@ -81,7 +90,7 @@ export async function importStep(context: StepContext): Promise<StepOutcome> {
   let waitMs = 0;
   while (pending.length > 0) {
     const wave = nextWave(pending);
-    const results = await Promise.all(wave.map((raw) => importRow(context.acme, raw)));
+    const results = await Promise.all(wave.map((raw) => importRow(context.acme, raw, context.mapping)));
     const waiting: RawRow[] = [];
     results.forEach((result, i) => {
       const raw = wave[i] as RawRow;

@@ -46,6 +46,8 @@ export async function runJobStep(
   }
   const config = loadIntegrationConfig(env);
   const stats: RequestStats = { acmeAttempts: 0, acmeRetries: 0, acmeWaitMs: 0 };
+  // A sync keeps Acme's custom values raw and needs no mapping; an import writes by it.
+  const mapping = job.kind === "import" ? await data.fieldMappings() : [];
   const context: StepContext = {
     env,
     config,
@@ -53,7 +55,8 @@ export async function runJobStep(
     job,
     connection,
     data,
-    acme: jobAcme(env, config, connection, inProcess, stats),
+    acme: jobAcme(env, config, connection, inProcess, stats, mapping),
+    mapping,
     now,
   };
   let outcome: StepOutcome;

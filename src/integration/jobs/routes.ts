@@ -8,6 +8,7 @@ import { requireConnection } from "../connections/connection-store.ts";
 import { identityBody } from "../content-coding.ts";
 import { createRouter, type IntegrationEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { connectionMapping } from "../field-mappings/connection-mapping.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { ADMIN_TOKEN, API_KEY, securedRoute } from "../secured-route.ts";
 import { loadJobConfig } from "./config.ts";
@@ -119,7 +120,13 @@ const ImportBodySchema = z
     example: {
       contacts: [
         { firstName: "Ada", lastName: "Lovelace", email: "ada@example.com" },
-        { firstName: "Grace", lastName: "Hopper", email: "grace@example.com", company: "Navy" },
+        {
+          firstName: "Grace",
+          lastName: "Hopper",
+          email: "grace@example.com",
+          company: "Navy",
+          customFields: { contractTier: "gold" },
+        },
       ],
     },
   });
@@ -131,7 +138,8 @@ const importRoute = securedRoute({
   summary: "Bulk upsert of contacts, matched by email (case-insensitive), as a job",
   description:
     `Up to ${MAX_IMPORT_ROWS} rows, or IMPORT_MAX_BODY_BYTES, as \`text/csv\` (a header row of API field ` +
-    "names; empty optional cells are null), `application/x-ndjson` (one contact per line) or " +
+    "names, `customFields.<name>` for a custom field; empty optional cells are null, a custom field's " +
+    "cell is read as its type: `3`, `true`), `application/x-ndjson` (one contact per line) or " +
     '`application/json` (`{"contacts": [...]}`). Each row is validated like a single create and fails ' +
     "alone (see `GET /jobs/{id}/errors`); a row that matches its contact at Acme writes nothing, so the " +
     "same import run again makes no new versions.",
@@ -211,7 +219,11 @@ async function startImport(c: Context<IntegrationEnv>, connectionId: string) {
   if (Number(c.req.header("content-length") ?? "0") > maxBytes) throw tooLarge();
   const raw = c.req.raw.body ? await readLimited(c.req.raw.body, maxBytes) : new Uint8Array();
   if (raw === null) throw tooLarge();
-  const rows = markDuplicateEmails(parseImport(type, raw));
+  const mapping = await connectionMapping(c.env, connectionId, {
+    memoryTtlMs: c.var.config.cacheMemoryTtlMs,
+    fresh: true,
+  });
+  const rows = markDuplicateEmails(parseImport(type, raw, mapping), mapping);
   const job = await startJob(c.env, { connectionId, kind: "import", rows });
   return accepted(c, job);
 }

@@ -2,6 +2,7 @@ import { isAcmeUnavailable } from "../acme-client/acme-errors.ts";
 import type { IntegrationConfig } from "../config.ts";
 import type { JobRow, JobStatus } from "../connection-data/schema.ts";
 import type { connectionData } from "../connection-data/stub.ts";
+import type { CustomFieldMapping } from "../contacts/mapping.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import type { JobAcme } from "./acme-adapter.ts";
 
@@ -19,6 +20,8 @@ export interface StepContext {
   /** The connection's own data (its `ConnectionData` object), where the job lives. */
   data: ReturnType<typeof connectionData>;
   acme: JobAcme;
+  /** The connection's custom-field mapping as the step began (an import's rows are checked and written by it). */
+  mapping: readonly CustomFieldMapping[];
   /** The clock, ms since the epoch. */
   now: () => number;
 }

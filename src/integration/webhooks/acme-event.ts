@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { AcmeContactSchema } from "../contacts/acme-contact-schema.ts";
 import { fromAcme } from "../contacts/mapping.ts";
-import type { Contact } from "../contacts/schemas.ts";
+import type { StoredContact } from "../contacts/schemas.ts";
 import { CHANGE_TYPES } from "../feed/change-types.ts";
 import type { IncomingChange } from "../feed/feed-store.ts";
 
@@ -32,8 +32,8 @@ export function changeFromWebhook(
     webhookId: message.webhookId,
     type: body.type,
     occurredAt: body.timestamp,
-    contact: fromAcme(body.data) as Contact,
-    previous: body.previous ? (fromAcme(body.previous) as Contact) : null,
+    contact: fromAcme(body.data) as StoredContact,
+    previous: body.previous ? (fromAcme(body.previous) as StoredContact) : null,
     deletedAt: body.data.acme_deleted_at ?? null,
     source: "webhook",
   };
