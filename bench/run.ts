@@ -13,7 +13,7 @@ import { processGroupCpuMs } from "./cpu.ts";
 import { startCpuBurner } from "./cpu-burner.ts";
 import { destinationsBench, destinationsTable } from "./destinations.ts";
 import { jobsBench } from "./jobs.ts";
-import { expectData, json, load, type Setup, setUp, startBenchServer } from "./setup.ts";
+import { expectData, json, load, type Setup, setUp, startBenchServer, withCustomFields } from "./setup.ts";
 import { stormBench } from "./storm.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -31,6 +31,11 @@ const ONLY = process.env.BENCH_ONLY?.split(",").map((part) => part.trim());
 const runs = (part: string) => !ONLY || ONLY.includes(part);
 /** `BENCH_CPU_BURNER=2` runs two busy processes beside the server for the whole bench. */
 const CPU_BURNER = Number(process.env.BENCH_CPU_BURNER ?? 0);
+/**
+ * `BENCH_CUSTOM_FIELDS=20` gives the bench contact 20 mapped custom fields (issue 25), so the read
+ * rows (KV hit, miss) run with them; unset or 0, it has none.
+ */
+const CUSTOM_FIELDS = Number(process.env.BENCH_CUSTOM_FIELDS ?? 0);
 /** `BENCH_SLOTS_AHEAD=0` runs the Worker with SESSION_SLOTS_AHEAD=false; 1 or unset, with it on. */
 const SLOTS_AHEAD = slotsAhead(process.env.BENCH_SLOTS_AHEAD);
 
@@ -482,6 +487,10 @@ async function main() {
   if (burner.count > 0) console.log(`CPU burner: ${burner.count} busy processes beside the server`);
   try {
     const setup = await setUp(server.url, vars);
+    if (CUSTOM_FIELDS > 0) {
+      console.log(`Custom fields: ${CUSTOM_FIELDS} mapped, all set on the bench contact`);
+      await withCustomFields(server.url, setup, CUSTOM_FIELDS);
+    }
     console.log(
       `Measuring ${CONNECTIONS} connections x ${DURATION_S} s per route (after ${WARMUP_S} s warm-up)...`,
     );
@@ -514,6 +523,7 @@ async function main() {
         durationSeconds: DURATION_S,
         rounds: ROUNDS,
         slotsAhead: SLOTS_AHEAD,
+        customFields: CUSTOM_FIELDS,
       },
       routes: rows,
       webhookPipeline: webhook,

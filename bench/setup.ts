@@ -175,3 +175,65 @@ export async function setUp(
     subscriptionId: subscription.subscriptionId,
   };
 }
+
+/** The values the bench contact holds for its custom fields: one of each of the five types, in turn. */
+function customValue(i: number): { property: Record<string, unknown>; value: unknown } {
+  const name = `bench_field_${i}`;
+  const label = `Bench field ${i}`;
+  switch (i % 5) {
+    case 0:
+      return { property: { name, label, type: "string" }, value: `value ${i} of a bench custom field` };
+    case 1:
+      return { property: { name, label, type: "number" }, value: i * 10.5 };
+    case 2:
+      return { property: { name, label, type: "boolean" }, value: i % 2 === 0 };
+    case 3:
+      return { property: { name, label, type: "date" }, value: `2026-0${(i % 9) + 1}-1${i % 10}` };
+    default:
+      return {
+        property: { name, label, type: "enumeration", options: ["bronze", "silver", "gold"] },
+        value: ["bronze", "silver", "gold"][i % 3],
+      };
+  }
+}
+
+/**
+ * `BENCH_CUSTOM_FIELDS=n`: defines `n` custom properties at the set-up's Acme account (the five
+ * types in turn), maps them all for its connection (`benchField<i>`) and gives the bench contact a
+ * value for each, so the read rows carry `n` custom fields. Call before the cache is primed.
+ */
+export async function withCustomFields(base: string, setup: Setup, count: number): Promise<void> {
+  const custom: Record<string, unknown> = {};
+  const customFields: Record<string, { remote: string }> = {};
+  for (let i = 0; i < count; i++) {
+    const { property, value } = customValue(i);
+    await json(await post(`${base}/acme/v1/properties`, setup.acmeToken, property), 201);
+    custom[property.name as string] = value;
+    customFields[`benchField${i}`] = { remote: property.name as string };
+  }
+  await json(
+    await fetch(`${base}/api/v1/field-mappings`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${setup.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ customFields }),
+    }),
+    200,
+  );
+  await json(
+    await fetch(`${base}/acme/v1/contacts/${setup.contactId}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${setup.acmeToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ acme_custom: custom }),
+    }),
+    200,
+  );
+  // The integration's read shows all of them, so the rows measure what they mean to.
+  const read = await json<{ customFields?: Record<string, unknown> }>(
+    await fetch(`${base}/api/v1/contacts/${setup.contactId}`, {
+      headers: { authorization: `Bearer ${setup.apiKey}`, "cache-control": "no-cache" },
+    }),
+    200,
+  );
+  const shown = Object.values(read.customFields ?? {}).filter((v) => v !== null).length;
+  if (shown !== count) throw new Error(`the bench contact shows ${shown} custom fields, not ${count}`);
+}
