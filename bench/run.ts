@@ -11,6 +11,7 @@ import { type AcmeBridgeClient, createAcmeBridgeClient } from "../client/index.t
 import { ROOT } from "../scripts/wrangler-dev.ts";
 import { processGroupCpuMs } from "./cpu.ts";
 import { startCpuBurner } from "./cpu-burner.ts";
+import { CUSTOM_FIELDS, type CustomFieldsSetup, customFieldsSetUp } from "./custom-fields.ts";
 import { jobsBench } from "./jobs.ts";
 import { expectData, json, load, type Setup, setUp, startBenchServer } from "./setup.ts";
 import { stormBench } from "./storm.ts";
@@ -176,11 +177,18 @@ async function measureRoutes(
   return rows;
 }
 
-async function throughputRows(base: string, setup: Setup, cpuMs: () => number): Promise<Row[]> {
+async function throughputRows(
+  base: string,
+  setup: Setup,
+  custom: CustomFieldsSetup,
+  cpuMs: () => number,
+): Promise<Row[]> {
   const apiAuth = { authorization: `Bearer ${setup.apiKey}` };
+  const customAuth = { authorization: `Bearer ${custom.apiKey}` };
   // Prime the cache and the integration's token.
   const api = createAcmeBridgeClient({ baseUrl: base, apiKey: setup.apiKey });
   await api.GET("/api/v1/contacts/{id}", { params: { path: { id: setup.contactId } } });
+  await fetch(`${base}/api/v1/contacts/${custom.contactId}`, { headers: customAuth });
   let created = 0;
   const newContact = () => {
     created += 1;
@@ -214,6 +222,19 @@ async function throughputRows(base: string, setup: Setup, cpuMs: () => number): 
         options: {
           url: `${base}/api/v1/contacts/${setup.contactId}`,
           headers: { ...apiAuth, "cache-control": "no-cache" },
+        },
+      },
+      {
+        name: `KV hit, ${CUSTOM_FIELDS} custom fields`,
+        against: "integration read, KV hit",
+        options: { url: `${base}/api/v1/contacts/${custom.contactId}`, headers: customAuth },
+      },
+      {
+        name: `miss, ${CUSTOM_FIELDS} custom fields`,
+        against: "integration read, miss (to Acme)",
+        options: {
+          url: `${base}/api/v1/contacts/${custom.contactId}`,
+          headers: { ...customAuth, "cache-control": "no-cache" },
         },
       },
       {
@@ -486,7 +507,9 @@ async function main() {
     );
     const rows = !runs("routes")
       ? []
-      : await throughputRows(server.url, setup, () => processGroupCpuMs(server.processGroup));
+      : await throughputRows(server.url, setup, await customFieldsSetUp(server.url, vars, setup), () =>
+          processGroupCpuMs(server.processGroup),
+        );
     console.log(`Webhook pipeline: ${PIPELINE_CHANGES} changes at Acme...`);
     const webhook = runs("pipeline") ? await pipeline(server.url, setup) : null;
     console.log(`Rate budget: ${BUDGET_WRITES} writes offered...`);
