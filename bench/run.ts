@@ -11,9 +11,9 @@ import { type AcmeBridgeClient, createAcmeBridgeClient } from "../client/index.t
 import { ROOT } from "../scripts/wrangler-dev.ts";
 import { processGroupCpuMs } from "./cpu.ts";
 import { startCpuBurner } from "./cpu-burner.ts";
-import { destinationsBench, destinationsTable } from "./destinations.ts";
+import { CUSTOM_FIELDS, type CustomFieldsSetup, customFieldsSetUp } from "./custom-fields.ts";
 import { jobsBench } from "./jobs.ts";
-import { expectData, json, load, type Setup, setUp, startBenchServer, withCustomFields } from "./setup.ts";
+import { expectData, json, load, type Setup, setUp, startBenchServer } from "./setup.ts";
 import { stormBench } from "./storm.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -26,16 +26,11 @@ const PIPELINE_CHANGES = Number(process.env.BENCH_PIPELINE_CHANGES ?? 300);
 /** Changes per second made at Acme during the pipeline run. */
 const PIPELINE_RATE = Number(process.env.BENCH_PIPELINE_RATE ?? 25);
 const BUDGET_WRITES = Number(process.env.BENCH_BUDGET_WRITES ?? 300);
-/** `BENCH_ONLY=budget,jobs` runs those parts alone (routes, pipeline, budget, jobs, storm, destinations). */
+/** `BENCH_ONLY=budget,jobs` runs those parts alone (routes, pipeline, budget, jobs, storm). */
 const ONLY = process.env.BENCH_ONLY?.split(",").map((part) => part.trim());
 const runs = (part: string) => !ONLY || ONLY.includes(part);
 /** `BENCH_CPU_BURNER=2` runs two busy processes beside the server for the whole bench. */
 const CPU_BURNER = Number(process.env.BENCH_CPU_BURNER ?? 0);
-/**
- * `BENCH_CUSTOM_FIELDS=20` gives the bench contact 20 mapped custom fields (issue 25), so the read
- * rows (KV hit, miss) run with them; unset or 0, it has none.
- */
-const CUSTOM_FIELDS = Number(process.env.BENCH_CUSTOM_FIELDS ?? 0);
 /** `BENCH_SLOTS_AHEAD=0` runs the Worker with SESSION_SLOTS_AHEAD=false; 1 or unset, with it on. */
 const SLOTS_AHEAD = slotsAhead(process.env.BENCH_SLOTS_AHEAD);
 
@@ -182,11 +177,18 @@ async function measureRoutes(
   return rows;
 }
 
-async function throughputRows(base: string, setup: Setup, cpuMs: () => number): Promise<Row[]> {
+async function throughputRows(
+  base: string,
+  setup: Setup,
+  custom: CustomFieldsSetup,
+  cpuMs: () => number,
+): Promise<Row[]> {
   const apiAuth = { authorization: `Bearer ${setup.apiKey}` };
+  const customAuth = { authorization: `Bearer ${custom.apiKey}` };
   // Prime the cache and the integration's token.
   const api = createAcmeBridgeClient({ baseUrl: base, apiKey: setup.apiKey });
   await api.GET("/api/v1/contacts/{id}", { params: { path: { id: setup.contactId } } });
+  await fetch(`${base}/api/v1/contacts/${custom.contactId}`, { headers: customAuth });
   let created = 0;
   const newContact = () => {
     created += 1;
@@ -220,6 +222,19 @@ async function throughputRows(base: string, setup: Setup, cpuMs: () => number): 
         options: {
           url: `${base}/api/v1/contacts/${setup.contactId}`,
           headers: { ...apiAuth, "cache-control": "no-cache" },
+        },
+      },
+      {
+        name: `KV hit, ${CUSTOM_FIELDS} custom fields`,
+        against: "integration read, KV hit",
+        options: { url: `${base}/api/v1/contacts/${custom.contactId}`, headers: customAuth },
+      },
+      {
+        name: `miss, ${CUSTOM_FIELDS} custom fields`,
+        against: "integration read, miss (to Acme)",
+        options: {
+          url: `${base}/api/v1/contacts/${custom.contactId}`,
+          headers: { ...customAuth, "cache-control": "no-cache" },
         },
       },
       {
@@ -487,16 +502,14 @@ async function main() {
   if (burner.count > 0) console.log(`CPU burner: ${burner.count} busy processes beside the server`);
   try {
     const setup = await setUp(server.url, vars);
-    if (CUSTOM_FIELDS > 0) {
-      console.log(`Custom fields: ${CUSTOM_FIELDS} mapped, all set on the bench contact`);
-      await withCustomFields(server.url, setup, CUSTOM_FIELDS);
-    }
     console.log(
       `Measuring ${CONNECTIONS} connections x ${DURATION_S} s per route (after ${WARMUP_S} s warm-up)...`,
     );
     const rows = !runs("routes")
       ? []
-      : await throughputRows(server.url, setup, () => processGroupCpuMs(server.processGroup));
+      : await throughputRows(server.url, setup, await customFieldsSetUp(server.url, vars, setup), () =>
+          processGroupCpuMs(server.processGroup),
+        );
     console.log(`Webhook pipeline: ${PIPELINE_CHANGES} changes at Acme...`);
     const webhook = runs("pipeline") ? await pipeline(server.url, setup) : null;
     console.log(`Rate budget: ${BUDGET_WRITES} writes offered...`);
@@ -507,8 +520,6 @@ async function main() {
     const storm = runs("storm")
       ? await stormBench(server.url, vars, bench.persistTo, () => processGroupCpuMs(server.processGroup))
       : null;
-    if (runs("destinations")) console.log("Destinations: changes at Acme pushed to local receivers...");
-    const destinations = runs("destinations") ? await destinationsBench(server.url, vars) : null;
     const bundle = bundleSize();
 
     const hit = rows.find((r) => r.name.includes("hit"));
@@ -523,14 +534,12 @@ async function main() {
         durationSeconds: DURATION_S,
         rounds: ROUNDS,
         slotsAhead: SLOTS_AHEAD,
-        customFields: CUSTOM_FIELDS,
       },
       routes: rows,
       webhookPipeline: webhook,
       rateBudget: budget,
       jobs,
       storm,
-      destinations,
       bundle,
       targets: {
         kvReadRatio: { value: hit?.ratio, target: ">= 0.85" },
@@ -554,22 +563,6 @@ async function main() {
         importAgainAcmeWrites: { value: jobs?.import.again.acmeWrites, target: "0" },
         stormLost: { value: storm?.feed.lost, target: "0" },
         stormDuplicated: { value: storm?.feed.duplicated, target: "0" },
-        destinationsMissing: {
-          value: destinations
-            ? destinations.latency.missing +
-              destinations.burst.missing +
-              (destinations.burst.backlog?.missing ?? 0)
-            : undefined,
-          target: "0",
-        },
-        destinationsDuplicated: {
-          value: destinations
-            ? destinations.latency.duplicated +
-              destinations.burst.duplicated +
-              (destinations.burst.backlog?.duplicated ?? 0)
-            : undefined,
-          target: "0",
-        },
         bundleGzipKB: { value: Math.round(bundle.gzipBytes / 102.4) / 10, target: "< 250" },
       },
     };
@@ -597,27 +590,6 @@ async function main() {
           `D1 +${storm.d1.growthBytes} bytes (${storm.d1.bytesPerEvent} per event); ${storm.deadLetters} dead letters; ` +
           `server CPU ${storm.serverCpuMsPerEvent} ms per event`,
       );
-    }
-    if (destinations) {
-      console.log(`\ndestinations (times from each Acme write's answer to the change's arrival):`);
-      console.log(`${destinationsTable(destinations)}\n`);
-      const { latency: l, burst: b } = destinations;
-      console.log(
-        `  latency: from the write's request start p50 ${l.fromRequestStartMs.p50} / p99 ${l.fromRequestStartMs.p99} ms; ` +
-          `${l.missing} missing, ${l.unexpected} unexpected, ${l.unverified} unverified, ${l.deliveryLog.retries} retried attempts`,
-      );
-      console.log(
-        `  burst: ${b.together.deliveries} first copies over ${b.together.seconds} s; first write to last arrival ${b.firstWriteToLastArrivalSeconds} s; ` +
-          `${b.missing} missing, ${b.unexpected} unexpected, ${b.unverified} unverified, ${Object.values(b.deliveryLog).reduce((n, x) => n + (x?.retries ?? 0), 0)} retried attempts`,
-      );
-      if (b.backlog)
-        console.log(
-          `  backlog: ${b.backlog.together.deliveries} first copies over ${b.backlog.together.seconds} s; in the feed ${b.backlog.inFeedSeconds} s after the last write; ` +
-            `recovered pending ${b.backlog.pendingRecovered.join(", ")}, ${b.backlog.sentWhileDisabled} sent while disabled; ` +
-            `${b.backlog.missing} missing, ${b.backlog.unexpected} unexpected, ${b.backlog.unverified} unverified`,
-        );
-      const missing = [...l.missingSample, ...b.missingSample, ...(b.backlog?.missingSample ?? [])];
-      if (missing.length > 0) console.log(`  MISSING: ${JSON.stringify(missing)}`);
     }
     console.log(
       `bundle: ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzip (${(bundle.bytes / 1024).toFixed(0)} KB raw)`,

@@ -2237,7 +2237,7 @@ export interface paths {
         };
         /**
          * Replace the connection's custom-field mapping
-         * @description Applies at once to every read of the connection's contacts, lists, the change feed and destinations, with no call to Acme and no resync: the integration keeps Acme's values as Acme holds them and maps them on the way out. A name that is one of the contact's own fields, or one Acme property mapped twice: 400 naming it. An Acme property the account does not have, or has archived: 422 `unknown_remote_field` naming it. A refused PUT changes nothing.
+         * @description Applies at once to every read, list, feed page and delivery, with no call to Acme and no resync. A contact field's name, or one Acme property mapped twice: 400 naming it. A property the account lacks or has archived: 422 `unknown_remote_field` naming it. A refused PUT changes nothing.
          */
         put: {
             parameters: {
@@ -4229,7 +4229,7 @@ export interface components {
             title?: string | null;
             notes?: string | null;
             /**
-             * @description Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @description By API name (GET /api/v1/field-mappings), each of its Acme property's type (GET /api/v1/field-mappings/schema); null clears one. An unmapped name or a wrong type: 400 naming `customFields.<name>`.
              * @example {
              *       "contractTier": "gold",
              *       "renewalDate": "2026-09-30"
@@ -4264,7 +4264,7 @@ export interface components {
             title?: string | null;
             notes?: string | null;
             /**
-             * @description Given, it replaces the contact's custom fields: each mapped field it leaves out becomes null. Left out, they stay as they are (a client that knows no custom fields never wipes them). Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @description Given, replaces them (a mapped field left out becomes null); left out, keeps them. By API name (GET /api/v1/field-mappings), each of its Acme property's type (GET /api/v1/field-mappings/schema); null clears one. An unmapped name or a wrong type: 400 naming `customFields.<name>`.
              * @example {
              *       "contractTier": "gold",
              *       "renewalDate": "2026-09-30"
@@ -4309,7 +4309,7 @@ export interface components {
             title?: string | null;
             notes?: string | null;
             /**
-             * @description Merged per field: a custom field not named keeps its value, null clears one. Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @description Merged per field. By API name (GET /api/v1/field-mappings), each of its Acme property's type (GET /api/v1/field-mappings/schema); null clears one. An unmapped name or a wrong type: 400 naming `customFields.<name>`.
              * @example {
              *       "contractTier": "gold",
              *       "renewalDate": "2026-09-30"
@@ -4341,7 +4341,7 @@ export interface components {
             title?: string | null;
             notes?: string | null;
             /**
-             * @description Given, it replaces the contact's custom fields: each mapped field it leaves out becomes null. Left out, they stay as they are (a client that knows no custom fields never wipes them). Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null clears one. Otherwise 400 naming `customFields.<name>`.
+             * @description Given, replaces them (a mapped field left out becomes null); left out, keeps them. By API name (GET /api/v1/field-mappings), each of its Acme property's type (GET /api/v1/field-mappings/schema); null clears one. An unmapped name or a wrong type: 400 naming `customFields.<name>`.
              * @example {
              *       "contractTier": "gold",
              *       "renewalDate": "2026-09-30"
@@ -4579,12 +4579,6 @@ export interface components {
          *           "archived": false
          *         },
          *         {
-         *           "name": "renewal_date",
-         *           "label": "Renewal date",
-         *           "type": "date",
-         *           "archived": false
-         *         },
-         *         {
          *           "name": "seats",
          *           "label": "Seats",
          *           "type": "number",
@@ -4673,9 +4667,6 @@ export interface components {
          *         "id": {
          *           "type": "string"
          *         },
-         *         "email": {
-         *           "type": "string"
-         *         },
          *         "customFields": {
          *           "type": "object",
          *           "properties": {
@@ -4684,8 +4675,6 @@ export interface components {
          *                 {
          *                   "type": "string",
          *                   "enum": [
-         *                     "bronze",
-         *                     "silver",
          *                     "gold"
          *                   ]
          *                 },
@@ -4694,16 +4683,11 @@ export interface components {
          *                 }
          *               ]
          *             }
-         *           },
-         *           "required": [
-         *             "contractTier"
-         *           ],
-         *           "additionalProperties": false
+         *           }
          *         }
          *       },
          *       "required": [
          *         "id",
-         *         "email",
          *         "customFields"
          *       ]
          *     }

@@ -98,9 +98,8 @@ async function customFieldsPage(
     >
       <ConnectionTabs id={connection.id} current="custom-fields" />
       <p>
-        Each custom field maps one of the Acme account's custom properties to a name of the API's own:
-        contacts carry it in <code>customFields</code> (reads, writes, lists, imports, the change feed and
-        destinations). Another connection sees none of this one's.
+        Each custom field maps an Acme property to a name of the API's own, in contacts'{" "}
+        <code>customFields</code>.
       </p>
       <section aria-labelledby="mapping-heading">
         <h2 id="mapping-heading">Mapping</h2>
@@ -116,9 +115,6 @@ async function customFieldsPage(
       </section>
       <section aria-labelledby="schema-heading">
         <h2 id="schema-heading">The contact's JSON Schema</h2>
-        <p class="hint">
-          As <code>GET /api/v1/field-mappings/schema</code> serves it to the connection's API keys.
-        </p>
         <pre id="contact-schema">
           <code>{JSON.stringify(contactJsonSchema(mapping), null, 2)}</code>
         </pre>

@@ -95,9 +95,7 @@ export function MappingForm(props: { action: string; operator: OperatorSignIn; r
         </tbody>
       </ScrollTable>
       <p class="hint">
-        An API name is a lowercase letter, then up to 63 letters or digits, and not one of the contact's own
-        fields. Contacts show it as <code>customFields.&lt;name&gt;</code> at once, cached copies and the
-        change feed included, with no call to Acme.
+        A lowercase letter, then up to 63 letters or digits; not a contact field's name. Applies at once.
       </p>
       <button type="submit">Save the mapping</button>
     </form>

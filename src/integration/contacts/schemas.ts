@@ -46,10 +46,9 @@ type InputShape = {
 const customValue = z.union([z.string(), z.number(), z.boolean()]).nullable();
 
 const CUSTOM_FIELDS_RULE =
-  "Custom fields by API name (GET /api/v1/field-mappings): each must be mapped, and each value of its " +
-  "Acme property's type (GET /api/v1/field-mappings/schema): a string (at most 1000 characters), a " +
-  "finite number, true or false, a date as YYYY-MM-DD, or one of an enumeration's options; null " +
-  "clears one. Otherwise 400 naming `customFields.<name>`.";
+  "By API name (GET /api/v1/field-mappings), each of its Acme property's type (GET " +
+  "/api/v1/field-mappings/schema); null clears one. An unmapped name or a wrong type: 400 naming " +
+  "`customFields.<name>`.";
 
 /** `customFields` as a write sends it; which names exist and what each takes is the connection's mapping, checked after this. */
 const customFieldsInput = refuseProtoKey(
@@ -84,7 +83,7 @@ export const ContactPatchSchema = z
   .strictObject({
     ...ContactCreateSchema.partial().shape,
     customFields: customFieldsInput.optional().openapi({
-      description: `Merged per field: a custom field not named keeps its value, null clears one. ${CUSTOM_FIELDS_RULE}`,
+      description: `Merged per field. ${CUSTOM_FIELDS_RULE}`,
     }),
   })
   .openapi("ContactPatch", {
@@ -146,10 +145,7 @@ export const ContactReplaceSchema = z
   .strictObject({
     ...nullableWhereReadable(inputShape()),
     customFields: customFieldsInput.optional().openapi({
-      description:
-        "Given, it replaces the contact's custom fields: each mapped field it leaves out becomes null. " +
-        "Left out, they stay as they are (a client that knows no custom fields never wipes them). " +
-        CUSTOM_FIELDS_RULE,
+      description: `Given, replaces them (a mapped field left out becomes null); left out, keeps them. ${CUSTOM_FIELDS_RULE}`,
     }),
     ...READ_ONLY_ECHO,
   })

@@ -73,11 +73,9 @@ export const fieldMappingsRouter = createRouter()
       tags: [TAG],
       summary: "Replace the connection's custom-field mapping",
       description:
-        "Applies at once to every read of the connection's contacts, lists, the change feed and " +
-        "destinations, with no call to Acme and no resync: the integration keeps Acme's values as Acme " +
-        "holds them and maps them on the way out. A name that is one of the contact's own fields, or one " +
-        "Acme property mapped twice: 400 naming it. An Acme property the account does not have, or has " +
-        "archived: 422 `unknown_remote_field` naming it. A refused PUT changes nothing.",
+        "Applies at once to every read, list, feed page and delivery, with no call to Acme and no resync. " +
+        "A contact field's name, or one Acme property mapped twice: 400 naming it. A property the account " +
+        "lacks or has archived: 422 `unknown_remote_field` naming it. A refused PUT changes nothing.",
       security: API_KEY,
       middleware: [integrationJsonBody] as const,
       request: { body: jsonRequestBody(FieldMappingsSchema) },

@@ -34,11 +34,7 @@ export const RemoteFieldListSchema = z
   .object({ data: z.array(RemoteFieldSchema) })
   .openapi("RemoteFieldList", {
     example: {
-      data: [
-        REMOTE_FIELD_EXAMPLE,
-        { name: "renewal_date", label: "Renewal date", type: "date", archived: false },
-        { name: "seats", label: "Seats", type: "number", archived: true },
-      ],
+      data: [REMOTE_FIELD_EXAMPLE, { name: "seats", label: "Seats", type: "number", archived: true }],
     },
   });
 
@@ -94,17 +90,12 @@ const CONTACT_JSON_SCHEMA_EXAMPLE = {
   type: "object",
   properties: {
     id: { type: "string" },
-    email: { type: "string" },
     customFields: {
       type: "object",
-      properties: {
-        contractTier: { anyOf: [{ type: "string", enum: ["bronze", "silver", "gold"] }, { type: "null" }] },
-      },
-      required: ["contractTier"],
-      additionalProperties: false,
+      properties: { contractTier: { anyOf: [{ type: "string", enum: ["gold"] }, { type: "null" }] } },
     },
   },
-  required: ["id", "email", "customFields"],
+  required: ["id", "customFields"],
 };
 
 /** A JSON Schema (draft 2020-12) document. */
