@@ -1,3 +1,4 @@
+import { customValueProblem, isCalendarDate } from "../../lib/custom-values.ts";
 import type { FieldError } from "../../lib/validation.ts";
 import type { CustomPropertyType } from "../db/schema.ts";
 import { MAX_CUSTOM_BYTES, MAX_STRING_VALUE_LENGTH } from "./limits.ts";
@@ -31,39 +32,11 @@ export type CustomWriteOutcome = { ok: true; values: CustomValues } | { ok: fals
 /** What a write naming a property the account does not have is told. */
 export const UNKNOWN_PROPERTY_MESSAGE = "no such property in this account";
 
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+export { isCalendarDate };
 
-/** Whether `text` is an ISO 8601 calendar date `YYYY-MM-DD` that exists (no 2026-02-30). */
-export function isCalendarDate(text: string): boolean {
-  const match = DATE.exec(text);
-  if (!match) return false;
-  const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
-  const date = new Date(0);
-  // setUTCFullYear, not Date.UTC: that one reads years 0-99 as 1900-1999.
-  date.setUTCFullYear(year, month - 1, day);
-  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
-}
-
-/** Why `value` is not one `property` may hold, or null if it is. */
+/** Why `value` is not one `property` may hold, or null if it is (the rules in src/lib/custom-values.ts). */
 export function valueProblem(property: PropertyDefinition, value: unknown): string | null {
-  switch (property.type) {
-    case "string":
-      return typeof value === "string" && value.length <= MAX_STRING_VALUE_LENGTH
-        ? null
-        : `must be a string of at most ${MAX_STRING_VALUE_LENGTH} characters`;
-    case "number":
-      return typeof value === "number" && Number.isFinite(value) ? null : "must be a finite number";
-    case "boolean":
-      return typeof value === "boolean" ? null : "must be true or false";
-    case "date":
-      return typeof value === "string" && isCalendarDate(value) ? null : "must be a date as YYYY-MM-DD";
-    case "enumeration": {
-      const options = property.options ?? [];
-      if (typeof value === "string" && options.includes(value)) return null;
-      const shown = options.slice(0, 10).map((o) => JSON.stringify(o));
-      return `must be one of the property's options: ${shown.join(", ")}${options.length > 10 ? ", ..." : ""}`;
-    }
-  }
+  return customValueProblem(property, value);
 }
 
 /** `values` with its keys in order, so equal values serialize to equal text. */

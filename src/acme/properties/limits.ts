@@ -1,3 +1,5 @@
+import { MAX_CUSTOM_STRING_LENGTH } from "../../lib/custom-values.ts";
+
 // What one Acme account may define and what one contact may hold in custom properties. The
 // README's "Custom properties" and the OpenAPI descriptions state the same numbers.
 
@@ -19,7 +21,7 @@ export const MAX_ENUMERATION_OPTIONS = 100;
 export const MAX_OPTION_LENGTH = 100;
 
 /** A `string` property's value: at most this many characters. */
-export const MAX_STRING_VALUE_LENGTH = 1_000;
+export const MAX_STRING_VALUE_LENGTH = MAX_CUSTOM_STRING_LENGTH;
 
 /** A contact's whole `acme_custom`, serialized as JSON: at most this many bytes of UTF-8. */
 export const MAX_CUSTOM_BYTES = 16_384;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_CUSTOM_STRING_LENGTH, customValueProblem as valueProblemOf } from "../../lib/custom-values.ts";
 
 // The one declarative mapping between the API's contact and Acme's, used in both directions
 // (bodies, responses and field names inside error details). Every list of the contact's fields
@@ -149,45 +150,15 @@ export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
   "customFields",
 ]);
 
-/** The longest `string` value, as Acme's contract states it (`GET /acme/v1/properties`' description). */
-export const MAX_CUSTOM_STRING_LENGTH = 1_000;
-
-const CALENDAR_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-
-/** Whether `text` is an ISO 8601 calendar date `YYYY-MM-DD` that exists (no 2026-02-30). */
-export function isCalendarDate(text: string): boolean {
-  const match = CALENDAR_DATE.exec(text);
-  if (!match) return false;
-  const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
-  const date = new Date(0);
-  // setUTCFullYear, not Date.UTC: that one reads years 0-99 as 1900-1999.
-  date.setUTCFullYear(year, month - 1, day);
-  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
-}
+export { MAX_CUSTOM_STRING_LENGTH };
 
 /**
- * Why `value` is not one the mapped field takes (null: it is). Rules no looser than Acme's, so a
- * bad value fails here, named by the API's field, before any call to Acme.
+ * Why `value` is not one the mapped field takes (null: it is). The rules are Acme's own
+ * (src/lib/custom-values.ts), so a bad value fails here, named by the API's field, before any call
+ * to Acme.
  */
 export function customValueProblem(field: CustomFieldMapping, value: unknown): string | null {
-  switch (field.type) {
-    case "string":
-      return typeof value === "string" && value.length <= MAX_CUSTOM_STRING_LENGTH && value.isWellFormed()
-        ? null
-        : `must be a string of at most ${MAX_CUSTOM_STRING_LENGTH} characters (well-formed Unicode)`;
-    case "number":
-      return typeof value === "number" && Number.isFinite(value) ? null : "must be a finite number";
-    case "boolean":
-      return typeof value === "boolean" ? null : "must be true or false";
-    case "date":
-      return typeof value === "string" && isCalendarDate(value) ? null : "must be a date as YYYY-MM-DD";
-    case "enumeration": {
-      const options = field.options ?? [];
-      if (typeof value === "string" && options.includes(value)) return null;
-      const shown = options.slice(0, 10).map((o) => JSON.stringify(o));
-      return `must be one of: ${shown.join(", ")}${options.length > 10 ? ", ..." : ""}`;
-    }
-  }
+  return valueProblemOf(field, value);
 }
 
 /** A contact's custom values as Acme keeps them, by property name (`acme_custom`). */
