@@ -1,7 +1,7 @@
 import { customValueProblem, isCalendarDate } from "../../lib/custom-values.ts";
 import type { FieldError } from "../../lib/validation.ts";
 import type { CustomPropertyType } from "../db/schema.ts";
-import { MAX_CUSTOM_BYTES, MAX_STRING_VALUE_LENGTH } from "./limits.ts";
+import { MAX_CUSTOM_BYTES } from "./limits.ts";
 
 /** A value a custom property holds. */
 export type CustomValue = string | number | boolean;
