@@ -58,9 +58,9 @@ export const ACME_WEBHOOK_SCHEDULE: Readonly<RetrySchedule> = Object.freeze({
 });
 
 /**
- * The integration's destinations: 5 s doubling up to 1 h, full jitter, retried while the next
- * attempt falls within 25 h of the first. Delays are at most an hour (unless a `Retry-After`
- * asks for more), so the last retry is made more than 24 hours after the first attempt.
+ * The integration's destinations, by default (DESTINATION_RETRY_* override it): 5 s doubling up
+ * to 1 h, full jitter, tried again while each attempt is made within 25 h of the first, so retries
+ * cover at least 24 hours.
  */
 export const DESTINATION_SCHEDULE: Readonly<RetrySchedule> = Object.freeze({
   baseMs: 5000,

@@ -396,17 +396,6 @@ export class ConnectionData extends DurableObject<Env> {
     };
   }
 
-  /** The mirrored contact's row, for tests and the console; null when absent. */
-  mirrored(contactId: string): { version: number; data: string; deletedAt: string | null } | null {
-    const row = this.ctx.storage.sql
-      .exec<{ version: number; data: string; deleted_at: string | null }>(
-        "SELECT version, data, deleted_at FROM contact_mirror WHERE contact_id = ?",
-        contactId,
-      )
-      .toArray()[0];
-    return row ? { version: row.version, data: row.data, deletedAt: row.deleted_at } : null;
-  }
-
   // ---- custom fields ----
 
   /** The connection's custom-field mapping, by API name. */

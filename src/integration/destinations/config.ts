@@ -1,17 +1,28 @@
 import { z } from "zod";
 import { booleanString, configLoader } from "../../lib/env-config.ts";
+import { DESTINATION_SCHEDULE } from "../../lib/webhook-delivery.ts";
 
 const DestinationEnvSchema = z.object({
   DESTINATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   DESTINATION_ALLOW_LOOPBACK: booleanString.default(false),
-  DESTINATION_RETRY_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
-  DESTINATION_RETRY_CAP_MS: z.coerce.number().int().min(100).max(86_400_000).default(3_600_000),
+  DESTINATION_RETRY_BASE_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(3_600_000)
+    .default(DESTINATION_SCHEDULE.baseMs),
+  DESTINATION_RETRY_CAP_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(86_400_000)
+    .default(DESTINATION_SCHEDULE.capMs),
   DESTINATION_RETRY_HORIZON_SECONDS: z.coerce
     .number()
     .int()
     .min(1)
     .max(7 * 86_400)
-    .default(90_000),
+    .default(DESTINATION_SCHEDULE.horizonMs / 1000),
 });
 
 /** How destinations are delivered to. */
