@@ -1,5 +1,6 @@
 import type { SecretKeyRing } from "../../lib/secret-box.ts";
 import type { ConnectionRow } from "../db/schema.ts";
+import { ApiError } from "../errors.ts";
 import { acmeProblem, callProblem } from "./acme-errors.ts";
 import type { ExchangeOutcome } from "./transport.ts";
 
@@ -40,6 +41,9 @@ export interface IssuedToken {
  */
 export async function requestAccessToken(options: TokenExchangeOptions): Promise<IssuedToken> {
   const { connection } = options;
+  if (connection.acmeClientSecretEnc === null) {
+    throw new ApiError("internal_error", `Connection ${connection.id} has no client secret to exchange.`);
+  }
   const secret = await options.secretKeys.open(connection.acmeClientSecretEnc, connection.id);
   const basic = btoa(`${encodeURIComponent(connection.acmeClientId)}:${encodeURIComponent(secret)}`);
   const outcome = await options.exchange(

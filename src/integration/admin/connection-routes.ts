@@ -138,6 +138,9 @@ connectionAdminRouter
         acmeBaseUrl: input.acmeBaseUrl,
         acmeClientId: input.acmeClientId,
         acmeClientSecretEnc: await secretKeys.seal(input.acmeClientSecret, id),
+        method: "client_credentials",
+        endUserId: null,
+        status: "active",
         webhookSecretEnc: input.acmeWebhookSecret
           ? await secretKeys.seal(input.acmeWebhookSecret, `${id}:webhook`)
           : null,

@@ -33,7 +33,9 @@ export async function storeWebhookSecret(
   subscriptionId: string | null,
 ): Promise<void> {
   const sealed = await secretKeys.seal(secret, `${connection.id}:webhook`);
-  const clientSecret = await secretKeys.reseal(connection.acmeClientSecretEnc, connection.id);
+  const clientSecret =
+    connection.acmeClientSecretEnc &&
+    (await secretKeys.reseal(connection.acmeClientSecretEnc, connection.id));
   await drizzle(db)
     .update(connections)
     .set({

@@ -46,7 +46,7 @@ export async function resealConnections(
     let clientSecret: string | null;
     let webhookSecret: string | null;
     try {
-      clientSecret = await keys.reseal(row.acmeClientSecretEnc, row.id);
+      clientSecret = row.acmeClientSecretEnc && (await keys.reseal(row.acmeClientSecretEnc, row.id));
       webhookSecret = row.webhookSecretEnc && (await keys.reseal(row.webhookSecretEnc, `${row.id}:webhook`));
     } catch (error) {
       if (!(error instanceof SealedSecretError)) throw error;
@@ -63,7 +63,9 @@ export async function resealConnections(
         .where(
           and(
             eq(connections.id, row.id),
-            eq(connections.acmeClientSecretEnc, row.acmeClientSecretEnc),
+            row.acmeClientSecretEnc === null
+              ? isNull(connections.acmeClientSecretEnc)
+              : eq(connections.acmeClientSecretEnc, row.acmeClientSecretEnc),
             row.webhookSecretEnc === null
               ? isNull(connections.webhookSecretEnc)
               : eq(connections.webhookSecretEnc, row.webhookSecretEnc),

@@ -1,26 +1,49 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { JOB_KINDS } from "../connection-data/schema.ts";
 
+/** How a connection authenticates at Acme. */
+export const CONNECTION_METHODS = ["client_credentials", "oauth"] as const;
+export type ConnectionMethod = (typeof CONNECTION_METHODS)[number];
+/** A connection's health as far as its credentials go. */
+export const CONNECTION_STATUSES = ["active", "needs_reauth"] as const;
+export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
+
 /** One Acme account the integration talks to; the Acme secret is stored AES-GCM encrypted. */
-export const connections = sqliteTable("connections", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull(),
-  acmeBaseUrl: text("acme_base_url"),
-  acmeClientId: text("acme_client_id").notNull(),
-  acmeClientSecretEnc: text("acme_client_secret_enc").notNull(),
-  /** The Standard Webhooks secret Acme signs this connection's webhooks with (encrypted). */
-  webhookSecretEnc: text("webhook_secret_enc"),
-  /** The Acme subscription made by `…/webhook-subscription` whose secret that is (null: none, or by hand). */
-  webhookSubscriptionId: text("webhook_subscription_id"),
-  /** Reconciliation has pulled Acme's changes up to this instant. */
-  reconciledThrough: text("reconciled_through"),
-  /**
-   * When the cron's overdue sweep last checked this connection's schedule (ISO): the sweep takes
-   * the connections it checked longest ago first, so every overdue one is reached in turn.
-   */
-  scheduleCheckedAt: text("schedule_checked_at"),
-  createdAt: text("created_at").notNull(),
-});
+export const connections = sqliteTable(
+  "connections",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    acmeBaseUrl: text("acme_base_url"),
+    /** The Acme account: its client id (client credentials), or the account an OAuth grant acts on. */
+    acmeClientId: text("acme_client_id").notNull(),
+    /** The account's client secret (client credentials only; null for an OAuth connection). */
+    acmeClientSecretEnc: text("acme_client_secret_enc"),
+    /**
+     * How the connection reaches Acme: `client_credentials` (the account's own id and secret) or
+     * `oauth` (a grant approved by one of the account's users through the connect flow; its refresh
+     * token lives, sealed, in the connection's AcmeSession).
+     */
+    method: text("method", { enum: CONNECTION_METHODS }).notNull().default("client_credentials"),
+    /** The product's own id for the customer who connected (connect sessions); null for operator-made ones. */
+    endUserId: text("end_user_id"),
+    /** `needs_reauth`: Acme refused the OAuth grant (invalid_grant); calls fail fast until reconnected. */
+    status: text("status", { enum: CONNECTION_STATUSES }).notNull().default("active"),
+    /** The Standard Webhooks secret Acme signs this connection's webhooks with (encrypted). */
+    webhookSecretEnc: text("webhook_secret_enc"),
+    /** The Acme subscription made by `…/webhook-subscription` whose secret that is (null: none, or by hand). */
+    webhookSubscriptionId: text("webhook_subscription_id"),
+    /** Reconciliation has pulled Acme's changes up to this instant. */
+    reconciledThrough: text("reconciled_through"),
+    /**
+     * When the cron's overdue sweep last checked this connection's schedule (ISO): the sweep takes
+     * the connections it checked longest ago first, so every overdue one is reached in turn.
+     */
+    scheduleCheckedAt: text("schedule_checked_at"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("connections_end_user_idx").on(t.endUserId)],
+);
 
 /** API keys are random 32-byte secrets, so a SHA-256 hash is enough to store them safely. */
 export const apiKeys = sqliteTable(
