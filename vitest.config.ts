@@ -21,6 +21,10 @@ export default defineConfig(async () => {
             DESTINATION_ALLOW_LOOPBACK: "false",
             ACME_FAULTS_ENABLED: "true",
             ACME_TOKEN_TTL_SECONDS: "3600",
+            // The product's app at the in-Worker Acme (test/integration/oauth-connection-helpers.ts
+            // registers it with these), fixed so tests can register it once per storage.
+            ACME_OAUTH_CLIENT_ID: "acme-bridge",
+            ACME_OAUTH_CLIENT_SECRET: "acs_test-secret-of-the-products-app-at-acme-0000",
             ACME_RATE_LIMITS: JSON.stringify({
               read: { limit: 10_000, windowSeconds: 60 },
               write: { limit: 10_000, windowSeconds: 60 },

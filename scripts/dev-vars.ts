@@ -6,10 +6,14 @@ import { ROOT } from "./wrangler-dev.ts";
 
 export const DEV_VARS_PATH = join(ROOT, ".dev.vars");
 
-/** Local-only settings on top of wrangler.toml: faults on, issuer pointing at this machine. */
+/**
+ * Local-only settings on top of wrangler.toml: faults on, issuer pointing at this machine, and
+ * the id of the product's app at the in-Worker Acme (the demo seed registers it with that id).
+ */
 export function localSettings(port: number): Record<string, string> {
   return {
     ENVIRONMENT: "development",
+    ACME_OAUTH_CLIENT_ID: "acme-bridge",
     ACME_FAULTS_ENABLED: "true",
     ACME_WEBHOOK_ALLOW_LOOPBACK: "true",
     DESTINATION_ALLOW_LOOPBACK: "true",

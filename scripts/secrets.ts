@@ -6,7 +6,8 @@ function randomToken(bytes: number): string {
 
 /**
  * Fresh secrets for one environment: Acme's signing key, pepper, key ring and admin token; the
- * integration's admin token, key ring (one key) and id tag key.
+ * integration's admin token, key ring (one key), id tag key, and the secret of its app at Acme
+ * (ACME_OAUTH_CLIENT_SECRET; the demo seed registers the app with it).
  */
 export async function generateSecrets(): Promise<Record<string, string>> {
   const pair = await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
@@ -23,5 +24,6 @@ export async function generateSecrets(): Promise<Record<string, string>> {
     ADMIN_TOKEN: `adm_${randomToken(24)}`,
     ENCRYPTION_KEYS: randomToken(32),
     ID_TAG_KEY: randomToken(32),
+    ACME_OAUTH_CLIENT_SECRET: `acs_${randomToken(32)}`,
   };
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { booleanString, configLoader } from "../lib/env-config.ts";
 import { SECRET_KEY_PATTERN, SecretKeyRing } from "../lib/secret-box.ts";
+import { ApiError } from "./errors.ts";
 import { type BreakerSettings, DEFAULT_BREAKER } from "./resilience/circuit-breaker.ts";
 
 /** One or more 32-byte base64url keys separated by commas (spaces around them allowed). */
@@ -49,6 +50,19 @@ const IntegrationEnvSchema = z.object({
   BREAKER_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_BREAKER.windowMs),
   BREAKER_OPEN_MS: z.coerce.number().int().min(10).max(3_600_000).default(DEFAULT_BREAKER.openMs),
   SESSION_SLOTS_AHEAD: booleanString.default(true),
+  // RFC 6749 A.1, A.2: client_id and client_secret are VSCHAR (%x20-7E).
+  ACME_OAUTH_CLIENT_ID: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,200}$/, "must be 1 to 200 printable ASCII characters (RFC 6749 A.1)")
+    .optional()
+    .or(z.literal("").transform(() => undefined))
+    .describe("The product's app at Acme (OAuth connections)"),
+  ACME_OAUTH_CLIENT_SECRET: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,500}$/, "must be 1 to 500 printable ASCII characters (RFC 6749 A.2)")
+    .optional()
+    .or(z.literal("").transform(() => undefined))
+    .describe("The secret of the product's app at Acme"),
 });
 
 /**
@@ -60,10 +74,22 @@ const IntegrationEnvSchema = z.object({
 const IntegrationEnvCheckedSchema = IntegrationEnvSchema.refine(
   (e) => e.ENCRYPTION_KEYS !== undefined || e.ENCRYPTION_KEY !== undefined,
   { path: ["ENCRYPTION_KEYS"], message: "is required (or ENCRYPTION_KEY, a one-key ring)" },
-).refine((e) => e.ACME_IN_PROCESS || e.ACME_BASE_URL !== undefined, {
-  path: ["ACME_BASE_URL"],
-  message: "required, Acme's …/acme URL: this Worker has no Acme in-process (ACME_IN_PROCESS is not true)",
-});
+)
+  .refine((e) => e.ACME_IN_PROCESS || e.ACME_BASE_URL !== undefined, {
+    path: ["ACME_BASE_URL"],
+    message: "required, Acme's …/acme URL: this Worker has no Acme in-process (ACME_IN_PROCESS is not true)",
+  })
+  .refine((e) => (e.ACME_OAUTH_CLIENT_ID === undefined) === (e.ACME_OAUTH_CLIENT_SECRET === undefined), {
+    path: ["ACME_OAUTH_CLIENT_SECRET"],
+    message:
+      "ACME_OAUTH_CLIENT_ID and ACME_OAUTH_CLIENT_SECRET go together: set both (OAuth connections) or neither",
+  });
+
+/** The product's app at Acme: the client OAuth connections' grants were issued to. */
+export interface OAuthAppCredentials {
+  clientId: string;
+  clientSecret: string;
+}
 
 export interface IntegrationConfig {
   environment: string;
@@ -106,6 +132,11 @@ export interface IntegrationConfig {
    * session (SESSION_SLOTS_AHEAD); off, every interactive call is admitted by the session itself.
    */
   sessionSlotsAhead: boolean;
+  /**
+   * The product's app at Acme (ACME_OAUTH_CLIENT_ID, ACME_OAUTH_CLIENT_SECRET), which OAuth
+   * connections' grants belong to; undefined when neither is set: the OAuth method is unavailable.
+   */
+  oauthApp: OAuthAppCredentials | undefined;
 }
 
 /** The integration's vars and secrets, validated once per `env`; throws naming every bad value. */
@@ -135,5 +166,22 @@ export const loadIntegrationConfig = configLoader(
       maxOpenMs: Math.max(e.BREAKER_OPEN_MS, DEFAULT_BREAKER.maxOpenMs),
     },
     sessionSlotsAhead: e.SESSION_SLOTS_AHEAD,
+    oauthApp:
+      e.ACME_OAUTH_CLIENT_ID !== undefined && e.ACME_OAUTH_CLIENT_SECRET !== undefined
+        ? { clientId: e.ACME_OAUTH_CLIENT_ID, clientSecret: e.ACME_OAUTH_CLIENT_SECRET }
+        : undefined,
   }),
 );
+
+/**
+ * The product's app credentials at Acme, for what needs them (an OAuth connection's refresh, the
+ * connect flow's code exchange). Throws ApiError `internal_error` (500) naming the missing vars
+ * when the deployment has none: the OAuth method is unavailable there.
+ */
+export function requireOAuthApp(config: Pick<IntegrationConfig, "oauthApp">): OAuthAppCredentials {
+  if (config.oauthApp) return config.oauthApp;
+  throw new ApiError(
+    "internal_error",
+    "This deployment has no app at Acme (ACME_OAUTH_CLIENT_ID and ACME_OAUTH_CLIENT_SECRET are unset): OAuth connections are unavailable.",
+  );
+}

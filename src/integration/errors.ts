@@ -24,6 +24,7 @@ export const API_ERROR_STATUS = {
   internal_error: 500,
   acme_auth_failed: 502,
   acme_bad_response: 502,
+  connection_needs_reauth: 502,
   acme_unavailable: 503,
   acme_timeout: 504,
 } as const;
@@ -53,6 +54,7 @@ const TITLES: Record<ApiErrorCode, string> = {
   internal_error: "Internal error",
   acme_auth_failed: "Acme rejected the connection's credentials",
   acme_bad_response: "Acme sent an unusable response",
+  connection_needs_reauth: "The connection must be reconnected",
   acme_unavailable: "Acme is unavailable",
   acme_timeout: "Acme timed out",
 };

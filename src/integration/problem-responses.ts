@@ -51,7 +51,7 @@ const DESCRIPTIONS: Record<ProblemStatus, string> = {
   422: "Idempotency-Key reused with another body, or a field mapping names an Acme property that does not exist or is archived",
   429: "Acme's rate limit is reached; see Retry-After",
   500: "Internal error; quote the requestId",
-  502: "Acme refused the connection or answered in a way the integration cannot use",
+  502: "Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it",
   503: "Acme is unavailable; see Retry-After",
   504: "Acme timed out; see Retry-After",
 };

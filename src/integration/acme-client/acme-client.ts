@@ -1,5 +1,7 @@
 import { parseRetryAfter } from "../../lib/backoff.ts";
-import type { SecretKeyRing } from "../../lib/secret-box.ts";
+import { SealedSecretError, type SecretKeyRing } from "../../lib/secret-box.ts";
+import { type OAuthAppCredentials, requireOAuthApp } from "../config.ts";
+import { refreshTokenContext } from "../connections/oauth-grant.ts";
 import type { ConnectionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import type { RequestStats } from "../request-stats.ts";
@@ -14,8 +16,8 @@ import {
   isSetback,
   type TokenGrant,
 } from "../session/protocol.ts";
-import { callProblem } from "./acme-errors.ts";
-import { requestAccessToken } from "./token-exchange.ts";
+import { callProblem, needsReauthProblem } from "./acme-errors.ts";
+import { refreshAccessToken, requestAccessToken } from "./token-exchange.ts";
 import {
   type AcmeResponse,
   type AcmeTransport,
@@ -70,8 +72,10 @@ export interface AcmeClientOptions {
   session: AcmeSessionApi;
   inProcess: AcmeTransport;
   defaultBaseUrl: string | undefined;
-  /** Opens the connection's client secret for a token exchange. */
+  /** Opens the connection's client secret for a token exchange; opens and seals its refresh tokens. */
   secretKeys: SecretKeyRing;
+  /** The product's app at Acme, for an OAuth connection's refresh (unset: such a refresh fails, 500). */
+  oauthApp?: OAuthAppCredentials | undefined;
   attemptTimeoutMs: number;
   deadlineMs: number;
   priority?: Priority;
@@ -86,6 +90,12 @@ export interface AcmeClientOptions {
 
 /** An attempt needs at least this long; with less time left, it is not started. */
 const MIN_ATTEMPT_MS = 50;
+/**
+ * A refresh token is presented no later than this long before its lease ends by this isolate's
+ * clock: the lease's time travels as a duration counted from its arrival here, later than the
+ * session counts it from, by the trip back.
+ */
+const LEASE_MARGIN_MS = 1000;
 
 /** An attempt's outcome: the exchange's, or the problem that kept it from getting a token. */
 type Outcome = ExchangeOutcome | { kind: "token_failure"; error: ApiError };
@@ -148,6 +158,7 @@ export class AcmeClient {
         unsure = false;
       }
       const { permit, grant } = await this.admission(rateClass, priority, deadline);
+      const grantedAt = this.clock.now();
       if (!permit.admitted) throw callProblem(permit);
       if (permit.waitMs > 0) {
         stats.acmeWaitMs += permit.waitMs;
@@ -158,7 +169,7 @@ export class AcmeClient {
         Math.min(this.options.attemptTimeoutMs, deadline - this.clock.now()),
       );
       const sentAt = this.clock.now();
-      const outcome = await this.attempt(current, grant, timeoutMs);
+      const outcome = await this.attempt(current, grant, timeoutMs, grantedAt);
       const report = this.report(outcome, rateClass, permit.probe, attempt > 0, sentAt);
       // A success teaches the session nothing urgent: tell it off the hot path. A setback may
       // decide the retry below (circuit, hold-off), so it is reported first.
@@ -264,10 +275,15 @@ export class AcmeClient {
     return callProblem({ reason: "unavailable", retryAfterMs });
   }
 
-  private async attempt(request: AcmeRequest, grant: TokenGrant | null, timeoutMs: number): Promise<Outcome> {
+  private async attempt(
+    request: AcmeRequest,
+    grant: TokenGrant | null,
+    timeoutMs: number,
+    grantedAt: number,
+  ): Promise<Outcome> {
     let token: string;
     try {
-      token = await this.token(grant, timeoutMs);
+      token = await this.token(grant, timeoutMs, grantedAt);
     } catch (error) {
       if (error instanceof ApiError) return { kind: "token_failure", error };
       throw error;
@@ -291,9 +307,10 @@ export class AcmeClient {
   }
 
   /** The grant's token, or one fetched under its lease and handed to the session. */
-  private async token(grant: TokenGrant | null, timeoutMs: number): Promise<string> {
+  private async token(grant: TokenGrant | null, timeoutMs: number, grantedAt: number): Promise<string> {
     if (grant?.kind === "token") return grant.accessToken;
     if (!grant) throw new ApiError("internal_error", "No token grant for an admitted call.");
+    if (this.options.connection.method === "oauth") return this.refresh(grant, timeoutMs, grantedAt);
     try {
       const { accessToken, expiresIn } = await requestAccessToken({
         exchange: (request, ms) => this.exchange(request, ms),
@@ -309,6 +326,70 @@ export class AcmeClient {
         grant.leaseId,
         error instanceof ApiError ? { code: error.code, detail: error.message } : undefined,
       );
+      throw error;
+    }
+  }
+
+  /**
+   * An OAuth connection's refresh under the lease `grant`: the refresh token it carries is
+   * presented once, within the lease; the rotated one is stored in the session, sealed, before
+   * the new access token is returned (so before anyone uses it). invalid_grant (or no refresh
+   * token to present) marks the connection needs_reauth and throws 502 connection_needs_reauth.
+   * No answer or a 5xx releases the lease: the next holder presents the same token again (see
+   * AcmeSession.acquireToken for why that is safe).
+   */
+  private async refresh(
+    grant: Extract<TokenGrant, { kind: "lease" }>,
+    timeoutMs: number,
+    grantedAt: number,
+  ): Promise<string> {
+    const { connection, session, secretKeys } = this.options;
+    const context = refreshTokenContext(connection.id);
+    const presented = grant.refresh?.sealedToken ?? null;
+    const refuse = async (detail: string) => {
+      await session.refuseGrant(grant.leaseId, connection.id, presented, detail);
+      return needsReauthProblem();
+    };
+    try {
+      if (!grant.refresh) throw await refuse("The connection has no OAuth grant.");
+      const app = requireOAuthApp({ oauthApp: this.options.oauthApp });
+      const leaseLeftMs = grant.refresh.validMs - (this.clock.now() - grantedAt) - LEASE_MARGIN_MS;
+      if (leaseLeftMs < MIN_ATTEMPT_MS)
+        throw callProblem({ reason: "unavailable", retryAfterMs: null }, "token");
+      let refreshToken: string;
+      try {
+        refreshToken = await secretKeys.open(grant.refresh.sealedToken, context);
+      } catch (error) {
+        if (!(error instanceof SealedSecretError)) throw error;
+        throw await refuse("No key of ENCRYPTION_KEYS opens the connection's refresh token.");
+      }
+      const outcome = await refreshAccessToken({
+        exchange: (request, ms) => this.exchange(request, ms),
+        baseUrl: this.baseUrl,
+        app,
+        refreshToken,
+        timeoutMs: Math.min(timeoutMs, leaseLeftMs),
+      });
+      if (outcome.kind === "invalid_grant")
+        throw await refuse("Acme refused the connection's OAuth grant (invalid_grant).");
+      const { accessToken, expiresIn } = outcome.tokens;
+      const next = await secretKeys.seal(outcome.tokens.refreshToken, context);
+      const stored = await session.storeToken(grant.leaseId, accessToken, expiresIn, {
+        presented: grant.refresh.sealedToken,
+        next,
+      });
+      if (!stored) {
+        // The grant was replaced or refused while this refresh ran: ask the session again.
+        throw callProblem({ reason: "unavailable", retryAfterMs: null }, "token");
+      }
+      return accessToken;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === "connection_needs_reauth")) {
+        await session.releaseLease(
+          grant.leaseId,
+          error instanceof ApiError ? { code: error.code, detail: error.message } : undefined,
+        );
+      }
       throw error;
     }
   }

@@ -13,7 +13,7 @@ export type AcmeEndpoint = "api" | "token";
 /** Why a call has no answer to pass on: the reason it stopped, and when to come back (ms). */
 export interface CallFailure {
   /** `learning`: the session was still learning Acme's quota when the deadline ran short. */
-  reason: "rate_limited" | "learning" | "unavailable" | "timeout" | "circuit_open";
+  reason: "rate_limited" | "learning" | "unavailable" | "timeout" | "circuit_open" | "needs_reauth";
   retryAfterMs: number | null;
 }
 
@@ -146,6 +146,17 @@ export function expectAcmeStatus(
 }
 
 /**
+ * 502 `connection_needs_reauth`: Acme refused the connection's OAuth grant (revoked, or a refresh
+ * token presented twice), so no call is made until a connect session for its end user repairs it.
+ */
+export function needsReauthProblem(): ApiError {
+  return new ApiError(
+    "connection_needs_reauth",
+    "Acme revoked this connection's authorization; it needs to be reconnected (a new connect session for its end user repairs it).",
+  );
+}
+
+/**
  * A call that stopped without an answer to pass on: refused by the session (rate slot, open
  * circuit) or given up after retries (Acme's 429, its 5xx or no connection, no answer in time).
  * Retry-After is when to come back, 1 s if nobody said.
@@ -167,5 +178,7 @@ export function callProblem(failure: CallFailure, endpoint: AcmeEndpoint = "api"
         "Acme is failing for this connection; calls are paused.",
         options,
       );
+    case "needs_reauth":
+      return needsReauthProblem();
   }
 }

@@ -30,6 +30,7 @@ export function createAcmeClient(
     inProcess: options.inProcess,
     defaultBaseUrl: config.acmeBaseUrl,
     secretKeys: config.secretKeys,
+    oauthApp: config.oauthApp,
     attemptTimeoutMs: config.acmeAttemptTimeoutMs,
     deadlineMs: options.priority === "interactive" ? config.requestDeadlineMs : config.backgroundDeadlineMs,
     priority: options.priority,

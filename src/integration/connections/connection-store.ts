@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { type ConnectionRow, connections } from "../db/schema.ts";
+import { type ConnectionRow, type ConnectionStatus, connections } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 
 /**
@@ -43,4 +43,22 @@ export async function findSealedWebhookSecret(
  */
 export function connectionWebhookUrl(origin: string, connectionId: string): string {
   return `${origin}/webhooks/acme/${connectionId}`;
+}
+
+/**
+ * Sets a connection's `status` in D1 (the copy the admin list and the console read; the
+ * connection's AcmeSession decides). Returns false when there is no such connection.
+ */
+export async function setConnectionStatus(
+  db: D1Database,
+  id: string,
+  status: ConnectionStatus,
+): Promise<boolean> {
+  const row = await drizzle(db)
+    .update(connections)
+    .set({ status })
+    .where(eq(connections.id, id))
+    .returning({ id: connections.id })
+    .get();
+  return row !== undefined;
 }

@@ -1,11 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
+import { SealedSecretError } from "../../lib/secret-box.ts";
 import { loadIntegrationConfig } from "../config.ts";
+import { setConnectionStatus } from "../connections/connection-store.ts";
+import { refreshTokenContext } from "../connections/oauth-grant.ts";
 import { FLUSH_INTERVAL_MS, KEPT_MINUTES, MinuteCounters, type MinutePoint } from "./minute-counters.ts";
 import {
   AHEAD_TTL_MS,
   type AttemptReport,
   type BeginRequest,
   type BeginResult,
+  type RotatedRefreshToken,
   type TokenFailure,
   type TokenGrant,
 } from "./protocol.ts";
@@ -28,17 +32,50 @@ export interface TokenHistory {
   failure: (TokenFailure & { at: number }) | null;
 }
 
+/**
+ * An OAuth connection's grant: the refresh token, sealed with ENCRYPTION_KEYS (AAD
+ * `${connectionId}:refresh`), and the connection it belongs to (for the AAD and D1's status).
+ */
+export interface StoredGrant {
+  connectionId: string;
+  refreshToken: string;
+}
+
+/** Set when Acme refused the connection's OAuth grant: calls are refused until a new grant is installed. */
+export interface NeedsReauth {
+  /** Epoch ms. */
+  at: number;
+  detail: string;
+}
+
+/** What reading the stored refresh token again under the current key did. */
+export type ResealOutcome = "resealed" | "current" | "none" | "busy" | "unreadable";
+
+const NEEDS_REAUTH: BeginResult["permit"] = { admitted: false, reason: "needs_reauth", retryAfterMs: 0 };
 const TOKEN_KEY = "token";
 const TOKEN_HISTORY_KEY = "token-history";
+const GRANT_KEY = "grant";
+const NEEDS_REAUTH_KEY = "needs-reauth";
+
+/** A lease of an OAuth connection: the sealed refresh token it carries (null: none to carry). */
+interface HeldLease extends Lease {
+  refreshToken: string | null;
+}
 
 /**
  * The integration's state for one connection (one instance per connection id): the Acme access
  * token, refreshed by one caller at a time (single flight), and the throttle budgets, circuit
  * breaker and counters that decide whether and when a call may go to Acme. Calls for one
  * connection meet here from every Worker, so the decisions hold across the fleet.
+ *
+ * An OAuth connection's refresh token lives here too, sealed. Acme rotates it on every refresh
+ * and revokes the whole grant when a used one comes back, so it goes out only with the lease,
+ * to one holder at a time, and the rotated one is stored before the access token it came with
+ * reaches anyone (storeToken). `invalid_grant` marks the connection needs_reauth (refuseGrant):
+ * begin refuses every call from then on, without a call to Acme, until installGrant.
  */
 export class AcmeSession extends DurableObject<Env> {
-  private lease: Lease | null = null;
+  private lease: HeldLease | null = null;
   private waiters: Array<() => void> = [];
   private readonly state: SessionState;
   private readonly startedAt = Date.now();
@@ -63,9 +100,12 @@ export class AcmeSession extends DurableObject<Env> {
     if (input.unused) {
       this.state.giveBack(Date.now(), input.rateClass, input.unused.window, input.unused.count);
     }
+    if (this.needsReauth()) return { permit: NEEDS_REAUTH, grant: null };
     const permit = this.state.admit(Date.now(), input.rateClass, input.priority, input.maxWaitMs);
     if (!permit.admitted) return { permit, grant: null };
-    const grant = await this.acquireToken();
+    const grant = await this.tokenOrLease(Date.now(), permit.waitMs);
+    // Refused while it waited for another caller's refresh.
+    if (!grant) return { permit: NEEDS_REAUTH, grant: null };
     // Slots ahead only with a token to use them with, and for a call that goes now: a caller
     // that has to wait or probe is not in a stretch of calls that go freely.
     if (!input.ahead || grant.kind !== "token" || permit.waitMs > 0 || permit.probe) return { permit, grant };
@@ -134,9 +174,11 @@ export class AcmeSession extends DurableObject<Env> {
   status() {
     const token = this.ctx.storage.kv.get<StoredTokenRecord>(TOKEN_KEY);
     const history = this.tokenHistory();
+    const reauth = this.needsReauth();
     const iso = (ms: number) => new Date(ms).toISOString();
     return {
       ...this.state.snapshot(Date.now()),
+      needsReauth: reauth ? { since: iso(reauth.at), detail: reauth.detail } : null,
       token: token ? { expiresAt: iso(token.expiresAt) } : null,
       tokenObtainedAt: history.obtainedAt === null ? null : iso(history.obtainedAt),
       tokenFailure: history.failure
@@ -150,24 +192,80 @@ export class AcmeSession extends DurableObject<Env> {
     return this.ctx.storage.kv.get<TokenHistory>(TOKEN_HISTORY_KEY) ?? { obtainedAt: null, failure: null };
   }
 
-  /** A usable token, or the lease to fetch one. Callers waiting on another's lease park here. */
+  /**
+   * A usable token, or the lease to fetch one (as begin hands them out, without admission).
+   * Throws once the connection needs reauthorization.
+   */
   async acquireToken(now: number = Date.now()): Promise<TokenGrant> {
+    const grant = await this.tokenOrLease(now, 0);
+    if (!grant) throw new Error("the connection needs reauthorization");
+    return grant;
+  }
+
+  private needsReauth(): NeedsReauth | null {
+    return this.ctx.storage.kv.get<NeedsReauth>(NEEDS_REAUTH_KEY) ?? null;
+  }
+
+  /**
+   * A usable token, or the lease to fetch one (valid `waitMs` longer, for a caller that first
+   * waits that long for its rate slot); null once the connection needs reauthorization. Callers
+   * waiting on another's lease park here.
+   *
+   * An OAuth lease carries the refresh token. A lease runs out only if its holder vanished or
+   * overran it (it never presents the token past `validMs`), and the next holder then presents
+   * the same token again. Whether Acme processed the first presentation is unknown, but either
+   * way nothing is lost by that: if it did, the rotated token it issued never reached this
+   * session, so the grant is of no more use to us (Acme will see a reuse, revoke the grant, and
+   * the connection needs reauthorization, as it would anyway); if it did not (the request died
+   * on the way, or Acme failed before rotating), presenting it again recovers the connection.
+   */
+  private async tokenOrLease(now: number, waitMs: number): Promise<TokenGrant | null> {
     for (;;) {
+      if (this.needsReauth()) return null;
       const token = this.ctx.storage.kv.get<StoredTokenRecord>(TOKEN_KEY) ?? null;
       if (isUsable(token, now, token?.lifetimeMs)) {
         return { kind: "token", accessToken: token.accessToken, expiresAt: token.expiresAt };
       }
       if (!leaseActive(this.lease, Date.now())) {
-        this.lease = { id: crypto.randomUUID(), until: Date.now() + LEASE_MS };
-        return { kind: "lease", leaseId: this.lease.id };
+        const grant = this.ctx.storage.kv.get<StoredGrant>(GRANT_KEY);
+        const validMs = waitMs + LEASE_MS;
+        this.lease = {
+          id: crypto.randomUUID(),
+          until: Date.now() + validMs,
+          refreshToken: grant?.refreshToken ?? null,
+        };
+        return {
+          kind: "lease",
+          leaseId: this.lease.id,
+          ...(grant ? { refresh: { sealedToken: grant.refreshToken, validMs } } : {}),
+        };
       }
       await this.waitForLease(this.lease.until - Date.now());
       now = Date.now();
     }
   }
 
-  /** The leaseholder's new token; it wakes the callers waiting for it. */
-  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number, now: number = Date.now()): void {
+  /**
+   * The leaseholder's new token; it wakes the callers waiting for it. An OAuth connection's
+   * comes with its rotated refresh token, stored in the same write, and only while the session
+   * still holds the one presented (false otherwise: the grant was replaced or refused meanwhile,
+   * and neither token is kept).
+   */
+  storeToken(
+    leaseId: string,
+    accessToken: string,
+    expiresInSeconds: number,
+    refresh?: RotatedRefreshToken,
+    now: number = Date.now(),
+  ): boolean {
+    if (refresh) {
+      const grant = this.ctx.storage.kv.get<StoredGrant>(GRANT_KEY);
+      if (!grant || grant.refreshToken !== refresh.presented || this.needsReauth()) {
+        this.releaseLease(leaseId);
+        return false;
+      }
+      this.ctx.storage.kv.put<StoredGrant>(GRANT_KEY, { ...grant, refreshToken: refresh.next });
+    }
     const lifetimeMs = expiresInSeconds * 1000;
     this.ctx.storage.kv.put<StoredTokenRecord>(TOKEN_KEY, {
       accessToken,
@@ -176,6 +274,82 @@ export class AcmeSession extends DurableObject<Env> {
     });
     this.ctx.storage.kv.put<TokenHistory>(TOKEN_HISTORY_KEY, { obtainedAt: now, failure: null });
     this.releaseLease(leaseId);
+    return true;
+  }
+
+  /**
+   * Installs an OAuth grant (a new connection's, or a repair's): the sealed refresh token, the
+   * access token issued with it, valid `expiresInSeconds`; clears needs_reauth and the last
+   * token failure. A lease out on the previous grant can no longer store anything (storeToken
+   * checks the refresh token it presented). D1's status is the caller's (installOAuthGrant).
+   */
+  installGrant(
+    connectionId: string,
+    sealedRefreshToken: string,
+    accessToken: string,
+    expiresInSeconds: number,
+    now: number = Date.now(),
+  ): void {
+    this.ctx.storage.kv.put<StoredGrant>(GRANT_KEY, { connectionId, refreshToken: sealedRefreshToken });
+    this.ctx.storage.kv.delete(NEEDS_REAUTH_KEY);
+    const lifetimeMs = expiresInSeconds * 1000;
+    this.ctx.storage.kv.put<StoredTokenRecord>(TOKEN_KEY, {
+      accessToken,
+      expiresAt: now + lifetimeMs,
+      lifetimeMs,
+    });
+    this.ctx.storage.kv.put<TokenHistory>(TOKEN_HISTORY_KEY, { obtainedAt: now, failure: null });
+    if (this.lease) this.releaseLease(this.lease.id);
+  }
+
+  /**
+   * Acme refused the grant the holder of `leaseId` presented (`presented`, the sealed refresh
+   * token its lease carried; null: it had none): the connection needs reauthorization. Its tokens
+   * are dropped, every call is refused from now on (begin), and D1's status says so. Ignored
+   * when the session holds another grant by now (installed meanwhile).
+   */
+  async refuseGrant(
+    leaseId: string,
+    connectionId: string,
+    presented: string | null,
+    detail: string,
+    now: number = Date.now(),
+  ): Promise<void> {
+    const grant = this.ctx.storage.kv.get<StoredGrant>(GRANT_KEY);
+    if ((grant?.refreshToken ?? null) !== presented) {
+      this.releaseLease(leaseId);
+      return;
+    }
+    this.ctx.storage.kv.put<NeedsReauth>(NEEDS_REAUTH_KEY, { at: now, detail: detail.slice(0, 500) });
+    this.ctx.storage.kv.delete(GRANT_KEY);
+    this.ctx.storage.kv.delete(TOKEN_KEY);
+    // Wakes the waiters, who now find the connection refused.
+    this.releaseLease(leaseId, { code: "connection_needs_reauth", detail });
+    await setConnectionStatus(this.env.DB, grant?.connectionId ?? connectionId, "needs_reauth");
+  }
+
+  /**
+   * Seals the stored refresh token again with the current key of ENCRYPTION_KEYS (key rotation),
+   * unless a lease is out with it (its refresh reseals it anyway). Never loses the token: it is
+   * replaced only if still the one read.
+   */
+  async resealRefreshToken(): Promise<ResealOutcome> {
+    const grant = this.ctx.storage.kv.get<StoredGrant>(GRANT_KEY);
+    if (!grant) return "none";
+    if (leaseActive(this.lease, Date.now())) return "busy";
+    const keys = loadIntegrationConfig(this.env).secretKeys;
+    let resealed: string | null;
+    try {
+      resealed = await keys.reseal(grant.refreshToken, refreshTokenContext(grant.connectionId));
+    } catch (error) {
+      if (error instanceof SealedSecretError) return "unreadable";
+      throw error;
+    }
+    if (resealed === null) return "current";
+    const now = this.ctx.storage.kv.get<StoredGrant>(GRANT_KEY);
+    if (now?.refreshToken !== grant.refreshToken || leaseActive(this.lease, Date.now())) return "busy";
+    this.ctx.storage.kv.put<StoredGrant>(GRANT_KEY, { ...grant, refreshToken: resealed });
+    return "resealed";
   }
 
   /**

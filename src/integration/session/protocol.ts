@@ -25,12 +25,41 @@ export interface AdmissionRequest {
  */
 export type CallPermit =
   | { admitted: true; waitMs: number; probe: boolean }
-  | { admitted: false; reason: "rate_limited" | "circuit_open" | "learning"; retryAfterMs: number };
+  | {
+      admitted: false;
+      /** `needs_reauth`: Acme refused the connection's OAuth grant; no call goes until it is replaced. */
+      reason: "rate_limited" | "circuit_open" | "learning" | "needs_reauth";
+      retryAfterMs: number;
+    };
 
-/** A usable access token (`expiresAt` epoch ms), or the lease to fetch one and store it. */
+/**
+ * What the holder of an OAuth connection's lease refreshes with: the refresh token, sealed (AAD
+ * `${connectionId}:refresh`), and how long the lease is its alone (ms from the grant's arrival).
+ * Past `validMs` the session may hand the same refresh token to the next caller, so the holder
+ * never presents it later than that.
+ */
+export interface RefreshLease {
+  sealedToken: string;
+  validMs: number;
+}
+
+/**
+ * A usable access token (`expiresAt` epoch ms), or the lease to fetch one and store it; an OAuth
+ * connection's lease carries the refresh token to fetch it with (the one and only holder of it).
+ */
 export type TokenGrant =
   | { kind: "token"; accessToken: string; expiresAt: number }
-  | { kind: "lease"; leaseId: string };
+  | { kind: "lease"; leaseId: string; refresh?: RefreshLease };
+
+/**
+ * An OAuth lease holder's rotated refresh token: the sealed one it presented (`presented`, as the
+ * lease carried it) and the sealed new one Acme issued (`next`). The session keeps `next` only
+ * while it still holds `presented`, so a grant replaced meanwhile is never overwritten.
+ */
+export interface RotatedRefreshToken {
+  presented: string;
+  next: string;
+}
 
 /** Why a token exchange failed: the problem's code (`acme_auth_failed`, `acme_unavailable`...) and public detail. */
 export interface TokenFailure {
@@ -83,8 +112,17 @@ export function isSetback(report: AttemptReport): boolean {
 export interface AcmeSessionApi {
   begin(request: AdmissionRequest): Promise<Admission>;
   report(report: AttemptReport): Promise<void> | void;
-  /** The holder of `leaseId` fetched a token valid for `expiresInSeconds`. */
-  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
+  /**
+   * The holder of `leaseId` fetched a token valid for `expiresInSeconds` (an OAuth connection's
+   * with the rotated refresh token, stored before the answer comes back). Answers false when the
+   * session refused it (the connection's grant was replaced or refused meanwhile).
+   */
+  storeToken(
+    leaseId: string,
+    accessToken: string,
+    expiresInSeconds: number,
+    refresh?: RotatedRefreshToken,
+  ): Promise<boolean> | boolean;
   /**
    * The holder of `leaseId` could not fetch a token; the next caller takes the lease. `failure`
    * says why (the problem's code and public detail), so the session can show it.
@@ -92,6 +130,17 @@ export interface AcmeSessionApi {
   releaseLease(leaseId: string, failure?: TokenFailure): Promise<void> | void;
   /** Acme refused `accessToken` (401): the next caller fetches a new one. */
   invalidateToken(accessToken: string): Promise<void> | void;
+  /**
+   * Acme refused the OAuth grant the holder of `leaseId` presented (invalid_grant), or there is
+   * none to present: the connection needs reauthorization, and calls are refused until a new
+   * grant is installed. `presented` is the sealed refresh token the lease carried (null: none).
+   */
+  refuseGrant(
+    leaseId: string,
+    connectionId: string,
+    presented: string | null,
+    detail: string,
+  ): Promise<void> | void;
 }
 
 // Slots ahead: a busy isolate takes a few slots of the current window with its token and admits

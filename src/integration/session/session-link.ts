@@ -7,6 +7,7 @@ import {
   type BeginRequest,
   type BeginResult,
   isSetback,
+  type RotatedRefreshToken,
   type TokenFailure,
   withAges,
 } from "./protocol.ts";
@@ -16,9 +17,20 @@ import type { RequestTally } from "./request-tally.ts";
 export interface AcmeSessionRpc {
   begin(request: BeginRequest): Promise<BeginResult>;
   record(attempts: AttemptReport[], requests?: RequestTally[]): Promise<void> | void;
-  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number): Promise<void> | void;
+  storeToken(
+    leaseId: string,
+    accessToken: string,
+    expiresInSeconds: number,
+    refresh?: RotatedRefreshToken,
+  ): Promise<boolean> | boolean;
   releaseLease(leaseId: string, failure?: TokenFailure): Promise<void> | void;
   invalidateToken(accessToken: string): Promise<void> | void;
+  refuseGrant(
+    leaseId: string,
+    connectionId: string,
+    presented: string | null,
+    detail: string,
+  ): Promise<void> | void;
 }
 
 /** How a link behaves: whether it takes slots ahead, and its clock. */
@@ -77,8 +89,10 @@ export class SessionLink implements AcmeSessionApi {
     );
   }
 
-  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number) {
-    return this.stub.storeToken(leaseId, accessToken, expiresInSeconds);
+  storeToken(leaseId: string, accessToken: string, expiresInSeconds: number, refresh?: RotatedRefreshToken) {
+    return refresh
+      ? this.stub.storeToken(leaseId, accessToken, expiresInSeconds, refresh)
+      : this.stub.storeToken(leaseId, accessToken, expiresInSeconds);
   }
 
   releaseLease(leaseId: string, failure?: TokenFailure) {
@@ -88,5 +102,10 @@ export class SessionLink implements AcmeSessionApi {
   invalidateToken(accessToken: string) {
     this.share.drop(accessToken);
     return this.stub.invalidateToken(accessToken);
+  }
+
+  refuseGrant(leaseId: string, connectionId: string, presented: string | null, detail: string) {
+    this.share.drop();
+    return this.stub.refuseGrant(leaseId, connectionId, presented, detail);
   }
 }

@@ -47,8 +47,10 @@ export function memorySession(
     report: (report: Parameters<AcmeSessionApi["report"]>[0]) => state.record(clock.now(), report),
     storeToken: (_lease: string, accessToken: string) => {
       token = accessToken;
+      return true;
     },
     releaseLease: () => {},
+    refuseGrant: () => {},
     invalidateToken: (accessToken: string) => {
       if (token === accessToken) token = null;
     },

@@ -192,6 +192,8 @@ describe("request tallies reach the session without a call per request", () => {
       storeToken: (leaseId, token, expiresIn) => stub.storeToken(leaseId, token, expiresIn),
       releaseLease: (leaseId) => stub.releaseLease(leaseId),
       invalidateToken: (token) => stub.invalidateToken(token),
+      refuseGrant: (leaseId, connectionId, presented, detail) =>
+        stub.refuseGrant(leaseId, connectionId, presented, detail),
     };
     return { stub, rpc, calls };
   }

@@ -30,6 +30,8 @@ async function session() {
     storeToken: (leaseId, accessToken, expiresIn) => stub.storeToken(leaseId, accessToken, expiresIn),
     releaseLease: (leaseId) => stub.releaseLease(leaseId),
     invalidateToken: (accessToken) => stub.invalidateToken(accessToken),
+    refuseGrant: (leaseId, connectionId, presented, detail) =>
+      stub.refuseGrant(leaseId, connectionId, presented, detail),
   };
   // A token, and Acme's read quota (400 per minute) learned from one answer.
   const first = await stub.begin(READ);
