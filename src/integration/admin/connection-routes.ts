@@ -7,8 +7,15 @@ import { newId, randomSecret } from "../../lib/ids.ts";
 import { WebhookSecretSchema } from "../../lib/webhook-secret.ts";
 import { forgetApiKey } from "../auth/api-key.ts";
 import { connectionWebhookUrl, requireConnection } from "../connections/connection-store.ts";
+import { EndUserIdSchema } from "../connections/end-user-id.ts";
 import { acmeClientFor, createRouter, publicOrigin } from "../context.ts";
-import { apiKeys, type ConnectionRow, connections } from "../db/schema.ts";
+import {
+  apiKeys,
+  CONNECTION_METHODS,
+  CONNECTION_STATUSES,
+  type ConnectionRow,
+  connections,
+} from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
@@ -61,7 +68,22 @@ const ConnectionSchema = z
     id: z.string(),
     name: z.string(),
     acmeBaseUrl: z.string().nullable(),
-    acmeClientId: z.string(),
+    acmeClientId: z.string().openapi({
+      description:
+        "The Acme account: its client id (client_credentials), or the account the OAuth grant acts on",
+    }),
+    method: z.enum(CONNECTION_METHODS).openapi({
+      description:
+        "`client_credentials`: the account's own client id and secret; `oauth`: a grant a user of the account approved (connect flow), refreshed with rotating refresh tokens",
+    }),
+    endUserId: z.string().nullable().openapi({
+      description:
+        "The product's id for the customer who connected (connect sessions); null when made by an operator",
+    }),
+    status: z.enum(CONNECTION_STATUSES).openapi({
+      description:
+        "`needs_reauth`: Acme refused the OAuth grant; calls answer 502 `connection_needs_reauth` until a connect session for the same end user repairs it",
+    }),
     webhookUrl: z.string().openapi({ description: "Where Acme must send this connection's webhooks" }),
     webhooksConfigured: z.boolean(),
     createdAt: z.string(),
@@ -72,11 +94,20 @@ const ConnectionSchema = z
       name: "Acme production",
       acmeBaseUrl: null,
       acmeClientId: "cl_01jd5x8m3q0000000000000000",
+      method: "oauth",
+      endUserId: "user_4711",
+      status: "active",
       webhookUrl: "https://bridge.example.com/webhooks/acme/conn_01jd5x8m3q0000000000000000",
       webhooksConfigured: true,
       createdAt: "2026-01-15T09:00:00.000Z",
     },
   });
+
+const ConnectionListQuerySchema = z.object({
+  endUserId: EndUserIdSchema.optional().openapi({
+    description: "Only this end user's connections (exact match)",
+  }),
+});
 
 const ApiKeyCreatedSchema = z
   .object({
@@ -102,6 +133,9 @@ function publicConnection(row: ConnectionRow, origin: string) {
     name: row.name,
     acmeBaseUrl: row.acmeBaseUrl,
     acmeClientId: row.acmeClientId,
+    method: row.method,
+    endUserId: row.endUserId,
+    status: row.status,
     webhookUrl: connectionWebhookUrl(origin, row.id),
     webhooksConfigured: row.webhookSecretEnc !== null,
     createdAt: row.createdAt,
@@ -160,18 +194,45 @@ connectionAdminRouter
       method: "get",
       path: "/v1/admin/connections",
       tags: ["Admin"],
-      summary: "List connections (secrets are never returned)",
+      summary: "List connections (secrets are never returned), or one end user's",
       security: ADMIN_TOKEN,
+      request: { query: ConnectionListQuerySchema },
       responses: {
         200: {
           description: "Connections",
-          content: { "application/json": { schema: z.object({ data: z.array(ConnectionSchema) }) } },
+          content: {
+            "application/json": {
+              schema: z.object({ data: z.array(ConnectionSchema) }).openapi({
+                example: {
+                  data: [
+                    {
+                      id: "conn_01jd5x8m3q0000000000000000",
+                      name: "Acme (user_4711)",
+                      acmeBaseUrl: null,
+                      acmeClientId: "cl_01jd5x8m3q0000000000000000",
+                      method: "oauth",
+                      endUserId: "user_4711",
+                      status: "needs_reauth",
+                      webhookUrl: "https://bridge.example.com/webhooks/acme/conn_01jd5x8m3q0000000000000000",
+                      webhooksConfigured: true,
+                      createdAt: "2026-01-15T09:00:00.000Z",
+                    },
+                  ],
+                },
+              }),
+            },
+          },
         },
-        ...problemResponses(401),
+        ...problemResponses(400, 401),
       },
     }),
     async (c) => {
-      const rows = await drizzle(c.env.DB).select().from(connections).orderBy(connections.id);
+      const { endUserId } = c.req.valid("query");
+      const rows = await drizzle(c.env.DB)
+        .select()
+        .from(connections)
+        .where(endUserId === undefined ? undefined : eq(connections.endUserId, endUserId))
+        .orderBy(connections.id);
       return c.json({ data: rows.map((row) => publicConnection(row, publicOrigin(c))) }, 200);
     },
   )

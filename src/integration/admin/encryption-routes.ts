@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { RESEAL_BATCH_MAX } from "../../lib/reseal-batch.ts";
+import { resealRefreshToken } from "../connections/oauth-grant.ts";
 import { resealConnections } from "../connections/reseal-connections.ts";
 import { createRouter } from "../context.ts";
 import { problemResponses } from "../problem-responses.ts";
@@ -52,7 +53,9 @@ export const encryptionAdminRouter = createRouter().openapi(
     summary: "Re-seal connection secrets with the current encryption key, a bounded batch per call",
     description:
       "After a new key is put first in ENCRYPTION_KEYS, call until `next` is null (passing each `next` " +
-      "as `after`); then `remaining` counts what no key opens, and at 0 the old keys can be dropped.",
+      "as `after`); then `remaining` counts what no key opens, and at 0 the old keys can be dropped. " +
+      "OAuth connections' refresh tokens (kept in each connection's session, not counted in `remaining`) " +
+      "are re-sealed as the scan passes them, and anyway at each refresh.",
     security: ADMIN_TOKEN,
     request: { query: ResealQuerySchema },
     responses: {
@@ -65,6 +68,12 @@ export const encryptionAdminRouter = createRouter().openapi(
   }),
   async (c) => {
     const { limit, after } = c.req.valid("query");
-    return c.json(await resealConnections(c.env.DB, c.var.config.secretKeys, { limit, after }), 200);
+    const keys = c.var.config.secretKeys;
+    const report = await resealConnections(c.env.DB, keys, {
+      limit,
+      after,
+      refreshTokens: (connectionId) => resealRefreshToken(c.env, keys, connectionId),
+    });
+    return c.json(report, 200);
   },
 );

@@ -1,4 +1,4 @@
-import type { SecretKeyRing } from "../../lib/secret-box.ts";
+import { SealedSecretError, type SecretKeyRing } from "../../lib/secret-box.ts";
 import { parseIssuedOAuthTokens } from "../acme-client/token-exchange.ts";
 import { ApiError } from "../errors.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
@@ -52,4 +52,35 @@ export async function installOAuthGrant(
     usable.expiresIn,
   );
   await setConnectionStatus(env.DB, connectionId, "active");
+}
+
+/**
+ * What re-sealing a connection's refresh token did: `resealed` with the current key; `unchanged`
+ * (already sealed with it, no grant stored, or a refresh under way, which stores the rotated
+ * token sealed with the current key); `unreadable`: no key of the ring opens it (left as it is).
+ */
+export type RefreshResealOutcome = "resealed" | "unchanged" | "unreadable";
+
+/**
+ * Seals an OAuth connection's refresh token, kept in its AcmeSession, again with the current key
+ * of `keys` (key rotation). Never loses a token: the session swaps it only while it still holds
+ * the one read and no refresh is under way. Two session calls at most.
+ */
+export async function resealRefreshToken(
+  env: Env,
+  keys: SecretKeyRing,
+  connectionId: string,
+): Promise<RefreshResealOutcome> {
+  const session = acmeSessionStub(env, connectionId);
+  const grant = await session.sealedRefreshToken();
+  if (!grant) return "unchanged";
+  let resealed: string | null;
+  try {
+    resealed = await keys.reseal(grant.refreshToken, refreshTokenContext(connectionId));
+  } catch (error) {
+    if (error instanceof SealedSecretError) return "unreadable";
+    throw error;
+  }
+  if (resealed === null) return "unchanged";
+  return (await session.replaceSealedRefreshToken(grant.refreshToken, resealed)) ? "resealed" : "unchanged";
 }

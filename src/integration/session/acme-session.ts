@@ -1,8 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { SealedSecretError } from "../../lib/secret-box.ts";
 import { loadIntegrationConfig } from "../config.ts";
 import { setConnectionStatus } from "../connections/connection-store.ts";
-import { refreshTokenContext } from "../connections/oauth-grant.ts";
 import { FLUSH_INTERVAL_MS, KEPT_MINUTES, MinuteCounters, type MinutePoint } from "./minute-counters.ts";
 import {
   AHEAD_TTL_MS,
@@ -47,9 +45,6 @@ export interface NeedsReauth {
   at: number;
   detail: string;
 }
-
-/** What reading the stored refresh token again under the current key did. */
-export type ResealOutcome = "resealed" | "current" | "none" | "busy" | "unreadable";
 
 const NEEDS_REAUTH: BeginResult["permit"] = { admitted: false, reason: "needs_reauth", retryAfterMs: 0 };
 const TOKEN_KEY = "token";
@@ -329,27 +324,24 @@ export class AcmeSession extends DurableObject<Env> {
   }
 
   /**
-   * Seals the stored refresh token again with the current key of ENCRYPTION_KEYS (key rotation),
-   * unless a lease is out with it (its refresh reseals it anyway). Never loses the token: it is
-   * replaced only if still the one read.
+   * The stored refresh token, sealed, for re-sealing with a newer key; null when there is none or
+   * a lease is out with it (its refresh stores a token sealed with the current key anyway).
    */
-  async resealRefreshToken(): Promise<ResealOutcome> {
+  sealedRefreshToken(): StoredGrant | null {
     const grant = this.ctx.storage.kv.get<StoredGrant>(GRANT_KEY);
-    if (!grant) return "none";
-    if (leaseActive(this.lease, Date.now())) return "busy";
-    const keys = loadIntegrationConfig(this.env).secretKeys;
-    let resealed: string | null;
-    try {
-      resealed = await keys.reseal(grant.refreshToken, refreshTokenContext(grant.connectionId));
-    } catch (error) {
-      if (error instanceof SealedSecretError) return "unreadable";
-      throw error;
-    }
-    if (resealed === null) return "current";
-    const now = this.ctx.storage.kv.get<StoredGrant>(GRANT_KEY);
-    if (now?.refreshToken !== grant.refreshToken || leaseActive(this.lease, Date.now())) return "busy";
+    if (!grant || leaseActive(this.lease, Date.now())) return null;
+    return grant;
+  }
+
+  /**
+   * Replaces the sealed refresh token `presented` by `resealed` (the same token sealed with
+   * another key), only if it is still the one stored and no lease is out with it; false otherwise.
+   */
+  replaceSealedRefreshToken(presented: string, resealed: string): boolean {
+    const grant = this.ctx.storage.kv.get<StoredGrant>(GRANT_KEY);
+    if (grant?.refreshToken !== presented || leaseActive(this.lease, Date.now())) return false;
     this.ctx.storage.kv.put<StoredGrant>(GRANT_KEY, { ...grant, refreshToken: resealed });
-    return "resealed";
+    return true;
   }
 
   /**

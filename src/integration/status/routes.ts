@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { connectionData } from "../connection-data/stub.ts";
 import { createRouter } from "../context.ts";
+import { CONNECTION_METHODS, CONNECTION_STATUSES } from "../db/schema.ts";
 import { problemResponses } from "../problem-responses.ts";
 import { API_KEY, securedRoute } from "../secured-route.ts";
 import { acmeSessionStub } from "../session/session-stub.ts";
@@ -20,6 +21,24 @@ const BudgetSchema = z.object({
 const StatusSchema = z
   .object({
     connectionId: z.string(),
+    method: z.enum(CONNECTION_METHODS),
+    status: z.enum(CONNECTION_STATUSES).openapi({
+      description:
+        "`needs_reauth`: Acme refused the connection's OAuth grant; every call answers 502 `connection_needs_reauth` at once, without calling Acme, until the connection is reconnected",
+    }),
+    needsReauth: z
+      .object({
+        code: z
+          .literal("connection_needs_reauth")
+          .openapi({ description: "The problem code calls answer with" }),
+        detail: z.string(),
+        since: z.string(),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "Set while the connection needs reauthorization: why, and since when. A new connect session for its end user repairs it in place (same id, data kept)",
+      }),
     circuit: z.object({
       state: z.enum(["closed", "open", "half_open"]),
       recentFailures: z.number().int(),
@@ -76,6 +95,9 @@ const StatusSchema = z
   .openapi("ConnectionStatus", {
     example: {
       connectionId: "conn_01jd5x8m3q0000000000000000",
+      method: "oauth",
+      status: "active",
+      needsReauth: null,
       circuit: { state: "closed", recentFailures: 0, retryAfterMs: 0 },
       budgets: {
         read: { limit: 100, windowSeconds: 60, remaining: 97, scheduledNextWindow: 0, resetInMs: 41_000 },
@@ -111,7 +133,8 @@ export const statusRouter = createRouter().openapi(
     tags: ["Status"],
     summary: "How the connection's calls to Acme are doing",
     description:
-      "Circuit state, throttle budgets per rate class, token expiry (never the token), when a token " +
+      "Whether the connection works (`status`; `needs_reauth` when Acme refused its OAuth grant), " +
+      "circuit state, throttle budgets per rate class, token expiry (never the token), when a token " +
       "was last obtained and why the latest token exchange failed, counters, and the connection's " +
       "reconciliation schedule (a reconciliation that could not start shows here until one does).",
     security: API_KEY,
@@ -121,8 +144,8 @@ export const statusRouter = createRouter().openapi(
     },
   }),
   async (c) => {
-    const connectionId = c.var.connection.id;
-    const [status, schedule] = await Promise.all([
+    const { id: connectionId, method } = c.var.connection;
+    const [{ needsReauth, ...status }, schedule] = await Promise.all([
       acmeSessionStub(c.env, connectionId).status(),
       connectionData(c.env, connectionId).reconcileState(),
     ]);
@@ -134,6 +157,16 @@ export const statusRouter = createRouter().openapi(
         ? { ...schedule.failure, at: new Date(schedule.failure.at).toISOString() }
         : null,
     };
-    return c.json({ connectionId, ...status, reconciliation }, 200);
+    return c.json(
+      {
+        connectionId,
+        method,
+        status: needsReauth ? ("needs_reauth" as const) : ("active" as const),
+        needsReauth: needsReauth ? { code: "connection_needs_reauth" as const, ...needsReauth } : null,
+        ...status,
+        reconciliation,
+      },
+      200,
+    );
   },
 );
