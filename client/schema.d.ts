@@ -64,7 +64,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -188,7 +188,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -319,7 +319,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -455,7 +455,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -554,7 +554,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -689,7 +689,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -780,7 +780,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -904,7 +904,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -1035,7 +1035,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -1171,7 +1171,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -1270,7 +1270,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -1405,7 +1405,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -2161,7 +2161,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -2315,7 +2315,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -2405,7 +2405,7 @@ export interface paths {
         };
         /**
          * How the connection's calls to Acme are doing
-         * @description Circuit state, throttle budgets per rate class, token expiry (never the token), when a token was last obtained and why the latest token exchange failed, counters, and the connection's reconciliation schedule (a reconciliation that could not start shows here until one does).
+         * @description Whether the connection works (`status`; `needs_reauth` when Acme refused its OAuth grant), circuit state, throttle budgets per rate class, token expiry (never the token), when a token was last obtained and why the latest token exchange failed, counters, and the connection's reconciliation schedule (a reconciliation that could not start shows here until one does).
          */
         get: {
             parameters: {
@@ -2451,10 +2451,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List connections (secrets are never returned) */
+        /** List connections (secrets are never returned), or one end user's */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Only this end user's connections (exact match) */
+                    endUserId?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2470,6 +2473,15 @@ export interface paths {
                         "application/json": {
                             data: components["schemas"]["Connection"][];
                         };
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Missing or invalid credentials */
@@ -2839,7 +2851,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Acme refused the connection or answered in a way the integration cannot use */
+                /** @description Acme refused the connection or answered in a way the integration cannot use; `connection_needs_reauth`: Acme revoked the connection's OAuth grant, calls fail at once until a connect session for its end user repairs it */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -2885,7 +2897,7 @@ export interface paths {
         put?: never;
         /**
          * Re-seal connection secrets with the current encryption key, a bounded batch per call
-         * @description After a new key is put first in ENCRYPTION_KEYS, call until `next` is null (passing each `next` as `after`); then `remaining` counts what no key opens, and at 0 the old keys can be dropped.
+         * @description After a new key is put first in ENCRYPTION_KEYS, call until `next` is null (passing each `next` as `after`); then `remaining` counts what no key opens, and at 0 the old keys can be dropped. OAuth connections' refresh tokens (kept in each connection's session, not counted in `remaining`) are re-sealed as the scan passes them, and anyway at each refresh.
          */
         post: {
             parameters: {
@@ -4197,7 +4209,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "invalid_json" | "validation_failed" | "invalid_cursor" | "precondition_invalid" | "unauthorized" | "invalid_signature" | "forbidden" | "not_found" | "method_not_allowed" | "feed_cursor_expired" | "duplicate_email" | "conflict" | "idempotency_key_in_flight" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "unknown_remote_field" | "acme_rate_limited" | "internal_error" | "acme_auth_failed" | "acme_bad_response" | "acme_unavailable" | "acme_timeout";
+            code: "invalid_json" | "validation_failed" | "invalid_cursor" | "precondition_invalid" | "unauthorized" | "invalid_signature" | "forbidden" | "not_found" | "method_not_allowed" | "feed_cursor_expired" | "duplicate_email" | "conflict" | "idempotency_key_in_flight" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "unknown_remote_field" | "acme_rate_limited" | "internal_error" | "acme_auth_failed" | "acme_bad_response" | "connection_needs_reauth" | "acme_unavailable" | "acme_timeout";
             requestId: string;
             errors?: {
                 field: string;
@@ -4707,6 +4719,9 @@ export interface components {
         /**
          * @example {
          *       "connectionId": "conn_01jd5x8m3q0000000000000000",
+         *       "method": "oauth",
+         *       "status": "active",
+         *       "needsReauth": null,
          *       "circuit": {
          *         "state": "closed",
          *         "recentFailures": 0,
@@ -4760,6 +4775,23 @@ export interface components {
          */
         ConnectionStatus: {
             connectionId: string;
+            /** @enum {string} */
+            method: "client_credentials" | "oauth";
+            /**
+             * @description `needs_reauth`: Acme refused the connection's OAuth grant; every call answers 502 `connection_needs_reauth` at once, without calling Acme, until the connection is reconnected
+             * @enum {string}
+             */
+            status: "active" | "needs_reauth";
+            /** @description Set while the connection needs reauthorization: why, and since when. A new connect session for its end user repairs it in place (same id, data kept) */
+            needsReauth: {
+                /**
+                 * @description The problem code calls answer with
+                 * @enum {string}
+                 */
+                code: "connection_needs_reauth";
+                detail: string;
+                since: string;
+            } | null;
             circuit: {
                 /** @enum {string} */
                 state: "closed" | "open" | "half_open";
@@ -4837,6 +4869,9 @@ export interface components {
          *       "name": "Acme production",
          *       "acmeBaseUrl": null,
          *       "acmeClientId": "cl_01jd5x8m3q0000000000000000",
+         *       "method": "oauth",
+         *       "endUserId": "user_4711",
+         *       "status": "active",
          *       "webhookUrl": "https://bridge.example.com/webhooks/acme/conn_01jd5x8m3q0000000000000000",
          *       "webhooksConfigured": true,
          *       "createdAt": "2026-01-15T09:00:00.000Z"
@@ -4846,7 +4881,20 @@ export interface components {
             id: string;
             name: string;
             acmeBaseUrl: string | null;
+            /** @description The Acme account: its client id (client_credentials), or the account the OAuth grant acts on */
             acmeClientId: string;
+            /**
+             * @description `client_credentials`: the account's own client id and secret; `oauth`: a grant a user of the account approved (connect flow), refreshed with rotating refresh tokens
+             * @enum {string}
+             */
+            method: "client_credentials" | "oauth";
+            /** @description The product's id for the customer who connected (connect sessions); null when made by an operator */
+            endUserId: string | null;
+            /**
+             * @description `needs_reauth`: Acme refused the OAuth grant; calls answer 502 `connection_needs_reauth` until a connect session for the same end user repairs it
+             * @enum {string}
+             */
+            status: "active" | "needs_reauth";
             /** @description Where Acme must send this connection's webhooks */
             webhookUrl: string;
             webhooksConfigured: boolean;
