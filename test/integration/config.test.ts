@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { loadIntegrationConfig } from "../../src/integration/config.ts";
+import { loadIntegrationConfig, requireOAuthApp } from "../../src/integration/config.ts";
 import { randomSecret } from "../../src/lib/ids.ts";
 
 /** The test env with these vars set (undefined: removed); a fresh object, so nothing cached applies. */
@@ -104,5 +104,49 @@ describe("ENCRYPTION_KEYS", () => {
     ).toThrow(/ENCRYPTION_KEY:/);
     expect(() => loadIntegrationConfig(envWith({ ID_TAG_KEY: undefined }))).toThrow(/ID_TAG_KEY/);
     expect(() => loadIntegrationConfig(envWith({ ID_TAG_KEY: "short" }))).toThrow(/ID_TAG_KEY/);
+  });
+});
+
+describe("ACME_OAUTH_CLIENT_ID and ACME_OAUTH_CLIENT_SECRET", () => {
+  it("are the product's app at Acme when both are set", () => {
+    const config = loadIntegrationConfig(
+      envWith({ ACME_OAUTH_CLIENT_ID: "acme-bridge", ACME_OAUTH_CLIENT_SECRET: "s3cret" }),
+    );
+    expect(config.oauthApp).toEqual({ clientId: "acme-bridge", clientSecret: "s3cret" });
+    expect(requireOAuthApp(config)).toEqual(config.oauthApp);
+  });
+
+  it("may both stay unset (or empty): OAuth is unavailable, and what needs it fails with a clear problem", () => {
+    for (const unset of [undefined, ""]) {
+      const config = loadIntegrationConfig(
+        envWith({ ACME_OAUTH_CLIENT_ID: unset, ACME_OAUTH_CLIENT_SECRET: unset }),
+      );
+      expect(config.oauthApp).toBeUndefined();
+      expect(() => requireOAuthApp(config)).toThrow(
+        expect.objectContaining({
+          code: "internal_error",
+          message: expect.stringContaining("ACME_OAUTH_CLIENT_ID"),
+        }),
+      );
+    }
+  });
+
+  it.each([
+    [
+      "the id without the secret",
+      { ACME_OAUTH_CLIENT_ID: "acme-bridge", ACME_OAUTH_CLIENT_SECRET: undefined },
+    ],
+    ["the secret without the id", { ACME_OAUTH_CLIENT_ID: undefined, ACME_OAUTH_CLIENT_SECRET: "s3cret" }],
+  ])("%s is refused loudly", (_name, vars) => {
+    expect(() => loadIntegrationConfig(envWith(vars))).toThrow(/ACME_OAUTH_CLIENT_SECRET: .*set both/);
+  });
+
+  it("refuses an id or secret that cannot go into HTTP Basic credentials (RFC 6749 A.1, A.2)", () => {
+    expect(() =>
+      loadIntegrationConfig(envWith({ ACME_OAUTH_CLIENT_ID: "acme\nbridge", ACME_OAUTH_CLIENT_SECRET: "s" })),
+    ).toThrow(/ACME_OAUTH_CLIENT_ID:/);
+    expect(() =>
+      loadIntegrationConfig(envWith({ ACME_OAUTH_CLIENT_ID: "acme-bridge", ACME_OAUTH_CLIENT_SECRET: "é" })),
+    ).toThrow(/ACME_OAUTH_CLIENT_SECRET:/);
   });
 });
