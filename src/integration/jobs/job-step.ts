@@ -14,6 +14,8 @@ import type { SyncJobParams } from "./start-job.ts";
 import type { StepContext, StepOutcome } from "./step-context.ts";
 import { syncStep } from "./sync-step.ts";
 
+/** Problems a retry of the step cannot cure: the job fails at once. */
+const NOT_RETRIED: ReadonlySet<string> = new Set(["acme_auth_failed", "connection_needs_reauth"]);
 /**
  * One step of a job, idempotent against the job's checkpoint (in the connection's object): it reads where the job stands,
  * does the next piece of work (one import chunk, or up to PAGES_PER_STEP pages of a sync), and
@@ -63,8 +65,9 @@ export async function runJobStep(
   try {
     outcome = job.kind === "import" ? await importStep(context) : await syncStep(context);
   } catch (error) {
-    // Credentials Acme refuses will not work on a retry either; the next cron run tries anew.
-    if (!(error instanceof ApiError && error.code === "acme_auth_failed")) throw error;
+    // Credentials Acme refuses, or a grant it revoked, will not work on a retry either; the next
+    // cron run tries anew (a connection that needs reauthorization is refused at once, no call made).
+    if (!(error instanceof ApiError && NOT_RETRIED.has(error.code))) throw error;
     await failJob(env, params, error);
     return { done: true, status: "failed" };
   }
