@@ -1,5 +1,6 @@
 import type { QueueConsumers } from "../lib/queue-dispatch.ts";
 import type { ScheduledJobs } from "../lib/scheduled-jobs.ts";
+import { pruneOAuth } from "./oauth/retention.ts";
 import { handleDeadDeliveries, handleDeliveryBatch } from "./webhooks/delivery-consumer.ts";
 import { sweepOutbox } from "./webhooks/outbox.ts";
 
@@ -12,4 +13,5 @@ export const ACME_QUEUE_CONSUMERS: QueueConsumers = {
 /** The mock Acme's cron work. */
 export const ACME_SCHEDULED_JOBS: ScheduledJobs = {
   "acme outbox sweep": (env, now) => sweepOutbox(env, now),
+  "acme oauth retention": (env, now) => pruneOAuth(env.ACME_DB, now.getTime()),
 };

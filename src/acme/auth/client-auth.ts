@@ -102,7 +102,7 @@ function basicFailure(description: string): OAuthError {
 
 /**
  * RFC 6749 2.3.1 client authentication, by HTTP Basic or in the body (never both), for a plain
- * client or an app. Takes one `token` unit of the client's rate limit and refuses while its
+ * client or an app. Takes one `token` unit of a plain client's rate limit (apps take none) and refuses while its
  * `token_failure` window is spent; a wrong secret costs one `token_failure` unit. Unknown ids
  * still cost one HMAC, so timing does not reveal which exist. Throws OAuthError `invalid_client`
  * (401) or `invalid_request`, AcmeError `rate_limited` (429). `onAppRefused` hears of a known
@@ -117,19 +117,23 @@ export async function authenticateClient(
   const credentials = readCredentials(c.req.header("authorization"), params);
 
   const limiter = limiterFor(c.env, credentials.clientId);
-  const { decision, headers } = await takeRateLimit(c.env, config, credentials.clientId, "token");
-  for (const [name, value] of Object.entries(headers)) c.header(name, value);
-  if (!decision.allowed) throw rateLimitedError("token", decision, headers);
-  const failures = await limiter.peek("token_failure", config.rateLimits.token_failure);
-  if (!failures.allowed) {
-    throw rateLimitedError("token_failure", failures, rateLimitHeaders("token_failure", failures));
-  }
-
   const db = drizzle(c.env.ACME_DB);
   const client = await db.select().from(clients).where(eq(clients.id, credentials.clientId)).get();
   const app = client
     ? undefined
     : await db.select().from(oauthApps).where(eq(oauthApps.clientId, credentials.clientId)).get();
+  // An app takes no `token` unit: it refreshes for every account it acts on (thousands of
+  // connections, each every token lifetime), and its codes and refresh tokens are 256 random bits
+  // no one can guess. Its wrong secrets still count against `token_failure`.
+  if (!app) {
+    const { decision, headers } = await takeRateLimit(c.env, config, credentials.clientId, "token");
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    if (!decision.allowed) throw rateLimitedError("token", decision, headers);
+  }
+  const failures = await limiter.peek("token_failure", config.rateLimits.token_failure);
+  if (!failures.allowed) {
+    throw rateLimitedError("token_failure", failures, rateLimitHeaders("token_failure", failures));
+  }
   const secretHash = client?.secretHash ?? app?.secretHash;
   let valid = false;
   if (secretHash !== undefined) {

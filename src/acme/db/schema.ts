@@ -223,20 +223,24 @@ export const accountUsers = sqliteTable(
  * `usedAt` is set by the one exchange that wins (`UPDATE … WHERE used_at IS NULL`), which also
  * names the grant it creates, so a second presentation can revoke that grant.
  */
-export const oauthCodes = sqliteTable("oauth_codes", {
-  codeHash: text("code_hash").primaryKey(),
-  appClientId: text("app_client_id").notNull(),
-  accountId: text("account_id").notNull(),
-  userId: text("user_id").notNull(),
-  redirectUri: text("redirect_uri").notNull(),
-  codeChallenge: text("code_challenge").notNull(),
-  scope: text("scope").notNull(),
-  /** Epoch ms after which the code is refused. */
-  expiresAt: integer("expires_at").notNull(),
-  createdAt: text("created_at").notNull(),
-  usedAt: text("used_at"),
-  grantId: text("grant_id"),
-});
+export const oauthCodes = sqliteTable(
+  "oauth_codes",
+  {
+    codeHash: text("code_hash").primaryKey(),
+    appClientId: text("app_client_id").notNull(),
+    accountId: text("account_id").notNull(),
+    userId: text("user_id").notNull(),
+    redirectUri: text("redirect_uri").notNull(),
+    codeChallenge: text("code_challenge").notNull(),
+    scope: text("scope").notNull(),
+    /** Epoch ms after which the code is refused. */
+    expiresAt: integer("expires_at").notNull(),
+    createdAt: text("created_at").notNull(),
+    usedAt: text("used_at"),
+    grantId: text("grant_id"),
+  },
+  (t) => [index("oauth_codes_expires_idx").on(t.expiresAt)],
+);
 
 /** What a user approved: an app acting for an account with scopes, until revoked. */
 export const oauthGrants = sqliteTable(
@@ -252,7 +256,10 @@ export const oauthGrants = sqliteTable(
     /** Why: `refresh_token_reuse`, `code_reuse`, `revocation_request`, `admin`. */
     revokedReason: text("revoked_reason"),
   },
-  (t) => [index("oauth_grants_app_account_idx").on(t.appClientId, t.accountId)],
+  (t) => [
+    index("oauth_grants_app_account_idx").on(t.appClientId, t.accountId),
+    index("oauth_grants_revoked_idx").on(t.revokedAt),
+  ],
 );
 
 /**
@@ -273,6 +280,7 @@ export const oauthRefreshTokens = sqliteTable(
   (t) => [
     uniqueIndex("oauth_refresh_tokens_hash_uq").on(t.tokenHash),
     index("oauth_refresh_tokens_grant_idx").on(t.grantId),
+    index("oauth_refresh_tokens_used_idx").on(t.usedAt),
   ],
 );
 
@@ -291,7 +299,7 @@ export const oauthTokenLog = sqliteTable(
     refreshTokenId: text("refresh_token_id"),
     outcome: text("outcome", { enum: TOKEN_LOG_OUTCOMES }).notNull(),
   },
-  (t) => [index("oauth_token_log_app_idx").on(t.appClientId, t.id)],
+  (t) => [index("oauth_token_log_app_idx").on(t.appClientId, t.id), index("oauth_token_log_at_idx").on(t.at)],
 );
 
 export type OAuthAppRow = typeof oauthApps.$inferSelect;
