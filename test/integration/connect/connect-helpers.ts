@@ -1,6 +1,11 @@
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
-import { admin, BASE } from "../helpers.ts";
+
+/**
+ * The public https origin the connect tests reach the Worker at: Acme takes webhook URLs there
+ * (not at http://bridge.test), so connections made by the flow get their subscription.
+ */
+export const CONNECT_BASE = "https://bridge.acme-bridge.dev";
 
 /** A connect session as the admin API returns it. */
 export interface CreatedSession {
@@ -16,14 +21,18 @@ export function endUser(label = "user"): string {
 
 /** Creates a connect session through the admin API; fails the test on anything but 201. */
 export async function createSession(body: Record<string, unknown>): Promise<CreatedSession> {
-  const res = await admin("/connect-sessions", { method: "POST", body });
+  const res = await SELF.fetch(`${CONNECT_BASE}/api/v1/admin/connect-sessions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   if (res.status !== 201) throw new Error(`connect session failed: ${res.status} ${await res.text()}`);
   return res.json<CreatedSession>();
 }
 
 /** GETs a connect page (no redirects followed), with the cookie if given. */
 export function getPage(path: string, cookie?: string): Promise<Response> {
-  return SELF.fetch(`${BASE}${path}`, {
+  return SELF.fetch(`${CONNECT_BASE}${path}`, {
     redirect: "manual",
     headers: cookie ? { cookie } : {},
   });
@@ -31,12 +40,12 @@ export function getPage(path: string, cookie?: string): Promise<Response> {
 
 /** POSTs a form to a connect page as a browser on this origin would. */
 export function postPage(path: string, form: Record<string, string>, cookie?: string): Promise<Response> {
-  return SELF.fetch(`${BASE}${path}`, {
+  return SELF.fetch(`${CONNECT_BASE}${path}`, {
     method: "POST",
     redirect: "manual",
     headers: {
       "content-type": "application/x-www-form-urlencoded",
-      origin: BASE,
+      origin: CONNECT_BASE,
       ...(cookie ? { cookie } : {}),
     },
     body: new URLSearchParams(form),

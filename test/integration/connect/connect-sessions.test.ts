@@ -10,7 +10,15 @@ import { sha256Hex } from "../../../src/lib/crypto.ts";
 import { countOperations } from "../../budget/count-operations.ts";
 import { admin, BASE, errorFields, expectProblem, newConnection } from "../helpers.ts";
 import { insertOAuthConnection } from "../oauth-connection-helpers.ts";
-import { createSession, endUser, expectPage, getPage, pathOf, sessionCount } from "./connect-helpers.ts";
+import {
+  CONNECT_BASE,
+  createSession,
+  endUser,
+  expectPage,
+  getPage,
+  pathOf,
+  sessionCount,
+} from "./connect-helpers.ts";
 
 describe("POST /api/v1/admin/connect-sessions", () => {
   it("creates a single-use link to the hosted page, valid for 30 minutes, its secrets stored only hashed or sealed", async () => {
@@ -148,11 +156,11 @@ describe("GET /connect/{token}", () => {
     const href = /id="continue" href="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, "&");
     expect(href).toBeDefined();
     const url = new URL(href ?? "");
-    expect(`${url.origin}${url.pathname}`).toBe(`${BASE}/acme/oauth/authorize`);
+    expect(`${url.origin}${url.pathname}`).toBe(`${CONNECT_BASE}/acme/oauth/authorize`);
     const q = url.searchParams;
     expect(q.get("response_type")).toBe("code");
     expect(q.get("client_id")).toBe(env.ACME_OAUTH_CLIENT_ID);
-    expect(q.get("redirect_uri")).toBe(`${BASE}/connect/callback`);
+    expect(q.get("redirect_uri")).toBe(`${CONNECT_BASE}/connect/callback`);
     expect(q.get("code_challenge_method")).toBe("S256");
     expect(q.get("code_challenge")).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(q.get("state")).toMatch(/^[A-Za-z0-9_-]{43}$/);
