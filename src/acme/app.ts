@@ -4,8 +4,10 @@ import { errorFields, log } from "../lib/logger.ts";
 import { noSniff } from "../lib/no-sniff.ts";
 import { OPENAPI_DOCUMENT_ROUTE } from "../lib/openapi.ts";
 import { guardOfUnmatched } from "../lib/route-guard.ts";
+import { appAdminRouter } from "./admin/apps-routes.ts";
 import { clientAdminRouter } from "./admin/clients-routes.ts";
 import { secretAdminRouter } from "./admin/secrets-routes.ts";
+import { userAdminRouter } from "./admin/users-routes.ts";
 import { ACME_SCOPES } from "./auth/bearer.ts";
 import { jwksRouter } from "./auth/jwks-route.ts";
 import { tokenBodyLimit, tokenRouter } from "./auth/token-route.ts";
@@ -15,6 +17,8 @@ import { createAcmeRouter } from "./context.ts";
 import { AcmeError, acmeErrorBody, OAuthError } from "./errors.ts";
 import { injectFaults } from "./faults/middleware.ts";
 import { faultRouter } from "./faults/routes.ts";
+import { authorizeRouter } from "./oauth/authorize-routes.tsx";
+import { revokeRouter } from "./oauth/revoke-route.ts";
 import { errorResponses, PUBLIC_ERROR_STATUSES } from "./openapi-schemas.ts";
 import { propertyRouter } from "./properties/routes.ts";
 import { acmeBodyLimit, wellFormedQuery } from "./request-limits.ts";
@@ -36,6 +40,7 @@ export function createAcmeApp() {
   // smaller limit first, so its 413 keeps the RFC 6749 shape. Only on the method it serves: any
   // other method there is answered (405, or 413 first) in Acme's own format.
   app.on("POST", "/oauth/token", tokenBodyLimit);
+  app.on("POST", "/oauth/revoke", tokenBodyLimit);
   app.use("*", acmeBodyLimit());
   app.use("*", wellFormedQuery());
   // Faults before credentials: each /v1 route's guard (securedRoute) then checks the access token
@@ -45,11 +50,15 @@ export function createAcmeApp() {
 
   app.route("/", tokenRouter);
   app.route("/", jwksRouter);
+  app.route("/", authorizeRouter);
+  app.route("/", revokeRouter);
   app.route("/", contactRouter);
   app.route("/", propertyRouter);
   app.route("/", webhookRouter);
   app.route("/", faultRouter);
   app.route("/", clientAdminRouter);
+  app.route("/", appAdminRouter);
+  app.route("/", userAdminRouter);
   app.route("/", secretAdminRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "AcmeOAuth", {
@@ -57,6 +66,12 @@ export function createAcmeApp() {
     flows: {
       clientCredentials: {
         tokenUrl: "/acme/oauth/token",
+        scopes: Object.fromEntries(ACME_SCOPES.map((s) => [s, s])),
+      },
+      authorizationCode: {
+        authorizationUrl: "/acme/oauth/authorize",
+        tokenUrl: "/acme/oauth/token",
+        refreshUrl: "/acme/oauth/token",
         scopes: Object.fromEntries(ACME_SCOPES.map((s) => [s, s])),
       },
     },

@@ -5,10 +5,16 @@ import { AcmeError } from "./errors.ts";
 import type { RateDecision } from "./rate-limit/fixed-window.ts";
 
 export interface AuthenticatedClient {
+  /** The client the token was issued to: a plain client, or an app. */
   clientId: string;
-  /** The account whose data the client may see: for Acme, every client is its own account. */
+  /**
+   * The account whose data the token may see: a plain client is its own account; an app acts for
+   * the account of the user who approved it. Rate limits count per account.
+   */
   accountId: string;
   scopes: Set<string>;
+  /** The app's grant the token belongs to; null for client credentials. */
+  grantId: string | null;
 }
 
 export interface AcmeVariables {

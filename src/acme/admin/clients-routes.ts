@@ -6,7 +6,7 @@ import { ACME_SCOPES } from "../auth/bearer.ts";
 import { hashClientSecret } from "../auth/client-secret.ts";
 import { RATE_CLASSES, RatePolicySchema } from "../config.ts";
 import { createAcmeRouter } from "../context.ts";
-import { clients } from "../db/schema.ts";
+import { clients, oauthApps } from "../db/schema.ts";
 import { AcmeError } from "../errors.ts";
 import { acmeJsonBody } from "../json-body.ts";
 import { ADMIN_ERROR_STATUSES, errorResponses } from "../openapi-schemas.ts";
@@ -85,7 +85,15 @@ clientAdminRouter
       const input = c.req.valid("json");
       const clientId = input.client_id ?? newId("cl");
       const secret = randomSecret(32, "acs_");
-      const inserted = await drizzle(c.env.ACME_DB)
+      const db = drizzle(c.env.ACME_DB);
+      // Apps and clients share one namespace of ids at the token endpoint.
+      const app = await db
+        .select({ id: oauthApps.clientId })
+        .from(oauthApps)
+        .where(eq(oauthApps.clientId, clientId))
+        .get();
+      if (app) throw new AcmeError("conflict", `Client ${clientId} already exists.`);
+      const inserted = await db
         .insert(clients)
         .values({
           id: clientId,

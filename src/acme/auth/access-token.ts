@@ -16,6 +16,8 @@ export interface AccessTokenClaims extends JWTPayload {
   client_id: string;
   scope: string;
   jti: string;
+  /** The grant a token of the authorization-code grant belongs to; absent for client credentials. */
+  grant?: string;
 }
 
 export interface IssuedToken {
@@ -50,18 +52,28 @@ function verifyKeySet(jwk: PrivateJwk) {
   return set;
 }
 
+/**
+ * An ES256 access token for `clientId` with `scope`, living ACME_TOKEN_TTL_SECONDS from `now` (ms).
+ * `subject` is the account it acts for (the client itself for client credentials; the approving
+ * user's account for an app, which also names its `grant`).
+ */
 export async function issueAccessToken(
   config: AcmeConfig,
   clientId: string,
   scope: string,
   now: number = Date.now(),
+  onBehalf?: { subject: string; grant: string },
 ): Promise<IssuedToken> {
   const iat = Math.floor(now / 1000);
-  const accessToken = await new SignJWT({ client_id: clientId, scope })
+  const accessToken = await new SignJWT({
+    client_id: clientId,
+    scope,
+    ...(onBehalf ? { grant: onBehalf.grant } : {}),
+  })
     .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, typ: ACCESS_TOKEN_TYP, kid: config.signingKey.kid })
     .setIssuer(config.issuer)
     .setAudience(config.audience)
-    .setSubject(clientId)
+    .setSubject(onBehalf?.subject ?? clientId)
     .setIssuedAt(iat)
     .setExpirationTime(iat + config.tokenTtlSeconds)
     .setJti(newId("at", now))
@@ -88,7 +100,11 @@ export async function verifyAccessToken(
     clockTolerance: 0,
     requiredClaims: ["sub", "client_id", "scope", "jti", "exp", "iat"],
   });
-  if (typeof payload.client_id !== "string" || typeof payload.scope !== "string") {
+  if (
+    typeof payload.client_id !== "string" ||
+    typeof payload.scope !== "string" ||
+    (payload.grant !== undefined && typeof payload.grant !== "string")
+  ) {
     throw new Error("malformed claims");
   }
   // jose checks `iat` against the clock only together with a maximum token age; this is that

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { timingSafeEqualStrings } from "../../lib/crypto.ts";
 import type { AcmeEnv } from "../context.ts";
 import { AcmeError } from "../errors.ts";
+import { GrantStore } from "../oauth/grant-store.ts";
 import { verifyAccessToken } from "./access-token.ts";
 
 export const ACME_SCOPES = ["contacts.read", "contacts.write", "webhooks.manage"] as const;
@@ -30,7 +31,10 @@ function invalidToken(message: string): AcmeError {
   });
 }
 
-/** Verifies the access token and makes its client available as `c.var.client`. */
+/**
+ * Verifies the access token (and, for a token of an app's grant, that the grant is not revoked)
+ * and makes its client available as `c.var.client`.
+ */
 export function requireAccessToken(): MiddlewareHandler<AcmeEnv> {
   return async function accessTokenMiddleware(c, next) {
     const token = bearerToken(c.req.header("authorization"));
@@ -44,10 +48,16 @@ export function requireAccessToken(): MiddlewareHandler<AcmeEnv> {
       // that the token is not acceptable.
       throw invalidToken("The access token is invalid or expired.");
     }
+    // A token of an app's grant lives only as long as the grant: revocation (reuse detection,
+    // RFC 7009, the admin API) ends it before it expires.
+    if (claims.grant !== undefined && !(await new GrantStore(c.env.ACME_DB).isGrantActive(claims.grant))) {
+      throw invalidToken("The access token is invalid or expired.");
+    }
     c.set("client", {
       clientId: claims.client_id,
       accountId: claims.sub,
       scopes: new Set(claims.scope.split(" ").filter(Boolean)),
+      grantId: claims.grant ?? null,
     });
     await next();
   };

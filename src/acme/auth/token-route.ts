@@ -1,18 +1,17 @@
 import { z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { BROKEN_OFF_MESSAGE, bodyLimitOf } from "../../lib/request-limits.ts";
-import { decodeForm, decodeUtf8, illFormedTextPath } from "../../lib/unicode-text.ts";
+import type { AcmeConfig } from "../config.ts";
 import { identityBody } from "../content-coding.ts";
 import { type AcmeEnv, createAcmeRouter } from "../context.ts";
-import { clients } from "../db/schema.ts";
+import type { TokenLogOutcome } from "../db/schema.ts";
 import { OAuthError } from "../errors.ts";
+import { GrantStore } from "../oauth/grant-store.ts";
 import { AcmeErrorSchema, errorResponses } from "../openapi-schemas.ts";
-import { rateLimitHeaders } from "../rate-limit/fixed-window.ts";
-import { limiterFor, rateLimitedError, takeRateLimit } from "../rate-limit/limiter-client.ts";
 import { issueAccessToken } from "./access-token.ts";
-import { hashClientSecret, verifyClientSecret } from "./client-secret.ts";
+import { authenticateClient, readParameters } from "./client-auth.ts";
+
+const GRANT_TYPES = new Set(["client_credentials", "authorization_code", "refresh_token"]);
 
 /** The largest token request body, in bytes: a grant is a few short parameters. */
 export const MAX_TOKEN_REQUEST_BYTES = 4096;
@@ -30,13 +29,69 @@ export const tokenBodyLimit: MiddlewareHandler<AcmeEnv> = bodyLimitOf<AcmeEnv>(
   },
 );
 
-const TokenRequestSchema = z
+const ClientAuthFields = {
+  client_id: z
+    .string()
+    .optional()
+    .openapi({ description: "With client_secret: client authentication in the body" }),
+  client_secret: z.string().optional(),
+};
+
+const ClientCredentialsRequestSchema = z
+  .object({ grant_type: z.literal("client_credentials"), ...ClientAuthFields, scope: z.string().optional() })
+  .openapi("TokenRequestClientCredentials", {
+    example: {
+      grant_type: "client_credentials",
+      client_id: "cl_01jd5x8m3q0000000000000000",
+      client_secret: "cs_9fK2mQ7xVb4nT1pL6sW3yZ8cR0dE5gHj",
+      scope: "contacts.read contacts.write",
+    },
+  });
+
+const AuthorizationCodeRequestSchema = z
   .object({
-    grant_type: z.literal("client_credentials"),
-    client_id: z.string().optional(),
-    client_secret: z.string().optional(),
-    scope: z.string().optional(),
+    grant_type: z.literal("authorization_code"),
+    code: z.string(),
+    redirect_uri: z.string(),
+    code_verifier: z.string().openapi({ description: "RFC 7636: 43 to 128 unreserved characters" }),
+    ...ClientAuthFields,
   })
+  .openapi("TokenRequestAuthorizationCode", {
+    example: {
+      grant_type: "authorization_code",
+      code: "ac_Qm9xV2b4nT1pL6sW3yZ8cR0dE5gHjK2mQ7xVb4nT1pL",
+      redirect_uri: "https://bridge.example.com/connect/callback",
+      code_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+      client_id: "app_01jd5x8m3q0000000000000000",
+      client_secret: "aps_9fK2mQ7xVb4nT1pL6sW3yZ8cR0dE5gHjK2mQ7xVb4nT",
+    },
+  });
+
+const RefreshTokenRequestSchema = z
+  .object({
+    grant_type: z.literal("refresh_token"),
+    refresh_token: z.string(),
+    scope: z
+      .string()
+      .optional()
+      .openapi({ description: "Narrows the access token within the grant's scopes" }),
+    ...ClientAuthFields,
+  })
+  .openapi("TokenRequestRefreshToken", {
+    example: {
+      grant_type: "refresh_token",
+      refresh_token: "rt_V2b4nT1pL6sW3yZ8cR0dE5gHjK2mQ7xVb4nT1pL6sW",
+      client_id: "app_01jd5x8m3q0000000000000000",
+      client_secret: "aps_9fK2mQ7xVb4nT1pL6sW3yZ8cR0dE5gHjK2mQ7xVb4nT",
+    },
+  });
+
+const TokenRequestSchema = z
+  .discriminatedUnion("grant_type", [
+    ClientCredentialsRequestSchema,
+    AuthorizationCodeRequestSchema,
+    RefreshTokenRequestSchema,
+  ])
   .openapi("TokenRequest", {
     example: {
       grant_type: "client_credentials",
@@ -52,6 +107,12 @@ const TokenResponseSchema = z
     token_type: z.literal("Bearer"),
     expires_in: z.number().int(),
     scope: z.string(),
+    refresh_token: z.string().optional().openapi({
+      description: "authorization_code and refresh_token grants: a new one each time (rotation)",
+    }),
+    account_id: z.string().optional().openapi({
+      description: "authorization_code and refresh_token grants: the account the token acts for",
+    }),
   })
   .openapi("TokenResponse", {
     example: {
@@ -59,6 +120,8 @@ const TokenResponseSchema = z
       token_type: "Bearer",
       expires_in: 3600,
       scope: "contacts.read contacts.write",
+      refresh_token: "rt_V2b4nT1pL6sW3yZ8cR0dE5gHjK2mQ7xVb4nT1pL6sW",
+      account_id: "cl_01jd5x8m3q0000000000000000",
     },
   });
 
@@ -67,93 +130,6 @@ const OAuthErrorSchema = z
   .openapi("OAuthError", {
     example: { error: "invalid_client", error_description: "Unknown client or wrong secret." },
   });
-
-interface Credentials {
-  clientId: string;
-  clientSecret: string;
-  viaBasic: boolean;
-}
-
-/** A form body, decoded strictly (see decodeForm): escapes that are not UTF-8 are refused. */
-function readForm(text: string): Record<string, string> {
-  const decoded = decodeForm(text);
-  if ("illFormed" in decoded) {
-    throw new OAuthError("invalid_request", `"${decoded.illFormed}" is not valid percent-encoded UTF-8.`);
-  }
-  // No prototype: a parameter named __proto__ is just a parameter.
-  const out: Record<string, string> = Object.create(null);
-  for (const [name, value] of decoded.pairs) {
-    // RFC 6749 section 3.2: parameters must not be repeated.
-    if (Object.hasOwn(out, name)) throw new OAuthError("invalid_request", `"${name}" is repeated.`);
-    out[name] = value;
-  }
-  return out;
-}
-
-async function readParameters(c: Context<AcmeEnv>): Promise<Record<string, string>> {
-  const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
-  const text = decodeUtf8(await c.req.arrayBuffer());
-  if (text === null) throw new OAuthError("invalid_request", "The body is not valid UTF-8.");
-  if (type === "application/x-www-form-urlencoded") return readForm(text);
-  if (type === "application/json") {
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new OAuthError("invalid_request", "The body is not valid JSON.");
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      throw new OAuthError("invalid_request", "The body must be a JSON object.");
-    }
-    const field = illFormedTextPath(body);
-    if (field !== null) throw new OAuthError("invalid_request", `"${field}" is not valid Unicode text.`);
-    const out: Record<string, string> = {};
-    for (const [key, value] of Object.entries(body)) {
-      if (typeof value !== "string") throw new OAuthError("invalid_request", `"${key}" must be a string.`);
-      out[key] = value;
-    }
-    return out;
-  }
-  throw new OAuthError("invalid_request", "Send application/x-www-form-urlencoded (or application/json).");
-}
-
-function formDecode(value: string): string {
-  return decodeURIComponent(value.replace(/\+/g, " "));
-}
-
-function readCredentials(header: string | undefined, params: Record<string, string>): Credentials {
-  const inBody = params.client_id !== undefined || params.client_secret !== undefined;
-  if (header && /^basic /i.test(header)) {
-    if (inBody) throw new OAuthError("invalid_request", "Use one client authentication method, not two.");
-    let decoded: string;
-    try {
-      decoded = atob(header.slice(6).trim());
-    } catch {
-      throw basicFailure("The Basic credentials are not valid base64.");
-    }
-    const colon = decoded.indexOf(":");
-    if (colon < 0) throw basicFailure("The Basic credentials must be client_id:client_secret.");
-    try {
-      return {
-        clientId: formDecode(decoded.slice(0, colon)),
-        clientSecret: formDecode(decoded.slice(colon + 1)),
-        viaBasic: true,
-      };
-    } catch {
-      throw basicFailure("The Basic credentials are not form-encoded correctly.");
-    }
-  }
-  if (!params.client_id || !params.client_secret) {
-    throw new OAuthError("invalid_client", "Client authentication is required.", 401, {
-      "WWW-Authenticate": 'Basic realm="acme"',
-    });
-  }
-  return { clientId: params.client_id, clientSecret: params.client_secret, viaBasic: false };
-}
-
-function basicFailure(description: string): OAuthError {
-  return new OAuthError("invalid_client", description, 401, { "WWW-Authenticate": 'Basic realm="acme"' });
-}
 
 function grantedScope(requested: string | undefined, allowed: Set<string>): string {
   if (requested === undefined || requested.trim() === "") return [...allowed].join(" ");
@@ -170,7 +146,13 @@ tokenRouter.openAPIRegistry.registerPath({
   method: "post",
   path: "/oauth/token",
   tags: ["OAuth"],
-  summary: "Client credentials grant (RFC 6749 section 4.4)",
+  summary: "Token endpoint: client credentials, authorization code with PKCE, refresh token (RFC 6749)",
+  description:
+    "Plain clients use client_credentials (RFC 6749 4.4). Apps use authorization_code (4.1.3, with the " +
+    "RFC 7636 code_verifier; a code is single use and lives 60 s; presenting a used code revokes the grant " +
+    "issued from it) and refresh_token (6): every refresh returns a new refresh token and uses up the one " +
+    "presented; presenting a used one again revokes the whole grant (RFC 9700 4.14.2). Both answer " +
+    "account_id, the account the tokens act for. Errors are RFC 6749 5.2's.",
   request: {
     body: {
       content: {
@@ -195,50 +177,110 @@ tokenRouter.openAPIRegistry.registerPath({
 });
 
 tokenRouter.post("/oauth/token", identityBody(), async (c) => {
-  const config = c.var.config;
   const params = await readParameters(c);
   if (!params.grant_type) throw new OAuthError("invalid_request", '"grant_type" is required.');
-  if (params.grant_type !== "client_credentials") {
-    throw new OAuthError("unsupported_grant_type", "Only client_credentials is supported.");
-  }
-  const credentials = readCredentials(c.req.header("authorization"), params);
-
-  const limiter = limiterFor(c.env, credentials.clientId);
-  const { decision, headers } = await takeRateLimit(c.env, config, credentials.clientId, "token");
-  for (const [name, value] of Object.entries(headers)) c.header(name, value);
-  if (!decision.allowed) throw rateLimitedError("token", decision, headers);
-  const failures = await limiter.peek("token_failure", config.rateLimits.token_failure);
-  if (!failures.allowed) {
-    throw rateLimitedError("token_failure", failures, rateLimitHeaders("token_failure", failures));
-  }
-
-  const db = drizzle(c.env.ACME_DB);
-  const client = await db.select().from(clients).where(eq(clients.id, credentials.clientId)).get();
-  // Unknown clients still cost one HMAC, so timing does not reveal which ids exist.
-  let valid = false;
-  if (client) {
-    valid = await verifyClientSecret(config.clientSecretPepper, credentials.clientSecret, client.secretHash);
-  } else {
-    await hashClientSecret(config.clientSecretPepper, credentials.clientSecret);
-  }
-  if (!client || !valid) {
-    await limiter.consume("token_failure", config.rateLimits.token_failure);
+  if (!GRANT_TYPES.has(params.grant_type)) {
     throw new OAuthError(
-      "invalid_client",
-      "Client authentication failed.",
-      401,
-      credentials.viaBasic ? { "WWW-Authenticate": 'Basic realm="acme"' } : {},
+      "unsupported_grant_type",
+      "Supported: client_credentials, authorization_code, refresh_token.",
     );
   }
-
-  const scope = grantedScope(params.scope, new Set(client.scopes.split(" ")));
-  const token = await issueAccessToken(config, client.id, scope);
+  const store = new GrantStore(c.env.ACME_DB);
+  const caller = await authenticateClient(c, params, {
+    onAppRefused: (appClientId) =>
+      store.log({
+        appClientId,
+        grantType: params.grant_type ?? "",
+        outcome: "invalid",
+        grantId: null,
+        refreshTokenId: null,
+        now: Date.now(),
+      }),
+  });
   c.header("Cache-Control", "no-store");
   c.header("Pragma", "no-cache");
-  return c.json({
+
+  if (caller.kind === "client") {
+    if (params.grant_type !== "client_credentials") {
+      throw new OAuthError("unauthorized_client", "This client may use client_credentials only.");
+    }
+    const scope = grantedScope(params.scope, new Set(caller.client.scopes.split(" ")));
+    const token = await issueAccessToken(c.var.config, caller.client.id, scope);
+    return c.json({
+      access_token: token.accessToken,
+      token_type: "Bearer" as const,
+      expires_in: token.expiresIn,
+      scope: token.scope,
+    });
+  }
+  return c.json(await appGrant(c.var.config, store, caller.app.clientId, params));
+});
+
+/**
+ * The authorization_code and refresh_token grants of an app: tokens, or an OAuthError. Every
+ * request is written to the app's token log with its outcome.
+ */
+async function appGrant(
+  config: AcmeConfig,
+  store: GrantStore,
+  appClientId: string,
+  params: Record<string, string>,
+) {
+  const now = Date.now();
+  const grantType = params.grant_type ?? "";
+  const log = (outcome: TokenLogOutcome, grantId: string | null, refreshTokenId: string | null) =>
+    store.log({ appClientId, grantType, outcome, grantId, refreshTokenId, now });
+
+  let result: Awaited<ReturnType<GrantStore["refresh"]>>;
+  if (grantType === "authorization_code") {
+    const missing = ["code", "redirect_uri", "code_verifier"].filter((name) => !params[name]);
+    if (missing.length > 0) {
+      await log("invalid", null, null);
+      throw new OAuthError("invalid_request", `Missing: ${missing.join(", ")}.`);
+    }
+    result = await store.exchangeCode({
+      appClientId,
+      code: params.code ?? "",
+      redirectUri: params.redirect_uri ?? "",
+      codeVerifier: params.code_verifier ?? "",
+      now,
+    });
+  } else if (grantType === "refresh_token") {
+    if (!params.refresh_token) {
+      await log("invalid", null, null);
+      throw new OAuthError("invalid_request", '"refresh_token" is required.');
+    }
+    result = await store.refresh({
+      appClientId,
+      refreshToken: params.refresh_token,
+      scope: params.scope,
+      now,
+    });
+  } else {
+    await log("invalid", null, null);
+    throw new OAuthError("unauthorized_client", "An app may use authorization_code and refresh_token only.");
+  }
+
+  if (!result.ok) {
+    if ("invalidScope" in result) {
+      await log("invalid", result.grantId, result.refreshTokenId);
+      throw new OAuthError("invalid_scope", `Beyond the grant's scope: ${result.invalidScope}.`);
+    }
+    await log(result.outcome, result.grantId, result.refreshTokenId);
+    throw new OAuthError("invalid_grant", result.description);
+  }
+  // The log names the refresh token presented (so a token seen twice shows twice), not the new one.
+  await log("issued", result.grantId, result.presentedRefreshTokenId);
+  const token = await issueAccessToken(config, appClientId, result.scope, now, {
+    subject: result.accountId,
+    grant: result.grantId,
+  });
+  return {
     access_token: token.accessToken,
     token_type: "Bearer" as const,
     expires_in: token.expiresIn,
+    refresh_token: result.refreshToken,
     scope: token.scope,
-  });
-});
+    account_id: result.accountId,
+  };
+}

@@ -186,3 +186,116 @@ export const webhookAttempts = sqliteTable(
 export type WebhookSubscriptionRow = typeof webhookSubscriptions.$inferSelect;
 export type WebhookEventRow = typeof webhookEvents.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+/**
+ * Third-party apps: confidential OAuth clients of the authorization-code grant, acting for the
+ * accounts whose users approve them. Their ids share the namespace of `clients` (the token endpoint
+ * finds either by id), and their secrets are hashed the same way.
+ */
+export const oauthApps = sqliteTable("oauth_apps", {
+  clientId: text("client_id").primaryKey(),
+  name: text("name").notNull(),
+  secretHash: text("secret_hash").notNull(),
+  /** JSON array of absolute URIs; an authorization request must name one of them exactly. */
+  redirectUris: text("redirect_uris").notNull(),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** People who sign in to an account (a `clients` row) on the consent page. */
+export const accountUsers = sqliteTable(
+  "account_users",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    email: text("email").notNull(),
+    /** Lower-cased email: unique across Acme, so one sign-in names one user. */
+    emailKey: text("email_key").notNull(),
+    /** `pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>` (auth/password.ts). */
+    passwordHash: text("password_hash").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("account_users_email_key_uq").on(t.emailKey)],
+);
+
+/**
+ * Authorization codes, by the SHA-256 of the code (the code itself is never stored). Single use:
+ * `usedAt` is set by the one exchange that wins (`UPDATE … WHERE used_at IS NULL`), which also
+ * names the grant it creates, so a second presentation can revoke that grant.
+ */
+export const oauthCodes = sqliteTable("oauth_codes", {
+  codeHash: text("code_hash").primaryKey(),
+  appClientId: text("app_client_id").notNull(),
+  accountId: text("account_id").notNull(),
+  userId: text("user_id").notNull(),
+  redirectUri: text("redirect_uri").notNull(),
+  codeChallenge: text("code_challenge").notNull(),
+  scope: text("scope").notNull(),
+  /** Epoch ms after which the code is refused. */
+  expiresAt: integer("expires_at").notNull(),
+  createdAt: text("created_at").notNull(),
+  usedAt: text("used_at"),
+  grantId: text("grant_id"),
+});
+
+/** What a user approved: an app acting for an account with scopes, until revoked. */
+export const oauthGrants = sqliteTable(
+  "oauth_grants",
+  {
+    id: text("id").primaryKey(),
+    appClientId: text("app_client_id").notNull(),
+    accountId: text("account_id").notNull(),
+    userId: text("user_id").notNull(),
+    scope: text("scope").notNull(),
+    createdAt: text("created_at").notNull(),
+    revokedAt: text("revoked_at"),
+    /** Why: `refresh_token_reuse`, `code_reuse`, `revocation_request`, `admin`. */
+    revokedReason: text("revoked_reason"),
+  },
+  (t) => [index("oauth_grants_app_account_idx").on(t.appClientId, t.accountId)],
+);
+
+/**
+ * Refresh tokens (opaque `rt_…`), by public id, stored as the SHA-256 of the token. Each is
+ * presented once: the refresh that uses it sets `usedAt` and `replacedBy` (its successor's id)
+ * atomically; presenting it again revokes the grant.
+ */
+export const oauthRefreshTokens = sqliteTable(
+  "oauth_refresh_tokens",
+  {
+    id: text("id").primaryKey(),
+    tokenHash: text("token_hash").notNull(),
+    grantId: text("grant_id").notNull(),
+    issuedAt: text("issued_at").notNull(),
+    usedAt: text("used_at"),
+    replacedBy: text("replaced_by"),
+  },
+  (t) => [
+    uniqueIndex("oauth_refresh_tokens_hash_uq").on(t.tokenHash),
+    index("oauth_refresh_tokens_grant_idx").on(t.grantId),
+  ],
+);
+
+export const TOKEN_LOG_OUTCOMES = ["issued", "reused", "invalid", "revoked"] as const;
+export type TokenLogOutcome = (typeof TOKEN_LOG_OUTCOMES)[number];
+
+/** Every token-endpoint request an app made (ids are time-ordered, so newest first is id order). */
+export const oauthTokenLog = sqliteTable(
+  "oauth_token_log",
+  {
+    id: text("id").primaryKey(),
+    appClientId: text("app_client_id").notNull(),
+    at: text("at").notNull(),
+    grantType: text("grant_type").notNull(),
+    grantId: text("grant_id"),
+    refreshTokenId: text("refresh_token_id"),
+    outcome: text("outcome", { enum: TOKEN_LOG_OUTCOMES }).notNull(),
+  },
+  (t) => [index("oauth_token_log_app_idx").on(t.appClientId, t.id)],
+);
+
+export type OAuthAppRow = typeof oauthApps.$inferSelect;
+export type AccountUserRow = typeof accountUsers.$inferSelect;
+export type OAuthCodeRow = typeof oauthCodes.$inferSelect;
+export type OAuthGrantRow = typeof oauthGrants.$inferSelect;
+export type OAuthRefreshTokenRow = typeof oauthRefreshTokens.$inferSelect;
