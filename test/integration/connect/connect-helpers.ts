@@ -106,3 +106,52 @@ export function formCookieOf(res: Response): string {
   if (!match?.[1]) throw new Error(`no form cookie in ${set}`);
   return match[1];
 }
+
+const ACME_ADMIN = `${CONNECT_BASE}/acme/admin`;
+
+let productApp: Promise<void> | undefined;
+
+/**
+ * Registers the product's app at the in-Worker Acme (ACME_OAUTH_CLIENT_ID and its secret) with
+ * this suite's callbacks, once per storage: an app already there (another file registered it)
+ * gets them by PATCH.
+ */
+export function ensureProductApp(): Promise<void> {
+  productApp ??= (async () => {
+    const redirectUris = [`${CONNECT_BASE}/connect/callback`];
+    const headers = { authorization: `Bearer ${env.ACME_ADMIN_TOKEN}`, "content-type": "application/json" };
+    const created = await SELF.fetch(`${ACME_ADMIN}/apps`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({
+        name: "acme-bridge (tests)",
+        client_id: env.ACME_OAUTH_CLIENT_ID,
+        client_secret: env.ACME_OAUTH_CLIENT_SECRET,
+        redirectUris,
+      }),
+    });
+    if (created.status === 201) return;
+    if (created.status !== 409)
+      throw new Error(`app registration: ${created.status} ${await created.text()}`);
+    const patched = await SELF.fetch(`${ACME_ADMIN}/apps/${env.ACME_OAUTH_CLIENT_ID}`, {
+      method: "PATCH",
+      headers,
+      body: JSON.stringify({ redirectUris }),
+    });
+    if (patched.status !== 200) throw new Error(`app update: ${patched.status} ${await patched.text()}`);
+  })();
+  return productApp;
+}
+
+/** The `Continue to Acme` link of an OAuth session's page. */
+export function authorizeHrefOf(html: string): string {
+  const href = /id="continue" href="([^"]+)"/.exec(html)?.[1];
+  if (!href) throw new Error("no link to Acme in the page");
+  return href.replace(/&amp;/g, "&");
+}
+
+/** The path and query of a URL on this suite's origin (the callback Acme redirected to). */
+export function localPath(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.pathname}${parsed.search}`;
+}
