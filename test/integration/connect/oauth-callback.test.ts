@@ -1,11 +1,13 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { createApp } from "../../../src/app.ts";
 import { loadIntegrationConfig } from "../../../src/integration/config.ts";
 import { verifierContext } from "../../../src/integration/connect/session-store.ts";
 import { setConnectionStatus } from "../../../src/integration/connections/connection-store.ts";
 import { sha256Hex } from "../../../src/lib/crypto.ts";
 import { createClient, tokenFor, uniqueEmail } from "../../acme/helpers.ts";
 import { approveAuthorization, createAccountUser } from "../../acme/oauth-helpers.ts";
+import { countOperations, describeCounts, expectWithinBudget } from "../../budget/count-operations.ts";
 import { admin, api, untilJobsSettle } from "../helpers.ts";
 import {
   authorizeHrefOf,
@@ -236,5 +238,27 @@ describe("GET /connect/callback", () => {
     expect((await connectionsOf(user)).map((c) => [c.id, c.acme_client_id])).toEqual([
       [connectionId, account.client.clientId],
     ]);
+  });
+});
+
+describe("the callback's budget", () => {
+  it("a successful callback stays within a fixed count of D1 queries, object calls and Acme calls", async () => {
+    const account = await newAccount();
+    const user = endUser("budget");
+    const { callback } = await toCallback({ endUserId: user, redirectUrl: REDIRECT }, account);
+    const counter = countOperations(env);
+    const app = createApp();
+    const res = await app.fetch(
+      new Request(`${CONNECT_BASE}${callback}`, { redirect: "manual" }),
+      counter.env,
+    );
+    expect(redirectParams(res).get("connectionId")).toMatch(/^conn_/);
+    const { counts } = counter;
+    // Integration and the in-Worker Acme together: claim, create, grant, subscription (create,
+    // store, re-read, list), backfill start, and Acme's own reads and writes for those calls.
+    expect(counts.d1Queries, describeCounts(counts)).toBeLessThanOrEqual(24);
+    expect(counts.durableObjectCalls, describeCounts(counts)).toBeLessThanOrEqual(12);
+    expect(counts.workflowCalls, describeCounts(counts)).toBeLessThanOrEqual(2);
+    expectWithinBudget(counts, { margin: 0.5 });
   });
 });
