@@ -19,6 +19,8 @@ export default defineConfig(async () => {
             ACME_ISSUER: "https://acme.test/acme",
             ACME_WEBHOOK_ALLOW_LOOPBACK: "false",
             DESTINATION_ALLOW_LOOPBACK: "false",
+            CONNECT_REDIRECT_ALLOW_LOOPBACK: "false",
+            CONNECT_SESSION_TTL_SECONDS: "1800",
             ACME_FAULTS_ENABLED: "true",
             ACME_TOKEN_TTL_SECONDS: "3600",
             // The product's app at the in-Worker Acme (test/integration/oauth-connection-helpers.ts

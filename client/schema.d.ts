@@ -2948,6 +2948,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/connect-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a connect session: a single-use link to the hosted connect page for one end user
+         * @description The end user opens `url`: for `oauth` they are sent to Acme to sign in and approve, and come back to `/connect/callback`, where the connection is created (or repaired in place), subscribed to Acme's webhooks and backfilled before the browser is sent to `redirectUrl`. For `client_credentials` the page is a form whose credentials are checked at Acme first. The link works once, for at most 30 minutes (CONNECT_SESSION_TTL_SECONDS).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ConnectSessionInput"];
+                };
+            };
+            responses: {
+                /** @description Created; send the end user to `url` */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConnectSession"];
+                    };
+                };
+                /** @description Invalid request; `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource for this connection */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate email, Idempotency-Key in flight) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/imports": {
         parameters: {
             query?: never;
@@ -3836,6 +3933,258 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connect/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The hosted connect page of a connect session (for the end user's browser)
+         * @description OAuth: who is connecting and a link to Acme's sign-in and consent page (`state` and a PKCE S256 challenge bound to the session, `redirect_uri` = `<public origin>/connect/callback`). Client credentials: a form for the account's client id and secret. Only this origin's stylesheet, no script, never cached or framed, no Referer sent on.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The connect session's token (`token` of POST /api/v1/admin/connect-sessions) */
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description No such connect link (or one minted by another deployment) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The link was used or has expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description Internal error; the page names the request id */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * The client-credentials form: checked at Acme before anything is stored
+         * @description Form fields `clientId`, `clientSecret` and `_csrf` (bound to the page's cookie; the Origin must be this one). Acme refusing the credentials shows the form again with an error: nothing is stored and the link still works. Accepted: the connection is made (or repaired in place), subscribed to Acme's webhooks and backfilled, the link used up, and the browser sent to `redirectUrl?connectionId=…` (or shown a page).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The connect session's token (`token` of POST /api/v1/admin/connect-sessions) */
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": {
+                        clientId: string;
+                        clientSecret: string;
+                        _csrf: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Connected (no redirectUrl) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description Connected: to `redirectUrl?connectionId=…` */
+                303: {
+                    headers: {
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The form again with what is wrong (Acme refused the credentials, a field is missing) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description CSRF check failed (another origin, or a stale form) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description No such connect link */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The link was used or has expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description Acme refuses more attempts for now */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description Internal error; the page names the request id */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description Acme is not answering */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description Acme did not answer in time */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connect/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where Acme sends the browser back (the redirect_uri of every OAuth connect session)
+         * @description An unknown or already used `state`: 400 page, nothing else. A known one uses up its session: with `error` (e.g. `access_denied`), an expired session (`session_expired`) or a code Acme refuses to exchange (`invalid_grant`: used, expired, or the PKCE verifier does not match) the browser goes to `redirectUrl?error=…` (or a 400 page) and nothing is created. Otherwise the code is exchanged, the connection created (or the end user's connection to the same Acme account repaired in place: same id, same data), its grant installed, subscribed to Acme's webhooks and its backfill started, then the browser goes to `redirectUrl?connectionId=…` (or a page).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    state?: string;
+                    code?: string;
+                    error?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Connected (no redirectUrl) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description To `redirectUrl` with `connectionId` or `error` */
+                303: {
+                    headers: {
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Unknown or used state, or the flow failed and the session has no redirectUrl */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description Internal error; the page names the request id */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -4978,6 +5327,48 @@ export interface components {
             next: string | null;
             /** @description The id of the current key (the first of ENCRYPTION_KEYS) */
             keyId: string;
+        };
+        /**
+         * @example {
+         *       "token": "cst_Xq3k9VwzP0aLrT7mB2nYc5dE8fG1hJ4kL6oQ9sU0vW2a3f9c1e0b7d4",
+         *       "url": "https://bridge.example.com/connect/cst_Xq3k9VwzP0aLrT7mB2nYc5dE8fG1hJ4kL6oQ9sU0vW2a3f9c1e0b7d4",
+         *       "expiresAt": "2026-01-15T09:30:00.000Z"
+         *     }
+         */
+        ConnectSession: {
+            /** @description The session's secret; shown once, only its hash is stored */
+            token: string;
+            /** @description The hosted connect page to send the end user to: single use */
+            url: string;
+            /** @description When the link stops working (ISO 8601; at most 30 minutes) */
+            expiresAt: string;
+        };
+        /**
+         * @example {
+         *       "endUserId": "user_4711",
+         *       "redirectUrl": "https://app.example.com/integrations/acme/done",
+         *       "method": "oauth"
+         *     }
+         */
+        ConnectSessionInput: {
+            /**
+             * @description Your own id for the customer who connects (1 to 200 printable ASCII characters)
+             * @example user_4711
+             */
+            endUserId: string;
+            /**
+             * @description Where the browser goes when the flow ends: `?connectionId=…` added on success, `?error=…` (an RFC 6749 code such as `access_denied`, `invalid_grant`) on failure. An absolute https URL without credentials (http to a loopback host only where the deployment allows it: CONNECT_REDIRECT_ALLOW_LOOPBACK, local dev). Without it the flow ends on a page of its own.
+             * @example https://app.example.com/integrations/acme/done
+             */
+            redirectUrl?: string;
+            /**
+             * @description `oauth` (default): the user signs in at Acme and approves; `client_credentials`: the user enters the account's client id and secret, checked at Acme before anything is stored
+             * @default oauth
+             * @enum {string}
+             */
+            method?: "client_credentials" | "oauth";
+            /** @description Repair this connection in place (same id, same data), e.g. one that `needs_reauth`: it must use `method` and belong to `endUserId` (or to no end user). Without it an OAuth session repairs the end user's connection to the same Acme account, if there is one. */
+            connectionId?: string;
         };
         /**
          * @example {

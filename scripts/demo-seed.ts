@@ -37,6 +37,91 @@ interface DemoState {
   connectionId: string;
   apiKey: string;
   webhookSubscriptionId: string;
+  /** A user of the demo Acme account who can sign in at Acme's consent page (connect flow). */
+  acmeUserEmail?: string;
+  acmeUserPassword?: string;
+}
+
+/** The end user id the demo's connect link is for. */
+export const DEMO_END_USER = "demo-user";
+
+/** What the banner shows of the connect flow: a ready link and who signs in at Acme. */
+interface DemoConnect {
+  url: string;
+  expiresAt: string;
+  email: string;
+  password: string;
+}
+
+async function sendJson(url: string, method: string, token: string, body: unknown): Promise<Response> {
+  return fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/**
+ * Registers the product's app at the mock Acme with the .dev.vars credentials (ACME_OAUTH_CLIENT_ID,
+ * ACME_OAUTH_CLIENT_SECRET) and the callback `<apiBase>/connect/callback`; an app already
+ * registered (a restart) gets its redirect URIs re-pointed, as the port may have changed.
+ */
+async function ensureDemoApp(target: DemoTarget, vars: Record<string, string>): Promise<void> {
+  const acmeAdmin = vars.ACME_ADMIN_TOKEN ?? "";
+  const clientId = vars.ACME_OAUTH_CLIENT_ID;
+  const clientSecret = vars.ACME_OAUTH_CLIENT_SECRET;
+  if (!clientId || !clientSecret)
+    throw new Error(".dev.vars lacks ACME_OAUTH_CLIENT_ID or ACME_OAUTH_CLIENT_SECRET");
+  const redirectUris = [`${target.apiBase}/connect/callback`];
+  const created = await sendJson(`${target.acmeBase}/acme/admin/apps`, "POST", acmeAdmin, {
+    name: "acme-bridge (local demo)",
+    client_id: clientId,
+    client_secret: clientSecret,
+    redirectUris,
+  });
+  if (created.status === 201) return;
+  if (created.status !== 409)
+    throw new Error(`registering the app failed: ${created.status} ${await created.text()}`);
+  const patched = await sendJson(
+    `${target.acmeBase}/acme/admin/apps/${encodeURIComponent(clientId)}`,
+    "PATCH",
+    acmeAdmin,
+    { redirectUris },
+  );
+  if (patched.status !== 200)
+    throw new Error(`updating the app failed: ${patched.status} ${await patched.text()}`);
+}
+
+/** Gives the demo account a user who can sign in at Acme (once; kept in the demo state). */
+async function ensureDemoUser(
+  target: DemoTarget,
+  vars: Record<string, string>,
+  state: DemoState,
+): Promise<void> {
+  if (state.acmeUserEmail && state.acmeUserPassword) return;
+  const email = `demo-${state.acmeClientId.slice(-8).toLowerCase()}@example.com`;
+  const password = `demo-${crypto.randomUUID().slice(0, 13)}`;
+  const res = await sendJson(
+    `${target.acmeBase}/acme/admin/clients/${encodeURIComponent(state.acmeClientId)}/users`,
+    "POST",
+    vars.ACME_ADMIN_TOKEN ?? "",
+    { email, password },
+  );
+  if (res.status !== 201)
+    throw new Error(`creating the demo Acme user failed: ${res.status} ${await res.text()}`);
+  state.acmeUserEmail = email;
+  state.acmeUserPassword = password;
+}
+
+/** A fresh connect session for the demo end user (OAuth): its link and expiry. */
+async function demoConnectSession(target: DemoTarget, vars: Record<string, string>) {
+  const bridge = createAcmeBridgeAdminClient({ baseUrl: target.apiBase, adminToken: vars.ADMIN_TOKEN ?? "" });
+  return created(
+    await bridge.POST("/api/v1/admin/connect-sessions", {
+      body: { endUserId: DEMO_END_USER, method: "oauth" },
+    }),
+    "the demo connect session",
+  );
 }
 
 const DEMO_CONTACTS = [
@@ -171,17 +256,27 @@ async function demoChangesArrived(base: string, apiKey: string): Promise<void> {
 export async function seedDemo(
   target: DemoTarget,
   vars: Record<string, string>,
-): Promise<{ state: DemoState; banner: string }> {
+): Promise<{ state: DemoState; banner: string; connect: DemoConnect }> {
   const saved = existsSync(target.statePath)
     ? (JSON.parse(readFileSync(target.statePath, "utf8")) as Partial<DemoState>)
     : null;
   let state = saved?.apiKey && saved.webhookSubscriptionId ? (saved as DemoState) : null;
   if (!state || !(await stillValid(target, state))) {
     state = await createDemo(target, vars);
-    mkdirSync(dirname(target.statePath), { recursive: true });
-    writeFileSync(target.statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
     await demoChangesArrived(target.apiBase, state.apiKey);
   }
+  // The connect flow: the product's app at Acme, a user of the demo account, and a fresh link.
+  await ensureDemoApp(target, vars);
+  await ensureDemoUser(target, vars, state);
+  mkdirSync(dirname(target.statePath), { recursive: true });
+  writeFileSync(target.statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+  const session = await demoConnectSession(target, vars);
+  const connect: DemoConnect = {
+    url: session.url,
+    expiresAt: session.expiresAt,
+    email: state.acmeUserEmail ?? "",
+    password: state.acmeUserPassword ?? "",
+  };
   const base = target.apiBase;
   const acmeBase = target.acmeBase;
   const banner = [
@@ -203,6 +298,13 @@ export async function seedDemo(
     `  Demo Acme client   ${state.acmeClientId} / ${state.acmeClientSecret}`,
     `    curl -s -u '${state.acmeClientId}:${state.acmeClientSecret}' -d grant_type=client_credentials ${acmeBase}/acme/oauth/token`,
     "",
+    "  Connect a customer's Acme account in the browser (hosted connect flow, OAuth at Acme):",
+    `    ${connect.url}`,
+    `    single use, expires in 30 minutes (${connect.expiresAt}); sign in at Acme as`,
+    `    ${connect.email} / ${connect.password} and approve. Another link:`,
+    `    curl -s -X POST ${base}/api/v1/admin/connect-sessions -H "Authorization: Bearer $(grep '^ADMIN_TOKEN=' .dev.vars | cut -d= -f2)" \\`,
+    `      -H 'Content-Type: application/json' -d '{"endUserId":"${DEMO_END_USER}"}'`,
+    "",
     "  Admin tokens are in .dev.vars (ADMIN_TOKEN for /api/v1/admin, ACME_ADMIN_TOKEN for /acme/admin).",
     "",
     `  Operator console   ${base}/console`,
@@ -212,5 +314,5 @@ export async function seedDemo(
     "  Press Ctrl-C to stop.",
     "",
   ].join("\n");
-  return { state, banner };
+  return { state, banner, connect };
 }

@@ -18,6 +18,7 @@ export function localSettings(port: number): Record<string, string> {
     ACME_WEBHOOK_ALLOW_LOOPBACK: "true",
     DESTINATION_ALLOW_LOOPBACK: "true",
     ACME_ISSUER: `http://localhost:${port}/acme`,
+    CONNECT_REDIRECT_ALLOW_LOOPBACK: "true",
   };
 }
 

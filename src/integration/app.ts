@@ -9,6 +9,9 @@ import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { accessLog } from "./access-log.ts";
 import { connectionAdminRouter } from "./admin/connection-routes.ts";
 import { encryptionAdminRouter } from "./admin/encryption-routes.ts";
+import { registerConnectPages } from "./connect/openapi.ts";
+import { connectPageRouter } from "./connect/page-routes.tsx";
+import { connectSessionRouter } from "./connect/session-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
 import { CONTACTS_TAG, contactRouter, SEED_CONTACTS_TAG, seedContactRouter } from "./contacts/routes.ts";
 import { createRouter } from "./context.ts";
@@ -68,10 +71,12 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   app.route("/api/v1", statusRouter);
   app.route("/api", connectionAdminRouter);
   app.route("/api", encryptionAdminRouter);
+  app.route("/api", connectSessionRouter);
   app.route("/api", jobsRouter);
   app.route("/api", deadLetterRouter);
   app.route("/", webhookReceiverRouter);
   app.route("/console", createConsoleApp({ selfFetch: options.selfFetch }));
+  app.route("/connect", connectPageRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",
@@ -80,6 +85,7 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   registerDestinationWebhook(app.openAPIRegistry);
+  registerConnectPages(app.openAPIRegistry);
   app.openAPIRegistry.registerPath({ ...OPENAPI_DOCUMENT_ROUTE, path: "/api/openapi.json" });
   app.openAPIRegistry.registerPath({
     method: "get",

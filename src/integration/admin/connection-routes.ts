@@ -7,6 +7,7 @@ import { newId, randomSecret } from "../../lib/ids.ts";
 import { WebhookSecretSchema } from "../../lib/webhook-secret.ts";
 import { forgetApiKey } from "../auth/api-key.ts";
 import { connectionWebhookUrl, requireConnection } from "../connections/connection-store.ts";
+import { createConnection, startBackfill } from "../connections/create-connection.ts";
 import { EndUserIdSchema } from "../connections/end-user-id.ts";
 import { acmeClientFor, createRouter, publicOrigin } from "../context.ts";
 import {
@@ -17,7 +18,6 @@ import {
   connections,
 } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
-import { startJob } from "../jobs/start-job.ts";
 import { integrationJsonBody } from "../json-body.ts";
 import { ACME_FAILURE_STATUSES, problemResponses } from "../problem-responses.ts";
 import { ADMIN_TOKEN, securedRoute } from "../secured-route.ts";
@@ -163,29 +163,13 @@ connectionAdminRouter
     }),
     async (c) => {
       const input = c.req.valid("json");
-      const { secretKeys, idTagKey } = c.var.config;
-      // Tagged, so the webhook receiver refuses ids nobody minted without reading D1.
-      const id = await withIdTag(idTagKey, newId("conn"));
-      const row: ConnectionRow = {
-        id,
-        name: input.name,
-        acmeBaseUrl: input.acmeBaseUrl,
-        acmeClientId: input.acmeClientId,
-        acmeClientSecretEnc: await secretKeys.seal(input.acmeClientSecret, id),
+      const row = await createConnection(c.env.DB, c.var.config, {
+        ...input,
         method: "client_credentials",
         endUserId: null,
-        status: "active",
-        webhookSecretEnc: input.acmeWebhookSecret
-          ? await secretKeys.seal(input.acmeWebhookSecret, `${id}:webhook`)
-          : null,
-        webhookSubscriptionId: null,
-        reconciledThrough: null,
-        scheduleCheckedAt: null,
-        createdAt: new Date().toISOString(),
-      };
-      await drizzle(c.env.DB).insert(connections).values(row);
+      });
       // The mirror and the feed start from everything already at Acme.
-      await startJob(c.env, { connectionId: id, kind: "backfill" });
+      await startBackfill(c.env, row.id);
       return c.json(publicConnection(row, publicOrigin(c)), 201);
     },
   )

@@ -29,6 +29,12 @@ export interface ConnectionHealth {
   name: string;
   acmeBaseUrl: string | null;
   acmeClientId: string;
+  /** How the connection reaches Acme (client credentials, or an OAuth grant from the connect flow). */
+  method: ConnectionRow["method"];
+  /** The product's id for the customer who connected; null for operator-made connections. */
+  endUserId: string | null;
+  /** Whether Acme refused the connection's OAuth grant: it needs a reconnect (connect session). */
+  needsReauth: boolean;
   webhooksConfigured: boolean;
   /** Reconciliation has pulled Acme's changes up to this instant (ISO 8601), or never ran. */
   reconciledThrough: string | null;
@@ -57,6 +63,8 @@ export interface HealthVerdict {
 /** The facts a verdict is drawn from. */
 export interface HealthInputs {
   status: SessionStatus;
+  /** Acme refused the OAuth grant (D1's status, or the session's own mark). */
+  needsReauth?: boolean;
   webhooksConfigured: boolean;
   lastSync: LastSync | null;
   /** The reconciliation schedule (absent: not known). */
@@ -81,6 +89,13 @@ function healthProblems(inputs: HealthInputs, now: number): { level: HealthLevel
   const { status, lastSync } = inputs;
   const problems: { level: HealthLevel; reason: string }[] = [];
   const verified = status.tokenObtainedAt !== null || status.token !== null;
+  if (inputs.needsReauth) {
+    problems.push({
+      level: "failing",
+      reason:
+        "Needs reauthorization: Acme refused the OAuth grant, so calls fail at once. Reconnect: send the end user a new connect link.",
+    });
+  }
   if (status.tokenFailure?.code === "acme_auth_failed") {
     problems.push({
       level: "failing",
@@ -184,11 +199,15 @@ async function healthOf(env: Env, rows: ConnectionRow[]): Promise<ConnectionHeal
     const overview = overviews[i] as ConnectionDataOverview;
     const webhooksConfigured = row.webhookSecretEnc !== null;
     const lastSync = toLastSync(overview.lastSync);
+    const needsReauth = row.status === "needs_reauth" || status.needsReauth !== null;
     return {
       id: row.id,
       name: row.name,
       acmeBaseUrl: row.acmeBaseUrl,
       acmeClientId: row.acmeClientId,
+      method: row.method,
+      endUserId: row.endUserId,
+      needsReauth,
       webhooksConfigured,
       reconciledThrough: row.reconciledThrough,
       createdAt: row.createdAt,
@@ -197,7 +216,13 @@ async function healthOf(env: Env, rows: ConnectionRow[]): Promise<ConnectionHeal
       status,
       quotaUsed: quotaUsed(status.budgets),
       lastSync,
-      verdict: healthVerdict({ status, webhooksConfigured, lastSync, reconcile: overview.reconcile }),
+      verdict: healthVerdict({
+        status,
+        needsReauth,
+        webhooksConfigured,
+        lastSync,
+        reconcile: overview.reconcile,
+      }),
     };
   });
 }

@@ -119,13 +119,108 @@ function CreateConnectionForm(props: {
   );
 }
 
+interface ConnectLinkForm {
+  endUserId: string;
+  method: "oauth" | "client_credentials";
+  redirectUrl: string;
+}
+
+const EMPTY_LINK_FORM: ConnectLinkForm = { endUserId: "", method: "oauth", redirectUrl: "" };
+
+/** A connect link just issued: the URL to hand the end user, and until when it works. */
+interface IssuedLink {
+  url: string;
+  expiresAt: string;
+}
+
+/** The link issued, to copy: it is shown this once (only its hash is kept). */
+function IssuedLinkCard({ link }: { link: IssuedLink }) {
+  return (
+    <section class="card issued" aria-labelledby="link-heading">
+      <h2 id="link-heading">Connect link</h2>
+      <p>
+        Send it to the end user. It works once, until <Time iso={link.expiresAt} />, and is shown only now.
+      </p>
+      <p>
+        <output id="connect-link" class="secret">
+          {link.url}
+        </output>
+      </p>
+    </section>
+  );
+}
+
+/** The create-a-connect-link form: the end user, the method, where the browser goes afterwards. */
+function CreateConnectLinkForm(props: {
+  operator: OperatorSignIn;
+  form: ConnectLinkForm;
+  errors: Record<string, string>;
+}) {
+  const error = (name: string) =>
+    props.errors[name] ? (
+      <p class="error" id={`link-${name}-error`}>
+        {props.errors[name]}
+      </p>
+    ) : null;
+  return (
+    <form method="post" action="/console/connections/connect-links" class="card">
+      <h2>Create a connect link</h2>
+      <p class="hint">
+        A single-use link to the hosted connect page, for one of your customers to connect their Acme account.
+      </p>
+      <CsrfField operator={props.operator} />
+      <div class="field">
+        <label for="link-endUserId">End user id</label>
+        <input
+          id="link-endUserId"
+          name="endUserId"
+          required
+          maxlength={200}
+          value={props.form.endUserId}
+          aria-describedby={props.errors.endUserId ? "link-endUserId-error" : undefined}
+        />
+        {error("endUserId")}
+      </div>
+      <div class="field">
+        <label for="link-method">Method</label>
+        <select id="link-method" name="method">
+          <option value="oauth" selected={props.form.method === "oauth"}>
+            OAuth (sign in at Acme and approve)
+          </option>
+          <option value="client_credentials" selected={props.form.method === "client_credentials"}>
+            Client credentials (enter the account's client id and secret)
+          </option>
+        </select>
+        {error("method")}
+      </div>
+      <div class="field">
+        <label for="link-redirectUrl">Redirect URL (optional)</label>
+        <input
+          id="link-redirectUrl"
+          name="redirectUrl"
+          type="url"
+          maxlength={2000}
+          placeholder="https://app.example.com/acme/done"
+          value={props.form.redirectUrl}
+          aria-describedby={props.errors.redirectUrl ? "link-redirectUrl-error" : undefined}
+        />
+        {error("redirectUrl")}
+      </div>
+      <button type="submit">Create connect link</button>
+    </form>
+  );
+}
+
 async function connectionsPage(
   c: Context<ConsoleEnv>,
   options: {
     form?: ConnectionForm;
     errors?: Record<string, string>;
     notice?: Notice;
-    status?: 200 | 400 | 502;
+    status?: 200 | 201 | 400 | 502;
+    linkForm?: ConnectLinkForm;
+    linkErrors?: Record<string, string>;
+    link?: IssuedLink;
   } = {},
 ) {
   const after = c.req.query("after") || undefined;
@@ -136,7 +231,13 @@ async function connectionsPage(
       <FilterForm action="/console/connections" label="Filter connections" active={search !== undefined}>
         <SearchField name="q" label="Name or id contains" value={search} />
       </FilterForm>
+      {options.link ? <IssuedLinkCard link={options.link} /> : null}
       <ConnectionsTable data={data} after={after} nextAfter={nextAfter} search={search} />
+      <CreateConnectLinkForm
+        operator={c.var.operator}
+        form={options.linkForm ?? EMPTY_LINK_FORM}
+        errors={options.linkErrors ?? {}}
+      />
       <CreateConnectionForm
         operator={c.var.operator}
         form={options.form ?? EMPTY_FORM}
@@ -165,6 +266,7 @@ async function overviewPage(
   notice?: Notice,
   status: 200 | 201 | 502 = 200,
   issuedKey?: string,
+  link?: IssuedLink,
 ) {
   const health = await healthOr404(c);
   const before = c.req.query("keysBefore") || undefined;
@@ -178,6 +280,7 @@ async function overviewPage(
   return c.html(
     <Page title={health.name} operator={c.var.operator} path="/console/connections" notice={notice}>
       <ConnectionTabs id={health.id} current="overview" />
+      {link ? <IssuedLinkCard link={link} /> : null}
       {issuedKey ? (
         <section class="card issued" aria-labelledby="issued-heading">
           <h2 id="issued-heading">New API key</h2>
@@ -192,6 +295,14 @@ async function overviewPage(
       <section aria-labelledby="health-heading">
         <h2 id="health-heading">Health</h2>
         <HealthFacts health={health} />
+        {health.needsReauth ? (
+          <ActionButton
+            operator={c.var.operator}
+            action={`${base}/reconnect`}
+            label="Reconnect"
+            name="Reconnect: create a connect link that repairs this connection"
+          />
+        ) : null}
         {health.webhooksConfigured ? null : (
           <ActionButton
             operator={c.var.operator}
@@ -305,6 +416,53 @@ export const connectionRouter = createConsoleRouter()
       }
     }
     return c.redirect(`/console/connections/${id}?notice=created`, 303);
+  })
+  .post("/connect-links", async (c) => {
+    const input = await c.req.parseBody();
+    const form: ConnectLinkForm = {
+      endUserId: text(input.endUserId),
+      method: input.method === "client_credentials" ? "client_credentials" : "oauth",
+      redirectUrl: text(input.redirectUrl),
+    };
+    const created = await c.var.adminApi("POST", "/api/v1/admin/connect-sessions", {
+      endUserId: form.endUserId,
+      method: form.method,
+      ...(form.redirectUrl ? { redirectUrl: form.redirectUrl } : {}),
+    });
+    if (created.status !== 201) {
+      const fieldErrors =
+        (created.body as { errors?: { field: string; message: string }[] } | null)?.errors ?? [];
+      return connectionsPage(c, {
+        linkForm: form,
+        linkErrors: Object.fromEntries(fieldErrors.map((e) => [e.field, e.message])),
+        notice: { kind: "alert", text: `No connect link was created: ${problemDetail(created.body)}` },
+        status: 400,
+      });
+    }
+    return connectionsPage(c, {
+      notice: { kind: "status", text: "Connect link created." },
+      link: created.body as IssuedLink,
+      status: 201,
+    });
+  })
+  .post("/:id/reconnect", async (c) => {
+    const health = await healthOr404(c);
+    const created = await c.var.adminApi("POST", "/api/v1/admin/connect-sessions", {
+      // An operator-made connection has no end user: its own id stands in.
+      endUserId: health.endUserId ?? health.id,
+      method: health.method,
+      connectionId: health.id,
+    });
+    if (created.status !== 201) {
+      throw new ConsoleError(502, `No connect link was created: ${problemDetail(created.body)}`);
+    }
+    return overviewPage(
+      c,
+      { kind: "status", text: "Connect link created: it repairs this connection in place." },
+      201,
+      undefined,
+      created.body as IssuedLink,
+    );
   })
   .get("/:id", (c) => {
     const notice = c.req.query("notice");

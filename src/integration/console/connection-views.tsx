@@ -114,6 +114,7 @@ export function ConnectionsTable(props: {
                   <a href={`/console/connections/${h.id}`}>{h.name}</a>
                   <br />
                   <code class="muted">{h.id}</code>
+                  <ConnectionKind health={h} />
                 </th>
                 <td>
                   <Verdict health={h} />
@@ -143,6 +144,30 @@ export function ConnectionsTable(props: {
         label="Next connections"
       />
     </div>
+  );
+}
+
+/** How a connection reaches Acme, for whom, and a `needs_reauth` badge when Acme refused its grant. */
+export function ConnectionKind({ health }: { health: ConnectionHealth }) {
+  return (
+    <span class="connection-kind" data-method={health.method}>
+      <br />
+      <span class="muted">{health.method === "oauth" ? "OAuth" : "client credentials"}</span>
+      {health.endUserId ? (
+        <>
+          {" · end user "}
+          <code data-end-user>{health.endUserId}</code>
+        </>
+      ) : null}
+      {health.needsReauth ? (
+        <>
+          {" "}
+          <span class="badge failing" data-status="needs_reauth">
+            needs_reauth
+          </span>
+        </>
+      ) : null}
+    </span>
   );
 }
 
@@ -219,6 +244,24 @@ export function HealthFacts({ health }: { health: ConnectionHealth }) {
         {c.throttledRefusals} refused by the throttle, {c.circuitRefusals} refused by the circuit,{" "}
         {c.staleFallbacks} stale reads, {c.cacheWriteFailures} failed cache writes (since{" "}
         <Time iso={health.status.since} />)
+      </dd>
+      <dt>Method</dt>
+      <dd>
+        {health.method === "oauth" ? "OAuth (a grant approved through a connect link)" : "client credentials"}
+      </dd>
+      <dt>End user</dt>
+      <dd>
+        {health.endUserId ? <code data-end-user>{health.endUserId}</code> : <span class="muted">none</span>}
+      </dd>
+      <dt>Status</dt>
+      <dd>
+        {health.needsReauth ? (
+          <span class="badge failing" data-status="needs_reauth">
+            needs_reauth
+          </span>
+        ) : (
+          "active"
+        )}
       </dd>
       <dt>Acme</dt>
       <dd>

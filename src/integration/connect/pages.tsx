@@ -1,0 +1,104 @@
+import type { Child } from "hono/jsx";
+
+/** Every connect page: this origin's stylesheet only, one <h1>, an optional notice, the content. */
+export function ConnectPage(props: { title: string; alert?: string | undefined; children?: Child }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        {/* The link's token is in this page's URL: never sent on as a Referer. */}
+        <meta name="referrer" content="no-referrer" />
+        <meta name="robots" content="noindex" />
+        <title>{`${props.title} · Connect Acme`}</title>
+        <link rel="stylesheet" href="/assets/console.css" />
+      </head>
+      <body>
+        <main id="main">
+          <h1>{props.title}</h1>
+          {props.alert ? (
+            <p class="notice alert" role="alert">
+              {props.alert}
+            </p>
+          ) : null}
+          {props.children}
+        </main>
+      </body>
+    </html>
+  );
+}
+
+/** Who is connecting and until when the link works. */
+function SessionFacts(props: { endUserId: string; expiresAt: string }) {
+  return (
+    <p>
+      Connecting the Acme account of <strong data-end-user>{props.endUserId}</strong>. This link works once,
+      until{" "}
+      <time datetime={props.expiresAt}>{props.expiresAt.replace("T", " ").replace(/\.\d+Z$/, "Z")}</time>.
+    </p>
+  );
+}
+
+/** The OAuth start page: one link to Acme's sign-in and consent page. */
+export function OAuthStartPage(props: { endUserId: string; expiresAt: string; authorizeUrl: string }) {
+  return (
+    <ConnectPage title="Connect your Acme account">
+      <SessionFacts endUserId={props.endUserId} expiresAt={props.expiresAt} />
+      <p>You will sign in at Acme and approve access to your contacts; you then come back here.</p>
+      <p>
+        <a id="continue" href={props.authorizeUrl} rel="noreferrer">
+          Continue to Acme
+        </a>
+      </p>
+    </ConnectPage>
+  );
+}
+
+/** The client-credentials form: the account's client id and secret, checked at Acme before anything is kept. */
+export function CredentialsPage(props: {
+  endUserId: string;
+  expiresAt: string;
+  action: string;
+  csrf: string;
+  clientId?: string | undefined;
+  alert?: string | undefined;
+}) {
+  return (
+    <ConnectPage title="Connect your Acme account" alert={props.alert}>
+      <SessionFacts endUserId={props.endUserId} expiresAt={props.expiresAt} />
+      <form method="post" action={props.action} class="stack">
+        <input type="hidden" name="_csrf" value={props.csrf} />
+        <label for="clientId">Acme client id</label>
+        <input
+          id="clientId"
+          name="clientId"
+          required
+          maxlength={200}
+          autocomplete="off"
+          value={props.clientId ?? ""}
+        />
+        <label for="clientSecret">Acme client secret</label>
+        <input
+          id="clientSecret"
+          name="clientSecret"
+          type="password"
+          required
+          maxlength={500}
+          autocomplete="off"
+        />
+        <button type="submit">Connect</button>
+      </form>
+    </ConnectPage>
+  );
+}
+
+/** A page that only says something: the end of the flow, or why it cannot go on. */
+export function MessagePage(props: { title: string; message: string; alert?: boolean }) {
+  return (
+    <ConnectPage title={props.title}>
+      <p class={props.alert ? "notice alert" : "notice status"} role={props.alert ? "alert" : "status"}>
+        {props.message}
+      </p>
+    </ConnectPage>
+  );
+}
