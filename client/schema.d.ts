@@ -4131,7 +4131,7 @@ export interface paths {
         };
         /**
          * Where Acme sends the browser back (the redirect_uri of every OAuth connect session)
-         * @description An unknown or already used `state`: 400 page, nothing else. A known one uses up its session: with `error` (e.g. `access_denied`), an expired session (`session_expired`) or a code Acme refuses to exchange (`invalid_grant`: used, expired, or the PKCE verifier does not match) the browser goes to `redirectUrl?error=…` (or a 400 page) and nothing is created. Otherwise the code is exchanged, the connection created (or the end user's connection to the same Acme account repaired in place: same id, same data), its grant installed, subscribed to Acme's webhooks and its backfill started, then the browser goes to `redirectUrl?connectionId=…` (or a page).
+         * @description An unknown or already used `state`: 400 page, nothing else. A known one uses up its session: with `error` (e.g. `access_denied`), an expired session (`session_expired`) or a code Acme refuses to exchange (`invalid_grant`: used, expired, or the PKCE verifier does not match) the browser is sent on to `redirectUrl?error=…` (or shown a 400 page) and nothing is created. Otherwise the code is exchanged, the connection created (or the end user's connection to the same Acme account repaired in place: same id, same data), its grant installed, subscribed to Acme's webhooks and its backfill started, then the browser is sent on to `redirectUrl?connectionId=…` (or shown a page). Sent on by a page (meta refresh and a link), not an HTTP redirect: the browser arrives through Acme's consent form, whose Content-Security-Policy form-action would block a redirect to the product's origin.
          */
         get: {
             parameters: {
@@ -4146,7 +4146,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Connected (no redirectUrl) */
+                /** @description Connected (no redirectUrl), or a page sending the browser on to `redirectUrl` with `connectionId` or `error` */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4154,14 +4154,6 @@ export interface paths {
                     content: {
                         "text/html": string;
                     };
-                };
-                /** @description To `redirectUrl` with `connectionId` or `error` */
-                303: {
-                    headers: {
-                        Location: string;
-                        [name: string]: unknown;
-                    };
-                    content?: never;
                 };
                 /** @description Unknown or used state, or the flow failed and the session has no redirectUrl */
                 400: {
