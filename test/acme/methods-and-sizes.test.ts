@@ -91,9 +91,11 @@ describe("413 Content Too Large on every route, before any other check", () => {
         // No credentials, no media type, no JSON: the size is judged first.
         const res = await SELF.fetch(`${ACME}${path}`, { method, body: oversized() });
         expect(res.status, `${method} ${path}`).toBe(413);
-        // The token endpoint keeps RFC 6749's error shape; everything else is Acme's.
+        // The token and revocation endpoints keep RFC 6749's error shape; everything else is Acme's.
         const expected =
-          path === "/oauth/token" ? { error: "invalid_request" } : { error: { code: "payload_too_large" } };
+          path === "/oauth/token" || path === "/oauth/revoke"
+            ? { error: "invalid_request" }
+            : { error: { code: "payload_too_large" } };
         expect(await res.json()).toMatchObject(expected);
         checked += 1;
       }

@@ -61,7 +61,7 @@ export async function registerApp(
     body: JSON.stringify({ name: input.name ?? `test app ${counter}`, ...input }),
   });
   if (res.status !== 201) throw new Error(`app registration failed: ${res.status} ${await res.text()}`);
-  return res.json();
+  return (await res.json()) as RegisteredApp;
 }
 
 /** Gives an Acme account (a client id) a user who can sign in; throws unless 201. */
@@ -78,7 +78,7 @@ export async function createAccountUser(
     body: JSON.stringify(input),
   });
   if (res.status !== 201) throw new Error(`user creation failed: ${res.status} ${await res.text()}`);
-  return res.json();
+  return (await res.json()) as { id: string; email: string };
 }
 
 /** A PKCE pair (RFC 7636): a random 43-character verifier and its S256 challenge. */

@@ -300,13 +300,17 @@ async function problemsWith(request: Request, res: Response): Promise<string[]> 
   if (res.status >= 500) found.push(`status ${res.status}`);
   const type = res.headers.get("content-type") ?? "";
   const text = await res.text();
-  // The API reference at /docs is an HTML page by design; no other answer, and no error, is HTML.
-  const isDocsPage = new URL(request.url).pathname === "/docs" && res.status < 400;
+  const pathname = new URL(request.url).pathname;
+  // The API reference at /docs is an HTML page by design; so is Acme's sign-in and consent page,
+  // whose refusals are pages for the user too (checked in test/acme/oauth-authorize.test.ts). No
+  // other answer, and no other error, is HTML.
+  const isDocsPage = pathname === "/docs" && res.status < 400;
+  const isConsentPage = pathname === "/acme/oauth/authorize" && /^text\/html/i.test(type);
+  if (isConsentPage) return found;
   if (!isDocsPage && (/html/i.test(type) || /^\s*<(!doctype|html)/i.test(text))) {
     found.push(`HTML answer (${type})`);
   }
   if (res.status < 400 || request.method === "HEAD") return found;
-  const pathname = new URL(request.url).pathname;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -318,7 +322,10 @@ async function problemsWith(request: Request, res: Response): Promise<string[]> 
   if (systemOf(pathname) === "integration") {
     if (type !== "application/problem+json") found.push(`integration error as ${type}`);
     if (typeof shape.code !== "string" || shape.status !== res.status) found.push("not a problem body");
-  } else if (pathname === "/acme/oauth/token" && typeof shape.error === "string") {
+  } else if (
+    (pathname === "/acme/oauth/token" || pathname === "/acme/oauth/revoke") &&
+    typeof shape.error === "string"
+  ) {
     if (typeof shape.error_description !== "string") found.push("OAuth error without error_description");
   } else {
     const error = shape.error as { code?: unknown; message?: unknown } | undefined;

@@ -15,10 +15,18 @@ import { ADMIN_TOKEN, securedRoute } from "../secured-route.ts";
 /** The most entries GET …/token-log returns. */
 export const TOKEN_LOG_MAX_LIMIT = 1000;
 
+/**
+ * What the document states of a redirect URI (https, or http to a loopback host; no userinfo or
+ * fragment); `redirectUriProblem` checks the same and that it parses.
+ */
+const REDIRECT_URI_PATTERN =
+  /^(?:https:\/\/[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]))(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/;
+
 const RedirectUriSchema = z
   .string()
   .min(1)
   .max(2000)
+  .regex(REDIRECT_URI_PATTERN)
   .superRefine((uri, ctx) => {
     const problem = redirectUriProblem(uri);
     if (problem) ctx.addIssue({ code: "custom", message: problem });

@@ -55,7 +55,11 @@ revokeRouter.openAPIRegistry.registerPath({
       content: { "application/json": { schema: z.union([OAuthErrorBody, AcmeErrorSchema]) } },
     },
     401: { description: "invalid_client", content: { "application/json": { schema: OAuthErrorBody } } },
-    ...errorResponses(413, 415, 429),
+    413: {
+      description: "invalid_request: the body exceeds 4096 bytes",
+      content: { "application/json": { schema: OAuthErrorBody } },
+    },
+    ...errorResponses(415, 429),
   },
 });
 
