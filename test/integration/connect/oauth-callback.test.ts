@@ -75,7 +75,9 @@ async function toCallback(
 async function redirectParams(res: Response): Promise<URLSearchParams> {
   expect(res.headers.get("location")).toBeNull();
   const html = await expectPage(res, 200);
-  const refresh = /<meta http-equiv="refresh" content="0; url=([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, "&");
+  const refresh = /<meta http-equiv="refresh" content="0; url=([^"]+)"/
+    .exec(html)?.[1]
+    ?.replace(/&amp;/g, "&");
   const link = /id="continue-to-app" href="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, "&");
   expect(refresh).toBe(link);
   const location = new URL(refresh ?? "");
