@@ -1,4 +1,10 @@
-import { env, runInDurableObject, SELF } from "cloudflare:test";
+import {
+  createExecutionContext,
+  env,
+  runInDurableObject,
+  SELF,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { AcmeClient } from "../../src/integration/acme-client/acme-client.ts";
@@ -11,8 +17,10 @@ import { IsolateShare } from "../../src/integration/session/isolate-share.ts";
 import { AHEAD_TTL_MS } from "../../src/integration/session/protocol.ts";
 import { SessionLink } from "../../src/integration/session/session-link.ts";
 import { acmeSessionStub } from "../../src/integration/session/session-stub.ts";
+import { randomSecret } from "../../src/lib/ids.ts";
+import { secretKeyId } from "../../src/lib/secret-box.ts";
 import { ACME } from "../acme/helpers.ts";
-import { admin, api, createContact, expectProblem, newConnection, person } from "./helpers.ts";
+import { admin, api, BASE, createContact, expectProblem, newConnection, person } from "./helpers.ts";
 import {
   approvedGrant,
   appTokenRequest,
@@ -277,5 +285,86 @@ describe("a refused grant: needs_reauth, refused at once, repaired in place", ()
         code: "acme_bad_response",
       });
     }
+  });
+});
+
+describe("key rotation and OAuth refresh tokens", () => {
+  /** The test env with another key ring, as an isolate that picked up a changed secret has it. */
+  function ringEnv(ring: string): Env {
+    return { ...env, ENCRYPTION_KEYS: ring, SESSION_SLOTS_AHEAD: "false" } as Env;
+  }
+
+  async function call(on: Env, path: string, init: { method?: string; token: string }): Promise<Response> {
+    const ctx = createExecutionContext();
+    const res = await app.fetch(
+      new Request(`${BASE}${path}`, {
+        method: init.method ?? "GET",
+        headers: { authorization: `Bearer ${init.token}` },
+      }),
+      on,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return res;
+  }
+
+  async function sealedKeyId(connectionId: string): Promise<string> {
+    const grant = await acmeSessionStub(env, connectionId).sealedRefreshToken();
+    if (!grant) throw new Error("no refresh token stored");
+    return grant.refreshToken.split(".")[1] ?? "";
+  }
+
+  it("the re-seal route re-seals the refresh tokens it passes; a refresh re-seals too; the old key can then go", async () => {
+    const oldKey = env.ENCRYPTION_KEYS;
+    const newKey = randomSecret(32);
+    const newFirst = ringEnv(`${newKey},${oldKey}`);
+    const onlyNew = ringEnv(newKey);
+    const [resealed, refreshed] = [await newOAuthConnection(), await newOAuthConnection()];
+    const oldId = await secretKeyId(oldKey);
+    const newId = await secretKeyId(newKey);
+    expect(await sealedKeyId(resealed.connectionId)).toBe(oldId);
+
+    // A refresh in an isolate with the new key first seals the rotated token with it.
+    await expireAccessToken(refreshed.connectionId);
+    expect((await call(newFirst, "/api/v1/contacts?limit=1", { token: refreshed.apiKey })).status).toBe(200);
+    expect(await sealedKeyId(refreshed.connectionId)).toBe(newId);
+
+    // The re-seal scan passes every OAuth connection and re-seals what it finds under the old key.
+    let after: string | null = null;
+    do {
+      const res = await call(
+        newFirst,
+        `/api/v1/admin/encryption/reseal?limit=50${after ? `&after=${after}` : ""}`,
+        {
+          method: "POST",
+          token: env.ADMIN_TOKEN,
+        },
+      );
+      expect(res.status).toBe(200);
+      after = (await res.json<{ next: string | null }>()).next;
+    } while (after !== null);
+    expect(await sealedKeyId(resealed.connectionId)).toBe(newId);
+
+    // With the old key gone, both still refresh.
+    for (const conn of [resealed, refreshed]) {
+      await expireAccessToken(conn.connectionId);
+      expect((await call(onlyNew, "/api/v1/contacts?limit=1", { token: conn.apiKey })).status).toBe(200);
+      expect(refreshes(await tokenLog(conn.grantId)).repeated).toEqual([]);
+    }
+  });
+
+  it("a refresh token no key of the ring opens fails the call (500) and keeps the grant, which the right ring still refreshes", async () => {
+    const conn = await newOAuthConnection();
+    const before = (await tokenLog(conn.grantId)).length;
+    await expireAccessToken(conn.connectionId);
+    const res = await call(ringEnv(randomSecret(32)), "/api/v1/contacts?limit=1", { token: conn.apiKey });
+    await expectProblem(res, 500, "internal_error");
+    expect((await tokenLog(conn.grantId)).length).toBe(before);
+    const status = await acmeSessionStub(env, conn.connectionId).status();
+    expect(status.needsReauth).toBeNull();
+    expect(status.tokenFailure?.detail).toContain("ENCRYPTION_KEYS");
+    expect(
+      (await call(ringEnv(env.ENCRYPTION_KEYS), "/api/v1/contacts?limit=1", { token: conn.apiKey })).status,
+    ).toBe(200);
   });
 });

@@ -361,7 +361,12 @@ export class AcmeClient {
         refreshToken = await secretKeys.open(grant.refresh.sealedToken, context);
       } catch (error) {
         if (!(error instanceof SealedSecretError)) throw error;
-        throw await refuse("No key of ENCRYPTION_KEYS opens the connection's refresh token.");
+        // The grant is kept: an isolate with a wrong key ring must not end a connection that
+        // isolates with the right one can still refresh; putting the key back recovers it.
+        throw new ApiError(
+          "internal_error",
+          "No key of ENCRYPTION_KEYS opens this connection's refresh token; put back the key it was sealed with.",
+        );
       }
       const outcome = await refreshAccessToken({
         exchange: (request, ms) => this.exchange(request, ms),

@@ -52,11 +52,6 @@ const TOKEN_HISTORY_KEY = "token-history";
 const GRANT_KEY = "grant";
 const NEEDS_REAUTH_KEY = "needs-reauth";
 
-/** A lease of an OAuth connection: the sealed refresh token it carries (null: none to carry). */
-interface HeldLease extends Lease {
-  refreshToken: string | null;
-}
-
 /**
  * The integration's state for one connection (one instance per connection id): the Acme access
  * token, refreshed by one caller at a time (single flight), and the throttle budgets, circuit
@@ -70,7 +65,7 @@ interface HeldLease extends Lease {
  * begin refuses every call from then on, without a call to Acme, until installGrant.
  */
 export class AcmeSession extends DurableObject<Env> {
-  private lease: HeldLease | null = null;
+  private lease: Lease | null = null;
   private waiters: Array<() => void> = [];
   private readonly state: SessionState;
   private readonly startedAt = Date.now();
@@ -224,11 +219,7 @@ export class AcmeSession extends DurableObject<Env> {
       if (!leaseActive(this.lease, Date.now())) {
         const grant = this.ctx.storage.kv.get<StoredGrant>(GRANT_KEY);
         const validMs = waitMs + LEASE_MS;
-        this.lease = {
-          id: crypto.randomUUID(),
-          until: Date.now() + validMs,
-          refreshToken: grant?.refreshToken ?? null,
-        };
+        this.lease = { id: crypto.randomUUID(), until: Date.now() + validMs };
         return {
           kind: "lease",
           leaseId: this.lease.id,
