@@ -9,7 +9,6 @@ import { guardOfUnmatched } from "../lib/route-guard.ts";
 import { accessLog } from "./access-log.ts";
 import { connectionAdminRouter } from "./admin/connection-routes.ts";
 import { encryptionAdminRouter } from "./admin/encryption-routes.ts";
-import { registerConnectPages } from "./connect/openapi.ts";
 import { connectPageRouter } from "./connect/page-routes.tsx";
 import { connectSessionRouter } from "./connect/session-routes.ts";
 import { createConsoleApp, type SelfFetch } from "./console/app.ts";
@@ -85,7 +84,6 @@ export function createIntegrationApp(options: { inProcessAcme: InProcessAcme; se
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", { type: "http", scheme: "bearer" });
   registerDestinationWebhook(app.openAPIRegistry);
-  registerConnectPages(app.openAPIRegistry);
   app.openAPIRegistry.registerPath({ ...OPENAPI_DOCUMENT_ROUTE, path: "/api/openapi.json" });
   app.openAPIRegistry.registerPath({
     method: "get",

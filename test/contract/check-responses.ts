@@ -4,12 +4,13 @@ import { acmeBridgeSystems, ContractChecker, type OpenApiDocument } from "./open
 export const DOCUMENT_PATHS = { integration: "/api/openapi.json", acme: "/acme/openapi.json" } as const;
 
 /**
- * Surfaces no OpenAPI document describes: the operator console (server-rendered HTML pages and
- * forms) and the static assets served before the Worker runs.
+ * Surfaces no OpenAPI document describes: the operator console and the hosted connect pages
+ * (server-rendered HTML pages and forms for browsers; the connect pages are described in the
+ * README and tested in test/integration/connect/) and the static assets served before the Worker runs.
  */
-export const UNDOCUMENTED_PREFIXES = ["/console", "/assets/"] as const;
+export const UNDOCUMENTED_PREFIXES = ["/console", "/connect", "/assets/"] as const;
 
-/** Whether a path belongs to a system an OpenAPI document describes (everything but the console and assets). */
+/** Whether a path belongs to a system an OpenAPI document describes (everything but the console, connect pages and assets). */
 export function isDocumentedSurface(pathname: string): boolean {
   return !UNDOCUMENTED_PREFIXES.some(
     (prefix) => pathname === prefix || pathname.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`),

@@ -25,6 +25,7 @@ const RULES_BEYOND_THE_SCHEMA: Record<string, string> = {
   cursor: "an opaque cursor only the API issues",
   after: "Acme's opaque paging cursor",
   url: "a webhook URL must be https to a public host (no private or loopback address)",
+  redirectUrl: "a connect session's redirect URL: https (loopback http only in local dev), no credentials",
   latencyMs: "min must not exceed max",
   secret: "a whsec_ secret decodes (canonical padded base64) to 24 to 64 bytes",
   acmeWebhookSecret: "a whsec_ secret decodes (canonical padded base64) to 24 to 64 bytes",

@@ -25,7 +25,7 @@ import {
 } from "./complete-connect.ts";
 import { codeChallengeS256, formTokenFor, isOurConnectToken, stateFor } from "./connect-tokens.ts";
 import { connectCallbackUrl, connectOrigin } from "./origin.ts";
-import { CredentialsPage, MessagePage, OAuthStartPage } from "./pages.tsx";
+import { ContinuePage, CredentialsPage, MessagePage, OAuthStartPage } from "./pages.tsx";
 import { redirectWith } from "./redirect-url.ts";
 import {
   claimSession,
@@ -120,9 +120,29 @@ function redirectOrigins(session: ConnectSessionRow): string[] {
   return session.redirectUrl ? [new URL(session.redirectUrl).origin] : [];
 }
 
-/** The end of a successful flow: the product's redirect with the connection's id, or a page. */
-function connected(c: Context<IntegrationEnv>, session: ConnectSessionRow, connectionId: string) {
-  if (session.redirectUrl) return c.redirect(redirectWith(session.redirectUrl, { connectionId }), 303);
+/**
+ * The end of a successful flow: on to the product's redirectUrl with the connection's id (an HTTP
+ * redirect after our own form; a page that moves on after Acme's, see ContinuePage), or a page.
+ */
+function connected(
+  c: Context<IntegrationEnv>,
+  session: ConnectSessionRow,
+  connectionId: string,
+  via: "form" | "callback",
+) {
+  if (session.redirectUrl) {
+    const target = redirectWith(session.redirectUrl, { connectionId });
+    if (via === "form") return c.redirect(target, 303);
+    return page(
+      c,
+      <ContinuePage
+        title="Connected"
+        message="Your Acme account is connected. Taking you back…"
+        target={target}
+      />,
+      200,
+    );
+  }
   return page(
     c,
     <MessagePage title="Connected" message="Your Acme account is connected. You can close this page." />,
@@ -130,9 +150,16 @@ function connected(c: Context<IntegrationEnv>, session: ConnectSessionRow, conne
   );
 }
 
-/** The end of a failed flow: the product's redirect with `error`, or a page saying `message`. */
+/** The end of a failed OAuth flow: on to the product's redirectUrl with `error`, or a page saying `message`. */
 function failed(c: Context<IntegrationEnv>, session: ConnectSessionRow, error: string, message: string) {
-  if (session.redirectUrl) return c.redirect(redirectWith(session.redirectUrl, { error }), 303);
+  if (session.redirectUrl) {
+    const target = redirectWith(session.redirectUrl, { error });
+    return page(
+      c,
+      <ContinuePage title="Not connected" message={`${message} Taking you back…`} target={target} />,
+      200,
+    );
+  }
   return page(c, <MessagePage title="Not connected" message={message} alert />, 400);
 }
 
@@ -220,7 +247,7 @@ connectPageRouter.get("/callback", async (c) => {
       return failed(c, session, exchanged.error, `Acme refused the sign-in (${exchanged.error}).`);
     }
     const { connectionId } = await completeOAuthConnect(c, session, exchanged, origin);
-    return connected(c, session, connectionId);
+    return connected(c, session, connectionId, "callback");
   } catch (error) {
     if (error instanceof ConnectFailure) return failed(c, session, error.error, error.message);
     const unavailable = error instanceof ApiError && error.status >= 503;
@@ -326,7 +353,7 @@ connectPageRouter.post("/:token", csrf(), async (c) => {
       () => claimSession(c.env.DB, session.id, Date.now()),
     );
     securePage(c, redirectOrigins(session));
-    return connected(c, session, connectionId);
+    return connected(c, session, connectionId, "form");
   } catch (error) {
     if (!(error instanceof ConnectFailure)) throw error;
     if (error.error === "session_used") {

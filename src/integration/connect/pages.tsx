@@ -1,7 +1,13 @@
 import type { Child } from "hono/jsx";
 
 /** Every connect page: this origin's stylesheet only, one <h1>, an optional notice, the content. */
-export function ConnectPage(props: { title: string; alert?: string | undefined; children?: Child }) {
+export function ConnectPage(props: {
+  title: string;
+  alert?: string | undefined;
+  /** Where the browser goes on at once (a meta refresh), if anywhere. */
+  refreshTo?: string | undefined;
+  children?: Child;
+}) {
   return (
     <html lang="en">
       <head>
@@ -10,6 +16,7 @@ export function ConnectPage(props: { title: string; alert?: string | undefined; 
         {/* The link's token is in this page's URL: never sent on as a Referer. */}
         <meta name="referrer" content="no-referrer" />
         <meta name="robots" content="noindex" />
+        {props.refreshTo ? <meta http-equiv="refresh" content={`0; url=${props.refreshTo}`} /> : null}
         <title>{`${props.title} · Connect Acme`}</title>
         <link rel="stylesheet" href="/assets/console.css" />
       </head>
@@ -98,6 +105,27 @@ export function MessagePage(props: { title: string; message: string; alert?: boo
     <ConnectPage title={props.title}>
       <p class={props.alert ? "notice alert" : "notice status"} role={props.alert ? "alert" : "status"}>
         {props.message}
+      </p>
+    </ConnectPage>
+  );
+}
+
+/**
+ * The end of the OAuth flow when the product gave a redirectUrl: a page that sends the browser on
+ * to `target` at once (meta refresh, and a link). Not an HTTP redirect: the browser came here
+ * through Acme's consent form, and a form's redirect chain may only reach the origins that
+ * page's form-action allows (Acme's own and the callback's), never the product's.
+ */
+export function ContinuePage(props: { title: string; message: string; target: string }) {
+  return (
+    <ConnectPage title={props.title} refreshTo={props.target}>
+      <p class="notice status" role="status">
+        {props.message}
+      </p>
+      <p>
+        <a id="continue-to-app" href={props.target}>
+          Continue
+        </a>
       </p>
     </ConnectPage>
   );

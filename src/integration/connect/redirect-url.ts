@@ -3,11 +3,11 @@ import { classifyHost } from "../../lib/webhook-url-policy.ts";
 /** The longest `redirectUrl` a connect session takes (characters). */
 export const MAX_REDIRECT_URL_LENGTH = 2000;
 
-// Written out plainly: a scheme, `//`, then no space, control character or backslash. URL parsing
+// Written out plainly (the OpenAPI document states it as the field's pattern): a scheme, `//`, then no space, control character or backslash. URL parsing
 // would repair those (`\` read as `/`, `https:host` as `https://host`, tabs dropped), so a URL that
 // needs repairing is refused rather than reinterpreted.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
-const PLAIN_SPELLING = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^\x00-\x20\x7f\\]+$/;
+export const REDIRECT_URL_SPELLING = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^\x00-\x20\x7f\\]+$/;
 
 /**
  * Null when `raw` may be a connect session's `redirectUrl`, otherwise why not (a phrase to follow
@@ -26,7 +26,7 @@ export function redirectUrlProblem(raw: string, options: { allowLoopback: boolea
     return "must be an absolute URL";
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") return "must use https";
-  if (!PLAIN_SPELLING.test(raw)) {
+  if (!REDIRECT_URL_SPELLING.test(raw)) {
     return "must be written as https://host/path, without spaces, control characters or backslashes";
   }
   if (url.username || url.password) return "must not contain credentials";

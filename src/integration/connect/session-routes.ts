@@ -9,7 +9,7 @@ import { problemResponses } from "../problem-responses.ts";
 import { ADMIN_TOKEN, securedRoute } from "../secured-route.ts";
 import { loadConnectConfig, MAX_CONNECT_SESSION_TTL_SECONDS } from "./config.ts";
 import { connectOrigin, connectPageUrl } from "./origin.ts";
-import { MAX_REDIRECT_URL_LENGTH, redirectUrlProblem } from "./redirect-url.ts";
+import { MAX_REDIRECT_URL_LENGTH, REDIRECT_URL_SPELLING, redirectUrlProblem } from "./redirect-url.ts";
 import { createConnectSession } from "./session-store.ts";
 
 const ConnectSessionInputSchema = z
@@ -20,6 +20,10 @@ const ConnectSessionInputSchema = z
     redirectUrl: z
       .string()
       .max(MAX_REDIRECT_URL_LENGTH)
+      .regex(
+        REDIRECT_URL_SPELLING,
+        "must be written as https://host/path, without spaces, control characters or backslashes",
+      )
       .optional()
       .openapi({
         description:

@@ -23,9 +23,10 @@ import {
 describe("POST /api/v1/admin/connect-sessions", () => {
   it("creates a single-use link to the hosted page, valid for 30 minutes, its secrets stored only hashed or sealed", async () => {
     const before = Date.now();
+    const user = endUser("first");
     const res = await admin("/connect-sessions", {
       method: "POST",
-      body: { endUserId: "user_4711", redirectUrl: "https://app.example.com/done?x=1" },
+      body: { endUserId: user, redirectUrl: "https://app.example.com/done?x=1" },
     });
     expect(res.status).toBe(201);
     const body = await res.json<{ token: string; url: string; expiresAt: string }>();
@@ -35,7 +36,9 @@ describe("POST /api/v1/admin/connect-sessions", () => {
     expect(expires - before).toBeGreaterThanOrEqual(1800_000 - 1000);
     expect(expires - Date.now()).toBeLessThanOrEqual(1800_000);
 
-    const rows = await env.DB.prepare("SELECT * FROM connect_sessions WHERE end_user_id = 'user_4711'").all();
+    const rows = await env.DB.prepare("SELECT * FROM connect_sessions WHERE end_user_id = ?")
+      .bind(user)
+      .all();
     const stored = JSON.stringify(rows.results);
     expect(rows.results).toHaveLength(1);
     expect(stored).not.toContain(body.token);

@@ -68,9 +68,19 @@ async function toCallback(
   return { session: created, callback: localPath(location), authorize };
 }
 
-function redirectParams(res: Response): URLSearchParams {
-  expect(res.status).toBe(303);
-  const location = new URL(res.headers.get("location") ?? "");
+/**
+ * Where the callback's page sends the browser on (its meta refresh, the same as its link): a 200
+ * page, no HTTP redirect (Acme's form-action would block one to the product's origin).
+ */
+async function redirectParams(res: Response): Promise<URLSearchParams> {
+  expect(res.headers.get("location")).toBeNull();
+  const html = await expectPage(res, 200);
+  const refresh = /<meta http-equiv="refresh" content="0; url=([^"]+)"/
+    .exec(html)?.[1]
+    ?.replace(/&amp;/g, "&");
+  const link = /id="continue-to-app" href="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, "&");
+  expect(refresh).toBe(link);
+  const location = new URL(refresh ?? "");
   expect(`${location.origin}${location.pathname}`).toBe(REDIRECT);
   return location.searchParams;
 }
@@ -87,7 +97,7 @@ describe("GET /connect/callback", () => {
     const user = endUser("oauth");
     const { session, callback } = await toCallback({ endUserId: user, redirectUrl: REDIRECT }, account);
     const res = await getPage(callback);
-    const connectionId = redirectParams(res).get("connectionId");
+    const connectionId = (await redirectParams(res)).get("connectionId");
     const [made, ...others] = await connectionsOf(user);
     expect(others).toEqual([]);
     expect([
@@ -130,7 +140,7 @@ describe("GET /connect/callback", () => {
     const user = endUser("deny");
     const { callback } = await toCallback({ endUserId: user, redirectUrl: REDIRECT }, account, "deny");
     expect(callback).toContain("error=access_denied");
-    expect(redirectParams(await getPage(callback)).get("error")).toBe("access_denied");
+    expect((await redirectParams(await getPage(callback))).get("error")).toBe("access_denied");
     expect(await connectionsOf(user)).toEqual([]);
     await expectPage(await getPage(callback), 400);
 
@@ -179,7 +189,7 @@ describe("GET /connect/callback", () => {
       }),
     });
     expect(first.status).toBe(200);
-    expect(redirectParams(await getPage(callback)).get("error")).toBe("invalid_grant");
+    expect((await redirectParams(await getPage(callback))).get("error")).toBe("invalid_grant");
     expect(await connectionsOf(user)).toEqual([]);
   });
 
@@ -195,7 +205,7 @@ describe("GET /connect/callback", () => {
     await env.DB.prepare("UPDATE connect_sessions SET code_verifier_enc = ? WHERE id = ?")
       .bind(tampered, id)
       .run();
-    expect(redirectParams(await getPage(callback)).get("error")).toBe("invalid_grant");
+    expect((await redirectParams(await getPage(callback))).get("error")).toBe("invalid_grant");
     expect(await connectionsOf(user)).toEqual([]);
   });
 
@@ -206,7 +216,7 @@ describe("GET /connect/callback", () => {
     await env.DB.prepare("UPDATE connect_sessions SET expires_at = ? WHERE token_hash = ?")
       .bind(Date.now() - 1, await sha256Hex(session.token))
       .run();
-    expect(redirectParams(await getPage(callback)).get("error")).toBe("session_expired");
+    expect((await redirectParams(await getPage(callback))).get("error")).toBe("session_expired");
     expect(await connectionsOf(user)).toEqual([]);
   });
 
@@ -214,7 +224,7 @@ describe("GET /connect/callback", () => {
     const account = await newAccount();
     const user = endUser("repair");
     const first = await toCallback({ endUserId: user, redirectUrl: REDIRECT }, account);
-    const connectionId = redirectParams(await getPage(first.callback)).get("connectionId") ?? "";
+    const connectionId = (await redirectParams(await getPage(first.callback))).get("connectionId") ?? "";
     const key = await apiKeyFor(connectionId);
     await untilJobsSettle(key);
     await setConnectionStatus(env.DB, connectionId, "needs_reauth");
@@ -222,7 +232,7 @@ describe("GET /connect/callback", () => {
     // A session naming the connection, then one only for the same end user and account.
     for (const body of [{ connectionId }, {}]) {
       const again = await toCallback({ endUserId: user, redirectUrl: REDIRECT, ...body }, account);
-      expect(redirectParams(await getPage(again.callback)).get("connectionId")).toBe(connectionId);
+      expect((await redirectParams(await getPage(again.callback))).get("connectionId")).toBe(connectionId);
       const after = await connectionsOf(user);
       expect(after.map((c) => [c.id, c.status])).toEqual([[connectionId, "active"]]);
       const jobs = await (await api("/api/v1/jobs?limit=10", { key })).json<{ data: { kind: string }[] }>();
@@ -234,7 +244,7 @@ describe("GET /connect/callback", () => {
     // Another account approving for this connection does not take it over.
     const stranger = await newAccount();
     const mismatch = await toCallback({ endUserId: user, redirectUrl: REDIRECT, connectionId }, stranger);
-    expect(redirectParams(await getPage(mismatch.callback)).get("error")).toBe("account_mismatch");
+    expect((await redirectParams(await getPage(mismatch.callback))).get("error")).toBe("account_mismatch");
     expect((await connectionsOf(user)).map((c) => [c.id, c.acme_client_id])).toEqual([
       [connectionId, account.client.clientId],
     ]);
@@ -252,7 +262,7 @@ describe("the callback's budget", () => {
       new Request(`${CONNECT_BASE}${callback}`, { redirect: "manual" }),
       counter.env,
     );
-    expect(redirectParams(res).get("connectionId")).toMatch(/^conn_/);
+    expect((await redirectParams(res)).get("connectionId")).toMatch(/^conn_/);
     const { counts } = counter;
     // Integration and the in-Worker Acme together: claim, create, grant, subscription (create,
     // store, re-read, list), backfill start, and Acme's own reads and writes for those calls.
