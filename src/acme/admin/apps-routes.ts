@@ -265,6 +265,9 @@ appAdminRouter
         query: z.object({
           limit: queryInteger({ min: 1, max: TOKEN_LOG_MAX_LIMIT, fallback: 100 }).openapi({
             type: "integer",
+            minimum: 1,
+            maximum: TOKEN_LOG_MAX_LIMIT,
+            default: 100,
             example: 100,
           }),
         }),
