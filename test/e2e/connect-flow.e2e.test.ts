@@ -151,7 +151,7 @@ describe("the hosted connect flow in Chromium", () => {
   it("connect link, our page, Acme's consent, approval, callback, the product's redirect with the connection, data backfilled", async () => {
     const session = await connectSession("user-approve");
     await page.goto(session.url);
-    expect(await page.textContent("body")).toContain("user-approve");
+    expect(await page.textContent("body")).toContain("Connect your Acme account");
     await screenshot(page, "connect-start");
     await throughAcme(session.url, "approve");
     const landed = receiverUrl();

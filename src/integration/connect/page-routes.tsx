@@ -102,7 +102,7 @@ async function usableSession(c: Context<IntegrationEnv>, token: string): Promise
       410,
       "This connect link is no longer valid",
       session.usedAt !== null
-        ? "This connect link was already used. Ask the app that sent you for a new one."
+        ? "This connect link was already used (a connection made or declined with it). Ask the app that sent you for a new one."
         : "This connect link has expired. Ask the app that sent you for a new one.",
     );
   }
@@ -228,7 +228,9 @@ connectPageRouter.get("/callback", async (c) => {
       c,
       session,
       code,
-      code === "access_denied" ? "You declined to connect your Acme account." : `Acme answered ${code}.`,
+      code === "access_denied"
+        ? "You declined to connect your Acme account. To connect it after all, ask the app that sent you for a new link."
+        : `Acme answered ${code}.`,
     );
   }
   const code = c.req.query("code");

@@ -35,12 +35,11 @@ export function ConnectPage(props: {
   );
 }
 
-/** Who is connecting and until when the link works. */
-function SessionFacts(props: { endUserId: string; expiresAt: string }) {
+/** Until when the link works (the end user id is the product's own, not shown to its customer). */
+function SessionFacts(props: { expiresAt: string }) {
   return (
     <p>
-      Connecting the Acme account of <strong data-end-user>{props.endUserId}</strong>. This link works once,
-      until{" "}
+      Connect your Acme account. This link works once, until{" "}
       <time datetime={props.expiresAt}>{props.expiresAt.replace("T", " ").replace(/\.\d+Z$/, "Z")}</time>.
     </p>
   );
@@ -50,7 +49,7 @@ function SessionFacts(props: { endUserId: string; expiresAt: string }) {
 export function OAuthStartPage(props: { endUserId: string; expiresAt: string; authorizeUrl: string }) {
   return (
     <ConnectPage title="Connect your Acme account">
-      <SessionFacts endUserId={props.endUserId} expiresAt={props.expiresAt} />
+      <SessionFacts expiresAt={props.expiresAt} />
       <p>You will sign in at Acme and approve access to your contacts; you then come back here.</p>
       <p>
         <a id="continue" href={props.authorizeUrl} rel="noreferrer">
@@ -72,7 +71,7 @@ export function CredentialsPage(props: {
 }) {
   return (
     <ConnectPage title="Connect your Acme account" alert={props.alert}>
-      <SessionFacts endUserId={props.endUserId} expiresAt={props.expiresAt} />
+      <SessionFacts expiresAt={props.expiresAt} />
       <form method="post" action={props.action} class="stack">
         <input type="hidden" name="_csrf" value={props.csrf} />
         <label for="clientId">Acme client id</label>

@@ -27,6 +27,12 @@ export function Verdict({ health }: { health: ConnectionHealth }) {
 }
 
 /** How the connection's token exchanges went: when one last succeeded, and the latest failure if any. */
+/** When the held access token expires; without one, why there is none (not "never": it does expire). */
+function TokenExpiry({ health }: { health: ConnectionHealth }) {
+  if (health.status.token) return <Time iso={health.status.token.expiresAt} />;
+  return <span class="muted">{health.needsReauth ? "none: needs reauthorization" : "no token held"}</span>;
+}
+
 function TokenHistory({ health }: { health: ConnectionHealth }) {
   const { tokenObtainedAt, tokenFailure } = health.status;
   return (
@@ -125,7 +131,7 @@ export function ConnectionsTable(props: {
                   <Quota health={h} />
                 </td>
                 <td>
-                  <Time iso={h.status.token?.expiresAt} />
+                  <TokenExpiry health={h} />
                 </td>
                 <td>{h.webhooksConfigured ? "configured" : "not configured"}</td>
                 <td>
@@ -220,7 +226,7 @@ export function HealthFacts({ health }: { health: ConnectionHealth }) {
       </dd>
       <dt>Token expires</dt>
       <dd>
-        <Time iso={health.status.token?.expiresAt} />
+        <TokenExpiry health={health} />
       </dd>
       <dt>Acme token</dt>
       <dd>

@@ -151,11 +151,13 @@ describe("POST /api/v1/admin/connect-sessions", () => {
 });
 
 describe("GET /connect/{token}", () => {
-  it("an OAuth session's page says who is connecting and links to Acme's authorize page with state and an S256 challenge", async () => {
+  it("an OAuth session's page keeps the product's end user id to itself and links to Acme's authorize page with state and an S256 challenge", async () => {
     const user = endUser("page");
     const session = await createSession({ endUserId: user });
     const html = await expectPage(await getPage(pathOf(session)), 200);
-    expect(html).toContain(user);
+    // The end user id is the product's own name for its customer, not the customer's business.
+    expect(html).not.toContain(user);
+    expect(html).toContain("Connect your Acme account");
     const href = /id="continue" href="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, "&");
     expect(href).toBeDefined();
     const url = new URL(href ?? "");
