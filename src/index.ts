@@ -3,6 +3,7 @@ import { dispatchQueue } from "./queues.ts";
 import { runScheduled } from "./scheduled.ts";
 
 export { RateLimiter } from "./acme/rate-limit/rate-limiter.ts";
+export { ConnectSession } from "./integration/connect/session-object.ts";
 export { ConnectionData } from "./integration/connection-data/connection-data.ts";
 export { DestinationCourier } from "./integration/destinations/courier.ts";
 export { AcmeSession } from "./integration/session/acme-session.ts";

@@ -4,6 +4,7 @@ import { queueDispatcher } from "./lib/queue-dispatch.ts";
 import { scheduledRunner } from "./lib/scheduled-jobs.ts";
 import { createProductionApp } from "./production-app.ts";
 
+export { ConnectSession } from "./integration/connect/session-object.ts";
 export { ConnectionData } from "./integration/connection-data/connection-data.ts";
 export { DestinationCourier } from "./integration/destinations/courier.ts";
 export { AcmeSession } from "./integration/session/acme-session.ts";

@@ -1,6 +1,5 @@
 import type { QueueConsumers } from "../lib/queue-dispatch.ts";
 import type { ScheduledJobs } from "../lib/scheduled-jobs.ts";
-import { pruneConnectSessions } from "./connect/session-store.ts";
 import { pruneDeadLetters, restartStalledJobs, scheduleOverdueReconciliations } from "./jobs/cron-tasks.ts";
 import { handleInboxBatch, handleInboxDeadLetters } from "./webhooks/inbox-consumer.ts";
 
@@ -16,5 +15,4 @@ export const INTEGRATION_SCHEDULED_JOBS: ScheduledJobs = {
   "integration overdue reconciliations": (env, now) => scheduleOverdueReconciliations(env, now.getTime()),
   "integration job restart sweep": (env, now) => restartStalledJobs(env, now.getTime()),
   "integration dead-letter retention": (env, now) => pruneDeadLetters(env, now.getTime()),
-  "integration connect-session retention": (env, now) => pruneConnectSessions(env.DB, now.getTime()),
 };

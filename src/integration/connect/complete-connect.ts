@@ -7,9 +7,10 @@ import { connectionWebhookUrl, findConnection } from "../connections/connection-
 import { createConnection, startBackfill } from "../connections/create-connection.ts";
 import { installOAuthGrant, type OAuthGrantTokens } from "../connections/oauth-grant.ts";
 import { acmeClientFor, type IntegrationEnv } from "../context.ts";
-import { type ConnectionRow, type ConnectSessionRow, connections } from "../db/schema.ts";
+import { type ConnectionRow, connections } from "../db/schema.ts";
 import { reconcileSince } from "../jobs/reconciliation.ts";
 import { startJob } from "../jobs/start-job.ts";
+import type { ConnectSessionRow } from "./session-object.ts";
 
 /** Why a connect session could not end in a connection, as the `error` its redirect carries. */
 export class ConnectFailure extends Error {

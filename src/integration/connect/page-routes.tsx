@@ -9,7 +9,6 @@ import { errorFields, log } from "../../lib/logger.ts";
 import { transportFor } from "../acme-client/transport.ts";
 import { requireOAuthApp } from "../config.ts";
 import type { IntegrationEnv } from "../context.ts";
-import type { ConnectSessionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import {
   type AcmeTarget,
@@ -27,6 +26,7 @@ import { codeChallengeS256, formTokenFor, isOurConnectToken, stateFor } from "./
 import { connectCallbackUrl, connectOrigin } from "./origin.ts";
 import { ContinuePage, CredentialsPage, MessagePage, OAuthStartPage } from "./pages.tsx";
 import { redirectWith } from "./redirect-url.ts";
+import type { ConnectSessionRow } from "./session-object.ts";
 import {
   claimSession,
   claimSessionByState,
@@ -95,7 +95,7 @@ const NO_SUCH_LINK = new ConnectPageError(
  */
 async function usableSession(c: Context<IntegrationEnv>, token: string): Promise<ConnectSessionRow> {
   if (!(await isOurConnectToken(c.var.config.idTagKey, token))) throw NO_SUCH_LINK;
-  const session = await findConnectSession(c.env.DB, token);
+  const session = await findConnectSession(c.env.CONNECT_SESSIONS, c.var.config.idTagKey, token);
   if (!session) throw NO_SUCH_LINK;
   if (!sessionUsable(session, Date.now())) {
     throw new ConnectPageError(
@@ -210,7 +210,8 @@ connectPageRouter.get("/callback", async (c) => {
   const { config } = c.var;
   const state = c.req.query("state");
   const now = Date.now();
-  const session = state && state.length <= 200 ? await claimSessionByState(c.env.DB, state, now) : null;
+  const session =
+    state && state.length <= 200 ? await claimSessionByState(c.env.CONNECT_SESSIONS, state, now) : null;
   if (session?.method !== "oauth") {
     throw new ConnectPageError(
       400,
@@ -352,7 +353,7 @@ connectPageRouter.post("/:token", csrf(), async (c) => {
       session,
       credentials,
       connectOrigin(config, c.req.url),
-      () => claimSession(c.env.DB, session.id, Date.now()),
+      () => claimSession(c.env.CONNECT_SESSIONS, session, Date.now()),
     );
     securePage(c, redirectOrigins(session));
     return connected(c, session, connectionId, "form");

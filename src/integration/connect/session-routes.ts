@@ -135,7 +135,7 @@ connectSessionRouter.openapi(
       }
     }
     const { token, row } = await createConnectSession(
-      c.env.DB,
+      c.env.CONNECT_SESSIONS,
       { keys: config.secretKeys, idTagKey: config.idTagKey },
       {
         endUserId: input.endUserId,

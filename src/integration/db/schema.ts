@@ -95,33 +95,3 @@ export const activeJobs = sqliteTable(
   },
   (t) => [index("active_jobs_lease_idx").on(t.leaseUntil)],
 );
-
-/**
- * Connect sessions (`POST /api/v1/admin/connect-sessions`): one end user's single-use link to the
- * hosted connect page. Nothing a stranger could use is stored in the clear: the link's token and
- * the OAuth `state` only as SHA-256 hashes, the PKCE verifier sealed (AAD `${id}:pkce`). Times
- * are epoch ms; the cron deletes rows a day after they expired (used ones included).
- */
-export const connectSessions = sqliteTable(
-  "connect_sessions",
-  {
-    id: text("id").primaryKey(),
-    tokenHash: text("token_hash").notNull().unique(),
-    /** The OAuth `state` sent to Acme (derived from the token; see connect/connect-tokens.ts), hashed. */
-    stateHash: text("state_hash").notNull().unique(),
-    /** The PKCE code_verifier, sealed; null for a client-credentials session. */
-    codeVerifierEnc: text("code_verifier_enc"),
-    method: text("method", { enum: CONNECTION_METHODS }).notNull(),
-    endUserId: text("end_user_id").notNull(),
-    redirectUrl: text("redirect_url"),
-    /** The connection to repair in place (null: find or create one). */
-    connectionId: text("connection_id"),
-    createdAt: text("created_at").notNull(),
-    expiresAt: integer("expires_at").notNull(),
-    /** When the session was used up (the callback claimed it, or the form connected); null before. */
-    usedAt: integer("used_at"),
-  },
-  (t) => [index("connect_sessions_expires_idx").on(t.expiresAt)],
-);
-
-export type ConnectSessionRow = typeof connectSessions.$inferSelect;

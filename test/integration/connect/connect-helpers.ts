@@ -1,5 +1,7 @@
-import { env, SELF } from "cloudflare:test";
+import { env, listDurableObjectIds, runInDurableObject, SELF } from "cloudflare:test";
 import { expect } from "vitest";
+import { secretHash, stateFor } from "../../../src/integration/connect/connect-tokens.ts";
+import type { ConnectSession, ConnectSessionRow } from "../../../src/integration/connect/session-object.ts";
 
 /**
  * The public https origin the connect tests reach the Worker at: Acme takes webhook URLs there
@@ -57,10 +59,39 @@ export function pathOf(session: CreatedSession): string {
   return new URL(session.url).pathname;
 }
 
-/** How many connect sessions D1 holds. */
+/** How many connect sessions are stored (objects holding one). */
 export async function sessionCount(): Promise<number> {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM connect_sessions").first<{ n: number }>();
-  return row?.n ?? 0;
+  return (await listDurableObjectIds(env.CONNECT_SESSIONS)).length;
+}
+
+/** The object of the session behind `token` (named by the hash of the state the token derives). */
+async function sessionObject(token: string): Promise<DurableObjectStub<ConnectSession>> {
+  const stateHash = await secretHash(await stateFor(env.ID_TAG_KEY, token));
+  return env.CONNECT_SESSIONS.get(env.CONNECT_SESSIONS.idFromName(stateHash));
+}
+
+/** The stored session behind `token`, or null. */
+export async function storedSession(token: string): Promise<ConnectSessionRow | null> {
+  return (await sessionObject(token)).read();
+}
+
+/** Changes the stored session behind `token` behind the Worker's back (expiry, use, verifier). */
+export async function patchSession(token: string, patch: Partial<ConnectSessionRow>): Promise<void> {
+  await runInDurableObject(await sessionObject(token), (_instance, state) => {
+    const row = state.storage.kv.get<ConnectSessionRow>("session");
+    if (!row) throw new Error("no such session");
+    state.storage.kv.put("session", { ...row, ...patch });
+  });
+}
+
+/** When the session object's alarm is set (epoch ms), or null. */
+export async function sessionAlarm(token: string): Promise<number | null> {
+  return runInDurableObject(await sessionObject(token), (_instance, state) => state.storage.getAlarm());
+}
+
+/** Runs the session object's alarm now (its retention). */
+export async function runSessionAlarm(token: string): Promise<void> {
+  await runInDurableObject(await sessionObject(token), (instance) => instance.alarm());
 }
 
 /** The connections of an end user, from D1. */

@@ -2,11 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../../src/app.ts";
 import { mintConnectToken } from "../../../src/integration/connect/connect-tokens.ts";
-import {
-  CONNECT_SESSION_RETENTION_MS,
-  pruneConnectSessions,
-} from "../../../src/integration/connect/session-store.ts";
-import { sha256Hex } from "../../../src/lib/crypto.ts";
+import { CONNECT_SESSION_RETENTION_MS } from "../../../src/integration/connect/session-object.ts";
 import { countOperations } from "../../budget/count-operations.ts";
 import { admin, BASE, errorFields, expectProblem, newConnection } from "../helpers.ts";
 import { insertOAuthConnection } from "../oauth-connection-helpers.ts";
@@ -16,8 +12,12 @@ import {
   endUser,
   expectPage,
   getPage,
+  patchSession,
   pathOf,
+  runSessionAlarm,
+  sessionAlarm,
   sessionCount,
+  storedSession,
 } from "./connect-helpers.ts";
 
 describe("POST /api/v1/admin/connect-sessions", () => {
@@ -36,19 +36,16 @@ describe("POST /api/v1/admin/connect-sessions", () => {
     expect(expires - before).toBeGreaterThanOrEqual(1800_000 - 1000);
     expect(expires - Date.now()).toBeLessThanOrEqual(1800_000);
 
-    const rows = await env.DB.prepare("SELECT * FROM connect_sessions WHERE end_user_id = ?")
-      .bind(user)
-      .all();
-    const stored = JSON.stringify(rows.results);
-    expect(rows.results).toHaveLength(1);
+    const row = await storedSession(body.token);
+    expect(row).toMatchObject({ endUserId: user, usedAt: null });
+    const stored = JSON.stringify(row);
     expect(stored).not.toContain(body.token);
     expect(stored).not.toContain(body.token.slice(4, 40));
-    const row = rows.results[0] as Record<string, unknown>;
-    expect(row.method).toBe("oauth");
-    expect(row.redirect_url).toBe("https://app.example.com/done?x=1");
-    expect(row.code_verifier_enc).toEqual(expect.any(String));
-    expect(row.token_hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(row.state_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row?.method).toBe("oauth");
+    expect(row?.redirectUrl).toBe("https://app.example.com/done?x=1");
+    expect(row?.codeVerifierEnc).toEqual(expect.any(String));
+    expect(row?.tokenHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row?.stateHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it("takes a client-credentials session and one repairing a connection of the same method", async () => {
@@ -187,7 +184,7 @@ describe("GET /connect/{token}", () => {
     );
   });
 
-  it("a token never issued is 404; one minted by another deployment is 404 without reading D1", async () => {
+  it("a token never issued is 404; one minted by another deployment is 404 without reading any storage", async () => {
     const unknown = await mintConnectToken(env.ID_TAG_KEY);
     await expectPage(await getPage(`/connect/${unknown}`), 404);
     await expectPage(await getPage("/connect/cst_short"), 404);
@@ -197,62 +194,30 @@ describe("GET /connect/{token}", () => {
     const res = await createApp().fetch(new Request(`${BASE}/connect/${foreign}`), counter.env);
     await expectPage(res, 404);
     expect(counter.counts.d1Queries).toBe(0);
+    expect(counter.counts.durableObjectCalls).toBe(0);
   });
 
   it("a used or expired session is 410", async () => {
     const session = await createSession({ endUserId: endUser() });
-    const hash = (
-      await env.DB.prepare("SELECT id FROM connect_sessions ORDER BY created_at DESC LIMIT 1").first<{
-        id: string;
-      }>()
-    )?.id;
-    await env.DB.prepare("UPDATE connect_sessions SET used_at = ? WHERE id = ?").bind(Date.now(), hash).run();
+    await patchSession(session.token, { usedAt: Date.now() });
     const used = await expectPage(await getPage(pathOf(session)), 410);
     expect(used).toContain("already used");
 
     const other = await createSession({ endUserId: endUser() });
-    await env.DB.prepare("UPDATE connect_sessions SET expires_at = ? WHERE token_hash = ?")
-      .bind(Date.now() - 1, await sha256Hex(other.token))
-      .run();
+    await patchSession(other.token, { expiresAt: Date.now() - 1 });
     const expired = await expectPage(await getPage(pathOf(other)), 410);
     expect(expired).toContain("expired");
   });
 });
 
 describe("connect session retention", () => {
-  it("the cron deletes sessions a day after they expired, used or not, and keeps the others", async () => {
-    const now = Date.now();
-    const ids = {
-      old: `cses_old_${crypto.randomUUID()}`,
-      oldUsed: `cses_oldu_${crypto.randomUUID()}`,
-      recent: `cses_new_${crypto.randomUUID()}`,
-    };
-    const insert = (id: string, expiresAt: number, usedAt: number | null) =>
-      env.DB.prepare(
-        `INSERT INTO connect_sessions (id, token_hash, state_hash, method, end_user_id, created_at, expires_at, used_at)
-         VALUES (?, ?, ?, 'oauth', 'retention', ?, ?, ?)`,
-      )
-        .bind(id, `t${id}`, `s${id}`, new Date(expiresAt - 1800_000).toISOString(), expiresAt, usedAt)
-        .run();
-    await insert(ids.old, now - CONNECT_SESSION_RETENTION_MS - 1000, null);
-    await insert(
-      ids.oldUsed,
-      now - CONNECT_SESSION_RETENTION_MS - 60_000,
-      now - CONNECT_SESSION_RETENTION_MS - 70_000,
-    );
-    await insert(ids.recent, now - CONNECT_SESSION_RETENTION_MS + 60_000, now - 3600_000);
-    const { deleted } = await pruneConnectSessions(env.DB, now);
-    expect(deleted).toBeGreaterThanOrEqual(2);
-    const { results } = await env.DB.prepare(
-      "SELECT id FROM connect_sessions WHERE end_user_id = 'retention'",
-    ).all<{
-      id: string;
-    }>();
-    expect(results.map((r) => r.id)).toEqual([ids.recent]);
-  });
-
-  it("is one of the integration's cron jobs", async () => {
-    const { INTEGRATION_SCHEDULED_JOBS } = await import("../../../src/integration/background.ts");
-    expect(Object.keys(INTEGRATION_SCHEDULED_JOBS)).toContain("integration connect-session retention");
+  it("each session's object sets its alarm a day after the session expires, and the alarm deletes it", async () => {
+    const session = await createSession({ endUserId: endUser() });
+    const row = await storedSession(session.token);
+    expect(row).not.toBeNull();
+    expect(await sessionAlarm(session.token)).toBe((row?.expiresAt ?? 0) + CONNECT_SESSION_RETENTION_MS);
+    await runSessionAlarm(session.token);
+    expect(await storedSession(session.token)).toBeNull();
+    await expectPage(await getPage(pathOf(session)), 404);
   });
 });

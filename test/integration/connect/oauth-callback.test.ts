@@ -4,7 +4,6 @@ import { createApp } from "../../../src/app.ts";
 import { loadIntegrationConfig } from "../../../src/integration/config.ts";
 import { verifierContext } from "../../../src/integration/connect/session-store.ts";
 import { setConnectionStatus } from "../../../src/integration/connections/connection-store.ts";
-import { sha256Hex } from "../../../src/lib/crypto.ts";
 import { createClient, tokenFor, uniqueEmail } from "../../acme/helpers.ts";
 import { approveAuthorization, createAccountUser } from "../../acme/oauth-helpers.ts";
 import { countOperations, describeCounts, expectWithinBudget } from "../../budget/count-operations.ts";
@@ -19,7 +18,9 @@ import {
   expectPage,
   getPage,
   localPath,
+  patchSession,
   pathOf,
+  storedSession,
 } from "./connect-helpers.ts";
 
 const PASSWORD = "correct horse battery";
@@ -165,15 +166,8 @@ describe("GET /connect/callback", () => {
     const user = endUser("replay");
     const { session, callback } = await toCallback({ endUserId: user, redirectUrl: REDIRECT }, account);
     // Someone else exchanged the code first, with the session's own verifier (the worst case).
-    const row = await env.DB.prepare(
-      "SELECT id, code_verifier_enc FROM connect_sessions WHERE token_hash = ?",
-    )
-      .bind(await sha256Hex(session.token))
-      .first<{ id: string; code_verifier_enc: string }>();
-    const verifier = await config.secretKeys.open(
-      row?.code_verifier_enc ?? "",
-      verifierContext(row?.id ?? ""),
-    );
+    const row = await storedSession(session.token);
+    const verifier = await config.secretKeys.open(row?.codeVerifierEnc ?? "", verifierContext(row?.id ?? ""));
     const code = new URL(callback, CONNECT_BASE).searchParams.get("code") ?? "";
     const first = await SELF.fetch(`${CONNECT_BASE}/acme/oauth/token`, {
       method: "POST",
@@ -197,14 +191,9 @@ describe("GET /connect/callback", () => {
     const account = await newAccount();
     const user = endUser("pkce");
     const { session, callback } = await toCallback({ endUserId: user, redirectUrl: REDIRECT }, account);
-    const row = await env.DB.prepare("SELECT id FROM connect_sessions WHERE token_hash = ?")
-      .bind(await sha256Hex(session.token))
-      .first<{ id: string }>();
-    const id = row?.id ?? "";
+    const id = (await storedSession(session.token))?.id ?? "";
     const tampered = await config.secretKeys.seal("x".repeat(43), verifierContext(id));
-    await env.DB.prepare("UPDATE connect_sessions SET code_verifier_enc = ? WHERE id = ?")
-      .bind(tampered, id)
-      .run();
+    await patchSession(session.token, { codeVerifierEnc: tampered });
     expect((await redirectParams(await getPage(callback))).get("error")).toBe("invalid_grant");
     expect(await connectionsOf(user)).toEqual([]);
   });
@@ -213,9 +202,7 @@ describe("GET /connect/callback", () => {
     const account = await newAccount();
     const user = endUser("late");
     const { session, callback } = await toCallback({ endUserId: user, redirectUrl: REDIRECT }, account);
-    await env.DB.prepare("UPDATE connect_sessions SET expires_at = ? WHERE token_hash = ?")
-      .bind(Date.now() - 1, await sha256Hex(session.token))
-      .run();
+    await patchSession(session.token, { expiresAt: Date.now() - 1 });
     expect((await redirectParams(await getPage(callback))).get("error")).toBe("session_expired");
     expect(await connectionsOf(user)).toEqual([]);
   });

@@ -2,8 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { setConnectionStatus } from "../../../src/integration/connections/connection-store.ts";
 import { healthVerdict } from "../../../src/integration/console/connection-health.ts";
-import { sha256Hex } from "../../../src/lib/crypto.ts";
-import { endUser, sessionCount } from "../connect/connect-helpers.ts";
+import { endUser, sessionCount, storedSession } from "../connect/connect-helpers.ts";
 import { BASE } from "../helpers.ts";
 import { insertOAuthConnection } from "../oauth-connection-helpers.ts";
 import { consoleFetch, postForm, signIn } from "./helpers.ts";
@@ -27,15 +26,10 @@ describe("console: connect links and OAuth connections", () => {
     const link = linkOf(await res.text());
     expect(link).toMatch(new RegExp(`^${BASE}/connect/cst_`));
     const token = link.slice(link.lastIndexOf("/") + 1);
-    const row = await env.DB.prepare(
-      "SELECT end_user_id, method, redirect_url FROM connect_sessions WHERE token_hash = ?",
-    )
-      .bind(await sha256Hex(token))
-      .first();
-    expect(row).toEqual({
-      end_user_id: user,
+    expect(await storedSession(token)).toMatchObject({
+      endUserId: user,
       method: "client_credentials",
-      redirect_url: "https://app.example.com/done",
+      redirectUrl: "https://app.example.com/done",
     });
     const page = await consoleFetch(new URL(link).pathname);
     expect(page.status).toBe(200);
@@ -81,12 +75,8 @@ describe("console: connect links and OAuth connections", () => {
     const res = await postForm(session, `/console/connections/${id}/reconnect`);
     expect(res.status).toBe(201);
     const link = linkOf(await res.text());
-    const stored = await env.DB.prepare(
-      "SELECT end_user_id, method, connection_id FROM connect_sessions WHERE token_hash = ?",
-    )
-      .bind(await sha256Hex(link.slice(link.lastIndexOf("/") + 1)))
-      .first();
-    expect(stored).toEqual({ end_user_id: user, method: "oauth", connection_id: id });
+    const stored = await storedSession(link.slice(link.lastIndexOf("/") + 1));
+    expect(stored).toMatchObject({ endUserId: user, method: "oauth", connectionId: id });
   });
 
   it("the health verdict of a connection needing reauthorization is failing and says so", () => {
