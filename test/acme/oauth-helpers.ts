@@ -1,3 +1,5 @@
+import { newCodeVerifier, s256Challenge } from "../../src/lib/pkce.ts";
+
 /** A fetch as SELF.fetch (workerd) and the global fetch (end-to-end) both are. */
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -83,15 +85,8 @@ export async function createAccountUser(
 
 /** A PKCE pair (RFC 7636): a random 43-character verifier and its S256 challenge. */
 export async function pkcePair(): Promise<{ verifier: string; challenge: string }> {
-  const verifier = base64Url(crypto.getRandomValues(new Uint8Array(32)));
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  return { verifier, challenge: base64Url(new Uint8Array(digest)) };
-}
-
-function base64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const verifier = newCodeVerifier();
+  return { verifier, challenge: await s256Challenge(verifier) };
 }
 
 /** The `name=value` pairs a response's Set-Cookie headers set, as a Cookie header sends them back. */

@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { PKCE_VALUE } from "../../lib/pkce.ts";
 import { ACME_SCOPES } from "../auth/bearer.ts";
 import { type OAuthAppRow, oauthApps } from "../db/schema.ts";
-import { PKCE_VALUE } from "./grant-store.ts";
 
 /** The longest `state` echoed back, in characters. */
 export const MAX_STATE_LENGTH = 1000;

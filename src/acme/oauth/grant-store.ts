@@ -1,5 +1,6 @@
 import { sha256Hex } from "../../lib/crypto.ts";
-import { newId, randomSecret, toBase64Url } from "../../lib/ids.ts";
+import { newId, randomSecret } from "../../lib/ids.ts";
+import { PKCE_VALUE, s256Challenge } from "../../lib/pkce.ts";
 import type { TokenLogOutcome } from "../db/schema.ts";
 
 /** How long an authorization code may be exchanged, in seconds (RFC 6749 4.1.2 suggests 10 minutes at most). */
@@ -51,15 +52,6 @@ interface RefreshRow {
   scope: string;
   revoked_at: string | null;
 }
-
-/** The BASE64URL(SHA-256(verifier)) of RFC 7636 4.2 (S256). */
-export async function s256Challenge(verifier: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  return toBase64Url(new Uint8Array(digest));
-}
-
-/** RFC 7636 4.1: 43 to 128 unreserved characters (also the shape of an S256 challenge). */
-export const PKCE_VALUE = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 function refused(
   outcome: RefusedGrant["outcome"],

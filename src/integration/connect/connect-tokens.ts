@@ -37,14 +37,3 @@ export async function stateFor(idTagKey: string, token: string): Promise<string>
 export async function formTokenFor(idTagKey: string, token: string, nonce: string): Promise<string> {
   return toBase64Url(await hmacSha256(idTagKey, `connect-form:${token}:${nonce}`));
 }
-
-/** A new PKCE code_verifier (RFC 7636 4.1): 32 random bytes, base64url (43 characters). */
-export function newCodeVerifier(): string {
-  return randomSecret(32);
-}
-
-/** The S256 code_challenge of `verifier` (RFC 7636 4.2): base64url(SHA-256(verifier)). */
-export async function codeChallengeS256(verifier: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  return toBase64Url(new Uint8Array(digest));
-}

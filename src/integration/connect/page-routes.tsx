@@ -6,6 +6,7 @@ import type { JSX } from "hono/jsx/jsx-runtime";
 import { timingSafeEqualStrings } from "../../lib/crypto.ts";
 import { randomSecret } from "../../lib/ids.ts";
 import { errorFields, log } from "../../lib/logger.ts";
+import { s256Challenge } from "../../lib/pkce.ts";
 import { transportFor } from "../acme-client/transport.ts";
 import { requireOAuthApp } from "../config.ts";
 import type { IntegrationEnv } from "../context.ts";
@@ -22,7 +23,7 @@ import {
   completeClientCredentialsConnect,
   completeOAuthConnect,
 } from "./complete-connect.ts";
-import { codeChallengeS256, formTokenFor, isOurConnectToken, stateFor } from "./connect-tokens.ts";
+import { formTokenFor, isOurConnectToken, stateFor } from "./connect-tokens.ts";
 import { connectCallbackUrl, connectOrigin } from "./origin.ts";
 import { ContinuePage, CredentialsPage, MessagePage, OAuthStartPage } from "./pages.tsx";
 import { redirectWith } from "./redirect-url.ts";
@@ -294,7 +295,7 @@ connectPageRouter.get("/:token", async (c) => {
     clientId: requireOAuthApp(config).clientId,
     redirectUri: connectCallbackUrl(origin),
     state: await stateFor(config.idTagKey, token),
-    codeChallenge: await codeChallengeS256(verifier),
+    codeChallenge: await s256Challenge(verifier),
   });
   return page(
     c,

@@ -1,7 +1,8 @@
 import { newId } from "../../lib/ids.ts";
+import { newCodeVerifier } from "../../lib/pkce.ts";
 import type { SecretKeyRing } from "../../lib/secret-box.ts";
 import type { ConnectionMethod } from "../db/schema.ts";
-import { mintConnectToken, newCodeVerifier, secretHash, stateFor } from "./connect-tokens.ts";
+import { mintConnectToken, secretHash, stateFor } from "./connect-tokens.ts";
 import type { ConnectSession, ConnectSessionRow } from "./session-object.ts";
 
 export type { ConnectSessionRow } from "./session-object.ts";
