@@ -1,5 +1,5 @@
 import { callProblem } from "../acme-client/acme-errors.ts";
-import { parseIssuedOAuthTokens } from "../acme-client/token-exchange.ts";
+import { parseIssuedOAuthTokens, tokenRequest } from "../acme-client/token-exchange.ts";
 import { type AcmeTransport, timedExchange } from "../acme-client/transport.ts";
 import type { OAuthAppCredentials } from "../config.ts";
 import type { OAuthGrantTokens } from "../connections/oauth-grant.ts";
@@ -35,15 +35,6 @@ export function authorizeUrl(
     code_challenge_method: "S256",
   }).toString();
   return url.toString();
-}
-
-function tokenRequest(baseUrl: string, client: OAuthAppCredentials, form: Record<string, string>): Request {
-  const basic = btoa(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`);
-  return new Request(`${baseUrl}/oauth/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${basic}` },
-    body: new URLSearchParams(form).toString(),
-  });
 }
 
 /** Characters an OAuth error code may have (RFC 6749 4.1.2.1, NQSCHAR without spaces). */
