@@ -64,7 +64,11 @@ export async function requestAccessToken(options: TokenExchangeOptions): Promise
 }
 
 /** A POST to Acme's token endpoint with `form`, the client authenticating with HTTP Basic (RFC 6749 2.3.1). */
-export function tokenRequest(baseUrl: string, client: OAuthAppCredentials, form: Record<string, string>): Request {
+export function tokenRequest(
+  baseUrl: string,
+  client: OAuthAppCredentials,
+  form: Record<string, string>,
+): Request {
   const basic = btoa(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`);
   return new Request(`${baseUrl}/oauth/token`, {
     method: "POST",
