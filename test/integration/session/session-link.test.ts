@@ -55,7 +55,7 @@ function linkWith(
   const clock = { offset: 0 };
   const base = Date.now();
   const now = options.still ? () => base + clock.offset : () => Date.now() + clock.offset;
-  return { link: new SessionLink(stub, share, { slotsAhead: options.slotsAhead ?? true, now }), clock };
+  return { link: new SessionLink(stub, share, { slotsAhead: options.slotsAhead ?? true, now }), clock, now };
 }
 
 async function remaining(stub: Awaited<ReturnType<typeof session>>["stub"]) {
@@ -102,9 +102,10 @@ describe("session link: what a Worker isolate keeps between calls to the session
 
   it("dates each report by its age when it sends it, not by its own clock", async () => {
     const { counting, recorded } = await session();
-    const { link, clock } = linkWith(counting, new IsolateShare(), { still: true });
+    const { link, clock, now } = linkWith(counting, new IsolateShare(), { still: true });
     clock.offset = -60_000; // a clock a minute behind: a time of day from it would mislead the session
-    const answeredAt = Date.now() + clock.offset - 40;
+    // 40 ms before now on the link's own clock (read from the real clock, it could be 1 ms more).
+    const answeredAt = now() - 40;
     await link.report({ ...ok(0), retryAfterMs: 1000, receivedAt: answeredAt });
     expect(recorded.at(-1)?.ageMs).toBe(40);
   });
